@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// `none`: stores the bytes as they are.
+
+#include <fitstream/codec.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace fitstream {
+namespace codec {
+
+/// The identity codec: FIT `compression = "none"`.
+struct none {
+    static constexpr std::string_view fit_name = "none";
+    struct options {};
+
+    class encoder {
+    public:
+        using char_type = char;
+        encoder(const options&, std::uint64_t) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            const auto n = static_cast<std::size_t>(std::min(in_end - in, out_end - out));
+            if (n > 0) std::memcpy(out, in, n);
+            in += n;
+            out += n;
+            return !flush || in != in_end;
+        }
+        void close() {}
+    };
+};
+
+static_assert(check_codec<none>());
+
+}  // namespace codec
+}  // namespace fitstream

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// `zstd`: one Zstandard frame (magic 28 b5 2f fd) with a content checksum
+/// and, when the input size is known, the content size in its header.
+
+#include <fitstream/codec.hpp>
+#include <fitstream/detail/zstd.hpp>
+
+namespace fitstream {
+namespace codec {
+
+/// FIT `compression = "zstd"`.
+struct zstd {
+    static constexpr std::string_view fit_name = "zstd";
+    struct options {
+        int level = 3;    ///< zstd's own default; 1..19 (22 with large windows)
+        int workers = 0;  ///< libzstd worker threads; 0 compresses on the caller's thread
+    };
+
+    class encoder {
+    public:
+        using char_type = char;
+        encoder(const options& opts, std::uint64_t source_size)
+            : compressor_(opts.level, opts.workers,
+                          source_size == unknown_size ? ZSTD_CONTENTSIZE_UNKNOWN : source_size) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return compressor_.step(in, in_end, out, out_end, flush);
+        }
+        void close() { compressor_.reset(); }
+
+    private:
+        detail::zstd_compressor compressor_;
+    };
+};
+
+static_assert(check_codec<zstd>());
+
+}  // namespace codec
+}  // namespace fitstream

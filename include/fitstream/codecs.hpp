@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Every built-in codec, and the one place a runtime compression name
+/// ("gzip") maps onto the compile-time codec policies.
+///
+/// @code
+/// fitstream::visit_codec(name, [&](auto tag) {
+///     using codec = typename decltype(tag)::type;
+///     image.compress_with<codec>();
+/// });
+/// @endcode
+
+#include <fitstream/codec.hpp>
+#include <fitstream/codec/gzip.hpp>
+#include <fitstream/codec/none.hpp>
+#include <fitstream/codec/zstd.hpp>
+#include <fitstream/error.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace fitstream {
+
+/// A compile-time list of codecs.
+template <class... Codecs>
+struct codec_list {
+    static_assert((check_codec<Codecs>() && ...));
+};
+
+/// The codecs fitstream ships, in the order `codec_names()` lists them.
+using builtin_codecs = codec_list<codec::none, codec::gzip, codec::zstd>;
+
+/// "none, gzip, zstd": the names a list accepts, for messages and --help.
+template <class... Codecs>
+std::string codec_names(codec_list<Codecs...> = builtin_codecs{}) {
+    std::string names;
+    ((names += (names.empty() ? "" : ", "), names += Codecs::fit_name), ...);
+    return names;
+}
+
+/// True when `name` is the FIT name of a codec in the list.
+template <class... Codecs>
+bool is_codec_name(std::string_view name, codec_list<Codecs...> = builtin_codecs{}) {
+    return ((name == Codecs::fit_name) || ...);
+}
+
+/// Calls `visitor(codec_tag<C>{})` for the codec `C` whose FIT name is `name`.
+/// @throws fitstream::error (errc::unsupported) naming the valid names when
+///         no codec in the list has that name.
+template <class Visitor, class... Codecs>
+void visit_codec(std::string_view name, Visitor&& visitor, codec_list<Codecs...> list = builtin_codecs{}) {
+    const bool found = ((name == Codecs::fit_name ? (visitor(codec_tag<Codecs>{}), true) : false) || ...);
+    if (!found)
+        throw error(errc::unsupported, std::string(name),
+                    "unknown compression (valid: " + codec_names(list) + ")");
+}
+
+}  // namespace fitstream

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// libfdt behind RAII: the error category, and a growing sequential-write
+// buffer that records where placeholder values sit so the writer can fill
+// them in once the payloads have streamed past. Only this header includes
+// <libfdt.h>.
+
+#include <fitstream/error.hpp>
+
+#include <libfdt.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fitstream {
+
+namespace detail {
+struct libfdt_traits {
+    static constexpr const char* name = "libfdt";
+    // libfdt returns negative codes; we store them as it returned them.
+    static std::string message(int ev) { return fdt_strerror(ev); }
+};
+}  // namespace detail
+
+/// Errors reported by libfdt (negative FDT_ERR_* codes, text from fdt_strerror).
+inline const std::error_category& libfdt_category() noexcept {
+    static const detail::library_category_impl<detail::libfdt_traits> instance;
+    return instance;
+}
+
+namespace detail {
+
+/// Throws a libfdt error unless `rc` is non-negative.
+inline int fdt_check(int rc, const std::string& subject, const char* detail = "") {
+    if (rc < 0) throw error(std::error_code(rc, libfdt_category()), subject, detail);
+    return rc;
+}
+
+/// Stores a big-endian u32 at `p`.
+inline void store_be32(void* p, std::uint32_t v) noexcept {
+    const fdt32_t be = cpu_to_fdt32(v);
+    std::memcpy(p, &be, sizeof be);
+}
+
+/// A devicetree built with libfdt's sequential-write functions in a buffer
+/// that doubles whenever libfdt reports FDT_ERR_NOSPACE.
+class fdt_builder {
+public:
+    explicit fdt_builder(std::size_t initial_size = 4096) : buffer_(initial_size) {
+        fdt_check(fdt_create(buffer_.data(), static_cast<int>(buffer_.size())), "fdt_create");
+        retry([&] { return fdt_finish_reservemap(buffer_.data()); }, "reserve map");
+    }
+
+    void begin_node(const std::string& name) {
+        retry([&] { return fdt_begin_node(buffer_.data(), name.c_str()); }, name);
+    }
+    void end_node() {
+        retry([&] { return fdt_end_node(buffer_.data()); }, "end node");
+    }
+    void property(const std::string& name, const void* value, std::size_t size) {
+        check_size(size, name);
+        retry([&] { return fdt_property(buffer_.data(), name.c_str(), value, static_cast<int>(size)); }, name);
+    }
+    void property_string(const std::string& name, std::string_view value) {
+        std::string terminated(value);
+        property(name, terminated.c_str(), terminated.size() + 1);
+    }
+    /// A string list: each string NUL-terminated, one after another.
+    void property_strings(const std::string& name, const std::vector<std::string>& values) {
+        std::string joined;
+        for (const auto& v : values) {
+            joined += v;
+            joined += '\0';
+        }
+        property(name, joined.data(), joined.size());
+    }
+    void property_u32(const std::string& name, std::uint32_t value) {
+        const fdt32_t be = cpu_to_fdt32(value);
+        property(name, &be, sizeof be);
+    }
+    /// A value of `cells` 32-bit cells (1 or 2), big-endian, high cell first.
+    void property_cells(const std::string& name, std::uint64_t value, int cells) {
+        if (cells == 1) return property_u32(name, static_cast<std::uint32_t>(value));
+        const fdt32_t be[2] = {cpu_to_fdt32(static_cast<std::uint32_t>(value >> 32)),
+                               cpu_to_fdt32(static_cast<std::uint32_t>(value))};
+        property(name, be, sizeof be);
+    }
+
+    /// Writes a zero-filled property of `size` bytes and returns the offset
+    /// of its value from the start of the blob, for filling in later.
+    std::size_t placeholder(const std::string& name, std::size_t size) {
+        check_size(size, name);
+        void* value = nullptr;
+        retry([&] { return fdt_property_placeholder(buffer_.data(), name.c_str(), static_cast<int>(size), &value); },
+              name);
+        if (size > 0) std::memset(value, 0, size);
+        return static_cast<std::size_t>(static_cast<char*>(value) - buffer_.data());
+    }
+
+    /// Offset, from the start of the blob, of the end of what has been
+    /// written to the structure block so far.
+    std::size_t struct_end() const {
+        return fdt_off_dt_struct(buffer_.data()) + fdt_size_dt_struct(buffer_.data());
+    }
+
+    /// Finishes the tree and returns the blob, trimmed to its totalsize.
+    /// The structure block stays where it was while building, so offsets
+    /// from placeholder() and struct_end() remain valid.
+    std::vector<char> finish() && {
+        retry([&] { return fdt_finish(buffer_.data()); }, "finish");
+        buffer_.resize(fdt_totalsize(buffer_.data()));
+        return std::move(buffer_);
+    }
+
+private:
+    static void check_size(std::size_t size, const std::string& name) {
+        if (size > static_cast<std::size_t>(INT32_MAX / 2))
+            throw error(errc::limit_exceeded, name, "property too large for libfdt");
+    }
+
+    template <class Op>
+    void retry(Op&& op, const std::string& subject) {
+        for (;;) {
+            const int rc = op();
+            if (rc != -FDT_ERR_NOSPACE) {
+                fdt_check(rc, subject, "cannot build FIT structure");
+                return;
+            }
+            if (buffer_.size() > static_cast<std::size_t>(INT32_MAX / 2))
+                throw error(std::error_code(rc, libfdt_category()), subject, "FIT structure too large");
+            std::vector<char> bigger(buffer_.size() * 2);
+            fdt_check(fdt_resize(buffer_.data(), bigger.data(), static_cast<int>(bigger.size())), subject,
+                      "cannot grow FIT structure");
+            buffer_.swap(bigger);
+        }
+    }
+
+    std::vector<char> buffer_;
+};
+
+}  // namespace detail
+}  // namespace fitstream

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// libzstd behind RAII: the error category and a compression context. Only
+// this header includes <zstd.h>.
+
+#include <fitstream/error.hpp>
+
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace fitstream {
+
+namespace detail {
+struct zstd_traits {
+    static constexpr const char* name = "zstd";
+    static std::string message(int ev) {
+        // Codes are stored as ZSTD_ErrorCode values; ZSTD_getErrorString names them.
+        return ZSTD_getErrorString(static_cast<ZSTD_ErrorCode>(ev));
+    }
+};
+}  // namespace detail
+
+/// Errors reported by libzstd.
+inline const std::error_category& zstd_category() noexcept {
+    static const detail::library_category_impl<detail::zstd_traits> instance;
+    return instance;
+}
+
+namespace detail {
+
+/// Throws when `rc` (a size_t result of a ZSTD_ function) is an error.
+inline std::size_t zstd_check(std::size_t rc, const char* what) {
+    if (ZSTD_isError(rc))
+        throw error(std::error_code(static_cast<int>(ZSTD_getErrorCode(rc)), zstd_category()), "zstd", what);
+    return rc;
+}
+
+struct zstd_cctx_deleter {
+    void operator()(ZSTD_CCtx* p) const noexcept { ZSTD_freeCCtx(p); }
+};
+
+/// A streaming zstd compressor producing one frame with a content checksum
+/// (as the zstd command line does) and, when known, the content size.
+class zstd_compressor {
+public:
+    zstd_compressor(int level, int workers, std::uint64_t source_size)
+        : ctx_(ZSTD_createCCtx()), level_(level), workers_(workers), source_size_(source_size) {
+        if (!ctx_) throw error(std::error_code(ZSTD_error_memory_allocation, zstd_category()), "zstd");
+        configure();
+    }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
+        ZSTD_inBuffer input{in, static_cast<std::size_t>(in_end - in), 0};
+        ZSTD_outBuffer output{out, static_cast<std::size_t>(out_end - out), 0};
+        const std::size_t remaining =
+            zstd_check(ZSTD_compressStream2(ctx_.get(), &output, &input, finish ? ZSTD_e_end : ZSTD_e_continue),
+                       "compression failed");
+        in += input.pos;
+        out += output.pos;
+        return finish ? remaining != 0 : true;
+    }
+
+    void reset() {
+        zstd_check(ZSTD_CCtx_reset(ctx_.get(), ZSTD_reset_session_and_parameters), "reset failed");
+        configure();
+    }
+
+private:
+    void configure() {
+        zstd_check(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_compressionLevel, level_), "bad level");
+        zstd_check(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_checksumFlag, 1), "cannot enable checksum");
+        if (workers_ > 0) {
+            // A libzstd built without threads refuses; single-threaded is still correct.
+            (void)ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_nbWorkers, workers_);
+        }
+        if (source_size_ != ZSTD_CONTENTSIZE_UNKNOWN)
+            zstd_check(ZSTD_CCtx_setPledgedSrcSize(ctx_.get(), source_size_), "cannot pledge size");
+    }
+
+    std::unique_ptr<ZSTD_CCtx, zstd_cctx_deleter> ctx_;
+    int level_;
+    int workers_;
+    std::uint64_t source_size_;
+};
+
+}  // namespace detail
+}  // namespace fitstream

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Inputs: where an image's bytes come from (a file or memory), and what a
+/// devicetree blob says about its board (model and root compatible).
+
+#include <fitstream/detail/file_io.hpp>
+#include <fitstream/detail/libfdt.hpp>
+#include <fitstream/error.hpp>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// The bytes of one image: a file read in chunks when the FIT is written,
+/// or a block of memory. Copies share the underlying memory.
+class source {
+public:
+    /// A file, opened and read only while the FIT is written.
+    static source file(std::string path) {
+        source s;
+        s.name_ = std::move(path);
+        return s;
+    }
+    /// Memory the source owns; `name` appears in messages.
+    static source memory(std::vector<char> bytes, std::string name) {
+        source s;
+        s.name_ = std::move(name);
+        s.owned_ = std::make_shared<const std::vector<char>>(std::move(bytes));
+        s.data_ = s.owned_->data();
+        s.size_ = s.owned_->size();
+        s.in_memory_ = true;
+        return s;
+    }
+    /// Memory the caller keeps alive until the FIT is written.
+    static source memory_view(const void* data, std::size_t size, std::string name) {
+        source s;
+        s.name_ = std::move(name);
+        s.data_ = static_cast<const char*>(data);
+        s.size_ = size;
+        s.in_memory_ = true;
+        return s;
+    }
+
+    /// The file path, or the name given to a memory source.
+    const std::string& name() const noexcept { return name_; }
+    bool is_file() const noexcept { return !in_memory_; }
+    /// Memory sources only: the bytes.
+    const char* data() const noexcept { return data_; }
+    /// Memory sources only: the size.
+    std::size_t memory_size() const noexcept { return size_; }
+
+private:
+    std::string name_;
+    std::shared_ptr<const std::vector<char>> owned_;
+    const char* data_ = nullptr;
+    std::size_t size_ = 0;
+    bool in_memory_ = false;
+};
+
+/// The size of a source now: a file's size on disk, a memory block's length.
+/// @throws fitstream::error (OS category) when the file cannot be opened.
+inline std::uint64_t source_size(const source& src) {
+    if (!src.is_file()) return src.memory_size();
+    const auto fd = detail::open_for_reading(src.name());
+    return detail::file_size(fd.get(), src.name());
+}
+
+namespace detail {
+
+/// Reads a source start to end. The size is taken when it is opened; the
+/// reader fails if the file then turns out longer or shorter, so a file
+/// rewritten during the build cannot slip a mismatched size into the FIT.
+class source_reader {
+public:
+    explicit source_reader(const source& src) : src_(&src) {
+        if (src.is_file()) {
+            fd_ = open_for_reading(src.name());
+            size_ = file_size(fd_.get(), src.name());
+            // The whole file will be read once, front to back.
+            (void)::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        } else {
+            size_ = src.memory_size();
+        }
+    }
+
+    std::uint64_t size() const noexcept { return size_; }
+
+    /// For memory sources: the whole input, no copy.
+    const char* memory() const noexcept { return src_->is_file() ? nullptr : src_->data(); }
+
+    /// Reads the next bytes into `buffer`; returns 0 at the end.
+    std::size_t read(char* buffer, std::size_t capacity) {
+        std::size_t n;
+        if (src_->is_file()) {
+            n = read_up_to(fd_.get(), buffer, capacity, src_->name());
+        } else {
+            n = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - done_));
+            std::memcpy(buffer, src_->data() + done_, n);
+        }
+        done_ += n;
+        if (done_ > size_ || (n < capacity && done_ != size_))
+            throw error(errc::input_changed, src_->name(),
+                        "changed size while being read (" + std::to_string(size_) + " bytes expected, " +
+                            std::to_string(done_) + (done_ > size_ ? "+" : "") + " read)");
+        return n;
+    }
+
+private:
+    const source* src_;
+    unique_fd fd_;
+    std::uint64_t size_ = 0;
+    std::uint64_t done_ = 0;
+};
+
+/// Reads a whole (small) file into memory.
+inline std::vector<char> read_whole_file(const std::string& path, std::uint64_t limit) {
+    auto fd = open_for_reading(path);
+    const auto size = file_size(fd.get(), path);
+    if (size > limit)
+        throw error(errc::invalid_input, path,
+                    "too large for a devicetree (" + std::to_string(size) + " bytes)");
+    std::vector<char> bytes(static_cast<std::size_t>(size));
+    const auto n = read_up_to(fd.get(), bytes.data(), bytes.size(), path);
+    if (n != bytes.size()) throw error(errc::input_changed, path, "shrank while being read");
+    return bytes;
+}
+
+}  // namespace detail
+
+/// What a devicetree blob says about the board it describes.
+struct dtb_info {
+    std::optional<std::string> model;     ///< root `model`, when present
+    std::vector<std::string> compatible;  ///< root `compatible`, most specific first
+};
+
+/// Checks a DTB in memory with fdt_check_full and reads its root `model`
+/// and `compatible`.
+/// @param name appears in error messages (usually the file name)
+/// @throws fitstream::error (errc::invalid_input) when the bytes are not a
+///         complete, valid devicetree, or its model/compatible are not
+///         NUL-terminated strings.
+inline dtb_info inspect_dtb(const void* data, std::size_t size, const std::string& name) {
+    if (size == 0) throw error(errc::invalid_input, name, "empty file, not a devicetree blob");
+    if (size < sizeof(fdt_header)) throw error(errc::invalid_input, name, "too short to be a devicetree blob");
+    // libfdt reads the blob with aligned loads: give it an 8-byte aligned copy.
+    std::vector<std::uint64_t> aligned((size + 7) / 8);
+    std::memcpy(aligned.data(), data, size);
+    const void* fdt = aligned.data();
+    if (fdt_magic(fdt) != FDT_MAGIC) throw error(errc::invalid_input, name, "not a devicetree blob (bad magic)");
+    if (fdt_totalsize(fdt) > size)
+        throw error(errc::invalid_input, name,
+                    "truncated devicetree blob (header says " + std::to_string(fdt_totalsize(fdt)) +
+                        " bytes, file has " + std::to_string(size) + ")");
+    const int rc = fdt_check_full(fdt, size);
+    if (rc < 0) throw error(std::error_code(rc, libfdt_category()), name, "invalid devicetree blob");
+
+    dtb_info info;
+    int len = 0;
+    if (const auto* model = static_cast<const char*>(fdt_getprop(fdt, 0, "model", &len))) {
+        if (len <= 0 || model[len - 1] != '\0')
+            throw error(errc::invalid_input, name, "root 'model' is not a string");
+        info.model = std::string(model);
+    }
+    if (const auto* compat = static_cast<const char*>(fdt_getprop(fdt, 0, "compatible", &len))) {
+        if (len <= 0 || compat[len - 1] != '\0')
+            throw error(errc::invalid_input, name, "root 'compatible' is not a string list");
+        for (int pos = 0; pos < len;) {
+            std::string entry(compat + pos);
+            pos += static_cast<int>(entry.size()) + 1;
+            info.compatible.push_back(std::move(entry));
+        }
+    }
+    return info;
+}
+
+/// Reads a DTB file and inspects it as `inspect_dtb(data, size, name)` does.
+/// @throws fitstream::error for I/O failures (OS category) and invalid blobs.
+inline dtb_info inspect_dtb_file(const std::string& path) {
+    // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
+    const auto bytes = detail::read_whole_file(path, 256u << 20);
+    return inspect_dtb(bytes.data(), bytes.size(), path);
+}
+
+}  // namespace fitstream

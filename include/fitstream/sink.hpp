@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Where the finished FIT goes. The writer needs random access while it
+/// works (payloads first, the structure once the hashes are known), and a
+/// user needs the target to change only when the whole FIT is good. So:
+///
+/// - `file_sink` writes a temporary file beside the target and renames it
+///   over the target in `commit()`; destroyed without commit, it removes
+///   the temporary file and the target is untouched.
+/// - `fd_sink` (standard output, a pipe) spools into an anonymous temporary
+///   file and copies it to the descriptor in `commit()`, so a pipe still
+///   gets the structure first and the payloads after it, and memory stays
+///   bounded.
+
+#include <fitstream/detail/file_io.hpp>
+#include <fitstream/error.hpp>
+
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// A random-access destination for the writer.
+class sink {
+public:
+    virtual ~sink() = default;
+    /// Writes `size` bytes at absolute `offset`; unwritten gaps read as zero.
+    virtual void write_at(std::uint64_t offset, const void* data, std::size_t size) = 0;
+    /// Makes the output final and exactly `total_size` bytes long.
+    virtual void commit(std::uint64_t total_size) = 0;
+    /// The name used in messages.
+    virtual const std::string& name() const noexcept = 0;
+};
+
+namespace detail {
+
+/// A fresh, empty file beside `target` that no other process is using.
+inline unique_fd create_temporary_beside(const std::string& target, std::string& temp_path) {
+    const auto slash = target.rfind('/');
+    const std::string dir = slash == std::string::npos ? std::string() : target.substr(0, slash + 1);
+    const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
+    static std::atomic<unsigned> counter{0};
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        temp_path = dir + "." + base + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+        // 0666 so the file ends up with the permissions the umask allows, as
+        // a file made by the shell's redirection would.
+        const int fd = ::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) return unique_fd(fd);
+        if (errno != EEXIST)
+            throw_os_error(errno, target,
+                           "cannot create a temporary file in " + (dir.empty() ? std::string(".") : dir));
+    }
+    throw_os_error(EEXIST, target, "cannot create a temporary file");
+}
+
+/// An unnamed temporary file in $TMPDIR (or /tmp) that vanishes on close.
+inline unique_fd create_anonymous_temporary() {
+    const char* env = std::getenv("TMPDIR");
+    const std::string dir = env && *env ? env : "/tmp";
+#ifdef O_TMPFILE
+    const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) return unique_fd(fd);
+#endif
+    std::string pattern = dir + "/fitstream-XXXXXX";
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    const int fallback = ::mkstemp(name.data());
+    if (fallback < 0) throw_os_error(errno, dir, "cannot create a temporary file");
+    ::unlink(name.data());
+    return unique_fd(fallback);
+}
+
+/// Copies `size` bytes from the start of `from` to the current position of `to`.
+inline void copy_file_contents(int from, int to, std::uint64_t size, const std::string& to_name) {
+    off_t offset = 0;
+    while (static_cast<std::uint64_t>(offset) < size) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, 1u << 30));
+        const ssize_t n = ::sendfile(to, from, &offset, want);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EINVAL || errno == ENOSYS)) break;  // descriptor type sendfile cannot do
+        if (n < 0) throw_os_error(errno, to_name, "cannot write");
+        throw error(errc::input_changed, to_name, "temporary file ended early");
+    }
+    std::vector<char> buffer(1u << 20);
+    while (static_cast<std::uint64_t>(offset) < size) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, buffer.size()));
+        pread_exact(from, buffer.data(), want, static_cast<std::uint64_t>(offset), to_name);
+        write_all(to, buffer.data(), want, to_name);
+        offset += static_cast<off_t>(want);
+    }
+}
+
+}  // namespace detail
+
+/// Writes a file at `path` atomically: a temporary file beside it, renamed
+/// over it by commit(). See the file comment.
+class file_sink final : public sink {
+public:
+    /// @throws fitstream::error (OS category) when the temporary file cannot
+    ///         be created, e.g. the directory is missing or read-only.
+    explicit file_sink(std::string path) : path_(std::move(path)) {
+        fd_ = detail::create_temporary_beside(path_, temp_path_);
+    }
+    file_sink(const file_sink&) = delete;
+    file_sink& operator=(const file_sink&) = delete;
+    ~file_sink() override {
+        if (!committed_) ::unlink(temp_path_.c_str());
+    }
+
+    void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
+        detail::pwrite_all(fd_.get(), data, size, offset, path_);
+    }
+
+    void commit(std::uint64_t total_size) override {
+        if (::ftruncate(fd_.get(), static_cast<off_t>(total_size)) != 0)
+            detail::throw_os_error(errno, path_, "cannot set size");
+        // close() reports delayed write errors (NFS, full disks) that write() may not.
+        if (::close(fd_.release()) != 0) detail::throw_os_error(errno, path_, "cannot write");
+        if (::rename(temp_path_.c_str(), path_.c_str()) != 0) detail::throw_os_error(errno, path_, "cannot rename");
+        committed_ = true;
+    }
+
+    const std::string& name() const noexcept override { return path_; }
+
+private:
+    std::string path_;
+    std::string temp_path_;
+    detail::unique_fd fd_;
+    bool committed_ = false;
+};
+
+/// Writes to an open descriptor (not owned), e.g. standard output or a
+/// pipe, through a spool file. See the file comment.
+class fd_sink final : public sink {
+public:
+    fd_sink(int fd, std::string name) : fd_(fd), name_(std::move(name)), spool_(detail::create_anonymous_temporary()) {}
+
+    void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
+        detail::pwrite_all(spool_.get(), data, size, offset, name_);
+    }
+
+    void commit(std::uint64_t total_size) override {
+        if (::ftruncate(spool_.get(), static_cast<off_t>(total_size)) != 0)
+            detail::throw_os_error(errno, name_, "cannot set size");
+        detail::copy_file_contents(spool_.get(), fd_, total_size, name_);
+    }
+
+    const std::string& name() const noexcept override { return name_; }
+
+private:
+    int fd_;
+    std::string name_;
+    detail::unique_fd spool_;
+};
+
+}  // namespace fitstream

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// The FIT to write, as a value: images (each with its data source, codec
+/// and hashes) and configurations that reference them by name.
+///
+/// @code
+/// fitstream::tree fit;
+/// fit.description = "Linux with devicetree set";
+/// auto& kernel = fit.images.emplace_back("kernel", "kernel_noload", fitstream::source::file("Image"));
+/// kernel.compress_with<fitstream::codec::gzip>();
+/// kernel.add_hash<fitstream::hash::sha256>();
+/// @endcode
+
+#include <fitstream/codec.hpp>
+#include <fitstream/codec/none.hpp>
+#include <fitstream/error.hpp>
+#include <fitstream/hash.hpp>
+#include <fitstream/input.hpp>
+#include <fitstream/layout.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+namespace detail {
+
+/// An encoder behind a virtual call, so one tree can mix codecs per image.
+struct encoder_interface {
+    virtual ~encoder_interface() = default;
+    virtual bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) = 0;
+};
+
+template <class Codec>
+class encoder_model final : public encoder_interface {
+public:
+    encoder_model(const typename Codec::options& options, std::uint64_t source_size)
+        : encoder_(options, source_size) {}
+    bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) override {
+        return encoder_.filter(in, in_end, out, out_end, flush);
+    }
+
+private:
+    typename Codec::encoder encoder_;
+};
+
+/// An image's codec: its FIT name and how to make a fresh encoder.
+struct codec_binding {
+    std::string_view fit_name;
+    std::function<std::unique_ptr<encoder_interface>(std::uint64_t source_size)> make_encoder;
+};
+
+/// A hash behind a virtual call.
+struct hasher_interface {
+    virtual ~hasher_interface() = default;
+    virtual void update(const void* data, std::size_t size) = 0;
+    /// Writes digest_size bytes to `out`.
+    virtual void final(std::uint8_t* out) = 0;
+};
+
+template <class Hash>
+class hasher_model final : public hasher_interface {
+public:
+    void update(const void* data, std::size_t size) override { hash_.update(data, size); }
+    void final(std::uint8_t* out) override {
+        const auto digest = hash_.final();
+        std::copy(digest.begin(), digest.end(), out);
+    }
+
+private:
+    Hash hash_;
+};
+
+/// One hash an image carries: its FIT algo, digest size, and a factory.
+struct hash_binding {
+    std::string_view fit_name;
+    std::size_t digest_size;
+    std::unique_ptr<hasher_interface> (*make)();
+};
+
+template <class Hash>
+std::unique_ptr<hasher_interface> make_hasher() {
+    return std::make_unique<hasher_model<Hash>>();
+}
+
+}  // namespace detail
+
+/// One node under /images: metadata, the data source, a codec and hashes.
+class image {
+public:
+    /// @param name node name ("kernel", "fdt-1")
+    /// @param type FIT image type ("kernel", "kernel_noload", "flat_dt", "ramdisk", ...)
+    image(std::string name, std::string type, source data)
+        : name(std::move(name)), type(std::move(type)), data(std::move(data)) {
+        compress_with<codec::none>();
+    }
+
+    std::string name;                    ///< node name under /images
+    std::string type;                    ///< FIT `type`
+    source data;                         ///< where the bytes come from
+    std::string description;             ///< FIT `description` (required by U-Boot; defaults to the name)
+    std::string arch;                    ///< FIT `arch`; omitted when empty
+    std::string os;                      ///< FIT `os`; omitted when empty
+    std::optional<std::uint64_t> load;   ///< FIT `load` address, in the tree's address cells
+    std::optional<std::uint64_t> entry;  ///< FIT `entry` address
+
+    /// Stores this image compressed with `Codec` (default: stored as is).
+    template <class Codec>
+    image& compress_with(typename Codec::options options = {}) {
+        static_assert(check_codec<Codec>());
+        codec_.fit_name = Codec::fit_name;
+        codec_.make_encoder = [options](std::uint64_t source_size) -> std::unique_ptr<detail::encoder_interface> {
+            return std::make_unique<detail::encoder_model<Codec>>(options, source_size);
+        };
+        return *this;
+    }
+
+    /// Adds a `hash-N` node computed with `Hash` over the stored bytes.
+    template <class Hash>
+    image& add_hash() {
+        static_assert(check_hash<Hash>());
+        hashes_.push_back({Hash::fit_name, Hash::digest_size, &detail::make_hasher<Hash>});
+        return *this;
+    }
+
+    /// Removes every hash node.
+    image& clear_hashes() noexcept {
+        hashes_.clear();
+        return *this;
+    }
+
+    /// The FIT `compression` value.
+    std::string_view compression() const noexcept { return codec_.fit_name; }
+    const detail::codec_binding& codec() const noexcept { return codec_; }
+    const std::vector<detail::hash_binding>& hashes() const noexcept { return hashes_; }
+
+private:
+    detail::codec_binding codec_;
+    std::vector<detail::hash_binding> hashes_;
+};
+
+/// One node under /configurations: what to boot together.
+struct configuration {
+    std::string name;                     ///< node name ("conf-1")
+    std::string description;              ///< FIT `description`
+    std::vector<std::string> compatible;  ///< the board's root compatible, most specific first
+    std::string kernel;                   ///< image name, or empty
+    std::vector<std::string> fdt;         ///< base devicetree then overlays, by image name
+    std::string ramdisk;                  ///< image name, or empty
+    std::vector<std::string> loadables;   ///< image names
+};
+
+/// A whole FIT: root properties, images and configurations.
+struct tree {
+    std::string description;                 ///< root `description` (required by U-Boot)
+    std::optional<std::uint32_t> timestamp;  ///< root `timestamp`, seconds since 1970
+    int address_cells = 1;                   ///< 1 or 2: the size of `load`/`entry`
+    std::string default_configuration;       ///< /configurations/default; empty for none
+    std::vector<image> images;
+    std::vector<configuration> configurations;
+
+    /// Throws fitstream::error (errc::invalid_argument) naming the first
+    /// problem: a node name U-Boot would reject (empty, a character outside
+    /// [A-Za-z0-9,._+-], or `@`, which signature checking refuses), a
+    /// duplicate name, a reference to a missing image, a missing default,
+    /// an address that does not fit the address cells, or a string with an
+    /// embedded NUL.
+    void validate() const;
+};
+
+namespace detail {
+
+inline void check_node_name(const std::string& name, const std::string& where) {
+    if (name.empty()) throw error(errc::invalid_argument, where, "empty node name");
+    for (const char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ',' ||
+                        c == '.' || c == '_' || c == '+' || c == '-';
+        if (!ok) {
+            throw error(errc::invalid_argument, where + "/" + name,
+                        c == '@' ? std::string("node name contains '@', which U-Boot refuses when checking "
+                                               "signatures (CVE-2021-27138)")
+                                 : std::string("node name contains a character devicetree does not allow"));
+        }
+    }
+}
+
+inline void check_string(const std::string& value, const std::string& where) {
+    if (value.find('\0') != std::string::npos)
+        throw error(errc::invalid_argument, where, "string contains a NUL byte");
+}
+
+}  // namespace detail
+
+inline void tree::validate() const {
+    if (address_cells != 1 && address_cells != 2)
+        throw error(errc::invalid_argument, "#address-cells", "must be 1 or 2");
+    detail::check_string(description, "/description");
+    std::unordered_set<std::string_view> names;
+    names.reserve(images.size());
+    for (const auto& img : images) {
+        const std::string where = "/images/" + img.name;
+        detail::check_node_name(img.name, "/images");
+        if (!names.insert(img.name).second) throw error(errc::invalid_argument, where, "duplicate image name");
+        if (img.type.empty()) throw error(errc::invalid_argument, where, "image has no type");
+        for (const auto* s : {&img.type, &img.description, &img.arch, &img.os}) detail::check_string(*s, where);
+        for (const auto& addr : {img.load, img.entry}) {
+            if (addr && address_cells == 1 && *addr > max_cell_value)
+                throw error(errc::invalid_argument, where,
+                            "load/entry address needs 64 bits: use two address cells");
+        }
+    }
+    std::unordered_set<std::string_view> conf_names;
+    conf_names.reserve(configurations.size());
+    for (const auto& conf : configurations) {
+        const std::string where = "/configurations/" + conf.name;
+        detail::check_node_name(conf.name, "/configurations");
+        if (!conf_names.insert(conf.name).second)
+            throw error(errc::invalid_argument, where, "duplicate configuration name");
+        detail::check_string(conf.description, where);
+        for (const auto& c : conf.compatible) {
+            detail::check_string(c, where);
+            if (c.empty()) throw error(errc::invalid_argument, where, "empty compatible string");
+        }
+        auto check_ref = [&](const std::string& ref, const char* what) {
+            if (!names.count(ref))
+                throw error(errc::invalid_argument, where, std::string(what) + " '" + ref + "' is not an image");
+        };
+        if (!conf.kernel.empty()) check_ref(conf.kernel, "kernel");
+        if (!conf.ramdisk.empty()) check_ref(conf.ramdisk, "ramdisk");
+        for (const auto& f : conf.fdt) check_ref(f, "fdt");
+        for (const auto& l : conf.loadables) check_ref(l, "loadable");
+    }
+    if (!default_configuration.empty() && !conf_names.count(default_configuration))
+        throw error(errc::invalid_argument, "/configurations/default",
+                    "'" + default_configuration + "' is not a configuration");
+}
+
+}  // namespace fitstream
