@@ -35,7 +35,7 @@ using builtin_codecs = codec_list<codec::none, codec::gzip, codec::zstd>;
 
 /// "none, gzip, zstd": the names a list accepts, for messages and --help.
 template <class... Codecs>
-std::string codec_names(codec_list<Codecs...> = builtin_codecs{}) {
+std::string codec_names(codec_list<Codecs...>) {
     std::string names;
     ((names += (names.empty() ? "" : ", "), names += Codecs::fit_name), ...);
     return names;
@@ -43,7 +43,7 @@ std::string codec_names(codec_list<Codecs...> = builtin_codecs{}) {
 
 /// True when `name` is the FIT name of a codec in the list.
 template <class... Codecs>
-bool is_codec_name(std::string_view name, codec_list<Codecs...> = builtin_codecs{}) {
+bool is_codec_name(std::string_view name, codec_list<Codecs...>) {
     return ((name == Codecs::fit_name) || ...);
 }
 
@@ -51,11 +51,23 @@ bool is_codec_name(std::string_view name, codec_list<Codecs...> = builtin_codecs
 /// @throws fitstream::error (errc::unsupported) naming the valid names when
 ///         no codec in the list has that name.
 template <class Visitor, class... Codecs>
-void visit_codec(std::string_view name, Visitor&& visitor, codec_list<Codecs...> list = builtin_codecs{}) {
+void visit_codec(std::string_view name, Visitor&& visitor, codec_list<Codecs...> list) {
     const bool found = ((name == Codecs::fit_name ? (visitor(codec_tag<Codecs>{}), true) : false) || ...);
     if (!found)
         throw error(errc::unsupported, std::string(name),
                     "unknown compression (valid: " + codec_names(list) + ")");
 }
+
+/// codec_names() over the built-in codecs.
+inline std::string codec_names() { return codec_names(builtin_codecs{}); }
+
+/// visit_codec() over the built-in codecs.
+template <class Visitor>
+void visit_codec(std::string_view name, Visitor&& visitor) {
+    visit_codec(name, std::forward<Visitor>(visitor), builtin_codecs{});
+}
+
+/// is_codec_name() over the built-in codecs.
+inline bool is_codec_name(std::string_view name) { return is_codec_name(name, builtin_codecs{}); }
 
 }  // namespace fitstream

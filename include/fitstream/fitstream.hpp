@@ -18,3 +18,4 @@
 #include <fitstream/structure.hpp>
 #include <fitstream/sink.hpp>
 #include <fitstream/writer.hpp>
+#include <fitstream/kernel_fit.hpp>

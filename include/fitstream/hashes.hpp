@@ -12,6 +12,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace fitstream {
 
@@ -26,7 +27,7 @@ using builtin_hashes = hash_list<hash::crc32, hash::md5, hash::sha1, hash::sha25
 
 /// "crc32, md5, sha1, ...": the names a list accepts.
 template <class... Hashes>
-std::string hash_names(hash_list<Hashes...> = builtin_hashes{}) {
+std::string hash_names(hash_list<Hashes...>) {
     std::string names;
     ((names += (names.empty() ? "" : ", "), names += Hashes::fit_name), ...);
     return names;
@@ -35,10 +36,19 @@ std::string hash_names(hash_list<Hashes...> = builtin_hashes{}) {
 /// Calls `visitor(hash_tag<H>{})` for the hash `H` whose FIT name is `name`.
 /// @throws fitstream::error (errc::unsupported) naming the valid names.
 template <class Visitor, class... Hashes>
-void visit_hash(std::string_view name, Visitor&& visitor, hash_list<Hashes...> list = builtin_hashes{}) {
+void visit_hash(std::string_view name, Visitor&& visitor, hash_list<Hashes...> list) {
     const bool found = ((name == Hashes::fit_name ? (visitor(hash_tag<Hashes>{}), true) : false) || ...);
     if (!found)
         throw error(errc::unsupported, std::string(name), "unknown hash algorithm (valid: " + hash_names(list) + ")");
+}
+
+/// hash_names() over the built-in hashs.
+inline std::string hash_names() { return hash_names(builtin_hashes{}); }
+
+/// visit_hash() over the built-in hashs.
+template <class Visitor>
+void visit_hash(std::string_view name, Visitor&& visitor) {
+    visit_hash(name, std::forward<Visitor>(visitor), builtin_hashes{});
 }
 
 }  // namespace fitstream

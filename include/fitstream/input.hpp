@@ -12,6 +12,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -153,6 +154,8 @@ struct dtb_info {
 inline dtb_info inspect_dtb(const void* data, std::size_t size, const std::string& name) {
     if (size == 0) throw error(errc::invalid_input, name, "empty file, not a devicetree blob");
     if (size < sizeof(fdt_header)) throw error(errc::invalid_input, name, "too short to be a devicetree blob");
+    if (size > static_cast<std::size_t>(INT32_MAX))
+        throw error(errc::invalid_input, name, "too large for a devicetree blob (libfdt's limit is 2 GiB)");
     // libfdt reads the blob with aligned loads: give it an 8-byte aligned copy.
     std::vector<std::uint64_t> aligned((size + 7) / 8);
     std::memcpy(aligned.data(), data, size);

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+//
+// fitpack: packs a kernel, an optional ramdisk and many devicetree blobs
+// into a U-Boot FIT. It takes Linux's scripts/make_fit.py command line
+// unchanged, so Kbuild can run it as MAKE_FIT, and adds what make_fit.py
+// lacks: hashes, a default configuration, external data in one pass,
+// alignment, reproducible timestamps, streaming to standard output.
+
+#include "response_files.hpp"
+
+#include <fitstream/fitstream.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+enum exit_code { exit_ok = 0, exit_failure = 1, exit_usage = 2 };
+
+struct arguments {
+    std::string arch;
+    std::string compression = "none";
+    bool external = false;
+    std::string name;
+    std::string output;
+    std::string os;
+    std::string kernel;
+    std::string ramdisk;
+    bool verbose = false;
+    std::vector<std::string> dtbs;
+    std::vector<std::string> files_from;
+    std::string hashes = "sha256";
+    std::string align;
+    std::string position;
+    std::string default_configuration;
+    std::string timestamp;
+    std::string load;
+    std::string entry;
+};
+
+/// Parses a C-style unsigned number (decimal, 0x hex, 0 octal) for `option`.
+std::uint64_t parse_number(const std::string& text, const std::string& option) {
+    errno = 0;
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(text.c_str(), &end, 0);
+    if (text.empty() || text[0] == '-' || *end != '\0' || errno == ERANGE)
+        throw fitstream::error(fitstream::errc::invalid_argument, option, "'" + text + "' is not a number");
+    return value;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> items;
+    std::string current;
+    for (const char c : text + ",") {
+        if (c == ',') {
+            if (!current.empty()) items.push_back(current);
+            current.clear();
+        } else {
+            current += c;
+        }
+    }
+    return items;
+}
+
+/// Reads `--files-from` lists: one path per line, '-' for standard input.
+void read_file_list(const std::string& list, std::vector<std::string>& out) {
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (list != "-") {
+        file.open(list);
+        if (!file) fitstream::detail::throw_os_error(errno ? errno : ENOENT, list, "cannot read file list");
+        in = &file;
+    }
+    for (std::string line; std::getline(*in, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (!line.empty()) out.push_back(line);
+    }
+    if (in->bad()) fitstream::detail::throw_os_error(EIO, list, "cannot read file list");
+}
+
+std::string megabytes(std::uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+    return text;
+}
+
+void build_cli(CLI::App& app, arguments& a) {
+    app.description(
+        "Pack a kernel, an optional ramdisk and devicetree blobs into a U-Boot FIT.\n"
+        "Accepts scripts/make_fit.py's command line; @FILE reads further arguments from FILE.");
+    app.set_version_flag("--version", std::string("fitpack ") + fitstream::version_string());
+    app.add_option("-A,--arch", a.arch, "FIT architecture, e.g. arm64")->required();
+    app.add_option("-c,--compress", a.compression,
+                   "Compression for the kernel and DTBs: " + fitstream::codec_names())
+        ->capture_default_str();
+    app.add_flag("-E,--external", a.external, "Place image data after the FIT structure (as mkimage -E)");
+    app.add_option("-n,--name", a.name, "Name of the kernel, e.g. 'Linux-6.12'")->required();
+    app.add_option("-o,--output", a.output, "Output FIT file, or - for standard output")->required();
+    app.add_option("-O,--os", a.os, "FIT operating system, e.g. linux")->required();
+    app.add_option("-k,--kernel", a.kernel, "Kernel image file")->required();
+    app.add_option("-r,--ramdisk", a.ramdisk, "Ramdisk (initrd) file, stored uncompressed");
+    app.add_flag("-v,--verbose", a.verbose, "Report each image and the totals on standard error");
+    app.add_option("--files-from", a.files_from, "Read further DTB paths from FILE, one per line ('-': stdin)");
+    app.add_option("--hash", a.hashes,
+                   "Hash algorithms for every image, comma-separated (" + fitstream::hash_names() +
+                       "), or none")
+        ->capture_default_str();
+    app.add_option("-B,--align", a.align, "Align external data to this many bytes (implies -E), e.g. 0x1000");
+    app.add_option("-p,--position", a.position,
+                   "Place external data at this absolute file offset, with data-position (implies -E)");
+    app.add_option("--default", a.default_configuration, "Default configuration name (default: the first)");
+    app.add_option("--timestamp", a.timestamp,
+                   "FIT timestamp in seconds since 1970, when SOURCE_DATE_EPOCH is not set (default: now)");
+    app.add_option("--load", a.load,
+                   "Load the kernel at ADDR: type 'kernel' instead of 'kernel_noload', which U-Boot "
+                   "before 2024 cannot decompress");
+    app.add_option("--entry", a.entry, "Kernel entry point (default: the load address)");
+    app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
+}
+
+int run(const std::vector<std::string>& raw_args) {
+    arguments a;
+    CLI::App app{"", "fitpack"};
+    build_cli(app, a);
+    try {
+        std::vector<std::string> args = fitpack::expand_response_files(raw_args);
+        std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last-first
+        app.parse(args);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return exit_ok;
+    } catch (const CLI::CallForVersion& e) {
+        std::cout << e.what() << '\n';
+        return exit_ok;
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "fitpack: error: " << e.what() << "\nRun 'fitpack --help' for the options.\n";
+        return exit_usage;
+    }
+
+    for (const auto& list : a.files_from) read_file_list(list, a.dtbs);
+
+    fitstream::kernel_fit_options options;
+    options.name = a.name;
+    options.arch = a.arch;
+    options.os = a.os;
+    options.compression = a.compression;
+    options.hashes = a.hashes == "none" ? std::vector<std::string>{} : split_list(a.hashes);
+    if (!a.load.empty()) options.load = parse_number(a.load, "--load");
+    if (!a.entry.empty()) {
+        if (!options.load) throw fitstream::error(fitstream::errc::invalid_argument, "--entry", "needs --load");
+        options.entry = parse_number(a.entry, "--entry");
+    }
+    options.default_configuration = a.default_configuration;
+    options.timestamp = fitstream::source_date_epoch();
+    if (!options.timestamp) {
+        const std::uint64_t now =
+            a.timestamp.empty() ? static_cast<std::uint64_t>(std::time(nullptr)) : parse_number(a.timestamp, "--timestamp");
+        if (now > 0xFFFFFFFFull)
+            throw fitstream::error(fitstream::errc::invalid_argument, "--timestamp", "does not fit 32 bits");
+        options.timestamp = static_cast<std::uint32_t>(now);
+    }
+
+    fitstream::write_options write;
+    if (a.external || !a.align.empty() || !a.position.empty()) write.layout.layout = fitstream::data_layout::external;
+    if (!a.align.empty()) {
+        const auto align = parse_number(a.align, "--align");
+        if (align > 0x80000000ull) throw fitstream::error(fitstream::errc::invalid_argument, "--align", "too large");
+        write.layout.align = static_cast<std::uint32_t>(align);
+    }
+    if (!a.position.empty()) write.layout.position = parse_number(a.position, "--position");
+
+    const fitstream::tree fit = fitstream::make_kernel_fit(options, a.kernel, a.ramdisk, a.dtbs, [&](const std::string& f) {
+        if (a.verbose) std::cerr << "fitpack: skipping " << f << ": not a .dtb file\n";
+    });
+    for (const auto& conf : fit.configurations) {
+        if (conf.compatible.empty())
+            std::cerr << "fitpack: warning: " << conf.fdt.front() << " (" << conf.description
+                      << "): the DTB has no root compatible, so U-Boot can pick " << conf.name
+                      << " only by name or as the default\n";
+    }
+
+    std::uint64_t input_total = 0;
+    if (a.verbose) {
+        write.on_image = [&](const fitstream::image& img, const fitstream::image_result& r) {
+            input_total += r.input_size;
+            std::cerr << "fitpack: " << img.name << ": " << img.data.name() << ", " << r.input_size << " -> "
+                      << r.stored_size << " bytes (" << img.compression() << ")\n";
+        };
+    }
+
+    fitstream::write_result result;
+    if (a.output == "-") {
+        if (::isatty(STDOUT_FILENO))
+            throw fitstream::error(fitstream::errc::invalid_argument, "standard output",
+                                   "refusing to write a binary FIT to a terminal");
+        fitstream::fd_sink out(STDOUT_FILENO, "standard output");
+        result = fitstream::write_fit(fit, out, write);
+    } else {
+        result = fitstream::write_fit(fit, a.output, write);
+    }
+
+    if (a.verbose) {
+        char line[160];
+        std::snprintf(line, sizeof line, "FIT size %#llx/%s", static_cast<unsigned long long>(result.total_size),
+                      megabytes(result.total_size).c_str());
+        std::cerr << line;
+        if (write.layout.layout == fitstream::data_layout::external) {
+            std::snprintf(line, sizeof line, ", header %#llx/%.1f KB",
+                          static_cast<unsigned long long>(result.structure_size),
+                          static_cast<double>(result.structure_size) / 1024.0);
+            std::cerr << line;
+        }
+        std::cerr << ", " << fit.images.size() << " files, " << fit.configurations.size()
+                  << " configurations, uncompressed " << megabytes(input_total) << '\n';
+    }
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(std::vector<std::string>(argv + 1, argv + argc));
+    } catch (const fitstream::error& e) {
+        std::cerr << "fitpack: error: " << (e.subject().empty() ? "" : e.subject() + ": ") << e.reason() << '\n';
+        return exit_failure;
+    } catch (const std::exception& e) {
+        std::cerr << "fitpack: error: " << e.what() << '\n';
+        return exit_failure;
+    }
+}
