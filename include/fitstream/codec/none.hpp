@@ -23,10 +23,12 @@ struct none {
         encoder(const options&, std::uint64_t) {}
 
         bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            const auto n = static_cast<std::size_t>(std::min(in_end - in, out_end - out));
-            if (n > 0) std::memcpy(out, in, n);
-            in += n;
-            out += n;
+            const std::ptrdiff_t n = std::min(in_end - in, out_end - out);
+            if (n > 0) {
+                std::memcpy(out, in, static_cast<std::size_t>(n));
+                in += n;
+                out += n;
+            }
             return !flush || in != in_end;
         }
         void close() {}

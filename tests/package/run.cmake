@@ -1,0 +1,85 @@
+# Builds and runs the consumer in tests/package/ from an empty directory.
+#
+#   cmake -DMODE=add_subdirectory|find_package
+#         -DFITSTREAM_SOURCE_DIR=... -DFITSTREAM_BINARY_DIR=... -DWORK_DIR=...
+#         [-DEXPECTED_VERSION=x.y.z] [-DGENERATOR=...] [-DMAKE_PROGRAM=...]
+#         [-DCXX_COMPILER=...] [-DCONFIG=...] -P run.cmake
+#
+# find_package mode first installs FITSTREAM_BINARY_DIR (an already built
+# fitstream tree) into WORK_DIR/find_package/prefix and makes sure the
+# consumer found fitstream there and nowhere else.
+
+cmake_minimum_required(VERSION 3.21)
+
+foreach(_var IN ITEMS MODE FITSTREAM_SOURCE_DIR FITSTREAM_BINARY_DIR WORK_DIR)
+  if(NOT DEFINED ${_var} OR "${${_var}}" STREQUAL "")
+    message(FATAL_ERROR "run.cmake: -D${_var}=... is required")
+  endif()
+endforeach()
+if(NOT CONFIG)
+  set(CONFIG Release)
+endif()
+
+set(_dir "${WORK_DIR}/${MODE}")
+set(_build "${_dir}/build")
+set(_prefix "${_dir}/prefix")
+file(REMOVE_RECURSE "${_dir}")
+file(MAKE_DIRECTORY "${_dir}")
+
+function(run_step what)
+  message(STATUS "package test (${MODE}): ${what}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE _result COMMAND_ECHO STDOUT)
+  if(NOT _result EQUAL 0)
+    message(FATAL_ERROR "package test (${MODE}): ${what} failed (${_result})")
+  endif()
+endfunction()
+
+set(_configure_args
+  -S "${CMAKE_CURRENT_LIST_DIR}" -B "${_build}"
+  "-DFITSTREAM_PACKAGE_MODE=${MODE}"
+  "-DCMAKE_BUILD_TYPE=${CONFIG}"
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+if(GENERATOR)
+  list(APPEND _configure_args -G "${GENERATOR}")
+endif()
+if(MAKE_PROGRAM)
+  list(APPEND _configure_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+endif()
+if(CXX_COMPILER)
+  list(APPEND _configure_args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
+endif()
+if(EXPECTED_VERSION)
+  list(APPEND _configure_args "-DFITSTREAM_EXPECTED_VERSION=${EXPECTED_VERSION}")
+endif()
+
+if(MODE STREQUAL "add_subdirectory")
+  list(APPEND _configure_args "-DFITSTREAM_SOURCE_DIR=${FITSTREAM_SOURCE_DIR}")
+elseif(MODE STREQUAL "find_package")
+  run_step("install fitstream into ${_prefix}"
+    "${CMAKE_COMMAND}" --install "${FITSTREAM_BINARY_DIR}" --prefix "${_prefix}" --config "${CONFIG}")
+  list(APPEND _configure_args "-DCMAKE_PREFIX_PATH=${_prefix}")
+else()
+  message(FATAL_ERROR "run.cmake: MODE must be add_subdirectory or find_package, not '${MODE}'")
+endif()
+
+run_step("configure" "${CMAKE_COMMAND}" ${_configure_args})
+
+if(MODE STREQUAL "find_package")
+  file(STRINGS "${_build}/CMakeCache.txt" _dir_line REGEX "^fitstream_DIR:")
+  string(REGEX REPLACE "^fitstream_DIR:[A-Z]+=" "" _found_dir "${_dir_line}")
+  file(REAL_PATH "${_found_dir}" _found_dir)
+  file(REAL_PATH "${_prefix}" _real_prefix)
+  string(FIND "${_found_dir}/" "${_real_prefix}/" _at)
+  if(NOT _at EQUAL 0)
+    message(FATAL_ERROR "package test: found fitstream in '${_found_dir}', not under ${_real_prefix}")
+  endif()
+endif()
+
+run_step("build" "${CMAKE_COMMAND}" --build "${_build}" --config "${CONFIG}")
+
+set(_exe "${_build}/consumer")
+if(NOT EXISTS "${_exe}" AND EXISTS "${_build}/${CONFIG}/consumer")
+  set(_exe "${_build}/${CONFIG}/consumer")
+endif()
+run_step("run the consumer" "${_exe}")
+message(STATUS "package test (${MODE}): passed")
