@@ -28,19 +28,43 @@
 ///         // Returns the encoder to its initial state.
 ///         void close();
 ///     };
+///     // Optional for writing; a reader needs it. The inverse SymmetricFilter:
+///     class decoder {
+///     public:
+///         using char_type = char;
+///         decoder();
+///         // Consumes compressed bytes from [in, in_end), produces the
+///         // original bytes into [out, out_end) and advances both. Returns
+///         // false once the end of the compressed stream has been read and
+///         // all of its output delivered (whatever `flush` says); input past
+///         // that end is left unconsumed. Returns true otherwise.
+///         // Throws fitstream::error (the codec library's category, subject
+///         // = fit_name) on corrupt input, and on truncated input: flush ==
+///         // true, no input left and the stream not complete.
+///         bool filter(const char*& in, const char* in_end,
+///                     char*& out, char* out_end, bool flush);
+///         // Returns the decoder to its initial state.
+///         void close();
+///     };
 /// };
 /// @endcode
 ///
 /// The bytes the encoder produces must be exactly the container U-Boot's
 /// decoder for `fit_name` expects (see FIT-NOTES: a gzip member, not zlib;
-/// LZMA_Alone, not xz; an LZ4 frame, not legacy; ...).
+/// LZMA_Alone, not xz; an LZ4 frame, not legacy; ...). A decoder reads one
+/// such container (one gzip member, one zstd or LZ4 frame, ...) and never
+/// allocates more than a fixed bound, whatever the container's header says.
 ///
 /// `static_assert(fitstream::is_codec_v<C>, ...)` is the one place the
-/// concept is checked; `fitstream::check_codec<C>()` wraps it.
+/// concept is checked; `fitstream::check_codec<C>()` wraps it, and
+/// `fitstream::check_decodable_codec<C>()` adds the decoder.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -70,6 +94,11 @@ struct is_symmetric_encoder<
                         std::is_void_v<decltype(std::declval<E&>().close())>>> : std::true_type {};
 
 template <class, class = void>
+struct is_symmetric_decoder : std::false_type {};
+template <class D>
+struct is_symmetric_decoder<D, std::enable_if_t<std::is_default_constructible_v<D>>> : is_symmetric_encoder<D> {};
+
+template <class, class = void>
 struct is_codec_impl : std::false_type {};
 template <class C>
 struct is_codec_impl<C, std::void_t<typename C::options, typename C::encoder>>
@@ -79,11 +108,22 @@ struct is_codec_impl<C, std::void_t<typename C::options, typename C::encoder>>
                                                  std::uint64_t> &&
                          is_symmetric_encoder<typename C::encoder>::value> {};
 
+template <class, class = void>
+struct has_decoder_impl : std::false_type {};
+template <class C>
+struct has_decoder_impl<C, std::void_t<typename C::decoder>>
+    : std::bool_constant<is_symmetric_decoder<typename C::decoder>::value> {};
+
 }  // namespace detail
 
 /// True when `C` models the Codec concept described in this file.
 template <class C>
 inline constexpr bool is_codec_v = detail::is_codec_impl<C>::value;
+
+/// True when `C` is a codec that also has a default-constructible
+/// SymmetricFilter `decoder` (what a reader needs).
+template <class C>
+inline constexpr bool is_decodable_codec_v = is_codec_v<C> && detail::has_decoder_impl<C>::value;
 
 /// Checks `C` against the Codec concept with one readable message.
 template <class C>
@@ -97,6 +137,18 @@ constexpr bool check_codec() {
     return true;
 }
 
+/// Checks `C` against the Codec concept and requires its `decoder`.
+template <class C>
+constexpr bool check_decodable_codec() {
+    static_assert(check_codec<C>());
+    static_assert(detail::has_decoder_impl<C>::value,
+                  "fitstream: codec C has no usable decoder: it needs a default-constructible `decoder` with "
+                  "Boost.Iostreams SymmetricFilter members `char_type`, "
+                  "`bool filter(const char*&, const char*, char*&, char*, bool)` and `void close()` "
+                  "(see <fitstream/codec.hpp>)");
+    return true;
+}
+
 /// Names a codec type as a value, for the runtime-name dispatch in
 /// <fitstream/codecs.hpp>: `visit_codec("gzip", [](auto tag) { using C =
 /// typename decltype(tag)::type; ... })`.
@@ -107,25 +159,131 @@ struct codec_tag {
 
 namespace detail {
 
-/// Runs `encoder` over [data, data + size) in one call sequence, with `emit`
-/// receiving each produced block; `last` says no more input follows.
-/// Used by the writer's pump and by tests.
-template <class Encoder, class Emit>
-void run_encoder(Encoder& encoder, const char* data, std::size_t size, bool last, char* scratch,
-                 std::size_t scratch_size, Emit&& emit) {
+/// Runs a SymmetricFilter (an encoder or a decoder) over [data, data + size)
+/// in one call sequence, with `emit` receiving each produced block; `last`
+/// says no more input follows. Stops early when the filter reports the end
+/// of its stream (a decoder that met its end leaves the rest of the input).
+/// Returns the number of input bytes consumed.
+template <class Filter, class Emit>
+std::size_t run_filter(Filter& filter, const char* data, std::size_t size, bool last, char* scratch,
+                       std::size_t scratch_size, Emit&& emit) {
     const char* in = data;
     const char* const in_end = data + size;
     for (;;) {
         char* out = scratch;
-        const bool more = encoder.filter(in, in_end, out, scratch + scratch_size, last);
+        const bool more = filter.filter(in, in_end, out, scratch + scratch_size, last);
         if (out != scratch) emit(scratch, static_cast<std::size_t>(out - scratch));
-        if (last) {
-            if (!more) return;
-        } else if (in == in_end) {
-            return;
-        }
+        if (!more || (!last && in == in_end)) return static_cast<std::size_t>(in - data);
     }
 }
+
+/// run_filter() under the name the writer's pump uses.
+template <class Encoder, class Emit>
+void run_encoder(Encoder& encoder, const char* data, std::size_t size, bool last, char* scratch,
+                 std::size_t scratch_size, Emit&& emit) {
+    run_filter(encoder, data, size, last, scratch, scratch_size, std::forward<Emit>(emit));
+}
+
+// Bytes a codec has produced but not yet handed out, for libraries that
+// need more room than the caller's output window (LZ4F_compressUpdate wants
+// a worst-case bound) and for containers assembled by hand (lzop). The
+// storage is never zero-filled: a library writes into reserve()d space and
+// commit() says how much of it is valid.
+class output_queue {
+public:
+    bool empty() const noexcept { return begin_ == end_; }
+    std::size_t size() const noexcept { return end_ - begin_; }
+
+    // Room for `n` more bytes at the end; valid until the next call.
+    unsigned char* reserve(std::size_t n) {
+        if (capacity_ - end_ < n) {
+            const std::size_t used = end_ - begin_;
+            if (capacity_ - used < n || begin_ == 0) {
+                const std::size_t want = std::max(used + n, capacity_ * 2);
+                std::unique_ptr<unsigned char[]> bigger(new unsigned char[want]);
+                if (used) std::memcpy(bigger.get(), data_.get() + begin_, used);
+                data_ = std::move(bigger);
+                capacity_ = want;
+            } else {
+                std::memmove(data_.get(), data_.get() + begin_, used);
+            }
+            begin_ = 0;
+            end_ = used;
+        }
+        return data_.get() + end_;
+    }
+    void commit(std::size_t n) noexcept { end_ += n; }
+    void append(const void* bytes, std::size_t n) {
+        if (n == 0) return;
+        std::memcpy(reserve(n), bytes, n);
+        commit(n);
+    }
+    void append_be32(std::uint32_t v) {
+        const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+                                    static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+        append(b, 4);
+    }
+    // Moves as much as fits into [out, out_end).
+    void drain(char*& out, char* out_end) noexcept {
+        const std::size_t n = std::min(size(), static_cast<std::size_t>(out_end - out));
+        if (n == 0) return;
+        std::memcpy(out, data_.get() + begin_, n);
+        out += n;
+        begin_ += n;
+        if (begin_ == end_) begin_ = end_ = 0;
+    }
+    void clear() noexcept { begin_ = end_ = 0; }
+
+private:
+    std::unique_ptr<unsigned char[]> data_;
+    std::size_t capacity_ = 0;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+};
+
+// Records the first bytes a library consumed and checks them against a
+// container's magic number: some libraries also accept other containers
+// (skippable frames), which U-Boot does not.
+class magic_check {
+public:
+    magic_check(const unsigned char* magic, std::size_t size) noexcept : magic_(magic), size_(size) {}
+    // `consumed` bytes starting at `p` were just taken from the input.
+    // Returns false as soon as they disagree with the magic number.
+    bool feed(const char* p, std::size_t consumed) noexcept {
+        while (seen_ < size_ && consumed > 0) {
+            if (static_cast<unsigned char>(*p) != magic_[seen_]) return false;
+            ++seen_;
+            ++p;
+            --consumed;
+        }
+        return true;
+    }
+    void reset() noexcept { seen_ = 0; }
+
+private:
+    const unsigned char* magic_;
+    std::size_t size_;
+    std::size_t seen_ = 0;
+};
+
+// Decides when a library decoder that reports no explicit error is stuck on
+// truncated input: no input left, flush set, room for output, and two calls
+// in a row moved nothing (one may have been an internal state change).
+class stall_detector {
+public:
+    // Returns true when the stream must be truncated.
+    bool stalled(bool progress, bool flush, bool input_left, bool output_room) noexcept {
+        if (progress || !flush || input_left || !output_room) {
+            idle_ = 0;
+            return false;
+        }
+        return ++idle_ >= 2;
+    }
+    void reset() noexcept { idle_ = 0; }
+
+private:
+    int idle_ = 0;
+};
 
 }  // namespace detail
 }  // namespace fitstream

@@ -5,6 +5,12 @@
 /// Every built-in codec, and the one place a runtime compression name
 /// ("gzip") maps onto the compile-time codec policies.
 ///
+/// Including this header pulls in every codec and so needs every codec
+/// library (CMake target fitstream::fitstream). A program that wants fewer
+/// includes only <fitstream/codec/NAME.hpp> for the codecs it uses, links
+/// fitstream::core plus fitstream::NAME for each, and may name its own
+/// `codec_list<...>` for the runtime dispatch below.
+///
 /// @code
 /// fitstream::visit_codec(name, [&](auto tag) {
 ///     using codec = typename decltype(tag)::type;
@@ -13,7 +19,11 @@
 /// @endcode
 
 #include <fitstream/codec.hpp>
+#include <fitstream/codec/bzip2.hpp>
 #include <fitstream/codec/gzip.hpp>
+#include <fitstream/codec/lz4.hpp>
+#include <fitstream/codec/lzma.hpp>
+#include <fitstream/codec/lzo.hpp>
 #include <fitstream/codec/none.hpp>
 #include <fitstream/codec/zstd.hpp>
 #include <fitstream/error.hpp>
@@ -30,10 +40,13 @@ struct codec_list {
     static_assert((check_codec<Codecs>() && ...));
 };
 
-/// The codecs fitstream ships, in the order `codec_names()` lists them.
-using builtin_codecs = codec_list<codec::none, codec::gzip, codec::zstd>;
+/// The codecs fitstream ships, in the order `codec_names()` lists them: every
+/// compression U-Boot decodes, and each with a decoder.
+using builtin_codecs =
+    codec_list<codec::none, codec::gzip, codec::bzip2, codec::lzma, codec::lzo, codec::lz4, codec::zstd>;
 
-/// "none, gzip, zstd": the names a list accepts, for messages and --help.
+/// "none, gzip, bzip2, lzma, lzo, lz4, zstd": the names a list accepts, for
+/// messages and --help.
 template <class... Codecs>
 std::string codec_names(codec_list<Codecs...>) {
     std::string names;

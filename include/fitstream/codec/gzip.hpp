@@ -4,7 +4,10 @@
 /// @file
 /// `gzip`: one gzip member (RFC 1952) made by zlib, as U-Boot's gunzip wants:
 /// header magic 1f 8b, method 8, mtime 0 and OS byte 3 so output is
-/// reproducible. A raw zlib stream would be rejected by U-Boot.
+/// reproducible. A raw zlib stream would be rejected by U-Boot. The decoder
+/// reads one such member back.
+///
+/// Needs only zlib, which fitstream::core links.
 
 #include <fitstream/codec.hpp>
 #include <fitstream/detail/zlib.hpp>
@@ -40,9 +43,26 @@ struct gzip {
         // z_stream holds pointers to itself: keep it at a stable address.
         std::unique_ptr<detail::gzip_deflater> deflater_;
     };
+
+    /// Reads one gzip member (zlib's inflate, gzip wrapper only) and checks
+    /// its CRC-32 and size. Throws fitstream::error (zlib_category()) on
+    /// corrupt or truncated input.
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() : inflater_(std::make_unique<detail::gzip_inflater>()) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return inflater_->step(in, in_end, out, out_end, flush);
+        }
+        void close() { inflater_->reset(); }
+
+    private:
+        std::unique_ptr<detail::gzip_inflater> inflater_;
+    };
 };
 
-static_assert(check_codec<gzip>());
+static_assert(check_decodable_codec<gzip>());
 
 }  // namespace codec
 }  // namespace fitstream

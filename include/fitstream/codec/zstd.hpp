@@ -4,6 +4,8 @@
 /// @file
 /// `zstd`: one Zstandard frame (magic 28 b5 2f fd) with a content checksum
 /// and, when the input size is known, the content size in its header.
+///
+/// Needs libzstd (CMake target fitstream::zstd).
 
 #include <fitstream/codec.hpp>
 #include <fitstream/detail/zstd.hpp>
@@ -34,9 +36,26 @@ struct zstd {
     private:
         detail::zstd_compressor compressor_;
     };
+
+    /// Reads one zstd frame (skippable frames refused), checking the content
+    /// checksum and size when present. Windows above 128 MiB are refused.
+    /// Throws fitstream::error (zstd_category()) on corrupt or truncated input.
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() = default;
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return decompressor_.step(in, in_end, out, out_end, flush);
+        }
+        void close() { decompressor_.reset(); }
+
+    private:
+        detail::zstd_decompressor decompressor_;
+    };
 };
 
-static_assert(check_codec<zstd>());
+static_assert(check_decodable_codec<zstd>());
 
 }  // namespace codec
 }  // namespace fitstream

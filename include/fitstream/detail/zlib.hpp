@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// zlib behind RAII: the error category and a deflate stream that writes one
-// gzip member. Only this header includes <zlib.h>.
+// zlib behind RAII: the error category, a deflate stream that writes one
+// gzip member and an inflate stream that reads one. Only this header
+// includes <zlib.h>.
 
+#include <fitstream/codec.hpp>
 #include <fitstream/error.hpp>
 
 #include <zlib.h>
@@ -85,6 +87,67 @@ private:
     int level_;
     z_stream stream_{};
     gz_header header_{};
+};
+
+/// An inflate stream that accepts exactly one gzip member (windowBits
+/// 15 + 16: the gzip wrapper only, as U-Boot's gunzip; a raw zlib stream is
+/// rejected). Its window is fixed at 32 KiB whatever the input says.
+class gzip_inflater {
+public:
+    gzip_inflater() { init(); }
+    gzip_inflater(const gzip_inflater&) = delete;
+    gzip_inflater& operator=(const gzip_inflater&) = delete;
+    ~gzip_inflater() { inflateEnd(&stream_); }
+
+    /// Decompresses as much as fits. Returns false once the member's trailer
+    /// (CRC-32 and size, both checked by zlib) has been read.
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        if (done_) return false;
+        const auto avail_in = static_cast<std::size_t>(in_end - in);
+        const auto avail_out = static_cast<std::size_t>(out_end - out);
+        stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in));
+        stream_.avail_in = static_cast<uInt>(avail_in > UINT_MAX ? UINT_MAX : avail_in);
+        stream_.next_out = reinterpret_cast<Bytef*>(out);
+        stream_.avail_out = static_cast<uInt>(avail_out > UINT_MAX ? UINT_MAX : avail_out);
+        const int rc = inflate(&stream_, Z_NO_FLUSH);
+        const char* const new_in = reinterpret_cast<const char*>(stream_.next_in);
+        char* const new_out = reinterpret_cast<char*>(stream_.next_out);
+        const bool progress = new_in != in || new_out != out;
+        in = new_in;
+        out = new_out;
+        switch (rc) {
+            case Z_STREAM_END: done_ = true; return false;
+            case Z_OK:
+            case Z_BUF_ERROR:  // no progress possible with what it was given
+                if (stall_.stalled(progress, flush, in != in_end, out != out_end))
+                    throw error(std::error_code(Z_BUF_ERROR, zlib_category()), "gzip", "truncated data");
+                return true;
+            case Z_NEED_DICT:  // a gzip member never needs one
+            case Z_DATA_ERROR: {
+                std::string detail = "corrupt data";
+                if (stream_.msg) detail += std::string(" (") + stream_.msg + ")";
+                throw error(std::error_code(Z_DATA_ERROR, zlib_category()), "gzip", detail);
+            }
+            default: throw error(std::error_code(rc, zlib_category()), "gzip", "inflate failed");
+        }
+    }
+
+    void reset() {
+        if (inflateReset(&stream_) != Z_OK) throw error(std::error_code(Z_STREAM_ERROR, zlib_category()), "gzip");
+        done_ = false;
+        stall_.reset();
+    }
+
+private:
+    void init() {
+        stream_ = z_stream{};
+        const int rc = inflateInit2(&stream_, 15 + 16);
+        if (rc != Z_OK) throw error(std::error_code(rc, zlib_category()), "gzip", "cannot initialise inflate");
+    }
+
+    z_stream stream_{};
+    bool done_ = false;
+    stall_detector stall_;
 };
 
 /// CRC-32 (IEEE 802.3, as zlib and U-Boot compute it).

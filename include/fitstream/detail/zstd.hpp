@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// libzstd behind RAII: the error category and a compression context. Only
-// this header includes <zstd.h>.
+// libzstd behind RAII: the error category, a compression context and a
+// decompression context. Only this header includes <zstd.h>.
 
+#include <fitstream/codec.hpp>
 #include <fitstream/error.hpp>
 
 #include <zstd.h>
@@ -43,6 +44,9 @@ inline std::size_t zstd_check(std::size_t rc, const char* what) {
 struct zstd_cctx_deleter {
     void operator()(ZSTD_CCtx* p) const noexcept { ZSTD_freeCCtx(p); }
 };
+struct zstd_dctx_deleter {
+    void operator()(ZSTD_DCtx* p) const noexcept { ZSTD_freeDCtx(p); }
+};
 
 /// A streaming zstd compressor producing one frame with a content checksum
 /// (as the zstd command line does) and, when known, the content size.
@@ -55,6 +59,9 @@ public:
     }
 
     bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
+        // Once the frame is complete, libzstd would start a new one on the
+        // next call: a SymmetricFilter must instead keep reporting its end.
+        if (ended_) return false;
         ZSTD_inBuffer input{in, static_cast<std::size_t>(in_end - in), 0};
         ZSTD_outBuffer output{out, static_cast<std::size_t>(out_end - out), 0};
         const std::size_t remaining =
@@ -62,11 +69,13 @@ public:
                        "compression failed");
         in += input.pos;
         out += output.pos;
+        if (finish && remaining == 0) ended_ = true;
         return finish ? remaining != 0 : true;
     }
 
     void reset() {
         zstd_check(ZSTD_CCtx_reset(ctx_.get(), ZSTD_reset_session_and_parameters), "reset failed");
+        ended_ = false;
         configure();
     }
 
@@ -86,6 +95,54 @@ private:
     int level_;
     int workers_;
     std::uint64_t source_size_;
+    bool ended_ = false;
+};
+
+/// A streaming decoder for exactly one zstd frame (magic 28 b5 2f fd;
+/// skippable frames are refused). libzstd checks the content checksum and
+/// size when present, and refuses windows above its default limit of
+/// 2^27 bytes, so memory stays bounded whatever the frame header says.
+class zstd_decompressor {
+public:
+    zstd_decompressor() : ctx_(ZSTD_createDCtx()) {
+        if (!ctx_) throw error(std::error_code(ZSTD_error_memory_allocation, zstd_category()), "zstd");
+    }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        if (done_) return false;
+        ZSTD_inBuffer input{in, static_cast<std::size_t>(in_end - in), 0};
+        ZSTD_outBuffer output{out, static_cast<std::size_t>(out_end - out), 0};
+        const std::size_t rc = ZSTD_decompressStream(ctx_.get(), &output, &input);
+        if (ZSTD_isError(rc))
+            throw error(std::error_code(static_cast<int>(ZSTD_getErrorCode(rc)), zstd_category()), "zstd",
+                        "corrupt data");
+        if (!magic_.feed(in, input.pos))
+            throw error(std::error_code(ZSTD_error_prefix_unknown, zstd_category()), "zstd", "not a zstd frame");
+        in += input.pos;
+        out += output.pos;
+        if (rc == 0) {  // the frame is complete and flushed
+            done_ = true;
+            return false;
+        }
+        if (stall_.stalled(input.pos != 0 || output.pos != 0, flush, in != in_end, out != out_end))
+            throw error(std::error_code(ZSTD_error_srcSize_wrong, zstd_category()), "zstd", "truncated data");
+        return true;
+    }
+
+    void reset() {
+        zstd_check(ZSTD_DCtx_reset(ctx_.get(), ZSTD_reset_session_only), "reset failed");
+        done_ = false;
+        magic_.reset();
+        stall_.reset();
+    }
+
+private:
+    static constexpr unsigned char frame_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+
+    std::unique_ptr<ZSTD_DCtx, zstd_dctx_deleter> ctx_;
+    magic_check magic_{frame_magic, sizeof frame_magic};
+    stall_detector stall_;
+    bool done_ = false;
 };
 
 }  // namespace detail

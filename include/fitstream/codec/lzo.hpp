@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// `lzo`: the lzop file format (magic 89 4c 5a 4f 00 0d 0a 1a 0a) around
+/// liblzo2's LZO1X, shaped as U-Boot's lzop_decompress needs it: one
+/// Adler-32 per block of uncompressed data and no other block checksum,
+/// 256 KiB blocks, incompressible blocks stored, mode and mtime zero, no
+/// name. `lzop -d` reads it too. See <fitstream/detail/lzo.hpp> for what
+/// U-Boot parses and why each field is as it is.
+///
+/// Needs liblzo2 (CMake target fitstream::lzo).
+
+#include <fitstream/codec.hpp>
+#include <fitstream/detail/lzo.hpp>
+
+namespace fitstream {
+namespace codec {
+
+/// FIT `compression = "lzo"`.
+struct lzo {
+    static constexpr std::string_view fit_name = "lzo";
+    struct options {
+        /// As lzop's -1 .. -9: 1 is LZO1X-1(15), 2..6 LZO1X-1, 7..9 LZO1X-999
+        /// (much slower, a little smaller). 3 is lzop's default.
+        int level = 3;
+    };
+
+    class encoder {
+    public:
+        using char_type = char;
+        encoder(const options& opts, std::uint64_t /*source_size*/) : compressor_(opts.level) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return compressor_.step(in, in_end, out, out_end, flush);
+        }
+        void close() { compressor_.reset(); }
+
+    private:
+        detail::lzop_compressor compressor_;
+    };
+
+    /// Reads one lzop file, verifying every checksum it carries. Blocks
+    /// claiming more than 64 MiB are refused. Throws fitstream::error
+    /// (lzo_category()) on corrupt or truncated input, and on lzop features
+    /// U-Boot cannot use (filters, extra fields, multipart).
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() = default;
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return decompressor_.step(in, in_end, out, out_end, flush);
+        }
+        void close() { decompressor_.reset(); }
+
+    private:
+        detail::lzop_decompressor decompressor_;
+    };
+};
+
+static_assert(check_decodable_codec<lzo>());
+
+}  // namespace codec
+}  // namespace fitstream
