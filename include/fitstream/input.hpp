@@ -97,8 +97,19 @@ public:
 
     std::uint64_t size() const noexcept { return size_; }
 
-    /// For memory sources: the whole input, no copy.
-    const char* memory() const noexcept { return src_->is_file() ? nullptr : src_->data(); }
+    /// Memory sources need no reads: the writer takes their bytes directly.
+    bool in_memory() const noexcept { return !src_->is_file(); }
+    /// For memory sources: the whole input, no copy (null when empty).
+    const char* memory() const noexcept { return src_->data(); }
+
+    /// Throws errc::input_changed unless the source still has
+    /// `expected_size` bytes, e.g. the size it had when the FIT was planned.
+    void expect_size(std::uint64_t expected_size) const {
+        if (size_ != expected_size)
+            throw error(errc::input_changed, src_->name(),
+                        "changed size before it was read (" + std::to_string(expected_size) + " bytes when planned, " +
+                            std::to_string(size_) + " now)");
+    }
 
     /// Reads the next bytes into `buffer`; returns 0 at the end.
     std::size_t read(char* buffer, std::size_t capacity) {
@@ -107,7 +118,7 @@ public:
             n = read_up_to(fd_.get(), buffer, capacity, src_->name());
         } else {
             n = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - done_));
-            std::memcpy(buffer, src_->data() + done_, n);
+            if (n > 0) std::memcpy(buffer, src_->data() + done_, n);
         }
         done_ += n;
         if (done_ > size_ || (n < capacity && done_ != size_))

@@ -58,11 +58,13 @@ namespace detail {
 /// Streams one source through an encoder and hashes into `out` starting at
 /// `offset`; `limit` is the largest number of bytes the layout can take.
 /// Returns the stored size and writes each digest to `digests[i]`.
-inline image_result stream_image(const image& img, sink& out, std::uint64_t offset, std::uint64_t limit,
+inline image_result stream_image(const image& img, std::uint64_t planned_size, sink& out, std::uint64_t offset,
+                                 std::uint64_t limit,
                                  const std::string& limit_what, std::size_t chunk_size,
                                  std::vector<char>& in_buffer, std::vector<char>& out_buffer,
                                  std::vector<std::uint8_t*>& digests) {
     source_reader reader(img.data);
+    reader.expect_size(planned_size);
     image_result result;
     result.input_size = reader.size();
     result.file_offset = offset;
@@ -82,13 +84,14 @@ inline image_result stream_image(const image& img, sink& out, std::uint64_t offs
         result.stored_size += size;
     };
 
-    if (const char* memory = reader.memory()) {
+    if (reader.in_memory()) {
         // Memory sources go to the encoder in chunk-sized steps, without a copy.
+        const char* memory = reader.memory();
         std::uint64_t done = 0;
         do {
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, reader.size() - done));
-            run_encoder(*encoder, memory + done, n, done + n == reader.size(), out_buffer.data(), out_buffer.size(),
-                        emit);
+            run_encoder(*encoder, n ? memory + done : in_buffer.data(), n, done + n == reader.size(), out_buffer.data(),
+                        out_buffer.size(), emit);
             done += n;
         } while (done < reader.size());
     } else {
@@ -114,6 +117,7 @@ inline image_result stream_image(const image& img, sink& out, std::uint64_t offs
 ///         libfdt or write failure. When it throws, `out` is not committed.
 inline write_result write_fit(const tree& fit, sink& out, const write_options& options = {}) {
     const auto& layout = options.layout;
+    if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
     structure st = build_structure(fit, layout);
     const bool embedded = layout.layout == data_layout::embedded;
     const std::uint64_t align = embedded ? 4 : layout.align;
@@ -135,14 +139,17 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
         }
     }
 
-    // Every input is opened once now, so a missing file fails before any
-    // work; and what cannot fit whatever the codecs achieve is refused
-    // before a byte is written: images stored as they are have a known size.
+    // Every input's size is taken now, so a missing file fails before any
+    // work, a file that changes size before its turn is caught, and what
+    // cannot fit whatever the codecs achieve is refused before a byte is
+    // written: images stored as they are have a known size.
+    std::vector<std::uint64_t> planned_sizes;
+    planned_sizes.reserve(fit.images.size());
     {
         std::uint64_t known = embedded ? st.blob.size() : (layout.position ? data_base : 0);
         for (const auto& img : fit.images) {
-            const std::uint64_t size = source_size(img.data);
-            if (img.compression() == "none") known += align_up(size, align);
+            planned_sizes.push_back(source_size(img.data));
+            if (img.compression() == "none") known += align_up(planned_sizes.back(), align);
         }
         if (embedded ? known > max_embedded_size : known > max_cell_value + 1)
             throw error(errc::limit_exceeded, out.name(),
@@ -176,7 +183,7 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
             limit = max_cell_value - std::min<std::uint64_t>(max_cell_value, start);
             limit_what += layout.position ? ": data-position + data-size" : ": data-offset + data-size";
         }
-        const image_result r = detail::stream_image(img, out, offset, limit, limit_what, options.chunk_size,
+        const image_result r = detail::stream_image(img, planned_sizes[i], out, offset, limit, limit_what, options.chunk_size,
                                                     in_buffer, out_buffer, digests);
         if (embedded) {
             detail::store_be32(st.blob.data() + slots.data_end - 8, static_cast<std::uint32_t>(r.stored_size));
