@@ -19,3 +19,4 @@
 #include <fitstream/sink.hpp>
 #include <fitstream/writer.hpp>
 #include <fitstream/kernel_fit.hpp>
+#include <fitstream/reader.hpp>

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// fitpack's read modes over fitstream::reader:
+//   fitpack list FIT [--json]
+//   fitpack verify FIT [--max-decoded-size N]
+//   fitpack extract FIT IMAGE -o FILE [--raw]
+// A verb is recognised only as the first argument and only when no file of
+// that name exists, so a make_fit.py command line is never taken for one.
+
+#include <fitstream/reader.hpp>
+#include <fitstream/sink.hpp>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace fitpack {
+
+inline bool is_read_verb(const std::vector<std::string>& args) {
+    if (args.empty()) return false;
+    const auto& verb = args.front();
+    if (verb != "list" && verb != "verify" && verb != "extract") return false;
+    struct stat st {};
+    return ::stat(verb.c_str(), &st) != 0;
+}
+
+namespace detail {
+
+/// The largest power of two (up to 1 MiB) that divides `offset`.
+inline std::uint64_t alignment_of(std::uint64_t offset) {
+    std::uint64_t align = 1;
+    while (align < (1u << 20) && offset % (align * 2) == 0) align *= 2;
+    return align;
+}
+
+inline const char* location_name(fitstream::data_location location) {
+    switch (location) {
+        case fitstream::data_location::embedded: return "embedded";
+        case fitstream::data_location::offset: return "data-offset";
+        case fitstream::data_location::position: return "data-position";
+        case fitstream::data_location::missing: break;
+    }
+    return "missing";
+}
+
+/// Decoded size of an image, or nullopt (with the reason) when it does not decode.
+inline std::optional<std::uint64_t> decoded_size(const fitstream::reader& fit, const fitstream::image_info& img,
+                                                 std::string& why) {
+    try {
+        return fit.read_decoded(img, [](const char*, std::size_t) {});
+    } catch (const fitstream::error& e) {
+        why = e.reason();
+        return std::nullopt;
+    }
+}
+
+inline std::string hex_bytes(const std::vector<std::uint8_t>& bytes) {
+    std::string out;
+    char two[3];
+    for (const auto b : bytes) {
+        std::snprintf(two, sizeof two, "%02x", b);
+        out += two;
+    }
+    return out;
+}
+
+inline int list(const std::string& path, bool json) {
+    const fitstream::reader fit(path);
+    if (json) {
+        nlohmann::ordered_json doc;
+        doc["file"] = path;
+        doc["size"] = fit.file_size();
+        doc["structure_size"] = fit.structure_size();
+        doc["description"] = fit.description();
+        doc["timestamp"] = fit.timestamp() ? nlohmann::ordered_json(*fit.timestamp()) : nlohmann::ordered_json();
+        doc["images"] = nlohmann::ordered_json::array();
+        for (const auto& img : fit.images()) {
+            nlohmann::ordered_json j;
+            j["name"] = img.name;
+            j["description"] = img.description;
+            j["type"] = img.type;
+            j["arch"] = img.arch;
+            j["os"] = img.os;
+            j["compression"] = img.compression;
+            if (img.load) j["load"] = *img.load;
+            if (img.entry) j["entry"] = *img.entry;
+            j["location"] = location_name(img.location);
+            j["offset"] = img.offset;
+            j["alignment"] = alignment_of(img.offset);
+            j["stored_size"] = img.size;
+            std::string why;
+            const auto decoded = img.data_problem.empty() ? decoded_size(fit, img, why) : std::nullopt;
+            j["decoded_size"] = decoded ? nlohmann::ordered_json(*decoded) : nlohmann::ordered_json();
+            if (!img.data_problem.empty() || !decoded) j["problem"] = img.data_problem.empty() ? why : img.data_problem;
+            j["hashes"] = nlohmann::ordered_json::array();
+            for (const auto& h : img.hashes)
+                j["hashes"].push_back({{"node", h.node}, {"algo", h.algo}, {"value", hex_bytes(h.value)}});
+            doc["images"].push_back(std::move(j));
+        }
+        doc["default"] = fit.default_configuration();
+        doc["configurations"] = nlohmann::ordered_json::array();
+        for (const auto& conf : fit.configurations()) {
+            doc["configurations"].push_back({{"name", conf.name},
+                                             {"description", conf.description},
+                                             {"compatible", conf.compatible},
+                                             {"kernel", conf.kernel},
+                                             {"fdt", conf.fdt},
+                                             {"ramdisk", conf.ramdisk},
+                                             {"loadables", conf.loadables}});
+        }
+        std::cout << doc.dump(2) << '\n';
+        return 0;
+    }
+
+    std::cout << "FIT description: " << fit.description() << '\n';
+    if (fit.timestamp()) std::cout << "Timestamp:       " << *fit.timestamp() << '\n';
+    std::cout << "File size:       " << fit.file_size() << " bytes (structure " << fit.structure_size() << ")\n";
+    int index = 0;
+    for (const auto& img : fit.images()) {
+        std::cout << " Image " << index++ << " (" << img.name << ")\n";
+        std::cout << "  Description:  " << img.description << '\n';
+        std::cout << "  Type:         " << img.type << '\n';
+        if (!img.arch.empty()) std::cout << "  Architecture: " << img.arch << '\n';
+        if (!img.os.empty()) std::cout << "  OS:           " << img.os << '\n';
+        std::cout << "  Compression:  " << img.compression << '\n';
+        if (img.load) std::cout << "  Load Address: 0x" << std::hex << *img.load << std::dec << '\n';
+        if (img.entry) std::cout << "  Entry Point:  0x" << std::hex << *img.entry << std::dec << '\n';
+        if (!img.data_problem.empty()) {
+            std::cout << "  Data:         " << location_name(img.location) << ", unusable: " << img.data_problem << '\n';
+        } else {
+            std::cout << "  Data:         " << location_name(img.location) << " at offset " << img.offset
+                      << " (aligned to " << alignment_of(img.offset) << ")\n";
+            std::cout << "  Stored Size:  " << img.size << " bytes\n";
+            std::string why;
+            if (const auto decoded = decoded_size(fit, img, why)) {
+                char ratio[32];
+                std::snprintf(ratio, sizeof ratio, "%.1f%%",
+                              *decoded ? 100.0 * static_cast<double>(img.size) / static_cast<double>(*decoded) : 100.0);
+                std::cout << "  Decoded Size: " << *decoded << " bytes (stored " << ratio << ")\n";
+            } else {
+                std::cout << "  Decoded Size: cannot decode: " << why << '\n';
+            }
+        }
+        for (const auto& h : img.hashes) {
+            std::cout << "  Hash algo:    " << h.algo << '\n';
+            std::cout << "  Hash value:   " << hex_bytes(h.value) << '\n';
+        }
+    }
+    if (!fit.default_configuration().empty())
+        std::cout << " Default Configuration: '" << fit.default_configuration() << "'\n";
+    index = 0;
+    for (const auto& conf : fit.configurations()) {
+        std::cout << " Configuration " << index++ << " (" << conf.name << ")\n";
+        std::cout << "  Description:  " << conf.description << '\n';
+        if (!conf.kernel.empty()) std::cout << "  Kernel:       " << conf.kernel << '\n';
+        if (!conf.ramdisk.empty()) std::cout << "  Init Ramdisk: " << conf.ramdisk << '\n';
+        for (const auto& f : conf.fdt) std::cout << "  FDT:          " << f << '\n';
+        for (const auto& l : conf.loadables) std::cout << "  Loadables:    " << l << '\n';
+        for (const auto& c : conf.compatible) std::cout << "  Compatible:   " << c << '\n';
+    }
+    return 0;
+}
+
+inline int verify(const std::string& path, std::uint64_t max_decoded) {
+    const fitstream::reader fit(path);
+    fitstream::verify_options options;
+    options.max_decoded_size = max_decoded;
+    int errors = 0;
+    for (const auto& p : fit.verify(options)) {
+        const bool is_error = p.level == fitstream::problem::severity::error;
+        errors += is_error;
+        std::cerr << "fitpack: " << (is_error ? "error: " : "warning: ") << path << ": " << p.subject << ": "
+                  << p.message << '\n';
+    }
+    if (errors) return 1;
+    std::size_t hashes = 0;
+    for (const auto& img : fit.images()) hashes += img.hashes.size();
+    std::cout << path << ": OK (" << fit.images().size() << " images, " << fit.configurations().size()
+              << " configurations, " << hashes << " hashes)\n";
+    return 0;
+}
+
+inline int extract(const std::string& path, const std::string& which, const std::string& output, bool raw) {
+    const fitstream::reader fit(path);
+    const fitstream::image_info* img = fit.find_image(which);
+    if (!img && !which.empty() && which.find_first_not_of("0123456789") == std::string::npos) {
+        const auto index = std::stoull(which);
+        if (index < fit.images().size()) img = &fit.images()[index];
+    }
+    if (!img) throw fitstream::error(fitstream::errc::invalid_argument, which, "no such image in " + path);
+    std::unique_ptr<fitstream::sink> out;
+    if (output == "-")
+        out = std::make_unique<fitstream::fd_sink>(1, "standard output");
+    else
+        out = std::make_unique<fitstream::file_sink>(output);
+    std::uint64_t at = 0;
+    const auto write = [&](const char* p, std::size_t n) {
+        out->write_at(at, p, n);
+        at += n;
+    };
+    if (raw)
+        fit.read_stored(*img, write);
+    else
+        fit.read_decoded(*img, write);
+    out->commit(at);
+    return 0;
+}
+
+}  // namespace detail
+
+/// Runs a read verb; `args` starts with the verb.
+inline int run_read_mode(const std::vector<std::string>& args) {
+    CLI::App app{"Read, check or take apart a FIT", "fitpack " + args.front()};
+    std::string fit_path, image, output;
+    bool json = false, raw = false;
+    std::uint64_t max_decoded = 1ull << 30;
+    const std::string& verb = args.front();
+    app.add_option("FIT", fit_path, "The FIT file")->required();
+    if (verb == "list") {
+        app.add_flag("--json", json, "Machine-readable output");
+    } else if (verb == "verify") {
+        app.add_option("--max-decoded-size", max_decoded, "Largest decoded image size accepted, in bytes")
+            ->capture_default_str();
+    } else {
+        app.add_option("IMAGE", image, "Image node name (\"kernel\", \"fdt-3\") or index")->required();
+        app.add_option("-o,--output", output, "Output file, or - for standard output")->required();
+        app.add_flag("--raw", raw, "Write the stored (compressed) bytes instead of decoding them");
+    }
+    try {
+        std::vector<std::string> rest(args.rbegin(), args.rend() - 1);  // CLI11 wants them last-first
+        app.parse(rest);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "fitpack: error: " << e.what() << "\nRun 'fitpack " << verb << " --help' for the options.\n";
+        return 2;
+    }
+    if (verb == "list") return detail::list(fit_path, json);
+    if (verb == "verify") return detail::verify(fit_path, max_decoded);
+    return detail::extract(fit_path, image, output, raw);
+}
+
+}  // namespace fitpack

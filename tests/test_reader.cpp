@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+// fitstream::reader and fitpack's read modes (list, verify, extract): FITs
+// made by fitpack read back whole for every codec and layout, and every
+// kind of damage the verifier must catch is reported as a problem with a
+// non-zero exit from `fitpack verify`.
+
+#define BOOST_TEST_MODULE reader
+#include <boost/test/unit_test.hpp>
+
+#include <fitstream/fitstream.hpp>
+
+#include <libfdt.h>
+
+#include "support.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+using namespace fitstream_test;
+
+namespace {
+
+struct fixture {
+    temp_dir dir;
+    fs::path kernel = dir / "Image";
+    fs::path dtb_a = dir / "a.dtb";
+    fs::path dtb_b = dir / "b.dtb";
+    std::string kernel_bytes = kernel_like_payload(600 * 1024, 3);
+
+    fixture() {
+        write_file(kernel, kernel_bytes);
+        compile_dts(data_dir / "unit" / "board.dts", dtb_a);
+        compile_dts(data_dir / "unit" / "board-no-model.dts", dtb_b);
+    }
+
+    fs::path pack(const std::string& name, const std::vector<std::string>& extra) const {
+        const fs::path out = dir / name;
+        std::vector<std::string> args{fitpack_path, "-o",      out.string(), "--arch", "arm64", "--os", "linux",
+                                      "--name",     "Test",    "-k",         kernel.string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        args.push_back(dtb_a.string());
+        args.push_back(dtb_b.string());
+        const auto r = run(args, {}, {"SOURCE_DATE_EPOCH=1700000000"});
+        BOOST_TEST_REQUIRE(r.exit_code == 0, "fitpack failed: " << r.err);
+        return out;
+    }
+};
+
+/// Applies `edit` to the FDT at the start of `path` (in place: the
+/// structure keeps its size, so external data stays where it was).
+template <class Edit>
+void edit_structure(const fs::path& path, Edit&& edit) {
+    std::string bytes = read_file(path);
+    std::vector<std::uint64_t> aligned((bytes.size() + 7) / 8);
+    std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    void* fdt = aligned.data();
+    edit(fdt);
+    std::memcpy(bytes.data(), aligned.data(), bytes.size());
+    write_file(path, bytes);
+}
+
+int node(const void* fdt, const char* path) {
+    const int n = fdt_path_offset(fdt, path);
+    BOOST_TEST_REQUIRE(n >= 0, path);
+    return n;
+}
+
+bool has_problem(const std::vector<fitstream::problem>& problems, const std::string& subject,
+                 const std::string& words) {
+    return std::any_of(problems.begin(), problems.end(), [&](const fitstream::problem& p) {
+        return p.level == fitstream::problem::severity::error && p.subject == subject &&
+               p.message.find(words) != std::string::npos;
+    });
+}
+
+/// `fitpack verify` must exit 1 and name `words` on standard error.
+void expect_verify_fails(const fs::path& fit, const std::string& words) {
+    const auto r = run({fitpack_path, "verify", fit.string()});
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.err.find(words) != std::string::npos, "stderr: " << r.err);
+}
+
+std::string decoded(const fitstream::reader& fit, const std::string& image) {
+    std::string out;
+    const auto* img = fit.find_image(image);
+    BOOST_TEST_REQUIRE(img != nullptr, image);
+    fit.read_decoded(*img, [&](const char* p, std::size_t n) { out.append(p, n); });
+    return out;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(round_trip, fixture)
+
+BOOST_AUTO_TEST_CASE(every_codec_and_layout_reads_back_whole) {
+    const std::vector<std::vector<std::string>> layouts{{}, {"-E"}, {"-E", "-B", "0x1000"}, {"-p", "0x4000"}};
+    for (const std::string codec : {"none", "gzip", "bzip2", "lzma", "lzo", "lz4", "zstd"}) {
+        for (std::size_t l = 0; l < layouts.size(); ++l) {
+            BOOST_TEST_CONTEXT("codec " << codec << ", layout " << l) {
+                auto extra = layouts[l];
+                extra.insert(extra.end(), {"-c", codec, "--hash", "crc32,sha256"});
+                const auto path = pack("x.fit", extra);
+                const fitstream::reader fit(path.string());
+                BOOST_TEST(fit.verify().empty());
+                BOOST_TEST(fit.images().size() == 3u);
+                BOOST_TEST(fit.configurations().size() == 2u);
+                BOOST_TEST(fit.default_configuration() == "conf-1");
+                BOOST_TEST(fit.timestamp().value_or(0) == 1700000000u);
+                BOOST_TEST(decoded(fit, "kernel") == kernel_bytes);
+                BOOST_TEST(decoded(fit, "fdt-1") == read_file(dtb_a));
+                BOOST_TEST(decoded(fit, "fdt-2") == read_file(dtb_b));
+                const auto* k = fit.find_image("kernel");
+                BOOST_TEST(k->compression == codec);
+                BOOST_TEST(k->hashes.size() == 2u);
+                if (l == 2) {
+                    for (const auto& img : fit.images()) BOOST_TEST(img.offset % 0x1000 == 0u);
+                }
+                const auto expected = l == 0   ? fitstream::data_location::embedded
+                                      : l == 3 ? fitstream::data_location::position
+                                               : fitstream::data_location::offset;
+                BOOST_TEST((k->location == expected));
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(fitpack_list_extract_and_verify) {
+    const auto path = pack("l.fit", {"-E", "-c", "gzip"});
+    const auto list = run({fitpack_path, "list", path.string()});
+    BOOST_TEST(list.exit_code == 0);
+    for (const char* words : {"Image 0 (kernel)", "Image 2 (fdt-2)", "Configuration 1 (conf-2)", "Decoded Size: 614400",
+                              "Default Configuration: 'conf-1'"})
+        BOOST_TEST(list.out.find(words) != std::string::npos, words);
+
+    const auto json = run({fitpack_path, "list", "--json", path.string()});
+    BOOST_TEST(json.exit_code == 0);
+    BOOST_TEST(json.out.find("\"decoded_size\": 614400") != std::string::npos);
+    BOOST_TEST(json.out.find("\"location\": \"data-offset\"") != std::string::npos);
+
+    const auto verify = run({fitpack_path, "verify", path.string()});
+    BOOST_TEST(verify.exit_code == 0, verify.err);
+    BOOST_TEST(verify.out.find("OK") != std::string::npos);
+
+    const auto out = dir / "kernel.out";
+    BOOST_TEST(run({fitpack_path, "extract", path.string(), "kernel", "-o", out.string()}).exit_code == 0);
+    BOOST_TEST(read_file(out) == kernel_bytes);
+    BOOST_TEST(run({fitpack_path, "extract", path.string(), "1", "-o", out.string()}).exit_code == 0);
+    BOOST_TEST(read_file(out) == read_file(dtb_a));
+    BOOST_TEST(run({fitpack_path, "extract", "--raw", path.string(), "kernel", "-o", out.string()}).exit_code == 0);
+    const auto raw = read_file(out);
+    BOOST_TEST_REQUIRE(raw.size() > 2u);
+    BOOST_TEST((static_cast<unsigned char>(raw[0]) == 0x1f && static_cast<unsigned char>(raw[1]) == 0x8b));
+    const auto missing = run({fitpack_path, "extract", path.string(), "nope", "-o", out.string()});
+    BOOST_TEST(missing.exit_code == 1);
+    BOOST_TEST(missing.err.find("nope") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(damage, fixture)
+
+BOOST_AUTO_TEST_CASE(flipped_payload_byte_fails_the_hash) {
+    for (const bool external : {false, true}) {
+        const auto path = pack("f.fit", external ? std::vector<std::string>{"-E"} : std::vector<std::string>{});
+        const auto offset = fitstream::reader(path.string()).find_image("kernel")->offset;
+        std::string bytes = read_file(path);
+        bytes[offset + 1000] = static_cast<char>(bytes[offset + 1000] ^ 0x40);
+        write_file(path, bytes);
+        BOOST_TEST(has_problem(fitstream::reader(path.string()).verify(), "/images/kernel/hash-1", "sha256 mismatch"));
+        expect_verify_fails(path, "sha256 mismatch");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(truncated_file) {
+    const auto external = pack("t.fit", {"-E"});
+    std::string bytes = read_file(external);
+    write_file(external, bytes.substr(0, bytes.size() - 100));
+    BOOST_TEST(has_problem(fitstream::reader(external.string()).verify(), "/images/fdt-2", "outside the file"));
+    expect_verify_fails(external, "outside the file");
+
+    const auto embedded = pack("te.fit", {});
+    bytes = read_file(embedded);
+    write_file(embedded, bytes.substr(0, bytes.size() / 2));
+    BOOST_CHECK_THROW(fitstream::reader{embedded.string()}, fitstream::error);
+    expect_verify_fails(embedded, "truncated");
+}
+
+BOOST_AUTO_TEST_CASE(data_offset_past_the_end) {
+    const auto path = pack("o.fit", {"-E"});
+    edit_structure(path, [](void* fdt) {
+        BOOST_TEST_REQUIRE(fdt_setprop_inplace_u32(fdt, node(fdt, "/images/fdt-1"), "data-offset", 0x7ffffff0) == 0);
+    });
+    BOOST_TEST(has_problem(fitstream::reader(path.string()).verify(), "/images/fdt-1", "outside the file"));
+    expect_verify_fails(path, "outside the file");
+}
+
+BOOST_AUTO_TEST_CASE(overlapping_payloads) {
+    const auto path = pack("v.fit", {"-E"});
+    edit_structure(path, [](void* fdt) {
+        int len = 0;
+        const auto* kernel_offset = fdt_getprop(fdt, node(fdt, "/images/kernel"), "data-offset", &len);
+        BOOST_TEST_REQUIRE(len == 4);
+        const std::uint32_t value = fdt32_to_cpu(*static_cast<const fdt32_t*>(kernel_offset)) + 16;
+        BOOST_TEST_REQUIRE(fdt_setprop_inplace_u32(fdt, node(fdt, "/images/fdt-2"), "data-offset", value) == 0);
+    });
+    BOOST_TEST(has_problem(fitstream::reader(path.string()).verify(), "/images/fdt-2", "overlaps"));
+    expect_verify_fails(path, "overlaps");
+}
+
+BOOST_AUTO_TEST_CASE(node_name_with_at_sign) {
+    // Embedded data, so growing the structure moves nothing that is counted
+    // from its end.
+    const auto path = pack("at.fit", {});
+    std::string bytes = read_file(path);
+    std::vector<std::uint64_t> grown((bytes.size() + 4096) / 8);
+    BOOST_TEST_REQUIRE(fdt_open_into(bytes.data(), grown.data(), static_cast<int>(grown.size() * 8)) == 0);
+    void* fdt = grown.data();
+    BOOST_TEST_REQUIRE(fdt_set_name(fdt, node(fdt, "/images/kernel"), "kernel@1") == 0);
+    BOOST_TEST_REQUIRE(fdt_pack(fdt) == 0);
+    write_file(path, std::string(static_cast<const char*>(fdt), fdt_totalsize(fdt)));
+    BOOST_TEST(has_problem(fitstream::reader(path.string()).verify(), "/images/kernel@1", "'@'"));
+    expect_verify_fails(path, "CVE-2021-27138");
+}
+
+BOOST_AUTO_TEST_CASE(fdt_image_that_is_not_a_dtb) {
+    fitstream::tree fit;
+    fit.description = "bad fdt";
+    auto& img = fit.images.emplace_back("fdt-1", "flat_dt",
+                                        fitstream::source::memory(std::vector<char>(300, 'x'), "junk"));
+    img.compress_with<fitstream::codec::gzip>().add_hash<fitstream::hash::sha256>();
+    fitstream::configuration conf;
+    conf.name = "conf-1";
+    conf.fdt = {"fdt-1"};
+    fit.configurations.push_back(conf);
+    const auto path = dir / "nd.fit";
+    fitstream::write_fit(fit, path.string());
+    BOOST_TEST(has_problem(fitstream::reader(path.string()).verify(), "/images/fdt-1", "not decode to a valid DTB"));
+    expect_verify_fails(path, "valid DTB");
+}
+
+BOOST_AUTO_TEST_CASE(configuration_naming_a_missing_image) {
+    const auto path = pack("m.fit", {"-E"});
+    edit_structure(path, [](void* fdt) {
+        BOOST_TEST_REQUIRE(fdt_setprop_inplace(fdt, node(fdt, "/configurations/conf-2"), "fdt", "fdt-9", 6) == 0);
+    });
+    BOOST_TEST(has_problem(fitstream::reader(path.string()).verify(), "/configurations/conf-2", "'fdt-9' names no image"));
+    expect_verify_fails(path, "names no image");
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_compressed_stream_with_matching_hash_still_fails) {
+    // A producer bug, not tampering: the hash matches the stored bytes, but
+    // they are not a whole gzip stream. Decoding must catch it.
+    fitstream::tree fit;
+    fit.description = "cut stream";
+    auto& img = fit.images.emplace_back("kernel", "kernel", fitstream::source::memory(
+                                                               std::vector<char>{'\x1f', '\x8b', '\x08', '\0', 'x'}, "cut"));
+    img.description = "cut";
+    img.add_hash<fitstream::hash::sha256>();
+    const auto path = dir / "cut.fit";
+    fitstream::write_fit(fit, path.string());
+    edit_structure(path, [](void* fdt) {
+        BOOST_TEST_REQUIRE(fdt_setprop_inplace(fdt, node(fdt, "/images/kernel"), "compression", "gzip", 5) == 0);
+    });
+    const auto problems = fitstream::reader(path.string()).verify();
+    BOOST_TEST(has_problem(problems, "/images/kernel", "gzip data"));
+}
+
+BOOST_AUTO_TEST_CASE(decompression_bomb_is_stopped_at_the_limit) {
+    fitstream::tree fit;
+    fit.description = "bomb";
+    auto& img = fit.images.emplace_back("kernel", "kernel",
+                                        fitstream::source::memory(std::vector<char>(8u << 20, '\0'), "zeros"));
+    img.description = "zeros";
+    img.compress_with<fitstream::codec::zstd>();
+    const auto path = dir / "bomb.fit";
+    fitstream::write_fit(fit, path.string());
+    fitstream::verify_options options;
+    options.max_decoded_size = 1u << 20;
+    BOOST_TEST(has_problem(fitstream::reader(path.string()).verify(options), "/images/kernel", "decodes to more than"));
+    BOOST_TEST(fitstream::reader(path.string()).verify().empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
