@@ -6,6 +6,7 @@
 // lacks: hashes, a default configuration, external data in one pass,
 // alignment, reproducible timestamps, streaming to standard output.
 
+#include "read_modes.hpp"
 #include "response_files.hpp"
 
 #include <fitstream/fitstream.hpp>
@@ -14,6 +15,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -21,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -95,10 +98,19 @@ std::string megabytes(std::uint64_t bytes) {
     return text;
 }
 
+/// A command line that parses but does not make sense; exits 2 like a parse error.
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 void build_cli(CLI::App& app, arguments& a) {
+    // A repeated option keeps its last value, as make_fit.py's argparse does:
+    // FIT_EXTRA_ARGS or a response file may override an earlier one.
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     app.description(
         "Pack a kernel, an optional ramdisk and devicetree blobs into a U-Boot FIT.\n"
-        "Accepts scripts/make_fit.py's command line; @FILE reads further arguments from FILE.");
+        "Accepts scripts/make_fit.py's command line; @FILE reads further arguments from FILE.\n"
+        "Read modes: fitpack list FIT [--json] | fitpack verify FIT | fitpack extract FIT IMAGE -o FILE [--raw]");
     app.set_version_flag("--version", std::string("fitpack ") + fitstream::version_string());
     app.add_option("-A,--arch", a.arch, "FIT architecture, e.g. arm64")->required();
     app.add_option("-c,--compress", a.compression,
@@ -129,7 +141,22 @@ void build_cli(CLI::App& app, arguments& a) {
     app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
 }
 
+/// Writes the FIT to a file (atomically) or, for "-", to standard output.
+void write_fit_to(const std::string& output, const fitstream::tree& fit, const fitstream::write_options& options,
+                  fitstream::write_result& result) {
+    if (output != "-") {
+        result = fitstream::write_fit(fit, output, options);
+        return;
+    }
+    if (::isatty(STDOUT_FILENO))
+        throw fitstream::error(fitstream::errc::invalid_argument, "standard output",
+                               "refusing to write a binary FIT to a terminal");
+    fitstream::fd_sink out(STDOUT_FILENO, "standard output");
+    result = fitstream::write_fit(fit, out, options);
+}
+
 int run(const std::vector<std::string>& raw_args) {
+    if (fitpack::is_read_verb(raw_args)) return fitpack::run_read_mode(raw_args);
     arguments a;
     CLI::App app{"", "fitpack"};
     build_cli(app, a);
@@ -155,10 +182,21 @@ int run(const std::vector<std::string>& raw_args) {
     options.arch = a.arch;
     options.os = a.os;
     options.compression = a.compression;
+    if (!fitstream::is_codec_name(a.compression))
+        throw fitstream::error(fitstream::errc::unsupported, "--compress",
+                               "unknown compression '" + a.compression + "' (valid: " + fitstream::codec_names() + ")");
     options.hashes = a.hashes == "none" ? std::vector<std::string>{} : split_list(a.hashes);
+    if (a.hashes != "none" && options.hashes.empty()) throw usage_error("--hash needs an algorithm name or 'none'");
+    for (const auto& h : options.hashes) {
+        try {
+            fitstream::visit_hash(h, [](auto) {});
+        } catch (const fitstream::error& e) {
+            throw fitstream::error(e.code(), "--hash", "'" + h + "': " + e.reason());
+        }
+    }
     if (!a.load.empty()) options.load = parse_number(a.load, "--load");
     if (!a.entry.empty()) {
-        if (!options.load) throw fitstream::error(fitstream::errc::invalid_argument, "--entry", "needs --load");
+        if (!options.load) throw usage_error("--entry needs --load");
         options.entry = parse_number(a.entry, "--entry");
     }
     options.default_configuration = a.default_configuration;
@@ -184,8 +222,10 @@ int run(const std::vector<std::string>& raw_args) {
         if (a.verbose) std::cerr << "fitpack: skipping " << f << ": not a .dtb file\n";
     });
     for (const auto& conf : fit.configurations) {
-        if (conf.compatible.empty())
-            std::cerr << "fitpack: warning: " << conf.fdt.front() << " (" << conf.description
+        if (!conf.compatible.empty()) continue;
+        const auto dtb = std::find_if(fit.images.begin(), fit.images.end(),
+                                      [&](const fitstream::image& img) { return img.name == conf.fdt.front(); });
+        std::cerr << "fitpack: warning: " << dtb->data.name() << " (" << conf.description
                       << "): the DTB has no root compatible, so U-Boot can pick " << conf.name
                       << " only by name or as the default\n";
     }
@@ -200,14 +240,13 @@ int run(const std::vector<std::string>& raw_args) {
     }
 
     fitstream::write_result result;
-    if (a.output == "-") {
-        if (::isatty(STDOUT_FILENO))
-            throw fitstream::error(fitstream::errc::invalid_argument, "standard output",
-                                   "refusing to write a binary FIT to a terminal");
-        fitstream::fd_sink out(STDOUT_FILENO, "standard output");
-        result = fitstream::write_fit(fit, out, write);
-    } else {
-        result = fitstream::write_fit(fit, a.output, write);
+    try {
+        write_fit_to(a.output, fit, write, result);
+    } catch (const fitstream::error& e) {
+        // Name layout problems by the option the user typed.
+        if (e.subject() == "position") throw fitstream::error(e.code(), "-p/--position", e.reason());
+        if (e.subject() == "align") throw fitstream::error(e.code(), "-B/--align", e.reason());
+        throw;
     }
 
     if (a.verbose) {
@@ -232,6 +271,9 @@ int run(const std::vector<std::string>& raw_args) {
 int main(int argc, char** argv) {
     try {
         return run(std::vector<std::string>(argv + 1, argv + argc));
+    } catch (const usage_error& e) {
+        std::cerr << "fitpack: error: " << e.what() << "\nRun 'fitpack --help' for the options.\n";
+        return exit_usage;
     } catch (const fitstream::error& e) {
         std::cerr << "fitpack: error: " << (e.subject().empty() ? "" : e.subject() + ": ") << e.reason() << '\n';
         return exit_failure;

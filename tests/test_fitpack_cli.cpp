@@ -1,0 +1,705 @@
+// SPDX-License-Identifier: MIT
+//
+// fitpack's command line, run as a program: response files, --files-from,
+// what is skipped and what is refused, exit codes and messages, and that a
+// failed run leaves no output behind and does not touch an existing one.
+// The FITs are read back with fdtget and dumpimage.
+//
+// Exit codes: 0 success, 1 error ("fitpack: error: <subject>: <reason>"),
+// 2 usage error.
+
+#define BOOST_TEST_MODULE fitpack command line
+#include <boost/test/unit_test.hpp>
+#include <boost/test/data/test_case.hpp>
+
+#include "support.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace bdata = boost::unit_test::data;
+namespace fs = std::filesystem;
+using fitstream_test::read_file;
+using fitstream_test::run;
+using fitstream_test::run_result;
+using fitstream_test::temp_dir;
+using fitstream_test::write_file;
+
+namespace {
+
+const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
+const std::string absent = "<absent>";
+
+std::string join(const std::vector<std::string>& items, const std::string& separator = " ") {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+    return out;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+std::string describe(const std::vector<std::string>& argv, const run_result& r) {
+    return join(argv) + " -> exit " + std::to_string(r.exit_code) + "\nstderr: " + r.err;
+}
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// Runs fitpack with `args`, `input` on stdin and a fixed SOURCE_DATE_EPOCH.
+run_result fitpack(const std::vector<std::string>& args, const std::string& input = {},
+                   const std::vector<std::string>& env = {epoch_env}) {
+    std::vector<std::string> argv{fitstream_test::fitpack_path};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, input, env);
+}
+
+run_result fitpack_ok(const std::vector<std::string>& args, const std::string& input = {}) {
+    const run_result r = fitpack(args, input);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(args, r));
+    return r;
+}
+
+std::string tool(const std::vector<std::string>& argv) {
+    const run_result r = run(argv);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
+    return r.out;
+}
+
+/// One property as fdtget prints it, or `absent`.
+std::string fdtget(const fs::path& file, const std::string& node, const std::string& prop,
+                   const std::string& type = {}) {
+    std::vector<std::string> argv{"fdtget"};
+    if (!type.empty()) argv.insert(argv.end(), {"-t", type});
+    argv.insert(argv.end(), {file.string(), node, prop});
+    const run_result r = run(argv);
+    if (r.exit_code != 0) {
+        BOOST_REQUIRE_MESSAGE(has(r.err, "FDT_ERR_NOTFOUND"), describe(argv, r));
+        return absent;
+    }
+    std::string out = r.out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+/// Subnode names of a node.
+std::vector<std::string> fdt_subnodes(const fs::path& file, const std::string& node) {
+    return lines_of(tool({"fdtget", "-l", file.string(), node}));
+}
+
+/// Boards from tests/data/boards, compiled once.
+struct inputs {
+    temp_dir dir;
+    fs::path kernel, ramdisk;
+    fs::path sbc, imx, tablet, hdk, nomodel, nocompat;  // .dtb
+    fs::path overlay;                                   // .dtbo
+
+    inputs() {
+        kernel = dir / "Image";
+        ramdisk = dir / "initrd";
+        write_file(kernel, fitstream_test::kernel_like_payload(200 * 1024 + 2, 5));
+        write_file(ramdisk, fitstream_test::kernel_like_payload(4096, 6));
+        const fs::path boards = fitstream_test::data_dir / "boards";
+        const auto compile = [&](const std::string& stem, const std::string& ext) {
+            const std::string src = stem + (ext == ".dtbo" ? ".dtso" : ".dts");
+            return fitstream_test::compile_dts(boards / src, dir / (stem + ext));
+        };
+        sbc = compile("acme-rk3399-sbc", ".dtb");
+        imx = compile("globex-imx8mp-som-devkit", ".dtb");
+        tablet = compile("initech-a64-tablet", ".dtb");
+        hdk = compile("umbrella-sm8250-hdk", ".dtb");
+        nomodel = compile("nomodel-evb", ".dtb");
+        nocompat = compile("nocompat-board", ".dtb");
+        overlay = compile("acme-rk3399-sbc-spi-flash", ".dtbo");
+    }
+};
+
+const inputs& in() {
+    static const inputs instance;
+    return instance;
+}
+
+/// The required options, writing to `out`.
+std::vector<std::string> base_args(const std::string& out, const std::string& codec = "gzip") {
+    return {"-o", out, "-A", "arm64", "-O", "linux", "-n", "Linux 6.12", "-c", codec, "-k", in().kernel.string()};
+}
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+std::set<std::string> directory_names(const fs::path& dir) {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
+    return names;
+}
+
+/// "MAJOR.MINOR.PATCH" from include/fitstream/version.hpp, the one place
+/// the version is stated (read as CMake reads it).
+std::string library_version() {
+    const std::string header = read_file(fs::path(FITSTREAM_TEST_SOURCE_DIR) / "include/fitstream/version.hpp");
+    std::string version;
+    for (const std::string part : {"MAJOR", "MINOR", "PATCH"}) {
+        std::smatch m;
+        const std::regex re("#[ \t]*define[ \t]+FITSTREAM_VERSION_" + part + "[ \t]+([0-9]+)");
+        BOOST_REQUIRE_MESSAGE(std::regex_search(header, m, re), "no FITSTREAM_VERSION_" << part);
+        version += (version.empty() ? "" : ".") + m[1].str();
+    }
+    return version;
+}
+
+/// Every codec fitpack must offer; it may offer more.
+const std::vector<std::string> required_codecs{"none", "gzip", "zstd"};
+
+const std::string out_placeholder = "{OUT}";
+
+/// Runs fitpack with `args` ("{OUT}" standing for the output file) twice:
+/// once where the output does not exist, once over an existing file. Each
+/// run must exit with `code`, print "fitpack: error: " and every string in
+/// `mentions` on stderr and nothing on stdout, leave no new output, keep the
+/// existing file byte for byte, and leave nothing else (no temporary file)
+/// in the output directory.
+void check_fails_cleanly(const std::vector<std::string>& args, int code, const std::vector<std::string>& mentions,
+                         const std::string& input = {}, const std::vector<std::string>& env = {epoch_env}) {
+    temp_dir out;
+    const fs::path fresh = out / "new.fit";
+    const fs::path existing = out / "old.fit";
+    const std::string old_bytes = std::string("an earlier FIT\0\xd0\x0d\xfe\xed", 18) + std::string(5000, 'x');
+    write_file(existing, old_bytes);
+    for (const fs::path& target : {fresh, existing}) {
+        std::vector<std::string> actual = args;
+        std::replace(actual.begin(), actual.end(), out_placeholder, target.string());
+        const run_result r = fitpack(actual, input, env);
+        BOOST_TEST_CONTEXT(join(actual) << "\nstderr: " << r.err) {
+            BOOST_TEST(r.exit_code == code);
+            BOOST_TEST(r.err.rfind("fitpack: error: ", 0) == 0u);
+            for (const auto& m : mentions) BOOST_TEST(has(r.err, m), "stderr does not mention '" << m << "'");
+            BOOST_TEST(r.out.empty());
+            BOOST_TEST(!fs::exists(fresh), "a failed run left " << fresh);
+            BOOST_TEST((read_file(existing) == old_bytes), "a failed run changed the existing output");
+            const auto left = directory_names(out.path());
+            BOOST_TEST(left == std::set<std::string>{"old.fit"},
+                       "left in the output directory: " << join({left.begin(), left.end()}));
+        }
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Response files
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(response_files_nest_and_quote) {
+    temp_dir t;
+    // DTB paths with spaces, quoted three ways.
+    fs::create_directories(t / "dir with space");
+    fs::copy_file(in().imx, t / "dir with space/board one.dtb");
+    fs::copy_file(in().tablet, t / "dir with space/board two.dtb");
+    fs::copy_file(in().hdk, t / "it's.dtb");
+    const fs::path inner = t / "inner.rsp";
+    const fs::path middle = t / "middle.rsp";
+    const fs::path outer = t / "outer.rsp";
+    // Inner: a double-quoted path, a backslash-escaped one, one in single
+    // quotes with an escaped quote outside them, and tabs and CRLF between.
+    const std::string dir = (t / "dir with space").string();
+    std::string escaped_dir;
+    for (const char c : dir) escaped_dir += (c == ' ' ? std::string("\\ ") : std::string(1, c));
+    write_file(inner, "\"" + dir + "/board one.dtb\"\r\n\t" + escaped_dir + "/board\\ two.dtb  '" + t.path().string() +
+                          "/it'\\''s.dtb'\n");
+    // Middle: options with quoted values, then the inner file.
+    write_file(middle, "--name 'Linux 6.12 \"rc1\"' -c \"zstd\"\n@" + inner.string() + "\n");
+    // Outer: a DTB, and the middle file.
+    write_file(outer, in().sbc.string() + "\n@" + middle.string() + "\n");
+
+    const fs::path fit = t / "out.fit";
+    fitpack_ok({"-o", fit.string(), "-A", "arm64", "-O", "linux", "-k", in().kernel.string(), "@" + outer.string()});
+    BOOST_TEST(fdtget(fit, "/", "description") == "Linux 6.12 \"rc1\" with devicetree set");
+    BOOST_TEST(fdtget(fit, "/images/kernel", "compression") == "zstd");
+    BOOST_TEST(fdt_subnodes(fit, "/configurations") ==
+               (std::vector<std::string>{"conf-1", "conf-2", "conf-3", "conf-4"}));
+    BOOST_TEST(fdtget(fit, "/images/fdt-1", "description") == "acme-rk3399-sbc.dtb");
+    BOOST_TEST(fdtget(fit, "/images/fdt-2", "description") == "board one.dtb");
+    BOOST_TEST(fdtget(fit, "/images/fdt-3", "description") == "board two.dtb");
+    BOOST_TEST(fdtget(fit, "/images/fdt-4", "description") == "it's.dtb");
+    BOOST_TEST(fdtget(fit, "/configurations/conf-2", "description") == "Globex i.MX8MP SoM on DevKit carrier");
+    BOOST_TEST(fdtget(fit, "/configurations/conf-4", "compatible") ==
+               "umbrella,sm8250-hdk-v2 umbrella,sm8250-hdk qcom,sm8250-mtp qcom,sm8250");
+}
+
+BOOST_AUTO_TEST_CASE(response_file_options_are_read_in_place) {
+    temp_dir t;
+    write_file(t / "opts.rsp", "-c zstd\n--name FromFile -r " + in().ramdisk.string() + "\n");
+    const fs::path a = t / "a.fit";
+    fitpack_ok({"-o", a.string(), "-A", "arm64", "-O", "linux", "@" + (t / "opts.rsp").string(), "-k",
+                in().kernel.string(), in().sbc.string()});
+    BOOST_TEST(fdtget(a, "/images/kernel", "compression") == "zstd");
+    BOOST_TEST(fdtget(a, "/images/kernel", "description") == "FromFile");
+    BOOST_TEST(fdtget(a, "/configurations/conf-1", "ramdisk") == "ramdisk");
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_option_takes_the_last_value_as_argparse_does) {
+    // make_fit.py's argparse lets a later option override an earlier one, so
+    // Kbuild's FIT_EXTRA_ARGS or a response file can override a default.
+    temp_dir t;
+    write_file(t / "opts.rsp", "-c zstd --name FromFile\n");
+    const fs::path a = t / "a.fit", b = t / "b.fit";
+    fitpack_ok(base_args(a.string()) + std::vector<std::string>{"@" + (t / "opts.rsp").string()});
+    BOOST_TEST(fdtget(a, "/images/kernel", "compression") == "zstd");
+    BOOST_TEST(fdtget(a, "/images/kernel", "description") == "FromFile");
+    fitpack_ok({"-o", b.string(), "-A", "arm64", "-O", "linux", "@" + (t / "opts.rsp").string(), "-c", "none", "-n",
+                "Later", "-k", in().kernel.string()});
+    BOOST_TEST(fdtget(b, "/images/kernel", "compression") == "none");
+    BOOST_TEST(fdtget(b, "/images/kernel", "description") == "Later");
+}
+
+BOOST_AUTO_TEST_CASE(response_file_read_twice_is_not_recursion) {
+    temp_dir t;
+    const fs::path list = t / "dtbs.rsp";
+    write_file(list, in().sbc.string() + "\n");
+    write_file(t / "both.rsp", "@" + list.string() + " @" + list.string() + "\n");
+    const fs::path fit = t / "out.fit";
+    fitpack_ok(base_args(fit.string()) + std::vector<std::string>{"@" + (t / "both.rsp").string()});
+    BOOST_TEST(fdt_subnodes(fit, "/configurations") == (std::vector<std::string>{"conf-1", "conf-2"}));
+}
+
+BOOST_AUTO_TEST_CASE(missing_response_file_is_an_error) {
+    temp_dir t;
+    const std::string missing = (t / "no-such-dtbs-list").string();
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{in().sbc.string(), "@" + missing}, 1,
+                        {missing + ": "});
+    // Nested too: the message names the missing file.
+    write_file(t / "outer.rsp", "@" + missing + "\n");
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + (t / "outer.rsp").string()}, 1,
+                        {missing + ": "});
+}
+
+BOOST_AUTO_TEST_CASE(recursive_response_files_are_an_error) {
+    temp_dir t;
+    const fs::path self = t / "self.rsp", a = t / "a.rsp", b = t / "b.rsp";
+    write_file(self, in().sbc.string() + " @" + self.string() + "\n");
+    write_file(a, "@" + b.string() + "\n");
+    // b names a by another spelling of the same path.
+    write_file(b, in().sbc.string() + "\n@" + (t / "." / "a.rsp").string() + "\n");
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + self.string()}, 1,
+                        {self.string(), "includes itself"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + a.string()}, 1,
+                        {"a.rsp", "includes itself"});
+    // Through a symbolic link.
+    const fs::path c = t / "c.rsp";
+    fs::create_symlink(c, t / "link.rsp");
+    write_file(c, "@" + (t / "link.rsp").string() + "\n");
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + c.string()}, 1,
+                        {"includes itself"});
+}
+
+BOOST_AUTO_TEST_CASE(deeply_nested_response_files_are_fine) {
+    temp_dir t;
+    const int depth = 64;
+    for (int i = 0; i < depth; ++i) {
+        const std::string next = i + 1 < depth ? "@" + (t / ("level-" + std::to_string(i + 1))).string() : "";
+        write_file(t / ("level-" + std::to_string(i)), (i == depth / 2 ? in().sbc.string() + " " : "") + next + "\n");
+    }
+    const fs::path fit = t / "out.fit";
+    fitpack_ok(base_args(fit.string()) + std::vector<std::string>{"@" + (t / "level-0").string()});
+    BOOST_TEST(fdt_subnodes(fit, "/configurations") == std::vector<std::string>{"conf-1"});
+}
+
+BOOST_AUTO_TEST_CASE(unterminated_quote_in_response_file_is_an_error) {
+    temp_dir t;
+    const fs::path bad = t / "bad.rsp";
+    write_file(bad, in().sbc.string() + " \"" + in().imx.string() + "\n");
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + bad.string()}, 1,
+                        {bad.string() + ": ", "quote"});
+}
+
+// ---------------------------------------------------------------------------
+// --files-from
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(files_from_file_and_stdin) {
+    temp_dir t;
+    // One path a line: spaces are part of the name, CRLF and blank lines are fine.
+    fs::copy_file(in().imx, t / "with space.dtb");
+    const fs::path list = t / "list.txt";
+    write_file(list, in().tablet.string() + "\r\n\n" + (t / "with space.dtb").string() + "\n");
+
+    const fs::path a = t / "a.fit";
+    fitpack_ok(base_args(a.string()) + std::vector<std::string>{in().sbc.string(), "--files-from", list.string()});
+    BOOST_TEST(fdt_subnodes(a, "/configurations") == (std::vector<std::string>{"conf-1", "conf-2", "conf-3"}));
+    BOOST_TEST(fdtget(a, "/images/fdt-1", "description") == "acme-rk3399-sbc.dtb");
+    BOOST_TEST(fdtget(a, "/images/fdt-2", "description") == "initech-a64-tablet.dtb");
+    BOOST_TEST(fdtget(a, "/images/fdt-3", "description") == "with space.dtb");
+
+    const fs::path b = t / "b.fit";
+    fitpack_ok(base_args(b.string()) + std::vector<std::string>{"--files-from", "-"},
+               in().hdk.string() + "\n" + in().nomodel.string() + "\n");
+    BOOST_TEST(fdt_subnodes(b, "/configurations") == (std::vector<std::string>{"conf-1", "conf-2"}));
+    BOOST_TEST(fdtget(b, "/images/fdt-1", "description") == "umbrella-sm8250-hdk.dtb");
+    BOOST_TEST(fdtget(b, "/images/fdt-2", "description") == "nomodel-evb.dtb");
+
+    // A list naming a .dtbo: skipped like a positional one.
+    const fs::path c = t / "c.fit";
+    fitpack_ok(base_args(c.string()) + std::vector<std::string>{"--files-from", "-"},
+               in().overlay.string() + "\n" + in().sbc.string() + "\n");
+    BOOST_TEST(fdt_subnodes(c, "/configurations") == (std::vector<std::string>{"conf-1"}));
+}
+
+BOOST_AUTO_TEST_CASE(missing_files_from_list_is_an_error) {
+    temp_dir t;
+    const std::string missing = (t / "no-list").string();
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"--files-from", missing}, 1,
+                        {missing + ": "});
+    // A list naming a missing DTB.
+    const std::string missing_dtb = (t / "gone.dtb").string();
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"--files-from", "-"}, 1,
+                        {missing_dtb + ": "}, missing_dtb + "\n");
+}
+
+// ---------------------------------------------------------------------------
+// What is skipped, what is refused
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(dtbo_is_skipped_and_named_with_verbose) {
+    temp_dir t;
+    const fs::path fit = t / "out.fit";
+    const auto args = base_args(fit.string()) + std::vector<std::string>{in().sbc.string(), in().overlay.string(),
+                                                                        in().imx.string()};
+    const run_result quiet = fitpack_ok(args);
+    BOOST_TEST(!has(quiet.err, in().overlay.filename().string()), quiet.err);
+    BOOST_TEST(fdt_subnodes(fit, "/images") == (std::vector<std::string>{"kernel", "fdt-1", "fdt-2"}));
+    BOOST_TEST(fdt_subnodes(fit, "/configurations") == (std::vector<std::string>{"conf-1", "conf-2"}));
+    BOOST_TEST(fdtget(fit, "/images/fdt-2", "description") == "globex-imx8mp-som-devkit.dtb");
+
+    const run_result loud = fitpack_ok(args + std::vector<std::string>{"-v"});
+    BOOST_TEST(has(loud.err, "skipping " + in().overlay.string()), loud.err);
+    // -v also reports each image stored and the totals.
+    for (const std::string name : {"kernel:", "fdt-1:", "fdt-2:", "FIT size"}) BOOST_TEST(has(loud.err, name), name);
+    BOOST_TEST(fdt_subnodes(fit, "/configurations") == (std::vector<std::string>{"conf-1", "conf-2"}));
+}
+
+namespace {
+
+struct bad_dtb {
+    std::string name;
+    std::string bytes;
+};
+std::ostream& operator<<(std::ostream& os, const bad_dtb& b) { return os << b.name; }
+
+std::vector<bad_dtb> bad_dtbs() {
+    std::string random(3000, '\0');
+    std::uint32_t x = 12345;
+    for (auto& c : random) {
+        x = x * 1103515245u + 12345u;
+        c = static_cast<char>(x >> 24);
+    }
+    // "@truncated" and "@bad-structure" are made from a real DTB in the test.
+    return {{"random", random}, {"empty", ""}, {"short", "\xd0\x0d\xfe\xed"}, {"truncated", "@truncated"},
+            {"bad-structure", "@bad-structure"}, {"text", "/dts-v1/;\n/ { };\n"}};
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(an_invalid_dtb_is_an_error_naming_it, bdata::make(bad_dtbs()), bad) {
+    temp_dir t;
+    std::string bytes = bad.bytes;
+    const std::string good = read_file(in().sbc);
+    if (bytes == "@truncated") bytes = good.substr(0, good.size() / 2);
+    if (bytes == "@bad-structure") {
+        // The header is intact but the structure block is overwritten.
+        bytes = good;
+        for (std::size_t i = 0x40; i < 0x60 && i < bytes.size(); ++i) bytes[i] = '\xff';
+    }
+    const fs::path dtb = t / (bad.name + ".dtb");
+    write_file(dtb, bytes);
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{in().sbc.string(), dtb.string()}, 1,
+                        {dtb.string() + ": "});
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_named_dtb_is_an_error) {
+    temp_dir t;
+    fs::create_directories(t / "board.dtb");
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{(t / "board.dtb").string()}, 1,
+                        {(t / "board.dtb").string() + ": "});
+}
+
+BOOST_AUTO_TEST_CASE(missing_kernel_or_ramdisk_is_an_error) {
+    temp_dir t;
+    const std::string kernel = (t / "no-Image").string();
+    check_fails_cleanly({"-o", out_placeholder, "-A", "arm64", "-O", "linux", "-n", "L", "-k", kernel,
+                         in().sbc.string()},
+                        1, {kernel + ": "});
+    const std::string ramdisk = (t / "no-initrd").string();
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"-r", ramdisk, in().sbc.string()}, 1,
+                        {ramdisk + ": "});
+    check_fails_cleanly({"-o", out_placeholder, "-A", "arm64", "-O", "linux", "-n", "L", "-k", t.path().string()}, 1,
+                        {t.path().string() + ": "});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_codec_is_an_error_listing_the_codecs) {
+    // "xz" is no FIT compression name (U-Boot's is "lzma", for LZMA_Alone).
+    for (const std::string codec : {"xz", "GZIP", "zlib", ""}) {
+        BOOST_TEST_CONTEXT("-c '" << codec << "'") {
+            const auto args = std::vector<std::string>{"-o", out_placeholder, "-A", "arm64", "-O", "linux", "-n", "L",
+                                                       "-c", codec, "-k", in().kernel.string(), in().sbc.string()};
+            check_fails_cleanly(args, 1, required_codecs);
+            const run_result r = fitpack(args);
+            // The list reads "none, gzip, zstd" (possibly with more codecs).
+            BOOST_TEST(std::regex_search(r.err, std::regex("none, gzip, .*zstd")), r.err);
+            if (!codec.empty()) BOOST_TEST(has(r.err, codec), r.err);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_hash_is_an_error_naming_it) {
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"--hash", "sha3-256"}, 1,
+                        {"sha3-256", "hash", "sha256"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"--hash", "sha256,crc16"}, 1,
+                        {"crc16", "hash"});
+}
+
+BOOST_DATA_TEST_CASE(a_missing_required_option_is_a_usage_error,
+                     bdata::make(std::vector<std::string>{"-A", "-O", "-n", "-o", "-k"}), option) {
+    const std::vector<std::pair<std::string, std::string>> all{
+        {"-A", "arm64"}, {"-O", "linux"}, {"-n", "L"}, {"-o", out_placeholder}, {"-k", in().kernel.string()}};
+    std::vector<std::string> args{in().sbc.string()};
+    for (const auto& [opt, value] : all)
+        if (opt != option) args.insert(args.end(), {opt, value});
+    const std::string long_name = option == "-A"   ? "--arch"
+                                  : option == "-O" ? "--os"
+                                  : option == "-n" ? "--name"
+                                  : option == "-o" ? "--output"
+                                                   : "--kernel";
+    check_fails_cleanly(args, 2, {long_name});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_option_and_missing_value_are_usage_errors) {
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"--bogus"}, 2, {"--bogus"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{in().sbc.string(), "-c"}, 2, {});
+}
+
+BOOST_AUTO_TEST_CASE(version_and_help) {
+    const run_result v = fitpack({"--version"});
+    BOOST_TEST(v.exit_code == 0);
+    BOOST_TEST(v.out == "fitpack " + library_version() + "\n");
+    BOOST_TEST(std::regex_match(v.out, std::regex("fitpack [0-9]+\\.[0-9]+\\.[0-9]+\n")), v.out);
+
+    const run_result h = fitpack({"--help"});
+    BOOST_TEST(h.exit_code == 0);
+    for (const std::string option : {"--external", "--arch", "--compress", "--files-from", "--hash", "--align",
+                                     "--position", "--default", "--timestamp", "--load", "--entry", "@FILE",
+                                     "none", "gzip", "zstd", "sha256", "crc32"})
+        BOOST_TEST(has(h.out, option), "--help does not mention " << option);
+    BOOST_TEST(fitpack({"-h"}).out == h.out);
+}
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(missing_output_directory_is_an_error_naming_it) {
+    temp_dir t;
+    const fs::path target = t / "no-such-dir" / "image.fit";
+    const run_result r = fitpack(base_args(target.string()) + std::vector<std::string>{in().sbc.string()});
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(has(r.err, (t / "no-such-dir").string()), r.err);
+    BOOST_TEST(r.err.rfind("fitpack: error: ", 0) == 0u, r.err);
+    BOOST_TEST(!fs::exists(t / "no-such-dir"));
+    BOOST_TEST(directory_names(t.path()).empty());
+}
+
+BOOST_AUTO_TEST_CASE(output_that_is_a_directory_is_an_error) {
+    temp_dir t;
+    fs::create_directories(t / "image.fit");
+    write_file(t / "image.fit/keep", "keep");
+    const run_result r = fitpack(base_args((t / "image.fit").string()) + std::vector<std::string>{in().sbc.string()});
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(has(r.err, (t / "image.fit").string()), r.err);
+    BOOST_TEST(read_file(t / "image.fit/keep") == "keep");
+    BOOST_TEST(directory_names(t.path()) == std::set<std::string>{"image.fit"});
+}
+
+BOOST_AUTO_TEST_CASE(stdout_pipe_gives_the_same_bytes_as_a_file) {
+    temp_dir t;
+    for (const auto& layout : std::vector<std::vector<std::string>>{{}, {"-E"}, {"-B", "0x200"}}) {
+        BOOST_TEST_CONTEXT("layout '" << join(layout) << "'") {
+            const fs::path file = t / "file.fit";
+            const auto rest = layout + std::vector<std::string>{"-r", in().ramdisk.string(), in().sbc.string(),
+                                                                in().imx.string()};
+            fitpack_ok(base_args(file.string()) + rest);
+            const run_result piped = fitpack_ok(base_args("-") + rest);
+            BOOST_TEST(piped.out.size() == fs::file_size(file));
+            BOOST_TEST((piped.out == read_file(file)), "-o - differs from -o FILE");
+            BOOST_TEST(piped.err.empty(), piped.err);
+        }
+    }
+    BOOST_TEST(directory_names(t.path()) == std::set<std::string>{"file.fit"});
+}
+
+BOOST_AUTO_TEST_CASE(stdout_failure_writes_nothing) {
+    temp_dir t;
+    const run_result r =
+        fitpack(base_args("-") + std::vector<std::string>{"-r", (t / "missing-initrd").string(), in().sbc.string()});
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.out.empty(), r.out.size() << " bytes written to stdout");
+    BOOST_TEST(has(r.err, (t / "missing-initrd").string()), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(stdout_terminal_is_refused) {
+    // script(1) (util-linux, in Debian's essential bsdutils) gives fitpack a
+    // terminal as standard output.
+    temp_dir t;
+    std::string command = "'" + fitstream_test::fitpack_path + "'";
+    for (const auto& a : base_args("-") + std::vector<std::string>{in().sbc.string()}) command += " '" + a + "'";
+    const run_result r = run({"script", "-q", "-e", "-c", command, "/dev/null"});
+    BOOST_TEST(r.exit_code == 1, r.out << r.err);
+    BOOST_TEST(has(r.out + r.err, "terminal"), r.out << r.err);
+    BOOST_TEST(!has(r.out, "\xd0\x0d\xfe\xed"));
+}
+
+// ---------------------------------------------------------------------------
+// Kernel addresses
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(load_makes_a_loadable_kernel) {
+    temp_dir t;
+    const fs::path a = t / "a.fit";
+    fitpack_ok(base_args(a.string()) + std::vector<std::string>{"--load", "0x40400000", in().sbc.string()});
+    BOOST_TEST(fdtget(a, "/images/kernel", "type") == "kernel");
+    BOOST_TEST(fdtget(a, "/images/kernel", "load", "x") == "40400000");
+    BOOST_TEST(fdtget(a, "/images/kernel", "entry", "x") == "40400000");
+    BOOST_TEST(has(tool({"dumpimage", "-l", a.string()}), "Load Address: 0x40400000"));
+
+    const fs::path b = t / "b.fit";
+    fitpack_ok(base_args(b.string()) +
+               std::vector<std::string>{"--load", "1077936128", "--entry", "0x40400800", in().sbc.string()});
+    BOOST_TEST(fdtget(b, "/images/kernel", "type") == "kernel");
+    BOOST_TEST(fdtget(b, "/images/kernel", "load", "x") == "40400000");
+    BOOST_TEST(fdtget(b, "/images/kernel", "entry", "x") == "40400800");
+
+    const fs::path c = t / "c.fit";
+    fitpack_ok(base_args(c.string()) + std::vector<std::string>{in().sbc.string()});
+    BOOST_TEST(fdtget(c, "/images/kernel", "type") == "kernel_noload");
+    BOOST_TEST(fdtget(c, "/images/kernel", "load", "x") == "0");
+    BOOST_TEST(fdtget(c, "/images/kernel", "entry", "x") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(entry_without_load_is_an_error) {
+    temp_dir t;
+    const fs::path out = t / "x.fit";
+    const run_result r = fitpack(base_args(out.string()) + std::vector<std::string>{"--entry", "0x40400000"});
+    // A usage problem; fitpack reports it as an error (1) after parsing.
+    BOOST_TEST((r.exit_code == 1 || r.exit_code == 2), "exit " << r.exit_code);
+    BOOST_TEST(has(r.err, "--entry"), r.err);
+    BOOST_TEST(has(r.err, "--load"), r.err);
+    BOOST_TEST(!fs::exists(out));
+}
+
+BOOST_AUTO_TEST_CASE(bad_addresses_are_errors) {
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"--load", "0x4040zz00"}, 1,
+                        {"--load", "0x4040zz00"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"--load", "-1"}, 1, {"--load"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"--load", "0x40000000", "--entry", "x"},
+                        1, {"--entry"});
+    // One address cell: a 64-bit address cannot be written, and is not wrapped.
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"--load", "0x100000000"}, 1,
+                        {"kernel"});
+}
+
+// ---------------------------------------------------------------------------
+// What the DTBs say
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(dtb_without_compatible_warns_and_its_configuration_has_none) {
+    temp_dir t;
+    const fs::path fit = t / "out.fit";
+    const run_result r =
+        fitpack_ok(base_args(fit.string()) + std::vector<std::string>{in().sbc.string(), in().nocompat.string()});
+    BOOST_TEST(has(r.err, "warning"), r.err);
+    BOOST_TEST(lines_of(r.err).size() == 1u, r.err);
+    BOOST_TEST(fdtget(fit, "/configurations/conf-2", "compatible") == absent);
+    BOOST_TEST(fdtget(fit, "/configurations/conf-2", "description") == "Board Without Compatible");
+    BOOST_TEST(fdtget(fit, "/configurations/conf-1", "compatible") == "acme,rk3399-sbc rockchip,rk3399");
+    // The warning names the DTB file, so a build log says which one to fix.
+    BOOST_TEST(has(r.err, in().nocompat.filename().string()), "the warning does not name the file: " << r.err);
+}
+
+BOOST_AUTO_TEST_CASE(dtb_without_model_is_described_by_its_file_name) {
+    temp_dir t;
+    const fs::path fit = t / "out.fit";
+    fitpack_ok(base_args(fit.string()) + std::vector<std::string>{in().nomodel.string(), in().tablet.string()});
+    BOOST_TEST(fdtget(fit, "/configurations/conf-1", "description") == "nomodel-evb.dtb");
+    BOOST_TEST(fdtget(fit, "/configurations/conf-1", "compatible") == "hooli,nucleus-evb hooli,nucleus");
+    BOOST_TEST(fdtget(fit, "/configurations/conf-2", "description") == "Initech A64 Tablet (2 GiB)");
+}
+
+BOOST_AUTO_TEST_CASE(same_dtb_twice_is_stored_once_with_two_configurations) {
+    temp_dir t;
+    const fs::path fit = t / "out.fit";
+    fitpack_ok(base_args(fit.string()) +
+               std::vector<std::string>{in().sbc.string(), in().imx.string(), in().sbc.string()});
+    BOOST_TEST(fdt_subnodes(fit, "/images") == (std::vector<std::string>{"kernel", "fdt-1", "fdt-2"}));
+    BOOST_TEST(fdt_subnodes(fit, "/configurations") == (std::vector<std::string>{"conf-1", "conf-2", "conf-3"}));
+    BOOST_TEST(fdtget(fit, "/configurations/conf-1", "fdt") == "fdt-1");
+    BOOST_TEST(fdtget(fit, "/configurations/conf-2", "fdt") == "fdt-2");
+    BOOST_TEST(fdtget(fit, "/configurations/conf-3", "fdt") == "fdt-1");
+    BOOST_TEST(fdtget(fit, "/configurations/conf-3", "description") == "Acme RK3399 SBC");
+}
+
+// ---------------------------------------------------------------------------
+// Layout and configuration options
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(align_and_position_imply_external) {
+    temp_dir t;
+    const fs::path a = t / "a.fit", p = t / "p.fit";
+    fitpack_ok(base_args(a.string()) + std::vector<std::string>{"-B", "0x1000", in().sbc.string()});
+    BOOST_TEST(fdtget(a, "/images/kernel", "data") == absent);
+    BOOST_TEST(fdtget(a, "/images/kernel", "data-offset", "u") == "0");
+    BOOST_TEST(fdtget(a, "/images/fdt-1", "data-offset", "x").size() > 0u);
+    BOOST_TEST(std::stoul(fdtget(a, "/images/fdt-1", "data-offset", "u")) % 0x1000 == 0u);
+
+    fitpack_ok(base_args(p.string()) + std::vector<std::string>{"--position", "0x10000", in().sbc.string()});
+    BOOST_TEST(fdtget(p, "/images/kernel", "data") == absent);
+    BOOST_TEST(fdtget(p, "/images/kernel", "data-offset") == absent);
+    BOOST_TEST(fdtget(p, "/images/kernel", "data-position", "x") == "10000");
+}
+
+BOOST_AUTO_TEST_CASE(bad_layout_options_are_errors) {
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"-B", "3"}, 1, {"align", "3"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"-B", "0x1800"}, 1, {"align"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"-B", "lots"}, 1, {"--align", "lots"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"-p", "16", in().sbc.string()}, 1,
+                        {"position", "inside"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"-p", "0x10002"}, 1,
+                        {"position", "multiple of 4"});
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"-p", "0x100000000"}, 1, {"position"});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_default_configuration_is_an_error) {
+    check_fails_cleanly(base_args(out_placeholder) +
+                            std::vector<std::string>{"--default", "conf-3", in().sbc.string(), in().imx.string()},
+                        1, {"conf-3"});
+}
+
+BOOST_AUTO_TEST_CASE(hash_none_writes_no_hash_nodes) {
+    temp_dir t;
+    const fs::path fit = t / "out.fit";
+    fitpack_ok(base_args(fit.string()) +
+               std::vector<std::string>{"--hash", "none", "-r", in().ramdisk.string(), in().sbc.string()});
+    for (const std::string node : {"/images/kernel", "/images/ramdisk", "/images/fdt-1"})
+        BOOST_TEST(fdt_subnodes(fit, node).empty(), node);
+    const fs::path two = t / "two.fit";
+    fitpack_ok(base_args(two.string()) + std::vector<std::string>{"--hash", "crc32,sha512", in().sbc.string()});
+    BOOST_TEST(fdt_subnodes(two, "/images/fdt-1") == (std::vector<std::string>{"hash-1", "hash-2"}));
+    BOOST_TEST(fdtget(two, "/images/fdt-1/hash-2", "algo") == "sha512");
+}
