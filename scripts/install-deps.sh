@@ -17,15 +17,32 @@ PACKAGES=(
   libfdt-dev
   zlib1g-dev
   libzstd-dev
+  liblz4-dev
+  liblzma-dev
+  libbz2-dev
+  liblzo2-dev
   libssl-dev
   libboost-dev
   libboost-iostreams-dev
   # tests and the fitpack example
   libboost-test-dev
   libcli11-dev
+  nlohmann-json3-dev
   # U-Boot and device tree tools the tests and the demo drive
   u-boot-tools
   device-tree-compiler
+  # reference (de)compressors the codec tests check our output against
+  gzip
+  bzip2
+  xz-utils
+  lzop
+  lz4
+  zstd
+  # real U-Boot under qemu, and the cross compiler for its test payload
+  qemu-system-arm
+  u-boot-qemu
+  gcc-aarch64-linux-gnu
+  binutils-aarch64-linux-gnu
 )
 
 if [[ "${FITSTREAM_SKIP_APT:-0}" == "1" ]]; then
