@@ -535,8 +535,19 @@ public:
 
     std::uint64_t size() const noexcept { return size_; }
 
-    /// For memory sources: the whole input, no copy.
-    const char* memory() const noexcept { return src_->is_file() ? nullptr : src_->data(); }
+    /// Memory sources need no reads: the writer takes their bytes directly.
+    bool in_memory() const noexcept { return !src_->is_file(); }
+    /// For memory sources: the whole input, no copy (null when empty).
+    const char* memory() const noexcept { return src_->data(); }
+
+    /// Throws errc::input_changed unless the source still has
+    /// `expected_size` bytes, e.g. the size it had when the FIT was planned.
+    void expect_size(std::uint64_t expected_size) const {
+        if (size_ != expected_size)
+            throw error(errc::input_changed, src_->name(),
+                        "changed size before it was read (" + std::to_string(expected_size) + " bytes when planned, " +
+                            std::to_string(size_) + " now)");
+    }
 
     /// Reads the next bytes into `buffer`; returns 0 at the end.
     std::size_t read(char* buffer, std::size_t capacity) {
@@ -545,7 +556,7 @@ public:
             n = read_up_to(fd_.get(), buffer, capacity, src_->name());
         } else {
             n = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - done_));
-            std::memcpy(buffer, src_->data() + done_, n);
+            if (n > 0) std::memcpy(buffer, src_->data() + done_, n);
         }
         done_ += n;
         if (done_ > size_ || (n < capacity && done_ != size_))
@@ -665,19 +676,43 @@ inline dtb_info inspect_dtb_file(const std::string& path) {
 ///         // Returns the encoder to its initial state.
 ///         void close();
 ///     };
+///     // Optional for writing; a reader needs it. The inverse SymmetricFilter:
+///     class decoder {
+///     public:
+///         using char_type = char;
+///         decoder();
+///         // Consumes compressed bytes from [in, in_end), produces the
+///         // original bytes into [out, out_end) and advances both. Returns
+///         // false once the end of the compressed stream has been read and
+///         // all of its output delivered (whatever `flush` says); input past
+///         // that end is left unconsumed. Returns true otherwise.
+///         // Throws fitstream::error (the codec library's category, subject
+///         // = fit_name) on corrupt input, and on truncated input: flush ==
+///         // true, no input left and the stream not complete.
+///         bool filter(const char*& in, const char* in_end,
+///                     char*& out, char* out_end, bool flush);
+///         // Returns the decoder to its initial state.
+///         void close();
+///     };
 /// };
 /// @endcode
 ///
 /// The bytes the encoder produces must be exactly the container U-Boot's
 /// decoder for `fit_name` expects (see FIT-NOTES: a gzip member, not zlib;
-/// LZMA_Alone, not xz; an LZ4 frame, not legacy; ...).
+/// LZMA_Alone, not xz; an LZ4 frame, not legacy; ...). A decoder reads one
+/// such container (one gzip member, one zstd or LZ4 frame, ...) and never
+/// allocates more than a fixed bound, whatever the container's header says.
 ///
 /// `static_assert(fitstream::is_codec_v<C>, ...)` is the one place the
-/// concept is checked; `fitstream::check_codec<C>()` wraps it.
+/// concept is checked; `fitstream::check_codec<C>()` wraps it, and
+/// `fitstream::check_decodable_codec<C>()` adds the decoder.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -707,6 +742,11 @@ struct is_symmetric_encoder<
                         std::is_void_v<decltype(std::declval<E&>().close())>>> : std::true_type {};
 
 template <class, class = void>
+struct is_symmetric_decoder : std::false_type {};
+template <class D>
+struct is_symmetric_decoder<D, std::enable_if_t<std::is_default_constructible_v<D>>> : is_symmetric_encoder<D> {};
+
+template <class, class = void>
 struct is_codec_impl : std::false_type {};
 template <class C>
 struct is_codec_impl<C, std::void_t<typename C::options, typename C::encoder>>
@@ -716,11 +756,22 @@ struct is_codec_impl<C, std::void_t<typename C::options, typename C::encoder>>
                                                  std::uint64_t> &&
                          is_symmetric_encoder<typename C::encoder>::value> {};
 
+template <class, class = void>
+struct has_decoder_impl : std::false_type {};
+template <class C>
+struct has_decoder_impl<C, std::void_t<typename C::decoder>>
+    : std::bool_constant<is_symmetric_decoder<typename C::decoder>::value> {};
+
 }  // namespace detail
 
 /// True when `C` models the Codec concept described in this file.
 template <class C>
 inline constexpr bool is_codec_v = detail::is_codec_impl<C>::value;
+
+/// True when `C` is a codec that also has a default-constructible
+/// SymmetricFilter `decoder` (what a reader needs).
+template <class C>
+inline constexpr bool is_decodable_codec_v = is_codec_v<C> && detail::has_decoder_impl<C>::value;
 
 /// Checks `C` against the Codec concept with one readable message.
 template <class C>
@@ -734,6 +785,18 @@ constexpr bool check_codec() {
     return true;
 }
 
+/// Checks `C` against the Codec concept and requires its `decoder`.
+template <class C>
+constexpr bool check_decodable_codec() {
+    static_assert(check_codec<C>());
+    static_assert(detail::has_decoder_impl<C>::value,
+                  "fitstream: codec C has no usable decoder: it needs a default-constructible `decoder` with "
+                  "Boost.Iostreams SymmetricFilter members `char_type`, "
+                  "`bool filter(const char*&, const char*, char*&, char*, bool)` and `void close()` "
+                  "(see <fitstream/codec.hpp>)");
+    return true;
+}
+
 /// Names a codec type as a value, for the runtime-name dispatch in
 /// <fitstream/codecs.hpp>: `visit_codec("gzip", [](auto tag) { using C =
 /// typename decltype(tag)::type; ... })`.
@@ -744,25 +807,131 @@ struct codec_tag {
 
 namespace detail {
 
-/// Runs `encoder` over [data, data + size) in one call sequence, with `emit`
-/// receiving each produced block; `last` says no more input follows.
-/// Used by the writer's pump and by tests.
-template <class Encoder, class Emit>
-void run_encoder(Encoder& encoder, const char* data, std::size_t size, bool last, char* scratch,
-                 std::size_t scratch_size, Emit&& emit) {
+/// Runs a SymmetricFilter (an encoder or a decoder) over [data, data + size)
+/// in one call sequence, with `emit` receiving each produced block; `last`
+/// says no more input follows. Stops early when the filter reports the end
+/// of its stream (a decoder that met its end leaves the rest of the input).
+/// Returns the number of input bytes consumed.
+template <class Filter, class Emit>
+std::size_t run_filter(Filter& filter, const char* data, std::size_t size, bool last, char* scratch,
+                       std::size_t scratch_size, Emit&& emit) {
     const char* in = data;
     const char* const in_end = data + size;
     for (;;) {
         char* out = scratch;
-        const bool more = encoder.filter(in, in_end, out, scratch + scratch_size, last);
+        const bool more = filter.filter(in, in_end, out, scratch + scratch_size, last);
         if (out != scratch) emit(scratch, static_cast<std::size_t>(out - scratch));
-        if (last) {
-            if (!more) return;
-        } else if (in == in_end) {
-            return;
-        }
+        if (!more || (!last && in == in_end)) return static_cast<std::size_t>(in - data);
     }
 }
+
+/// run_filter() under the name the writer's pump uses.
+template <class Encoder, class Emit>
+void run_encoder(Encoder& encoder, const char* data, std::size_t size, bool last, char* scratch,
+                 std::size_t scratch_size, Emit&& emit) {
+    run_filter(encoder, data, size, last, scratch, scratch_size, std::forward<Emit>(emit));
+}
+
+// Bytes a codec has produced but not yet handed out, for libraries that
+// need more room than the caller's output window (LZ4F_compressUpdate wants
+// a worst-case bound) and for containers assembled by hand (lzop). The
+// storage is never zero-filled: a library writes into reserve()d space and
+// commit() says how much of it is valid.
+class output_queue {
+public:
+    bool empty() const noexcept { return begin_ == end_; }
+    std::size_t size() const noexcept { return end_ - begin_; }
+
+    // Room for `n` more bytes at the end; valid until the next call.
+    unsigned char* reserve(std::size_t n) {
+        if (capacity_ - end_ < n) {
+            const std::size_t used = end_ - begin_;
+            if (capacity_ - used < n || begin_ == 0) {
+                const std::size_t want = std::max(used + n, capacity_ * 2);
+                std::unique_ptr<unsigned char[]> bigger(new unsigned char[want]);
+                if (used) std::memcpy(bigger.get(), data_.get() + begin_, used);
+                data_ = std::move(bigger);
+                capacity_ = want;
+            } else {
+                std::memmove(data_.get(), data_.get() + begin_, used);
+            }
+            begin_ = 0;
+            end_ = used;
+        }
+        return data_.get() + end_;
+    }
+    void commit(std::size_t n) noexcept { end_ += n; }
+    void append(const void* bytes, std::size_t n) {
+        if (n == 0) return;
+        std::memcpy(reserve(n), bytes, n);
+        commit(n);
+    }
+    void append_be32(std::uint32_t v) {
+        const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+                                    static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+        append(b, 4);
+    }
+    // Moves as much as fits into [out, out_end).
+    void drain(char*& out, char* out_end) noexcept {
+        const std::size_t n = std::min(size(), static_cast<std::size_t>(out_end - out));
+        if (n == 0) return;
+        std::memcpy(out, data_.get() + begin_, n);
+        out += n;
+        begin_ += n;
+        if (begin_ == end_) begin_ = end_ = 0;
+    }
+    void clear() noexcept { begin_ = end_ = 0; }
+
+private:
+    std::unique_ptr<unsigned char[]> data_;
+    std::size_t capacity_ = 0;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+};
+
+// Records the first bytes a library consumed and checks them against a
+// container's magic number: some libraries also accept other containers
+// (skippable frames), which U-Boot does not.
+class magic_check {
+public:
+    magic_check(const unsigned char* magic, std::size_t size) noexcept : magic_(magic), size_(size) {}
+    // `consumed` bytes starting at `p` were just taken from the input.
+    // Returns false as soon as they disagree with the magic number.
+    bool feed(const char* p, std::size_t consumed) noexcept {
+        while (seen_ < size_ && consumed > 0) {
+            if (static_cast<unsigned char>(*p) != magic_[seen_]) return false;
+            ++seen_;
+            ++p;
+            --consumed;
+        }
+        return true;
+    }
+    void reset() noexcept { seen_ = 0; }
+
+private:
+    const unsigned char* magic_;
+    std::size_t size_;
+    std::size_t seen_ = 0;
+};
+
+// Decides when a library decoder that reports no explicit error is stuck on
+// truncated input: no input left, flush set, room for output, and two calls
+// in a row moved nothing (one may have been an internal state change).
+class stall_detector {
+public:
+    // Returns true when the stream must be truncated.
+    bool stalled(bool progress, bool flush, bool input_left, bool output_room) noexcept {
+        if (progress || !flush || input_left || !output_room) {
+            idle_ = 0;
+            return false;
+        }
+        return ++idle_ >= 2;
+    }
+    void reset() noexcept { idle_ = 0; }
+
+private:
+    int idle_ = 0;
+};
 
 }  // namespace detail
 }  // namespace fitstream
@@ -774,6 +943,12 @@ void run_encoder(Encoder& encoder, const char* data, std::size_t size, bool last
 /// Every built-in codec, and the one place a runtime compression name
 /// ("gzip") maps onto the compile-time codec policies.
 ///
+/// Including this header pulls in every codec and so needs every codec
+/// library (CMake target fitstream::fitstream). A program that wants fewer
+/// includes only <fitstream/codec/NAME.hpp> for the codecs it uses, links
+/// fitstream::core plus fitstream::NAME for each, and may name its own
+/// `codec_list<...>` for the runtime dispatch below.
+///
 /// @code
 /// fitstream::visit_codec(name, [&](auto tag) {
 ///     using codec = typename decltype(tag)::type;
@@ -781,19 +956,247 @@ void run_encoder(Encoder& encoder, const char* data, std::size_t size, bool last
 /// });
 /// @endcode
 
+// ---- begin <fitstream/codec/bzip2.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// `bzip2`: one bzip2 stream (`BZh` and the block size digit), as the
+/// `bzip2` command writes it and U-Boot's bunzip2 reads it.
+///
+/// Needs libbz2 (CMake target fitstream::bzip2).
+
+// ---- begin <fitstream/detail/bzip2.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// libbz2 behind RAII: the error category, a compressor that writes one
+// `BZh` stream and a decompressor that reads one. Only this header includes
+// <bzlib.h>.
+
+
+#include <bzlib.h>
+
+#include <climits>
+#include <cstddef>
+#include <string>
+
+namespace fitstream {
+
+namespace detail {
+struct bzip2_traits {
+    static constexpr const char* name = "bzip2";
+    static std::string message(int ev) {
+        // libbz2's BZ2_bzerror needs a stream; name the codes here.
+        switch (ev) {
+            case BZ_OK: return "success";
+            case BZ_RUN_OK: return "running";
+            case BZ_FLUSH_OK: return "flushing";
+            case BZ_FINISH_OK: return "finishing";
+            case BZ_STREAM_END: return "end of stream";
+            case BZ_SEQUENCE_ERROR: return "sequence error";
+            case BZ_PARAM_ERROR: return "parameter error";
+            case BZ_MEM_ERROR: return "cannot allocate memory";
+            case BZ_DATA_ERROR: return "data integrity error";
+            case BZ_DATA_ERROR_MAGIC: return "not a bzip2 stream (bad magic)";
+            case BZ_IO_ERROR: return "I/O error";
+            case BZ_UNEXPECTED_EOF: return "unexpected end of data";
+            case BZ_OUTBUFF_FULL: return "output buffer full";
+            case BZ_CONFIG_ERROR: return "libbz2 was miscompiled";
+            default: return "unknown libbz2 error";
+        }
+    }
+};
+}  // namespace detail
+
+/// Errors reported by libbz2 (BZ_* values).
+inline const std::error_category& bzip2_category() noexcept {
+    static const detail::library_category_impl<detail::bzip2_traits> instance;
+    return instance;
+}
+
+namespace detail {
+
+[[noreturn]] inline void throw_bzip2(int rc, const char* what) {
+    throw error(std::error_code(rc, bzip2_category()), "bzip2", what);
+}
+
+// Points a bz_stream at the windows (libbz2 counts in unsigned int).
+inline void bzip2_window(bz_stream& s, const char* in, const char* in_end, char* out, char* out_end) {
+    const auto avail_in = static_cast<std::size_t>(in_end - in);
+    const auto avail_out = static_cast<std::size_t>(out_end - out);
+    s.next_in = const_cast<char*>(in);
+    s.avail_in = static_cast<unsigned>(avail_in > UINT_MAX ? UINT_MAX : avail_in);
+    s.next_out = out;
+    s.avail_out = static_cast<unsigned>(avail_out > UINT_MAX ? UINT_MAX : avail_out);
+}
+
+/// One bzip2 stream ("BZh" + block size digit), blocks of
+/// block_size_100k * 100 000 bytes (1..9; 9 is bzip2's default).
+class bzip2_compressor {
+public:
+    explicit bzip2_compressor(int block_size_100k) : block_size_100k_(block_size_100k) { init(); }
+    bzip2_compressor(const bzip2_compressor&) = delete;
+    bzip2_compressor& operator=(const bzip2_compressor&) = delete;
+    ~bzip2_compressor() { BZ2_bzCompressEnd(&stream_); }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
+        if (ended_) return false;
+        // BZ_FINISH only once all input is in (libbz2 wants the input it was
+        // finishing with to stay the same); BZ_RUN without input or without
+        // room would make no progress, which libbz2 reports as an error.
+        const bool finishing = finish && in == in_end;
+        if (out == out_end || (!finishing && in == in_end)) return true;
+        bzip2_window(stream_, in, in_end, out, out_end);
+        const int rc = BZ2_bzCompress(&stream_, finishing ? BZ_FINISH : BZ_RUN);
+        in = stream_.next_in;
+        out = stream_.next_out;
+        if (rc == BZ_STREAM_END) {
+            ended_ = true;
+            return false;
+        }
+        if (rc != BZ_RUN_OK && rc != BZ_FINISH_OK) throw_bzip2(rc, "compression failed");
+        return true;
+    }
+
+    void reset() {
+        BZ2_bzCompressEnd(&stream_);
+        ended_ = false;
+        init();
+    }
+
+private:
+    void init() {
+        stream_ = bz_stream{};
+        if (block_size_100k_ < 1 || block_size_100k_ > 9) throw_bzip2(BZ_PARAM_ERROR, "bad block size (valid: 1..9)");
+        // verbosity 0; workFactor 0 selects libbz2's default (30).
+        const int rc = BZ2_bzCompressInit(&stream_, block_size_100k_, 0, 0);
+        if (rc != BZ_OK) throw_bzip2(rc, "cannot initialise the compressor");
+    }
+
+    int block_size_100k_;
+    bz_stream stream_{};
+    bool ended_ = false;
+};
+
+/// Reads one bzip2 stream; libbz2 checks every block's CRC and the stream
+/// CRC. Memory is bounded by the largest block size (900 000 bytes, about
+/// 3.6 MiB of tables).
+class bzip2_decompressor {
+public:
+    bzip2_decompressor() { init(); }
+    bzip2_decompressor(const bzip2_decompressor&) = delete;
+    bzip2_decompressor& operator=(const bzip2_decompressor&) = delete;
+    ~bzip2_decompressor() { BZ2_bzDecompressEnd(&stream_); }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        if (done_) return false;
+        bzip2_window(stream_, in, in_end, out, out_end);
+        const int rc = BZ2_bzDecompress(&stream_);
+        const bool progress = stream_.next_in != in || stream_.next_out != out;
+        in = stream_.next_in;
+        out = stream_.next_out;
+        switch (rc) {
+            case BZ_STREAM_END: done_ = true; return false;
+            case BZ_OK:
+                if (stall_.stalled(progress, flush, in != in_end, out != out_end))
+                    throw_bzip2(BZ_UNEXPECTED_EOF, "truncated data");
+                return true;
+            case BZ_DATA_ERROR:
+            case BZ_DATA_ERROR_MAGIC: throw_bzip2(rc, "corrupt data");
+            default: throw_bzip2(rc, "decompression failed");
+        }
+    }
+
+    void reset() {
+        BZ2_bzDecompressEnd(&stream_);
+        done_ = false;
+        stall_.reset();
+        init();
+    }
+
+private:
+    void init() {
+        stream_ = bz_stream{};
+        // verbosity 0; small 0: the fast decoder (the small one halves memory).
+        const int rc = BZ2_bzDecompressInit(&stream_, 0, 0);
+        if (rc != BZ_OK) throw_bzip2(rc, "cannot initialise the decompressor");
+    }
+
+    bz_stream stream_{};
+    bool done_ = false;
+    stall_detector stall_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/bzip2.hpp> ----
+
+#include <memory>
+
+namespace fitstream {
+namespace codec {
+
+/// FIT `compression = "bzip2"`.
+struct bzip2 {
+    static constexpr std::string_view fit_name = "bzip2";
+    struct options {
+        int block_size_100k = 9;  ///< 1..9: blocks of N * 100 000 bytes; 9 is bzip2's default
+    };
+
+    class encoder {
+    public:
+        using char_type = char;
+        encoder(const options& opts, std::uint64_t /*source_size*/)
+            : compressor_(std::make_unique<detail::bzip2_compressor>(opts.block_size_100k)) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return compressor_->step(in, in_end, out, out_end, flush);
+        }
+        void close() { compressor_->reset(); }
+
+    private:
+        // bz_stream's state points back at it: keep it at a stable address.
+        std::unique_ptr<detail::bzip2_compressor> compressor_;
+    };
+
+    /// Reads one bzip2 stream, verifying its block and stream CRCs.
+    /// Throws fitstream::error (bzip2_category()) on corrupt or truncated input.
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() : decompressor_(std::make_unique<detail::bzip2_decompressor>()) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return decompressor_->step(in, in_end, out, out_end, flush);
+        }
+        void close() { decompressor_->reset(); }
+
+    private:
+        std::unique_ptr<detail::bzip2_decompressor> decompressor_;
+    };
+};
+
+static_assert(check_decodable_codec<bzip2>());
+
+}  // namespace codec
+}  // namespace fitstream
+// ---- end <fitstream/codec/bzip2.hpp> ----
 // ---- begin <fitstream/codec/gzip.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
 /// `gzip`: one gzip member (RFC 1952) made by zlib, as U-Boot's gunzip wants:
 /// header magic 1f 8b, method 8, mtime 0 and OS byte 3 so output is
-/// reproducible. A raw zlib stream would be rejected by U-Boot.
+/// reproducible. A raw zlib stream would be rejected by U-Boot. The decoder
+/// reads one such member back.
+///
+/// Needs only zlib, which fitstream::core links.
 
 // ---- begin <fitstream/detail/zlib.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// zlib behind RAII: the error category and a deflate stream that writes one
-// gzip member. Only this header includes <zlib.h>.
+// zlib behind RAII: the error category, a deflate stream that writes one
+// gzip member and an inflate stream that reads one. Only this header
+// includes <zlib.h>.
 
 
 #include <zlib.h>
@@ -877,6 +1280,67 @@ private:
     gz_header header_{};
 };
 
+/// An inflate stream that accepts exactly one gzip member (windowBits
+/// 15 + 16: the gzip wrapper only, as U-Boot's gunzip; a raw zlib stream is
+/// rejected). Its window is fixed at 32 KiB whatever the input says.
+class gzip_inflater {
+public:
+    gzip_inflater() { init(); }
+    gzip_inflater(const gzip_inflater&) = delete;
+    gzip_inflater& operator=(const gzip_inflater&) = delete;
+    ~gzip_inflater() { inflateEnd(&stream_); }
+
+    /// Decompresses as much as fits. Returns false once the member's trailer
+    /// (CRC-32 and size, both checked by zlib) has been read.
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        if (done_) return false;
+        const auto avail_in = static_cast<std::size_t>(in_end - in);
+        const auto avail_out = static_cast<std::size_t>(out_end - out);
+        stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in));
+        stream_.avail_in = static_cast<uInt>(avail_in > UINT_MAX ? UINT_MAX : avail_in);
+        stream_.next_out = reinterpret_cast<Bytef*>(out);
+        stream_.avail_out = static_cast<uInt>(avail_out > UINT_MAX ? UINT_MAX : avail_out);
+        const int rc = inflate(&stream_, Z_NO_FLUSH);
+        const char* const new_in = reinterpret_cast<const char*>(stream_.next_in);
+        char* const new_out = reinterpret_cast<char*>(stream_.next_out);
+        const bool progress = new_in != in || new_out != out;
+        in = new_in;
+        out = new_out;
+        switch (rc) {
+            case Z_STREAM_END: done_ = true; return false;
+            case Z_OK:
+            case Z_BUF_ERROR:  // no progress possible with what it was given
+                if (stall_.stalled(progress, flush, in != in_end, out != out_end))
+                    throw error(std::error_code(Z_BUF_ERROR, zlib_category()), "gzip", "truncated data");
+                return true;
+            case Z_NEED_DICT:  // a gzip member never needs one
+            case Z_DATA_ERROR: {
+                std::string detail = "corrupt data";
+                if (stream_.msg) detail += std::string(" (") + stream_.msg + ")";
+                throw error(std::error_code(Z_DATA_ERROR, zlib_category()), "gzip", detail);
+            }
+            default: throw error(std::error_code(rc, zlib_category()), "gzip", "inflate failed");
+        }
+    }
+
+    void reset() {
+        if (inflateReset(&stream_) != Z_OK) throw error(std::error_code(Z_STREAM_ERROR, zlib_category()), "gzip");
+        done_ = false;
+        stall_.reset();
+    }
+
+private:
+    void init() {
+        stream_ = z_stream{};
+        const int rc = inflateInit2(&stream_, 15 + 16);
+        if (rc != Z_OK) throw error(std::error_code(rc, zlib_category()), "gzip", "cannot initialise inflate");
+    }
+
+    z_stream stream_{};
+    bool done_ = false;
+    stall_detector stall_;
+};
+
 /// CRC-32 (IEEE 802.3, as zlib and U-Boot compute it).
 inline std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t size) {
     const auto* p = static_cast<const Bytef*>(data);
@@ -925,13 +1389,1023 @@ struct gzip {
         // z_stream holds pointers to itself: keep it at a stable address.
         std::unique_ptr<detail::gzip_deflater> deflater_;
     };
+
+    /// Reads one gzip member (zlib's inflate, gzip wrapper only) and checks
+    /// its CRC-32 and size. Throws fitstream::error (zlib_category()) on
+    /// corrupt or truncated input.
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() : inflater_(std::make_unique<detail::gzip_inflater>()) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return inflater_->step(in, in_end, out, out_end, flush);
+        }
+        void close() { inflater_->reset(); }
+
+    private:
+        std::unique_ptr<detail::gzip_inflater> inflater_;
+    };
 };
 
-static_assert(check_codec<gzip>());
+static_assert(check_decodable_codec<gzip>());
 
 }  // namespace codec
 }  // namespace fitstream
 // ---- end <fitstream/codec/gzip.hpp> ----
+// ---- begin <fitstream/codec/lz4.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// `lz4`: one LZ4 frame (magic 04 22 4d 18) as U-Boot's ulz4fn reads it:
+/// independent blocks of up to 4 MiB, no dictionary ID, a content checksum,
+/// and the content size in the frame header when the input size is known.
+/// Not the legacy format (`lz4 -l`), which U-Boot rejects.
+///
+/// Needs liblz4 (CMake target fitstream::lz4).
+
+// ---- begin <fitstream/detail/lz4.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// liblz4's frame API behind RAII: the error category, a compressor that
+// writes one LZ4 frame and a decoder that reads one. Only this header
+// includes <lz4frame.h>.
+
+
+// The error code enumeration sits in lz4frame.h's "static linking only"
+// part; only its constants are used here, no function from that part.
+#ifndef LZ4F_STATIC_LINKING_ONLY
+#define LZ4F_STATIC_LINKING_ONLY
+#define FITSTREAM_DETAIL_LZ4F_STATIC_LINKING_ONLY
+#endif
+#include <lz4frame.h>
+#ifdef FITSTREAM_DETAIL_LZ4F_STATIC_LINKING_ONLY
+#undef LZ4F_STATIC_LINKING_ONLY
+#undef FITSTREAM_DETAIL_LZ4F_STATIC_LINKING_ONLY
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace fitstream {
+
+namespace detail {
+struct lz4_traits {
+    static constexpr const char* name = "lz4";
+    static std::string message(int ev) {
+        // Codes are stored as LZ4F_errorCodes values; LZ4F_getErrorName wants
+        // the size_t a function returned, which is the negated code.
+        return LZ4F_getErrorName(static_cast<std::size_t>(-static_cast<std::ptrdiff_t>(ev)));
+    }
+};
+}  // namespace detail
+
+/// Errors reported by liblz4's frame API (LZ4F_errorCodes values).
+inline const std::error_category& lz4_category() noexcept {
+    static const detail::library_category_impl<detail::lz4_traits> instance;
+    return instance;
+}
+
+namespace detail {
+
+[[noreturn]] inline void throw_lz4(int code, const char* what) {
+    throw error(std::error_code(code, lz4_category()), "lz4", what);
+}
+
+/// Throws when `rc` (a size_t result of an LZ4F_ function) is an error.
+inline std::size_t lz4_check(std::size_t rc, const char* what) {
+    if (LZ4F_isError(rc)) throw_lz4(static_cast<int>(-static_cast<std::ptrdiff_t>(rc)), what);
+    return rc;
+}
+
+struct lz4_cctx_deleter {
+    void operator()(LZ4F_cctx* p) const noexcept { LZ4F_freeCompressionContext(p); }
+};
+struct lz4_dctx_deleter {
+    void operator()(LZ4F_dctx* p) const noexcept { LZ4F_freeDecompressionContext(p); }
+};
+
+/// Writes one LZ4 frame as U-Boot's ulz4fn reads it: independent blocks
+/// (it refuses linked ones), no dictionary ID (a reserved-bit check there),
+/// a content checksum, and the content size when known. Blocks are up to
+/// 4 MiB, as the lz4 command line makes them.
+class lz4_compressor {
+public:
+    lz4_compressor(int level, std::uint64_t source_size) {
+        LZ4F_cctx* ctx = nullptr;
+        lz4_check(LZ4F_createCompressionContext(&ctx, LZ4F_VERSION), "cannot create a compression context");
+        ctx_.reset(ctx);
+        prefs_ = LZ4F_preferences_t{};
+        prefs_.frameInfo.blockSizeID = LZ4F_max4MB;
+        prefs_.frameInfo.blockMode = LZ4F_blockIndependent;
+        prefs_.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+        prefs_.frameInfo.frameType = LZ4F_frame;
+        // 0 means "not stored"; an empty input simply has no size field.
+        prefs_.frameInfo.contentSize = source_size == unknown_size ? 0 : source_size;
+        prefs_.frameInfo.dictID = 0;
+        prefs_.frameInfo.blockChecksumFlag = LZ4F_noBlockChecksum;
+        prefs_.compressionLevel = level;
+        prefs_.autoFlush = 0;
+    }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
+        queue_.drain(out, out_end);
+        if (!begun_) {
+            unsigned char* room = queue_.reserve(LZ4F_HEADER_SIZE_MAX);
+            queue_.commit(
+                lz4_check(LZ4F_compressBegin(ctx_.get(), room, LZ4F_HEADER_SIZE_MAX, &prefs_), "cannot begin a frame"));
+            begun_ = true;
+            queue_.drain(out, out_end);
+        }
+        // LZ4F_compressUpdate needs room for the worst case (a whole block),
+        // so it writes into the queue, which then drains into the window.
+        while (queue_.empty() && in != in_end) {
+            const std::size_t n = std::min(static_cast<std::size_t>(in_end - in), chunk_size);
+            const std::size_t room_size = LZ4F_compressBound(n, &prefs_);
+            unsigned char* room = queue_.reserve(room_size);
+            queue_.commit(
+                lz4_check(LZ4F_compressUpdate(ctx_.get(), room, room_size, in, n, nullptr), "compression failed"));
+            in += n;
+            queue_.drain(out, out_end);
+        }
+        if (finish && in == in_end && !ended_ && queue_.empty()) {
+            const std::size_t room_size = LZ4F_compressBound(0, &prefs_);
+            unsigned char* room = queue_.reserve(room_size);
+            queue_.commit(lz4_check(LZ4F_compressEnd(ctx_.get(), room, room_size, nullptr), "cannot end the frame"));
+            ended_ = true;
+            queue_.drain(out, out_end);
+        }
+        return !finish || !ended_ || !queue_.empty();
+    }
+
+    void reset() {
+        // A context whose frame was not ended starts a new one on the next
+        // LZ4F_compressBegin; a fresh context is the simplest clean state.
+        LZ4F_cctx* ctx = nullptr;
+        lz4_check(LZ4F_createCompressionContext(&ctx, LZ4F_VERSION), "cannot create a compression context");
+        ctx_.reset(ctx);
+        queue_.clear();
+        begun_ = ended_ = false;
+    }
+
+private:
+    static constexpr std::size_t chunk_size = 64 * 1024;
+
+    std::unique_ptr<LZ4F_cctx, lz4_cctx_deleter> ctx_;
+    LZ4F_preferences_t prefs_{};
+    output_queue queue_;
+    bool begun_ = false;
+    bool ended_ = false;
+};
+
+/// Reads exactly one LZ4 frame (magic 04 22 4d 18; skippable frames and the
+/// legacy format are refused, as U-Boot refuses them). liblz4 checks the
+/// header, block and content checksums and the content size; its buffers are
+/// bounded by the largest block size, 4 MiB.
+class lz4_decompressor {
+public:
+    lz4_decompressor() {
+        LZ4F_dctx* ctx = nullptr;
+        lz4_check(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION), "cannot create a decompression context");
+        ctx_.reset(ctx);
+    }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        if (done_) return false;
+        std::size_t in_size = static_cast<std::size_t>(in_end - in);
+        std::size_t out_size = static_cast<std::size_t>(out_end - out);
+        const std::size_t rc = LZ4F_decompress(ctx_.get(), out, &out_size, in, &in_size, nullptr);
+        if (LZ4F_isError(rc)) {
+            LZ4F_resetDecompressionContext(ctx_.get());
+            throw_lz4(static_cast<int>(-static_cast<std::ptrdiff_t>(rc)), "corrupt data");
+        }
+        if (!magic_.feed(in, in_size)) throw_lz4(LZ4F_ERROR_frameType_unknown, "not an LZ4 frame");
+        in += in_size;
+        out += out_size;
+        if (rc == 0) {  // the frame is complete and flushed
+            done_ = true;
+            return false;
+        }
+        if (stall_.stalled(in_size != 0 || out_size != 0, flush, in != in_end, out != out_end))
+            throw_lz4(LZ4F_ERROR_frameSize_wrong, "truncated data");
+        return true;
+    }
+
+    void reset() {
+        LZ4F_resetDecompressionContext(ctx_.get());
+        done_ = false;
+        magic_.reset();
+        stall_.reset();
+    }
+
+private:
+    static constexpr unsigned char frame_magic[4] = {0x04, 0x22, 0x4d, 0x18};
+
+    std::unique_ptr<LZ4F_dctx, lz4_dctx_deleter> ctx_;
+    magic_check magic_{frame_magic, sizeof frame_magic};
+    stall_detector stall_;
+    bool done_ = false;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/lz4.hpp> ----
+
+namespace fitstream {
+namespace codec {
+
+/// FIT `compression = "lz4"`.
+struct lz4 {
+    static constexpr std::string_view fit_name = "lz4";
+    struct options {
+        int level = 1;  ///< lz4's own default (fast); 3..12 select LZ4_HC, 12 smallest
+    };
+
+    class encoder {
+    public:
+        using char_type = char;
+        encoder(const options& opts, std::uint64_t source_size) : compressor_(opts.level, source_size) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return compressor_.step(in, in_end, out, out_end, flush);
+        }
+        void close() { compressor_.reset(); }
+
+    private:
+        detail::lz4_compressor compressor_;
+    };
+
+    /// Reads one LZ4 frame, verifying its checksums and content size.
+    /// Throws fitstream::error (lz4_category()) on corrupt or truncated input
+    /// and on anything that is not an LZ4 frame.
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() = default;
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return decompressor_.step(in, in_end, out, out_end, flush);
+        }
+        void close() { decompressor_.reset(); }
+
+    private:
+        detail::lz4_decompressor decompressor_;
+    };
+};
+
+static_assert(check_decodable_codec<lz4>());
+
+}  // namespace codec
+}  // namespace fitstream
+// ---- end <fitstream/codec/lz4.hpp> ----
+// ---- begin <fitstream/codec/lzma.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// `lzma`: LZMA_Alone, the format of the `lzma` command (5 property bytes,
+/// a u64 uncompressed size, LZMA1 data), which U-Boot's LzmaTools reads.
+/// Not xz and not lzip: U-Boot has no FIT name for those. The size field
+/// says "unknown" (all 0xff) and the data ends with an end marker, which
+/// U-Boot accepts; see <fitstream/detail/lzma.hpp> for the details.
+///
+/// Needs liblzma (CMake target fitstream::lzma).
+
+// ---- begin <fitstream/detail/lzma.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// liblzma behind RAII: the error category and the LZMA_Alone (.lzma)
+// encoder and decoder. Only this header includes <lzma.h>.
+//
+// Why lzma_alone_encoder's header is kept as it is: it stores the
+// uncompressed size as "unknown" (eight 0xff bytes) and ends the data with
+// an end-of-payload marker. U-Boot's lzmaBuffToBuffDecompress
+// (lib/lzma/LzmaTools.c) reads that u64 at bytes 5..12 and treats all-ones
+// as unknown explicitly: with a 64-bit SizeT it becomes (SizeT)-1, which
+// skips the "output buffer too small" short-cut and decodes up to the end
+// marker (bounded by the output buffer in current releases); with a 32-bit
+// SizeT it is accepted only when all eight bytes are 0xff, for exactly this
+// case. The `lzma` command of xz-utils writes the same header. Writing the
+// real size instead would need the raw LZMA1 encoder and a hand-made
+// header, and a stored size followed by an end marker is refused by liblzma
+// before 5.2.6 (dropping the marker needs LZMA_FILTER_LZMA1EXT, liblzma
+// 5.4); it would buy nothing U-Boot needs, so we do not.
+
+
+#include <lzma.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace fitstream {
+
+namespace detail {
+struct lzma_traits {
+    static constexpr const char* name = "lzma";
+    static std::string message(int ev) {
+        // liblzma has no strerror of its own.
+        switch (static_cast<lzma_ret>(ev)) {
+            case LZMA_OK: return "success";
+            case LZMA_STREAM_END: return "end of stream";
+            case LZMA_NO_CHECK: return "no integrity check";
+            case LZMA_UNSUPPORTED_CHECK: return "unsupported integrity check";
+            case LZMA_GET_CHECK: return "integrity check type available";
+            case LZMA_MEM_ERROR: return "cannot allocate memory";
+            case LZMA_MEMLIMIT_ERROR: return "memory usage limit reached";
+            case LZMA_FORMAT_ERROR: return "file format not recognized";
+            case LZMA_OPTIONS_ERROR: return "invalid or unsupported options";
+            case LZMA_DATA_ERROR: return "data is corrupt";
+            case LZMA_BUF_ERROR: return "no progress is possible (truncated input?)";
+            case LZMA_PROG_ERROR: return "programming error";
+            default: return "unknown liblzma error";
+        }
+    }
+};
+}  // namespace detail
+
+/// Errors reported by liblzma (lzma_ret values).
+inline const std::error_category& lzma_category() noexcept {
+    static const detail::library_category_impl<detail::lzma_traits> instance;
+    return instance;
+}
+
+namespace detail {
+
+[[noreturn]] inline void throw_lzma(lzma_ret rc, const char* what) {
+    throw error(std::error_code(static_cast<int>(rc), lzma_category()), "lzma", what);
+}
+
+/// The most memory the LZMA_Alone decoder may use. A header can ask for a
+/// dictionary of up to 4 GiB; `lzma -9` needs 64 MiB (about 65 MiB in all).
+inline constexpr std::uint64_t lzma_decoder_memory_limit = 256u << 20;
+
+class lzma_stream_holder {
+public:
+    lzma_stream_holder() = default;
+    lzma_stream_holder(const lzma_stream_holder&) = delete;
+    lzma_stream_holder& operator=(const lzma_stream_holder&) = delete;
+    ~lzma_stream_holder() { lzma_end(&stream_); }
+
+protected:
+    // Runs lzma_code on the window; returns its result and whether it moved.
+    lzma_ret code(const char*& in, const char* in_end, char*& out, char* out_end, lzma_action action,
+                  bool& progress) {
+        stream_.next_in = reinterpret_cast<const std::uint8_t*>(in);
+        stream_.avail_in = static_cast<std::size_t>(in_end - in);
+        stream_.next_out = reinterpret_cast<std::uint8_t*>(out);
+        stream_.avail_out = static_cast<std::size_t>(out_end - out);
+        const lzma_ret rc = lzma_code(&stream_, action);
+        const char* const new_in = reinterpret_cast<const char*>(stream_.next_in);
+        char* const new_out = reinterpret_cast<char*>(stream_.next_out);
+        progress = new_in != in || new_out != out;
+        in = new_in;
+        out = new_out;
+        return rc;
+    }
+
+    lzma_stream stream_ = LZMA_STREAM_INIT;
+};
+
+/// LZMA_Alone from a preset (0..9, as `lzma -0` .. `lzma -9`): 5 property
+/// bytes, u64 size "unknown", LZMA1 data with an end marker. See the file
+/// comment for why the size stays unknown.
+class lzma_alone_compressor : private lzma_stream_holder {
+public:
+    explicit lzma_alone_compressor(int level) : level_(level) { init(); }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
+        if (ended_) return false;
+        // LZMA_FINISH only once all input is in: liblzma forbids new input
+        // after it, and a caller may still hold some back.
+        const lzma_action action = finish && in == in_end ? LZMA_FINISH : LZMA_RUN;
+        bool progress = false;
+        const lzma_ret rc = code(in, in_end, out, out_end, action, progress);
+        if (rc == LZMA_STREAM_END) {
+            ended_ = true;
+            return false;
+        }
+        if (rc != LZMA_OK && rc != LZMA_BUF_ERROR) throw_lzma(rc, "compression failed");
+        return true;
+    }
+
+    void reset() {
+        ended_ = false;
+        init();  // re-initialising a stream reuses its memory
+    }
+
+private:
+    void init() {
+        lzma_options_lzma options{};
+        if (level_ < 0 || level_ > 9 || lzma_lzma_preset(&options, static_cast<std::uint32_t>(level_)))
+            throw_lzma(LZMA_OPTIONS_ERROR, "bad level (valid: 0..9)");
+        const lzma_ret rc = lzma_alone_encoder(&stream_, &options);
+        if (rc != LZMA_OK) throw_lzma(rc, "cannot initialise the encoder");
+    }
+
+    int level_;
+    bool ended_ = false;
+};
+
+/// Reads one LZMA_Alone stream: with a size in the header it stops there,
+/// with "unknown" it needs the end marker. Memory use is capped at
+/// lzma_decoder_memory_limit, whatever the header's dictionary size.
+class lzma_alone_decompressor : private lzma_stream_holder {
+public:
+    lzma_alone_decompressor() { init(); }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        if (done_) return false;
+        bool progress = false;
+        const lzma_ret rc = code(in, in_end, out, out_end, LZMA_RUN, progress);
+        switch (rc) {
+            case LZMA_STREAM_END: done_ = true; return false;
+            case LZMA_OK:
+            case LZMA_BUF_ERROR:
+                if (stall_.stalled(progress, flush, in != in_end, out != out_end))
+                    throw_lzma(LZMA_BUF_ERROR, "truncated data");
+                return true;
+            case LZMA_MEMLIMIT_ERROR: throw_lzma(rc, "dictionary larger than the decoder allows");
+            case LZMA_FORMAT_ERROR:
+            case LZMA_OPTIONS_ERROR:
+            case LZMA_DATA_ERROR: throw_lzma(rc, "corrupt data");
+            default: throw_lzma(rc, "decompression failed");
+        }
+    }
+
+    void reset() {
+        done_ = false;
+        stall_.reset();
+        init();
+    }
+
+private:
+    void init() {
+        const lzma_ret rc = lzma_alone_decoder(&stream_, lzma_decoder_memory_limit);
+        if (rc != LZMA_OK) throw_lzma(rc, "cannot initialise the decoder");
+    }
+
+    bool done_ = false;
+    stall_detector stall_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/lzma.hpp> ----
+
+#include <memory>
+
+namespace fitstream {
+namespace codec {
+
+/// FIT `compression = "lzma"`.
+struct lzma {
+    static constexpr std::string_view fit_name = "lzma";
+    struct options {
+        int level = 6;  ///< preset 0..9, as `lzma -0` .. `lzma -9`; 6 is the tool's default
+    };
+
+    class encoder {
+    public:
+        using char_type = char;
+        encoder(const options& opts, std::uint64_t /*source_size*/)
+            : compressor_(std::make_unique<detail::lzma_alone_compressor>(opts.level)) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return compressor_->step(in, in_end, out, out_end, flush);
+        }
+        void close() { compressor_->reset(); }
+
+    private:
+        std::unique_ptr<detail::lzma_alone_compressor> compressor_;
+    };
+
+    /// Reads one LZMA_Alone stream (known size or end marker). Memory use is
+    /// capped at 256 MiB whatever the header's dictionary size says.
+    /// Throws fitstream::error (lzma_category()) on corrupt or truncated input.
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() : decompressor_(std::make_unique<detail::lzma_alone_decompressor>()) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return decompressor_->step(in, in_end, out, out_end, flush);
+        }
+        void close() { decompressor_->reset(); }
+
+    private:
+        std::unique_ptr<detail::lzma_alone_decompressor> decompressor_;
+    };
+};
+
+static_assert(check_decodable_codec<lzma>());
+
+}  // namespace codec
+}  // namespace fitstream
+// ---- end <fitstream/codec/lzma.hpp> ----
+// ---- begin <fitstream/codec/lzo.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// `lzo`: the lzop file format (magic 89 4c 5a 4f 00 0d 0a 1a 0a) around
+/// liblzo2's LZO1X, shaped as U-Boot's lzop_decompress needs it: one
+/// Adler-32 per block of uncompressed data and no other block checksum,
+/// 256 KiB blocks, incompressible blocks stored, mode and mtime zero, no
+/// name. `lzop -d` reads it too. See <fitstream/detail/lzo.hpp> for what
+/// U-Boot parses and why each field is as it is.
+///
+/// Needs liblzo2 (CMake target fitstream::lzo).
+
+// ---- begin <fitstream/detail/lzo.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// liblzo2 behind RAII, inside the lzop file format that U-Boot's `lzo`
+// decompression reads: the error category, an lzop writer and an lzop
+// reader. Only this header includes <lzo/...>.
+//
+// What U-Boot's lzop_decompress (lib/lzo/lzo1x_decompress.c) accepts, and
+// therefore what the writer produces:
+//  - magic 89 4c 5a 4f 00 0d 0a 1a 0a; then version, library version,
+//    version-needed and method are skipped without a look (7 bytes, so the
+//    version-needed field is assumed present: version >= 0x0940); a level
+//    byte and mtime_high follow only when version >= 0x0940;
+//  - flags: only F_H_FILTER is looked at (its 4-byte field is skipped, the
+//    filter is NOT undone); an extra field (F_H_EXTRA_FIELD) is not
+//    understood and would derail the parser; mode, mtimes and name are
+//    skipped; the header checksum is skipped, never checked;
+//  - each block: u32 uncompressed size (0 ends the stream), u32 compressed
+//    size, then EXACTLY ONE 4-byte checksum word is skipped. So the file
+//    must carry one checksum of the uncompressed data (F_ADLER32_D or
+//    F_CRC32_D) and no checksum of the compressed data (F_ADLER32_C /
+//    F_CRC32_C add a second word to compressed blocks); no checksum at all
+//    would derail it too. Nothing is verified;
+//  - compressed size must be 1..uncompressed size; equal sizes mean a stored
+//    block, copied as is (releases before that fix ran the LZO decoder on
+//    stored blocks and failed).
+// lzop 1.04's default output fits exactly: version 0x1040, needs 0x0940,
+// flags F_ADLER32_D | F_OS_UNIX (plus F_STDIN/F_STDOUT, which nobody reads),
+// 256 KiB blocks, incompressible blocks stored. The writer makes the same
+// with mode 0, mtime 0, no name and no F_STDIN/F_STDOUT, so output depends
+// on the input alone.
+
+
+#include <lzo/lzo1x.h>
+#include <lzo/lzoconf.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+namespace detail {
+struct lzo_traits {
+    static constexpr const char* name = "lzo";
+    static std::string message(int ev) {
+        switch (ev) {
+            case LZO_E_OK: return "success";
+            case LZO_E_ERROR: return "error";
+            case LZO_E_OUT_OF_MEMORY: return "out of memory";
+            case LZO_E_NOT_COMPRESSIBLE: return "not compressible";
+            case LZO_E_INPUT_OVERRUN: return "input overrun";
+            case LZO_E_OUTPUT_OVERRUN: return "output overrun";
+            case LZO_E_LOOKBEHIND_OVERRUN: return "lookbehind overrun";
+            case LZO_E_EOF_NOT_FOUND: return "end of stream not found";
+            case LZO_E_INPUT_NOT_CONSUMED: return "input not consumed";
+            case LZO_E_NOT_YET_IMPLEMENTED: return "not implemented";
+            case LZO_E_INVALID_ARGUMENT: return "invalid argument";
+            case LZO_E_INVALID_ALIGNMENT: return "invalid alignment";
+            case LZO_E_OUTPUT_NOT_CONSUMED: return "output not consumed";
+            case LZO_E_INTERNAL_ERROR: return "internal error";
+            default: return "unknown liblzo2 error";
+        }
+    }
+};
+}  // namespace detail
+
+/// Errors reported by liblzo2 (LZO_E_* values), and by the lzop container
+/// around it.
+inline const std::error_category& lzo_category() noexcept {
+    static const detail::library_category_impl<detail::lzo_traits> instance;
+    return instance;
+}
+
+namespace detail {
+
+[[noreturn]] inline void throw_lzo(int rc, const std::string& what) {
+    throw error(std::error_code(rc, lzo_category()), "lzo", what);
+}
+
+// The lzop file format (lzop 1.04's conf.h and lzop.c).
+namespace lzop {
+inline constexpr unsigned char magic[9] = {0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a};
+inline constexpr std::uint16_t version = 0x1040;         // the lzop release whose output we mirror
+inline constexpr std::uint16_t version_needed = 0x0940;  // first version with level and mtime_high
+inline constexpr std::uint8_t m_lzo1x_1 = 1;
+inline constexpr std::uint8_t m_lzo1x_1_15 = 2;
+inline constexpr std::uint8_t m_lzo1x_999 = 3;
+inline constexpr std::uint32_t f_adler32_d = 0x00000001;
+inline constexpr std::uint32_t f_adler32_c = 0x00000002;
+inline constexpr std::uint32_t f_h_extra_field = 0x00000040;
+inline constexpr std::uint32_t f_crc32_d = 0x00000100;
+inline constexpr std::uint32_t f_crc32_c = 0x00000200;
+inline constexpr std::uint32_t f_multipart = 0x00000400;
+inline constexpr std::uint32_t f_h_filter = 0x00000800;
+inline constexpr std::uint32_t f_h_crc32 = 0x00001000;
+inline constexpr std::uint32_t f_os_unix = 0x03000000;
+// Bits lzop itself refuses (not a flag, an OS or a character set).
+inline constexpr std::uint32_t f_reserved = ~(0x00003fffu | 0xff000000u | 0x00f00000u);
+inline constexpr std::size_t block_size = 256 * 1024;  // lzop's default
+// lzop's own MAX_BLOCK_SIZE: the most a reader allocates for one block.
+inline constexpr std::uint32_t max_block_size = 64u * 1024 * 1024;
+}  // namespace lzop
+
+inline std::uint32_t lzo_adler32_of(const unsigned char* p, std::size_t n) {
+    return static_cast<std::uint32_t>(lzo_adler32(1, p, static_cast<lzo_uint>(n)));
+}
+inline std::uint32_t lzo_crc32_of(const unsigned char* p, std::size_t n) {
+    return static_cast<std::uint32_t>(lzo_crc32(0, p, static_cast<lzo_uint>(n)));
+}
+inline std::uint32_t load_be32(const unsigned char* p) noexcept {
+    return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
+           static_cast<std::uint32_t>(p[2]) << 8 | p[3];
+}
+inline std::uint16_t load_be16(const unsigned char* p) noexcept {
+    return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
+}
+
+inline void lzo_initialise() {
+    // Checks that the library and this build agree on type sizes; cheap.
+    if (lzo_init() != LZO_E_OK) throw_lzo(LZO_E_ERROR, "liblzo2 initialisation failed");
+}
+
+/// An lzop file around LZO1X: method and level as lzop's -1 .. -9 choose
+/// them (1: LZO1X-1(15), 2..6: LZO1X-1, 7..9: LZO1X-999), 256 KiB blocks,
+/// an Adler-32 of each block's uncompressed data, incompressible blocks
+/// stored. See the file comment for why exactly this shape.
+class lzop_compressor {
+public:
+    explicit lzop_compressor(int level) {
+        lzo_initialise();
+        std::size_t work_size = 0;
+        if (level == 1) {
+            method_ = lzop::m_lzo1x_1_15;
+            level_byte_ = 1;
+            work_size = LZO1X_1_15_MEM_COMPRESS;
+        } else if (level >= 2 && level <= 6) {
+            method_ = lzop::m_lzo1x_1;
+            level_byte_ = 5;  // what lzop writes for -2 .. -6
+            work_size = LZO1X_1_MEM_COMPRESS;
+        } else if (level >= 7 && level <= 9) {
+            method_ = lzop::m_lzo1x_999;
+            level_byte_ = static_cast<std::uint8_t>(level);
+            work_size = LZO1X_999_MEM_COMPRESS;
+        } else {
+            throw_lzo(LZO_E_INVALID_ARGUMENT, "bad level (valid: 1..9)");
+        }
+        work_.reset(new unsigned char[work_size]);
+        compressed_.reset(new unsigned char[compress_bound(lzop::block_size)]);
+        block_.reserve(lzop::block_size);
+        write_header();
+    }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
+        queue_.drain(out, out_end);
+        while (queue_.empty() && in != in_end) {
+            const std::size_t n =
+                std::min(static_cast<std::size_t>(in_end - in), lzop::block_size - block_.size());
+            block_.insert(block_.end(), reinterpret_cast<const unsigned char*>(in),
+                          reinterpret_cast<const unsigned char*>(in) + n);
+            in += n;
+            if (block_.size() == lzop::block_size) write_block();
+            queue_.drain(out, out_end);
+        }
+        if (finish && in == in_end && !ended_ && queue_.empty()) {
+            if (!block_.empty()) write_block();
+            queue_.append_be32(0);  // end of stream
+            ended_ = true;
+            queue_.drain(out, out_end);
+        }
+        return !finish || !ended_ || !queue_.empty();
+    }
+
+    void reset() {
+        queue_.clear();
+        block_.clear();
+        ended_ = false;
+        write_header();
+    }
+
+private:
+    static constexpr std::size_t compress_bound(std::size_t n) { return n + n / 16 + 64 + 3; }
+
+    void write_header() {
+        unsigned char h[9 + 2 + 2 + 2 + 1 + 1 + 4 + 4 + 4 + 4 + 1];
+        std::size_t n = 0;
+        auto put8 = [&](std::uint32_t v) { h[n++] = static_cast<unsigned char>(v); };
+        auto put16 = [&](std::uint32_t v) { put8(v >> 8), put8(v); };
+        auto put32 = [&](std::uint32_t v) { put16(v >> 16), put16(v); };
+        for (unsigned char b : lzop::magic) put8(b);
+        put16(lzop::version);
+        put16(LZO_VERSION & 0xffff);
+        put16(lzop::version_needed);
+        put8(method_);
+        put8(level_byte_);
+        put32(lzop::f_adler32_d | lzop::f_os_unix);
+        put32(0);  // mode
+        put32(0);  // mtime_low
+        put32(0);  // mtime_high
+        put8(0);   // name length
+        queue_.append(h, n);
+        // The header checksum covers everything after the magic.
+        queue_.append_be32(lzo_adler32_of(h + sizeof lzop::magic, n - sizeof lzop::magic));
+    }
+
+    void write_block() {
+        const std::size_t size = block_.size();
+        lzo_uint packed = 0;
+        int rc = LZO_E_ERROR;
+        switch (method_) {
+            case lzop::m_lzo1x_1_15:
+                rc = lzo1x_1_15_compress(block_.data(), size, compressed_.get(), &packed, work_.get());
+                break;
+            case lzop::m_lzo1x_1:
+                rc = lzo1x_1_compress(block_.data(), size, compressed_.get(), &packed, work_.get());
+                break;
+            default:
+                rc = lzo1x_999_compress_level(block_.data(), size, compressed_.get(), &packed, work_.get(), nullptr,
+                                              0, nullptr, level_byte_);
+                break;
+        }
+        if (rc != LZO_E_OK) throw_lzo(rc, "compression failed");
+        const bool stored = packed >= size;  // as lzop: never store a block that grew
+        queue_.append_be32(static_cast<std::uint32_t>(size));
+        queue_.append_be32(static_cast<std::uint32_t>(stored ? size : packed));
+        queue_.append_be32(lzo_adler32_of(block_.data(), size));
+        if (stored) {
+            queue_.append(block_.data(), size);
+        } else {
+            queue_.append(compressed_.get(), packed);
+        }
+        block_.clear();
+    }
+
+    std::uint8_t method_ = lzop::m_lzo1x_1;
+    std::uint8_t level_byte_ = 5;
+    std::unique_ptr<unsigned char[]> work_;
+    std::unique_ptr<unsigned char[]> compressed_;
+    std::vector<unsigned char> block_;
+    output_queue queue_;
+    bool ended_ = false;
+};
+
+/// Reads one lzop file: any LZO1X method, every checksum lzop can write
+/// (header Adler-32 or CRC-32, per-block Adler-32/CRC-32 of the data and of
+/// the compressed data), all verified. Refused, as U-Boot cannot use them:
+/// filters, extra header fields, multipart files. No block may claim more
+/// than lzop's own 64 MiB limit; block buffers grow only as data arrives,
+/// except the one output buffer of the block's stated size.
+class lzop_decompressor {
+public:
+    lzop_decompressor() { lzo_initialise(); }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        for (;;) {
+            queue_.drain(out, out_end);
+            if (!queue_.empty()) return true;  // the window is full
+            if (state_ == state::done) return false;
+            if (!advance(in, in_end)) break;   // needs more input
+        }
+        if (flush) throw_lzo(LZO_E_INPUT_OVERRUN, "truncated data");
+        return true;
+    }
+
+    void reset() {
+        state_ = state::magic;
+        buf_.clear();
+        checks_.clear();
+        block_.clear();
+        queue_.clear();
+    }
+
+private:
+    enum class state { magic, fixed, rest, name, block_size, block_packed, block_checks, block_data, done };
+
+    // Appends input to `to` until it holds `size` bytes; true once it does.
+    static bool gather(std::vector<unsigned char>& to, std::size_t size, const char*& in, const char* in_end) {
+        const std::size_t n = std::min(size - to.size(), static_cast<std::size_t>(in_end - in));
+        to.insert(to.end(), reinterpret_cast<const unsigned char*>(in), reinterpret_cast<const unsigned char*>(in) + n);
+        in += n;
+        return to.size() == size;
+    }
+
+    // Takes one step through the format; false when input ran out first.
+    bool advance(const char*& in, const char* in_end) {
+        switch (state_) {
+            case state::magic:  // magic and version
+                if (!gather(buf_, 11, in, in_end)) return false;
+                if (!std::equal(std::begin(lzop::magic), std::end(lzop::magic), buf_.begin()))
+                    throw_lzo(LZO_E_ERROR, "not an lzop file");
+                version_ = load_be16(&buf_[9]);
+                if (version_ < 0x0900) throw_lzo(LZO_E_ERROR, "lzop file version too old");
+                // library version, [version needed], method, [level], flags
+                want_ = 11 + 2 + (new_format() ? 2 : 0) + 1 + (new_format() ? 1 : 0) + 4;
+                state_ = state::fixed;
+                return true;
+            case state::fixed: {
+                if (!gather(buf_, want_, in, in_end)) return false;
+                std::size_t at = 13;
+                if (new_format()) {
+                    const std::uint16_t needed = load_be16(&buf_[at]);
+                    at += 2;
+                    if (needed < 0x0900 || needed > lzop::version)
+                        throw_lzo(LZO_E_ERROR, "lzop file needs an unknown lzop version");
+                }
+                const std::uint8_t method = buf_[at++];
+                if (method != lzop::m_lzo1x_1 && method != lzop::m_lzo1x_1_15 && method != lzop::m_lzo1x_999)
+                    throw_lzo(LZO_E_NOT_YET_IMPLEMENTED, "lzop method " + std::to_string(method) + " is not LZO1X");
+                if (new_format()) ++at;  // level: the decoder does not need it
+                flags_ = load_be32(&buf_[at]);
+                if (flags_ & lzop::f_reserved) throw_lzo(LZO_E_ERROR, "lzop header has unknown flags");
+                if (flags_ & (lzop::f_h_filter | lzop::f_h_extra_field | lzop::f_multipart))
+                    throw_lzo(LZO_E_NOT_YET_IMPLEMENTED,
+                              "lzop filters, extra fields and multipart files are not supported");
+                // mode, mtime_low, [mtime_high], name length
+                want_ += 4 + 4 + (new_format() ? 4 : 0) + 1;
+                state_ = state::rest;
+                return true;
+            }
+            case state::rest:
+                if (!gather(buf_, want_, in, in_end)) return false;
+                want_ += buf_.back() + 4u;  // the name, then the header checksum
+                state_ = state::name;
+                return true;
+            case state::name: {
+                if (!gather(buf_, want_, in, in_end)) return false;
+                const unsigned char* covered = buf_.data() + sizeof lzop::magic;
+                const std::size_t covered_size = buf_.size() - sizeof lzop::magic - 4;
+                const std::uint32_t sum = (flags_ & lzop::f_h_crc32) ? lzo_crc32_of(covered, covered_size)
+                                                                     : lzo_adler32_of(covered, covered_size);
+                if (sum != load_be32(&buf_[buf_.size() - 4])) throw_lzo(LZO_E_ERROR, "lzop header checksum mismatch");
+                buf_.clear();
+                state_ = state::block_size;
+                return true;
+            }
+            case state::block_size:
+                if (!gather(buf_, 4, in, in_end)) return false;
+                size_ = load_be32(buf_.data());
+                buf_.clear();
+                if (size_ == 0) {
+                    state_ = state::done;
+                    return true;
+                }
+                if (size_ > lzop::max_block_size) throw_lzo(LZO_E_ERROR, "lzop block larger than 64 MiB");
+                state_ = state::block_packed;
+                return true;
+            case state::block_packed: {
+                if (!gather(buf_, 4, in, in_end)) return false;
+                packed_ = load_be32(buf_.data());
+                buf_.clear();
+                if (packed_ == 0 || packed_ > size_) throw_lzo(LZO_E_ERROR, "corrupt data (bad block size)");
+                // Checksums of the data; of the compressed data only when it is.
+                want_ = 4u * ((flags_ & lzop::f_adler32_d ? 1 : 0) + (flags_ & lzop::f_crc32_d ? 1 : 0));
+                if (packed_ < size_)
+                    want_ += 4u * ((flags_ & lzop::f_adler32_c ? 1 : 0) + (flags_ & lzop::f_crc32_c ? 1 : 0));
+                state_ = state::block_checks;
+                return true;
+            }
+            case state::block_checks:
+                if (!gather(checks_, want_, in, in_end)) return false;
+                state_ = state::block_data;
+                return true;
+            case state::block_data:
+                if (!gather(block_, packed_, in, in_end)) return false;
+                decode_block();
+                checks_.clear();
+                block_.clear();
+                state_ = state::block_size;
+                return true;
+            case state::done: return false;
+        }
+        return false;
+    }
+
+    void decode_block() {
+        // Checksum words in file order: of the data (Adler-32, CRC-32), then
+        // of the compressed data, present for compressed blocks only.
+        const bool packed = packed_ < size_;
+        const unsigned char* word = checks_.data();
+        auto take = [&](bool present) -> std::uint32_t {
+            if (!present) return 0;
+            const std::uint32_t v = load_be32(word);
+            word += 4;
+            return v;
+        };
+        const std::uint32_t d_adler = take(flags_ & lzop::f_adler32_d);
+        const std::uint32_t d_crc = take(flags_ & lzop::f_crc32_d);
+        const std::uint32_t c_adler = take(packed && (flags_ & lzop::f_adler32_c));
+        const std::uint32_t c_crc = take(packed && (flags_ & lzop::f_crc32_c));
+        auto check = [&](std::uint32_t flag, std::uint32_t expected, std::uint32_t (*sum)(const unsigned char*,
+                                                                                           std::size_t),
+                         const unsigned char* p, std::size_t n) {
+            if ((flags_ & flag) && sum(p, n) != expected)
+                throw_lzo(LZO_E_ERROR, "corrupt data (block checksum mismatch)");
+        };
+
+        const unsigned char* data = block_.data();
+        if (packed) {
+            check(lzop::f_adler32_c, c_adler, lzo_adler32_of, data, packed_);
+            check(lzop::f_crc32_c, c_crc, lzo_crc32_of, data, packed_);
+            unsigned char* room = queue_.reserve(size_);  // the queue is empty here
+            lzo_uint produced = size_;
+            const int rc = lzo1x_decompress_safe(data, packed_, room, &produced, nullptr);
+            if (rc != LZO_E_OK) throw_lzo(rc, "corrupt data");
+            if (produced != size_) throw_lzo(LZO_E_ERROR, "corrupt data (block decodes to the wrong size)");
+            data = room;
+        }
+        check(lzop::f_adler32_d, d_adler, lzo_adler32_of, data, size_);
+        check(lzop::f_crc32_d, d_crc, lzo_crc32_of, data, size_);
+        if (packed) {
+            queue_.commit(size_);
+        } else {
+            queue_.append(data, size_);  // a stored block
+        }
+    }
+
+    bool new_format() const noexcept { return version_ >= 0x0940; }
+
+    state state_ = state::magic;
+    std::vector<unsigned char> buf_;     // header, then each block's size fields
+    std::vector<unsigned char> checks_;  // one block's checksum words
+    std::vector<unsigned char> block_;   // one block's stored bytes, as they arrive
+    output_queue queue_;                 // decoded bytes not yet handed out
+    std::size_t want_ = 0;
+    std::uint16_t version_ = 0;
+    std::uint32_t flags_ = 0;
+    std::uint32_t size_ = 0;
+    std::uint32_t packed_ = 0;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/lzo.hpp> ----
+
+namespace fitstream {
+namespace codec {
+
+/// FIT `compression = "lzo"`.
+struct lzo {
+    static constexpr std::string_view fit_name = "lzo";
+    struct options {
+        /// As lzop's -1 .. -9: 1 is LZO1X-1(15), 2..6 LZO1X-1, 7..9 LZO1X-999
+        /// (much slower, a little smaller). 3 is lzop's default.
+        int level = 3;
+    };
+
+    class encoder {
+    public:
+        using char_type = char;
+        encoder(const options& opts, std::uint64_t /*source_size*/) : compressor_(opts.level) {}
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return compressor_.step(in, in_end, out, out_end, flush);
+        }
+        void close() { compressor_.reset(); }
+
+    private:
+        detail::lzop_compressor compressor_;
+    };
+
+    /// Reads one lzop file, verifying every checksum it carries. Blocks
+    /// claiming more than 64 MiB are refused. Throws fitstream::error
+    /// (lzo_category()) on corrupt or truncated input, and on lzop features
+    /// U-Boot cannot use (filters, extra fields, multipart).
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() = default;
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return decompressor_.step(in, in_end, out, out_end, flush);
+        }
+        void close() { decompressor_.reset(); }
+
+    private:
+        detail::lzop_decompressor decompressor_;
+    };
+};
+
+static_assert(check_decodable_codec<lzo>());
+
+}  // namespace codec
+}  // namespace fitstream
+// ---- end <fitstream/codec/lzo.hpp> ----
 // ---- begin <fitstream/codec/none.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -966,9 +2440,27 @@ struct none {
         }
         void close() {}
     };
+
+    /// Copies the bytes back out; there is nothing to be corrupt.
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() = default;
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            const std::ptrdiff_t n = std::min(in_end - in, out_end - out);
+            if (n > 0) {
+                std::memcpy(out, in, static_cast<std::size_t>(n));
+                in += n;
+                out += n;
+            }
+            return !flush || in != in_end;
+        }
+        void close() {}
+    };
 };
 
-static_assert(check_codec<none>());
+static_assert(check_decodable_codec<none>());
 
 }  // namespace codec
 }  // namespace fitstream
@@ -979,12 +2471,14 @@ static_assert(check_codec<none>());
 /// @file
 /// `zstd`: one Zstandard frame (magic 28 b5 2f fd) with a content checksum
 /// and, when the input size is known, the content size in its header.
+///
+/// Needs libzstd (CMake target fitstream::zstd).
 
 // ---- begin <fitstream/detail/zstd.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// libzstd behind RAII: the error category and a compression context. Only
-// this header includes <zstd.h>.
+// libzstd behind RAII: the error category, a compression context and a
+// decompression context. Only this header includes <zstd.h>.
 
 
 #include <zstd.h>
@@ -1024,6 +2518,9 @@ inline std::size_t zstd_check(std::size_t rc, const char* what) {
 struct zstd_cctx_deleter {
     void operator()(ZSTD_CCtx* p) const noexcept { ZSTD_freeCCtx(p); }
 };
+struct zstd_dctx_deleter {
+    void operator()(ZSTD_DCtx* p) const noexcept { ZSTD_freeDCtx(p); }
+};
 
 /// A streaming zstd compressor producing one frame with a content checksum
 /// (as the zstd command line does) and, when known, the content size.
@@ -1036,6 +2533,9 @@ public:
     }
 
     bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
+        // Once the frame is complete, libzstd would start a new one on the
+        // next call: a SymmetricFilter must instead keep reporting its end.
+        if (ended_) return false;
         ZSTD_inBuffer input{in, static_cast<std::size_t>(in_end - in), 0};
         ZSTD_outBuffer output{out, static_cast<std::size_t>(out_end - out), 0};
         const std::size_t remaining =
@@ -1043,11 +2543,13 @@ public:
                        "compression failed");
         in += input.pos;
         out += output.pos;
+        if (finish && remaining == 0) ended_ = true;
         return finish ? remaining != 0 : true;
     }
 
     void reset() {
         zstd_check(ZSTD_CCtx_reset(ctx_.get(), ZSTD_reset_session_and_parameters), "reset failed");
+        ended_ = false;
         configure();
     }
 
@@ -1067,6 +2569,54 @@ private:
     int level_;
     int workers_;
     std::uint64_t source_size_;
+    bool ended_ = false;
+};
+
+/// A streaming decoder for exactly one zstd frame (magic 28 b5 2f fd;
+/// skippable frames are refused). libzstd checks the content checksum and
+/// size when present, and refuses windows above its default limit of
+/// 2^27 bytes, so memory stays bounded whatever the frame header says.
+class zstd_decompressor {
+public:
+    zstd_decompressor() : ctx_(ZSTD_createDCtx()) {
+        if (!ctx_) throw error(std::error_code(ZSTD_error_memory_allocation, zstd_category()), "zstd");
+    }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        if (done_) return false;
+        ZSTD_inBuffer input{in, static_cast<std::size_t>(in_end - in), 0};
+        ZSTD_outBuffer output{out, static_cast<std::size_t>(out_end - out), 0};
+        const std::size_t rc = ZSTD_decompressStream(ctx_.get(), &output, &input);
+        if (ZSTD_isError(rc))
+            throw error(std::error_code(static_cast<int>(ZSTD_getErrorCode(rc)), zstd_category()), "zstd",
+                        "corrupt data");
+        if (!magic_.feed(in, input.pos))
+            throw error(std::error_code(ZSTD_error_prefix_unknown, zstd_category()), "zstd", "not a zstd frame");
+        in += input.pos;
+        out += output.pos;
+        if (rc == 0) {  // the frame is complete and flushed
+            done_ = true;
+            return false;
+        }
+        if (stall_.stalled(input.pos != 0 || output.pos != 0, flush, in != in_end, out != out_end))
+            throw error(std::error_code(ZSTD_error_srcSize_wrong, zstd_category()), "zstd", "truncated data");
+        return true;
+    }
+
+    void reset() {
+        zstd_check(ZSTD_DCtx_reset(ctx_.get(), ZSTD_reset_session_only), "reset failed");
+        done_ = false;
+        magic_.reset();
+        stall_.reset();
+    }
+
+private:
+    static constexpr unsigned char frame_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+
+    std::unique_ptr<ZSTD_DCtx, zstd_dctx_deleter> ctx_;
+    magic_check magic_{frame_magic, sizeof frame_magic};
+    stall_detector stall_;
+    bool done_ = false;
 };
 
 }  // namespace detail
@@ -1099,9 +2649,26 @@ struct zstd {
     private:
         detail::zstd_compressor compressor_;
     };
+
+    /// Reads one zstd frame (skippable frames refused), checking the content
+    /// checksum and size when present. Windows above 128 MiB are refused.
+    /// Throws fitstream::error (zstd_category()) on corrupt or truncated input.
+    class decoder {
+    public:
+        using char_type = char;
+        decoder() = default;
+
+        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+            return decompressor_.step(in, in_end, out, out_end, flush);
+        }
+        void close() { decompressor_.reset(); }
+
+    private:
+        detail::zstd_decompressor decompressor_;
+    };
 };
 
-static_assert(check_codec<zstd>());
+static_assert(check_decodable_codec<zstd>());
 
 }  // namespace codec
 }  // namespace fitstream
@@ -1119,10 +2686,13 @@ struct codec_list {
     static_assert((check_codec<Codecs>() && ...));
 };
 
-/// The codecs fitstream ships, in the order `codec_names()` lists them.
-using builtin_codecs = codec_list<codec::none, codec::gzip, codec::zstd>;
+/// The codecs fitstream ships, in the order `codec_names()` lists them: every
+/// compression U-Boot decodes, and each with a decoder.
+using builtin_codecs =
+    codec_list<codec::none, codec::gzip, codec::bzip2, codec::lzma, codec::lzo, codec::lz4, codec::zstd>;
 
-/// "none, gzip, zstd": the names a list accepts, for messages and --help.
+/// "none, gzip, bzip2, lzma, lzo, lz4, zstd": the names a list accepts, for
+/// messages and --help.
 template <class... Codecs>
 std::string codec_names(codec_list<Codecs...>) {
     std::string names;
@@ -2088,11 +3658,13 @@ namespace detail {
 /// Streams one source through an encoder and hashes into `out` starting at
 /// `offset`; `limit` is the largest number of bytes the layout can take.
 /// Returns the stored size and writes each digest to `digests[i]`.
-inline image_result stream_image(const image& img, sink& out, std::uint64_t offset, std::uint64_t limit,
+inline image_result stream_image(const image& img, std::uint64_t planned_size, sink& out, std::uint64_t offset,
+                                 std::uint64_t limit,
                                  const std::string& limit_what, std::size_t chunk_size,
                                  std::vector<char>& in_buffer, std::vector<char>& out_buffer,
                                  std::vector<std::uint8_t*>& digests) {
     source_reader reader(img.data);
+    reader.expect_size(planned_size);
     image_result result;
     result.input_size = reader.size();
     result.file_offset = offset;
@@ -2112,13 +3684,14 @@ inline image_result stream_image(const image& img, sink& out, std::uint64_t offs
         result.stored_size += size;
     };
 
-    if (const char* memory = reader.memory()) {
+    if (reader.in_memory()) {
         // Memory sources go to the encoder in chunk-sized steps, without a copy.
+        const char* memory = reader.memory();
         std::uint64_t done = 0;
         do {
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, reader.size() - done));
-            run_encoder(*encoder, memory + done, n, done + n == reader.size(), out_buffer.data(), out_buffer.size(),
-                        emit);
+            run_encoder(*encoder, n ? memory + done : in_buffer.data(), n, done + n == reader.size(), out_buffer.data(),
+                        out_buffer.size(), emit);
             done += n;
         } while (done < reader.size());
     } else {
@@ -2144,6 +3717,7 @@ inline image_result stream_image(const image& img, sink& out, std::uint64_t offs
 ///         libfdt or write failure. When it throws, `out` is not committed.
 inline write_result write_fit(const tree& fit, sink& out, const write_options& options = {}) {
     const auto& layout = options.layout;
+    if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
     structure st = build_structure(fit, layout);
     const bool embedded = layout.layout == data_layout::embedded;
     const std::uint64_t align = embedded ? 4 : layout.align;
@@ -2165,14 +3739,17 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
         }
     }
 
-    // Every input is opened once now, so a missing file fails before any
-    // work; and what cannot fit whatever the codecs achieve is refused
-    // before a byte is written: images stored as they are have a known size.
+    // Every input's size is taken now, so a missing file fails before any
+    // work, a file that changes size before its turn is caught, and what
+    // cannot fit whatever the codecs achieve is refused before a byte is
+    // written: images stored as they are have a known size.
+    std::vector<std::uint64_t> planned_sizes;
+    planned_sizes.reserve(fit.images.size());
     {
         std::uint64_t known = embedded ? st.blob.size() : (layout.position ? data_base : 0);
         for (const auto& img : fit.images) {
-            const std::uint64_t size = source_size(img.data);
-            if (img.compression() == "none") known += align_up(size, align);
+            planned_sizes.push_back(source_size(img.data));
+            if (img.compression() == "none") known += align_up(planned_sizes.back(), align);
         }
         if (embedded ? known > max_embedded_size : known > max_cell_value + 1)
             throw error(errc::limit_exceeded, out.name(),
@@ -2206,7 +3783,7 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
             limit = max_cell_value - std::min<std::uint64_t>(max_cell_value, start);
             limit_what += layout.position ? ": data-position + data-size" : ": data-offset + data-size";
         }
-        const image_result r = detail::stream_image(img, out, offset, limit, limit_what, options.chunk_size,
+        const image_result r = detail::stream_image(img, planned_sizes[i], out, offset, limit, limit_what, options.chunk_size,
                                                     in_buffer, out_buffer, digests);
         if (embedded) {
             detail::store_be32(st.blob.data() + slots.data_end - 8, static_cast<std::uint32_t>(r.stored_size));
@@ -2398,4 +3975,550 @@ inline std::optional<std::uint32_t> source_date_epoch() {
 
 }  // namespace fitstream
 // ---- end <fitstream/kernel_fit.hpp> ----
+// ---- begin <fitstream/reader.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// The read side: open a FIT, walk its images and configurations, find each
+/// payload (embedded `data`, `data-offset` or `data-position`), stream it
+/// stored or decoded, and verify the whole file.
+///
+/// The file is memory-mapped, never read whole; payloads are decoded in
+/// fixed-size chunks. Nothing in the file is trusted: every offset and size
+/// is checked against the file before it is used, and decoding stops at a
+/// configurable size so a small file cannot expand without bound.
+///
+/// @code
+/// fitstream::reader fit("image.fit");
+/// for (const auto& p : fit.verify()) std::cerr << p.subject << ": " << p.message << '\n';
+/// @endcode
+
+// ---- begin <fitstream/detail/mapped_file.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// A read-only memory mapping of a whole file: the reader's view of a FIT.
+// Pages are loaded as they are touched, so a large FIT is never read whole
+// into memory.
+
+
+#include <sys/mman.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace fitstream {
+namespace detail {
+
+class mapped_file {
+public:
+    explicit mapped_file(const std::string& path) {
+        const unique_fd fd = open_for_reading(path);
+        const std::uint64_t size = file_size(fd.get(), path);
+        if (size > SIZE_MAX) throw error(errc::limit_exceeded, path, "file too large to map");
+        size_ = static_cast<std::size_t>(size);
+        if (size_ == 0) return;
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+        if (p == MAP_FAILED) throw_os_error(errno, path, "cannot map");
+        (void)::madvise(p, size_, MADV_SEQUENTIAL);
+        data_ = static_cast<const char*>(p);
+    }
+    mapped_file(mapped_file&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    mapped_file& operator=(mapped_file&&) = delete;
+    mapped_file(const mapped_file&) = delete;
+    mapped_file& operator=(const mapped_file&) = delete;
+    ~mapped_file() {
+        if (data_) ::munmap(const_cast<char*>(data_), size_);
+    }
+
+    const char* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    const char* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/mapped_file.hpp> ----
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace fitstream {
+
+/// Where an image's stored bytes are.
+enum class data_location {
+    missing,   ///< no data, data-offset or data-position property
+    embedded,  ///< a `data` property inside the structure
+    offset,    ///< `data-offset`, counted from ALIGN(totalsize, 4)
+    position,  ///< `data-position`, an absolute file offset
+};
+
+/// One `hash-N` node of an image.
+struct hash_info {
+    std::string node;                 ///< "hash-1"
+    std::string algo;                 ///< FIT algo name
+    std::vector<std::uint8_t> value;  ///< stored digest
+};
+
+/// One node under /images, as found in the file.
+struct image_info {
+    std::string name;
+    std::string description;
+    std::string type;
+    std::string arch;
+    std::string os;
+    std::string compression;  ///< "none" when absent
+    std::optional<std::uint64_t> load;
+    std::optional<std::uint64_t> entry;
+    data_location location = data_location::missing;
+    std::uint64_t offset = 0;  ///< absolute file offset of the stored bytes
+    std::uint64_t size = 0;    ///< stored size
+    /// Why the stored bytes cannot be used (outside the file, bad cell
+    /// size, ...); empty when they can.
+    std::string data_problem;
+    std::vector<hash_info> hashes;
+};
+
+/// One node under /configurations.
+struct configuration_info {
+    std::string name;
+    std::string description;
+    std::vector<std::string> compatible;
+    std::string kernel;
+    std::vector<std::string> fdt;
+    std::string ramdisk;
+    std::vector<std::string> loadables;
+    /// Every property naming images (kernel, fdt, ramdisk, loadables,
+    /// firmware, fpga, ...) with each name it lists, for reference checks.
+    std::vector<std::pair<std::string, std::string>> references;
+};
+
+/// One thing wrong with a FIT.
+struct problem {
+    enum class severity { error, warning };
+    severity level = severity::error;
+    std::string subject;  ///< a node path ("/images/kernel") or the file
+    std::string message;
+};
+
+/// What verify() checks and how far it goes.
+struct verify_options {
+    /// Decoding stops with an error past this many bytes per image.
+    std::uint64_t max_decoded_size = 1ull << 30;
+    /// Decode every image (not only devicetrees) to prove its stream is whole.
+    bool decode_all = true;
+};
+
+/// A FIT opened for reading. See the file comment.
+class reader {
+public:
+    /// Opens and indexes `path`.
+    /// @throws fitstream::error when the file cannot be read, or its
+    ///         structure is not a valid devicetree (fdt_check_full) — the
+    ///         rest of what can be wrong is reported by verify().
+    explicit reader(std::string path) : path_(std::move(path)), file_(path_) { index(); }
+
+    const std::string& path() const noexcept { return path_; }
+    std::uint64_t file_size() const noexcept { return file_.size(); }
+    /// The FDT header's totalsize: the structure, with embedded data.
+    std::uint32_t structure_size() const noexcept { return fdt_totalsize(fdt()); }
+    const std::string& description() const noexcept { return description_; }
+    std::optional<std::uint32_t> timestamp() const noexcept { return timestamp_; }
+    const std::vector<image_info>& images() const noexcept { return images_; }
+    const std::vector<configuration_info>& configurations() const noexcept { return configurations_; }
+    /// /configurations/default, or empty.
+    const std::string& default_configuration() const noexcept { return default_; }
+
+    /// The image called `name`, or nullptr.
+    const image_info* find_image(const std::string& name) const {
+        const auto it = image_index_.find(name);
+        return it == image_index_.end() ? nullptr : &images_[it->second];
+    }
+
+    /// Calls `sink(data, size)` with the image's stored bytes, in pieces.
+    /// @throws fitstream::error (errc::bad_image) when they are not usable.
+    void read_stored(const image_info& img, const std::function<void(const char*, std::size_t)>& sink) const {
+        require_data(img);
+        const char* p = file_.data() + img.offset;
+        for (std::uint64_t done = 0; done < img.size;) {
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(img.size - done, 1u << 20));
+            sink(p + done, n);
+            done += n;
+        }
+    }
+
+    /// Calls `sink(data, size)` with the image's decoded bytes, in pieces,
+    /// and returns how many there were.
+    /// @throws fitstream::error: the codec's error on corrupt data,
+    ///         errc::unsupported for an unknown compression, errc::bad_image
+    ///         past `max_decoded_size` or when the stored bytes are unusable.
+    std::uint64_t read_decoded(const image_info& img, const std::function<void(const char*, std::size_t)>& sink,
+                               std::uint64_t max_decoded_size = 1ull << 30) const {
+        require_data(img);
+        std::uint64_t total = 0;
+        const std::string subject = "/images/" + img.name;
+        visit_codec(img.compression, [&](auto tag) {
+            using codec = typename decltype(tag)::type;
+            typename codec::decoder decoder;
+            std::vector<char> out(1u << 20);
+            const char* in = file_.data() + img.offset;
+            const char* const in_end = in + img.size;
+            for (;;) {
+                // At most 1 MiB of input a step, so pages already decoded can
+                // be dropped again.
+                const char* step_end = in_end - in > (1 << 20) ? in + (1 << 20) : in_end;
+                const char* const before = in;
+                char* o = out.data();
+                bool more;
+                try {
+                    more = decoder.filter(in, step_end, o, out.data() + out.size(), step_end == in_end);
+                } catch (const error& e) {
+                    throw error(e.code(), subject, img.compression + " data: " + e.reason());
+                }
+                const auto produced = static_cast<std::size_t>(o - out.data());
+                if (produced > max_decoded_size - total)
+                    throw error(errc::bad_image, subject,
+                                "decodes to more than " + std::to_string(max_decoded_size) + " bytes");
+                total += produced;
+                if (produced) sink(out.data(), produced);
+                if (!more) break;
+                // A decoder that neither reads nor writes at the end of its
+                // input is waiting for bytes the image does not have.
+                if (in == before && produced == 0 && in == in_end)
+                    throw error(errc::bad_image, subject, img.compression + " data is truncated");
+            }
+        });
+        return total;
+    }
+
+    /// Checks everything U-Boot relies on and returns one entry per problem
+    /// (empty when the FIT is sound). See verify_options for what it decodes.
+    std::vector<problem> verify(const verify_options& options = {}) const;
+
+private:
+    const void* fdt() const noexcept { return file_.data(); }
+
+    void require_data(const image_info& img) const {
+        if (img.location == data_location::missing)
+            throw error(errc::bad_image, "/images/" + img.name, "image has no data");
+        if (!img.data_problem.empty()) throw error(errc::bad_image, "/images/" + img.name, img.data_problem);
+    }
+
+    std::string get_string(int node, const char* name) const {
+        int len = 0;
+        const auto* p = static_cast<const char*>(fdt_getprop(fdt(), node, name, &len));
+        if (!p || len <= 0) return {};
+        return std::string(p, strnlen(p, static_cast<std::size_t>(len)));
+    }
+
+    std::vector<std::string> get_strings(int node, const char* name) const {
+        std::vector<std::string> out;
+        int len = 0;
+        const auto* p = static_cast<const char*>(fdt_getprop(fdt(), node, name, &len));
+        for (int pos = 0; p && pos < len;) {
+            const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
+            out.emplace_back(p + pos, n);
+            pos += static_cast<int>(n) + 1;
+        }
+        return out;
+    }
+
+    /// A property of one or two cells; nullopt when absent or another size.
+    std::optional<std::uint64_t> get_cells(int node, const char* name, int* bad_len = nullptr) const {
+        int len = 0;
+        const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt(), node, name, &len));
+        if (!p) return std::nullopt;
+        if (len != 4 && len != 8) {
+            if (bad_len) *bad_len = len;
+            return std::nullopt;
+        }
+        std::uint64_t v = 0;
+        for (int i = 0; i < len; ++i) v = (v << 8) | p[i];
+        return v;
+    }
+
+    void index();
+    void index_image(int node);
+    void index_configuration(int node);
+
+    std::string path_;
+    detail::mapped_file file_;
+    std::string description_;
+    std::optional<std::uint32_t> timestamp_;
+    std::vector<image_info> images_;
+    std::unordered_map<std::string, std::size_t> image_index_;
+    std::vector<configuration_info> configurations_;
+    std::string default_;
+};
+
+inline void reader::index() {
+    if (file_.size() < sizeof(fdt_header)) throw error(errc::bad_image, path_, "too short to be a FIT");
+    if (fdt_magic(fdt()) != FDT_MAGIC) throw error(errc::bad_image, path_, "not a FIT (no devicetree magic)");
+    if (fdt_totalsize(fdt()) > file_.size())
+        throw error(errc::bad_image, path_,
+                    "truncated: the structure needs " + std::to_string(fdt_totalsize(fdt())) + " bytes, the file has " +
+                        std::to_string(file_.size()));
+    const int rc = fdt_check_full(fdt(), fdt_totalsize(fdt()));
+    if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "invalid FIT structure");
+
+    description_ = get_string(0, "description");
+    if (const auto t = get_cells(0, "timestamp")) timestamp_ = static_cast<std::uint32_t>(*t);
+
+    const int images = fdt_subnode_offset(fdt(), 0, "images");
+    if (images >= 0) {
+        int node;
+        fdt_for_each_subnode(node, fdt(), images) index_image(node);
+    }
+    const int confs = fdt_subnode_offset(fdt(), 0, "configurations");
+    if (confs >= 0) {
+        default_ = get_string(confs, "default");
+        int node;
+        fdt_for_each_subnode(node, fdt(), confs) index_configuration(node);
+    }
+}
+
+inline void reader::index_image(int node) {
+    image_info img;
+    int len = 0;
+    const char* name = fdt_get_name(fdt(), node, &len);
+    img.name = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
+    img.description = get_string(node, "description");
+    img.type = get_string(node, "type");
+    img.arch = get_string(node, "arch");
+    img.os = get_string(node, "os");
+    img.compression = get_string(node, "compression");
+    if (img.compression.empty()) img.compression = "none";
+    img.load = get_cells(node, "load");
+    img.entry = get_cells(node, "entry");
+
+    const std::uint64_t file_size = file_.size();
+    const auto* data = static_cast<const char*>(fdt_getprop(fdt(), node, "data", &len));
+    if (data) {
+        img.location = data_location::embedded;
+        img.offset = static_cast<std::uint64_t>(data - file_.data());
+        img.size = static_cast<std::uint64_t>(len);
+    } else {
+        int bad = -1;
+        const auto size = get_cells(node, "data-size", &bad);
+        const auto pos = get_cells(node, "data-position", &bad);
+        const auto off = pos ? std::nullopt : get_cells(node, "data-offset", &bad);
+        if (pos || off) {
+            img.location = pos ? data_location::position : data_location::offset;
+            const std::uint64_t base = pos ? 0 : align_up(fdt_totalsize(fdt()), 4);
+            img.offset = base + (pos ? *pos : *off);
+            if (!size) {
+                img.data_problem = "external data without a usable data-size";
+            } else {
+                img.size = *size;
+                if (*size > max_cell_value || (pos ? *pos : *off) > max_cell_value)
+                    img.data_problem = "data size or offset does not fit a 32-bit cell";
+                else if (img.offset > file_size || img.size > file_size - img.offset)
+                    img.data_problem = "data lies outside the file (bytes " + std::to_string(img.offset) + ".." +
+                                       std::to_string(img.offset + img.size) + " of a " + std::to_string(file_size) +
+                                       "-byte file)";
+            }
+        } else if (bad >= 0) {
+            img.location = data_location::offset;
+            img.data_problem = "data-offset, data-position or data-size is " + std::to_string(bad) +
+                               " bytes long, not one cell";
+        }
+    }
+
+    int sub;
+    fdt_for_each_subnode(sub, fdt(), node) {
+        const char* sub_name = fdt_get_name(fdt(), sub, &len);
+        const std::string hash_node = sub_name ? std::string(sub_name, static_cast<std::size_t>(len)) : std::string();
+        if (hash_node.compare(0, 4, "hash") != 0) continue;
+        hash_info h;
+        h.node = hash_node;
+        h.algo = get_string(sub, "algo");
+        const auto* value = static_cast<const std::uint8_t*>(fdt_getprop(fdt(), sub, "value", &len));
+        if (value && len > 0) h.value.assign(value, value + len);
+        img.hashes.push_back(std::move(h));
+    }
+    image_index_.emplace(img.name, images_.size());
+    images_.push_back(std::move(img));
+}
+
+inline void reader::index_configuration(int node) {
+    configuration_info conf;
+    int len = 0;
+    const char* name = fdt_get_name(fdt(), node, &len);
+    conf.name = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
+    conf.description = get_string(node, "description");
+    conf.compatible = get_strings(node, "compatible");
+    conf.kernel = get_string(node, "kernel");
+    conf.fdt = get_strings(node, "fdt");
+    conf.ramdisk = get_string(node, "ramdisk");
+    conf.loadables = get_strings(node, "loadables");
+    // Every property U-Boot resolves to an image node.
+    for (const char* prop : {"kernel", "fdt", "ramdisk", "loadables", "firmware", "fpga", "setup", "standalone"})
+        for (auto& ref : get_strings(node, prop)) conf.references.emplace_back(prop, std::move(ref));
+    configurations_.push_back(std::move(conf));
+}
+
+namespace detail {
+
+/// Walks every node of `fdt`, calling `visit(path, name)`.
+inline void for_each_node(const void* fdt, const std::function<void(const std::string&, const std::string&)>& visit) {
+    std::vector<std::string> stack;
+    int depth = 0;
+    for (int node = 0; node >= 0; node = fdt_next_node(fdt, node, &depth)) {
+        if (depth < 0) break;
+        int len = 0;
+        const char* name = fdt_get_name(fdt, node, &len);
+        stack.resize(static_cast<std::size_t>(depth));
+        const std::string own = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
+        std::string path;
+        for (std::size_t i = 1; i < stack.size(); ++i) path += "/" + stack[i];  // stack[0] is the root, ""
+        visit(depth == 0 ? std::string("/") : path + "/" + own, own);
+        stack.push_back(own);
+    }
+}
+
+inline std::string hex(const std::vector<std::uint8_t>& bytes) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const auto b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+}  // namespace detail
+
+inline std::vector<problem> reader::verify(const verify_options& options) const {
+    std::vector<problem> problems;
+    const auto report = [&](std::string subject, std::string message,
+                            problem::severity level = problem::severity::error) {
+        problems.push_back({level, std::move(subject), std::move(message)});
+    };
+
+    if (description_.empty()) report("/", "no description (U-Boot requires one)");
+    detail::for_each_node(fdt(), [&](const std::string& path, const std::string& name) {
+        if (name.find('@') != std::string::npos)
+            report(path, "node name contains '@', which U-Boot refuses when checking signatures (CVE-2021-27138)");
+    });
+    if (fdt_subnode_offset(fdt(), 0, "images") < 0) report("/images", "missing");
+
+    struct extent {
+        std::uint64_t begin, end;
+        const image_info* img;
+    };
+    std::vector<extent> extents;
+    const std::uint64_t structure_end = fdt_totalsize(fdt());
+
+    for (const auto& img : images_) {
+        const std::string subject = "/images/" + img.name;
+        if (img.description.empty()) report(subject, "no description (U-Boot requires one)");
+        if (img.type.empty()) report(subject, "no type");
+        if (!is_codec_name(img.compression)) report(subject, "unknown compression '" + img.compression + "'");
+        if (img.location == data_location::missing) {
+            report(subject, "no data, data-offset or data-position");
+            continue;
+        }
+        if (!img.data_problem.empty()) {
+            report(subject, img.data_problem);
+            continue;
+        }
+        if (img.location != data_location::embedded) {
+            if (img.offset < structure_end && img.size > 0)
+                report(subject, "external data overlaps the FIT structure");
+            extents.push_back({img.offset, img.offset + img.size, &img});
+        }
+
+        // Hashes over the stored bytes, all algorithms in one pass.
+        std::vector<std::pair<const hash_info*, std::unique_ptr<detail::hasher_interface>>> hashers;
+        for (const auto& h : img.hashes) {
+            std::unique_ptr<detail::hasher_interface> hasher;
+            std::size_t digest_size = 0;
+            try {
+                visit_hash(h.algo, [&](auto tag) {
+                    using hash = typename decltype(tag)::type;
+                    hasher = detail::make_hasher<hash>();
+                    digest_size = hash::digest_size;
+                });
+            } catch (const error&) {
+                report(subject + "/" + h.node, "hash algo '" + h.algo + "' is not one fitstream can check",
+                       problem::severity::warning);
+                continue;
+            }
+            if (h.value.size() != digest_size) {
+                report(subject + "/" + h.node, "value is " + std::to_string(h.value.size()) + " bytes, " + h.algo +
+                                                   " needs " + std::to_string(digest_size));
+                continue;
+            }
+            hashers.emplace_back(&h, std::move(hasher));
+        }
+        if (!hashers.empty()) {
+            read_stored(img, [&](const char* p, std::size_t n) {
+                for (auto& h : hashers) h.second->update(p, n);
+            });
+            for (auto& [h, hasher] : hashers) {
+                std::vector<std::uint8_t> digest(h->value.size());
+                hasher->final(digest.data());
+                if (digest != h->value)
+                    report(subject + "/" + h->node, h->algo + " mismatch: stored " + detail::hex(h->value) +
+                                                        ", data gives " + detail::hex(digest));
+            }
+        }
+
+        const bool is_fdt = img.type == "flat_dt";
+        if (!is_fdt && !options.decode_all) continue;
+        if (!is_codec_name(img.compression)) continue;
+        try {
+            std::vector<char> decoded;
+            read_decoded(
+                img,
+                [&](const char* p, std::size_t n) {
+                    if (is_fdt) decoded.insert(decoded.end(), p, p + n);
+                },
+                is_fdt ? std::min<std::uint64_t>(options.max_decoded_size, max_embedded_size)
+                       : options.max_decoded_size);
+            if (is_fdt) {
+                std::vector<std::uint64_t> aligned((decoded.size() + 7) / 8);
+                if (!decoded.empty()) std::memcpy(aligned.data(), decoded.data(), decoded.size());
+                const int rc = decoded.size() < sizeof(fdt_header)
+                                   ? -FDT_ERR_TRUNCATED
+                                   : fdt_check_full(aligned.data(), decoded.size());
+                if (rc < 0) report(subject, std::string("devicetree does not decode to a valid DTB: ") + fdt_strerror(rc));
+            }
+        } catch (const error& e) {
+            report(subject, e.reason());
+        }
+    }
+
+    std::sort(extents.begin(), extents.end(), [](const extent& a, const extent& b) { return a.begin < b.begin; });
+    for (std::size_t i = 1; i < extents.size(); ++i) {
+        if (extents[i].begin < extents[i - 1].end && extents[i].begin != extents[i].end)
+            report("/images/" + extents[i].img->name, "data overlaps the data of /images/" + extents[i - 1].img->name);
+    }
+
+    if (fdt_subnode_offset(fdt(), 0, "configurations") < 0) report("/configurations", "missing");
+    std::unordered_map<std::string, int> conf_names;
+    for (const auto& conf : configurations_) {
+        conf_names[conf.name] = 1;
+        const std::string subject = "/configurations/" + conf.name;
+        for (const auto& [prop, ref] : conf.references)
+            if (!find_image(ref)) report(subject, prop + " '" + ref + "' names no image");
+    }
+    if (!default_.empty() && !conf_names.count(default_))
+        report("/configurations", "default '" + default_ + "' names no configuration");
+    return problems;
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/reader.hpp> ----
 // ---- end <fitstream/fitstream.hpp> ----
