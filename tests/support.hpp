@@ -166,6 +166,32 @@ inline run_result run(const std::vector<std::string>& argv, const std::string& i
     return result;
 }
 
+/// `items` joined by `separator`, for messages.
+inline std::string join(const std::vector<std::string>& items, const std::string& separator = " ") {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+    return out;
+}
+
+/// `text` split into lines, without their newlines.
+inline std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+/// `text` without trailing newlines.
+inline std::string trim_newline(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
+}
+
+/// "argv -> exit N" and standard error, for a failed check's message.
+inline std::string describe(const std::vector<std::string>& argv, const run_result& r) {
+    return join(argv) + " -> exit " + std::to_string(r.exit_code) + "\nstderr: " + r.err;
+}
+
 /// The whole file as bytes.
 inline std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);

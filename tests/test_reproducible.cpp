@@ -29,16 +29,11 @@ using fitstream_test::run;
 using fitstream_test::run_result;
 using fitstream_test::temp_dir;
 using fitstream_test::write_file;
+using fitstream_test::join;
 
 namespace {
 
 const std::string absent = "<absent>";
-
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : " ") + item;
-    return out;
-}
 
 std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());

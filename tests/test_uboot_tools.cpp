@@ -32,33 +32,15 @@ using fitstream_test::run;
 using fitstream_test::run_result;
 using fitstream_test::temp_dir;
 using fitstream_test::write_file;
+using fitstream_test::join;
+using fitstream_test::lines_of;
+using fitstream_test::describe;
+using fitstream_test::trim_newline;
 
 namespace {
 
 // A fixed SOURCE_DATE_EPOCH, so listings do not depend on the clock.
 const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
-
-std::string join(const std::vector<std::string>& items, const std::string& separator = " ") {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-    return out;
-}
-
-std::string trim_newline(std::string text) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    return text;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-}
-
-std::string describe(const std::vector<std::string>& argv, const run_result& r) {
-    return join(argv) + " -> exit " + std::to_string(r.exit_code) + "\nstderr: " + r.err;
-}
 
 /// Runs a tool that must succeed; returns its standard output.
 std::string tool(const std::vector<std::string>& argv, const std::string& input = {}) {
