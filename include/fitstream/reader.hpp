@@ -108,6 +108,12 @@ public:
     ///         rest of what can be wrong is reported by verify().
     explicit reader(std::string path) : path_(std::move(path)), file_(path_) { index(); }
 
+    /// Reads a FIT held in memory (copied, so `data` need not stay alive or
+    /// be aligned); `name` stands for the file in messages.
+    reader(const void* data, std::size_t size, std::string name) : path_(std::move(name)), file_(data, size) {
+        index();
+    }
+
     const std::string& path() const noexcept { return path_; }
     std::uint64_t file_size() const noexcept { return file_.size(); }
     /// The FDT header's totalsize: the structure, with embedded data.

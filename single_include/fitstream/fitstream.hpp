@@ -3998,15 +3998,18 @@ inline std::optional<std::uint32_t> source_date_epoch() {
 
 // A read-only memory mapping of a whole file: the reader's view of a FIT.
 // Pages are loaded as they are touched, so a large FIT is never read whole
-// into memory.
+// into memory. For a FIT already in memory it holds an 8-byte aligned copy
+// instead, since libfdt refuses unaligned blobs.
 
 
 #include <sys/mman.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace fitstream {
 namespace detail {
@@ -4024,19 +4027,27 @@ public:
         (void)::madvise(p, size_, MADV_SEQUENTIAL);
         data_ = static_cast<const char*>(p);
     }
+    /// An aligned copy of `size` bytes at `data`.
+    mapped_file(const void* data, std::size_t size) : copy_((size + 7) / 8), size_(size) {
+        if (size > 0) std::memcpy(copy_.data(), data, size);
+        data_ = reinterpret_cast<const char*>(copy_.data());
+    }
     mapped_file(mapped_file&& other) noexcept
-        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+        : copy_(std::move(other.copy_)),
+          data_(std::exchange(other.data_, nullptr)),
+          size_(std::exchange(other.size_, 0)) {}
     mapped_file& operator=(mapped_file&&) = delete;
     mapped_file(const mapped_file&) = delete;
     mapped_file& operator=(const mapped_file&) = delete;
     ~mapped_file() {
-        if (data_) ::munmap(const_cast<char*>(data_), size_);
+        if (data_ && copy_.empty()) ::munmap(const_cast<char*>(data_), size_);
     }
 
     const char* data() const noexcept { return data_; }
     std::size_t size() const noexcept { return size_; }
 
 private:
+    std::vector<std::uint64_t> copy_;
     const char* data_ = nullptr;
     std::size_t size_ = 0;
 };
@@ -4128,6 +4139,12 @@ public:
     ///         structure is not a valid devicetree (fdt_check_full) — the
     ///         rest of what can be wrong is reported by verify().
     explicit reader(std::string path) : path_(std::move(path)), file_(path_) { index(); }
+
+    /// Reads a FIT held in memory (copied, so `data` need not stay alive or
+    /// be aligned); `name` stands for the file in messages.
+    reader(const void* data, std::size_t size, std::string name) : path_(std::move(name)), file_(data, size) {
+        index();
+    }
 
     const std::string& path() const noexcept { return path_; }
     std::uint64_t file_size() const noexcept { return file_.size(); }
