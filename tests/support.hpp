@@ -187,9 +187,11 @@ inline std::string trim_newline(std::string text) {
     return text;
 }
 
-/// "argv -> exit N" and standard error, for a failed check's message.
+/// "argv -> exit N", standard output when there is any, and standard error,
+/// for a failed check's message.
 inline std::string describe(const std::vector<std::string>& argv, const run_result& r) {
-    return join(argv) + " -> exit " + std::to_string(r.exit_code) + "\nstderr: " + r.err;
+    return join(argv) + " -> exit " + std::to_string(r.exit_code) + (r.out.empty() ? "" : "\nstdout: " + r.out) +
+           "\nstderr: " + r.err;
 }
 
 /// The whole file as bytes.

@@ -51,6 +51,7 @@ using fitstream_test::run_result;
 using fitstream_test::temp_dir;
 using fitstream_test::uboot_qemu;
 using fitstream_test::write_file;
+using fitstream_test::describe;
 
 namespace {
 
@@ -67,16 +68,6 @@ std::string hex(std::uint64_t v) {
     char text[32];
     std::snprintf(text, sizeof text, "%#llx", static_cast<unsigned long long>(v));
     return text;
-}
-
-std::string join(const std::vector<std::string>& items, const std::string& separator = " ") {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-    return out;
-}
-
-std::string describe(const std::vector<std::string>& argv, const run_result& r) {
-    return join(argv) + " -> exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
 }
 
 std::string tool(const std::vector<std::string>& argv) {
