@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -269,7 +270,12 @@ int run(const std::vector<std::string>& raw_args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A file size limit (ulimit -f) must read as a write error ("File too
+    // large"), not kill fitpack before it can remove its temporary file.
+    ::signal(SIGXFSZ, SIG_IGN);
     try {
+        // Interrupted (Ctrl-C, kill, hang-up): the temporary output goes too.
+        fitstream::remove_temporaries_on_signals();
         return run(std::vector<std::string>(argv + 1, argv + argc));
     } catch (const usage_error& e) {
         std::cerr << "fitpack: error: " << e.what() << "\nRun 'fitpack --help' for the options.\n";

@@ -19,6 +19,7 @@
 
 #include <fcntl.h>
 #include <sys/sendfile.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -105,6 +107,65 @@ inline void copy_file_contents(int from, int to, std::uint64_t size, const std::
 
 }  // namespace detail
 
+namespace detail {
+
+/// The temporary files live file_sinks own, kept where a signal handler can
+/// read them without locks or allocation: a fixed table whose slots are
+/// published with an atomic flag after the path is in place.
+struct temporary_table {
+    static constexpr int slots = 32;
+    static constexpr std::size_t max_path = 4096;
+    char paths[slots][max_path];
+    std::atomic<bool> in_use[slots];
+    std::atomic<bool> taken[slots];
+};
+inline temporary_table temporaries{};  // constant-initialised: safe to read from a handler at any time
+
+/// Records `path` for signal cleanup; returns its slot, or -1 when the
+/// table is full or the path too long (the file is then cleaned up only by
+/// the destructor).
+inline int register_temporary(const std::string& path) noexcept {
+    if (path.size() >= temporary_table::max_path) return -1;
+    for (int i = 0; i < temporary_table::slots; ++i) {
+        bool expected = false;
+        if (!temporaries.taken[i].compare_exchange_strong(expected, true)) continue;
+        std::memcpy(temporaries.paths[i], path.c_str(), path.size() + 1);
+        temporaries.in_use[i].store(true, std::memory_order_release);
+        return i;
+    }
+    return -1;
+}
+
+inline void unregister_temporary(int slot) noexcept {
+    if (slot < 0) return;
+    temporaries.in_use[slot].store(false, std::memory_order_release);
+    temporaries.taken[slot].store(false, std::memory_order_release);
+}
+
+extern "C" inline void remove_temporaries_and_reraise(int sig) {
+    for (int i = 0; i < temporary_table::slots; ++i)
+        if (temporaries.in_use[i].load(std::memory_order_acquire)) ::unlink(temporaries.paths[i]);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
+}  // namespace detail
+
+/// Makes SIGINT, SIGTERM and SIGHUP remove every file_sink's temporary file
+/// before the process dies of the signal as it would have, so an
+/// interrupted build leaves neither a half-written FIT nor a stray
+/// temporary, and the previous output stays as it was. For programs (like
+/// fitpack) that own their signal handling; a library call never installs
+/// handlers by itself.
+inline void remove_temporaries_on_signals() {
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        struct sigaction action {};
+        action.sa_handler = detail::remove_temporaries_and_reraise;
+        sigemptyset(&action.sa_mask);
+        if (::sigaction(sig, &action, nullptr) != 0) detail::throw_os_error(errno, "sigaction");
+    }
+}
+
 /// Writes a file at `path` atomically: a temporary file beside it, renamed
 /// over it by commit(). See the file comment.
 class file_sink final : public sink {
@@ -113,12 +174,17 @@ public:
     ///         be created, e.g. the directory is missing or read-only.
     explicit file_sink(std::string path) : path_(std::move(path)) {
         fd_ = detail::create_temporary_beside(path_, temp_path_);
+        slot_ = detail::register_temporary(temp_path_);
     }
     file_sink(const file_sink&) = delete;
     file_sink& operator=(const file_sink&) = delete;
     ~file_sink() override {
         if (!committed_) ::unlink(temp_path_.c_str());
+        detail::unregister_temporary(slot_);
     }
+
+    /// The temporary file being written (renamed to name() by commit()).
+    const std::string& temporary_path() const noexcept { return temp_path_; }
 
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
         detail::pwrite_all(fd_.get(), data, size, offset, path_);
@@ -139,6 +205,7 @@ private:
     std::string path_;
     std::string temp_path_;
     detail::unique_fd fd_;
+    int slot_ = -1;
     bool committed_ = false;
 };
 

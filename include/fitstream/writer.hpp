@@ -22,6 +22,8 @@
 #include <fitstream/structure.hpp>
 #include <fitstream/tree.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -223,8 +225,29 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
     return result;
 }
 
+namespace detail {
+
+/// Refuses an output path that is one of the inputs (the same file, however
+/// it is named): the rename would replace the input with the FIT, which is
+/// never what the caller meant.
+inline void refuse_overwriting_inputs(const tree& fit, const std::string& path) {
+    struct stat out {};
+    if (::stat(path.c_str(), &out) != 0) return;  // not there yet, so not an input
+    for (const auto& img : fit.images) {
+        struct stat in {};
+        if (img.data.is_file() && ::stat(img.data.name().c_str(), &in) == 0 && in.st_dev == out.st_dev &&
+            in.st_ino == out.st_ino)
+            throw error(errc::invalid_argument, path, "output would overwrite an input (" + img.data.name() + ")");
+    }
+}
+
+}  // namespace detail
+
 /// Writes `fit` atomically to the file at `path` (see file_sink).
+/// @throws fitstream::error as the other overload, and errc::invalid_argument
+///         when `path` is one of the tree's input files.
 inline write_result write_fit(const tree& fit, const std::string& path, const write_options& options = {}) {
+    detail::refuse_overwriting_inputs(fit, path);
     file_sink out(path);
     return write_fit(fit, out, options);
 }
