@@ -46,17 +46,23 @@ private:
 };
 
 /// Opens `path` for reading; a directory or other non-regular file is refused
-/// with a clear reason rather than failing later on read().
+/// with a clear reason rather than failing later on read(). The size of
+/// every input is planned before it is read, which a pipe or a device
+/// cannot give. O_NONBLOCK keeps open() of a FIFO with no writer from
+/// hanging; it is cleared again for the regular file.
 inline unique_fd open_for_reading(const std::string& path) {
     int fd;
     do {
-        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) throw_os_error(errno, path, "cannot open");
     unique_fd owned(fd);
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw_os_error(errno, path, "cannot stat");
     if (S_ISDIR(st.st_mode)) throw_os_error(EISDIR, path, "cannot read");
+    if (!S_ISREG(st.st_mode)) throw error(errc::invalid_input, path, "not a regular file (a pipe or device has no size to plan with)");
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) throw_os_error(errno, path, "cannot open");
     return owned;
 }
 
