@@ -43,6 +43,10 @@ PACKAGES=(
   u-boot-qemu
   gcc-aarch64-linux-gnu
   binutils-aarch64-linux-gnu
+  # the peer fitpack must match: Linux 6.12's scripts/make_fit.py and what it runs
+  linux-source-6.12
+  python3-libfdt
+  pigz
 )
 
 if [[ "${FITSTREAM_SKIP_APT:-0}" == "1" ]]; then

@@ -51,6 +51,19 @@ struct arguments {
     std::string timestamp;
     std::string load;
     std::string entry;
+    // Beyond make_fit.py (issue 5).
+    bool decompose_dtbs = false;
+    bool no_dedup = false;
+    bool overlays = false;
+    bool no_kernel = false;
+    std::vector<std::string> configs;
+    std::vector<std::string> loadables;
+    std::string compress_kernel;
+    std::string compress_fdt;
+    std::string compress_ramdisk;
+    std::string address_cells = "1";
+    std::string conf_names = "sequence";
+    std::string depfile;
 };
 
 /// Parses a C-style unsigned number (decimal, 0x hex, 0 octal) for `option`.
@@ -104,6 +117,61 @@ struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+std::string checked_codec(const std::string& name, const std::string& option) {
+    if (!fitstream::is_codec_name(name))
+        throw fitstream::error(fitstream::errc::unsupported, option,
+                               "unknown compression '" + name + "' (valid: " + fitstream::codec_names() + ")");
+    return name;
+}
+
+/// `--config NAME:BASE.dtb[,OVERLAY.dtbo...]`.
+fitstream::configuration_spec parse_config(const std::string& text) {
+    const auto colon = text.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+        throw usage_error("--config " + text + ": expected NAME:BASE.dtb[,OVERLAY.dtbo...]");
+    fitstream::configuration_spec spec;
+    spec.name = text.substr(0, colon);
+    const auto files = split_list(text.substr(colon + 1));
+    if (files.empty()) throw usage_error("--config " + text + ": no base DTB");
+    spec.base = files.front();
+    spec.overlays.assign(files.begin() + 1, files.end());
+    return spec;
+}
+
+/// `--loadable FILE[:key=value,...]`. The options start at the last ':'
+/// when what follows it has an '=' (a file name may hold ':').
+fitstream::loadable_spec parse_loadable(const std::string& text) {
+    fitstream::loadable_spec spec;
+    const auto colon = text.rfind(':');
+    std::string keys;
+    if (colon != std::string::npos && text.find('=', colon) != std::string::npos) {
+        spec.path = text.substr(0, colon);
+        keys = text.substr(colon + 1);
+    } else {
+        spec.path = text;
+    }
+    if (spec.path.empty()) throw usage_error("--loadable " + text + ": no file");
+    for (const auto& item : split_list(keys)) {
+        const auto eq = item.find('=');
+        const std::string key = item.substr(0, eq);
+        const std::string value = eq == std::string::npos ? std::string() : item.substr(eq + 1);
+        if (eq == std::string::npos || value.empty())
+            throw usage_error("--loadable " + text + ": '" + item + "' is not key=value");
+        if (key == "type") spec.type = value;
+        else if (key == "arch") spec.arch = value;
+        else if (key == "os") spec.os = value;
+        else if (key == "name") spec.name = value;
+        else if (key == "description") spec.description = value;
+        else if (key == "load") spec.load = parse_number(value, "--loadable " + text + ": load");
+        else if (key == "entry") spec.entry = parse_number(value, "--loadable " + text + ": entry");
+        else if (key == "compression" || key == "compress") spec.compression = checked_codec(value, "--loadable " + text);
+        else
+            throw usage_error("--loadable " + text + ": unknown key '" + key +
+                              "' (valid: type, arch, os, load, entry, compression, name, description)");
+    }
+    return spec;
+}
+
 void build_cli(CLI::App& app, arguments& a) {
     // A repeated option keeps its last value, as make_fit.py's argparse does:
     // FIT_EXTRA_ARGS or a response file may override an earlier one.
@@ -121,7 +189,9 @@ void build_cli(CLI::App& app, arguments& a) {
     app.add_option("-n,--name", a.name, "Name of the kernel, e.g. 'Linux-6.12'")->required();
     app.add_option("-o,--output", a.output, "Output FIT file, or - for standard output")->required();
     app.add_option("-O,--os", a.os, "FIT operating system, e.g. linux")->required();
-    app.add_option("-k,--kernel", a.kernel, "Kernel image file")->required();
+    app.add_option("-k,--kernel", a.kernel, "Kernel image file (required unless --no-kernel)");
+    app.add_flag("--no-kernel", a.no_kernel, "A FIT of devicetrees only: configurations have no kernel")
+        ->excludes("--kernel");
     app.add_option("-r,--ramdisk", a.ramdisk, "Ramdisk (initrd) file, stored uncompressed");
     app.add_flag("-v,--verbose", a.verbose, "Report each image and the totals on standard error");
     app.add_option("--files-from", a.files_from, "Read further DTB paths from FILE, one per line ('-': stdin)");
@@ -132,13 +202,41 @@ void build_cli(CLI::App& app, arguments& a) {
     app.add_option("-B,--align", a.align, "Align external data to this many bytes (implies -E), e.g. 0x1000");
     app.add_option("-p,--position", a.position,
                    "Place external data at this absolute file offset, with data-position (implies -E)");
-    app.add_option("--default", a.default_configuration, "Default configuration name (default: the first)");
+    app.add_option("--default", a.default_configuration,
+                   "Default configuration: a configuration name, a DTB file, or a compatible string "
+                   "(default: the first configuration)");
     app.add_option("--timestamp", a.timestamp,
                    "FIT timestamp in seconds since 1970, when SOURCE_DATE_EPOCH is not set (default: now)");
     app.add_option("--load", a.load,
                    "Load the kernel at ADDR: type 'kernel' instead of 'kernel_noload', which U-Boot "
                    "before 2024 cannot decompress");
     app.add_option("--entry", a.entry, "Kernel entry point (default: the load address)");
+    app.add_flag("-D,--decompose-dtbs", a.decompose_dtbs,
+                 "Store a composite DTB as its base and overlays, read from the Kbuild .<name>.dtb.cmd "
+                 "file beside it (as make_fit.py -D)");
+    app.add_flag("--no-dedup", a.no_dedup,
+                 "Store each file named even when its bytes equal another's (default: identical payloads "
+                 "stored once)");
+    app.add_flag("--overlays", a.overlays, "Pack .dtbo files as fdt images too (no configuration of their own)");
+    app.add_option("--config", a.configs,
+                   "NAME:BASE.dtb[,OVERLAY.dtbo...]: a configuration of a base DTB and overlays (repeatable)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    app.add_option("--compress-kernel", a.compress_kernel, "Compression for the kernel (default: --compress)");
+    app.add_option("--compress-fdt", a.compress_fdt, "Compression for DTBs and overlays (default: --compress)");
+    app.add_option("--compress-ramdisk", a.compress_ramdisk, "Compression for the ramdisk (default: none)");
+    app.add_option("--loadable", a.loadables,
+                   "FILE[:key=value,...] with keys type (default firmware), arch, os, load, entry, compression, "
+                   "name, description: an image every configuration lists in loadables (repeatable)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    app.add_option("--address-cells", a.address_cells,
+                   "#address-cells for load/entry: 1 (as make_fit.py), 2, or auto (2 only when an address "
+                   "needs 64 bits)")
+        ->capture_default_str();
+    app.add_option("--conf-names", a.conf_names,
+                   "How configurations are named: sequence (conf-N) or basename (conf-<dtb name>)")
+        ->capture_default_str();
+    app.add_option("--depfile", a.depfile,
+                   "Write a Make/Ninja dependency file listing every input read, once the FIT is written");
     app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
 }
 
@@ -161,8 +259,9 @@ int run(const std::vector<std::string>& raw_args) {
     arguments a;
     CLI::App app{"", "fitpack"};
     build_cli(app, a);
+    std::vector<std::string> inputs_read;  // for --depfile, in the order read
     try {
-        std::vector<std::string> args = fitpack::expand_response_files(raw_args);
+        std::vector<std::string> args = fitpack::expand_response_files(raw_args, &inputs_read);
         std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last-first
         app.parse(args);
     } catch (const CLI::CallForHelp&) {
@@ -176,16 +275,41 @@ int run(const std::vector<std::string>& raw_args) {
         return exit_usage;
     }
 
-    for (const auto& list : a.files_from) read_file_list(list, a.dtbs);
+    if (a.kernel.empty() && !a.no_kernel)
+        throw usage_error("--kernel is required (or --no-kernel for a FIT of devicetrees only)");
+    if (!a.depfile.empty() && a.output == "-")
+        throw usage_error("--depfile needs an output file: a depfile cannot name standard output");
+
+    for (const auto& list : a.files_from) {
+        read_file_list(list, a.dtbs);
+        if (list != "-") inputs_read.push_back(list);
+    }
 
     fitstream::kernel_fit_options options;
     options.name = a.name;
     options.arch = a.arch;
     options.os = a.os;
-    options.compression = a.compression;
-    if (!fitstream::is_codec_name(a.compression))
-        throw fitstream::error(fitstream::errc::unsupported, "--compress",
-                               "unknown compression '" + a.compression + "' (valid: " + fitstream::codec_names() + ")");
+    options.compression = checked_codec(a.compression, "--compress");
+    if (!a.compress_kernel.empty()) options.kernel_compression = checked_codec(a.compress_kernel, "--compress-kernel");
+    if (!a.compress_fdt.empty()) options.fdt_compression = checked_codec(a.compress_fdt, "--compress-fdt");
+    if (!a.compress_ramdisk.empty()) options.ramdisk_compression = checked_codec(a.compress_ramdisk, "--compress-ramdisk");
+    options.decompose_dtbs = a.decompose_dtbs;
+    options.deduplicate = !a.no_dedup;
+    options.pack_overlays = a.overlays;
+    for (const auto& c : a.configs) options.configurations.push_back(parse_config(c));
+    for (const auto& l : a.loadables) options.loadables.push_back(parse_loadable(l));
+    if (a.conf_names == "basename") {
+        options.naming = fitstream::conf_naming::basename;
+    } else if (a.conf_names != "sequence") {
+        throw usage_error("--conf-names must be 'sequence' or 'basename', not '" + a.conf_names + "'");
+    }
+    if (a.address_cells == "auto") {
+        options.address_cells = 0;
+    } else if (a.address_cells == "1" || a.address_cells == "2") {
+        options.address_cells = a.address_cells == "1" ? 1 : 2;
+    } else {
+        throw usage_error("--address-cells must be 1, 2 or auto, not '" + a.address_cells + "'");
+    }
     options.hashes = a.hashes == "none" ? std::vector<std::string>{} : split_list(a.hashes);
     if (a.hashes != "none" && options.hashes.empty()) throw usage_error("--hash needs an algorithm name or 'none'");
     for (const auto& h : options.hashes) {
@@ -219,9 +343,40 @@ int run(const std::vector<std::string>& raw_args) {
     }
     if (!a.position.empty()) write.layout.position = parse_number(a.position, "--position");
 
-    const fitstream::tree fit = fitstream::make_kernel_fit(options, a.kernel, a.ramdisk, a.dtbs, [&](const std::string& f) {
-        if (a.verbose) std::cerr << "fitpack: skipping " << f << ": not a .dtb file\n";
-    });
+    fitstream::kernel_fit_report report;
+    const fitstream::tree fit = fitstream::make_kernel_fit(
+        options, a.kernel, a.ramdisk, a.dtbs,
+        [&](const std::string& f) {
+            if (a.verbose) std::cerr << "fitpack: skipping " << f << ": not a .dtb file\n";
+        },
+        &report);
+    inputs_read.insert(inputs_read.end(), report.files_read.begin(), report.files_read.end());
+    try {
+        fit.validate();
+    } catch (const fitstream::error& e) {
+        // A 64-bit address with one cell: say which option fixes it.
+        if (options.address_cells == 1 && e.reason().find("address cells") != std::string::npos)
+            throw fitstream::error(e.code(), e.subject(), e.reason() + " (--address-cells 2 or auto)");
+        throw;
+    }
+    if (a.verbose && report.images_deduplicated > 0)
+        std::cerr << "fitpack: deduplicated " << report.images_deduplicated << " image"
+                  << (report.images_deduplicated == 1 ? "" : "s") << " with identical contents, saving "
+                  << report.bytes_deduplicated << " bytes\n";
+
+    // The depfile goes to a temporary file now and is renamed into place
+    // only once the FIT has been written.
+    std::optional<fitstream::file_sink> depfile;
+    std::size_t depfile_size = 0;
+    if (!a.depfile.empty()) {
+        std::vector<std::string> unique;
+        for (const auto& f : inputs_read)
+            if (std::find(unique.begin(), unique.end(), f) == unique.end()) unique.push_back(f);
+        const std::string text = fitstream::depfile_text(a.output, unique);
+        depfile.emplace(a.depfile);
+        depfile->write_at(0, text.data(), text.size());
+        depfile_size = text.size();
+    }
     for (const auto& conf : fit.configurations) {
         if (!conf.compatible.empty()) continue;
         const auto dtb = std::find_if(fit.images.begin(), fit.images.end(),
@@ -249,6 +404,7 @@ int run(const std::vector<std::string>& raw_args) {
         if (e.subject() == "align") throw fitstream::error(e.code(), "-B/--align", e.reason());
         throw;
     }
+    if (depfile) depfile->commit(depfile_size);
 
     if (a.verbose) {
         char line[160];
