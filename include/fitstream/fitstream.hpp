@@ -18,5 +18,7 @@
 #include <fitstream/structure.hpp>
 #include <fitstream/sink.hpp>
 #include <fitstream/writer.hpp>
+#include <fitstream/iostreams_sink.hpp>
 #include <fitstream/kernel_fit.hpp>
+#include <fitstream/builder.hpp>
 #include <fitstream/reader.hpp>

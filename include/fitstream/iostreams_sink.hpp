@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Writes a FIT to any Boost.Iostreams *Sink* (a device or a filtering
+/// stream's chain), through the same spool file fd_sink uses: the writer
+/// needs random access, a Sink offers only a forward write, so the FIT is
+/// assembled in an anonymous temporary file and copied out by commit().
+///
+/// @code
+/// std::string bytes;
+/// boost::iostreams::back_insert_device<std::string> device(bytes);
+/// fitstream::iostreams_sink<decltype(device)> out(device, "memory");
+/// fitstream::write_fit(fit, out);
+/// @endcode
+
+#include <fitstream/detail/file_io.hpp>
+#include <fitstream/error.hpp>
+#include <fitstream/sink.hpp>
+
+#include <boost/iostreams/operations.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// A sink that hands the finished FIT to a Boost.Iostreams Sink. The
+/// device is not owned and must outlive commit().
+template <class Device>
+class iostreams_sink final : public sink {
+public:
+    iostreams_sink(Device& device, std::string name)
+        : device_(device), name_(std::move(name)), spool_(detail::create_anonymous_temporary()) {}
+
+    void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
+        detail::pwrite_all(spool_.get(), data, size, offset, name_);
+    }
+
+    void commit(std::uint64_t total_size) override {
+        std::vector<char> buffer(1u << 20);
+        for (std::uint64_t at = 0; at < total_size;) {
+            // Unwritten gaps (alignment padding past the last payload) read as zero.
+            std::fill(buffer.begin(), buffer.end(), '\0');
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(total_size - at, buffer.size()));
+            const ssize_t got = ::pread(spool_.get(), buffer.data(), n, static_cast<off_t>(at));
+            if (got < 0) detail::throw_os_error(errno, name_, "cannot read the spool file");
+            for (std::size_t done = 0; done < n;) {
+                const std::streamsize put = boost::iostreams::write(device_, buffer.data() + done,
+                                                                    static_cast<std::streamsize>(n - done));
+                if (put <= 0) detail::throw_os_error(EIO, name_, "the device accepted no more bytes");
+                done += static_cast<std::size_t>(put);
+            }
+            at += n;
+        }
+    }
+
+    const std::string& name() const noexcept override { return name_; }
+
+private:
+    Device& device_;
+    std::string name_;
+    detail::unique_fd spool_;
+};
+
+}  // namespace fitstream

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// fitstream::fit_builder and fitstream::iostreams_sink: a FIT assembled
+// image by image from files and memory, written to a path and to a
+// Boost.Iostreams device, read back with the reader and with dumpimage.
+
+#define BOOST_TEST_MODULE builder
+#include <boost/test/unit_test.hpp>
+
+#include <fitstream/fitstream.hpp>
+
+#include <boost/iostreams/device/back_inserter.hpp>
+
+#include "support.hpp"
+
+#include <string>
+#include <vector>
+
+using namespace fitstream_test;
+
+namespace {
+
+std::string decoded(const fitstream::reader& fit, const std::string& image) {
+    std::string out;
+    const auto* img = fit.find_image(image);
+    BOOST_TEST_REQUIRE(img != nullptr, image);
+    fit.read_decoded(*img, [&](const char* p, std::size_t n) { out.append(p, n); });
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(builder_from_files_and_memory_to_a_path_and_a_device) {
+    temp_dir dir;
+    const auto board = compile_dts(data_dir / "unit" / "board.dts", dir / "board.dtb");
+    const auto other = read_file(compile_dts(data_dir / "unit" / "board-no-model.dts", dir / "other.dtb"));
+    const std::string kernel = kernel_like_payload(300 * 1024, 5);
+    const std::string firmware(4096, '\x5a');
+    const auto overlay = compile_dts(data_dir / "boards" / "acme-rk3399-sbc-spi-flash.dtso", dir / "spi.dtbo");
+
+    fitstream::fit_builder fit("Built");
+    fit.arch("arm64").timestamp(1234);
+    fit.hash_every_image<fitstream::hash::sha256>();
+    fit.add_kernel<fitstream::codec::gzip>(fitstream::source::memory_view(kernel.data(), kernel.size(), "kernel"));
+    fit.add_ramdisk(fitstream::source::memory(std::vector<char>(1000, 'r'), "initrd"));
+    const auto first = fit.add_fdt<fitstream::codec::lz4>(fitstream::source::file(board.string()));
+    const auto second = fit.add_fdt(fitstream::source::memory_view(other.data(), other.size(), "mem/other.dtb"));
+    const auto ov = fit.add_overlay(fitstream::source::file(overlay.string()));
+    fit.add_loadable<fitstream::codec::zstd>("tee", "tee", fitstream::source::memory_view(firmware.data(),
+                                                                                         firmware.size(), "tee.bin"))
+        .load = 0x60000000;
+    fit.add_configuration("with-spi", "fdt-1", {ov});
+    fit.hash_every_image<fitstream::hash::crc32>();
+    BOOST_TEST(first == "conf-1");
+    BOOST_TEST(second == "conf-2");
+    BOOST_TEST(ov == "fdt-3");
+
+    fitstream::write_options options;
+    options.layout.layout = fitstream::data_layout::external;
+    const auto path = dir / "built.fit";
+    fit.write(path.string(), options);
+
+    std::string bytes;
+    boost::iostreams::back_insert_device<std::string> device(bytes);
+    fitstream::iostreams_sink<decltype(device)> out(device, "memory");
+    fit.write(out, options);
+    BOOST_TEST(bytes == read_file(path), "the device got other bytes than the file");
+
+    const fitstream::reader r(path.string());
+    BOOST_TEST(r.verify().empty());
+    BOOST_TEST(r.timestamp().value_or(0) == 1234u);
+    BOOST_TEST(r.default_configuration() == "conf-1");
+    BOOST_TEST(decoded(r, "kernel") == kernel);
+    BOOST_TEST(decoded(r, "fdt-1") == read_file(board));
+    BOOST_TEST(decoded(r, "fdt-2") == other);
+    BOOST_TEST(decoded(r, "tee") == firmware);
+    BOOST_TEST(r.find_image("fdt-1")->compression == "lz4");
+    BOOST_TEST(r.find_image("tee")->load.value_or(0) == 0x60000000u);
+    for (const auto& img : r.images()) BOOST_TEST(img.hashes.size() == 2u, img.name);  // sha256 and crc32 on all
+
+    const auto& confs = r.configurations();
+    BOOST_TEST_REQUIRE(confs.size() == 3u);
+    BOOST_TEST(confs[0].compatible == fitstream::inspect_dtb_file(board.string()).compatible);
+    BOOST_TEST(confs[1].description == "other.dtb");  // no model: the file name
+    BOOST_TEST((confs[2].fdt == std::vector<std::string>{"fdt-1", "fdt-3"}));
+    for (const auto& c : confs) {
+        BOOST_TEST(c.kernel == "kernel");
+        BOOST_TEST(c.ramdisk == "ramdisk");
+        BOOST_TEST((c.loadables == std::vector<std::string>{"tee"}));
+    }
+
+    const auto listing = run({"dumpimage", "-l", path.string()});
+    BOOST_TEST(listing.exit_code == 0);
+    for (const char* words : {"Image 5 (tee)", "Configuration 2 (with-spi)", "lz4 compressed"})
+        BOOST_TEST(listing.out.find(words) != std::string::npos, words);
+}
+
+BOOST_AUTO_TEST_CASE(builder_refuses_an_invalid_dtb_by_name) {
+    fitstream::fit_builder fit("Bad");
+    const std::string junk(100, 'j');
+    BOOST_CHECK_EXCEPTION(fit.add_fdt(fitstream::source::memory_view(junk.data(), junk.size(), "junk.dtb")),
+                          fitstream::error, [](const fitstream::error& e) {
+                              return e.subject() == "junk.dtb" && e.code() == fitstream::errc::invalid_input;
+                          });
+}
