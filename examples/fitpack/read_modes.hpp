@@ -14,7 +14,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -115,7 +117,9 @@ inline int list(const std::string& path, bool json) {
                                              {"ramdisk", conf.ramdisk},
                                              {"loadables", conf.loadables}});
         }
-        std::cout << doc.dump(2) << '\n';
+        // Strings come from the file and need not be UTF-8, which JSON
+        // requires: replace what is not (U+FFFD) rather than fail the listing.
+        std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
         return 0;
     }
 
@@ -191,8 +195,9 @@ inline int extract(const std::string& path, const std::string& which, const std:
     const fitstream::reader fit(path);
     const fitstream::image_info* img = fit.find_image(which);
     if (!img && !which.empty() && which.find_first_not_of("0123456789") == std::string::npos) {
-        const auto index = std::stoull(which);
-        if (index < fit.images().size()) img = &fit.images()[index];
+        errno = 0;
+        const auto index = std::strtoull(which.c_str(), nullptr, 10);
+        if (errno == 0 && index < fit.images().size()) img = &fit.images()[index];
     }
     if (!img) throw fitstream::error(fitstream::errc::invalid_argument, which, "no such image in " + path);
     std::unique_ptr<fitstream::sink> out;

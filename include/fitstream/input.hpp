@@ -176,7 +176,7 @@ inline dtb_info inspect_dtb(const void* data, std::size_t size, const std::strin
         throw error(errc::invalid_input, name,
                     "truncated devicetree blob (header says " + std::to_string(fdt_totalsize(fdt)) +
                         " bytes, file has " + std::to_string(size) + ")");
-    const int rc = fdt_check_full(fdt, size);
+    const int rc = detail::check_fdt(fdt, size);
     if (rc < 0) throw error(std::error_code(rc, libfdt_category()), name, "invalid devicetree blob");
 
     dtb_info info;

@@ -9,7 +9,12 @@
 /// The file is memory-mapped, never read whole; payloads are decoded in
 /// fixed-size chunks. Nothing in the file is trusted: every offset and size
 /// is checked against the file before it is used, and decoding stops at a
-/// configurable size so a small file cannot expand without bound.
+/// configurable size so a small file cannot expand without bound. Where a
+/// payload is, is decided as U-Boot decides it, so the bytes listed, hashed
+/// and extracted here are the bytes U-Boot would load. The work a hostile
+/// file can cause grows with its size, never faster: no two usable payloads
+/// share a byte, each hash algorithm runs once per payload, and verify()
+/// stops after verify_options::max_problems problems.
 ///
 /// @code
 /// fitstream::reader fit("image.fit");
@@ -30,6 +35,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -60,11 +66,16 @@ struct image_info {
     std::string compression;  ///< "none" when absent
     std::optional<std::uint64_t> load;
     std::optional<std::uint64_t> entry;
+    /// Where the stored bytes are, looked up in U-Boot's order
+    /// (fit_image_get_data_and_size): data-position, then data-offset, then
+    /// data. An image with both `data` and an external property is read as
+    /// U-Boot reads it, from the external one (verify() reports it).
     data_location location = data_location::missing;
     std::uint64_t offset = 0;  ///< absolute file offset of the stored bytes
     std::uint64_t size = 0;    ///< stored size
-    /// Why the stored bytes cannot be used (outside the file, bad cell
-    /// size, ...); empty when they can.
+    /// Why the stored bytes cannot be used (outside the file, not one cell,
+    /// overlapping the structure or another image's data, ...); empty when
+    /// they can. Usable stored bytes never overlap each other.
     std::string data_problem;
     std::vector<hash_info> hashes;
 };
@@ -97,7 +108,15 @@ struct verify_options {
     std::uint64_t max_decoded_size = 1ull << 30;
     /// Decode every image (not only devicetrees) to prove its stream is whole.
     bool decode_all = true;
+    /// verify() stops checking after this many problems and says so in one
+    /// more; a hostile file can otherwise make the list as long as it likes.
+    std::size_t max_problems = 1000;
 };
+
+/// Node names nested deeper than this below the root are not checked by
+/// verify() (a FIT needs 3: /images/kernel/hash-1); a tree that goes deeper
+/// is reported instead.
+inline constexpr int max_checked_depth = 64;
 
 /// A FIT opened for reading. See the file comment.
 class reader {
@@ -188,7 +207,14 @@ public:
     }
 
     /// Checks everything U-Boot relies on and returns one entry per problem
-    /// (empty when the FIT is sound). See verify_options for what it decodes.
+    /// (empty when the FIT is sound): the structure, where each payload is
+    /// (inside the file, one cell per external property, not overlapping
+    /// the structure or another payload, not both embedded and external),
+    /// every hash, every stream decoded whole and every fdt a valid DTB,
+    /// string properties NUL-terminated, no '@' in node names, no two images
+    /// or configurations of one name, every configuration reference and the
+    /// default resolving, no name listed twice in one reference property.
+    /// See verify_options for what it decodes and how many problems it lists.
     std::vector<problem> verify(const verify_options& options = {}) const;
 
 private:
@@ -200,18 +226,22 @@ private:
         if (!img.data_problem.empty()) throw error(errc::bad_image, "/images/" + img.name, img.data_problem);
     }
 
-    std::string get_string(int node, const char* name) const {
-        int len = 0;
-        const auto* p = static_cast<const char*>(fdt_getprop(fdt(), node, name, &len));
-        if (!p || len <= 0) return {};
-        return std::string(p, strnlen(p, static_cast<std::size_t>(len)));
+    // A string property (the first string of a list). One that does not end
+    // in NUL is reported against `subject`: libfdt's string-list functions,
+    // which U-Boot uses for configuration references, refuse it.
+    std::string get_string(int node, const char* name, const std::string& subject) {
+        const auto all = get_strings(node, name, subject);
+        return all.empty() ? std::string() : all.front();
     }
 
-    std::vector<std::string> get_strings(int node, const char* name) const {
+    std::vector<std::string> get_strings(int node, const char* name, const std::string& subject) {
         std::vector<std::string> out;
         int len = 0;
         const auto* p = static_cast<const char*>(fdt_getprop(fdt(), node, name, &len));
-        for (int pos = 0; p && pos < len;) {
+        if (!p) return out;
+        if (len <= 0 || p[len - 1] != '\0')
+            note(subject, std::string(name) + " is not a NUL-terminated string");
+        for (int pos = 0; pos < len;) {
             const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
             out.emplace_back(p + pos, n);
             pos += static_cast<int>(n) + 1;
@@ -220,22 +250,26 @@ private:
     }
 
     /// A property of one or two cells; nullopt when absent or another size.
-    std::optional<std::uint64_t> get_cells(int node, const char* name, int* bad_len = nullptr) const {
+    std::optional<std::uint64_t> get_cells(int node, const char* name) const {
         int len = 0;
         const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt(), node, name, &len));
-        if (!p) return std::nullopt;
-        if (len != 4 && len != 8) {
-            if (bad_len) *bad_len = len;
-            return std::nullopt;
-        }
+        if (!p || (len != 4 && len != 8)) return std::nullopt;
         std::uint64_t v = 0;
         for (int i = 0; i < len; ++i) v = (v << 8) | p[i];
         return v;
     }
 
+    // A problem found while indexing, reported first by verify().
+    void note(const std::string& subject, std::string message,
+              problem::severity level = problem::severity::error) {
+        index_problems_.push_back({level, subject, std::move(message)});
+    }
+
     void index();
     void index_image(int node);
     void index_configuration(int node);
+    void index_data(int node, image_info& img);
+    void check_overlaps();
 
     std::string path_;
     detail::mapped_file file_;
@@ -244,8 +278,21 @@ private:
     std::vector<image_info> images_;
     std::unordered_map<std::string, std::size_t> image_index_;
     std::vector<configuration_info> configurations_;
+    std::unordered_map<std::string, std::size_t> configuration_index_;
     std::string default_;
+    std::vector<problem> index_problems_;
 };
+
+namespace detail {
+
+/// A node name as it appears in problem subjects: names past 256 bytes are
+/// cut, so that a long name repeated in many subjects stays cheap.
+inline std::string shown_name(const std::string& name) {
+    if (name.size() <= 256) return name;
+    return name.substr(0, 200) + "...(" + std::to_string(name.size()) + " bytes)";
+}
+
+}  // namespace detail
 
 inline void reader::index() {
     if (file_.size() < sizeof(fdt_header)) throw error(errc::bad_image, path_, "too short to be a FIT");
@@ -254,10 +301,14 @@ inline void reader::index() {
         throw error(errc::bad_image, path_,
                     "truncated: the structure needs " + std::to_string(fdt_totalsize(fdt())) + " bytes, the file has " +
                         std::to_string(file_.size()));
-    const int rc = fdt_check_full(fdt(), fdt_totalsize(fdt()));
+    if (fdt_version(fdt()) < detail::min_fdt_version)
+        throw error(std::error_code(-FDT_ERR_BADVERSION, libfdt_category()), path_,
+                    "devicetree version " + std::to_string(fdt_version(fdt())) + " is older than " +
+                        std::to_string(detail::min_fdt_version) + ", which fitstream does not read");
+    const int rc = detail::check_fdt(fdt(), fdt_totalsize(fdt()));
     if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "invalid FIT structure");
 
-    description_ = get_string(0, "description");
+    description_ = get_string(0, "description", "/");
     if (const auto t = get_cells(0, "timestamp")) timestamp_ = static_cast<std::uint32_t>(*t);
 
     const int images = fdt_subnode_offset(fdt(), 0, "images");
@@ -265,9 +316,10 @@ inline void reader::index() {
         int node;
         fdt_for_each_subnode(node, fdt(), images) index_image(node);
     }
+    check_overlaps();
     const int confs = fdt_subnode_offset(fdt(), 0, "configurations");
     if (confs >= 0) {
-        default_ = get_string(confs, "default");
+        default_ = get_string(confs, "default", "/configurations");
         int node;
         fdt_for_each_subnode(node, fdt(), confs) index_configuration(node);
     }
@@ -278,47 +330,16 @@ inline void reader::index_image(int node) {
     int len = 0;
     const char* name = fdt_get_name(fdt(), node, &len);
     img.name = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
-    img.description = get_string(node, "description");
-    img.type = get_string(node, "type");
-    img.arch = get_string(node, "arch");
-    img.os = get_string(node, "os");
-    img.compression = get_string(node, "compression");
+    const std::string subject = "/images/" + detail::shown_name(img.name);
+    img.description = get_string(node, "description", subject);
+    img.type = get_string(node, "type", subject);
+    img.arch = get_string(node, "arch", subject);
+    img.os = get_string(node, "os", subject);
+    img.compression = get_string(node, "compression", subject);
     if (img.compression.empty()) img.compression = "none";
     img.load = get_cells(node, "load");
     img.entry = get_cells(node, "entry");
-
-    const std::uint64_t file_size = file_.size();
-    const auto* data = static_cast<const char*>(fdt_getprop(fdt(), node, "data", &len));
-    if (data) {
-        img.location = data_location::embedded;
-        img.offset = static_cast<std::uint64_t>(data - file_.data());
-        img.size = static_cast<std::uint64_t>(len);
-    } else {
-        int bad = -1;
-        const auto size = get_cells(node, "data-size", &bad);
-        const auto pos = get_cells(node, "data-position", &bad);
-        const auto off = pos ? std::nullopt : get_cells(node, "data-offset", &bad);
-        if (pos || off) {
-            img.location = pos ? data_location::position : data_location::offset;
-            const std::uint64_t base = pos ? 0 : align_up(fdt_totalsize(fdt()), 4);
-            img.offset = base + (pos ? *pos : *off);
-            if (!size) {
-                img.data_problem = "external data without a usable data-size";
-            } else {
-                img.size = *size;
-                if (*size > max_cell_value || (pos ? *pos : *off) > max_cell_value)
-                    img.data_problem = "data size or offset does not fit a 32-bit cell";
-                else if (img.offset > file_size || img.size > file_size - img.offset)
-                    img.data_problem = "data lies outside the file (bytes " + std::to_string(img.offset) + ".." +
-                                       std::to_string(img.offset + img.size) + " of a " + std::to_string(file_size) +
-                                       "-byte file)";
-            }
-        } else if (bad >= 0) {
-            img.location = data_location::offset;
-            img.data_problem = "data-offset, data-position or data-size is " + std::to_string(bad) +
-                               " bytes long, not one cell";
-        }
-    }
+    index_data(node, img);
 
     int sub;
     fdt_for_each_subnode(sub, fdt(), node) {
@@ -327,13 +348,99 @@ inline void reader::index_image(int node) {
         if (hash_node.compare(0, 4, "hash") != 0) continue;
         hash_info h;
         h.node = hash_node;
-        h.algo = get_string(sub, "algo");
+        h.algo = get_string(sub, "algo", subject + "/" + detail::shown_name(hash_node));
         const auto* value = static_cast<const std::uint8_t*>(fdt_getprop(fdt(), sub, "value", &len));
         if (value && len > 0) h.value.assign(value, value + len);
         img.hashes.push_back(std::move(h));
     }
-    image_index_.emplace(img.name, images_.size());
+    // U-Boot looks images up by name and finds the first.
+    if (!image_index_.emplace(img.name, images_.size()).second)
+        note(subject, "a second image of this name (U-Boot only ever finds the first)");
     images_.push_back(std::move(img));
+}
+
+inline void reader::index_data(int node, image_info& img) {
+    // U-Boot's fit_image_get_data_and_size() takes data-position, else
+    // data-offset (plus the aligned structure size), and only then data;
+    // each external property is read as one 32-bit cell, whatever its length.
+    const std::string subject = "/images/" + detail::shown_name(img.name);
+    int data_len = 0;
+    const auto* data = static_cast<const char*>(fdt_getprop(fdt(), node, "data", &data_len));
+    const bool position = fdt_getprop(fdt(), node, "data-position", nullptr) != nullptr;
+    const bool offset = !position && fdt_getprop(fdt(), node, "data-offset", nullptr) != nullptr;
+    if (!position && !offset) {
+        if (data) {
+            img.location = data_location::embedded;
+            img.offset = static_cast<std::uint64_t>(data - file_.data());
+            img.size = static_cast<std::uint64_t>(data_len);
+        }
+        return;
+    }
+    const char* const prop = position ? "data-position" : "data-offset";
+    img.location = position ? data_location::position : data_location::offset;
+    if (data) note(subject, std::string("has both data and ") + prop + "; U-Boot reads " + prop + " and ignores data");
+
+    // One cell exactly: with more, U-Boot would read only the first.
+    const auto one_cell = [&](const char* name) -> std::optional<std::uint32_t> {
+        int len = 0;
+        const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt(), node, name, &len));
+        if (!p) {
+            img.data_problem = std::string(prop) + " without data-size";
+            return std::nullopt;
+        }
+        if (len != 4) {
+            img.data_problem = std::string(name) + " is " + std::to_string(len) + " bytes long, not one 32-bit cell";
+            return std::nullopt;
+        }
+        return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
+               static_cast<std::uint32_t>(p[2]) << 8 | p[3];
+    };
+    const auto where = one_cell(prop);
+    if (!where) return;
+    const auto size = one_cell("data-size");
+    if (!size) return;
+
+    const std::uint64_t structure_end = fdt_totalsize(fdt());
+    const std::uint64_t file_size = file_.size();
+    img.offset = (position ? 0 : align_up(structure_end, 4)) + *where;
+    img.size = *size;
+    if (img.offset > file_size || img.size > file_size - img.offset)
+        img.data_problem = "data lies outside the file (bytes " + std::to_string(img.offset) + ".." +
+                           std::to_string(img.offset + img.size) + " of a " + std::to_string(file_size) +
+                           "-byte file)";
+    else if (img.offset < structure_end && img.size > 0)
+        img.data_problem = "external data overlaps the FIT structure";
+    else if (img.offset + img.size > static_cast<std::uint64_t>(INT32_MAX))
+        note(subject, "data ends past 2 GiB, where U-Boot's int offsets and sizes turn negative",
+             problem::severity::warning);
+}
+
+inline void reader::check_overlaps() {
+    // Sorted by offset (ties in node order), each external payload must
+    // start at or past the furthest end so far. The later of two overlapping
+    // payloads becomes unusable, so usable payloads never share a byte and
+    // no file can make the hashing or decoding work grow faster than it.
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < images_.size(); ++i) {
+        const auto& img = images_[i];
+        if ((img.location == data_location::offset || img.location == data_location::position) &&
+            img.data_problem.empty() && img.size > 0)
+            order.push_back(i);
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return images_[a].offset < images_[b].offset; });
+    std::uint64_t reach = 0;
+    std::size_t owner = images_.size();
+    for (const std::size_t i : order) {
+        auto& img = images_[i];
+        const std::uint64_t end = img.offset + img.size;
+        if (owner != images_.size() && img.offset < reach)
+            img.data_problem = "data overlaps the data of /images/" + detail::shown_name(images_[owner].name);
+        if (end > reach) {
+            reach = end;
+            owner = i;
+        }
+    }
 }
 
 inline void reader::index_configuration(int node) {
@@ -341,35 +448,65 @@ inline void reader::index_configuration(int node) {
     int len = 0;
     const char* name = fdt_get_name(fdt(), node, &len);
     conf.name = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
-    conf.description = get_string(node, "description");
-    conf.compatible = get_strings(node, "compatible");
-    conf.kernel = get_string(node, "kernel");
-    conf.fdt = get_strings(node, "fdt");
-    conf.ramdisk = get_string(node, "ramdisk");
-    conf.loadables = get_strings(node, "loadables");
+    const std::string subject = "/configurations/" + detail::shown_name(conf.name);
+    conf.description = get_string(node, "description", subject);
+    conf.compatible = get_strings(node, "compatible", subject);
     // Every property U-Boot resolves to an image node.
-    for (const char* prop : {"kernel", "fdt", "ramdisk", "loadables", "firmware", "fpga", "setup", "standalone"})
-        for (auto& ref : get_strings(node, prop)) conf.references.emplace_back(prop, std::move(ref));
+    for (const char* prop : {"kernel", "fdt", "ramdisk", "loadables", "firmware", "fpga", "setup", "standalone"}) {
+        auto refs = get_strings(node, prop, subject);
+        // A name listed twice: an fdt applied to itself, an image loaded twice.
+        std::vector<std::string> sorted(refs);
+        std::sort(sorted.begin(), sorted.end());
+        for (std::size_t i = 1; i < sorted.size(); ++i)
+            if (sorted[i] == sorted[i - 1] && (i == 1 || sorted[i] != sorted[i - 2]))
+                note(subject, std::string(prop) + " lists '" + detail::shown_name(sorted[i]) + "' more than once");
+        const std::string_view p = prop;
+        if (p == "kernel" && !refs.empty()) conf.kernel = refs.front();
+        if (p == "ramdisk" && !refs.empty()) conf.ramdisk = refs.front();
+        if (p == "fdt") conf.fdt = refs;
+        if (p == "loadables") conf.loadables = refs;
+        for (auto& ref : refs) conf.references.emplace_back(prop, std::move(ref));
+    }
+    if (!configuration_index_.emplace(conf.name, configurations_.size()).second)
+        note(subject, "a second configuration of this name (U-Boot only ever finds the first)");
     configurations_.push_back(std::move(conf));
 }
 
 namespace detail {
 
-/// Walks every node of `fdt`, calling `visit(path, name)`.
-inline void for_each_node(const void* fdt, const std::function<void(const std::string&, const std::string&)>& visit) {
-    std::vector<std::string> stack;
+/// Walks the nodes of `fdt` down to `max_depth` levels below the root,
+/// calling `visit(path, name)`; returns true when deeper nodes were skipped.
+/// The path is built once per node from its parent's, so the walk is linear
+/// in the size of the tree however deep it goes.
+inline bool for_each_node(const void* fdt, int max_depth,
+                          const std::function<void(const std::string&, const std::string&)>& visit) {
+    std::string path;               // of the node being visited
+    std::vector<std::size_t> ends;  // ends[d]: path length of the current node at depth d
+    bool skipped = false;
     int depth = 0;
     for (int node = 0; node >= 0; node = fdt_next_node(fdt, node, &depth)) {
         if (depth < 0) break;
+        if (depth > max_depth) {
+            skipped = true;
+            continue;
+        }
         int len = 0;
         const char* name = fdt_get_name(fdt, node, &len);
-        stack.resize(static_cast<std::size_t>(depth));
         const std::string own = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
-        std::string path;
-        for (std::size_t i = 1; i < stack.size(); ++i) path += "/" + stack[i];  // stack[0] is the root, ""
-        visit(depth == 0 ? std::string("/") : path + "/" + own, own);
-        stack.push_back(own);
+        if (depth == 0) {
+            ends.assign(1, 0);
+            visit("/", own);
+            continue;
+        }
+        // The parent is the last node visited at depth - 1.
+        path.resize(ends[static_cast<std::size_t>(depth - 1)]);
+        path += '/';
+        path += shown_name(own);
+        ends.resize(static_cast<std::size_t>(depth));
+        ends.push_back(path.size());
+        visit(path, own);
     }
+    return skipped;
 }
 
 inline std::string hex(const std::vector<std::uint8_t>& bytes) {
@@ -386,30 +523,37 @@ inline std::string hex(const std::vector<std::uint8_t>& bytes) {
 
 inline std::vector<problem> reader::verify(const verify_options& options) const {
     std::vector<problem> problems;
+    bool full = false;
     const auto report = [&](std::string subject, std::string message,
                             problem::severity level = problem::severity::error) {
+        if (full) return;
+        if (problems.size() >= options.max_problems) {
+            full = true;
+            problems.push_back({problem::severity::error, path_,
+                                "more than " + std::to_string(options.max_problems) + " problems; stopped checking"});
+            return;
+        }
         problems.push_back({level, std::move(subject), std::move(message)});
     };
 
+    for (const auto& p : index_problems_) report(p.subject, p.message, p.level);
     if (description_.empty()) report("/", "no description (U-Boot requires one)");
-    detail::for_each_node(fdt(), [&](const std::string& path, const std::string& name) {
+    const bool too_deep = detail::for_each_node(fdt(), max_checked_depth, [&](const std::string& path, const std::string& name) {
         if (name.find('@') != std::string::npos)
             report(path, "node name contains '@', which U-Boot refuses when checking signatures (CVE-2021-27138)");
     });
+    if (too_deep)
+        report("/", "nodes nested more than " + std::to_string(max_checked_depth) +
+                        " levels deep, which no FIT needs (not checked)");
     if (fdt_subnode_offset(fdt(), 0, "images") < 0) report("/images", "missing");
 
-    struct extent {
-        std::uint64_t begin, end;
-        const image_info* img;
-    };
-    std::vector<extent> extents;
-    const std::uint64_t structure_end = fdt_totalsize(fdt());
-
     for (const auto& img : images_) {
-        const std::string subject = "/images/" + img.name;
+        if (full) break;
+        const std::string subject = "/images/" + detail::shown_name(img.name);
         if (img.description.empty()) report(subject, "no description (U-Boot requires one)");
         if (img.type.empty()) report(subject, "no type");
-        if (!is_codec_name(img.compression)) report(subject, "unknown compression '" + img.compression + "'");
+        if (!is_codec_name(img.compression))
+            report(subject, "unknown compression '" + detail::shown_name(img.compression) + "'");
         if (img.location == data_location::missing) {
             report(subject, "no data, data-offset or data-position");
             continue;
@@ -418,45 +562,59 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
             report(subject, img.data_problem);
             continue;
         }
-        if (img.location != data_location::embedded) {
-            if (img.offset < structure_end && img.size > 0)
-                report(subject, "external data overlaps the FIT structure");
-            extents.push_back({img.offset, img.offset + img.size, &img});
-        }
 
-        // Hashes over the stored bytes, all algorithms in one pass.
-        std::vector<std::pair<const hash_info*, std::unique_ptr<detail::hasher_interface>>> hashers;
-        for (const auto& h : img.hashes) {
+        // Hashes over the stored bytes: each algorithm once, in one pass,
+        // however many nodes name it.
+        struct algorithm {
+            std::string algo;
             std::unique_ptr<detail::hasher_interface> hasher;
-            std::size_t digest_size = 0;
-            try {
-                visit_hash(h.algo, [&](auto tag) {
-                    using hash = typename decltype(tag)::type;
-                    hasher = detail::make_hasher<hash>();
-                    digest_size = hash::digest_size;
-                });
-            } catch (const error&) {
-                report(subject + "/" + h.node, "hash algo '" + h.algo + "' is not one fitstream can check",
-                       problem::severity::warning);
+            std::size_t digest_size;
+            std::vector<std::uint8_t> digest;
+        };
+        std::vector<algorithm> algorithms;
+        std::vector<std::pair<const hash_info*, std::size_t>> checks;
+        for (const auto& h : img.hashes) {
+            const std::string hash_subject = subject + "/" + detail::shown_name(h.node);
+            auto known = std::find_if(algorithms.begin(), algorithms.end(),
+                                      [&](const algorithm& a) { return a.algo == h.algo; });
+            if (known == algorithms.end()) {
+                std::unique_ptr<detail::hasher_interface> hasher;
+                std::size_t digest_size = 0;
+                try {
+                    visit_hash(h.algo, [&](auto tag) {
+                        using hash = typename decltype(tag)::type;
+                        hasher = detail::make_hasher<hash>();
+                        digest_size = hash::digest_size;
+                    });
+                } catch (const error&) {
+                    report(hash_subject,
+                           "hash algo '" + detail::shown_name(h.algo) + "' is not one fitstream can check",
+                           problem::severity::warning);
+                    continue;
+                }
+                algorithms.push_back({h.algo, std::move(hasher), digest_size, {}});
+                known = algorithms.end() - 1;
+            }
+            if (h.value.size() != known->digest_size) {
+                report(hash_subject, "value is " + std::to_string(h.value.size()) + " bytes, " + h.algo + " needs " +
+                                         std::to_string(known->digest_size));
                 continue;
             }
-            if (h.value.size() != digest_size) {
-                report(subject + "/" + h.node, "value is " + std::to_string(h.value.size()) + " bytes, " + h.algo +
-                                                   " needs " + std::to_string(digest_size));
-                continue;
-            }
-            hashers.emplace_back(&h, std::move(hasher));
+            checks.emplace_back(&h, static_cast<std::size_t>(known - algorithms.begin()));
         }
-        if (!hashers.empty()) {
+        if (!checks.empty()) {
             read_stored(img, [&](const char* p, std::size_t n) {
-                for (auto& h : hashers) h.second->update(p, n);
+                for (auto& a : algorithms) a.hasher->update(p, n);
             });
-            for (auto& [h, hasher] : hashers) {
-                std::vector<std::uint8_t> digest(h->value.size());
-                hasher->final(digest.data());
+            for (auto& a : algorithms) {
+                a.digest.resize(a.digest_size);
+                a.hasher->final(a.digest.data());
+            }
+            for (const auto& [h, a] : checks) {
+                const auto& digest = algorithms[a].digest;
                 if (digest != h->value)
-                    report(subject + "/" + h->node, h->algo + " mismatch: stored " + detail::hex(h->value) +
-                                                        ", data gives " + detail::hex(digest));
+                    report(subject + "/" + detail::shown_name(h->node),
+                           h->algo + " mismatch: stored " + detail::hex(h->value) + ", data gives " + detail::hex(digest));
             }
         }
 
@@ -475,9 +633,7 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
             if (is_fdt) {
                 std::vector<std::uint64_t> aligned((decoded.size() + 7) / 8);
                 if (!decoded.empty()) std::memcpy(aligned.data(), decoded.data(), decoded.size());
-                const int rc = decoded.size() < sizeof(fdt_header)
-                                   ? -FDT_ERR_TRUNCATED
-                                   : fdt_check_full(aligned.data(), decoded.size());
+                const int rc = detail::check_fdt(aligned.data(), decoded.size());
                 if (rc < 0) report(subject, std::string("devicetree does not decode to a valid DTB: ") + fdt_strerror(rc));
             }
         } catch (const error& e) {
@@ -485,22 +641,15 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
         }
     }
 
-    std::sort(extents.begin(), extents.end(), [](const extent& a, const extent& b) { return a.begin < b.begin; });
-    for (std::size_t i = 1; i < extents.size(); ++i) {
-        if (extents[i].begin < extents[i - 1].end && extents[i].begin != extents[i].end)
-            report("/images/" + extents[i].img->name, "data overlaps the data of /images/" + extents[i - 1].img->name);
-    }
-
     if (fdt_subnode_offset(fdt(), 0, "configurations") < 0) report("/configurations", "missing");
-    std::unordered_map<std::string, int> conf_names;
     for (const auto& conf : configurations_) {
-        conf_names[conf.name] = 1;
-        const std::string subject = "/configurations/" + conf.name;
+        if (full) break;
+        const std::string subject = "/configurations/" + detail::shown_name(conf.name);
         for (const auto& [prop, ref] : conf.references)
-            if (!find_image(ref)) report(subject, prop + " '" + ref + "' names no image");
+            if (!find_image(ref)) report(subject, prop + " '" + detail::shown_name(ref) + "' names no image");
     }
-    if (!default_.empty() && !conf_names.count(default_))
-        report("/configurations", "default '" + default_ + "' names no configuration");
+    if (!default_.empty() && !configuration_index_.count(default_))
+        report("/configurations", "default '" + detail::shown_name(default_) + "' names no configuration");
     return problems;
 }
 

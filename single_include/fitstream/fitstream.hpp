@@ -347,6 +347,22 @@ inline int fdt_check(int rc, const std::string& subject, const char* detail = ""
     return rc;
 }
 
+/// The oldest devicetree version fitstream reads. Before 16, node names are
+/// full paths; libfdt 1.6.1 (Debian 12's) dereferences NULL in
+/// fdt_check_full when such a root name has no '/' (fdt_get_name fails and
+/// its result is used unchecked). Every tool that writes FITs writes 17.
+inline constexpr std::uint32_t min_fdt_version = 16;
+
+/// fdt_check_full over `size` bytes at `fdt` (8-byte aligned), after the
+/// checks it cannot be trusted without: a whole header, the magic, and a
+/// version it handles safely. Returns 0 or a negative FDT_ERR_* code.
+inline int check_fdt(const void* fdt, std::size_t size) {
+    if (size < sizeof(fdt_header)) return -FDT_ERR_TRUNCATED;
+    if (fdt_magic(fdt) != FDT_MAGIC) return -FDT_ERR_BADMAGIC;
+    if (fdt_version(fdt) < min_fdt_version) return -FDT_ERR_BADVERSION;
+    return fdt_check_full(fdt, size);
+}
+
 /// Stores a big-endian u32 at `p`.
 inline void store_be32(void* p, std::uint32_t v) noexcept {
     const fdt32_t be = cpu_to_fdt32(v);
@@ -620,7 +636,7 @@ inline dtb_info inspect_dtb(const void* data, std::size_t size, const std::strin
         throw error(errc::invalid_input, name,
                     "truncated devicetree blob (header says " + std::to_string(fdt_totalsize(fdt)) +
                         " bytes, file has " + std::to_string(size) + ")");
-    const int rc = fdt_check_full(fdt, size);
+    const int rc = detail::check_fdt(fdt, size);
     if (rc < 0) throw error(std::error_code(rc, libfdt_category()), name, "invalid devicetree blob");
 
     dtb_info info;
@@ -2490,7 +2506,9 @@ static_assert(check_decodable_codec<none>());
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -2579,9 +2597,12 @@ private:
 };
 
 /// A streaming decoder for exactly one zstd frame (magic 28 b5 2f fd;
-/// skippable frames are refused). libzstd checks the content checksum and
-/// size when present, and refuses windows above its default limit of
-/// 2^27 bytes, so memory stays bounded whatever the frame header says.
+/// skippable frames are refused). libzstd checks the content checksum when
+/// present, and refuses windows above its default limit of 2^27 bytes, so
+/// memory stays bounded whatever the frame header says. The content size in
+/// the header is checked here: libzstd's streaming decoder (1.5.4) skips
+/// that check when the frame ends with an empty last block and arrived in
+/// pieces, so a frame that one-shot decoding (U-Boot's) refuses would pass.
 class zstd_decompressor {
 public:
     zstd_decompressor() : ctx_(ZSTD_createDCtx()) {
@@ -2598,9 +2619,12 @@ public:
                         "corrupt data");
         if (!magic_.feed(in, input.pos))
             throw error(std::error_code(ZSTD_error_prefix_unknown, zstd_category()), "zstd", "not a zstd frame");
+        keep_header(in, input.pos);
         in += input.pos;
         out += output.pos;
+        produced_ += output.pos;
         if (rc == 0) {  // the frame is complete and flushed
+            check_content_size();
             done_ = true;
             return false;
         }
@@ -2614,15 +2638,38 @@ public:
         done_ = false;
         magic_.reset();
         stall_.reset();
+        header_size_ = 0;
+        produced_ = 0;
     }
 
 private:
     static constexpr unsigned char frame_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
+    // The first bytes of the frame, as far as a frame header can reach.
+    void keep_header(const char* p, std::size_t consumed) noexcept {
+        const std::size_t n = std::min(consumed, sizeof header_ - header_size_);
+        std::memcpy(header_ + header_size_, p, n);
+        header_size_ += n;
+    }
+
+    void check_content_size() const {
+        const unsigned long long declared = ZSTD_getFrameContentSize(header_, header_size_);
+        if (declared == ZSTD_CONTENTSIZE_ERROR)
+            throw error(std::error_code(ZSTD_error_corruption_detected, zstd_category()), "zstd",
+                        "corrupt data (unreadable frame header)");
+        if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != produced_)
+            throw error(std::error_code(ZSTD_error_corruption_detected, zstd_category()), "zstd",
+                        "corrupt data (the frame decodes to " + std::to_string(produced_) +
+                            " bytes, its header says " + std::to_string(declared) + ")");
+    }
+
     std::unique_ptr<ZSTD_DCtx, zstd_dctx_deleter> ctx_;
     magic_check magic_{frame_magic, sizeof frame_magic};
     stall_detector stall_;
     bool done_ = false;
+    unsigned char header_[18] = {};  // ZSTD_FRAMEHEADERSIZE_MAX (not in the stable API)
+    std::size_t header_size_ = 0;
+    std::uint64_t produced_ = 0;
 };
 
 }  // namespace detail
@@ -3927,35 +3974,142 @@ inline write_result write_fit(const tree& fit, const std::string& path, const wr
 
 }  // namespace fitstream
 // ---- end <fitstream/writer.hpp> ----
+// ---- begin <fitstream/iostreams_sink.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Writes a FIT to any Boost.Iostreams *Sink* (a device or a filtering
+/// stream's chain), through the same spool file fd_sink uses: the writer
+/// needs random access, a Sink offers only a forward write, so the FIT is
+/// assembled in an anonymous temporary file and copied out by commit().
+///
+/// @code
+/// std::string bytes;
+/// boost::iostreams::back_insert_device<std::string> device(bytes);
+/// fitstream::iostreams_sink<decltype(device)> out(device, "memory");
+/// fitstream::write_fit(fit, out);
+/// @endcode
+
+
+#include <boost/iostreams/operations.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// A sink that hands the finished FIT to a Boost.Iostreams Sink. The
+/// device is not owned and must outlive commit().
+template <class Device>
+class iostreams_sink final : public sink {
+public:
+    iostreams_sink(Device& device, std::string name)
+        : device_(device), name_(std::move(name)), spool_(detail::create_anonymous_temporary()) {}
+
+    void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
+        detail::pwrite_all(spool_.get(), data, size, offset, name_);
+    }
+
+    void commit(std::uint64_t total_size) override {
+        std::vector<char> buffer(1u << 20);
+        for (std::uint64_t at = 0; at < total_size;) {
+            // Unwritten gaps (alignment padding past the last payload) read as zero.
+            std::fill(buffer.begin(), buffer.end(), '\0');
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(total_size - at, buffer.size()));
+            const ssize_t got = ::pread(spool_.get(), buffer.data(), n, static_cast<off_t>(at));
+            if (got < 0) detail::throw_os_error(errno, name_, "cannot read the spool file");
+            for (std::size_t done = 0; done < n;) {
+                const std::streamsize put = boost::iostreams::write(device_, buffer.data() + done,
+                                                                    static_cast<std::streamsize>(n - done));
+                if (put <= 0) detail::throw_os_error(EIO, name_, "the device accepted no more bytes");
+                done += static_cast<std::size_t>(put);
+            }
+            at += n;
+        }
+    }
+
+    const std::string& name() const noexcept override { return name_; }
+
+private:
+    Device& device_;
+    std::string name_;
+    detail::unique_fd spool_;
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/iostreams_sink.hpp> ----
 // ---- begin <fitstream/kernel_fit.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
-/// The FIT a kernel build makes: one kernel, an optional ramdisk, and one
+/// The FIT a kernel build makes: a kernel, an optional ramdisk, and one
 /// configuration per devicetree blob, shaped as Linux's scripts/make_fit.py
 /// shapes it (`kernel`, `ramdisk`, `fdt-N`, `conf-N`) plus what it leaves
 /// out: hashes, a default configuration, each board's compatible in its
-/// configuration, and a reproducible timestamp.
+/// configuration, and a reproducible timestamp. Beyond make_fit.py:
+/// composite DTBs taken apart as `make_fit.py -D` does, identical payloads
+/// stored once, overlays and explicit configurations, a codec per image
+/// kind, loadables, FITs of devicetrees only, 64-bit addresses,
+/// configurations named after their DTBs, and the list of files read (for
+/// a Make/Ninja depfile, see depfile_text()).
 ///
 /// @code
 /// fitstream::kernel_fit_options opts;
 /// opts.name = "Linux 6.12"; opts.arch = "arm64"; opts.os = "linux";
-/// opts.compression = "gzip";
-/// auto fit = fitstream::make_kernel_fit(opts, "Image", "", {"a.dtb", "b.dtb"});
+/// opts.compression = "gzip"; opts.fdt_compression = "none";
+/// fitstream::kernel_fit_report report;
+/// auto fit = fitstream::make_kernel_fit(opts, "Image", "", {"a.dtb", "b.dtb"}, {}, &report);
 /// fitstream::write_fit(fit, "image.fit");
 /// @endcode
 
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace fitstream {
+
+/// How the configurations made from DTB files are named.
+enum class conf_naming {
+    sequence,  ///< `conf-1`, `conf-2`, ... in input order (make_fit.py, Kbuild)
+    basename,  ///< `conf-<DTB file name without .dtb>`, as Yocto names them
+};
+
+/// One extra image (firmware, TEE, ATF blob, ...) that every configuration
+/// lists in `loadables`.
+struct loadable_spec {
+    std::string path;                    ///< the file
+    std::string name;                    ///< node name; empty: `loadable-N`
+    std::string type = "firmware";       ///< FIT `type`
+    std::string description;             ///< empty: the file's base name
+    std::string arch;                    ///< empty: kernel_fit_options::arch
+    std::string os;                      ///< FIT `os`; empty: none written
+    std::optional<std::uint64_t> load;   ///< FIT `load`
+    std::optional<std::uint64_t> entry;  ///< FIT `entry`
+    std::string compression = "none";    ///< codec, by FIT name
+};
+
+/// A configuration described explicitly: a base DTB and overlays applied
+/// to it. Its description and compatible come from the base DTB.
+struct configuration_spec {
+    std::string name;                   ///< node name under /configurations
+    std::string base;                   ///< the base DTB file
+    std::vector<std::string> overlays;  ///< overlay files (.dtbo), in order
+};
 
 /// What make_kernel_fit() builds.
 struct kernel_fit_options {
@@ -3970,7 +4124,38 @@ struct kernel_fit_options {
     std::optional<std::uint64_t> load;
     std::optional<std::uint64_t> entry;  ///< defaults to `load`
     std::optional<std::uint32_t> timestamp;
-    std::string default_configuration;  ///< empty: the first configuration
+    /// `/configurations/default`: a configuration name, a DTB file (as given,
+    /// or its base name: the configuration made from it), or a compatible
+    /// string (the first configuration listing it). Empty: the first
+    /// configuration. One that matches nothing is an error.
+    std::string default_configuration;
+
+    std::optional<std::string> kernel_compression;  ///< overrides `compression` for the kernel
+    std::optional<std::string> fdt_compression;     ///< overrides `compression` for DTBs and overlays
+    std::string ramdisk_compression = "none";       ///< ramdisks are normally compressed already
+    /// make_fit.py's -D: a composite DTB whose Kbuild `.<name>.dtb.cmd` runs
+    /// fdtoverlay is stored as its base and overlays (see make_kernel_fit()).
+    bool decompose_dtbs = false;
+    /// Identical bytes are stored once, whatever the file names.
+    bool deduplicate = true;
+    /// `.dtbo` files in the DTB list become fdt images (no configuration of
+    /// their own) instead of being skipped.
+    bool pack_overlays = false;
+    std::vector<configuration_spec> configurations;  ///< after those made from the DTB list
+    std::vector<loadable_spec> loadables;            ///< listed by every configuration
+    conf_naming naming = conf_naming::sequence;      ///< names of the configurations made from DTBs
+    /// `#address-cells`: 1 or 2; 0 picks 2 only when an address needs 64 bits.
+    int address_cells = 0;
+};
+
+/// What make_kernel_fit() did besides building the tree.
+struct kernel_fit_report {
+    /// Every file the FIT is made from or that decided its shape, once each,
+    /// in the order first met: kernel, ramdisk, DTBs, Kbuild `.cmd` files,
+    /// overlays, loadables. (Response files and file lists are the caller's.)
+    std::vector<std::string> files_read;
+    std::size_t images_deduplicated = 0;   ///< images not stored because their bytes were already
+    std::uint64_t bytes_deduplicated = 0;  ///< their total size (before compression)
 };
 
 namespace detail {
@@ -3990,68 +4175,431 @@ inline void apply_codec_and_hashes(image& img, const std::string& compression,
     for (const auto& h : hashes) visit_hash(h, [&](auto tag) { img.add_hash<typename decltype(tag)::type>(); });
 }
 
+/// Python's str.split() separators (make_fit.py splits the .cmd text so).
+inline bool python_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= '\x1c' && c <= '\x1f');
+}
+
+inline std::vector<std::string> python_split(const std::string& text) {
+    std::vector<std::string> words;
+    std::string word;
+    for (const char c : text) {
+        if (python_space(c)) {
+            if (!word.empty()) words.push_back(std::move(word));
+            word.clear();
+        } else {
+            word += c;
+        }
+    }
+    if (!word.empty()) words.push_back(std::move(word));
+    return words;
+}
+
+/// The Kbuild command file beside `dtb`, as make_fit.py names it:
+/// os.path.join(dirname, f'.{basename}.cmd').
+inline std::string kbuild_cmd_file(const std::string& dtb) {
+    const auto slash = dtb.rfind('/');
+    if (slash == std::string::npos) return "." + dtb + ".cmd";
+    return dtb.substr(0, slash + 1) + "." + dtb.substr(slash + 1) + ".cmd";
+}
+
+/// The files a composite DTB is made of, read from its Kbuild command
+/// file as make_fit.py -D reads it: when the text mentions
+/// `scripts/dtc/fdtoverlay`, the words after `-i` in the command (up to
+/// the first `;`, which starts Kbuild's schema check when CHECK_DTBS is
+/// on) are the base then the overlays; otherwise the DTB is itself.
+inline std::vector<std::string> decompose_dtb(const std::string& dtb, const std::string& cmd_file,
+                                              const std::string& text) {
+    if (text.find("scripts/dtc/fdtoverlay") == std::string::npos) return {dtb};
+    const auto words = python_split(text.substr(0, text.find(';')));
+    const auto i = std::find(words.begin(), words.end(), "-i");
+    if (i == words.end())
+        throw error(errc::invalid_input, cmd_file,
+                    "runs fdtoverlay but has no '-i': cannot tell which files " + dtb + " is made of");
+    if (i + 1 == words.end())
+        throw error(errc::invalid_input, cmd_file, "runs fdtoverlay but names no file after '-i' (for " + dtb + ")");
+    return {i + 1, words.end()};
+}
+
+/// A node name from a file name: characters devicetree does not allow in
+/// FIT node names (and '@') become '_'.
+inline std::string sanitise_node_name(const std::string& text) {
+    std::string out = text;
+    for (char& c : out) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ',' ||
+                        c == '.' || c == '_' || c == '+' || c == '-';
+        if (!ok) c = '_';
+    }
+    return out;
+}
+
+using digest = std::array<std::uint8_t, hash::sha256::digest_size>;
+
+inline digest digest_of(const void* data, std::size_t size) {
+    hash::sha256 h;
+    h.update(data, size);
+    return h.final();
+}
+
+/// SHA-256 of a file, read in chunks.
+inline digest digest_of_file(const std::string& path) {
+    hash::sha256 h;
+    auto fd = open_for_reading(path);
+    std::vector<char> buffer(1u << 20);
+    for (;;) {
+        const std::size_t n = read_up_to(fd.get(), buffer.data(), buffer.size(), path);
+        h.update(buffer.data(), n);
+        if (n < buffer.size()) break;
+    }
+    return h.final();
+}
+
+/// True when two files hold the same bytes (compared, not hashed).
+inline bool same_file_contents(const std::string& a, const std::string& b) {
+    auto fa = open_for_reading(a);
+    auto fb = open_for_reading(b);
+    if (file_size(fa.get(), a) != file_size(fb.get(), b)) return false;
+    std::vector<char> ba(1u << 16), bb(1u << 16);
+    for (;;) {
+        const std::size_t na = read_up_to(fa.get(), ba.data(), ba.size(), a);
+        const std::size_t nb = read_up_to(fb.get(), bb.data(), bb.size(), b);
+        if (na != nb || std::memcmp(ba.data(), bb.data(), na) != 0) return false;
+        if (na < ba.size()) return true;
+    }
+}
+
+inline std::string read_text_file(const std::string& path, std::uint64_t limit) {
+    auto fd = open_for_reading(path);
+    const auto size = file_size(fd.get(), path);
+    if (size > limit) throw error(errc::invalid_input, path, "too large (" + std::to_string(size) + " bytes)");
+    std::string text(static_cast<std::size_t>(size), '\0');
+    text.resize(read_up_to(fd.get(), text.data(), text.size(), path));
+    return text;
+}
+
+/// Builds the tree for make_kernel_fit(), one input at a time.
+class kernel_fit_assembler {
+public:
+    kernel_fit_assembler(const kernel_fit_options& options, kernel_fit_report& report)
+        : options_(options), report_(report) {
+        fit.description = options.name + " with devicetree set";
+        fit.timestamp = options.timestamp;
+    }
+
+    tree fit;
+
+    void add_kernel(const std::string& path) {
+        note_read(path);
+        image& k = fit.images.emplace_back("kernel", options_.load ? "kernel" : "kernel_noload", source::file(path));
+        k.description = options_.name;
+        k.arch = options_.arch;
+        k.os = options_.os;
+        k.load = options_.load.value_or(0);
+        k.entry = options_.entry ? options_.entry : k.load;
+        apply_codec_and_hashes(k, options_.kernel_compression.value_or(options_.compression), options_.hashes);
+        kernel_ = "kernel";
+    }
+
+    void add_ramdisk(const std::string& path) {
+        note_read(path);
+        image& r = fit.images.emplace_back("ramdisk", "ramdisk", source::file(path));
+        r.description = "Ramdisk";
+        r.arch = options_.arch;
+        r.os = options_.os;
+        apply_codec_and_hashes(r, options_.ramdisk_compression, options_.hashes);
+        ramdisk_ = "ramdisk";
+    }
+
+    /// A DTB from the list: one configuration, named later.
+    void add_dtb_configuration(const std::string& dtb) {
+        const dtb_info info = inspect(dtb);
+        std::vector<std::string> files{dtb};
+        if (options_.decompose_dtbs) {
+            const std::string cmd = kbuild_cmd_file(dtb);
+            std::string text;
+            try {
+                text = read_text_file(cmd, 16u << 20);
+            } catch (const error& e) {
+                throw error(e.code(), cmd,
+                            "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb + ": " +
+                                e.reason());
+            }
+            note_read(cmd);
+            files = decompose_dtb(dtb, cmd, text);
+        }
+        configuration conf;
+        conf.description = info.model ? *info.model : base_name(dtb);
+        conf.compatible = info.compatible;
+        for (const auto& f : files) conf.fdt.push_back(fdt_image(f));
+        add_configuration(std::move(conf), dtb, /*automatic=*/true);
+    }
+
+    void add_explicit_configuration(const configuration_spec& spec) {
+        if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
+        if (spec.base.empty()) throw error(errc::invalid_argument, spec.name, "configuration has no base DTB");
+        const dtb_info info = inspect(spec.base);
+        configuration conf;
+        conf.name = spec.name;
+        conf.description = info.model ? *info.model : base_name(spec.base);
+        conf.compatible = info.compatible;
+        conf.fdt.push_back(fdt_image(spec.base));
+        for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay));
+        add_configuration(std::move(conf), spec.base, /*automatic=*/false);
+    }
+
+    /// Stores a devicetree (DTB or overlay) once; returns its image name.
+    std::string fdt_image(const std::string& path) {
+        if (const auto it = fdt_by_path_.find(path); it != fdt_by_path_.end()) return it->second;
+        inspect(path);
+        std::string name;
+        if (options_.deduplicate) name = find_duplicate(fdt_digests_.at(path), path, "");
+        if (name.empty()) {
+            name = "fdt-" + std::to_string(++fdt_count_);
+            image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
+            f.description = base_name(path);
+            f.arch = options_.arch;
+            apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
+            if (options_.deduplicate) by_digest_[key_of(fdt_digests_.at(path), "")].push_back({path, name});
+        }
+        fdt_by_path_.emplace(path, name);
+        return name;
+    }
+
+    void add_loadable(const loadable_spec& spec) {
+        note_read(spec.path);
+        const std::string arch = spec.arch.empty() ? options_.arch : spec.arch;
+        // Only images that would be written identically may be merged.
+        std::string kind;
+        if (options_.deduplicate && spec.name.empty()) {
+            kind = "loadable\n" + spec.type + "\n" + arch + "\n" + spec.os + "\n" + spec.compression + "\n" +
+                   (spec.load ? std::to_string(*spec.load) : "-") + "\n" +
+                   (spec.entry ? std::to_string(*spec.entry) : "-") + "\n" + spec.description;
+            const digest d = digest_of_file(spec.path);
+            const std::string existing = find_duplicate(d, spec.path, kind);
+            if (!existing.empty()) {
+                if (std::find(loadables_.begin(), loadables_.end(), existing) == loadables_.end())
+                    loadables_.push_back(existing);
+                return;
+            }
+            by_digest_[key_of(d, kind)].push_back({spec.path, next_loadable_name()});
+        }
+        const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
+        if (spec.name.empty()) ++loadable_count_;
+        image& l = fit.images.emplace_back(name, spec.type, source::file(spec.path));
+        l.description = spec.description.empty() ? base_name(spec.path) : spec.description;
+        l.arch = arch;
+        l.os = spec.os;
+        l.load = spec.load;
+        l.entry = spec.entry ? spec.entry : spec.load;
+        apply_codec_and_hashes(l, spec.compression, options_.hashes);
+        loadables_.push_back(name);
+    }
+
+    /// Names the configurations, links kernel/ramdisk/loadables, sets the
+    /// address cells and the default.
+    tree finish() {
+        std::set<std::string> explicit_names;
+        for (std::size_t i = 0; i < fit.configurations.size(); ++i)
+            if (!automatic_[i] && !explicit_names.insert(fit.configurations[i].name).second)
+                throw error(errc::invalid_argument, "/configurations/" + fit.configurations[i].name,
+                            "configuration named twice");
+        std::set<std::string> used = explicit_names;
+        for (std::size_t i = 0; i < fit.configurations.size(); ++i) {
+            if (!automatic_[i]) continue;
+            const std::string stem =
+                options_.naming == conf_naming::basename
+                    ? "conf-" + sanitise_node_name(has_suffix(base_name(sources_[i]), ".dtb")
+                                                       ? base_name(sources_[i]).substr(0, base_name(sources_[i]).size() - 4)
+                                                       : base_name(sources_[i]))
+                    : "conf-" + std::to_string(i + 1);
+            std::string name = stem;
+            for (int n = 2; used.count(name); ++n) name = stem + "-" + std::to_string(n);
+            used.insert(name);
+            fit.configurations[i].name = name;
+        }
+        for (auto& conf : fit.configurations) {
+            conf.kernel = kernel_;
+            conf.ramdisk = ramdisk_;
+            conf.loadables = loadables_;
+        }
+        if (options_.address_cells != 0) {
+            fit.address_cells = options_.address_cells;
+        } else {
+            fit.address_cells = 1;
+            for (const auto& img : fit.images)
+                for (const auto& a : {img.load, img.entry})
+                    if (a && *a > max_cell_value) fit.address_cells = 2;
+        }
+        fit.default_configuration = resolve_default();
+        return std::move(fit);
+    }
+
+private:
+    struct stored {
+        std::string path;
+        std::string image;
+    };
+
+    void note_read(const std::string& path) {
+        if (seen_.insert(path).second) report_.files_read.push_back(path);
+    }
+
+    /// Reads and checks a devicetree once (fdt_check_full), remembering its
+    /// model, compatible and digest.
+    dtb_info inspect(const std::string& path) {
+        if (const auto it = inspected_.find(path); it != inspected_.end()) return it->second;
+        // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
+        const auto bytes = read_whole_file(path, 256u << 20);
+        note_read(path);
+        dtb_info info = inspect_dtb(bytes.data(), bytes.size(), path);
+        if (options_.deduplicate) fdt_digests_.emplace(path, digest_of(bytes.data(), bytes.size()));
+        return inspected_.emplace(path, std::move(info)).first->second;
+    }
+
+    static std::string key_of(const digest& d, const std::string& kind) {
+        return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
+    }
+
+    /// The image already holding `path`'s bytes (digest equal, then compared
+    /// byte for byte), or empty. Counts what was saved.
+    std::string find_duplicate(const digest& d, const std::string& path, const std::string& kind) {
+        const auto it = by_digest_.find(key_of(d, kind));
+        if (it == by_digest_.end()) return {};
+        for (const auto& candidate : it->second) {
+            if (!same_file_contents(candidate.path, path)) continue;
+            ++report_.images_deduplicated;
+            auto fd = open_for_reading(path);
+            report_.bytes_deduplicated += file_size(fd.get(), path);
+            return candidate.image;
+        }
+        return {};
+    }
+
+    std::string next_loadable_name() const { return "loadable-" + std::to_string(loadable_count_ + 1); }
+
+    void add_configuration(configuration conf, const std::string& source, bool automatic) {
+        fit.configurations.push_back(std::move(conf));
+        sources_.push_back(source);
+        automatic_.push_back(automatic);
+    }
+
+    std::string resolve_default() const {
+        const auto& confs = fit.configurations;
+        const std::string& want = options_.default_configuration;
+        if (want.empty()) return confs.empty() ? std::string() : confs.front().name;
+        for (const auto& c : confs)
+            if (c.name == want) return c.name;
+        for (std::size_t i = 0; i < confs.size(); ++i)
+            if (sources_[i] == want) return confs[i].name;
+        for (std::size_t i = 0; i < confs.size(); ++i)
+            if (base_name(sources_[i]) == want) return confs[i].name;
+        for (const auto& c : confs)
+            if (std::find(c.compatible.begin(), c.compatible.end(), want) != c.compatible.end()) return c.name;
+        throw error(errc::invalid_argument, "default configuration",
+                    "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
+    }
+
+    const kernel_fit_options& options_;
+    kernel_fit_report& report_;
+    std::unordered_set<std::string> seen_;
+    std::unordered_map<std::string, dtb_info> inspected_;
+    std::unordered_map<std::string, digest> fdt_digests_;
+    std::unordered_map<std::string, std::string> fdt_by_path_;
+    std::unordered_map<std::string, std::vector<stored>> by_digest_;
+    std::vector<std::string> sources_;  // per configuration: the DTB it was made from
+    std::vector<bool> automatic_;       // per configuration: named by `naming`
+    std::vector<std::string> loadables_;
+    std::string kernel_, ramdisk_;
+    int fdt_count_ = 0;
+    int loadable_count_ = 0;
+};
+
 }  // namespace detail
 
 /// Builds the tree for a kernel, an optional ramdisk and a list of DTBs.
+///
 /// Only files ending in `.dtb` make configurations, as with make_fit.py;
-/// each other file is passed to `skipped` (when set) and left out. A DTB
-/// listed twice is stored once and gets a configuration each time.
-/// Each DTB is read and checked with fdt_check_full now (its payload is
-/// read again, streaming, when the FIT is written).
-/// @param ramdisk path, or empty for none (stored uncompressed: a ramdisk
-///        is normally compressed already)
-/// @throws fitstream::error for an unreadable or invalid DTB (naming it),
-///         an unknown codec or hash name, or an invalid default.
+/// with `options.pack_overlays`, `.dtbo` files become fdt images without a
+/// configuration of their own; every other file is passed to `skipped`
+/// (when set) and left out. A file listed twice is stored once; with
+/// `options.deduplicate` (the default), so is any file whose bytes equal an
+/// earlier one's (SHA-256, then compared byte for byte). Images are
+/// numbered `fdt-1`, `fdt-2`, ... densely in the order first met.
+///
+/// With `options.decompose_dtbs` (make_fit.py -D), each DTB's Kbuild
+/// command file `.<file name>.cmd` beside it is read: when it runs
+/// `scripts/dtc/fdtoverlay`, the files after `-i` (up to the first `;`;
+/// paths relative to the current directory) are stored instead, and the
+/// configuration's `fdt` lists them, base first; its description and
+/// compatible still come from the composite DTB.
+///
+/// Then come `options.configurations` (explicit ones) and the loadables,
+/// which every configuration lists. Each devicetree is read and checked
+/// with fdt_check_full now (its payload is read again, streaming, when the
+/// FIT is written).
+///
+/// @param kernel path, or empty for a FIT of devicetrees only
+/// @param ramdisk path, or empty for none
+/// @param report when set, receives the files read and what deduplication saved
+/// @throws fitstream::error for an unreadable or invalid DTB (naming it), a
+///         missing or unparsable Kbuild command file (naming it), an unknown
+///         codec or hash name, a default that matches nothing, a
+///         configuration named twice, or nothing to pack (no kernel and no
+///         devicetree).
 inline tree make_kernel_fit(const kernel_fit_options& options, const std::string& kernel, const std::string& ramdisk,
                             const std::vector<std::string>& dtbs,
-                            const std::function<void(const std::string&)>& skipped = {}) {
-    tree fit;
-    fit.description = options.name + " with devicetree set";
-    fit.timestamp = options.timestamp;
-
-    image& k = fit.images.emplace_back("kernel", options.load ? "kernel" : "kernel_noload", source::file(kernel));
-    k.description = options.name;
-    k.arch = options.arch;
-    k.os = options.os;
-    k.load = options.load.value_or(0);
-    k.entry = options.entry ? options.entry : k.load;
-    detail::apply_codec_and_hashes(k, options.compression, options.hashes);
-
-    if (!ramdisk.empty()) {
-        image& r = fit.images.emplace_back("ramdisk", "ramdisk", source::file(ramdisk));
-        r.description = "Ramdisk";
-        r.arch = options.arch;
-        r.os = options.os;
-        detail::apply_codec_and_hashes(r, "none", options.hashes);
-    }
-
-    std::unordered_map<std::string, std::string> stored;  // path -> fdt image name
+                            const std::function<void(const std::string&)>& skipped = {},
+                            kernel_fit_report* report = nullptr) {
+    if (options.address_cells != 0 && options.address_cells != 1 && options.address_cells != 2)
+        throw error(errc::invalid_argument, "#address-cells", "must be 1 or 2");
+    kernel_fit_report local;
+    kernel_fit_report& r = report ? *report : local;
+    r = {};
+    detail::kernel_fit_assembler fit(options, r);
+    if (!kernel.empty()) fit.add_kernel(kernel);
+    if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
+    bool any_dtb = false;
     for (const auto& path : dtbs) {
-        if (!detail::has_suffix(path, ".dtb")) {
-            if (skipped) skipped(path);
-            continue;
+        if (detail::has_suffix(path, ".dtb")) {
+            fit.add_dtb_configuration(path);
+            any_dtb = true;
+        } else if (options.pack_overlays && detail::has_suffix(path, ".dtbo")) {
+            fit.fdt_image(path);
+            any_dtb = true;
+        } else if (skipped) {
+            skipped(path);
         }
-        const dtb_info info = inspect_dtb_file(path);
-        auto [it, is_new] = stored.try_emplace(path, "fdt-" + std::to_string(stored.size() + 1));
-        if (is_new) {
-            image& f = fit.images.emplace_back(it->second, "flat_dt", source::file(path));
-            f.description = detail::base_name(path);
-            f.arch = options.arch;
-            detail::apply_codec_and_hashes(f, options.compression, options.hashes);
-        }
-        configuration& conf = fit.configurations.emplace_back();
-        conf.name = "conf-" + std::to_string(fit.configurations.size());
-        conf.description = info.model ? *info.model : detail::base_name(path);
-        conf.compatible = info.compatible;
-        conf.kernel = "kernel";
-        conf.fdt = {it->second};
-        if (!ramdisk.empty()) conf.ramdisk = "ramdisk";
     }
-    if (!options.default_configuration.empty())
-        fit.default_configuration = options.default_configuration;
-    else if (!fit.configurations.empty())
-        fit.default_configuration = fit.configurations.front().name;
-    return fit;
+    for (const auto& spec : options.configurations) {
+        fit.add_explicit_configuration(spec);
+        any_dtb = true;
+    }
+    if (kernel.empty() && !any_dtb)
+        throw error(errc::invalid_argument, "kernel", "nothing to pack: no kernel and no devicetree");
+    for (const auto& spec : options.loadables) fit.add_loadable(spec);
+    return fit.finish();
+}
+
+/// A Make/Ninja dependency file: `target: input...`, one input per
+/// backslash-continued line, paths escaped as Make reads them (space as
+/// `\ `, `#` as `\#`, `$` as `$$`).
+/// @throws fitstream::error (errc::invalid_argument) for a path holding a
+///         newline, which a depfile cannot express.
+inline std::string depfile_text(const std::string& target, const std::vector<std::string>& inputs) {
+    const auto escape = [](const std::string& path) {
+        std::string out;
+        for (const char c : path) {
+            if (c == '\n' || c == '\r')
+                throw error(errc::invalid_argument, path, "a path with a newline cannot go in a depfile");
+            if (c == ' ' || c == '\t' || c == '#') out += '\\';
+            if (c == '$') out += '$';
+            out += c;
+        }
+        return out;
+    };
+    std::string text = escape(target) + ":";
+    for (const auto& in : inputs) text += " \\\n  " + escape(in);
+    return text + "\n";
 }
 
 /// The timestamp reproducible builds ask for: SOURCE_DATE_EPOCH when set.
@@ -4071,6 +4619,182 @@ inline std::optional<std::uint32_t> source_date_epoch() {
 
 }  // namespace fitstream
 // ---- end <fitstream/kernel_fit.hpp> ----
+// ---- begin <fitstream/builder.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// A builder a build tool drives directly, without file-name conventions:
+/// add a kernel, devicetrees (from files or memory), overlays, loadables
+/// and explicit configurations, each with its codec chosen at compile time,
+/// then write to a path, a descriptor, or any sink.
+///
+/// @code
+/// fitstream::fit_builder fit("Linux 6.12");
+/// fit.arch("arm64").timestamp(0);
+/// fit.add_kernel<fitstream::codec::gzip>(fitstream::source::file("Image"));
+/// fit.add_fdt(fitstream::source::file("board.dtb"));            // fdt-1 and conf-1
+/// auto ov = fit.add_overlay(fitstream::source::file("uart.dtbo"));
+/// fit.add_configuration("board-uart", "fdt-1", {ov});
+/// fit.hash_every_image<fitstream::hash::sha256>();
+/// fit.write("image.fit");
+/// @endcode
+
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+/// Builds a tree image by image; see the file comment. Configurations made
+/// by add_fdt() and add_configuration() boot the kernel, ramdisk and
+/// loadables that the builder holds when the tree is taken.
+class fit_builder {
+public:
+    /// @param name the kernel's name; the root description is "<name> with devicetree set"
+    explicit fit_builder(std::string name) : name_(std::move(name)) {
+        tree_.description = name_ + " with devicetree set";
+    }
+
+    /// The `arch` every image added afterwards carries.
+    fit_builder& arch(std::string value) {
+        arch_ = std::move(value);
+        return *this;
+    }
+    /// The `os` of kernels, ramdisks and loadables added afterwards.
+    fit_builder& os(std::string value) {
+        os_ = std::move(value);
+        return *this;
+    }
+    fit_builder& timestamp(std::uint32_t seconds) {
+        tree_.timestamp = seconds;
+        return *this;
+    }
+    /// /configurations/default (default: the first configuration).
+    fit_builder& default_configuration(std::string name) {
+        tree_.default_configuration = std::move(name);
+        return *this;
+    }
+
+    /// Adds /images/kernel: `kernel_noload` at 0, as make_fit.py writes it;
+    /// set `load`/`entry` and `type = "kernel"` on the result to load it.
+    template <class Codec = codec::none>
+    image& add_kernel(source data, typename Codec::options options = {}) {
+        image& img = add_image<Codec>("kernel", "kernel_noload", std::move(data), options, name_);
+        img.os = os_;
+        img.load = 0;
+        img.entry = 0;
+        return img;
+    }
+
+    /// Adds /images/ramdisk.
+    template <class Codec = codec::none>
+    image& add_ramdisk(source data, typename Codec::options options = {}) {
+        image& img = add_image<Codec>("ramdisk", "ramdisk", std::move(data), options, "Ramdisk");
+        img.os = os_;
+        return img;
+    }
+
+    /// Adds a devicetree as fdt-N and a configuration conf-M for it, whose
+    /// description and compatible come from the DTB (checked with
+    /// fdt_check_full). Returns the configuration's name.
+    /// @throws fitstream::error for an invalid DTB, naming it.
+    template <class Codec = codec::none>
+    std::string add_fdt(source dtb, typename Codec::options options = {}) {
+        const dtb_info info = dtb.is_file() ? inspect_dtb_file(dtb.name())
+                                            : inspect_dtb(dtb.data(), dtb.memory_size(), dtb.name());
+        const std::string fdt_name = add_overlay<Codec>(std::move(dtb), options);
+        configuration& conf = add_configuration("conf-" + std::to_string(tree_.configurations.size() + 1), fdt_name);
+        conf.description = info.model ? *info.model : tree_.images.back().description;
+        conf.compatible = info.compatible;
+        return conf.name;
+    }
+
+    /// Adds a devicetree or overlay as fdt-N without a configuration of its
+    /// own. Returns the image name, for add_configuration().
+    template <class Codec = codec::none>
+    std::string add_overlay(source dtb, typename Codec::options options = {}) {
+        const std::string file = dtb.name().substr(dtb.name().rfind('/') + 1);
+        return add_image<Codec>("fdt-" + std::to_string(++fdt_count_), "flat_dt", std::move(dtb), options, file).name;
+    }
+
+    /// Adds an image every configuration lists in `loadables`
+    /// (firmware, TEE or ATF blobs); set load/entry on the result.
+    template <class Codec = codec::none>
+    image& add_loadable(std::string name, std::string type, source data, typename Codec::options options = {}) {
+        image& img = add_image<Codec>(name, std::move(type), std::move(data), options, name);
+        img.os = os_;
+        loadables_.push_back(std::move(name));
+        return img;
+    }
+
+    /// Adds a configuration applying `overlays` (image names) to `base`.
+    configuration& add_configuration(std::string name, std::string base, std::vector<std::string> overlays = {}) {
+        configuration& conf = tree_.configurations.emplace_back();
+        conf.name = std::move(name);
+        conf.description = conf.name;
+        conf.fdt.push_back(std::move(base));
+        for (auto& o : overlays) conf.fdt.push_back(std::move(o));
+        return conf;
+    }
+
+    /// Adds a `Hash` node to every image, those added before and after.
+    template <class Hash>
+    fit_builder& hash_every_image() {
+        hashes_.push_back([](image& img) { img.add_hash<Hash>(); });
+        for (auto& img : tree_.images) img.add_hash<Hash>();
+        return *this;
+    }
+
+    /// The tree as built, with every configuration booting the kernel,
+    /// ramdisk and loadables present.
+    tree build() const {
+        tree out = tree_;
+        const auto has = [&](const char* name) {
+            for (const auto& img : out.images)
+                if (img.name == name) return true;
+            return false;
+        };
+        for (auto& conf : out.configurations) {
+            if (conf.kernel.empty() && has("kernel")) conf.kernel = "kernel";
+            if (conf.ramdisk.empty() && has("ramdisk")) conf.ramdisk = "ramdisk";
+            if (conf.loadables.empty()) conf.loadables = loadables_;
+        }
+        if (out.default_configuration.empty() && !out.configurations.empty())
+            out.default_configuration = out.configurations.front().name;
+        return out;
+    }
+
+    /// Writes the FIT atomically to `path`.
+    write_result write(const std::string& path, const write_options& options = {}) const {
+        return write_fit(build(), path, options);
+    }
+    /// Writes the FIT to any sink: fd_sink, iostreams_sink, a custom one.
+    write_result write(sink& out, const write_options& options = {}) const { return write_fit(build(), out, options); }
+
+private:
+    template <class Codec>
+    image& add_image(std::string name, std::string type, source data, const typename Codec::options& options,
+                     std::string description) {
+        image& img = tree_.images.emplace_back(std::move(name), std::move(type), std::move(data));
+        img.description = std::move(description);
+        img.arch = arch_;
+        img.compress_with<Codec>(options);
+        for (const auto& add : hashes_) add(img);
+        return img;
+    }
+
+    std::string name_;
+    std::string arch_;
+    std::string os_ = "linux";
+    tree tree_;
+    std::vector<std::string> loadables_;
+    std::vector<void (*)(image&)> hashes_;
+    int fdt_count_ = 0;
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/builder.hpp> ----
 // ---- begin <fitstream/reader.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -4429,7 +5153,11 @@ inline void reader::index() {
         throw error(errc::bad_image, path_,
                     "truncated: the structure needs " + std::to_string(fdt_totalsize(fdt())) + " bytes, the file has " +
                         std::to_string(file_.size()));
-    const int rc = fdt_check_full(fdt(), fdt_totalsize(fdt()));
+    if (fdt_version(fdt()) < detail::min_fdt_version)
+        throw error(std::error_code(-FDT_ERR_BADVERSION, libfdt_category()), path_,
+                    "devicetree version " + std::to_string(fdt_version(fdt())) + " is older than " +
+                        std::to_string(detail::min_fdt_version) + ", which fitstream does not read");
+    const int rc = detail::check_fdt(fdt(), fdt_totalsize(fdt()));
     if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "invalid FIT structure");
 
     description_ = get_string(0, "description", "/");
@@ -4757,9 +5485,7 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
             if (is_fdt) {
                 std::vector<std::uint64_t> aligned((decoded.size() + 7) / 8);
                 if (!decoded.empty()) std::memcpy(aligned.data(), decoded.data(), decoded.size());
-                const int rc = decoded.size() < sizeof(fdt_header)
-                                   ? -FDT_ERR_TRUNCATED
-                                   : fdt_check_full(aligned.data(), decoded.size());
+                const int rc = detail::check_fdt(aligned.data(), decoded.size());
                 if (rc < 0) report(subject, std::string("devicetree does not decode to a valid DTB: ") + fdt_strerror(rc));
             }
         } catch (const error& e) {

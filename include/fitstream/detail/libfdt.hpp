@@ -41,6 +41,22 @@ inline int fdt_check(int rc, const std::string& subject, const char* detail = ""
     return rc;
 }
 
+/// The oldest devicetree version fitstream reads. Before 16, node names are
+/// full paths; libfdt 1.6.1 (Debian 12's) dereferences NULL in
+/// fdt_check_full when such a root name has no '/' (fdt_get_name fails and
+/// its result is used unchecked). Every tool that writes FITs writes 17.
+inline constexpr std::uint32_t min_fdt_version = 16;
+
+/// fdt_check_full over `size` bytes at `fdt` (8-byte aligned), after the
+/// checks it cannot be trusted without: a whole header, the magic, and a
+/// version it handles safely. Returns 0 or a negative FDT_ERR_* code.
+inline int check_fdt(const void* fdt, std::size_t size) {
+    if (size < sizeof(fdt_header)) return -FDT_ERR_TRUNCATED;
+    if (fdt_magic(fdt) != FDT_MAGIC) return -FDT_ERR_BADMAGIC;
+    if (fdt_version(fdt) < min_fdt_version) return -FDT_ERR_BADVERSION;
+    return fdt_check_full(fdt, size);
+}
+
 /// Stores a big-endian u32 at `p`.
 inline void store_be32(void* p, std::uint32_t v) noexcept {
     const fdt32_t be = cpu_to_fdt32(v);

@@ -10,7 +10,9 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -99,9 +101,12 @@ private:
 };
 
 /// A streaming decoder for exactly one zstd frame (magic 28 b5 2f fd;
-/// skippable frames are refused). libzstd checks the content checksum and
-/// size when present, and refuses windows above its default limit of
-/// 2^27 bytes, so memory stays bounded whatever the frame header says.
+/// skippable frames are refused). libzstd checks the content checksum when
+/// present, and refuses windows above its default limit of 2^27 bytes, so
+/// memory stays bounded whatever the frame header says. The content size in
+/// the header is checked here: libzstd's streaming decoder (1.5.4) skips
+/// that check when the frame ends with an empty last block and arrived in
+/// pieces, so a frame that one-shot decoding (U-Boot's) refuses would pass.
 class zstd_decompressor {
 public:
     zstd_decompressor() : ctx_(ZSTD_createDCtx()) {
@@ -118,9 +123,12 @@ public:
                         "corrupt data");
         if (!magic_.feed(in, input.pos))
             throw error(std::error_code(ZSTD_error_prefix_unknown, zstd_category()), "zstd", "not a zstd frame");
+        keep_header(in, input.pos);
         in += input.pos;
         out += output.pos;
+        produced_ += output.pos;
         if (rc == 0) {  // the frame is complete and flushed
+            check_content_size();
             done_ = true;
             return false;
         }
@@ -134,15 +142,38 @@ public:
         done_ = false;
         magic_.reset();
         stall_.reset();
+        header_size_ = 0;
+        produced_ = 0;
     }
 
 private:
     static constexpr unsigned char frame_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
+    // The first bytes of the frame, as far as a frame header can reach.
+    void keep_header(const char* p, std::size_t consumed) noexcept {
+        const std::size_t n = std::min(consumed, sizeof header_ - header_size_);
+        std::memcpy(header_ + header_size_, p, n);
+        header_size_ += n;
+    }
+
+    void check_content_size() const {
+        const unsigned long long declared = ZSTD_getFrameContentSize(header_, header_size_);
+        if (declared == ZSTD_CONTENTSIZE_ERROR)
+            throw error(std::error_code(ZSTD_error_corruption_detected, zstd_category()), "zstd",
+                        "corrupt data (unreadable frame header)");
+        if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != produced_)
+            throw error(std::error_code(ZSTD_error_corruption_detected, zstd_category()), "zstd",
+                        "corrupt data (the frame decodes to " + std::to_string(produced_) +
+                            " bytes, its header says " + std::to_string(declared) + ")");
+    }
+
     std::unique_ptr<ZSTD_DCtx, zstd_dctx_deleter> ctx_;
     magic_check magic_{frame_magic, sizeof frame_magic};
     stall_detector stall_;
     bool done_ = false;
+    unsigned char header_[18] = {};  // ZSTD_FRAMEHEADERSIZE_MAX (not in the stable API)
+    std::size_t header_size_ = 0;
+    std::uint64_t produced_ = 0;
 };
 
 }  // namespace detail
