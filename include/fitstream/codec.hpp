@@ -19,6 +19,10 @@
 ///         using char_type = char;
 ///         // source_size: the exact input size, or fitstream::unknown_size.
 ///         encoder(const options&, std::uint64_t source_size);
+///         // Optional: an encoder that can run threads of its own (zstd's
+///         // workers) also takes how many it may use; its output must not
+///         // depend on that number.
+///         encoder(const options&, std::uint64_t source_size, unsigned threads);
 ///         // Consumes [in, in_end), produces into [out, out_end) and advances
 ///         // both. With flush == false, returns true. With flush == true
 ///         // (no more input will come), returns true while output remains
@@ -48,6 +52,40 @@
 ///     };
 /// };
 /// @endcode
+///
+/// A codec whose container allows it may also split the work so one large
+/// payload compresses on all cores. This part is optional; the writer uses
+/// it, when present, for every image of that codec:
+///
+/// @code
+///     class segments {
+///     public:
+///         using summary = ...;  // copyable: what finish() needs of one segment
+///         // source_size: the exact input size (never unknown_size).
+///         segments(const options&, std::uint64_t source_size);
+///         // Input bytes per segment (the last may be shorter, never empty
+///         // unless the input is). Fixed by options and source_size alone,
+///         // never by the thread count: output is the same for any -j.
+///         std::size_t segment_size() const;
+///         // Input bytes right before a segment that encode() may use as a
+///         // dictionary (0 for none; gzip: 32 KiB).
+///         std::size_t dictionary_size() const;
+///         // Thread-safe (const, no shared mutable state): compresses one
+///         // segment. [dict, dict + dict_size) are the input bytes right
+///         // before `in` (fewer at the start). Appends the stored bytes to
+///         // `out` (cleared by the caller) and returns what finish() needs.
+///         summary encode(std::uint64_t index, const char* dict, std::size_t dict_size,
+///                        const char* in, std::size_t size, bool last, std::vector<char>& out) const;
+///         // The container's first bytes, before segment 0's.
+///         void header(std::vector<char>& out) const;
+///         // Folds one segment's summary; called in segment order.
+///         void add(const summary&);
+///         // The container's last bytes, after the last segment's.
+///         void trailer(std::vector<char>& out) const;
+///     };
+/// @endcode
+///
+/// The stored bytes are header + every segment's bytes in order + trailer.
 ///
 /// The bytes the encoder produces must be exactly the container U-Boot's
 /// decoder for `fit_name` expects (see FIT-NOTES: a gzip member, not zlib;
@@ -109,6 +147,12 @@ struct is_codec_impl<C, std::void_t<typename C::options, typename C::encoder>>
                          is_symmetric_encoder<typename C::encoder>::value> {};
 
 template <class, class = void>
+struct has_segments_impl : std::false_type {};
+template <class C>
+struct has_segments_impl<C, std::void_t<typename C::segments, typename C::segments::summary>>
+    : std::bool_constant<std::is_constructible_v<typename C::segments, const typename C::options&, std::uint64_t>> {};
+
+template <class, class = void>
 struct has_decoder_impl : std::false_type {};
 template <class C>
 struct has_decoder_impl<C, std::void_t<typename C::decoder>>
@@ -124,6 +168,11 @@ inline constexpr bool is_codec_v = detail::is_codec_impl<C>::value;
 /// SymmetricFilter `decoder` (what a reader needs).
 template <class C>
 inline constexpr bool is_decodable_codec_v = is_codec_v<C> && detail::has_decoder_impl<C>::value;
+
+/// True when codec `C` can split one payload into segments compressed in
+/// parallel (the optional `segments` part described in this file).
+template <class C>
+inline constexpr bool has_segments_v = is_codec_v<C> && detail::has_segments_impl<C>::value;
 
 /// Checks `C` against the Codec concept with one readable message.
 template <class C>

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -43,9 +44,20 @@ struct encoder_interface {
 
 template <class Codec>
 class encoder_model final : public encoder_interface {
+    using encoder = typename Codec::encoder;
+
+    static encoder make(const typename Codec::options& options, std::uint64_t source_size, unsigned threads) {
+        // An encoder that can use threads of its own (zstd's workers) says
+        // so by taking a third argument; the others ignore the thread count.
+        if constexpr (std::is_constructible_v<encoder, const typename Codec::options&, std::uint64_t, unsigned>)
+            return encoder(options, source_size, threads);
+        else
+            return (void)threads, encoder(options, source_size);
+    }
+
 public:
-    encoder_model(const typename Codec::options& options, std::uint64_t source_size)
-        : encoder_(options, source_size) {}
+    encoder_model(const typename Codec::options& options, std::uint64_t source_size, unsigned threads = 1)
+        : encoder_(make(options, source_size, threads)) {}
     bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) override {
         return encoder_.filter(in, in_end, out, out_end, flush);
     }
@@ -54,10 +66,57 @@ private:
     typename Codec::encoder encoder_;
 };
 
-/// An image's codec: its FIT name and how to make a fresh encoder.
+/// What one compressed segment produced (see the `segments` part of the
+/// Codec concept): the stored bytes and the codec's summary, type-erased.
+struct segment_output {
+    std::vector<char> bytes;
+    std::shared_ptr<const void> summary;
+};
+
+/// A codec's `segments` behind a virtual call. encode() is thread-safe.
+struct segmenter_interface {
+    virtual ~segmenter_interface() = default;
+    virtual std::size_t segment_size() const = 0;
+    virtual std::size_t dictionary_size() const = 0;
+    virtual void encode(std::uint64_t index, const char* dict, std::size_t dict_size, const char* in,
+                        std::size_t size, bool last, segment_output& out) const = 0;
+    virtual void header(std::vector<char>& out) const = 0;
+    virtual void add(const segment_output& segment) = 0;
+    virtual void trailer(std::vector<char>& out) const = 0;
+};
+
+template <class Codec>
+class segmenter_model final : public segmenter_interface {
+    using segments = typename Codec::segments;
+    using summary = typename segments::summary;
+
+public:
+    segmenter_model(const typename Codec::options& options, std::uint64_t source_size)
+        : segments_(options, source_size) {}
+    std::size_t segment_size() const override { return segments_.segment_size(); }
+    std::size_t dictionary_size() const override { return segments_.dictionary_size(); }
+    void encode(std::uint64_t index, const char* dict, std::size_t dict_size, const char* in, std::size_t size,
+                bool last, segment_output& out) const override {
+        out.bytes.clear();
+        out.summary = std::make_shared<const summary>(segments_.encode(index, dict, dict_size, in, size, last, out.bytes));
+    }
+    void header(std::vector<char>& out) const override { segments_.header(out); }
+    void add(const segment_output& segment) override {
+        segments_.add(*static_cast<const summary*>(segment.summary.get()));
+    }
+    void trailer(std::vector<char>& out) const override { segments_.trailer(out); }
+
+private:
+    segments segments_;
+};
+
+/// An image's codec: its FIT name, how to make a fresh encoder and, for
+/// codecs that have `segments`, a segmenter (empty function otherwise).
 struct codec_binding {
     std::string_view fit_name;
-    std::function<std::unique_ptr<encoder_interface>(std::uint64_t source_size)> make_encoder;
+    /// `threads`: how many threads the encoder may use of its own (1: none).
+    std::function<std::unique_ptr<encoder_interface>(std::uint64_t source_size, unsigned threads)> make_encoder;
+    std::function<std::unique_ptr<segmenter_interface>(std::uint64_t source_size)> make_segmenter;
 };
 
 /// A hash behind a virtual call.
@@ -119,9 +178,18 @@ public:
     image& compress_with(typename Codec::options options = {}) {
         static_assert(check_codec<Codec>());
         codec_.fit_name = Codec::fit_name;
-        codec_.make_encoder = [options](std::uint64_t source_size) -> std::unique_ptr<detail::encoder_interface> {
-            return std::make_unique<detail::encoder_model<Codec>>(options, source_size);
+        codec_.make_encoder = [options](std::uint64_t source_size,
+                                        unsigned threads) -> std::unique_ptr<detail::encoder_interface> {
+            return std::make_unique<detail::encoder_model<Codec>>(options, source_size, threads);
         };
+        if constexpr (has_segments_v<Codec>) {
+            codec_.make_segmenter = [options](std::uint64_t source_size)
+                -> std::unique_ptr<detail::segmenter_interface> {
+                return std::make_unique<detail::segmenter_model<Codec>>(options, source_size);
+            };
+        } else {
+            codec_.make_segmenter = nullptr;
+        }
         return *this;
     }
 

@@ -71,7 +71,7 @@ inline image_result stream_image(const image& img, std::uint64_t planned_size, s
     result.input_size = reader.size();
     result.file_offset = offset;
 
-    auto encoder = img.codec().make_encoder(reader.size());
+    auto encoder = img.codec().make_encoder(reader.size(), 1);
     std::vector<std::unique_ptr<hasher_interface>> hashers;
     hashers.reserve(img.hashes().size());
     for (const auto& h : img.hashes()) hashers.push_back(h.make());

@@ -689,6 +689,10 @@ inline dtb_info inspect_dtb_file(const std::string& path) {
 ///         using char_type = char;
 ///         // source_size: the exact input size, or fitstream::unknown_size.
 ///         encoder(const options&, std::uint64_t source_size);
+///         // Optional: an encoder that can run threads of its own (zstd's
+///         // workers) also takes how many it may use; its output must not
+///         // depend on that number.
+///         encoder(const options&, std::uint64_t source_size, unsigned threads);
 ///         // Consumes [in, in_end), produces into [out, out_end) and advances
 ///         // both. With flush == false, returns true. With flush == true
 ///         // (no more input will come), returns true while output remains
@@ -718,6 +722,40 @@ inline dtb_info inspect_dtb_file(const std::string& path) {
 ///     };
 /// };
 /// @endcode
+///
+/// A codec whose container allows it may also split the work so one large
+/// payload compresses on all cores. This part is optional; the writer uses
+/// it, when present, for every image of that codec:
+///
+/// @code
+///     class segments {
+///     public:
+///         using summary = ...;  // copyable: what finish() needs of one segment
+///         // source_size: the exact input size (never unknown_size).
+///         segments(const options&, std::uint64_t source_size);
+///         // Input bytes per segment (the last may be shorter, never empty
+///         // unless the input is). Fixed by options and source_size alone,
+///         // never by the thread count: output is the same for any -j.
+///         std::size_t segment_size() const;
+///         // Input bytes right before a segment that encode() may use as a
+///         // dictionary (0 for none; gzip: 32 KiB).
+///         std::size_t dictionary_size() const;
+///         // Thread-safe (const, no shared mutable state): compresses one
+///         // segment. [dict, dict + dict_size) are the input bytes right
+///         // before `in` (fewer at the start). Appends the stored bytes to
+///         // `out` (cleared by the caller) and returns what finish() needs.
+///         summary encode(std::uint64_t index, const char* dict, std::size_t dict_size,
+///                        const char* in, std::size_t size, bool last, std::vector<char>& out) const;
+///         // The container's first bytes, before segment 0's.
+///         void header(std::vector<char>& out) const;
+///         // Folds one segment's summary; called in segment order.
+///         void add(const summary&);
+///         // The container's last bytes, after the last segment's.
+///         void trailer(std::vector<char>& out) const;
+///     };
+/// @endcode
+///
+/// The stored bytes are header + every segment's bytes in order + trailer.
 ///
 /// The bytes the encoder produces must be exactly the container U-Boot's
 /// decoder for `fit_name` expects (see FIT-NOTES: a gzip member, not zlib;
@@ -779,6 +817,12 @@ struct is_codec_impl<C, std::void_t<typename C::options, typename C::encoder>>
                          is_symmetric_encoder<typename C::encoder>::value> {};
 
 template <class, class = void>
+struct has_segments_impl : std::false_type {};
+template <class C>
+struct has_segments_impl<C, std::void_t<typename C::segments, typename C::segments::summary>>
+    : std::bool_constant<std::is_constructible_v<typename C::segments, const typename C::options&, std::uint64_t>> {};
+
+template <class, class = void>
 struct has_decoder_impl : std::false_type {};
 template <class C>
 struct has_decoder_impl<C, std::void_t<typename C::decoder>>
@@ -794,6 +838,11 @@ inline constexpr bool is_codec_v = detail::is_codec_impl<C>::value;
 /// SymmetricFilter `decoder` (what a reader needs).
 template <class C>
 inline constexpr bool is_decodable_codec_v = is_codec_v<C> && detail::has_decoder_impl<C>::value;
+
+/// True when codec `C` can split one payload into segments compressed in
+/// parallel (the optional `segments` part described in this file).
+template <class C>
+inline constexpr bool has_segments_v = is_codec_v<C> && detail::has_segments_impl<C>::value;
 
 /// Checks `C` against the Codec concept with one readable message.
 template <class C>
@@ -3155,6 +3204,7 @@ inline void check_cell(std::uint64_t value, const std::string& what) {
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -3173,9 +3223,20 @@ struct encoder_interface {
 
 template <class Codec>
 class encoder_model final : public encoder_interface {
+    using encoder = typename Codec::encoder;
+
+    static encoder make(const typename Codec::options& options, std::uint64_t source_size, unsigned threads) {
+        // An encoder that can use threads of its own (zstd's workers) says
+        // so by taking a third argument; the others ignore the thread count.
+        if constexpr (std::is_constructible_v<encoder, const typename Codec::options&, std::uint64_t, unsigned>)
+            return encoder(options, source_size, threads);
+        else
+            return (void)threads, encoder(options, source_size);
+    }
+
 public:
-    encoder_model(const typename Codec::options& options, std::uint64_t source_size)
-        : encoder_(options, source_size) {}
+    encoder_model(const typename Codec::options& options, std::uint64_t source_size, unsigned threads = 1)
+        : encoder_(make(options, source_size, threads)) {}
     bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) override {
         return encoder_.filter(in, in_end, out, out_end, flush);
     }
@@ -3184,10 +3245,57 @@ private:
     typename Codec::encoder encoder_;
 };
 
-/// An image's codec: its FIT name and how to make a fresh encoder.
+/// What one compressed segment produced (see the `segments` part of the
+/// Codec concept): the stored bytes and the codec's summary, type-erased.
+struct segment_output {
+    std::vector<char> bytes;
+    std::shared_ptr<const void> summary;
+};
+
+/// A codec's `segments` behind a virtual call. encode() is thread-safe.
+struct segmenter_interface {
+    virtual ~segmenter_interface() = default;
+    virtual std::size_t segment_size() const = 0;
+    virtual std::size_t dictionary_size() const = 0;
+    virtual void encode(std::uint64_t index, const char* dict, std::size_t dict_size, const char* in,
+                        std::size_t size, bool last, segment_output& out) const = 0;
+    virtual void header(std::vector<char>& out) const = 0;
+    virtual void add(const segment_output& segment) = 0;
+    virtual void trailer(std::vector<char>& out) const = 0;
+};
+
+template <class Codec>
+class segmenter_model final : public segmenter_interface {
+    using segments = typename Codec::segments;
+    using summary = typename segments::summary;
+
+public:
+    segmenter_model(const typename Codec::options& options, std::uint64_t source_size)
+        : segments_(options, source_size) {}
+    std::size_t segment_size() const override { return segments_.segment_size(); }
+    std::size_t dictionary_size() const override { return segments_.dictionary_size(); }
+    void encode(std::uint64_t index, const char* dict, std::size_t dict_size, const char* in, std::size_t size,
+                bool last, segment_output& out) const override {
+        out.bytes.clear();
+        out.summary = std::make_shared<const summary>(segments_.encode(index, dict, dict_size, in, size, last, out.bytes));
+    }
+    void header(std::vector<char>& out) const override { segments_.header(out); }
+    void add(const segment_output& segment) override {
+        segments_.add(*static_cast<const summary*>(segment.summary.get()));
+    }
+    void trailer(std::vector<char>& out) const override { segments_.trailer(out); }
+
+private:
+    segments segments_;
+};
+
+/// An image's codec: its FIT name, how to make a fresh encoder and, for
+/// codecs that have `segments`, a segmenter (empty function otherwise).
 struct codec_binding {
     std::string_view fit_name;
-    std::function<std::unique_ptr<encoder_interface>(std::uint64_t source_size)> make_encoder;
+    /// `threads`: how many threads the encoder may use of its own (1: none).
+    std::function<std::unique_ptr<encoder_interface>(std::uint64_t source_size, unsigned threads)> make_encoder;
+    std::function<std::unique_ptr<segmenter_interface>(std::uint64_t source_size)> make_segmenter;
 };
 
 /// A hash behind a virtual call.
@@ -3249,9 +3357,18 @@ public:
     image& compress_with(typename Codec::options options = {}) {
         static_assert(check_codec<Codec>());
         codec_.fit_name = Codec::fit_name;
-        codec_.make_encoder = [options](std::uint64_t source_size) -> std::unique_ptr<detail::encoder_interface> {
-            return std::make_unique<detail::encoder_model<Codec>>(options, source_size);
+        codec_.make_encoder = [options](std::uint64_t source_size,
+                                        unsigned threads) -> std::unique_ptr<detail::encoder_interface> {
+            return std::make_unique<detail::encoder_model<Codec>>(options, source_size, threads);
         };
+        if constexpr (has_segments_v<Codec>) {
+            codec_.make_segmenter = [options](std::uint64_t source_size)
+                -> std::unique_ptr<detail::segmenter_interface> {
+                return std::make_unique<detail::segmenter_model<Codec>>(options, source_size);
+            };
+        } else {
+            codec_.make_segmenter = nullptr;
+        }
         return *this;
     }
 
@@ -3791,7 +3908,7 @@ inline image_result stream_image(const image& img, std::uint64_t planned_size, s
     result.input_size = reader.size();
     result.file_offset = offset;
 
-    auto encoder = img.codec().make_encoder(reader.size());
+    auto encoder = img.codec().make_encoder(reader.size(), 1);
     std::vector<std::unique_ptr<hasher_interface>> hashers;
     hashers.reserve(img.hashes().size());
     for (const auto& h : img.hashes()) hashers.push_back(h.make());
