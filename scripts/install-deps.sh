@@ -16,6 +16,7 @@ PACKAGES=(
   # libraries the headers use
   libfdt-dev
   zlib1g-dev
+  libdeflate-dev
   libzstd-dev
   liblz4-dev
   liblzma-dev
