@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -127,50 +128,120 @@ inline void lzo_initialise() {
     if (lzo_init() != LZO_E_OK) throw_lzo(LZO_E_ERROR, "liblzo2 initialisation failed");
 }
 
-/// An lzop file around LZO1X: method and level as lzop's -1 .. -9 choose
-/// them (1: LZO1X-1(15), 2..6: LZO1X-1, 7..9: LZO1X-999), 256 KiB blocks,
-/// an Adler-32 of each block's uncompressed data, incompressible blocks
-/// stored. See the file comment for why exactly this shape.
+/// How lzop's -1 .. -9 compress: 1 is LZO1X-1(15), 2..6 LZO1X-1 (level
+/// byte 5, as lzop writes for them), 7..9 LZO1X-999 at that level.
+struct lzop_method {
+    std::uint8_t method = lzop::m_lzo1x_1;
+    std::uint8_t level_byte = 5;
+    std::size_t work_size = LZO1X_1_MEM_COMPRESS;
+
+    static lzop_method for_level(int level) {
+        if (level == 1) return {lzop::m_lzo1x_1_15, 1, LZO1X_1_15_MEM_COMPRESS};
+        if (level >= 2 && level <= 6) return {lzop::m_lzo1x_1, 5, LZO1X_1_MEM_COMPRESS};
+        if (level >= 7 && level <= 9)
+            return {lzop::m_lzo1x_999, static_cast<std::uint8_t>(level), LZO1X_999_MEM_COMPRESS};
+        throw_lzo(LZO_E_INVALID_ARGUMENT, "bad level (valid: 1..9)");
+    }
+};
+
+/// The pieces of the lzop file described at the top of this file; blocks
+/// are independent, so they can be made on any thread.
+namespace lzop_file {
+
+inline constexpr std::size_t compress_bound(std::size_t n) { return n + n / 16 + 64 + 3; }
+
+inline void put_be32(std::uint32_t v, char* p) noexcept {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (24 - 8 * i));
+}
+
+/// Appends the file header: mode 0, mtime 0, no name, one Adler-32 of the
+/// data per block.
+inline void header(const lzop_method& m, std::vector<char>& out) {
+    unsigned char h[9 + 2 + 2 + 2 + 1 + 1 + 4 + 4 + 4 + 4 + 1];
+    std::size_t n = 0;
+    auto put8 = [&](std::uint32_t v) { h[n++] = static_cast<unsigned char>(v); };
+    auto put16 = [&](std::uint32_t v) { put8(v >> 8), put8(v); };
+    auto put32 = [&](std::uint32_t v) { put16(v >> 16), put16(v); };
+    for (unsigned char b : lzop::magic) put8(b);
+    put16(lzop::version);
+    put16(LZO_VERSION & 0xffff);
+    put16(lzop::version_needed);
+    put8(m.method);
+    put8(m.level_byte);
+    put32(lzop::f_adler32_d | lzop::f_os_unix);
+    put32(0);  // mode
+    put32(0);  // mtime_low
+    put32(0);  // mtime_high
+    put8(0);   // name length
+    out.insert(out.end(), h, h + n);
+    // The header checksum covers everything after the magic.
+    const std::size_t at = out.size();
+    out.resize(at + 4);
+    put_be32(lzo_adler32_of(h + sizeof lzop::magic, n - sizeof lzop::magic), out.data() + at);
+}
+
+/// Appends [in, in + size) as lzop blocks of lzop::block_size (nothing
+/// when size is 0: a zero size word ends the file). `work` holds
+/// m.work_size bytes, used by one thread at a time.
+inline void blocks(const lzop_method& m, unsigned char* work, const char* in, std::size_t size,
+                   std::vector<char>& out) {
+    while (size > 0) {
+        const std::size_t n = std::min(size, lzop::block_size);
+        const auto* src = reinterpret_cast<const unsigned char*>(in);
+        const std::size_t at = out.size();
+        out.resize(at + 12 + compress_bound(n));
+        auto* const dst = reinterpret_cast<unsigned char*>(out.data() + at + 12);
+        lzo_uint packed = 0;
+        int rc = LZO_E_ERROR;
+        switch (m.method) {
+            case lzop::m_lzo1x_1_15: rc = lzo1x_1_15_compress(src, n, dst, &packed, work); break;
+            case lzop::m_lzo1x_1: rc = lzo1x_1_compress(src, n, dst, &packed, work); break;
+            default:
+                rc = lzo1x_999_compress_level(src, n, dst, &packed, work, nullptr, 0, nullptr, m.level_byte);
+                break;
+        }
+        if (rc != LZO_E_OK) throw_lzo(rc, "compression failed");
+        const bool stored = packed >= n;  // as lzop: never store a block that grew
+        put_be32(static_cast<std::uint32_t>(n), out.data() + at);
+        put_be32(static_cast<std::uint32_t>(stored ? n : packed), out.data() + at + 4);
+        put_be32(lzo_adler32_of(src, n), out.data() + at + 8);
+        if (stored) std::memcpy(dst, src, n);
+        out.resize(at + 12 + (stored ? n : packed));
+        in += n;
+        size -= n;
+    }
+}
+
+/// Appends the end of the file.
+inline void end(std::vector<char>& out) { out.insert(out.end(), 4, '\0'); }
+
+}  // namespace lzop_file
+
+/// An lzop file around LZO1X (see lzop_method and the file comment), made
+/// as a stream: header, a block per 256 KiB of input, end.
 class lzop_compressor {
 public:
-    explicit lzop_compressor(int level) {
+    explicit lzop_compressor(int level) : method_(lzop_method::for_level(level)) {
         lzo_initialise();
-        std::size_t work_size = 0;
-        if (level == 1) {
-            method_ = lzop::m_lzo1x_1_15;
-            level_byte_ = 1;
-            work_size = LZO1X_1_15_MEM_COMPRESS;
-        } else if (level >= 2 && level <= 6) {
-            method_ = lzop::m_lzo1x_1;
-            level_byte_ = 5;  // what lzop writes for -2 .. -6
-            work_size = LZO1X_1_MEM_COMPRESS;
-        } else if (level >= 7 && level <= 9) {
-            method_ = lzop::m_lzo1x_999;
-            level_byte_ = static_cast<std::uint8_t>(level);
-            work_size = LZO1X_999_MEM_COMPRESS;
-        } else {
-            throw_lzo(LZO_E_INVALID_ARGUMENT, "bad level (valid: 1..9)");
-        }
-        work_.reset(new unsigned char[work_size]);
-        compressed_.reset(new unsigned char[compress_bound(lzop::block_size)]);
+        work_.reset(new unsigned char[method_.work_size]);
         block_.reserve(lzop::block_size);
-        write_header();
+        start();
     }
 
     bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
         queue_.drain(out, out_end);
         while (queue_.empty() && in != in_end) {
-            const std::size_t n =
-                std::min(static_cast<std::size_t>(in_end - in), lzop::block_size - block_.size());
-            block_.insert(block_.end(), reinterpret_cast<const unsigned char*>(in),
-                          reinterpret_cast<const unsigned char*>(in) + n);
+            const std::size_t n = std::min(static_cast<std::size_t>(in_end - in), lzop::block_size - block_.size());
+            block_.insert(block_.end(), in, in + n);
             in += n;
             if (block_.size() == lzop::block_size) write_block();
             queue_.drain(out, out_end);
         }
         if (finish && in == in_end && !ended_ && queue_.empty()) {
-            if (!block_.empty()) write_block();
-            queue_.append_be32(0);  // end of stream
+            write_block();
+            packed_.clear();
+            lzop_file::end(packed_);
+            queue_.append(packed_.data(), packed_.size());
             ended_ = true;
             queue_.drain(out, out_end);
         }
@@ -181,68 +252,26 @@ public:
         queue_.clear();
         block_.clear();
         ended_ = false;
-        write_header();
+        start();
     }
 
 private:
-    static constexpr std::size_t compress_bound(std::size_t n) { return n + n / 16 + 64 + 3; }
-
-    void write_header() {
-        unsigned char h[9 + 2 + 2 + 2 + 1 + 1 + 4 + 4 + 4 + 4 + 1];
-        std::size_t n = 0;
-        auto put8 = [&](std::uint32_t v) { h[n++] = static_cast<unsigned char>(v); };
-        auto put16 = [&](std::uint32_t v) { put8(v >> 8), put8(v); };
-        auto put32 = [&](std::uint32_t v) { put16(v >> 16), put16(v); };
-        for (unsigned char b : lzop::magic) put8(b);
-        put16(lzop::version);
-        put16(LZO_VERSION & 0xffff);
-        put16(lzop::version_needed);
-        put8(method_);
-        put8(level_byte_);
-        put32(lzop::f_adler32_d | lzop::f_os_unix);
-        put32(0);  // mode
-        put32(0);  // mtime_low
-        put32(0);  // mtime_high
-        put8(0);   // name length
-        queue_.append(h, n);
-        // The header checksum covers everything after the magic.
-        queue_.append_be32(lzo_adler32_of(h + sizeof lzop::magic, n - sizeof lzop::magic));
+    void start() {
+        packed_.clear();
+        lzop_file::header(method_, packed_);
+        queue_.append(packed_.data(), packed_.size());
     }
-
     void write_block() {
-        const std::size_t size = block_.size();
-        lzo_uint packed = 0;
-        int rc = LZO_E_ERROR;
-        switch (method_) {
-            case lzop::m_lzo1x_1_15:
-                rc = lzo1x_1_15_compress(block_.data(), size, compressed_.get(), &packed, work_.get());
-                break;
-            case lzop::m_lzo1x_1:
-                rc = lzo1x_1_compress(block_.data(), size, compressed_.get(), &packed, work_.get());
-                break;
-            default:
-                rc = lzo1x_999_compress_level(block_.data(), size, compressed_.get(), &packed, work_.get(), nullptr,
-                                              0, nullptr, level_byte_);
-                break;
-        }
-        if (rc != LZO_E_OK) throw_lzo(rc, "compression failed");
-        const bool stored = packed >= size;  // as lzop: never store a block that grew
-        queue_.append_be32(static_cast<std::uint32_t>(size));
-        queue_.append_be32(static_cast<std::uint32_t>(stored ? size : packed));
-        queue_.append_be32(lzo_adler32_of(block_.data(), size));
-        if (stored) {
-            queue_.append(block_.data(), size);
-        } else {
-            queue_.append(compressed_.get(), packed);
-        }
+        packed_.clear();
+        lzop_file::blocks(method_, work_.get(), block_.data(), block_.size(), packed_);
+        queue_.append(packed_.data(), packed_.size());
         block_.clear();
     }
 
-    std::uint8_t method_ = lzop::m_lzo1x_1;
-    std::uint8_t level_byte_ = 5;
+    lzop_method method_;
     std::unique_ptr<unsigned char[]> work_;
-    std::unique_ptr<unsigned char[]> compressed_;
-    std::vector<unsigned char> block_;
+    std::vector<char> block_;
+    std::vector<char> packed_;
     output_queue queue_;
     bool ended_ = false;
 };
