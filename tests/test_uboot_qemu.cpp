@@ -18,6 +18,11 @@
 //    address, print the model of the DTB it was handed, and power the
 //    machine off. boot_kernel_noload boots fitpack's default output
 //    (make_fit.py's: uncompressed kernel_noload).
+//  - segmented_kernels_decode: a multi-segment gzip member and a
+//    multi-block LZ4 frame, each made through the codec's `segments` on
+//    several threads out of order (as the writer's parallel pipeline does),
+//    packed by mkimage from an .its with compression = "gzip" / "lz4":
+//    `iminfo` verifies them and `bootm loados` decodes both to the input.
 //  - tampered_kernel_fails_verification: one flipped byte in the kernel's
 //    stored bytes (embedded and external) fails `iminfo` and `bootm`, while
 //    the untouched FIT boots in the same session.
@@ -32,6 +37,9 @@
 
 #include "uboot_qemu.hpp"
 
+#include <fitstream/codec/gzip.hpp>
+#include <fitstream/codec/lz4.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -40,6 +48,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bdata = boost::unit_test::data;
@@ -391,6 +400,41 @@ void boot_payload(const std::string& codec, layout lay, std::optional<std::uint6
     BOOST_TEST_MESSAGE(codec << ", " << lay << ": boot session took " << uboot.elapsed() << " s");
 }
 
+// ---------------------------------------------------------------------------
+// Kernels compressed through a codec's `segments` on several threads.
+
+/// header + segments + trailer, the segments made by `threads` std::threads
+/// from the last to the first, as a parallel writer may.
+template <class Codec>
+std::string compress_in_segments(const std::string& input, unsigned threads) {
+    typename Codec::segments seg(typename Codec::options{}, input.size());
+    const std::size_t size = seg.segment_size();
+    const std::size_t count = (input.size() + size - 1) / size;
+    std::vector<std::vector<char>> bytes(count);
+    std::vector<typename Codec::segments::summary> summaries(count);
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            for (std::size_t k = t; k < count; k += threads) {
+                const std::size_t i = count - 1 - k;
+                const std::size_t offset = i * size;
+                const std::size_t dict = std::min(seg.dictionary_size(), offset);
+                summaries[i] = seg.encode(i, input.data() + offset - dict, dict, input.data() + offset,
+                                          std::min(size, input.size() - offset), i + 1 == count, bytes[i]);
+            }
+        });
+    }
+    for (auto& th : pool) th.join();
+    std::vector<char> out;
+    seg.header(out);
+    for (std::size_t i = 0; i < count; ++i) {
+        out.insert(out.end(), bytes[i].begin(), bytes[i].end());
+        seg.add(summaries[i]);
+    }
+    seg.trailer(out);
+    return std::string(out.begin(), out.end());
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(uboot_in_qemu, *utf::precondition(qemu_enabled))
@@ -419,6 +463,74 @@ BOOST_AUTO_TEST_CASE(boot_lzma, *utf::precondition(codec_available{"lzma"})) {
 
 BOOST_AUTO_TEST_CASE(boot_lz4, *utf::precondition(codec_available{"lz4"})) {
     for (const auto lay : all_layouts) boot_payload("lz4", lay);
+}
+
+// A gzip member and an LZ4 frame made in segments on three threads (four
+// gzip segments, four LZ4 blocks), in a FIT that mkimage packs from an .its:
+// U-Boot's gunzip and ulz4fn must decode both to the input.
+BOOST_AUTO_TEST_CASE(segmented_kernels_decode) {
+    const auto& in = shared_inputs();
+    temp_dir out;
+    struct kernel {
+        std::string codec;
+        std::string input;
+        std::string stored;
+    };
+    std::vector<kernel> kernels;
+    const std::size_t size = (7u << 19) + 13;  // 3.5 MiB and a bit: the last segment partial
+    kernels.push_back({"gzip", fitstream_test::kernel_like_payload(size, 71), {}});
+    kernels.push_back({"lz4", fitstream_test::kernel_like_payload(size + 2, 72), {}});
+    kernels[0].stored = compress_in_segments<fitstream::codec::gzip>(kernels[0].input, 3);
+    kernels[1].stored = compress_in_segments<fitstream::codec::lz4>(kernels[1].input, 3);
+    std::string images, confs;
+    for (const auto& k : kernels) {
+        const fs::path file = out / ("Image." + k.codec);
+        write_file(file, k.stored);
+        // The reference tools agree before U-Boot is asked.
+        tool({k.codec == "gzip" ? "gzip" : "lz4", "-t", file.string()});
+        BOOST_TEST((tool({k.codec == "gzip" ? "gzip" : "lz4", "-dc", file.string()}) == k.input), k.codec);
+        images += "        kernel-" + k.codec + " {\n            description = \"" + k.codec +
+                  " in segments\";\n            data = /incbin/(\"" + file.string() +
+                  "\");\n            type = \"kernel\";\n            arch = \"arm64\";\n"
+                  "            os = \"linux\";\n            compression = \"" + k.codec +
+                  "\";\n            load = <" + hex(kernel_load) + ">;\n            entry = <" + hex(kernel_load) +
+                  ">;\n            hash-1 { algo = \"crc32\"; };\n        };\n";
+        confs += "        conf-" + k.codec + " {\n            description = \"" + k.codec +
+                 "\";\n            kernel = \"kernel-" + k.codec + "\";\n            fdt = \"fdt-1\";\n        };\n";
+    }
+    images += "        fdt-1 {\n            description = \"board\";\n            data = /incbin/(\"" +
+              in.qemu_board.string() +
+              "\");\n            type = \"flat_dt\";\n            arch = \"arm64\";\n"
+              "            compression = \"none\";\n            hash-1 { algo = \"crc32\"; };\n        };\n";
+    const std::string its = "/dts-v1/;\n\n/ {\n    description = \"segmented kernels\";\n"
+                            "    #address-cells = <1>;\n\n    images {\n" + images +
+                            "    };\n\n    configurations {\n        default = \"conf-gzip\";\n" + confs +
+                            "    };\n};\n";
+    const fs::path its_file = out / "segmented.its";
+    const fs::path fit = out / "segmented.fit";
+    write_file(its_file, its);
+    tool({"mkimage", "-f", its_file.string(), fit.string()});
+
+    uboot_qemu::options options;
+    options.blobs.push_back({fit, fit_base});
+    uboot_qemu uboot(options);
+    uboot.start();
+    check_iminfo(uboot.run("iminfo " + hex(fit_base), std::chrono::seconds(90)), {"crc32"}, 3);
+    for (const auto& k : kernels) {
+        BOOST_TEST_CONTEXT(k.codec << " in segments") {
+            const auto load = uboot.run("bootm start " + hex(fit_base) + "#conf-" + k.codec + " && bootm loados",
+                                        std::chrono::seconds(90));
+            BOOST_TEST(load.status == 0, "bootm start/loados failed:\n" << load.output);
+            BOOST_TEST(load.output.find("Using 'conf-" + k.codec + "' configuration") != std::string::npos,
+                       load.output);
+            BOOST_TEST(load.output.find("Uncompressing Kernel Image") != std::string::npos, load.output);
+            const std::string decoded = crc_hex(uboot_crc32(uboot, kernel_load, k.input.size()));
+            const std::string expected = crc_hex(crc32_of(k.input));
+            BOOST_TEST(decoded == expected,
+                       "the decoded kernel differs from the input: CRC-32 " << decoded << ", expected " << expected);
+        }
+    }
+    BOOST_TEST_MESSAGE("segments session took " << uboot.elapsed() << " s");
 }
 
 // fitpack's default, make_fit.py's output: an uncompressed kernel_noload
