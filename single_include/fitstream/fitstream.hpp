@@ -1255,18 +1255,95 @@ static_assert(check_decodable_codec<bzip2>());
 // SPDX-License-Identifier: MIT
 
 /// @file
-/// `gzip`: one gzip member (RFC 1952) made by zlib, as U-Boot's gunzip wants:
-/// header magic 1f 8b, method 8, mtime 0 and OS byte 3 so output is
-/// reproducible. A raw zlib stream would be rejected by U-Boot. The decoder
-/// reads one such member back.
+/// `gzip`: one gzip member (RFC 1952), as U-Boot's gunzip wants: header
+/// magic 1f 8b, method 8, mtime 0 and OS byte 3 so output is reproducible.
+/// A raw zlib stream would be rejected by U-Boot. The decoder reads one
+/// such member back.
 ///
-/// Needs only zlib, which fitstream::core links.
+/// Compression is libdeflate's, in 1 MiB segments joined into one DEFLATE
+/// stream the way pigz joins its chunks (see `segments`), so a large image
+/// compresses on every core and the bytes never depend on how many. The
+/// plain encoder makes the same segments one after the other: equal input
+/// and level give equal bytes however the writer runs.
+///
+/// Needs zlib (the decoder, CRC joining) and libdeflate, which
+/// fitstream::core links.
 
+// ---- begin <fitstream/detail/libdeflate.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// libdeflate behind RAII: one-shot raw DEFLATE of a buffer, and its CRC-32.
+// Only this header includes <libdeflate.h>.
+//
+// Why libdeflate and not zlib for gzip's compression: on this project's
+// machine class (x86-64, level 6), measured over 107 MB of concatenated
+// shared libraries and a 40 MiB kernel-like payload:
+//   zlib 1.2.13 deflate, one core      31 MB/s  30.50 %   16 MB/s  50.21 %
+//   pigz 2.6 -6 -p2 (zlib, 128 KiB)    59 MB/s  30.48 %   32 MB/s  50.23 %
+//   libdeflate 1.14 one shot, one core 83 MB/s  30.18 %   86 MB/s  49.69 %
+//   libdeflate, 1 MiB segments, 1 core 65 MB/s  30.24 %   62 MB/s  49.81 %
+//   libdeflate, 1 MiB segments, 2 cores 125 MB/s 30.24 %  117 MB/s  49.81 %
+// libdeflate is 2.7-5x faster than zlib and about 1 % smaller; the price is
+// that it only makes whole streams (no dictionary, last block always
+// final), which <fitstream/detail/zlib.hpp>'s deflate_continue() turns into
+// pieces of one stream.
+
+
+#include <libdeflate.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+struct libdeflate_compressor_deleter {
+    void operator()(libdeflate_compressor* p) const noexcept { libdeflate_free_compressor(p); }
+};
+
+/// A libdeflate compressor for one level (0..12). One per thread: a
+/// compressor is not safe to share, different ones run concurrently.
+class deflate_compressor {
+public:
+    explicit deflate_compressor(int level) : compressor_(libdeflate_alloc_compressor(level)) {
+        // The caller checked the level, so NULL means out of memory.
+        if (!compressor_) throw std::bad_alloc();
+    }
+
+    /// Appends one complete raw DEFLATE stream (RFC 1951, its last block
+    /// final) of [in, in + size) to `out`.
+    void append(const char* in, std::size_t size, std::vector<char>& out) {
+        const std::size_t at = out.size();
+        const std::size_t bound = libdeflate_deflate_compress_bound(compressor_.get(), size);
+        out.resize(at + bound);
+        const std::size_t n = libdeflate_deflate_compress(compressor_.get(), in, size, out.data() + at, bound);
+        // libdeflate promises success within its own bound.
+        if (n == 0) throw error(errc::unsupported, "gzip", "libdeflate exceeded its own output bound");
+        out.resize(at + n);
+    }
+
+private:
+    std::unique_ptr<libdeflate_compressor, libdeflate_compressor_deleter> compressor_;
+};
+
+/// CRC-32 (IEEE 802.3, gzip's) of [data, data + size) continuing `crc`;
+/// libdeflate's uses carry-less multiplication where the CPU has it.
+inline std::uint32_t deflate_crc32(std::uint32_t crc, const void* data, std::size_t size) noexcept {
+    return libdeflate_crc32(crc, data, size);
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/libdeflate.hpp> ----
 // ---- begin <fitstream/detail/zlib.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// zlib behind RAII: the error category, a deflate stream that writes one
-// gzip member and an inflate stream that reads one. Only this header
+// zlib behind RAII: the error category, an inflate stream that reads one
+// gzip member, CRC-32 joining, and deflate_continue(), which makes
+// libdeflate's whole DEFLATE streams into pieces of one. Only this header
 // includes <zlib.h>.
 
 
@@ -1275,7 +1352,9 @@ static_assert(check_decodable_codec<bzip2>());
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace fitstream {
 
@@ -1296,60 +1375,6 @@ inline const std::error_category& zlib_category() noexcept {
 }
 
 namespace detail {
-
-/// A z_stream set up for deflate into a gzip wrapper with a fixed header:
-/// mtime 0, no name, OS byte 3 (Unix), so equal input gives equal output.
-class gzip_deflater {
-public:
-    explicit gzip_deflater(int level) : level_(level) { init(); }
-    gzip_deflater(const gzip_deflater&) = delete;
-    gzip_deflater& operator=(const gzip_deflater&) = delete;
-    ~gzip_deflater() { deflateEnd(&stream_); }
-
-    /// Compresses as much of [in, in_end) into [out, out_end) as fits. With
-    /// finish, returns false once the gzip trailer is out.
-    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
-        // zlib counts in uInt; feed at most UINT_MAX per call on 64-bit.
-        const auto avail_in = static_cast<std::size_t>(in_end - in);
-        const auto avail_out = static_cast<std::size_t>(out_end - out);
-        stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in));
-        stream_.avail_in = static_cast<uInt>(avail_in > UINT_MAX ? UINT_MAX : avail_in);
-        stream_.next_out = reinterpret_cast<Bytef*>(out);
-        stream_.avail_out = static_cast<uInt>(avail_out > UINT_MAX ? UINT_MAX : avail_out);
-        const bool feeding_all = stream_.avail_in == avail_in;
-        const int rc = deflate(&stream_, finish && feeding_all ? Z_FINISH : Z_NO_FLUSH);
-        in = reinterpret_cast<const char*>(stream_.next_in);
-        out = reinterpret_cast<char*>(stream_.next_out);
-        if (rc == Z_STREAM_END) return false;
-        if (rc != Z_OK && rc != Z_BUF_ERROR)
-            throw error(std::error_code(rc, zlib_category()), "gzip", "deflate failed");
-        return true;
-    }
-
-    void reset() {
-        if (deflateReset(&stream_) != Z_OK) throw error(std::error_code(Z_STREAM_ERROR, zlib_category()), "gzip");
-        set_header();
-    }
-
-private:
-    void init() {
-        stream_ = z_stream{};
-        // windowBits 15 + 16 selects the gzip wrapper; memLevel 8 is zlib's default.
-        const int rc = deflateInit2(&stream_, level_, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-        if (rc != Z_OK) throw error(std::error_code(rc, zlib_category()), "gzip", "cannot initialise deflate");
-        set_header();
-    }
-    void set_header() {
-        header_ = gz_header{};
-        header_.os = 3;  // Unix, whatever the build host
-        if (deflateSetHeader(&stream_, &header_) != Z_OK)
-            throw error(std::error_code(Z_STREAM_ERROR, zlib_category()), "gzip", "cannot set header");
-    }
-
-    int level_;
-    z_stream stream_{};
-    gz_header header_{};
-};
 
 /// An inflate stream that accepts exactly one gzip member (windowBits
 /// 15 + 16: the gzip wrapper only, as U-Boot's gunzip; a raw zlib stream is
@@ -1425,11 +1450,80 @@ inline std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size
     return static_cast<std::uint32_t>(value);
 }
 
+
+/// CRC-32 of A followed by B, from crc(A), crc(B) and B's length.
+inline std::uint32_t crc32_join(std::uint32_t crc_a, std::uint32_t crc_b, std::uint64_t size_b) noexcept {
+    // z_off_t is 64 bits on the platforms we build for; pieces are small anyway.
+    return static_cast<std::uint32_t>(::crc32_combine(crc_a, crc_b, static_cast<z_off_t>(size_b)));
+}
+
+/// Makes the complete raw DEFLATE stream at out[begin..] a piece that
+/// another stream may follow: clears the BFINAL bit of its last block and
+/// appends an empty stored block (00 00 ff ff, pigz's and zlib's sync flush
+/// marker), which also brings the end to a byte boundary. The technique is
+/// zlib's examples/gzjoin.c: DEFLATE does not say where a block starts, so
+/// the stream is inflated with Z_BLOCK, which stops at every block boundary
+/// and reports the unused bits of the last byte read. Inflating costs about
+/// a fifth of what libdeflate spends compressing, and checks its output.
+/// Throws fitstream::error (zlib_category()) if the stream is not one
+/// complete raw DEFLATE stream.
+inline void deflate_continue(std::vector<char>& out, std::size_t begin) {
+    struct inflate_guard {
+        z_stream stream{};
+        ~inflate_guard() { inflateEnd(&stream); }
+    } guard;
+    z_stream& z = guard.stream;
+    const int init = inflateInit2(&z, -15);  // raw DEFLATE
+    if (init != Z_OK) throw error(std::error_code(init, zlib_category()), "gzip", "cannot initialise inflate");
+    auto* const start = reinterpret_cast<Bytef*>(out.data() + begin);
+    const std::size_t size = out.size() - begin;
+    if (size > UINT_MAX) throw error(std::error_code(Z_STREAM_ERROR, zlib_category()), "gzip", "piece too large");
+    z.next_in = start;
+    z.avail_in = static_cast<uInt>(size);
+    std::unique_ptr<Bytef[]> scratch(new Bytef[64 * 1024]);  // decoded bytes are not kept
+    std::uint64_t last_header_bit = 0;  // where the most recent block header starts
+    int end_pad = -1;                   // unused bits after the last block's end code
+    for (;;) {
+        z.next_out = scratch.get();
+        z.avail_out = 64 * 1024;
+        const int rc = inflate(&z, Z_BLOCK);
+        if (rc == Z_STREAM_END) break;
+        if (rc != Z_OK)
+            throw error(std::error_code(rc == Z_BUF_ERROR ? Z_DATA_ERROR : rc, zlib_category()), "gzip",
+                        "libdeflate produced an incomplete DEFLATE stream");
+        // data_type: bits 0-2 unused bits of the last byte read, 64 in the
+        // last block, 128 at a block boundary (after an end-of-block code).
+        if (z.data_type & 128) {
+            const auto used_bits = static_cast<std::uint64_t>(z.next_in - start) * 8 - (z.data_type & 7);
+            if (z.data_type & 64)
+                end_pad = z.data_type & 7;  // the last block just ended
+            else
+                last_header_bit = used_bits;  // the next block's header starts here
+        }
+    }
+    if (z.avail_in != 0 || end_pad < 0)
+        throw error(std::error_code(Z_DATA_ERROR, zlib_category()), "gzip",
+                    "libdeflate produced an unexpected DEFLATE stream");
+    auto* const bytes = reinterpret_cast<unsigned char*>(out.data() + begin);
+    bytes[last_header_bit / 8] &= static_cast<unsigned char>(~(1u << (last_header_bit % 8)));
+    // The padding after the last block becomes the start of an empty stored
+    // block: 3 header bits 000 (not final, stored), then to a byte boundary,
+    // then LEN 0000 and NLEN ffff. Three or more padding bits hold the
+    // header; fewer need one more zero byte.
+    if (end_pad > 0) bytes[size - 1] &= static_cast<unsigned char>(0xffu >> end_pad);
+    if (end_pad < 3) out.push_back(0);
+    out.insert(out.end(), {'\0', '\0', '\xff', '\xff'});
+}
+
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/zlib.hpp> ----
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace fitstream {
 namespace codec {
@@ -1438,27 +1532,151 @@ namespace codec {
 struct gzip {
     static constexpr std::string_view fit_name = "gzip";
     struct options {
-        int level = 6;  ///< 1 (fast) .. 9 (small); 6 is gzip's and pigz's default
+        int level = 6;  ///< 0 (stored) .. 9 (small); 6 is gzip's and pigz's default
     };
 
+    /// The member cut into segments compressed independently (in parallel
+    /// by the writer): each is one libdeflate DEFLATE stream whose last
+    /// block is made non-final and followed by an empty stored block, so
+    /// the pieces in order form one DEFLATE stream (pigz's layout). The
+    /// trailer's CRC-32 is joined from the segments' with crc32_combine.
+    ///
+    /// No dictionary: libdeflate cannot take one. Measured at level 6, the
+    /// loss is 0.05 % (107 MB of shared libraries) to 0.2 % (40 MiB
+    /// kernel-like payload) against one libdeflate stream, and the result
+    /// is still 0.5-0.8 % smaller than pigz -6 (zlib, 128 KiB chunks with
+    /// dictionaries).
+    class segments {
+    public:
+        /// What the trailer needs of one segment.
+        struct summary {
+            std::uint32_t crc = 0;
+            std::uint64_t size = 0;
+        };
+
+        /// Throws fitstream::error (zlib_category(), Z_STREAM_ERROR) for a
+        /// level outside 0..9.
+        segments(const options& opts, std::uint64_t /*source_size*/) : level_(checked_level(opts.level)) {}
+
+        /// 1 MiB whatever the input and the thread count. Measured with
+        /// libdeflate level 6 (size against one stream, 107 MB of libraries):
+        /// 128 KiB +1.3 % and slower (inflating per piece dominates), 256 KiB
+        /// +0.7 %, 1 MiB +0.17 %, 4 MiB +0.05 % but coarser for two cores
+        /// and four times the memory per segment in flight.
+        static constexpr std::size_t bytes_per_segment = std::size_t{1} << 20;
+        std::size_t segment_size() const noexcept { return bytes_per_segment; }
+        std::size_t dictionary_size() const noexcept { return 0; }
+
+        /// Thread-safe: each call has its own libdeflate compressor.
+        summary encode(std::uint64_t /*index*/, const char* /*dict*/, std::size_t /*dict_size*/, const char* in,
+                       std::size_t size, bool last, std::vector<char>& out) const {
+            detail::deflate_compressor compressor(level_);
+            return encode_with(compressor, in, size, last, out);
+        }
+
+        /// The 10-byte member header, as zlib writes it for this level: no
+        /// name, mtime 0, XFL 2 for level 9 and 4 for levels 0-1, OS 3.
+        void header(std::vector<char>& out) const {
+            const char xfl = level_ == 9 ? 2 : level_ < 2 ? 4 : 0;
+            out.insert(out.end(), {'\x1f', '\x8b', '\x08', '\0', '\0', '\0', '\0', '\0', xfl, '\x03'});
+        }
+
+        void add(const summary& s) noexcept {
+            crc_ = detail::crc32_join(crc_, s.crc, s.size);
+            size_ += s.size;
+        }
+
+        /// CRC-32 and the size modulo 2^32, little-endian (RFC 1952).
+        void trailer(std::vector<char>& out) const {
+            for (const std::uint64_t v : {std::uint64_t{crc_}, size_ & 0xffffffffu})
+                for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+        }
+
+        /// encode() with a compressor the caller keeps (the plain encoder).
+        static summary encode_with(detail::deflate_compressor& compressor, const char* in, std::size_t size,
+                                   bool last, std::vector<char>& out) {
+            const std::size_t begin = out.size();
+            compressor.append(in, size, out);
+            if (!last) detail::deflate_continue(out, begin);
+            return {detail::deflate_crc32(0, in, size), size};
+        }
+
+        int level() const noexcept { return level_; }
+
+    private:
+        static int checked_level(int level) {
+            if (level < 0 || level > 9)
+                throw error(std::error_code(Z_STREAM_ERROR, zlib_category()), "gzip", "bad level (valid: 0..9)");
+            return level;
+        }
+
+        int level_;
+        std::uint32_t crc_ = 0;
+        std::uint64_t size_ = 0;
+    };
+
+    /// The same bytes as header + segments + trailer, one segment at a time
+    /// on the caller's thread; holds one segment of input and its output.
     class encoder {
     public:
         using char_type = char;
-        encoder(const options& opts, std::uint64_t /*source_size*/)
-            : deflater_(std::make_unique<detail::gzip_deflater>(opts.level)) {}
+        encoder(const options& opts, std::uint64_t source_size)
+            : segments_(opts, source_size), options_(opts), source_size_(source_size),
+              compressor_(std::make_unique<detail::deflate_compressor>(segments_.level())) {
+            start();
+        }
 
         bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            if (!flush) {
-                deflater_->step(in, in_end, out, out_end, false);
-                return true;
+            queue_.drain(out, out_end);
+            while (queue_.empty() && in != in_end) {
+                // A full segment is compressed only once more input shows
+                // it is not the last one.
+                if (block_.size() == segments::bytes_per_segment) compress(false);
+                const std::size_t n = std::min(static_cast<std::size_t>(in_end - in), segments::bytes_per_segment - block_.size());
+                block_.insert(block_.end(), in, in + n);
+                in += n;
+                queue_.drain(out, out_end);
             }
-            return deflater_->step(in, in_end, out, out_end, true);
+            if (flush && in == in_end && !ended_ && queue_.empty()) {
+                compress(true);
+                std::vector<char> tail;
+                segments_.trailer(tail);
+                queue_.append(tail.data(), tail.size());
+                ended_ = true;
+                queue_.drain(out, out_end);
+            }
+            return !flush || !ended_ || !queue_.empty();
         }
-        void close() { deflater_->reset(); }
+
+        void close() {
+            segments_ = segments(options_, source_size_);
+            block_.clear();
+            queue_.clear();
+            ended_ = false;
+            start();
+        }
 
     private:
-        // z_stream holds pointers to itself: keep it at a stable address.
-        std::unique_ptr<detail::gzip_deflater> deflater_;
+        void start() {
+            std::vector<char> head;
+            segments_.header(head);
+            queue_.append(head.data(), head.size());
+        }
+        void compress(bool last) {
+            packed_.clear();
+            segments_.add(segments::encode_with(*compressor_, block_.data(), block_.size(), last, packed_));
+            queue_.append(packed_.data(), packed_.size());
+            block_.clear();
+        }
+
+        segments segments_;
+        options options_;
+        std::uint64_t source_size_;
+        std::unique_ptr<detail::deflate_compressor> compressor_;
+        std::vector<char> block_;   // input of the segment being gathered
+        std::vector<char> packed_;  // its compressed bytes
+        detail::output_queue queue_;
+        bool ended_ = false;
     };
 
     /// Reads one gzip member (zlib's inflate, gzip wrapper only) and checks
@@ -1489,17 +1707,21 @@ static_assert(check_decodable_codec<gzip>());
 
 /// @file
 /// `lz4`: one LZ4 frame (magic 04 22 4d 18) as U-Boot's ulz4fn reads it:
-/// independent blocks of up to 4 MiB, no dictionary ID, a content checksum,
-/// and the content size in the frame header when the input size is known.
-/// Not the legacy format (`lz4 -l`), which U-Boot rejects.
+/// independent blocks of up to 1 MiB, each with a checksum, no dictionary
+/// ID, no content checksum, and the content size in the frame header when
+/// the input size is known. Not the legacy format (`lz4 -l`), which U-Boot
+/// rejects. Blocks are independent, so they are the segments that compress
+/// on every core; see <fitstream/detail/lz4.hpp> for why the frame has this
+/// shape.
 ///
 /// Needs liblz4 (CMake target fitstream::lz4).
 
 // ---- begin <fitstream/detail/lz4.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// liblz4's frame API behind RAII: the error category, a compressor that
-// writes one LZ4 frame and a decoder that reads one. Only this header
+// liblz4's frame API behind RAII: the error category, the pieces of one
+// LZ4 frame (header, blocks made independently, end mark), a compressor
+// that streams them and a decoder that reads one frame. Only this header
 // includes <lz4frame.h>.
 
 
@@ -1518,8 +1740,10 @@ static_assert(check_decodable_codec<gzip>());
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace fitstream {
 
@@ -1559,53 +1783,106 @@ struct lz4_dctx_deleter {
     void operator()(LZ4F_dctx* p) const noexcept { LZ4F_freeDecompressionContext(p); }
 };
 
-/// Writes one LZ4 frame as U-Boot's ulz4fn reads it: independent blocks
-/// (it refuses linked ones), no dictionary ID (a reserved-bit check there),
-/// a content checksum, and the content size when known. Blocks are up to
-/// 4 MiB, as the lz4 command line makes them.
+/// The LZ4 frame fitstream writes, in pieces that can be made apart: what
+/// U-Boot's ulz4fn (lib/lz4_wrapper.c) reads. It needs version 01,
+/// independent blocks (it refuses linked ones) and the reserved bits clear
+/// (so no dictionary ID); it skips the content size, skips block checksums
+/// and stops at the end mark without reading a content checksum. So:
+///  - independent blocks of at most 1 MiB, each made by liblz4's frame API
+///    on its own (LZ4F compresses, stores a block that does not shrink);
+///  - a checksum per block instead of one for the content: the content
+///    checksum is one XXH32 over everything, which blocks made in parallel
+///    cannot produce; block checksums are, and still let `lz4 -t` and our
+///    decoder catch a damaged frame;
+///  - the content size when known, so `lz4 -t` and our decoder check it.
+/// 1 MiB blocks rather than the lz4 tool's 4 MiB: measured with lz4 -1 on
+/// 107 MB of shared libraries, 48.64 MB against 48.60 MB (+0.08 %), with a
+/// quarter of the memory per block in flight.
+namespace lz4_frame {
+
+inline constexpr std::size_t block_size = std::size_t{1} << 20;  // LZ4F_max1MB
+
+inline LZ4F_preferences_t preferences(int level, std::uint64_t source_size) noexcept {
+    LZ4F_preferences_t prefs{};
+    prefs.frameInfo.blockSizeID = LZ4F_max1MB;
+    prefs.frameInfo.blockMode = LZ4F_blockIndependent;
+    prefs.frameInfo.contentChecksumFlag = LZ4F_noContentChecksum;
+    prefs.frameInfo.frameType = LZ4F_frame;
+    // 0 means "not stored"; an empty input simply has no size field.
+    prefs.frameInfo.contentSize = source_size == unknown_size ? 0 : source_size;
+    prefs.frameInfo.dictID = 0;
+    prefs.frameInfo.blockChecksumFlag = LZ4F_blockChecksumEnabled;
+    prefs.compressionLevel = level;
+    prefs.autoFlush = 1;  // every update becomes blocks at once, nothing is held back
+    return prefs;
+}
+
+inline std::unique_ptr<LZ4F_cctx, lz4_cctx_deleter> make_context() {
+    LZ4F_cctx* raw = nullptr;
+    lz4_check(LZ4F_createCompressionContext(&raw, LZ4F_VERSION), "cannot create a compression context");
+    return std::unique_ptr<LZ4F_cctx, lz4_cctx_deleter>(raw);
+}
+
+/// Appends the frame header; liblz4 writes it (and its checksum byte).
+/// `source_size`: the content size, or unknown_size (no size field).
+inline void header(int level, std::uint64_t source_size, std::vector<char>& out) {
+    const auto ctx = make_context();
+    const LZ4F_preferences_t prefs = preferences(level, source_size);
+    const std::size_t at = out.size();
+    out.resize(at + LZ4F_HEADER_SIZE_MAX);
+    const std::size_t n = lz4_check(LZ4F_compressBegin(ctx.get(), out.data() + at, LZ4F_HEADER_SIZE_MAX, &prefs),
+                                    "cannot begin a frame");
+    out.resize(at + n);
+}
+
+/// Appends [in, in + size) (at most block_size; nothing when 0) as one
+/// block with its checksum. Thread-safe: a context of its own, whose frame
+/// header is made and dropped (block bytes do not depend on it).
+inline void block(int level, const char* in, std::size_t size, std::vector<char>& out) {
+    if (size == 0) return;
+    const auto ctx = make_context();
+    const LZ4F_preferences_t prefs = preferences(level, unknown_size);
+    char head[LZ4F_HEADER_SIZE_MAX];
+    lz4_check(LZ4F_compressBegin(ctx.get(), head, sizeof head, &prefs), "cannot begin a frame");
+    const std::size_t at = out.size();
+    const std::size_t bound = LZ4F_compressBound(size, &prefs);
+    out.resize(at + bound);
+    const std::size_t n =
+        lz4_check(LZ4F_compressUpdate(ctx.get(), out.data() + at, bound, in, size, nullptr), "compression failed");
+    out.resize(at + n);
+}
+
+/// Appends the end mark (no content checksum follows).
+inline void end(std::vector<char>& out) { out.insert(out.end(), 4, '\0'); }
+
+}  // namespace lz4_frame
+
+/// Streams the frame above: header, a block per 1 MiB of input, end mark.
+/// With a known source size, input of another size is an error.
 class lz4_compressor {
 public:
-    lz4_compressor(int level, std::uint64_t source_size) {
-        LZ4F_cctx* ctx = nullptr;
-        lz4_check(LZ4F_createCompressionContext(&ctx, LZ4F_VERSION), "cannot create a compression context");
-        ctx_.reset(ctx);
-        prefs_ = LZ4F_preferences_t{};
-        prefs_.frameInfo.blockSizeID = LZ4F_max4MB;
-        prefs_.frameInfo.blockMode = LZ4F_blockIndependent;
-        prefs_.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
-        prefs_.frameInfo.frameType = LZ4F_frame;
-        // 0 means "not stored"; an empty input simply has no size field.
-        prefs_.frameInfo.contentSize = source_size == unknown_size ? 0 : source_size;
-        prefs_.frameInfo.dictID = 0;
-        prefs_.frameInfo.blockChecksumFlag = LZ4F_noBlockChecksum;
-        prefs_.compressionLevel = level;
-        prefs_.autoFlush = 0;
-    }
+    lz4_compressor(int level, std::uint64_t source_size) : level_(level), source_size_(source_size) { start(); }
 
     bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
         queue_.drain(out, out_end);
-        if (!begun_) {
-            unsigned char* room = queue_.reserve(LZ4F_HEADER_SIZE_MAX);
-            queue_.commit(
-                lz4_check(LZ4F_compressBegin(ctx_.get(), room, LZ4F_HEADER_SIZE_MAX, &prefs_), "cannot begin a frame"));
-            begun_ = true;
-            queue_.drain(out, out_end);
-        }
-        // LZ4F_compressUpdate needs room for the worst case (a whole block),
-        // so it writes into the queue, which then drains into the window.
         while (queue_.empty() && in != in_end) {
-            const std::size_t n = std::min(static_cast<std::size_t>(in_end - in), chunk_size);
-            const std::size_t room_size = LZ4F_compressBound(n, &prefs_);
-            unsigned char* room = queue_.reserve(room_size);
-            queue_.commit(
-                lz4_check(LZ4F_compressUpdate(ctx_.get(), room, room_size, in, n, nullptr), "compression failed"));
+            const std::size_t n =
+                std::min(static_cast<std::size_t>(in_end - in), lz4_frame::block_size - block_.size());
+            block_.insert(block_.end(), in, in + n);
             in += n;
+            total_ += n;
+            if (source_size_ != unknown_size && total_ > source_size_)
+                throw_lz4(LZ4F_ERROR_frameSize_wrong, "more input than the declared size");
+            if (block_.size() == lz4_frame::block_size) flush_block();
             queue_.drain(out, out_end);
         }
         if (finish && in == in_end && !ended_ && queue_.empty()) {
-            const std::size_t room_size = LZ4F_compressBound(0, &prefs_);
-            unsigned char* room = queue_.reserve(room_size);
-            queue_.commit(lz4_check(LZ4F_compressEnd(ctx_.get(), room, room_size, nullptr), "cannot end the frame"));
+            if (source_size_ != unknown_size && total_ != source_size_)
+                throw_lz4(LZ4F_ERROR_frameSize_wrong, "less input than the declared size");
+            flush_block();
+            packed_.clear();
+            lz4_frame::end(packed_);
+            queue_.append(packed_.data(), packed_.size());
             ended_ = true;
             queue_.drain(out, out_end);
         }
@@ -1613,22 +1890,32 @@ public:
     }
 
     void reset() {
-        // A context whose frame was not ended starts a new one on the next
-        // LZ4F_compressBegin; a fresh context is the simplest clean state.
-        LZ4F_cctx* ctx = nullptr;
-        lz4_check(LZ4F_createCompressionContext(&ctx, LZ4F_VERSION), "cannot create a compression context");
-        ctx_.reset(ctx);
         queue_.clear();
-        begun_ = ended_ = false;
+        block_.clear();
+        total_ = 0;
+        ended_ = false;
+        start();
     }
 
 private:
-    static constexpr std::size_t chunk_size = 64 * 1024;
+    void start() {
+        packed_.clear();
+        lz4_frame::header(level_, source_size_, packed_);
+        queue_.append(packed_.data(), packed_.size());
+    }
+    void flush_block() {
+        packed_.clear();
+        lz4_frame::block(level_, block_.data(), block_.size(), packed_);
+        queue_.append(packed_.data(), packed_.size());
+        block_.clear();
+    }
 
-    std::unique_ptr<LZ4F_cctx, lz4_cctx_deleter> ctx_;
-    LZ4F_preferences_t prefs_{};
+    int level_;
+    std::uint64_t source_size_;
+    std::uint64_t total_ = 0;
+    std::vector<char> block_;
+    std::vector<char> packed_;
     output_queue queue_;
-    bool begun_ = false;
     bool ended_ = false;
 };
 
@@ -1685,6 +1972,10 @@ private:
 }  // namespace fitstream
 // ---- end <fitstream/detail/lz4.hpp> ----
 
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
 namespace fitstream {
 namespace codec {
 
@@ -1693,6 +1984,30 @@ struct lz4 {
     static constexpr std::string_view fit_name = "lz4";
     struct options {
         int level = 1;  ///< lz4's own default (fast); 3..12 select LZ4_HC, 12 smallest
+    };
+
+    /// One segment per block (1 MiB): the header, each block compressed on
+    /// its own, the end mark. The same bytes as the encoder.
+    class segments {
+    public:
+        struct summary {};  // blocks need nothing joined
+
+        segments(const options& opts, std::uint64_t source_size) : level_(opts.level), source_size_(source_size) {}
+        std::size_t segment_size() const noexcept { return detail::lz4_frame::block_size; }
+        std::size_t dictionary_size() const noexcept { return 0; }
+        /// Thread-safe: each call has its own liblz4 context.
+        summary encode(std::uint64_t /*index*/, const char* /*dict*/, std::size_t /*dict_size*/, const char* in,
+                       std::size_t size, bool /*last*/, std::vector<char>& out) const {
+            detail::lz4_frame::block(level_, in, size, out);
+            return {};
+        }
+        void header(std::vector<char>& out) const { detail::lz4_frame::header(level_, source_size_, out); }
+        void add(const summary&) noexcept {}
+        void trailer(std::vector<char>& out) const { detail::lz4_frame::end(out); }
+
+    private:
+        int level_;
+        std::uint64_t source_size_;
     };
 
     class encoder {
@@ -2028,6 +2343,7 @@ static_assert(check_decodable_codec<lzma>());
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -2116,50 +2432,120 @@ inline void lzo_initialise() {
     if (lzo_init() != LZO_E_OK) throw_lzo(LZO_E_ERROR, "liblzo2 initialisation failed");
 }
 
-/// An lzop file around LZO1X: method and level as lzop's -1 .. -9 choose
-/// them (1: LZO1X-1(15), 2..6: LZO1X-1, 7..9: LZO1X-999), 256 KiB blocks,
-/// an Adler-32 of each block's uncompressed data, incompressible blocks
-/// stored. See the file comment for why exactly this shape.
+/// How lzop's -1 .. -9 compress: 1 is LZO1X-1(15), 2..6 LZO1X-1 (level
+/// byte 5, as lzop writes for them), 7..9 LZO1X-999 at that level.
+struct lzop_method {
+    std::uint8_t method = lzop::m_lzo1x_1;
+    std::uint8_t level_byte = 5;
+    std::size_t work_size = LZO1X_1_MEM_COMPRESS;
+
+    static lzop_method for_level(int level) {
+        if (level == 1) return {lzop::m_lzo1x_1_15, 1, LZO1X_1_15_MEM_COMPRESS};
+        if (level >= 2 && level <= 6) return {lzop::m_lzo1x_1, 5, LZO1X_1_MEM_COMPRESS};
+        if (level >= 7 && level <= 9)
+            return {lzop::m_lzo1x_999, static_cast<std::uint8_t>(level), LZO1X_999_MEM_COMPRESS};
+        throw_lzo(LZO_E_INVALID_ARGUMENT, "bad level (valid: 1..9)");
+    }
+};
+
+/// The pieces of the lzop file described at the top of this file; blocks
+/// are independent, so they can be made on any thread.
+namespace lzop_file {
+
+inline constexpr std::size_t compress_bound(std::size_t n) { return n + n / 16 + 64 + 3; }
+
+inline void put_be32(std::uint32_t v, char* p) noexcept {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (24 - 8 * i));
+}
+
+/// Appends the file header: mode 0, mtime 0, no name, one Adler-32 of the
+/// data per block.
+inline void header(const lzop_method& m, std::vector<char>& out) {
+    unsigned char h[9 + 2 + 2 + 2 + 1 + 1 + 4 + 4 + 4 + 4 + 1];
+    std::size_t n = 0;
+    auto put8 = [&](std::uint32_t v) { h[n++] = static_cast<unsigned char>(v); };
+    auto put16 = [&](std::uint32_t v) { put8(v >> 8), put8(v); };
+    auto put32 = [&](std::uint32_t v) { put16(v >> 16), put16(v); };
+    for (unsigned char b : lzop::magic) put8(b);
+    put16(lzop::version);
+    put16(LZO_VERSION & 0xffff);
+    put16(lzop::version_needed);
+    put8(m.method);
+    put8(m.level_byte);
+    put32(lzop::f_adler32_d | lzop::f_os_unix);
+    put32(0);  // mode
+    put32(0);  // mtime_low
+    put32(0);  // mtime_high
+    put8(0);   // name length
+    out.insert(out.end(), h, h + n);
+    // The header checksum covers everything after the magic.
+    const std::size_t at = out.size();
+    out.resize(at + 4);
+    put_be32(lzo_adler32_of(h + sizeof lzop::magic, n - sizeof lzop::magic), out.data() + at);
+}
+
+/// Appends [in, in + size) as lzop blocks of lzop::block_size (nothing
+/// when size is 0: a zero size word ends the file). `work` holds
+/// m.work_size bytes, used by one thread at a time.
+inline void blocks(const lzop_method& m, unsigned char* work, const char* in, std::size_t size,
+                   std::vector<char>& out) {
+    while (size > 0) {
+        const std::size_t n = std::min(size, lzop::block_size);
+        const auto* src = reinterpret_cast<const unsigned char*>(in);
+        const std::size_t at = out.size();
+        out.resize(at + 12 + compress_bound(n));
+        auto* const dst = reinterpret_cast<unsigned char*>(out.data() + at + 12);
+        lzo_uint packed = 0;
+        int rc = LZO_E_ERROR;
+        switch (m.method) {
+            case lzop::m_lzo1x_1_15: rc = lzo1x_1_15_compress(src, n, dst, &packed, work); break;
+            case lzop::m_lzo1x_1: rc = lzo1x_1_compress(src, n, dst, &packed, work); break;
+            default:
+                rc = lzo1x_999_compress_level(src, n, dst, &packed, work, nullptr, 0, nullptr, m.level_byte);
+                break;
+        }
+        if (rc != LZO_E_OK) throw_lzo(rc, "compression failed");
+        const bool stored = packed >= n;  // as lzop: never store a block that grew
+        put_be32(static_cast<std::uint32_t>(n), out.data() + at);
+        put_be32(static_cast<std::uint32_t>(stored ? n : packed), out.data() + at + 4);
+        put_be32(lzo_adler32_of(src, n), out.data() + at + 8);
+        if (stored) std::memcpy(dst, src, n);
+        out.resize(at + 12 + (stored ? n : packed));
+        in += n;
+        size -= n;
+    }
+}
+
+/// Appends the end of the file.
+inline void end(std::vector<char>& out) { out.insert(out.end(), 4, '\0'); }
+
+}  // namespace lzop_file
+
+/// An lzop file around LZO1X (see lzop_method and the file comment), made
+/// as a stream: header, a block per 256 KiB of input, end.
 class lzop_compressor {
 public:
-    explicit lzop_compressor(int level) {
+    explicit lzop_compressor(int level) : method_(lzop_method::for_level(level)) {
         lzo_initialise();
-        std::size_t work_size = 0;
-        if (level == 1) {
-            method_ = lzop::m_lzo1x_1_15;
-            level_byte_ = 1;
-            work_size = LZO1X_1_15_MEM_COMPRESS;
-        } else if (level >= 2 && level <= 6) {
-            method_ = lzop::m_lzo1x_1;
-            level_byte_ = 5;  // what lzop writes for -2 .. -6
-            work_size = LZO1X_1_MEM_COMPRESS;
-        } else if (level >= 7 && level <= 9) {
-            method_ = lzop::m_lzo1x_999;
-            level_byte_ = static_cast<std::uint8_t>(level);
-            work_size = LZO1X_999_MEM_COMPRESS;
-        } else {
-            throw_lzo(LZO_E_INVALID_ARGUMENT, "bad level (valid: 1..9)");
-        }
-        work_.reset(new unsigned char[work_size]);
-        compressed_.reset(new unsigned char[compress_bound(lzop::block_size)]);
+        work_.reset(new unsigned char[method_.work_size]);
         block_.reserve(lzop::block_size);
-        write_header();
+        start();
     }
 
     bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
         queue_.drain(out, out_end);
         while (queue_.empty() && in != in_end) {
-            const std::size_t n =
-                std::min(static_cast<std::size_t>(in_end - in), lzop::block_size - block_.size());
-            block_.insert(block_.end(), reinterpret_cast<const unsigned char*>(in),
-                          reinterpret_cast<const unsigned char*>(in) + n);
+            const std::size_t n = std::min(static_cast<std::size_t>(in_end - in), lzop::block_size - block_.size());
+            block_.insert(block_.end(), in, in + n);
             in += n;
             if (block_.size() == lzop::block_size) write_block();
             queue_.drain(out, out_end);
         }
         if (finish && in == in_end && !ended_ && queue_.empty()) {
-            if (!block_.empty()) write_block();
-            queue_.append_be32(0);  // end of stream
+            write_block();
+            packed_.clear();
+            lzop_file::end(packed_);
+            queue_.append(packed_.data(), packed_.size());
             ended_ = true;
             queue_.drain(out, out_end);
         }
@@ -2170,68 +2556,26 @@ public:
         queue_.clear();
         block_.clear();
         ended_ = false;
-        write_header();
+        start();
     }
 
 private:
-    static constexpr std::size_t compress_bound(std::size_t n) { return n + n / 16 + 64 + 3; }
-
-    void write_header() {
-        unsigned char h[9 + 2 + 2 + 2 + 1 + 1 + 4 + 4 + 4 + 4 + 1];
-        std::size_t n = 0;
-        auto put8 = [&](std::uint32_t v) { h[n++] = static_cast<unsigned char>(v); };
-        auto put16 = [&](std::uint32_t v) { put8(v >> 8), put8(v); };
-        auto put32 = [&](std::uint32_t v) { put16(v >> 16), put16(v); };
-        for (unsigned char b : lzop::magic) put8(b);
-        put16(lzop::version);
-        put16(LZO_VERSION & 0xffff);
-        put16(lzop::version_needed);
-        put8(method_);
-        put8(level_byte_);
-        put32(lzop::f_adler32_d | lzop::f_os_unix);
-        put32(0);  // mode
-        put32(0);  // mtime_low
-        put32(0);  // mtime_high
-        put8(0);   // name length
-        queue_.append(h, n);
-        // The header checksum covers everything after the magic.
-        queue_.append_be32(lzo_adler32_of(h + sizeof lzop::magic, n - sizeof lzop::magic));
+    void start() {
+        packed_.clear();
+        lzop_file::header(method_, packed_);
+        queue_.append(packed_.data(), packed_.size());
     }
-
     void write_block() {
-        const std::size_t size = block_.size();
-        lzo_uint packed = 0;
-        int rc = LZO_E_ERROR;
-        switch (method_) {
-            case lzop::m_lzo1x_1_15:
-                rc = lzo1x_1_15_compress(block_.data(), size, compressed_.get(), &packed, work_.get());
-                break;
-            case lzop::m_lzo1x_1:
-                rc = lzo1x_1_compress(block_.data(), size, compressed_.get(), &packed, work_.get());
-                break;
-            default:
-                rc = lzo1x_999_compress_level(block_.data(), size, compressed_.get(), &packed, work_.get(), nullptr,
-                                              0, nullptr, level_byte_);
-                break;
-        }
-        if (rc != LZO_E_OK) throw_lzo(rc, "compression failed");
-        const bool stored = packed >= size;  // as lzop: never store a block that grew
-        queue_.append_be32(static_cast<std::uint32_t>(size));
-        queue_.append_be32(static_cast<std::uint32_t>(stored ? size : packed));
-        queue_.append_be32(lzo_adler32_of(block_.data(), size));
-        if (stored) {
-            queue_.append(block_.data(), size);
-        } else {
-            queue_.append(compressed_.get(), packed);
-        }
+        packed_.clear();
+        lzop_file::blocks(method_, work_.get(), block_.data(), block_.size(), packed_);
+        queue_.append(packed_.data(), packed_.size());
         block_.clear();
     }
 
-    std::uint8_t method_ = lzop::m_lzo1x_1;
-    std::uint8_t level_byte_ = 5;
+    lzop_method method_;
     std::unique_ptr<unsigned char[]> work_;
-    std::unique_ptr<unsigned char[]> compressed_;
-    std::vector<unsigned char> block_;
+    std::vector<char> block_;
+    std::vector<char> packed_;
     output_queue queue_;
     bool ended_ = false;
 };
@@ -2427,6 +2771,11 @@ private:
 }  // namespace fitstream
 // ---- end <fitstream/detail/lzo.hpp> ----
 
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
 namespace fitstream {
 namespace codec {
 
@@ -2437,6 +2786,35 @@ struct lzo {
         /// As lzop's -1 .. -9: 1 is LZO1X-1(15), 2..6 LZO1X-1, 7..9 LZO1X-999
         /// (much slower, a little smaller). 3 is lzop's default.
         int level = 3;
+    };
+
+    /// Segments of 1 MiB, each four 256 KiB lzop blocks (blocks carry
+    /// their own sizes and Adler-32: nothing to join). The same bytes as the
+    /// encoder. 1 MiB rather than one block keeps the writer's hand-offs
+    /// few; LZO1X-1 runs at several hundred MB/s per core.
+    class segments {
+    public:
+        struct summary {};
+
+        segments(const options& opts, std::uint64_t /*source_size*/)
+            : method_(detail::lzop_method::for_level(opts.level)) {
+            detail::lzo_initialise();
+        }
+        std::size_t segment_size() const noexcept { return 4 * detail::lzop::block_size; }
+        std::size_t dictionary_size() const noexcept { return 0; }
+        /// Thread-safe: each call has its own work memory.
+        summary encode(std::uint64_t /*index*/, const char* /*dict*/, std::size_t /*dict_size*/, const char* in,
+                       std::size_t size, bool /*last*/, std::vector<char>& out) const {
+            std::unique_ptr<unsigned char[]> work(new unsigned char[method_.work_size]);
+            detail::lzop_file::blocks(method_, work.get(), in, size, out);
+            return {};
+        }
+        void header(std::vector<char>& out) const { detail::lzop_file::header(method_, out); }
+        void add(const summary&) noexcept {}
+        void trailer(std::vector<char>& out) const { detail::lzop_file::end(out); }
+
+    private:
+        detail::lzop_method method_;
     };
 
     class encoder {
@@ -2556,6 +2934,7 @@ static_assert(check_decodable_codec<none>());
 #include <zstd_errors.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -2595,8 +2974,36 @@ struct zstd_dctx_deleter {
     void operator()(ZSTD_DCtx* p) const noexcept { ZSTD_freeDCtx(p); }
 };
 
+/// How libzstd's multithreaded mode is used: one frame made by its own
+/// worker threads, in jobs of a fixed size. libzstd's output depends on the
+/// job size but not on the number of workers, as long as there is at least
+/// one: so a source above the threshold (or of unknown size) always goes
+/// through the workers, and the thread count only says how many.
+///
+/// Measured with zstd -3 on 107 MB of shared libraries (size; peak RSS of
+/// the zstd tool with 2 workers): jobs of 8 MiB, libzstd's default for
+/// level 3, 31.38 MB, 62 MB; 4 MiB +0.15 %, 33 MB; 2 MiB +0.34 %, 20 MB;
+/// 1 MiB +0.77 %, 13 MB. 4 MiB keeps two workers well inside the 64 MiB
+/// the whole writer may use. Below one job there is nothing to share out,
+/// so a smaller source is compressed on the caller's thread.
+struct zstd_threading {
+    static constexpr std::size_t job_size = std::size_t{4} << 20;
+    static constexpr std::uint64_t threshold = job_size;
+
+    /// Workers for a source of `source_size` (ZSTD_CONTENTSIZE_UNKNOWN
+    /// allowed): 0 (no workers) below the threshold, else at least one.
+    static int workers(std::uint64_t source_size, unsigned threads, int option_workers) noexcept {
+        const bool large = source_size == ZSTD_CONTENTSIZE_UNKNOWN || source_size > threshold;
+        if (!large) return option_workers > 0 ? option_workers : 0;
+        const unsigned wanted = std::max({1u, threads, option_workers > 0 ? static_cast<unsigned>(option_workers) : 0u});
+        return static_cast<int>(std::min(wanted, 64u));
+    }
+};
+
 /// A streaming zstd compressor producing one frame with a content checksum
 /// (as the zstd command line does) and, when known, the content size.
+/// `workers` > 0 hands the work to that many libzstd threads, in jobs of
+/// zstd_threading::job_size.
 class zstd_compressor {
 public:
     zstd_compressor(int level, int workers, std::uint64_t source_size)
@@ -2631,8 +3038,12 @@ private:
         zstd_check(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_compressionLevel, level_), "bad level");
         zstd_check(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_checksumFlag, 1), "cannot enable checksum");
         if (workers_ > 0) {
-            // A libzstd built without threads refuses; single-threaded is still correct.
-            (void)ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_nbWorkers, workers_);
+            // A libzstd built without threads refuses; single-threaded is
+            // still a valid frame (other bytes, but the same on every run).
+            if (!ZSTD_isError(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_nbWorkers, workers_)))
+                zstd_check(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_jobSize,
+                                                  static_cast<int>(zstd_threading::job_size)),
+                           "cannot set the job size");
         }
         if (source_size_ != ZSTD_CONTENTSIZE_UNKNOWN)
             zstd_check(ZSTD_CCtx_setPledgedSrcSize(ctx_.get(), source_size_), "cannot pledge size");
@@ -2733,15 +3144,25 @@ struct zstd {
     static constexpr std::string_view fit_name = "zstd";
     struct options {
         int level = 3;    ///< zstd's own default; 1..19 (22 with large windows)
-        int workers = 0;  ///< libzstd worker threads; 0 compresses on the caller's thread
+        /// At least this many libzstd worker threads, whatever the writer's
+        /// thread count (0: as the writer says). Output is the same for
+        /// any number >= 1, but differs from none: a source at most 4 MiB
+        /// uses workers only when this asks for them.
+        int workers = 0;
     };
 
+    /// One frame. A source over 4 MiB, or of unknown size, is compressed by
+    /// libzstd's own worker threads in 4 MiB jobs (see
+    /// detail::zstd_threading for why these numbers): `threads` of them, at
+    /// least one, and the bytes are the same for any count. A smaller
+    /// source is compressed on the caller's thread.
     class encoder {
     public:
         using char_type = char;
-        encoder(const options& opts, std::uint64_t source_size)
-            : compressor_(opts.level, opts.workers,
-                          source_size == unknown_size ? ZSTD_CONTENTSIZE_UNKNOWN : source_size) {}
+        encoder(const options& opts, std::uint64_t source_size) : encoder(opts, source_size, 1) {}
+        encoder(const options& opts, std::uint64_t source_size, unsigned threads)
+            : compressor_(opts.level, detail::zstd_threading::workers(zstd_size(source_size), threads, opts.workers),
+                          zstd_size(source_size)) {}
 
         bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
             return compressor_.step(in, in_end, out, out_end, flush);
@@ -2749,6 +3170,9 @@ struct zstd {
         void close() { compressor_.reset(); }
 
     private:
+        static std::uint64_t zstd_size(std::uint64_t source_size) noexcept {
+            return source_size == unknown_size ? ZSTD_CONTENTSIZE_UNKNOWN : source_size;
+        }
         detail::zstd_compressor compressor_;
     };
 
