@@ -5,6 +5,12 @@
 /// `bzip2`: one bzip2 stream (`BZh` and the block size digit), as the
 /// `bzip2` command writes it and U-Boot's bunzip2 reads it.
 ///
+/// No `segments`: bzip2 blocks are independent, but U-Boot decodes one
+/// stream, and a stream of blocks made apart needs them joined at bit
+/// level (blocks are not byte-aligned) under one combined stream CRC;
+/// libbz2 offers neither, and hand-written bit stitching is not worth it
+/// for a codec this slow to decode at boot.
+///
 /// Needs libbz2 (CMake target fitstream::bzip2).
 
 #include <fitstream/codec.hpp>

@@ -8,6 +8,10 @@
 /// says "unknown" (all 0xff) and the data ends with an end marker, which
 /// U-Boot accepts; see <fitstream/detail/lzma.hpp> for the details.
 ///
+/// No `segments`: LZMA_Alone is one LZMA1 stream whose range coder and
+/// dictionary run from the first byte to the last; only xz (LZMA2) has
+/// independent blocks, and U-Boot does not read xz.
+///
 /// Needs liblzma (CMake target fitstream::lzma).
 
 #include <fitstream/codec.hpp>
