@@ -1034,6 +1034,12 @@ private:
 /// `bzip2`: one bzip2 stream (`BZh` and the block size digit), as the
 /// `bzip2` command writes it and U-Boot's bunzip2 reads it.
 ///
+/// No `segments`: bzip2 blocks are independent, but U-Boot decodes one
+/// stream, and a stream of blocks made apart needs them joined at bit
+/// level (blocks are not byte-aligned) under one combined stream CRC;
+/// libbz2 offers neither, and hand-written bit stitching is not worth it
+/// for a codec this slow to decode at boot.
+///
 /// Needs libbz2 (CMake target fitstream::bzip2).
 
 // ---- begin <fitstream/detail/bzip2.hpp> ----
@@ -2056,6 +2062,10 @@ static_assert(check_decodable_codec<lz4>());
 /// Not xz and not lzip: U-Boot has no FIT name for those. The size field
 /// says "unknown" (all 0xff) and the data ends with an end marker, which
 /// U-Boot accepts; see <fitstream/detail/lzma.hpp> for the details.
+///
+/// No `segments`: LZMA_Alone is one LZMA1 stream whose range coder and
+/// dictionary run from the first byte to the last; only xz (LZMA2) has
+/// independent blocks, and U-Boot does not read xz.
 ///
 /// Needs liblzma (CMake target fitstream::lzma).
 
