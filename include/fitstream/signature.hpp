@@ -6,10 +6,12 @@
 /// names, private keys for signing and public keys for checking (OpenSSL's
 /// libcrypto), and the regions of a FIT a configuration signature covers.
 ///
-/// A configuration signature covers the devicetree *structure* of the
-/// nodes listed in its `hashed-nodes` (their properties and subnode tags),
-/// minus every `data`, `data-size`, `data-offset` and `data-position`
-/// property, plus the first `hashed-strings[1]` bytes of the strings block:
+/// A configuration signature covers the devicetree *structure* of "/", the
+/// configuration, and each image the configuration names with its hash-*
+/// nodes (their properties and subnode tags; mkimage lists these nodes in
+/// `hashed-nodes`, U-Boot works them out itself), minus every `data`,
+/// `data-size`, `data-offset` and `data-position` property, plus the first
+/// `hashed-strings[1]` bytes of the strings block:
 /// U-Boot's fdt_find_regions() (boot/fdt_region.c) decides the regions and
 /// find_signed_regions() below reproduces it, quirks included. The payload
 /// bytes are covered through the image hashes, so a signature can be made

@@ -44,8 +44,8 @@ struct signature_spec {
     std::string key_dir;
     /// Configurations only: `sign-images`, the configuration properties
     /// whose images the signature covers. Empty: kernel, fdt, ramdisk and
-    /// loadables, each when the configuration has it (what newer U-Boot
-    /// insists on covering).
+    /// loadables, each when the configuration has it: U-Boot refuses a
+    /// signature that leaves out an image the configuration names.
     std::vector<std::string> sign_images;
     signature_padding padding = signature_padding::pkcs1_5;
     /// `signer-name`, `signer-version`, `comment`: omitted when empty.

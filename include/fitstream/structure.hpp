@@ -136,9 +136,10 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
     fdt.end_node();
 }
 
-/// The configuration properties a signature covers by default: those
-/// naming images that the configuration has (newer U-Boot covers every
-/// image a configuration names, whatever `sign-images` says).
+/// The configuration properties a signature covers by default: every one
+/// naming images. U-Boot (Debian's 2023.01 too, since the CVE-2026-46728
+/// fix) checks a signature over every image the configuration names,
+/// whatever `sign-images` says, and refuses one made over fewer.
 inline std::vector<std::string> default_sign_images(const configuration& conf) {
     std::vector<std::string> out;
     if (!conf.kernel.empty()) out.push_back("kernel");

@@ -3203,8 +3203,8 @@ struct signature_spec {
     std::string key_dir;
     /// Configurations only: `sign-images`, the configuration properties
     /// whose images the signature covers. Empty: kernel, fdt, ramdisk and
-    /// loadables, each when the configuration has it (what newer U-Boot
-    /// insists on covering).
+    /// loadables, each when the configuration has it: U-Boot refuses a
+    /// signature that leaves out an image the configuration names.
     std::vector<std::string> sign_images;
     signature_padding padding = signature_padding::pkcs1_5;
     /// `signer-name`, `signer-version`, `comment`: omitted when empty.
@@ -3622,10 +3622,12 @@ inline void tree::validate() const {
 /// names, private keys for signing and public keys for checking (OpenSSL's
 /// libcrypto), and the regions of a FIT a configuration signature covers.
 ///
-/// A configuration signature covers the devicetree *structure* of the
-/// nodes listed in its `hashed-nodes` (their properties and subnode tags),
-/// minus every `data`, `data-size`, `data-offset` and `data-position`
-/// property, plus the first `hashed-strings[1]` bytes of the strings block:
+/// A configuration signature covers the devicetree *structure* of "/", the
+/// configuration, and each image the configuration names with its hash-*
+/// nodes (their properties and subnode tags; mkimage lists these nodes in
+/// `hashed-nodes`, U-Boot works them out itself), minus every `data`,
+/// `data-size`, `data-offset` and `data-position` property, plus the first
+/// `hashed-strings[1]` bytes of the strings block:
 /// U-Boot's fdt_find_regions() (boot/fdt_region.c) decides the regions and
 /// find_signed_regions() below reproduces it, quirks included. The payload
 /// bytes are covered through the image hashes, so a signature can be made
@@ -4272,9 +4274,10 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
     fdt.end_node();
 }
 
-/// The configuration properties a signature covers by default: those
-/// naming images that the configuration has (newer U-Boot covers every
-/// image a configuration names, whatever `sign-images` says).
+/// The configuration properties a signature covers by default: every one
+/// naming images. U-Boot (Debian's 2023.01 too, since the CVE-2026-46728
+/// fix) checks a signature over every image the configuration names,
+/// whatever `sign-images` says, and refuses one made over fewer.
 inline std::vector<std::string> default_sign_images(const configuration& conf) {
     std::vector<std::string> out;
     if (!conf.kernel.empty()) out.push_back("kernel");
@@ -6715,18 +6718,18 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 /// Checks a FIT's signatures the way U-Boot's bootm does, with the public
 /// keys of a control DTB (what `fitpack verify --key-dtb` runs).
 ///
-/// As U-Boot 2023.01 (boot/image-fit-sig.c): every key marked
-/// `required = "conf"` must verify some `signature-N` of each
-/// configuration (or, with /signature `required-mode = "any"`, one such
-/// key must), over the regions that signature's `hashed-nodes` name plus
-/// `hashed-strings[1]` bytes of strings, with the data properties left
-/// out; every key marked `required = "image"` must verify a signature of
-/// each image, over its stored bytes. When no key is marked required
-/// (U-Boot would then check nothing), every key is taken as required for
-/// configurations, and a warning says so. A configuration signature whose
-/// `hashed-nodes` leaves out an image the configuration names is reported
-/// too: that image could be swapped, and newer U-Boot, which works the
-/// node list out itself, would refuse the signature.
+/// As U-Boot does (boot/image-fit-sig.c, here Debian's 2023.01+dfsg-2+deb12u3
+/// under QEMU): every key marked `required = "conf"` must verify some
+/// `signature-N` of each configuration (or, with /signature
+/// `required-mode = "any"`, one such key must), over the structure of "/",
+/// the configuration and every image the configuration names with its hash
+/// nodes (U-Boot works this list out itself and ignores the signature's
+/// `hashed-nodes`, which older releases trusted), without the data
+/// properties, plus `hashed-strings[1]` bytes of strings; every key marked
+/// `required = "image"` must verify a signature of each image, over its
+/// stored bytes. When no key is marked required (U-Boot would then check
+/// nothing), every key is taken as required for configurations, and a
+/// warning says so.
 
 
 #include <algorithm>
@@ -6808,20 +6811,57 @@ std::optional<std::string> check_signature(const void* fdt, const signature_node
     return std::nullopt;
 }
 
+/// The nodes a configuration signature covers, as U-Boot works them out
+/// itself (boot/image-fit-sig.c, fit_config_get_signed_nodes; Debian's
+/// 2023.01+dfsg-2+deb12u3 has it as the CVE-2026-46728 fix): "/", the
+/// configuration, then each image a property of the configuration names
+/// (kernel, fdt, ramdisk, loadables, ...) with its hash-* subnodes. The
+/// signature's own `hashed-nodes` is not trusted.
+inline std::vector<std::string> signed_nodes(const void* fdt, const configuration_info& conf,
+                                             const std::string& subject) {
+    std::vector<std::string> nodes{"/", "/configurations/" + conf.name};
+    std::size_t images = 0;
+    for (const auto& ref : conf.references) {
+        const std::string path = "/images/" + ref.second;
+        const int image = fdt_path_offset(fdt, path.c_str());
+        if (image < 0) continue;  // U-Boot skips what it cannot find
+        nodes.push_back(path);
+        std::size_t hashes = 0;
+        int sub = 0;
+        fdt_for_each_subnode(sub, fdt, image) {
+            int len = 0;
+            const char* name = fdt_get_name(fdt, sub, &len);
+            if (!name || std::string_view(name, static_cast<std::size_t>(len)).compare(0, 4, "hash") != 0) continue;
+            nodes.push_back(path + "/" + std::string(name, static_cast<std::size_t>(len)));
+            ++hashes;
+        }
+        if (hashes == 0) throw error(errc::bad_image, subject, "image '" + ref.second + "' has no hash node");
+        if (fdt_subnode_offset(fdt, image, "cipher") >= 0) nodes.push_back(path + "/cipher");
+        ++images;
+    }
+    if (images == 0) throw error(errc::bad_image, subject, "the configuration names no image");
+    if (nodes.size() > max_hashed_nodes) throw error(errc::bad_image, subject, "more than 100 nodes to hash");
+    return nodes;
+}
+
+/// The `hashed-nodes` the signature says it covers (mkimage writes them
+/// from `sign-images`); empty when absent or malformed.
+inline std::vector<std::string> stated_nodes(const void* fdt, int sig) {
+    int len = 0;
+    const auto* list = static_cast<const char*>(fdt_getprop(fdt, sig, "hashed-nodes", &len));
+    std::vector<std::string> nodes;
+    if (!list || len <= 0 || list[len - 1] != '\0') return nodes;
+    for (const char* p = list; p < list + len; p += std::strlen(p) + 1) nodes.emplace_back(p);
+    return nodes;
+}
+
 /// The digest a configuration signature covers (see the file comment).
 inline std::vector<std::uint8_t> configuration_digest(const void* fdt, const signature_node& sig,
-                                                      const std::string& conf, const signature_algorithm& algo,
-                                                      std::vector<std::string>& nodes) {
-    int len = 0;
-    const auto* list = static_cast<const char*>(fdt_getprop(fdt, sig.offset, "hashed-nodes", &len));
-    if (!list || len <= 0) throw error(errc::bad_image, sig.path, "no hashed-nodes property");
-    if (list[len - 1] != '\0') throw error(errc::bad_image, sig.path, "hashed-nodes is not NUL-terminated");
-    nodes.clear();
-    for (const char* p = list; p < list + len; p += std::strlen(p) + 1) nodes.emplace_back(p);
-    if (nodes.size() > max_hashed_nodes) throw error(errc::bad_image, sig.path, "more than 100 hashed nodes");
-    if (std::find(nodes.begin(), nodes.end(), "/configurations/" + conf) == nodes.end())
-        throw error(errc::bad_image, sig.path, "the configuration is not among its hashed-nodes");
+                                                      const configuration_info& conf,
+                                                      const signature_algorithm& algo) {
+    const auto nodes = signed_nodes(fdt, conf, sig.path);
     auto regions = find_signed_regions(fdt, nodes, sig.path);
+    int len = 0;
     const auto* strings = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "hashed-strings", &len));
     if (strings) {
         if (len < 8) throw error(errc::bad_image, sig.path, "invalid hashed-strings property");
@@ -6832,6 +6872,17 @@ inline std::vector<std::uint8_t> configuration_digest(const void* fdt, const sig
         regions.push_back({fdt_off_dt_strings(fdt), size});
     }
     return digest_regions(algo.checksum, static_cast<const char*>(fdt), regions);
+}
+
+/// Names the images U-Boot covers that `hashed-nodes` leaves out, for a
+/// failure's explanation; empty when it leaves none out.
+inline std::string uncovered_images(const void* fdt, const signature_node& sig, const configuration_info& conf) {
+    const auto stated = stated_nodes(fdt, sig.offset);
+    std::string out;
+    for (const auto& [prop, ref] : conf.references)
+        if (std::find(stated.begin(), stated.end(), "/images/" + ref) == stated.end())
+            out += (out.empty() ? "" : ", ") + prop + " '" + ref + "'";
+    return out;
 }
 
 }  // namespace detail
@@ -6873,24 +6924,20 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
         for (const auto* key : conf_keys) {
             bool ok = false;
             for (const auto& sig : sigs) {
-                std::vector<std::string> nodes;
                 const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo) {
-                    return detail::configuration_digest(fdt, sig, conf.name, algo, nodes);
+                    return detail::configuration_digest(fdt, sig, conf, algo);
                 });
                 if (why) {
-                    failures += "; " + sig.path.substr(conf_path.size() + 1) + " with key '" + key->name + "': " + *why;
+                    std::string because = *why;
+                    const std::string missing = detail::uncovered_images(fdt, sig, conf);
+                    if (!missing.empty())
+                        because += " (its hashed-nodes leave out " + missing +
+                                   ", but U-Boot covers every image the configuration names)";
+                    failures += "; " + sig.path.substr(conf_path.size() + 1) + " with key '" + key->name + "': " + because;
                     continue;
                 }
                 ok = true;
                 out.verified.push_back(sig.path + ": " + sig.algo + ":" + key->name + "+");
-                for (const auto& [prop, ref] : conf.references) {
-                    if (std::find(nodes.begin(), nodes.end(), "/images/" + ref) == nodes.end())
-                        report(sig.path,
-                               "does not cover " + prop + " image '" + ref +
-                                   "' (it could be swapped unnoticed; newer U-Boot, which works the node list "
-                                   "out itself, refuses this signature)",
-                               problem::severity::warning);
-                }
                 break;
             }
             good_keys += ok;
