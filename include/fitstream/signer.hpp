@@ -13,6 +13,7 @@
 #include <fitstream/signature.hpp>
 #include <fitstream/structure.hpp>
 
+#include <cstdint>
 #include <cstring>
 #include <vector>
 

@@ -19,8 +19,10 @@
 #include <fitstream/tree.hpp>
 #include <fitstream/version.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
+#include <string>
 #include <memory>
 #include <vector>
 

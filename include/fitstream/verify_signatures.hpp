@@ -25,8 +25,12 @@
 #include <fitstream/signature.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fitstream {

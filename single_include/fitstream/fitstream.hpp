@@ -4157,8 +4157,10 @@ inline std::string string_list(const std::vector<std::string>& items) {
 /// the file is assembled: the structure in memory never holds payload bytes.
 
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -4397,6 +4399,7 @@ inline structure build_structure(const tree& fit, const layout_options& options)
 /// bytes, and an image signature signs the digest its hash node holds.
 
 
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -6495,6 +6498,7 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -6733,8 +6737,12 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fitstream {
