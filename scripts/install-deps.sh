@@ -32,6 +32,8 @@ PACKAGES=(
   # U-Boot and device tree tools the tests and the demo drive
   u-boot-tools
   device-tree-compiler
+  # key generation for the signing tests (openssl genpkey)
+  openssl
   # reference (de)compressors the codec tests check our output against
   gzip
   bzip2

@@ -8,6 +8,7 @@
 
 #include "read_modes.hpp"
 #include "response_files.hpp"
+#include "signing_options.hpp"
 
 #include <fitstream/fitstream.hpp>
 
@@ -64,6 +65,7 @@ struct arguments {
     std::string address_cells = "1";
     std::string conf_names = "sequence";
     std::string depfile;
+    fitpack::signing_arguments signing;  // issue 7: see signing_options.hpp
 };
 
 /// Parses a C-style unsigned number (decimal, 0x hex, 0 octal) for `option`.
@@ -238,6 +240,7 @@ void build_cli(CLI::App& app, arguments& a) {
     app.add_option("--depfile", a.depfile,
                    "Write a Make/Ninja dependency file listing every input read, once the FIT is written");
     app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
+    fitpack::add_signing_options(app, a.signing);  // issue 7
 }
 
 /// Writes the FIT to a file (atomically) or, for "-", to standard output.
@@ -344,7 +347,7 @@ int run(const std::vector<std::string>& raw_args) {
     if (!a.position.empty()) write.layout.position = parse_number(a.position, "--position");
 
     fitstream::kernel_fit_report report;
-    const fitstream::tree fit = fitstream::make_kernel_fit(
+    fitstream::tree fit = fitstream::make_kernel_fit(
         options, a.kernel, a.ramdisk, a.dtbs,
         [&](const std::string& f) {
             if (a.verbose) std::cerr << "fitpack: skipping " << f << ": not a .dtb file\n";
@@ -358,6 +361,13 @@ int run(const std::vector<std::string>& raw_args) {
         if (options.address_cells == 1 && e.reason().find("address cells") != std::string::npos)
             throw fitstream::error(e.code(), e.subject(), e.reason() + " (--address-cells 2 or auto)");
         throw;
+    }
+    // --- Signing (issue 7): specs added and key/DTB checked before any write.
+    fitpack::signing_plan signing;
+    try {
+        signing = fitpack::apply_signing(a.signing, fit);
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(e.what());
     }
     if (a.verbose && report.images_deduplicated > 0)
         std::cerr << "fitpack: deduplicated " << report.images_deduplicated << " image"
@@ -404,6 +414,7 @@ int run(const std::vector<std::string>& raw_args) {
         if (e.subject() == "align") throw fitstream::error(e.code(), "-B/--align", e.reason());
         throw;
     }
+    fitpack::finish_signing(signing);  // issue 7: the public key into --key-dtb
     if (depfile) depfile->commit(depfile_size);
 
     if (a.verbose) {

@@ -3,13 +3,15 @@
 
 // fitpack's read modes over fitstream::reader:
 //   fitpack list FIT [--json]
-//   fitpack verify FIT [--max-decoded-size N]
+//   fitpack verify FIT [--max-decoded-size N] [--key-dtb U-BOOT.dtb]
 //   fitpack extract FIT IMAGE -o FILE [--raw]
 // A verb is recognised only as the first argument and only when no file of
 // that name exists, so a make_fit.py command line is never taken for one.
 
+#include <fitstream/key_dtb.hpp>
 #include <fitstream/reader.hpp>
 #include <fitstream/sink.hpp>
+#include <fitstream/verify_signatures.hpp>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -172,12 +174,22 @@ inline int list(const std::string& path, bool json) {
     return 0;
 }
 
-inline int verify(const std::string& path, std::uint64_t max_decoded) {
+inline int verify(const std::string& path, std::uint64_t max_decoded, const std::string& key_dtb) {
     const fitstream::reader fit(path);
     fitstream::verify_options options;
     options.max_decoded_size = max_decoded;
     int errors = 0;
-    for (const auto& p : fit.verify(options)) {
+    auto problems = fit.verify(options);
+    // Signatures as U-Boot checks them, with the keys of its control DTB.
+    std::vector<std::string> verified;
+    if (!key_dtb.empty()) {
+        const fitstream::key_dtb keys(key_dtb);
+        auto sigs = fitstream::verify_signatures(fit, keys);
+        problems.insert(problems.end(), sigs.problems.begin(), sigs.problems.end());
+        verified = std::move(sigs.verified);
+    }
+    for (const auto& v : verified) std::cout << path << ": " << v << " OK\n";
+    for (const auto& p : problems) {
         const bool is_error = p.level == fitstream::problem::severity::error;
         errors += is_error;
         std::cerr << "fitpack: " << (is_error ? "error: " : "warning: ") << path << ": " << p.subject << ": "
@@ -187,7 +199,9 @@ inline int verify(const std::string& path, std::uint64_t max_decoded) {
     std::size_t hashes = 0;
     for (const auto& img : fit.images()) hashes += img.hashes.size();
     std::cout << path << ": OK (" << fit.images().size() << " images, " << fit.configurations().size()
-              << " configurations, " << hashes << " hashes)\n";
+              << " configurations, " << hashes << " hashes"
+              << (key_dtb.empty() ? std::string() : ", " + std::to_string(verified.size()) + " signatures verified")
+              << ")\n";
     return 0;
 }
 
@@ -223,7 +237,7 @@ inline int extract(const std::string& path, const std::string& which, const std:
 /// Runs a read verb; `args` starts with the verb.
 inline int run_read_mode(const std::vector<std::string>& args) {
     CLI::App app{"Read, check or take apart a FIT", "fitpack " + args.front()};
-    std::string fit_path, image, output;
+    std::string fit_path, image, output, key_dtb;
     bool json = false, raw = false;
     std::uint64_t max_decoded = 1ull << 30;
     const std::string& verb = args.front();
@@ -233,6 +247,8 @@ inline int run_read_mode(const std::vector<std::string>& args) {
     } else if (verb == "verify") {
         app.add_option("--max-decoded-size", max_decoded, "Largest decoded image size accepted, in bytes")
             ->capture_default_str();
+        app.add_option("--key-dtb", key_dtb,
+                       "Check signatures with the public keys in this U-Boot control DTB, as bootm does");
     } else {
         app.add_option("IMAGE", image, "Image node name (\"kernel\", \"fdt-3\") or index")->required();
         app.add_option("-o,--output", output, "Output file, or - for standard output")->required();
@@ -249,7 +265,7 @@ inline int run_read_mode(const std::vector<std::string>& args) {
         return 2;
     }
     if (verb == "list") return detail::list(fit_path, json);
-    if (verb == "verify") return detail::verify(fit_path, max_decoded);
+    if (verb == "verify") return detail::verify(fit_path, max_decoded, key_dtb);
     return detail::extract(fit_path, image, output, raw);
 }
 

@@ -135,6 +135,8 @@ public:
 
     const std::string& path() const noexcept { return path_; }
     std::uint64_t file_size() const noexcept { return file_.size(); }
+    /// The whole file as mapped (8-byte aligned): the FDT starts here.
+    const void* blob() const noexcept { return file_.data(); }
     /// The FDT header's totalsize: the structure, with embedded data.
     std::uint32_t structure_size() const noexcept { return fdt_totalsize(fdt()); }
     const std::string& description() const noexcept { return description_; }

@@ -15,9 +15,15 @@
 
 #include <fitstream/detail/libfdt.hpp>
 #include <fitstream/layout.hpp>
+#include <fitstream/signature.hpp>
 #include <fitstream/tree.hpp>
+#include <fitstream/version.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <map>
+#include <string>
+#include <memory>
 #include <vector>
 
 namespace fitstream {
@@ -31,16 +37,60 @@ struct image_slots {
     std::vector<std::size_t> hash_value_at;  ///< each hash node's `value`, in order
 };
 
+/// A signature node waiting for its `value` (and, in a configuration, its
+/// `hashed-strings`), with the key already loaded and checked.
+struct signature_slot {
+    std::string node;                  ///< its path, for messages
+    signature_algorithm algo;
+    signature_padding padding = signature_padding::pkcs1_5;
+    std::shared_ptr<const signing_key> key;
+    std::size_t value_at = 0;           ///< `value`, algo.signature_size bytes
+    std::size_t hashed_strings_at = 0;  ///< configuration: `hashed-strings`, 8 bytes; image: 0
+    std::vector<std::string> hashed_nodes;  ///< configuration: what the signature covers
+    std::size_t image = 0;              ///< image signature: the image's index
+    std::size_t digest_at = 0;          ///< image signature: its hash node's `value`, the digest signed
+};
+
 /// A finished FDT blob with placeholders, and where they are.
 struct structure {
     std::vector<char> blob;
     std::vector<image_slots> slots;  ///< one per image, in tree order
+    std::vector<signature_slot> signatures;  ///< filled by detail::sign_structure(), in node order
 };
 
 namespace detail {
 
+/// Loads each key file once, however many signatures use it.
+using key_cache = std::map<std::string, std::shared_ptr<const signing_key>>;
+
+inline signature_slot prepare_signature(const signature_spec& spec, const std::string& node, key_cache& keys) {
+    signature_slot slot;
+    slot.node = node;
+    slot.algo = parse_signature_algorithm(spec.algo);
+    slot.padding = spec.padding;
+    const std::string path = signature_key_path(spec, node);
+    auto& key = keys[path];
+    if (!key) key = signing_key::load(path);
+    key->check_for(slot.algo, spec.padding);
+    slot.key = key;
+    return slot;
+}
+
+/// The properties every signature node has; `value` is left to the caller.
+inline void write_signature_properties(fdt_builder& fdt, const signature_spec& spec, const tree& fit) {
+    fdt.property_string("algo", spec.algo);
+    if (!spec.key_name_hint.empty()) fdt.property_string("key-name-hint", spec.key_name_hint);
+    if (const char* padding = padding_name(spec.padding)) fdt.property_string("padding", padding);
+    if (!spec.signer_name.empty()) fdt.property_string("signer-name", spec.signer_name);
+    if (!spec.signer_name.empty())
+        fdt.property_string("signer-version", spec.signer_version.empty() ? version_string() : spec.signer_version);
+    if (!spec.comment.empty()) fdt.property_string("comment", spec.comment);
+    if (const auto t = spec.timestamp ? spec.timestamp : fit.timestamp) fdt.property_u32("timestamp", *t);
+}
+
 inline void write_image_node(fdt_builder& fdt, const image& img, int address_cells, data_layout layout,
-                             bool absolute, image_slots& slots) {
+                             bool absolute, image_slots& slots, const tree& fit, std::size_t index,
+                             key_cache& keys, std::vector<signature_slot>& signatures) {
     fdt.begin_node(img.name);
     fdt.property_string("description", img.description.empty() ? img.name : img.description);
     fdt.property_string("type", img.type);
@@ -64,10 +114,75 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
         slots.hash_value_at.push_back(fdt.placeholder("value", h.digest_size));
         fdt.end_node();
     }
+    n = 0;
+    for (const auto& spec : img.signatures) {
+        const std::string name = "signature-" + std::to_string(++n);
+        auto slot = prepare_signature(spec, "/images/" + img.name + "/" + name, keys);
+        // U-Boot checks an image signature over the stored bytes; the hash
+        // node of the same algorithm holds their digest once they are written.
+        const auto& hashes = img.hashes();
+        const auto h = std::find_if(hashes.begin(), hashes.end(),
+                                    [&](const hash_binding& b) { return b.fit_name == slot.algo.checksum; });
+        if (h == hashes.end())
+            throw error(errc::invalid_argument, slot.node,
+                        "an image signature with " + slot.algo.checksum + " needs a " + slot.algo.checksum +
+                            " hash node in the image (it signs that digest)");
+        slot.image = index;
+        slot.digest_at = slots.hash_value_at[static_cast<std::size_t>(h - hashes.begin())];
+        fdt.begin_node(name);
+        write_signature_properties(fdt, spec, fit);
+        slot.value_at = fdt.placeholder("value", slot.algo.signature_size);
+        fdt.end_node();
+        signatures.push_back(std::move(slot));
+    }
     fdt.end_node();
 }
 
-inline void write_configuration_node(fdt_builder& fdt, const configuration& conf) {
+/// The configuration properties a signature covers by default: every one
+/// naming images. U-Boot (Debian's 2023.01 too, since the CVE-2026-46728
+/// fix) checks a signature over every image the configuration names,
+/// whatever `sign-images` says, and refuses one made over fewer.
+inline std::vector<std::string> default_sign_images(const configuration& conf) {
+    std::vector<std::string> out;
+    if (!conf.kernel.empty()) out.push_back("kernel");
+    if (!conf.fdt.empty()) out.push_back("fdt");
+    if (!conf.ramdisk.empty()) out.push_back("ramdisk");
+    if (!conf.loadables.empty()) out.push_back("loadables");
+    return out;
+}
+
+/// `hashed-nodes` for `spec` in `conf`: what mkimage would list.
+inline std::vector<std::string> configuration_hashed_nodes(const tree& fit, const configuration& conf,
+                                                           const std::vector<std::string>& sign_images,
+                                                           const std::string& node) {
+    std::vector<hashed_image> images;
+    for (const auto& prop : sign_images) {
+        std::vector<std::string> names;
+        if (prop == "kernel" && !conf.kernel.empty()) names = {conf.kernel};
+        else if (prop == "fdt") names = conf.fdt;
+        else if (prop == "ramdisk" && !conf.ramdisk.empty()) names = {conf.ramdisk};
+        else if (prop == "loadables") names = conf.loadables;
+        else if (prop != "kernel" && prop != "ramdisk")
+            throw error(errc::invalid_argument, node,
+                        "sign-images '" + prop + "' is not kernel, fdt, ramdisk or loadables");
+        for (const auto& name : names) {
+            const auto img = std::find_if(fit.images.begin(), fit.images.end(),
+                                          [&](const image& i) { return i.name == name; });
+            hashed_image h{name, {}};
+            for (std::size_t k = 0; k < img->hashes().size(); ++k) h.hashes.push_back("hash-" + std::to_string(k + 1));
+            // U-Boot cannot check an image without a hash: mkimage refuses too.
+            if (h.hashes.empty())
+                throw error(errc::invalid_argument, node,
+                            "image '" + name + "' has no hash node, so a signature cannot cover it");
+            images.push_back(std::move(h));
+        }
+    }
+    if (images.empty()) throw error(errc::invalid_argument, node, "signs no image (sign-images names none present)");
+    return hashed_node_list(conf.name, images);
+}
+
+inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
+                                     std::vector<signature_slot>& signatures) {
     fdt.begin_node(conf.name);
     fdt.property_string("description", conf.description.empty() ? conf.name : conf.description);
     // The board's compatible belongs here, not in the fdt image node: U-Boot
@@ -77,18 +192,39 @@ inline void write_configuration_node(fdt_builder& fdt, const configuration& conf
     if (!conf.fdt.empty()) fdt.property_strings("fdt", conf.fdt);
     if (!conf.ramdisk.empty()) fdt.property_string("ramdisk", conf.ramdisk);
     if (!conf.loadables.empty()) fdt.property_strings("loadables", conf.loadables);
+    int n = 0;
+    for (const auto& spec : conf.signatures) {
+        const std::string name = "signature-" + std::to_string(++n);
+        auto slot = prepare_signature(spec, "/configurations/" + conf.name + "/" + name, keys);
+        const auto sign_images = spec.sign_images.empty() ? default_sign_images(conf) : spec.sign_images;
+        slot.hashed_nodes = configuration_hashed_nodes(fit, conf, sign_images, slot.node);
+        fdt.begin_node(name);
+        write_signature_properties(fdt, spec, fit);
+        fdt.property_strings("sign-images", sign_images);
+        fdt.property_strings("hashed-nodes", slot.hashed_nodes);
+        // Known only once the strings block is complete: filled when signing.
+        slot.hashed_strings_at = fdt.placeholder("hashed-strings", 8);
+        slot.value_at = fdt.placeholder("value", slot.algo.signature_size);
+        fdt.end_node();
+        signatures.push_back(std::move(slot));
+    }
     fdt.end_node();
 }
 
 }  // namespace detail
 
-/// Builds the structure of `fit` for `options.layout`, placeholders zero.
-/// @throws fitstream::error from tree::validate() or libfdt.
+/// Builds the structure of `fit` for `options.layout`, placeholders zero,
+/// with every signature's key loaded and checked against its algorithm.
+/// @throws fitstream::error from tree::validate() or libfdt; a key that
+///         cannot be read or does not suit its algo (see signing_key).
 inline structure build_structure(const tree& fit, const layout_options& options) {
     fit.validate();
     check_layout_options(options);
     structure out;
     out.slots.resize(fit.images.size());
+    // Keys are read and checked here, before any payload: a missing or
+    // wrong key fails the write before it starts.
+    detail::key_cache keys;
 
     detail::fdt_builder fdt(64 * 1024);
     fdt.begin_node("");
@@ -99,12 +235,12 @@ inline structure build_structure(const tree& fit, const layout_options& options)
     fdt.begin_node("images");
     for (std::size_t i = 0; i < fit.images.size(); ++i)
         detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout, options.position.has_value(),
-                                 out.slots[i]);
+                                 out.slots[i], fit, i, keys, out.signatures);
     fdt.end_node();
 
     fdt.begin_node("configurations");
     if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
-    for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf);
+    for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, out.signatures);
     fdt.end_node();
 
     fdt.end_node();

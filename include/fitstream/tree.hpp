@@ -19,6 +19,7 @@
 #include <fitstream/hash.hpp>
 #include <fitstream/input.hpp>
 #include <fitstream/layout.hpp>
+#include <fitstream/signature_spec.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -172,6 +173,10 @@ public:
     std::string os;                      ///< FIT `os`; omitted when empty
     std::optional<std::uint64_t> load;   ///< FIT `load` address, in the tree's address cells
     std::optional<std::uint64_t> entry;  ///< FIT `entry` address
+    /// `signature-N` nodes over the stored bytes (U-Boot checks them with
+    /// keys marked `required = "image"`). Each needs a hash node of its
+    /// checksum algorithm: the signature signs that digest.
+    std::vector<signature_spec> signatures;
 
     /// Stores this image compressed with `Codec` (default: stored as is).
     template <class Codec>
@@ -226,6 +231,9 @@ struct configuration {
     std::vector<std::string> fdt;         ///< base devicetree then overlays, by image name
     std::string ramdisk;                  ///< image name, or empty
     std::vector<std::string> loadables;   ///< image names
+    /// `signature-N` nodes (U-Boot's verified boot: checked with keys
+    /// marked `required = "conf"`).
+    std::vector<signature_spec> signatures;
 };
 
 /// A whole FIT: root properties, images and configurations.

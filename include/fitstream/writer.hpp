@@ -18,6 +18,7 @@
 #include <fitstream/error.hpp>
 #include <fitstream/input.hpp>
 #include <fitstream/layout.hpp>
+#include <fitstream/signer.hpp>
 #include <fitstream/sink.hpp>
 #include <fitstream/structure.hpp>
 #include <fitstream/tree.hpp>
@@ -198,6 +199,10 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
         result.images.push_back(r);
         if (options.on_image) options.on_image(img, r);
     }
+
+    // --- Signing (issue 7): every digest, size and offset is in the blob
+    // now; fill the signature placeholders before the blob is written.
+    detail::sign_structure(st);
 
     if (embedded) {
         // Splice: the blob's pieces go around the payloads already written.

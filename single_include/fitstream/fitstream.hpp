@@ -3384,12 +3384,20 @@ static_assert(check_hash<crc32>());
 // ---- begin <fitstream/detail/openssl.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// OpenSSL's libcrypto behind RAII: the error category and an EVP digest
-// context. Only this header includes OpenSSL's headers.
+// OpenSSL's libcrypto behind RAII: the error category, an EVP digest
+// context, and the owners of keys, big numbers and BIOs that signing needs.
+// Only this header includes OpenSSL's headers.
 
 
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
 
 #include <array>
 #include <cstddef>
@@ -3424,9 +3432,54 @@ namespace detail {
     throw error(std::error_code(static_cast<int>(code), openssl_category()), "openssl", what);
 }
 
+/// Throws OpenSSL's first queued error about `subject` (a key file, a
+/// node). OpenSSL's texts name the failing step, never key material.
+[[noreturn]] inline void throw_openssl(std::string subject, std::string what) {
+    // The first error is the cause; later ones only say where it surfaced.
+    const unsigned long code = ERR_peek_error();
+    ERR_clear_error();
+    if (code == 0) throw error(errc::invalid_input, std::move(subject), std::move(what));
+    throw error(std::error_code(static_cast<int>(code), openssl_category()), std::move(subject), std::move(what));
+}
+
+struct evp_pkey_deleter {
+    void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
+};
+struct evp_pkey_ctx_deleter {
+    void operator()(EVP_PKEY_CTX* p) const noexcept { EVP_PKEY_CTX_free(p); }
+};
+struct bignum_deleter {
+    void operator()(BIGNUM* p) const noexcept { BN_clear_free(p); }
+};
+struct bn_ctx_deleter {
+    void operator()(BN_CTX* p) const noexcept { BN_CTX_free(p); }
+};
+struct bio_deleter {
+    void operator()(BIO* p) const noexcept { BIO_free(p); }
+};
+struct param_bld_deleter {
+    void operator()(OSSL_PARAM_BLD* p) const noexcept { OSSL_PARAM_BLD_free(p); }
+};
+struct params_deleter {
+    void operator()(OSSL_PARAM* p) const noexcept { OSSL_PARAM_free(p); }
+};
+struct ecdsa_sig_deleter {
+    void operator()(ECDSA_SIG* p) const noexcept { ECDSA_SIG_free(p); }
+};
+
+using evp_pkey_ptr = std::unique_ptr<EVP_PKEY, evp_pkey_deleter>;
+using evp_pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, evp_pkey_ctx_deleter>;
+using bignum_ptr = std::unique_ptr<BIGNUM, bignum_deleter>;
+using bn_ctx_ptr = std::unique_ptr<BN_CTX, bn_ctx_deleter>;
+using bio_ptr = std::unique_ptr<BIO, bio_deleter>;
+using param_bld_ptr = std::unique_ptr<OSSL_PARAM_BLD, param_bld_deleter>;
+using params_ptr = std::unique_ptr<OSSL_PARAM, params_deleter>;
+using ecdsa_sig_ptr = std::unique_ptr<ECDSA_SIG, ecdsa_sig_deleter>;
+
 struct evp_md_ctx_deleter {
     void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
 };
+using evp_md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, evp_md_ctx_deleter>;
 
 /// A running EVP digest of a fixed algorithm with a compile-time size.
 template <std::size_t DigestSize>
@@ -3538,6 +3591,66 @@ void visit_hash(std::string_view name, Visitor&& visitor) {
 
 }  // namespace fitstream
 // ---- end <fitstream/hashes.hpp> ----
+// ---- begin <fitstream/signature_spec.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// What a `signature-N` node should say and which key makes its value: the
+/// plain description a tree carries (no OpenSSL here). Keys are loaded and
+/// checked when the structure is built (<fitstream/signature.hpp>), before
+/// any payload is read, and the signatures are made once every image hash
+/// is known, in the same single pass over the payloads.
+///
+/// @code
+/// fitstream::signature_spec sig;
+/// sig.algo = "sha256,rsa2048";
+/// sig.key_name_hint = "dev";     // U-Boot's /signature/key-dev
+/// sig.key_dir = "keys";          // keys/dev.key, as mkimage -k keys
+/// fit.configurations[0].signatures.push_back(sig);
+/// @endcode
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// RSA padding of a signature (`padding` property).
+enum class signature_padding {
+    pkcs1_5,  ///< "pkcs-1.5", U-Boot's default; the property is omitted
+    pss,      ///< "pss" (RSASSA-PSS, salt as long as the key allows, as mkimage)
+};
+
+/// One signature node, in a configuration or an image.
+struct signature_spec {
+    /// `algo`: "<checksum>,<crypto>" with checksum sha1, sha256, sha384 or
+    /// sha512 and crypto rsa2048, rsa3072, rsa4096, ecdsa256 (prime256v1)
+    /// or ecdsa384 (secp384r1).
+    std::string algo = "sha256,rsa2048";
+    /// `key-name-hint`: names the key in U-Boot's control DTB
+    /// (/signature/key-<hint>) and, with key_dir, the key file.
+    std::string key_name_hint;
+    /// A PEM private key file (RSA or EC). Takes precedence over key_dir.
+    std::string key_file;
+    /// A directory holding `<key_name_hint>.key`, as `mkimage -k DIR`.
+    std::string key_dir;
+    /// Configurations only: `sign-images`, the configuration properties
+    /// whose images the signature covers. Empty: kernel, fdt, ramdisk and
+    /// loadables, each when the configuration has it: U-Boot refuses a
+    /// signature that leaves out an image the configuration names.
+    std::vector<std::string> sign_images;
+    signature_padding padding = signature_padding::pkcs1_5;
+    /// `signer-name`, `signer-version`, `comment`: omitted when empty.
+    std::string signer_name = "fitstream";
+    std::string signer_version;  ///< empty: fitstream's version
+    std::string comment;
+    /// `timestamp`: empty takes the tree's timestamp (omitted if it has none).
+    std::optional<std::uint32_t> timestamp;
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/signature_spec.hpp> ----
 // ---- begin <fitstream/tree.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -3785,6 +3898,10 @@ public:
     std::string os;                      ///< FIT `os`; omitted when empty
     std::optional<std::uint64_t> load;   ///< FIT `load` address, in the tree's address cells
     std::optional<std::uint64_t> entry;  ///< FIT `entry` address
+    /// `signature-N` nodes over the stored bytes (U-Boot checks them with
+    /// keys marked `required = "image"`). Each needs a hash node of its
+    /// checksum algorithm: the signature signs that digest.
+    std::vector<signature_spec> signatures;
 
     /// Stores this image compressed with `Codec` (default: stored as is).
     template <class Codec>
@@ -3839,6 +3956,9 @@ struct configuration {
     std::vector<std::string> fdt;         ///< base devicetree then overlays, by image name
     std::string ramdisk;                  ///< image name, or empty
     std::vector<std::string> loadables;   ///< image names
+    /// `signature-N` nodes (U-Boot's verified boot: checked with keys
+    /// marked `required = "conf"`).
+    std::vector<signature_spec> signatures;
 };
 
 /// A whole FIT: root properties, images and configurations.
@@ -3928,6 +4048,533 @@ inline void tree::validate() const {
 
 }  // namespace fitstream
 // ---- end <fitstream/tree.hpp> ----
+// ---- begin <fitstream/signature.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Signatures as U-Boot makes and checks them (verified boot): the `algo`
+/// names, private keys for signing and public keys for checking (OpenSSL's
+/// libcrypto), and the regions of a FIT a configuration signature covers.
+///
+/// A configuration signature covers the devicetree *structure* of "/", the
+/// configuration, and each image the configuration names with its hash-*
+/// nodes (their properties and subnode tags; mkimage lists these nodes in
+/// `hashed-nodes`, U-Boot works them out itself), minus every `data`,
+/// `data-size`, `data-offset` and `data-position` property, plus the first
+/// `hashed-strings[1]` bytes of the strings block:
+/// U-Boot's fdt_find_regions() (boot/fdt_region.c) decides the regions and
+/// find_signed_regions() below reproduces it, quirks included. The payload
+/// bytes are covered through the image hashes, so a signature can be made
+/// once every hash is known, before the structure is written.
+///
+/// An image signature covers the image's stored bytes only; fitstream
+/// signs the digest its hash node of the same algorithm already holds.
+///
+/// Key material never appears in a message: errors name the file or node.
+
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+/// A parsed `algo` value, e.g. "sha256,rsa2048".
+struct signature_algorithm {
+    std::string name;      ///< the whole value
+    std::string checksum;  ///< "sha1", "sha256", "sha384" or "sha512"
+    std::string crypto;    ///< "rsa2048", "rsa3072", "rsa4096", "ecdsa256" or "ecdsa384"
+    bool rsa = true;       ///< false: ECDSA
+    unsigned key_bits = 0;
+    std::size_t signature_size = 0;  ///< bytes of `value`: the modulus, or r and s raw
+    std::string curve;               ///< ECDSA: "prime256v1" or "secp384r1"
+};
+
+/// The algo names fitstream signs with.
+inline std::string signature_algorithm_names() {
+    return "sha1|sha256|sha384|sha512 , rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384 (e.g. sha256,rsa2048)";
+}
+
+/// Parses `algo`. @throws fitstream::error (errc::unsupported) naming the valid values.
+inline signature_algorithm parse_signature_algorithm(const std::string& algo) {
+    signature_algorithm a;
+    a.name = algo;
+    const auto comma = algo.find(',');
+    const auto bad = [&] {
+        return error(errc::unsupported, algo, "unknown signature algorithm (valid: " + signature_algorithm_names() + ")");
+    };
+    if (comma == std::string::npos) throw bad();
+    a.checksum = algo.substr(0, comma);
+    a.crypto = algo.substr(comma + 1);
+    if (a.checksum != "sha1" && a.checksum != "sha256" && a.checksum != "sha384" && a.checksum != "sha512") throw bad();
+    if (a.crypto == "rsa2048" || a.crypto == "rsa3072" || a.crypto == "rsa4096") {
+        a.key_bits = static_cast<unsigned>(std::stoul(a.crypto.substr(3)));
+        a.signature_size = a.key_bits / 8;
+    } else if (a.crypto == "ecdsa256" || a.crypto == "ecdsa384") {
+        a.rsa = false;
+        a.key_bits = a.crypto == "ecdsa256" ? 256 : 384;
+        a.signature_size = 2 * a.key_bits / 8;
+        a.curve = a.key_bits == 256 ? "prime256v1" : "secp384r1";
+    } else {
+        throw bad();
+    }
+    return a;
+}
+
+/// The `padding` value, or nullptr for the default (the property is omitted).
+inline const char* padding_name(signature_padding p) noexcept {
+    return p == signature_padding::pss ? "pss" : nullptr;
+}
+
+namespace detail {
+
+inline const EVP_MD* checksum_md(const std::string& checksum) {
+    if (checksum == "sha1") return EVP_sha1();
+    if (checksum == "sha256") return EVP_sha256();
+    if (checksum == "sha384") return EVP_sha384();
+    if (checksum == "sha512") return EVP_sha512();
+    throw error(errc::unsupported, checksum, "unknown signature checksum");
+}
+
+/// A byte range of a blob.
+struct byte_region {
+    std::size_t offset = 0;
+    std::size_t size = 0;
+};
+
+/// The digest of the concatenated regions of `base`.
+inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
+                                                const std::vector<byte_region>& regions) {
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    const EVP_MD* md = checksum_md(checksum);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
+    for (const auto& r : regions)
+        if (r.size && EVP_DigestUpdate(ctx.get(), base + r.offset, r.size) != 1) throw_openssl("digest update failed");
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
+    out.resize(n);
+    return out;
+}
+
+/// Sets up `ctx` (from EVP_PKEY_sign_init or EVP_PKEY_verify_init) for
+/// `algo` and `padding`, as U-Boot's lib/rsa signs and checks.
+inline void setup_signature_ctx(EVP_PKEY_CTX* ctx, const signature_algorithm& algo, signature_padding padding,
+                                bool signing, const std::string& subject) {
+    if (EVP_PKEY_CTX_set_signature_md(ctx, checksum_md(algo.checksum)) <= 0)
+        throw_openssl(subject, "cannot set the signature digest");
+    if (!algo.rsa) return;
+    if (padding == signature_padding::pss) {
+        // mkimage leaves OpenSSL's default salt for signing (as long as the
+        // key allows); U-Boot recovers whatever length was used.
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, signing ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_AUTO) <= 0)
+            throw_openssl(subject, "cannot set PSS padding");
+    } else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
+        throw_openssl(subject, "cannot set PKCS#1 v1.5 padding");
+    }
+}
+
+/// Big-endian bytes of `n`, left-padded to `size`.
+inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, const std::string& subject) {
+    std::vector<std::uint8_t> out(size);
+    if (BN_bn2binpad(n, out.data(), static_cast<int>(size)) < 0)
+        throw error(errc::invalid_input, subject, "number does not fit " + std::to_string(size) + " bytes");
+    return out;
+}
+
+}  // namespace detail
+
+/// A private key to sign with, read from a PEM file (RSA or EC; not
+/// password-protected, since signing runs unattended).
+class signing_key {
+public:
+    /// Reads the PEM private key at `path`.
+    /// @throws fitstream::error: the OS error when it cannot be read;
+    ///         errc::invalid_input (or OpenSSL's) when it is not an
+    ///         unencrypted RSA or EC private key. Messages name the file only.
+    static std::shared_ptr<const signing_key> load(const std::string& path) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) detail::throw_os_error(errno ? errno : ENOENT, path, "cannot read key");
+        std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (in.bad()) detail::throw_os_error(EIO, path, "cannot read key");
+        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+        // No passphrase prompt: a protected key fails instead of waiting on a terminal.
+        const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
+        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
+        OPENSSL_cleanse(pem.data(), pem.size());
+        if (!key) {
+            ERR_clear_error();
+            throw error(errc::invalid_input, path,
+                        "not a PEM private key (or protected by a passphrase, which fitstream does not prompt for)");
+        }
+        auto out = std::shared_ptr<signing_key>(new signing_key(path, std::move(key)));
+        if (!out->is_rsa() && !out->is_ec())
+            throw error(errc::unsupported, path, "key is neither RSA nor EC");
+        return out;
+    }
+
+    const std::string& path() const noexcept { return path_; }
+    bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
+    bool is_ec() const { return EVP_PKEY_is_a(key_.get(), "EC") == 1; }
+    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
+    /// EC: the curve's short name ("prime256v1"); empty for RSA.
+    std::string curve() const {
+        if (!is_ec()) return {};
+        char name[80] = {};
+        std::size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
+            detail::throw_openssl(path_, "cannot read the key's curve");
+        return name;
+    }
+    /// "RSA-2048", "EC prime256v1": what the key is, for messages.
+    std::string describe() const { return is_rsa() ? "RSA-" + std::to_string(bits()) : "EC " + curve(); }
+
+    /// Throws errc::invalid_argument unless this key can make `algo`'s signatures.
+    void check_for(const signature_algorithm& algo, signature_padding padding) const {
+        const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
+        if (!fits)
+            throw error(errc::invalid_argument, path_,
+                        "key is " + describe() + ", but " + algo.name + " needs " +
+                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
+        if (!algo.rsa && padding == signature_padding::pss)
+            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
+    }
+
+    /// Signs `digest` (made with `algo.checksum`) as U-Boot expects the
+    /// `value`: RSA as the raw signature, ECDSA as r then s, each padded.
+    std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
+                                          const std::vector<std::uint8_t>& digest) const {
+        check_for(algo, padding);
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+        if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
+        detail::setup_signature_ctx(ctx.get(), algo, padding, true, path_);
+        std::size_t size = 0;
+        if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        std::vector<std::uint8_t> sig(size);
+        if (EVP_PKEY_sign(ctx.get(), sig.data(), &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        sig.resize(size);
+        if (algo.rsa) {
+            if (sig.size() != algo.signature_size)
+                throw error(errc::invalid_argument, path_, "signature has an unexpected size");
+            return sig;
+        }
+        // OpenSSL gives DER; U-Boot stores r and s raw, each the key's size.
+        const unsigned char* p = sig.data();
+        detail::ecdsa_sig_ptr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
+        if (!parsed) detail::throw_openssl(path_, "cannot decode the ECDSA signature");
+        const BIGNUM *r = nullptr, *s = nullptr;
+        ECDSA_SIG_get0(parsed.get(), &r, &s);
+        auto out = detail::bn_bytes(r, algo.signature_size / 2, path_);
+        const auto s_bytes = detail::bn_bytes(s, algo.signature_size / 2, path_);
+        out.insert(out.end(), s_bytes.begin(), s_bytes.end());
+        return out;
+    }
+
+    EVP_PKEY* get() const noexcept { return key_.get(); }
+
+private:
+    signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
+    std::string path_;
+    detail::evp_pkey_ptr key_;
+};
+
+/// Where a signature's key comes from: `key_file`, else `key_dir`/<hint>.key
+/// (for ECDSA `key_dir`/<hint>.pem when it exists, as mkimage reads).
+/// @throws fitstream::error (errc::invalid_argument) when neither is given.
+inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
+    if (!spec.key_file.empty()) return spec.key_file;
+    if (spec.key_dir.empty())
+        throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
+    if (spec.key_name_hint.empty())
+        throw error(errc::invalid_argument, subject, "a key directory needs a key-name-hint to find <hint>.key");
+    // mkimage -k reads <hint>.key for RSA but <hint>.pem for ECDSA.
+    const std::string base = spec.key_dir + "/" + spec.key_name_hint;
+    if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
+    return base + ".key";
+}
+
+/// A public key, as U-Boot's control DTB holds it under /signature, or
+/// taken from a private key.
+class public_key {
+public:
+    /// The public half of `key`.
+    static public_key of(const signing_key& key) {
+        public_key out;
+        EVP_PKEY* raw = nullptr;
+        // Round trip through the public encoding: no private part is kept.
+        unsigned char* der = nullptr;
+        const int len = i2d_PUBKEY(key.get(), &der);
+        if (len <= 0) detail::throw_openssl(key.path(), "cannot take the public key");
+        const unsigned char* p = der;
+        raw = d2i_PUBKEY(nullptr, &p, len);
+        OPENSSL_free(der);
+        if (!raw) detail::throw_openssl(key.path(), "cannot take the public key");
+        out.key_.reset(raw);
+        out.rsa_ = key.is_rsa();
+        out.name_ = key.path();
+        return out;
+    }
+
+    /// Reads the key node at `node` of `fdt` (rsa,modulus + rsa,exponent,
+    /// or ecdsa,curve + ecdsa,x-point + ecdsa,y-point).
+    /// @throws fitstream::error (errc::invalid_input) naming `subject`.
+    static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
+        public_key out;
+        out.name_ = subject;
+        int len = 0;
+        const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
+            const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
+            return {p, p ? len : 0};
+        };
+        detail::param_bld_ptr bld(OSSL_PARAM_BLD_new());
+        if (!bld) detail::throw_openssl(subject, "out of memory");
+        const char* type = nullptr;
+        detail::bignum_ptr n, e;
+        std::vector<unsigned char> point;
+        std::string curve;
+        if (const auto [mod, mod_len] = bytes("rsa,modulus"); mod) {
+            type = "RSA";
+            out.rsa_ = true;
+            n.reset(BN_bin2bn(mod, mod_len, nullptr));
+            std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
+            if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
+                if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
+                exponent = 0;
+                for (int i = 0; i < 8; ++i) exponent = exponent << 8 | exp[i];
+            }
+            e.reset(BN_new());
+            if (!n || !e || BN_set_word(e.get(), exponent) != 1 ||
+                OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+                OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
+                detail::throw_openssl(subject, "cannot build the RSA key");
+        } else if (const auto* c = static_cast<const char*>(fdt_getprop(fdt, node, "ecdsa,curve", &len));
+                   c && len > 0 && c[len - 1] == '\0') {
+            type = "EC";
+            out.rsa_ = false;
+            curve = c;
+            const auto [x, x_len] = bytes("ecdsa,x-point");
+            const auto [y, y_len] = bytes("ecdsa,y-point");
+            if (!x || !y || x_len != y_len) throw error(errc::invalid_input, subject, "incomplete ECDSA key");
+            point.push_back(0x04);  // uncompressed point: 04 || x || y
+            point.insert(point.end(), x, x + x_len);
+            point.insert(point.end(), y, y + y_len);
+            if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0) != 1 ||
+                OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1)
+                detail::throw_openssl(subject, "cannot build the ECDSA key");
+        } else {
+            throw error(errc::invalid_input, subject, "no rsa,modulus or ecdsa,curve: not a key U-Boot can use");
+        }
+        detail::params_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+        EVP_PKEY* raw = nullptr;
+        if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+            EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0 || !raw)
+            detail::throw_openssl(subject, "not a valid public key");
+        out.key_.reset(raw);
+        return out;
+    }
+
+    bool is_rsa() const noexcept { return rsa_; }
+    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
+    EVP_PKEY* get() const noexcept { return key_.get(); }
+    /// True when both hold the same public key.
+    bool same_as(const public_key& other) const { return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1; }
+
+    /// Checks `signature` (U-Boot's encoding) over `digest`. Returns false
+    /// for a signature that does not verify; throws only on a setup failure.
+    bool verify_digest(const signature_algorithm& algo, signature_padding padding,
+                       const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
+        if (algo.rsa != rsa_ || size != algo.signature_size) return false;
+        if (algo.rsa && bits() != algo.key_bits) return false;
+        std::vector<std::uint8_t> encoded(signature, signature + size);
+        if (!algo.rsa) {
+            // r || s raw, each half the value, to DER for OpenSSL.
+            detail::ecdsa_sig_ptr sig(ECDSA_SIG_new());
+            BIGNUM* r = BN_bin2bn(signature, static_cast<int>(size / 2), nullptr);
+            BIGNUM* s = BN_bin2bn(signature + size / 2, static_cast<int>(size / 2), nullptr);
+            if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+                BN_free(r);
+                BN_free(s);
+                detail::throw_openssl(name_, "cannot build the ECDSA signature");
+            }
+            unsigned char* der = nullptr;
+            const int len = i2d_ECDSA_SIG(sig.get(), &der);
+            if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
+            encoded.assign(der, der + len);
+            OPENSSL_free(der);
+        }
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+        if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
+        detail::setup_signature_ctx(ctx.get(), algo, padding, false, name_);
+        const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
+        ERR_clear_error();
+        return rc == 1;
+    }
+
+private:
+    detail::evp_pkey_ptr key_;
+    bool rsa_ = true;
+    std::string name_;
+};
+
+namespace detail {
+
+/// Property names a configuration signature never covers (U-Boot's
+/// exc_prop in fit_config_check_sig): the image hashes cover the data.
+inline bool excluded_from_signature(std::string_view name) {
+    return name == "data" || name == "data-size" || name == "data-position" || name == "data-offset";
+}
+
+/// U-Boot's limits in fit_config_check_sig and fdt_find_regions.
+inline constexpr std::size_t max_hashed_nodes = 100;
+inline constexpr std::size_t max_region_path = 200;
+inline constexpr int max_region_depth = 32;
+
+/// The structure regions U-Boot's fdt_find_regions() returns for the
+/// nodes `include` (full paths), excluding the data properties, as byte
+/// ranges from the start of `fdt`; the strings region is not among them.
+/// Reproduces its rules exactly: an included node brings its properties,
+/// its subnodes' begin and end tags (not their properties) and, where a
+/// region closes on an end tag of a node not included, that end tag too.
+/// @throws fitstream::error (errc::bad_image) where U-Boot would fail.
+inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::vector<std::string>& include,
+                                                    const std::string& subject) {
+    const auto fail = [&](const std::string& why) { return error(errc::bad_image, subject, why); };
+    const auto listed = [&](const std::string& path) {
+        return std::find(include.begin(), include.end(), path) != include.end();
+    };
+    const int base = static_cast<int>(fdt_off_dt_struct(fdt));
+    std::vector<byte_region> regions;
+    std::vector<int> want_stack;
+    std::vector<std::size_t> path_lengths;
+    std::string path;
+    int next = 0, start = -1, want = 0;
+    bool expect_end = false;
+    std::uint32_t tag = 0;
+    do {
+        const int offset = next;
+        tag = fdt_next_tag(fdt, offset, &next);
+        if (next < 0) throw fail("corrupt structure block");
+        int stop_at = next;
+        int include_tag = 0;
+        if (expect_end && tag != FDT_END) throw fail("a second root node");
+        switch (tag) {
+            case FDT_PROP: {
+                include_tag = want >= 2;
+                stop_at = offset;
+                int len = 0;
+                const struct fdt_property* prop = fdt_get_property_by_offset(fdt, offset, &len);
+                const char* name = prop ? fdt_string(fdt, static_cast<int>(fdt32_to_cpu(prop->nameoff))) : nullptr;
+                if (!name) throw fail("property without a name");
+                if (excluded_from_signature(name)) include_tag = 0;
+                break;
+            }
+            case FDT_NOP:
+                include_tag = want >= 2;
+                stop_at = offset;
+                break;
+            case FDT_BEGIN_NODE: {
+                const int depth = static_cast<int>(want_stack.size());
+                if (depth + 1 >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
+                int len = 0;
+                const char* name = fdt_get_name(fdt, offset, &len);
+                if (!name) throw fail("node without a name");
+                if (depth == 0 && len != 0) throw fail("root node has a name");
+                if (path.size() + 2 + static_cast<std::size_t>(len) >= max_region_path)
+                    throw fail("node path longer than U-Boot's 200-byte limit");
+                path_lengths.push_back(path.size());
+                if (path.size() != 1) path += '/';
+                path.append(name, static_cast<std::size_t>(len));
+                want_stack.push_back(want);
+                if (want == 1) stop_at = offset;
+                if (listed(path))
+                    want = 2;
+                else if (want)
+                    --want;
+                else
+                    stop_at = offset;
+                include_tag = want;
+                break;
+            }
+            case FDT_END_NODE:
+                if (want_stack.empty()) throw fail("unbalanced end of node");
+                include_tag = want;
+                want = want_stack.back();
+                want_stack.pop_back();
+                path.resize(path_lengths.back());
+                path_lengths.pop_back();
+                if (want_stack.empty()) expect_end = true;
+                break;
+            case FDT_END:
+                include_tag = 1;
+                break;
+            default:
+                throw fail("unknown structure tag");
+        }
+        if (include_tag && start == -1) {
+            // Continue the previous region when this one starts where it ended.
+            if (!regions.empty() &&
+                static_cast<std::size_t>(base + offset) == regions.back().offset + regions.back().size) {
+                start = static_cast<int>(regions.back().offset) - base;
+                regions.pop_back();
+            } else {
+                start = offset;
+            }
+        }
+        if (!include_tag && start != -1) {
+            regions.push_back({static_cast<std::size_t>(base + start), static_cast<std::size_t>(stop_at - start)});
+            start = -1;
+        }
+    } while (tag != FDT_END);
+    if (next != static_cast<int>(fdt_size_dt_struct(fdt))) throw fail("structure block size does not match its end");
+    regions.push_back({static_cast<std::size_t>(base + start), static_cast<std::size_t>(next - start)});
+    // U-Boot's region array: 20 + 7 per node, one kept back for the strings.
+    if (regions.size() >= 20 + 7 * include.size() - 1) throw fail("too many hash regions for U-Boot");
+    return regions;
+}
+
+/// The `hashed-nodes` of a configuration signature, as mkimage lists them
+/// (tools/image-host.c, fit_config_get_hash_list): "/", the configuration,
+/// then for each `sign-images` property, each image it names followed by
+/// that image's hash-* subnodes.
+struct hashed_image {
+    std::string name;                 ///< image node name
+    std::vector<std::string> hashes;  ///< its hash-* subnode names, in order
+};
+inline std::vector<std::string> hashed_node_list(const std::string& configuration,
+                                                 const std::vector<hashed_image>& images) {
+    std::vector<std::string> nodes{"/", "/configurations/" + configuration};
+    for (const auto& img : images) {
+        nodes.push_back("/images/" + img.name);
+        for (const auto& h : img.hashes) nodes.push_back("/images/" + img.name + "/" + h);
+    }
+    return nodes;
+}
+
+/// Joins strings as a devicetree string list (each NUL-terminated).
+inline std::string string_list(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& s : items) {
+        out += s;
+        out += '\0';
+    }
+    return out;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/signature.hpp> ----
 // ---- begin <fitstream/structure.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -3944,7 +4591,11 @@ inline void tree::validate() const {
 /// the file is assembled: the structure in memory never holds payload bytes.
 
 
+#include <algorithm>
 #include <cstddef>
+#include <map>
+#include <string>
+#include <memory>
 #include <vector>
 
 namespace fitstream {
@@ -3958,16 +4609,60 @@ struct image_slots {
     std::vector<std::size_t> hash_value_at;  ///< each hash node's `value`, in order
 };
 
+/// A signature node waiting for its `value` (and, in a configuration, its
+/// `hashed-strings`), with the key already loaded and checked.
+struct signature_slot {
+    std::string node;                  ///< its path, for messages
+    signature_algorithm algo;
+    signature_padding padding = signature_padding::pkcs1_5;
+    std::shared_ptr<const signing_key> key;
+    std::size_t value_at = 0;           ///< `value`, algo.signature_size bytes
+    std::size_t hashed_strings_at = 0;  ///< configuration: `hashed-strings`, 8 bytes; image: 0
+    std::vector<std::string> hashed_nodes;  ///< configuration: what the signature covers
+    std::size_t image = 0;              ///< image signature: the image's index
+    std::size_t digest_at = 0;          ///< image signature: its hash node's `value`, the digest signed
+};
+
 /// A finished FDT blob with placeholders, and where they are.
 struct structure {
     std::vector<char> blob;
     std::vector<image_slots> slots;  ///< one per image, in tree order
+    std::vector<signature_slot> signatures;  ///< filled by detail::sign_structure(), in node order
 };
 
 namespace detail {
 
+/// Loads each key file once, however many signatures use it.
+using key_cache = std::map<std::string, std::shared_ptr<const signing_key>>;
+
+inline signature_slot prepare_signature(const signature_spec& spec, const std::string& node, key_cache& keys) {
+    signature_slot slot;
+    slot.node = node;
+    slot.algo = parse_signature_algorithm(spec.algo);
+    slot.padding = spec.padding;
+    const std::string path = signature_key_path(spec, node);
+    auto& key = keys[path];
+    if (!key) key = signing_key::load(path);
+    key->check_for(slot.algo, spec.padding);
+    slot.key = key;
+    return slot;
+}
+
+/// The properties every signature node has; `value` is left to the caller.
+inline void write_signature_properties(fdt_builder& fdt, const signature_spec& spec, const tree& fit) {
+    fdt.property_string("algo", spec.algo);
+    if (!spec.key_name_hint.empty()) fdt.property_string("key-name-hint", spec.key_name_hint);
+    if (const char* padding = padding_name(spec.padding)) fdt.property_string("padding", padding);
+    if (!spec.signer_name.empty()) fdt.property_string("signer-name", spec.signer_name);
+    if (!spec.signer_name.empty())
+        fdt.property_string("signer-version", spec.signer_version.empty() ? version_string() : spec.signer_version);
+    if (!spec.comment.empty()) fdt.property_string("comment", spec.comment);
+    if (const auto t = spec.timestamp ? spec.timestamp : fit.timestamp) fdt.property_u32("timestamp", *t);
+}
+
 inline void write_image_node(fdt_builder& fdt, const image& img, int address_cells, data_layout layout,
-                             bool absolute, image_slots& slots) {
+                             bool absolute, image_slots& slots, const tree& fit, std::size_t index,
+                             key_cache& keys, std::vector<signature_slot>& signatures) {
     fdt.begin_node(img.name);
     fdt.property_string("description", img.description.empty() ? img.name : img.description);
     fdt.property_string("type", img.type);
@@ -3991,10 +4686,75 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
         slots.hash_value_at.push_back(fdt.placeholder("value", h.digest_size));
         fdt.end_node();
     }
+    n = 0;
+    for (const auto& spec : img.signatures) {
+        const std::string name = "signature-" + std::to_string(++n);
+        auto slot = prepare_signature(spec, "/images/" + img.name + "/" + name, keys);
+        // U-Boot checks an image signature over the stored bytes; the hash
+        // node of the same algorithm holds their digest once they are written.
+        const auto& hashes = img.hashes();
+        const auto h = std::find_if(hashes.begin(), hashes.end(),
+                                    [&](const hash_binding& b) { return b.fit_name == slot.algo.checksum; });
+        if (h == hashes.end())
+            throw error(errc::invalid_argument, slot.node,
+                        "an image signature with " + slot.algo.checksum + " needs a " + slot.algo.checksum +
+                            " hash node in the image (it signs that digest)");
+        slot.image = index;
+        slot.digest_at = slots.hash_value_at[static_cast<std::size_t>(h - hashes.begin())];
+        fdt.begin_node(name);
+        write_signature_properties(fdt, spec, fit);
+        slot.value_at = fdt.placeholder("value", slot.algo.signature_size);
+        fdt.end_node();
+        signatures.push_back(std::move(slot));
+    }
     fdt.end_node();
 }
 
-inline void write_configuration_node(fdt_builder& fdt, const configuration& conf) {
+/// The configuration properties a signature covers by default: every one
+/// naming images. U-Boot (Debian's 2023.01 too, since the CVE-2026-46728
+/// fix) checks a signature over every image the configuration names,
+/// whatever `sign-images` says, and refuses one made over fewer.
+inline std::vector<std::string> default_sign_images(const configuration& conf) {
+    std::vector<std::string> out;
+    if (!conf.kernel.empty()) out.push_back("kernel");
+    if (!conf.fdt.empty()) out.push_back("fdt");
+    if (!conf.ramdisk.empty()) out.push_back("ramdisk");
+    if (!conf.loadables.empty()) out.push_back("loadables");
+    return out;
+}
+
+/// `hashed-nodes` for `spec` in `conf`: what mkimage would list.
+inline std::vector<std::string> configuration_hashed_nodes(const tree& fit, const configuration& conf,
+                                                           const std::vector<std::string>& sign_images,
+                                                           const std::string& node) {
+    std::vector<hashed_image> images;
+    for (const auto& prop : sign_images) {
+        std::vector<std::string> names;
+        if (prop == "kernel" && !conf.kernel.empty()) names = {conf.kernel};
+        else if (prop == "fdt") names = conf.fdt;
+        else if (prop == "ramdisk" && !conf.ramdisk.empty()) names = {conf.ramdisk};
+        else if (prop == "loadables") names = conf.loadables;
+        else if (prop != "kernel" && prop != "ramdisk")
+            throw error(errc::invalid_argument, node,
+                        "sign-images '" + prop + "' is not kernel, fdt, ramdisk or loadables");
+        for (const auto& name : names) {
+            const auto img = std::find_if(fit.images.begin(), fit.images.end(),
+                                          [&](const image& i) { return i.name == name; });
+            hashed_image h{name, {}};
+            for (std::size_t k = 0; k < img->hashes().size(); ++k) h.hashes.push_back("hash-" + std::to_string(k + 1));
+            // U-Boot cannot check an image without a hash: mkimage refuses too.
+            if (h.hashes.empty())
+                throw error(errc::invalid_argument, node,
+                            "image '" + name + "' has no hash node, so a signature cannot cover it");
+            images.push_back(std::move(h));
+        }
+    }
+    if (images.empty()) throw error(errc::invalid_argument, node, "signs no image (sign-images names none present)");
+    return hashed_node_list(conf.name, images);
+}
+
+inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
+                                     std::vector<signature_slot>& signatures) {
     fdt.begin_node(conf.name);
     fdt.property_string("description", conf.description.empty() ? conf.name : conf.description);
     // The board's compatible belongs here, not in the fdt image node: U-Boot
@@ -4004,18 +4764,39 @@ inline void write_configuration_node(fdt_builder& fdt, const configuration& conf
     if (!conf.fdt.empty()) fdt.property_strings("fdt", conf.fdt);
     if (!conf.ramdisk.empty()) fdt.property_string("ramdisk", conf.ramdisk);
     if (!conf.loadables.empty()) fdt.property_strings("loadables", conf.loadables);
+    int n = 0;
+    for (const auto& spec : conf.signatures) {
+        const std::string name = "signature-" + std::to_string(++n);
+        auto slot = prepare_signature(spec, "/configurations/" + conf.name + "/" + name, keys);
+        const auto sign_images = spec.sign_images.empty() ? default_sign_images(conf) : spec.sign_images;
+        slot.hashed_nodes = configuration_hashed_nodes(fit, conf, sign_images, slot.node);
+        fdt.begin_node(name);
+        write_signature_properties(fdt, spec, fit);
+        fdt.property_strings("sign-images", sign_images);
+        fdt.property_strings("hashed-nodes", slot.hashed_nodes);
+        // Known only once the strings block is complete: filled when signing.
+        slot.hashed_strings_at = fdt.placeholder("hashed-strings", 8);
+        slot.value_at = fdt.placeholder("value", slot.algo.signature_size);
+        fdt.end_node();
+        signatures.push_back(std::move(slot));
+    }
     fdt.end_node();
 }
 
 }  // namespace detail
 
-/// Builds the structure of `fit` for `options.layout`, placeholders zero.
-/// @throws fitstream::error from tree::validate() or libfdt.
+/// Builds the structure of `fit` for `options.layout`, placeholders zero,
+/// with every signature's key loaded and checked against its algorithm.
+/// @throws fitstream::error from tree::validate() or libfdt; a key that
+///         cannot be read or does not suit its algo (see signing_key).
 inline structure build_structure(const tree& fit, const layout_options& options) {
     fit.validate();
     check_layout_options(options);
     structure out;
     out.slots.resize(fit.images.size());
+    // Keys are read and checked here, before any payload: a missing or
+    // wrong key fails the write before it starts.
+    detail::key_cache keys;
 
     detail::fdt_builder fdt(64 * 1024);
     fdt.begin_node("");
@@ -4026,12 +4807,12 @@ inline structure build_structure(const tree& fit, const layout_options& options)
     fdt.begin_node("images");
     for (std::size_t i = 0; i < fit.images.size(); ++i)
         detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout, options.position.has_value(),
-                                 out.slots[i]);
+                                 out.slots[i], fit, i, keys, out.signatures);
     fdt.end_node();
 
     fdt.begin_node("configurations");
     if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
-    for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf);
+    for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, out.signatures);
     fdt.end_node();
 
     fdt.end_node();
@@ -4041,6 +4822,69 @@ inline structure build_structure(const tree& fit, const layout_options& options)
 
 }  // namespace fitstream
 // ---- end <fitstream/structure.hpp> ----
+// ---- begin <fitstream/signer.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Signing in the writer's final phase: once every image's digests, sizes
+/// and offsets are in the structure blob, and before the blob is written,
+/// each signature `value` (and `hashed-strings`) placeholder is filled.
+/// Nothing is read again: a configuration signature covers only structure
+/// bytes, and an image signature signs the digest its hash node holds.
+
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+/// Fills every signature placeholder of `st` (see the file comment). Call
+/// it after each image's hashes, `data-size` and `data-offset` (or the
+/// embedded `data` length) are set, and before the blob goes to the sink.
+/// @throws fitstream::error when signing fails (OpenSSL's error) or the
+///         signature does not check against the key's own public half.
+inline void sign_structure(structure& st) {
+    if (st.signatures.empty()) return;
+    // Embedded data is spliced in later: the blob's `data` properties carry
+    // their final length but not the bytes yet. Walk a copy where they are
+    // empty again; U-Boot leaves `data` out of the signed regions anyway, so
+    // the regions hold the same bytes either way.
+    std::vector<char> walk(st.blob);
+    for (const auto& slot : st.slots)
+        if (slot.data_end != 0) store_be32(walk.data() + slot.data_end - 8, 0);
+    const int rc = check_fdt(walk.data(), walk.size());
+    if (rc < 0) throw error(std::error_code(rc, libfdt_category()), "signing", "FIT structure is not valid");
+
+    const std::uint32_t strings_size = fdt_size_dt_strings(walk.data());
+    for (auto& sig : st.signatures) {
+        std::vector<std::uint8_t> digest;
+        if (sig.hashed_strings_at) {
+            // hashed-strings = <0 size>: the first cell is a legacy offset
+            // that must stay 0; every string is in the block by now.
+            for (auto* blob : {&st.blob, &walk}) {
+                store_be32(blob->data() + sig.hashed_strings_at, 0);
+                store_be32(blob->data() + sig.hashed_strings_at + 4, strings_size);
+            }
+            auto regions = find_signed_regions(walk.data(), sig.hashed_nodes, sig.node);
+            regions.push_back({fdt_off_dt_strings(walk.data()), strings_size});
+            digest = digest_regions(sig.algo.checksum, walk.data(), regions);
+        } else {
+            const auto* at = reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
+            digest.assign(at, at + static_cast<std::size_t>(EVP_MD_get_size(checksum_md(sig.algo.checksum))));
+        }
+        const auto value = sig.key->sign_digest(sig.algo, sig.padding, digest);
+        // A signature that does not check would only fail at boot: check it here.
+        if (!public_key::of(*sig.key).verify_digest(sig.algo, sig.padding, digest, value.data(), value.size()))
+            throw error(errc::bad_image, sig.node, "the new signature does not verify with its own key");
+        std::memcpy(st.blob.data() + sig.value_at, value.data(), value.size());
+    }
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/signer.hpp> ----
 // ---- begin <fitstream/sink.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -4469,6 +5313,10 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
         result.images.push_back(r);
         if (options.on_image) options.on_image(img, r);
     }
+
+    // --- Signing (issue 7): every digest, size and offset is in the blob
+    // now; fill the signature placeholders before the blob is written.
+    detail::sign_structure(st);
 
     if (embedded) {
         // Splice: the blob's pieces go around the payloads already written.
@@ -5538,6 +6386,8 @@ public:
 
     const std::string& path() const noexcept { return path_; }
     std::uint64_t file_size() const noexcept { return file_.size(); }
+    /// The whole file as mapped (8-byte aligned): the FDT starts here.
+    const void* blob() const noexcept { return file_.data(); }
     /// The FDT header's totalsize: the structure, with embedded data.
     std::uint32_t structure_size() const noexcept { return fdt_totalsize(fdt()); }
     const std::string& description() const noexcept { return description_; }
@@ -6058,4 +6908,520 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
 
 }  // namespace fitstream
 // ---- end <fitstream/reader.hpp> ----
+// ---- begin <fitstream/key_dtb.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Public keys in U-Boot's control DTB, as `mkimage -K` writes them: a
+/// `/signature/key-<name>` node that U-Boot checks FIT signatures with.
+///
+///  - RSA: `rsa,num-bits`, `rsa,modulus` and `rsa,r-squared` (big-endian,
+///    num-bits long), `rsa,n0-inverse` (-1/n mod 2^32), `rsa,exponent`
+///    (64 bits), as lib/rsa/rsa-sign.c rsa_add_verify_data();
+///  - ECDSA: `ecdsa,curve` ("prime256v1", "secp384r1"), `ecdsa,x-point`,
+///    `ecdsa,y-point` (big-endian, the curve's size);
+///  - both: `key-name-hint`, `algo`, and `required` ("conf" or "image")
+///    when U-Boot must refuse what this key does not verify.
+///
+/// @code
+/// fitstream::key_dtb dtb("u-boot.dtb");
+/// dtb.add({fitstream::signing_key::load("keys/dev.key"), "dev", "sha256,rsa2048", "conf"});
+/// dtb.save();   // temporary file + rename: all or nothing
+/// @endcode
+
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// One key to put into a control DTB.
+struct key_dtb_entry {
+    std::shared_ptr<const signing_key> key;
+    std::string name;      ///< key-name-hint: the node is /signature/key-<name>
+    std::string algo;      ///< e.g. "sha256,rsa2048"
+    std::string required;  ///< "conf", "image", or empty (U-Boot then does not insist)
+};
+
+/// One key found in a control DTB's /signature node.
+struct key_dtb_key {
+    std::string node;       ///< "/signature/key-dev"
+    std::string name;       ///< key-name-hint, else the node name without "key-"
+    std::string algo;       ///< may be empty (mkimage 2023.01 writes none for ECDSA)
+    std::string required;   ///< "conf", "image" or empty
+    std::shared_ptr<const public_key> key;
+};
+
+/// A control DTB read into memory, to read keys from or add keys to.
+class key_dtb {
+public:
+    /// Reads and checks the DTB at `path`.
+    /// @throws fitstream::error: the OS error, or errc::invalid_input when
+    ///         it is not a valid devicetree blob.
+    explicit key_dtb(std::string path) : path_(std::move(path)) {
+        std::ifstream in(path_, std::ios::binary);
+        if (!in) detail::throw_os_error(errno ? errno : ENOENT, path_, "cannot read DTB");
+        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (in.bad()) detail::throw_os_error(EIO, path_, "cannot read DTB");
+        blob_.assign((bytes.size() + 7) / 8, 0);
+        std::memcpy(blob_.data(), bytes.data(), bytes.size());
+        const int rc = detail::check_fdt(blob_.data(), bytes.size());
+        if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "not a valid DTB");
+    }
+
+    const std::string& path() const noexcept { return path_; }
+    const void* blob() const noexcept { return blob_.data(); }
+
+    /// Every subnode of /signature that holds a key U-Boot can use.
+    /// @throws fitstream::error (errc::invalid_input) for a key node that is malformed.
+    std::vector<key_dtb_key> keys() const {
+        std::vector<key_dtb_key> out;
+        const int parent = fdt_subnode_offset(blob(), 0, "signature");
+        if (parent < 0) return out;
+        int node = 0;
+        fdt_for_each_subnode(node, blob(), parent) {
+            int len = 0;
+            const char* name = fdt_get_name(blob(), node, &len);
+            key_dtb_key k;
+            k.node = "/signature/" + std::string(name ? name : "", name ? static_cast<std::size_t>(len) : 0);
+            k.name = string_prop(node, "key-name-hint");
+            if (k.name.empty()) {
+                k.name = k.node.substr(std::string("/signature/").size());
+                if (k.name.compare(0, 4, "key-") == 0) k.name.erase(0, 4);
+            }
+            k.algo = string_prop(node, "algo");
+            k.required = string_prop(node, "required");
+            k.key = std::make_shared<const public_key>(public_key::from_fdt(blob(), node, path_ + ": " + k.node));
+            out.push_back(std::move(k));
+        }
+        return out;
+    }
+
+    /// /signature `required-mode`: "all" (default) or "any".
+    std::string required_mode() const {
+        const int parent = fdt_subnode_offset(blob(), 0, "signature");
+        const std::string mode = parent < 0 ? std::string() : string_prop(parent, "required-mode");
+        return mode.empty() ? "all" : mode;
+    }
+
+    /// Throws unless `entry` can be added: its key suits its algo, and a
+    /// key node of the same name, if there is one, holds the same public
+    /// key (replacing a different key silently would lock out every image
+    /// signed with the old one). Changes nothing.
+    void check(const key_dtb_entry& entry) const {
+        if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
+        const auto algo = parse_signature_algorithm(entry.algo);
+        entry.key->check_for(algo, signature_padding::pkcs1_5);
+        if (entry.required != "" && entry.required != "conf" && entry.required != "image")
+            throw error(errc::invalid_argument, entry.required, "required must be conf or image");
+        const int parent = fdt_subnode_offset(blob(), 0, "signature");
+        if (parent < 0) return;
+        const int node = fdt_subnode_offset(blob(), parent, ("key-" + entry.name).c_str());
+        if (node < 0) return;
+        const auto present = public_key::from_fdt(blob(), node, path_ + ": /signature/key-" + entry.name);
+        if (!present.same_as(public_key::of(*entry.key)))
+            throw error(errc::invalid_argument, path_,
+                        "/signature/key-" + entry.name + " holds a different public key than " + entry.key->path());
+    }
+
+    /// Adds (or refreshes) `/signature/key-<name>` in memory; see check().
+    void add(const key_dtb_entry& entry) {
+        check(entry);
+        const auto algo = parse_signature_algorithm(entry.algo);
+        // Room for the node: the biggest key (RSA-4096) needs about 1.1 KiB.
+        const std::size_t size = fdt_totalsize(blob()) + 4096;
+        std::vector<std::uint64_t> bigger((size + 7) / 8);
+        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
+        blob_.swap(bigger);
+        void* b = blob_.data();
+        int parent = fdt_subnode_offset(b, 0, "signature");
+        if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "signature"), "cannot add /signature");
+        fdt(parent, "/signature");
+        const std::string node_name = "key-" + entry.name;
+        int node = fdt_subnode_offset(b, parent, node_name.c_str());
+        if (node == -FDT_ERR_NOTFOUND) node = fdt_add_subnode(b, parent, node_name.c_str());
+        fdt(node, "cannot add /signature/" + node_name);
+
+        const auto set = [&](const char* prop, const void* value, std::size_t len) {
+            fdt(fdt_setprop(b, node, prop, value, static_cast<int>(len)), std::string("cannot set ") + prop);
+        };
+        const auto set_string = [&](const char* prop, const std::string& value) {
+            set(prop, value.c_str(), value.size() + 1);
+        };
+        const auto set_u32 = [&](const char* prop, std::uint32_t v) {
+            std::uint8_t be[4];
+            detail::store_be32(be, v);
+            set(prop, be, 4);
+        };
+        set_string("key-name-hint", entry.name);
+        EVP_PKEY* pkey = entry.key->get();
+        const std::string& subject = entry.key->path();
+        if (algo.rsa) {
+            BIGNUM *n_raw = nullptr, *e_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1 ||
+                EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1) {
+                BN_free(n_raw);
+                detail::throw_openssl(subject, "cannot read the RSA public key");
+            }
+            detail::bignum_ptr n(n_raw), e(e_raw);
+            const int bits = BN_num_bits(n.get());
+            detail::bn_ctx_ptr ctx(BN_CTX_new());
+            detail::bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
+            // n0-inverse = -1/n mod 2^32; r-squared = (2^bits)^2 mod n: the
+            // Montgomery constants U-Boot's rsa-mod-exp takes from the DTB.
+            if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
+                BN_lshift(two32.get(), two32.get(), 32) != 1 ||
+                !BN_mod_inverse(inverse.get(), n.get(), two32.get(), ctx.get()) ||
+                BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
+                BN_lshift(r.get(), r.get(), 2 * bits) != 1 ||
+                BN_mod(r_squared.get(), r.get(), n.get(), ctx.get()) != 1)
+                detail::throw_openssl(subject, "cannot compute the RSA verification constants");
+            set_u32("rsa,num-bits", static_cast<std::uint32_t>(bits));
+            set_u32("rsa,n0-inverse", static_cast<std::uint32_t>(BN_get_word(inverse.get())));
+            const std::uint64_t exponent = BN_get_word(e.get());
+            std::uint8_t exp_be[8];
+            for (int i = 0; i < 8; ++i) exp_be[i] = static_cast<std::uint8_t>(exponent >> (56 - 8 * i));
+            set("rsa,exponent", exp_be, 8);
+            const auto size = static_cast<std::size_t>(bits / 8);
+            const auto modulus = detail::bn_bytes(n.get(), size, subject);
+            const auto rr = detail::bn_bytes(r_squared.get(), size, subject);
+            set("rsa,modulus", modulus.data(), modulus.size());
+            set("rsa,r-squared", rr.data(), rr.size());
+        } else {
+            BIGNUM *x_raw = nullptr, *y_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x_raw) != 1 ||
+                EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y_raw) != 1) {
+                BN_free(x_raw);
+                detail::throw_openssl(subject, "cannot read the EC public key");
+            }
+            detail::bignum_ptr x(x_raw), y(y_raw);
+            const auto x_bytes = detail::bn_bytes(x.get(), algo.key_bits / 8, subject);
+            const auto y_bytes = detail::bn_bytes(y.get(), algo.key_bits / 8, subject);
+            set_string("ecdsa,curve", algo.curve);
+            set("ecdsa,x-point", x_bytes.data(), x_bytes.size());
+            set("ecdsa,y-point", y_bytes.data(), y_bytes.size());
+        }
+        set_string("algo", entry.algo);
+        if (!entry.required.empty()) set_string("required", entry.required);
+        fdt(fdt_pack(b), "cannot pack DTB");
+    }
+
+    /// Writes the DTB back to its path, atomically (temporary file + rename).
+    void save() const { save_as(path_); }
+
+    /// Writes the DTB to `path`, atomically.
+    void save_as(const std::string& path) const {
+        file_sink out(path);
+        const std::uint32_t size = fdt_totalsize(blob());
+        out.write_at(0, blob(), size);
+        out.commit(size);
+    }
+
+private:
+    int fdt(int rc, const std::string& what) const {
+        return detail::fdt_check(rc, path_, what.c_str());
+    }
+    std::string string_prop(int node, const char* name) const {
+        int len = 0;
+        const auto* p = static_cast<const char*>(fdt_getprop(blob(), node, name, &len));
+        if (!p || len <= 0 || p[len - 1] != '\0') return {};
+        return std::string(p, static_cast<std::size_t>(len - 1));
+    }
+
+    std::string path_;
+    std::vector<std::uint64_t> blob_;  // 8-byte aligned, as libfdt wants
+};
+
+/// Adds every entry to the DTB at `path` and writes it back atomically:
+/// all keys are checked first, so on any error the file is unchanged.
+inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_entry>& entries) {
+    key_dtb dtb(path);
+    for (const auto& e : entries) dtb.check(e);
+    for (const auto& e : entries) dtb.add(e);
+    dtb.save();
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/key_dtb.hpp> ----
+// ---- begin <fitstream/verify_signatures.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Checks a FIT's signatures the way U-Boot's bootm does, with the public
+/// keys of a control DTB (what `fitpack verify --key-dtb` runs).
+///
+/// As U-Boot does (boot/image-fit-sig.c, here Debian's 2023.01+dfsg-2+deb12u3
+/// under QEMU): every key marked `required = "conf"` must verify some
+/// `signature-N` of each configuration (or, with /signature
+/// `required-mode = "any"`, one such key must), over the structure of "/",
+/// the configuration and every image the configuration names with its hash
+/// nodes (U-Boot works this list out itself and ignores the signature's
+/// `hashed-nodes`, which older releases trusted), without the data
+/// properties, plus `hashed-strings[1]` bytes of strings; every key marked
+/// `required = "image"` must verify a signature of each image, over its
+/// stored bytes. When no key is marked required (U-Boot would then check
+/// nothing), every key is taken as required for configurations, and a
+/// warning says so.
+
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+/// What verify_signatures() found.
+struct signature_verification {
+    std::vector<problem> problems;
+    /// One line per signature that verified: "/configurations/conf-1/signature-1: sha256,rsa2048:dev+".
+    std::vector<std::string> verified;
+};
+
+namespace detail {
+
+struct signature_node {
+    std::string path;
+    std::string algo;
+    std::string padding;
+    std::string hint;
+    int offset = -1;
+};
+
+inline std::string fdt_string_prop(const void* fdt, int node, const char* name) {
+    int len = 0;
+    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
+    if (!p || len <= 0 || p[len - 1] != '\0') return {};
+    return std::string(p, static_cast<std::size_t>(len - 1));
+}
+
+inline std::vector<signature_node> signature_nodes(const void* fdt, int parent, const std::string& parent_path) {
+    std::vector<signature_node> out;
+    int node = 0;
+    fdt_for_each_subnode(node, fdt, parent) {
+        int len = 0;
+        const char* name = fdt_get_name(fdt, node, &len);
+        if (!name || std::string_view(name, static_cast<std::size_t>(len)).compare(0, 9, "signature") != 0) continue;
+        signature_node s;
+        s.path = parent_path + "/" + std::string(name, static_cast<std::size_t>(len));
+        s.algo = fdt_string_prop(fdt, node, "algo");
+        s.padding = fdt_string_prop(fdt, node, "padding");
+        s.hint = fdt_string_prop(fdt, node, "key-name-hint");
+        s.offset = node;
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+/// Checks one signature node against `key` over `digest_of(algo)`; returns
+/// why it fails, or nullopt when it verifies.
+template <class DigestOf>
+std::optional<std::string> check_signature(const void* fdt, const signature_node& sig, const public_key& key,
+                                           DigestOf&& digest_of) {
+    signature_algorithm algo;
+    try {
+        algo = parse_signature_algorithm(sig.algo);
+    } catch (const error&) {
+        return "unknown algo '" + sig.algo + "'";
+    }
+    signature_padding padding = signature_padding::pkcs1_5;
+    if (sig.padding == "pss")
+        padding = signature_padding::pss;
+    else if (!sig.padding.empty() && sig.padding != "pkcs-1.5")
+        return "unknown padding '" + sig.padding + "'";
+    int len = 0;
+    const auto* value = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "value", &len));
+    if (!value || len <= 0) return std::string("no value");
+    std::vector<std::uint8_t> digest;
+    try {
+        digest = digest_of(algo);
+    } catch (const error& e) {
+        return e.reason();
+    }
+    if (!key.verify_digest(algo, padding, digest, value, static_cast<std::size_t>(len)))
+        return "verification failed";
+    return std::nullopt;
+}
+
+/// The nodes a configuration signature covers, as U-Boot works them out
+/// itself (boot/image-fit-sig.c, fit_config_get_signed_nodes; Debian's
+/// 2023.01+dfsg-2+deb12u3 has it as the CVE-2026-46728 fix): "/", the
+/// configuration, then each image a property of the configuration names
+/// (kernel, fdt, ramdisk, loadables, ...) with its hash-* subnodes. The
+/// signature's own `hashed-nodes` is not trusted.
+inline std::vector<std::string> signed_nodes(const void* fdt, const configuration_info& conf,
+                                             const std::string& subject) {
+    std::vector<std::string> nodes{"/", "/configurations/" + conf.name};
+    std::size_t images = 0;
+    for (const auto& ref : conf.references) {
+        const std::string path = "/images/" + ref.second;
+        const int image = fdt_path_offset(fdt, path.c_str());
+        if (image < 0) continue;  // U-Boot skips what it cannot find
+        nodes.push_back(path);
+        std::size_t hashes = 0;
+        int sub = 0;
+        fdt_for_each_subnode(sub, fdt, image) {
+            int len = 0;
+            const char* name = fdt_get_name(fdt, sub, &len);
+            if (!name || std::string_view(name, static_cast<std::size_t>(len)).compare(0, 4, "hash") != 0) continue;
+            nodes.push_back(path + "/" + std::string(name, static_cast<std::size_t>(len)));
+            ++hashes;
+        }
+        if (hashes == 0) throw error(errc::bad_image, subject, "image '" + ref.second + "' has no hash node");
+        if (fdt_subnode_offset(fdt, image, "cipher") >= 0) nodes.push_back(path + "/cipher");
+        ++images;
+    }
+    if (images == 0) throw error(errc::bad_image, subject, "the configuration names no image");
+    if (nodes.size() > max_hashed_nodes) throw error(errc::bad_image, subject, "more than 100 nodes to hash");
+    return nodes;
+}
+
+/// The `hashed-nodes` the signature says it covers (mkimage writes them
+/// from `sign-images`); empty when absent or malformed.
+inline std::vector<std::string> stated_nodes(const void* fdt, int sig) {
+    int len = 0;
+    const auto* list = static_cast<const char*>(fdt_getprop(fdt, sig, "hashed-nodes", &len));
+    std::vector<std::string> nodes;
+    if (!list || len <= 0 || list[len - 1] != '\0') return nodes;
+    for (const char* p = list; p < list + len; p += std::strlen(p) + 1) nodes.emplace_back(p);
+    return nodes;
+}
+
+/// The digest a configuration signature covers (see the file comment).
+inline std::vector<std::uint8_t> configuration_digest(const void* fdt, const signature_node& sig,
+                                                      const configuration_info& conf,
+                                                      const signature_algorithm& algo) {
+    const auto nodes = signed_nodes(fdt, conf, sig.path);
+    auto regions = find_signed_regions(fdt, nodes, sig.path);
+    int len = 0;
+    const auto* strings = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "hashed-strings", &len));
+    if (strings) {
+        if (len < 8) throw error(errc::bad_image, sig.path, "invalid hashed-strings property");
+        const std::uint32_t size = static_cast<std::uint32_t>(strings[4]) << 24 |
+                                   static_cast<std::uint32_t>(strings[5]) << 16 |
+                                   static_cast<std::uint32_t>(strings[6]) << 8 | strings[7];
+        if (size > fdt_size_dt_strings(fdt)) throw error(errc::bad_image, sig.path, "strings region out of bounds");
+        regions.push_back({fdt_off_dt_strings(fdt), size});
+    }
+    return digest_regions(algo.checksum, static_cast<const char*>(fdt), regions);
+}
+
+/// Names the images U-Boot covers that `hashed-nodes` leaves out, for a
+/// failure's explanation; empty when it leaves none out.
+inline std::string uncovered_images(const void* fdt, const signature_node& sig, const configuration_info& conf) {
+    const auto stated = stated_nodes(fdt, sig.offset);
+    std::string out;
+    for (const auto& [prop, ref] : conf.references)
+        if (std::find(stated.begin(), stated.end(), "/images/" + ref) == stated.end())
+            out += (out.empty() ? "" : ", ") + prop + " '" + ref + "'";
+    return out;
+}
+
+}  // namespace detail
+
+/// Checks the signatures of `fit` with the keys of `keys`; see the file comment.
+/// @throws fitstream::error only when the key DTB itself is unusable.
+inline signature_verification verify_signatures(const reader& fit, const key_dtb& keys) {
+    signature_verification out;
+    const auto report = [&](std::string subject, std::string message,
+                            problem::severity level = problem::severity::error) {
+        out.problems.push_back({level, std::move(subject), std::move(message)});
+    };
+    const auto all = keys.keys();
+    if (all.empty()) {
+        report(keys.path(), "no public keys under /signature");
+        return out;
+    }
+    std::vector<const key_dtb_key*> conf_keys, image_keys;
+    for (const auto& k : all) {
+        if (k.required == "conf") conf_keys.push_back(&k);
+        if (k.required == "image") image_keys.push_back(&k);
+    }
+    if (conf_keys.empty() && image_keys.empty()) {
+        report(keys.path(),
+               "no key is marked required, so U-Boot would check no signature; checking configurations with every key",
+               problem::severity::warning);
+        for (const auto& k : all) conf_keys.push_back(&k);
+    }
+    const bool any = keys.required_mode() == "any";
+    const void* fdt = fit.blob();
+
+    for (const auto& conf : fit.configurations()) {
+        const std::string conf_path = "/configurations/" + conf.name;
+        const int node = fdt_path_offset(fdt, conf_path.c_str());
+        if (node < 0) continue;
+        const auto sigs = detail::signature_nodes(fdt, node, conf_path);
+        std::size_t good_keys = 0;
+        std::string failures;
+        for (const auto* key : conf_keys) {
+            bool ok = false;
+            for (const auto& sig : sigs) {
+                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo) {
+                    return detail::configuration_digest(fdt, sig, conf, algo);
+                });
+                if (why) {
+                    std::string because = *why;
+                    const std::string missing = detail::uncovered_images(fdt, sig, conf);
+                    if (!missing.empty())
+                        because += " (its hashed-nodes leave out " + missing +
+                                   ", but U-Boot covers every image the configuration names)";
+                    failures += "; " + sig.path.substr(conf_path.size() + 1) + " with key '" + key->name + "': " + because;
+                    continue;
+                }
+                ok = true;
+                out.verified.push_back(sig.path + ": " + sig.algo + ":" + key->name + "+");
+                break;
+            }
+            good_keys += ok;
+            if (!ok && !any)
+                report(conf_path, sigs.empty() ? "no signature node, but key '" + key->name + "' is required"
+                                               : "no signature verifies with required key '" + key->name + "'" + failures);
+        }
+        if (any && good_keys == 0 && !conf_keys.empty())
+            report(conf_path, "no signature verifies with any required key" + failures);
+    }
+
+    for (const auto& img : fit.images()) {
+        if (image_keys.empty()) break;
+        const std::string img_path = "/images/" + img.name;
+        const int node = fdt_path_offset(fdt, img_path.c_str());
+        if (node < 0) continue;
+        const auto sigs = detail::signature_nodes(fdt, node, img_path);
+        for (const auto* key : image_keys) {
+            bool ok = false;
+            std::string failures;
+            for (const auto& sig : sigs) {
+                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo) {
+                    if (!img.data_problem.empty()) throw error(errc::bad_image, img_path, img.data_problem);
+                    return detail::digest_regions(algo.checksum, static_cast<const char*>(fdt),
+                                                  {{static_cast<std::size_t>(img.offset), static_cast<std::size_t>(img.size)}});
+                });
+                if (why) {
+                    failures += "; " + sig.path.substr(img_path.size() + 1) + ": " + *why;
+                    continue;
+                }
+                ok = true;
+                out.verified.push_back(sig.path + ": " + sig.algo + ":" + key->name + "+");
+                break;
+            }
+            if (!ok)
+                report(img_path, sigs.empty() ? "no signature node, but key '" + key->name + "' is required for images"
+                                              : "no signature verifies with required key '" + key->name + "'" + failures);
+        }
+    }
+    return out;
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/verify_signatures.hpp> ----
 // ---- end <fitstream/fitstream.hpp> ----

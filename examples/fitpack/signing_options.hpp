@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// fitpack's signing options (verified boot), kept apart from main.cpp:
+//   --key-dir DIR | --key FILE.pem   sign (as mkimage -k DIR / -G FILE)
+//   --key-name NAME                  key-name-hint (default: the key file's base name)
+//   --sign-algo CHECKSUM,CRYPTO      default: sha256 with the key's own crypto
+//   --padding pkcs-1.5|pss           RSA padding
+//   --sign-images LIST               configuration properties to cover
+//   --image-signatures               a signature in every image node too
+//   --key-dtb U-BOOT.dtb             write the public key into it (as mkimage -K)
+//   --required [conf|image]          mark that key required (as mkimage -r)
+//   --signer-name, --signer-version, --comment
+// Everything is checked (key readable, suits the algo, matches a key of
+// the same name already in the DTB) before the FIT is written; the DTB is
+// rewritten (temporary file + rename) only after the FIT was.
+
+#include <fitstream/hashes.hpp>
+#include <fitstream/key_dtb.hpp>
+#include <fitstream/signature.hpp>
+#include <fitstream/tree.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fitpack {
+
+struct signing_arguments {
+    std::string key_dir;
+    std::string key_file;
+    std::string key_name;
+    std::string algo;
+    std::string padding;
+    std::string sign_images;
+    bool image_signatures = false;
+    std::string key_dtb;
+    std::string required;
+    std::string signer_name;
+    std::string signer_version;
+    std::string comment;
+
+    bool signing() const { return !key_dir.empty() || !key_file.empty(); }
+};
+
+inline void add_signing_options(CLI::App& app, signing_arguments& s) {
+    const char* group = "Signing (U-Boot verified boot)";
+    app.add_option("--key-dir", s.key_dir, "Sign with KEYDIR/<key-name>.key (.pem for ECDSA), as mkimage -k")
+        ->group(group);
+    app.add_option("--key", s.key_file, "Sign with this PEM private key (RSA or EC)")->group(group);
+    app.add_option("--key-name", s.key_name,
+                   "key-name-hint: names the key in U-Boot's DTB (default: the --key file's base name)")
+        ->group(group);
+    app.add_option("--sign-algo", s.algo,
+                   "Signature algo, e.g. sha256,rsa2048 (" + fitstream::signature_algorithm_names() +
+                       "; default: sha256 with the key's type and size)")
+        ->group(group);
+    app.add_option("--padding", s.padding, "RSA padding: pkcs-1.5 (default) or pss")->group(group);
+    app.add_option("--sign-images", s.sign_images,
+                   "Configuration properties the signature covers, comma-separated (default: kernel, fdt, "
+                   "ramdisk, loadables, each when present)")
+        ->group(group);
+    app.add_flag("--image-signatures", s.image_signatures,
+                 "Sign every image node too (over its stored bytes; checked by keys required for images)")
+        ->group(group);
+    app.add_option("--key-dtb", s.key_dtb,
+                   "Add the public key to this U-Boot control DTB (/signature/key-<name>), as mkimage -K")
+        ->group(group);
+    app.add_option("--required", s.required,
+                   "With --key-dtb: mark the key required for 'conf' (configurations) or 'image' (as mkimage -r)")
+        ->group(group);
+    app.add_option("--signer-name", s.signer_name, "signer-name property (default: fitstream)")->group(group);
+    app.add_option("--signer-version", s.signer_version, "signer-version property (default: fitstream's version)")
+        ->group(group);
+    app.add_option("--comment", s.comment, "comment property of each signature node")->group(group);
+}
+
+/// What apply_signing() prepared: the DTB update to make once the FIT is written.
+struct signing_plan {
+    std::optional<fitstream::key_dtb> dtb;
+    fitstream::key_dtb_entry entry;
+};
+
+inline std::string key_base_name(const std::string& path) {
+    const auto slash = path.rfind('/');
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    const auto dot = name.rfind('.');
+    if (dot != std::string::npos && dot > 0) name.erase(dot);
+    return name;
+}
+
+/// Adds the signature specs to `fit` and checks everything that could
+/// fail (the key, its algo, the DTB) before a byte is written.
+/// Throws std::invalid_argument for a command line that does not make sense.
+inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& fit) {
+    signing_plan plan;
+    if (!s.signing()) {
+        for (const auto* opt : {&s.key_name, &s.algo, &s.padding, &s.sign_images, &s.key_dtb, &s.required,
+                                &s.signer_name, &s.signer_version, &s.comment})
+            if (!opt->empty()) throw std::invalid_argument("signing options need --key-dir DIR or --key FILE");
+        if (s.image_signatures) throw std::invalid_argument("--image-signatures needs --key-dir DIR or --key FILE");
+        return plan;
+    }
+    if (!s.key_dir.empty() && !s.key_file.empty()) throw std::invalid_argument("give --key-dir or --key, not both");
+    fitstream::signature_spec spec;
+    spec.key_dir = s.key_dir;
+    spec.key_file = s.key_file;
+    spec.key_name_hint = !s.key_name.empty() ? s.key_name : s.key_file.empty() ? "" : key_base_name(s.key_file);
+    if (spec.key_name_hint.empty()) throw std::invalid_argument("--key-dir needs --key-name (the key is <DIR>/<NAME>.key)");
+    if (!s.padding.empty() && s.padding != "pkcs-1.5" && s.padding != "pss")
+        throw std::invalid_argument("--padding must be pkcs-1.5 or pss, not '" + s.padding + "'");
+    spec.padding = s.padding == "pss" ? fitstream::signature_padding::pss : fitstream::signature_padding::pkcs1_5;
+    if (!s.required.empty() && s.required != "conf" && s.required != "image")
+        throw std::invalid_argument("--required must be conf or image, not '" + s.required + "'");
+    if (!s.required.empty() && s.key_dtb.empty()) throw std::invalid_argument("--required needs --key-dtb");
+    if (s.required == "image" && !s.image_signatures)
+        throw std::invalid_argument("--required image needs --image-signatures (else U-Boot refuses every image)");
+    for (std::size_t at = 0; at <= s.sign_images.size() && !s.sign_images.empty();) {
+        const auto comma = std::min(s.sign_images.find(',', at), s.sign_images.size());
+        if (comma > at) spec.sign_images.push_back(s.sign_images.substr(at, comma - at));
+        at = comma + 1;
+    }
+    if (!s.signer_name.empty()) spec.signer_name = s.signer_name;
+    spec.signer_version = s.signer_version;
+    spec.comment = s.comment;
+
+    // The key now: its type gives the default algo, and a bad key fails
+    // before anything is written. Errors name the file, never the key.
+    spec.algo = s.algo.empty() ? "sha256,rsa2048" : s.algo;  // for signature_key_path's .pem rule
+    const auto key = fitstream::signing_key::load(fitstream::signature_key_path(spec, "--key-dir"));
+    if (s.algo.empty()) spec.algo = "sha256," + (key->is_rsa() ? "rsa" + std::to_string(key->bits())
+                                                                : key->curve() == "secp384r1" ? "ecdsa384" : "ecdsa256");
+    const auto algo = fitstream::parse_signature_algorithm(spec.algo);
+    key->check_for(algo, spec.padding);
+
+    for (auto& conf : fit.configurations) conf.signatures.push_back(spec);
+    if (s.image_signatures) {
+        auto image_spec = spec;
+        image_spec.sign_images.clear();
+        for (auto& img : fit.images) {
+            // An image signature signs its hash of the same algorithm: add one if missing.
+            bool has = false;
+            for (const auto& h : img.hashes()) has = has || h.fit_name == algo.checksum;
+            if (!has) fitstream::visit_hash(algo.checksum, [&](auto tag) { img.add_hash<typename decltype(tag)::type>(); });
+            img.signatures.push_back(image_spec);
+        }
+    }
+    if (!s.key_dtb.empty()) {
+        plan.entry = {key, spec.key_name_hint, spec.algo, s.required};
+        plan.dtb.emplace(s.key_dtb);
+        plan.dtb->check(plan.entry);
+    }
+    return plan;
+}
+
+/// Writes the public key into the DTB, once the FIT has been written.
+inline void finish_signing(signing_plan& plan) {
+    if (!plan.dtb) return;
+    plan.dtb->add(plan.entry);
+    plan.dtb->save();
+}
+
+}  // namespace fitpack
