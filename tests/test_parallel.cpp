@@ -662,4 +662,145 @@ BOOST_AUTO_TEST_CASE(thousands_of_tiny_images) {
     BOOST_TEST(v.exit_code == 0, v.out << v.err);
 }
 
+
+// ---------------------------------------------------------------------------
+// fitpack: -j, -v and the progress line
+// ---------------------------------------------------------------------------
+
+std::vector<std::string> fitpack_args(const inputs& in, const fs::path& out, const std::string& codec) {
+    std::vector<std::string> args = {fitstream_test::fitpack_path, "-o", out.string(), "-A", "arm64", "-O", "linux",
+                                     "-n", "Linux", "-c", codec, "--timestamp", "0", "-k", in.kernel_path,
+                                     "-r", in.ramdisk_path};
+    args.insert(args.end(), in.dtb_paths.begin(), in.dtb_paths.end());
+    return args;
+}
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+BOOST_AUTO_TEST_CASE(fitpack_jobs_give_the_same_bytes) {
+    temp_dir dir;
+    const inputs in(dir);
+    for (const std::string codec : {"gzip", "zstd", "none"}) {
+        for (const std::string layout : {"", "-E"}) {
+            BOOST_TEST_CONTEXT(codec << " " << layout) {
+                std::string reference;
+                for (const std::string jobs : {"1", "2", "3", "8"}) {
+                    const fs::path out = dir / ("j" + jobs + ".fit");
+                    auto args = fitpack_args(in, out, codec) + std::vector<std::string>{"-j", jobs};
+                    if (!layout.empty()) args.push_back(layout);
+                    const auto r = run(args);
+                    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+                    // Not a terminal: no progress line, nothing at all on stderr.
+                    BOOST_TEST(r.err.empty(), "stderr: " << r.err);
+                    if (reference.empty())
+                        reference = read_file(out);
+                    else
+                        check_same(read_file(out), reference, "-j" + jobs + " vs -j1");
+                }
+                // The default (all cores) too.
+                auto args = fitpack_args(in, dir / "default.fit", codec);
+                if (!layout.empty()) args.push_back(layout);
+                BOOST_TEST_REQUIRE(run(args).exit_code == 0);
+                check_same(read_file(dir / "default.fit"), reference, "default -j vs -j1");
+                check_accepted(dir / "default.fit", in.dtbs.size() + 2);
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(fitpack_refuses_bad_jobs) {
+    temp_dir dir;
+    write_file(dir / "k", "kernel");
+    for (const std::string bad : {"0", "-1", "two", "", "99999"}) {
+        BOOST_TEST_CONTEXT("-j '" << bad << "'") {
+            const auto r = run({fitstream_test::fitpack_path, "-o", (dir / "x.fit").string(), "-A", "arm64", "-O",
+                                "linux", "-n", "L", "-k", (dir / "k").string(), "-j", bad});
+            BOOST_TEST(r.exit_code == 2, r.err);
+            BOOST_TEST(r.err.find("-j/--jobs") != std::string::npos, r.err);
+            BOOST_TEST(!fs::exists(dir / "x.fit"));
+        }
+    }
+    const auto help = run({fitstream_test::fitpack_path, "--help"});
+    BOOST_TEST(help.out.find("-j,--jobs") != std::string::npos);
+    BOOST_TEST(help.out.find("MiB") != std::string::npos, "--help does not state the memory budget");
+}
+
+BOOST_AUTO_TEST_CASE(fitpack_verbose_reports_each_image) {
+    temp_dir dir;
+    const inputs in(dir);
+    const auto r = run(fitpack_args(in, dir / "v.fit", "gzip") + std::vector<std::string>{"-v", "-j", "3"});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    const fitstream::reader fit((dir / "v.fit").string());
+    const auto lines = fitstream_test::lines_of(r.err);
+    std::size_t next = 0;  // images are reported in tree order
+    for (const auto& img : fit.images()) {
+        const std::string file = img.name == "kernel"    ? in.kernel_path
+                                 : img.name == "ramdisk" ? in.ramdisk_path
+                                                         : in.dtb_paths[std::stoul(img.name.substr(4)) - 1];
+        const std::uint64_t input = fs::file_size(file);
+        const std::string want = "fitpack: " + img.name + ": " + file + ", " + std::to_string(input) + " -> " +
+                                 std::to_string(img.size) + " bytes (" + img.compression + ")";
+        while (next < lines.size() && lines[next] != want) ++next;
+        BOOST_TEST(next < lines.size(), "missing or out of order: " << want);
+    }
+    BOOST_TEST(r.err.find("FIT size") != std::string::npos);
+    BOOST_TEST(r.err.find('\r') == std::string::npos, "a progress line without a terminal");
+}
+
+/// Runs argv on a pseudo-terminal (python3's pty module); returns what the
+/// terminal received (standard output and error together).
+fitstream_test::run_result run_on_pty(const std::vector<std::string>& argv) {
+    static const char* script =
+        "import os, pty, sys\n"
+        "pid, fd = pty.fork()\n"
+        "if pid == 0:\n"
+        "    os.execv(sys.argv[1], sys.argv[1:])\n"
+        "out = b''\n"
+        "while True:\n"
+        "    try:\n"
+        "        data = os.read(fd, 65536)\n"
+        "    except OSError:\n"
+        "        break\n"
+        "    if not data:\n"
+        "        break\n"
+        "    out += data\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "sys.stdout.buffer.write(out)\n"
+        "sys.exit(os.waitstatus_to_exitcode(status))\n";
+    return run(std::vector<std::string>{"python3", "-c", script} + argv);
+}
+
+BOOST_AUTO_TEST_CASE(fitpack_progress_line_only_on_a_terminal) {
+    temp_dir dir;
+    // Long enough to pass the line's 0.3 s delay on any machine: ~40 MiB
+    // through gzip on one thread.
+    write_file(dir / "Image", kernel_like_payload(40u << 20, 5));
+    const std::vector<std::string> args = {fitstream_test::fitpack_path, "-o", (dir / "p.fit").string(), "-A",
+                                           "arm64", "-O", "linux", "-n", "L", "-c", "gzip", "-j", "1", "-k",
+                                           (dir / "Image").string()};
+    const auto tty = run_on_pty(args);
+    BOOST_TEST_REQUIRE(tty.exit_code == 0, tty.out << tty.err);
+    BOOST_TEST(tty.out.find('\r') != std::string::npos, "no progress line on a terminal: " << tty.out);
+    BOOST_TEST(tty.out.find("MB/s") != std::string::npos, tty.out);
+    BOOST_TEST(tty.out.find("1/1 images") != std::string::npos, "no final state: " << tty.out);
+    BOOST_TEST((!tty.out.empty() && tty.out.back() == '\n'), "the line is not finished with a newline");
+    const fitstream::reader fit((dir / "p.fit").string());
+    BOOST_TEST(fit.verify().empty());
+
+    // With -v on a terminal: each image line stands on a line of its own.
+    const auto verbose = run_on_pty(args + std::vector<std::string>{"-v"});
+    BOOST_TEST_REQUIRE(verbose.exit_code == 0, verbose.out);
+    const bool own_line = verbose.out.find("\r\033[Kfitpack: kernel: ") != std::string::npos ||
+                          verbose.out.find("fitpack: kernel: ") == 0;
+    BOOST_TEST(own_line, verbose.out);
+
+    // Not a terminal: not a byte of it.
+    const auto piped = run(args);
+    BOOST_TEST_REQUIRE(piped.exit_code == 0, piped.err);
+    BOOST_TEST(piped.err.empty(), "stderr: " << piped.err);
+}
+
 }  // namespace
