@@ -46,6 +46,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <memory>
@@ -61,6 +62,10 @@ namespace detail {
 /// runs workers of its own); smaller ones gain nothing from it and would
 /// each start a thread pool.
 inline constexpr std::uint64_t encoder_threads_threshold = 8u << 20;
+
+/// What one queued job costs besides its data (the slot, its vectors, the
+/// allocator's overhead), counted against the budget.
+inline constexpr std::size_t slot_cost = 512;
 
 /// What the calling thread does with the pipeline's results, in tree order.
 struct pipeline_consumer {
@@ -111,12 +116,15 @@ struct pipeline_slot {
     std::size_t reserved = 0;  // budget held while the job runs
     bool begun = false;        // the calling thread has started this image
     // Whole-image jobs:
-    std::deque<pipeline_chunk> chunks;
+    // (A vector and an index, not a deque: a deque allocates on
+    // construction, and thousands of small images may be queued.)
+    std::vector<pipeline_chunk> chunks;
+    std::size_t next_chunk = 0;   // the first not yet written
     std::size_t outstanding = 0;  // chunks acquired and not yet written
     std::vector<std::uint8_t> digests;
     // Segment jobs:
     segment_output segment_out;
-    std::size_t charged = 0;
+    std::size_t charged = 0;  // budget held until the calling thread has written it
     bool done = false;
     std::exception_ptr error;
 };
@@ -130,6 +138,8 @@ struct pipeline_output {
     virtual void deliver(pipeline_slot& slot, pipeline_chunk chunk) = 0;
     // An acquired chunk that stays unused.
     virtual void discard(pipeline_slot& slot, pipeline_chunk chunk) = 0;
+    // A chunk that may wait a while holding little: keep only its bytes.
+    virtual void shrink(pipeline_slot&, pipeline_chunk&) {}
 };
 
 inline error input_changed_while_read(const std::string& name, std::uint64_t expected, std::uint64_t got,
@@ -276,8 +286,11 @@ private:
                 return nullptr;
             }
             // Nothing in flight: any job may start, however large.
-            if (head || in_flight_ == 0 || in_flight_ + pending_->reserved <= budget_) {
-                charge(pending_->reserved);
+            if (head || in_flight_ == 0 || in_flight_ + pending_->reserved + slot_cost <= budget_) {
+                // The slot itself counts until it is written: thousands of
+                // tiny images must not hide their bookkeeping.
+                pending_->charged = slot_cost;
+                charge(pending_->reserved + slot_cost);
                 pipeline_slot* slot = pending_.get();
                 slots_.push_back(std::move(pending_));
                 work_cv_.notify_one();  // another worker may take the next one
@@ -314,8 +327,8 @@ private:
             std::lock_guard<std::mutex> lock(mutex_);
             slot->done = true;
             if (slot->state) {
-                slot->charged = slot->segment_out.bytes.size();
-                charge(slot->charged);
+                slot->charged += slot->segment_out.bytes.size();
+                charge(slot->segment_out.bytes.size());
             }
             release(slot->reserved);
             slot->reserved = 0;
@@ -356,6 +369,21 @@ private:
             --slot.outstanding;
             p_.release(chunk.charged);
         }
+        void shrink(pipeline_slot&, pipeline_chunk& chunk) override {
+            // A small image's output (a compressed DTB) waits behind a
+            // large one: a copy of its bytes costs far less than holding
+            // the whole buffer.
+            if (chunk.size >= chunk.capacity / 2) return;
+            std::unique_ptr<char[]> exact(new char[std::max<std::size_t>(chunk.size, 1)]);
+            std::memcpy(exact.get(), chunk.data, chunk.size);
+            const std::size_t freed = chunk.capacity - chunk.size;
+            chunk.storage = std::move(exact);
+            chunk.data = chunk.storage.get();
+            chunk.capacity = chunk.size;
+            chunk.charged -= freed;
+            std::lock_guard<std::mutex> lock(p_.mutex_);
+            p_.release(freed);
+        }
 
     private:
         pipeline& p_;
@@ -376,10 +404,9 @@ private:
                 if (!slot.state && !slot.begun) begin_whole(slot);
                 lock.lock();
                 for (;;) {
-                    ready_cv_.wait(lock, [&] { return !slot.chunks.empty() || slot.done; });
-                    if (slot.chunks.empty()) break;
-                    pipeline_chunk chunk = std::move(slot.chunks.front());
-                    slot.chunks.pop_front();
+                    ready_cv_.wait(lock, [&] { return slot.next_chunk < slot.chunks.size() || slot.done; });
+                    if (slot.next_chunk == slot.chunks.size()) break;
+                    pipeline_chunk chunk = std::move(slot.chunks[slot.next_chunk++]);
                     lock.unlock();
                     consumer_->stored(chunk.data, chunk.size, chunk.input_done);
                     lock.lock();
@@ -657,6 +684,7 @@ private:
             if (o != chunk.storage.get()) {
                 chunk.data = chunk.storage.get();
                 chunk.size = static_cast<std::size_t>(o - chunk.storage.get());
+                out.shrink(slot, chunk);
                 put(std::move(chunk));
             } else {
                 out.discard(slot, std::move(chunk));
