@@ -560,7 +560,7 @@ BOOST_AUTO_TEST_CASE(memory_budget_bounds_what_is_held_in_flight) {
     // Many images whose stored bytes queue up behind a slow sink: the
     // workers could run ahead through all of them (12 MiB) but must stop at
     // the budget. The pipeline's own count is checked against the budget
-    // plus what the image being written may always hold (two chunks).
+    // plus what the image being written may always hold.
     temp_dir dir;
     fitstream::tree fit;
     fit.description = "budget";
@@ -583,7 +583,11 @@ BOOST_AUTO_TEST_CASE(memory_budget_bounds_what_is_held_in_flight) {
                 options.memory_budget = budget;
                 const auto result = fitstream::write_fit(fit, sink, options);
                 BOOST_TEST_MESSAGE("-j" << threads << " budget " << budget << ": peak " << result.peak_buffered);
-                BOOST_TEST(result.peak_buffered <= budget + 2 * options.chunk_size);
+                // The image being written may always proceed: the budget
+                // may be passed by one job's needs (two chunks, or one
+                // segment's input and output) and a container's few bytes.
+                const std::size_t one_job = std::max<std::size_t>(2 * options.chunk_size, 2 * 16384 + 100) + 512;
+                BOOST_TEST(result.peak_buffered <= budget + one_job + 4096);
                 if (threads == 1) BOOST_TEST(result.peak_buffered == 0u);
                 if (reference.empty()) reference = sink.bytes;
                 check_same(sink.bytes, reference, "vs the first run");

@@ -77,13 +77,15 @@ struct write_options {
     /// calling thread, one image after the other. The output is the same
     /// bytes for every value.
     unsigned threads = 0;
-    /// Bytes the workers may hold in flight: input read ahead for segments
-    /// and compressed bytes waiting to be written. Work ahead of the image
-    /// being written stops when it is used up; the job being written may
-    /// always proceed, so a budget smaller than one job's needs (chunk_size,
-    /// or one codec segment) is raised to that. Besides it, each worker holds
-    /// one input buffer (chunk_size, or a codec segment and its dictionary)
-    /// and its codec's state.
+    /// Bytes the workers may hold in flight: input read ahead for segments,
+    /// compressed bytes waiting to be written, and a few hundred bytes of
+    /// bookkeeping per queued image. Work ahead of the image being written
+    /// stops when it is used up. The job being written may always proceed,
+    /// so the budget can be passed by about one job's needs (two chunks, or
+    /// one codec segment's input and output), and a budget smaller than that
+    /// acts as that. Besides it, each worker holds one input buffer
+    /// (chunk_size, or a codec segment and its dictionary) and its codec's
+    /// state. write_result::peak_buffered reports what was used.
     std::size_t memory_budget = default_memory_budget;
     /// Called after each image has been stored, in tree order, on the
     /// calling thread.
