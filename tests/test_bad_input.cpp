@@ -1070,6 +1070,9 @@ BOOST_AUTO_TEST_CASE(library_input_that_shrinks_or_grows_before_it_is_read) {
                               fs::copy_options::overwrite_existing);
                 const auto size = fs::file_size(victim);
                 fitstream::write_options w;
+                // One thread: no read-ahead, so the victim is opened only
+                // after the kernel has been stored.
+                w.threads = 1;
                 w.on_image = [&](const fitstream::image& img, const fitstream::image_result&) {
                     if (img.name == "kernel") fs::resize_file(victim, grow ? size + 100 : size / 2);
                 };

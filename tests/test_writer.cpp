@@ -1025,6 +1025,9 @@ BOOST_AUTO_TEST_CASE(input_resized_after_the_size_check_is_detected) {
             t.images.emplace_back("victim", "firmware", fitstream::source::file(victim.string()))
                 .add_hash<hash::sha256>();
             fitstream::write_options options;
+            // One thread: images are read one after the other, so the
+            // victim is opened only after "first" has been stored.
+            options.threads = 1;
             options.on_image = [&](const fitstream::image& img, const fitstream::image_result&) {
                 if (img.name == "first") fs::resize_file(victim, grow ? 150000 : 50000);
             };
@@ -1052,6 +1055,7 @@ BOOST_AUTO_TEST_CASE(input_resized_while_being_read_is_detected) {
             t.images.emplace_back("victim", "firmware", fitstream::source::file(victim.string()));
             fitstream::write_options options;
             options.chunk_size = 4096;
+            options.threads = 1;  // no read-ahead: each chunk is written before the next is read
             const fs::path out = dir / "x.fit";
             {
                 fitstream::file_sink file(out.string());

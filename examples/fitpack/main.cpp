@@ -6,6 +6,7 @@
 // lacks: hashes, a default configuration, external data in one pass,
 // alignment, reproducible timestamps, streaming to standard output.
 
+#include "progress.hpp"
 #include "read_modes.hpp"
 #include "response_files.hpp"
 #include "signing_options.hpp"
@@ -27,6 +28,10 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -65,6 +70,8 @@ struct arguments {
     std::string address_cells = "1";
     std::string conf_names = "sequence";
     std::string depfile;
+    // Performance (issue 4).
+    std::string jobs;
     fitpack::signing_arguments signing;  // issue 7: see signing_options.hpp
 };
 
@@ -195,7 +202,10 @@ void build_cli(CLI::App& app, arguments& a) {
     app.add_flag("--no-kernel", a.no_kernel, "A FIT of devicetrees only: configurations have no kernel")
         ->excludes("--kernel");
     app.add_option("-r,--ramdisk", a.ramdisk, "Ramdisk (initrd) file, stored uncompressed");
-    app.add_flag("-v,--verbose", a.verbose, "Report each image and the totals on standard error");
+    app.add_flag("-v,--verbose", a.verbose,
+                 "Report each image packed (name, file, input -> stored bytes, codec) and the totals on "
+                 "standard error. On a terminal, long runs also show a progress line there (bytes, rate, time "
+                 "left), with or without -v");
     app.add_option("--files-from", a.files_from, "Read further DTB paths from FILE, one per line ('-': stdin)");
     app.add_option("--hash", a.hashes,
                    "Hash algorithms for every image, comma-separated (" + fitstream::hash_names() +
@@ -239,6 +249,12 @@ void build_cli(CLI::App& app, arguments& a) {
         ->capture_default_str();
     app.add_option("--depfile", a.depfile,
                    "Write a Make/Ninja dependency file listing every input read, once the FIT is written");
+    app.add_option("-j,--jobs", a.jobs,
+                   "Compress and hash on N threads while the FIT is written in one pass (default: one per "
+                   "core, here " + std::to_string(std::max(1u, std::thread::hardware_concurrency())) +
+                       "). The output is the same for every N. Work ahead of the image being written holds "
+                       "at most " + std::to_string(fitstream::default_memory_budget >> 20) +
+                       " MiB of buffered data; each thread adds one input buffer and its codec's state");
     app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
     fitpack::add_signing_options(app, a.signing);  // issue 7
 }
@@ -338,6 +354,16 @@ int run(const std::vector<std::string>& raw_args) {
     }
 
     fitstream::write_options write;
+    if (app.count("--jobs") > 0) {
+        std::uint64_t jobs = 0;
+        try {
+            jobs = parse_number(a.jobs, "-j/--jobs");
+        } catch (const fitstream::error&) {
+        }
+        if (jobs < 1 || jobs > 4096)
+            throw usage_error("-j/--jobs must be a number of threads from 1 to 4096, not '" + a.jobs + "'");
+        write.threads = static_cast<unsigned>(jobs);
+    }
     if (a.external || !a.align.empty() || !a.position.empty()) write.layout.layout = fitstream::data_layout::external;
     if (!a.align.empty()) {
         const auto align = parse_number(a.align, "--align");
@@ -379,27 +405,35 @@ int run(const std::vector<std::string>& raw_args) {
     std::optional<fitstream::file_sink> depfile;
     std::size_t depfile_size = 0;
     if (!a.depfile.empty()) {
+        // Linear, not a search per file: Kbuild may list 100,000 DTBs.
         std::vector<std::string> unique;
+        std::unordered_set<std::string_view> seen;
         for (const auto& f : inputs_read)
-            if (std::find(unique.begin(), unique.end(), f) == unique.end()) unique.push_back(f);
+            if (seen.insert(f).second) unique.push_back(f);
         const std::string text = fitstream::depfile_text(a.output, unique);
         depfile.emplace(a.depfile);
         depfile->write_at(0, text.data(), text.size());
         depfile_size = text.size();
     }
+    std::unordered_map<std::string_view, const fitstream::image*> image_by_name;
     for (const auto& conf : fit.configurations) {
         if (!conf.compatible.empty()) continue;
-        const auto dtb = std::find_if(fit.images.begin(), fit.images.end(),
-                                      [&](const fitstream::image& img) { return img.name == conf.fdt.front(); });
+        if (image_by_name.empty())
+            for (const auto& img : fit.images) image_by_name.emplace(img.name, &img);
+        const fitstream::image* dtb = image_by_name.at(conf.fdt.front());
         std::cerr << "fitpack: warning: " << dtb->data.name() << " (" << conf.description
                       << "): the DTB has no root compatible, so U-Boot can pick " << conf.name
                       << " only by name or as the default\n";
     }
 
     std::uint64_t input_total = 0;
+    fitpack::progress_line progress;
+    if (progress.enabled())
+        write.on_progress = [&](const fitstream::write_progress& p) { progress.update(p); };
     if (a.verbose) {
         write.on_image = [&](const fitstream::image& img, const fitstream::image_result& r) {
             input_total += r.input_size;
+            progress.clear();
             std::cerr << "fitpack: " << img.name << ": " << img.data.name() << ", " << r.input_size << " -> "
                       << r.stored_size << " bytes (" << img.compression() << ")\n";
         };
@@ -407,7 +441,13 @@ int run(const std::vector<std::string>& raw_args) {
 
     fitstream::write_result result;
     try {
-        write_fit_to(a.output, fit, write, result);
+        try {
+            write_fit_to(a.output, fit, write, result);
+        } catch (...) {
+            progress.clear();  // the error message gets a line of its own
+            throw;
+        }
+        progress.finish();
     } catch (const fitstream::error& e) {
         // Name layout problems by the option the user typed.
         if (e.subject() == "position") throw fitstream::error(e.code(), "-p/--position", e.reason());

@@ -134,14 +134,15 @@ public:
     /// ramdisk and loadables present.
     tree build() const {
         tree out = tree_;
-        const auto has = [&](const char* name) {
-            for (const auto& img : out.images)
-                if (img.name == name) return true;
-            return false;
-        };
+        // Looked up once, not per configuration: linear in the tree's size.
+        bool has_kernel = false, has_ramdisk = false;
+        for (const auto& img : out.images) {
+            has_kernel = has_kernel || img.name == "kernel";
+            has_ramdisk = has_ramdisk || img.name == "ramdisk";
+        }
         for (auto& conf : out.configurations) {
-            if (conf.kernel.empty() && has("kernel")) conf.kernel = "kernel";
-            if (conf.ramdisk.empty() && has("ramdisk")) conf.ramdisk = "ramdisk";
+            if (conf.kernel.empty() && has_kernel) conf.kernel = "kernel";
+            if (conf.ramdisk.empty() && has_ramdisk) conf.ramdisk = "ramdisk";
             if (conf.loadables.empty()) conf.loadables = loadables_;
         }
         if (out.default_configuration.empty() && !out.configurations.empty())

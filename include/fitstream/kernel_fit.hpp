@@ -369,6 +369,10 @@ public:
                 throw error(errc::invalid_argument, "/configurations/" + fit.configurations[i].name,
                             "configuration named twice");
         std::set<std::string> used = explicit_names;
+        // Per stem, the suffix to try next: names are only ever added, so
+        // those below it stay taken, and many DTBs of the same file name
+        // are named in linear time, not by rescanning from "-2" each time.
+        std::unordered_map<std::string, int> next_suffix;
         for (std::size_t i = 0; i < fit.configurations.size(); ++i) {
             if (!automatic_[i]) continue;
             const std::string stem =
@@ -378,7 +382,11 @@ public:
                                                        : base_name(sources_[i]))
                     : "conf-" + std::to_string(i + 1);
             std::string name = stem;
-            for (int n = 2; used.count(name); ++n) name = stem + "-" + std::to_string(n);
+            if (used.count(name)) {
+                int& n = next_suffix.try_emplace(stem, 2).first->second;
+                do name = stem + "-" + std::to_string(n++);
+                while (used.count(name));
+            }
             used.insert(name);
             fit.configurations[i].name = name;
         }
