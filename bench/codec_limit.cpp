@@ -5,7 +5,7 @@
 // fitpack can only be slower than this; bench/run prints fitpack's time as a
 // ratio to it.
 //
-//   codec_limit -c CODEC [-j N] [--files-from LIST] [FILE...]
+//   codec_limit -c CODEC [-j N] [--files-from LIST] [-o OUT] [FILE...]
 //
 // Every file is compressed with fitstream's own codec policy for CODEC, with
 // its default options (what fitpack uses), through the same type-erased
@@ -16,7 +16,10 @@
 //   dictionary bytes before it, as the writer does;
 // - any other codec gets one task per file, and the encoder of that file is
 //   offered all N threads (zstd's workers use them; others ignore them).
-// The biggest tasks go first, so the kernel does not finish last.
+// The biggest tasks go first, so the kernel does not finish last. With -o,
+// every stored byte is also written to OUT (in whatever order the threads
+// finish: a floor on the cost of writing them, not a FIT), so the limit pays
+// for the output file as fitpack does; that makes it meaningful for `none`.
 //
 // Freed memory is kept mapped (see main): the limit is the codec's cost, not
 // glibc's arena trimming between files.
@@ -36,6 +39,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
@@ -45,6 +49,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -53,11 +58,12 @@ struct arguments {
     std::string codec;
     unsigned threads = 0;
     std::vector<std::string> files;
+    std::string output;
 };
 
 [[noreturn]] void usage(const std::string& why) {
     std::cerr << "codec_limit: " << why << "\n"
-              << "usage: codec_limit -c CODEC [-j N] [--files-from LIST] [FILE...]\n";
+              << "usage: codec_limit -c CODEC [-j N] [--files-from LIST] [-o OUT] [FILE...]\n";
     std::exit(2);
 }
 
@@ -75,6 +81,8 @@ arguments parse(int argc, char** argv) {
             const std::string n = value();
             if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos) usage("-j " + n + ": not a number");
             a.threads = static_cast<unsigned>(std::stoul(n));
+        } else if (arg == "-o" || arg == "--output") {
+            a.output = value();
         } else if (arg == "--files-from") {
             const std::string list = value();
             std::ifstream in(list);
@@ -112,15 +120,47 @@ struct task {
     std::uint64_t size;     // input bytes, to order the work
 };
 
+/// Where stored bytes go with -o: one file, appended to under a lock.
+class output_file {
+public:
+    explicit output_file(const std::string& path) {
+        if (path.empty()) return;
+        file_ = std::fopen(path.c_str(), "wb");
+        if (!file_) throw std::runtime_error(path + ": cannot create");
+        path_ = path;
+    }
+    ~output_file() {
+        if (file_) std::fclose(file_);
+    }
+    output_file(const output_file&) = delete;
+    output_file& operator=(const output_file&) = delete;
+    void write(const char* data, std::size_t n) {
+        if (!file_ || n == 0) return;
+        const std::lock_guard<std::mutex> lock(mutex_);
+        if (std::fwrite(data, 1, n, file_) != n) throw std::runtime_error(path_ + ": write failed");
+    }
+    void close() {
+        if (file_ && std::fclose(std::exchange(file_, nullptr)) != 0) throw std::runtime_error(path_ + ": write failed");
+    }
+
+private:
+    std::FILE* file_ = nullptr;
+    std::string path_;
+    std::mutex mutex_;
+};
+
 /// Compresses a whole file through the writer's own path: the file read
 /// front to back in 1 MiB chunks, through one encoder. Returns the stored size.
 std::uint64_t encode_whole(const fitstream::detail::codec_binding& codec, const std::string& path, unsigned threads,
-                           std::vector<char>& in, std::vector<char>& out) {
+                           std::vector<char>& in, std::vector<char>& out, output_file& sink) {
     const fitstream::source src = fitstream::source::file(path);
     fitstream::detail::source_reader reader(src);
     auto encoder = codec.make_encoder(reader.size(), threads);
     std::uint64_t stored = 0;
-    const auto emit = [&](const char*, std::size_t n) { stored += n; };
+    const auto emit = [&](const char* data, std::size_t n) {
+        sink.write(data, n);
+        stored += n;
+    };
     for (;;) {
         const std::size_t n = reader.read(in.data(), in.size());
         const bool last = n < in.size();
@@ -137,6 +177,7 @@ int run(const arguments& a) {
     const bool segmented = static_cast<bool>(codec.make_segmenter);
 
     const auto start = std::chrono::steady_clock::now();
+    output_file sink(a.output);
 
     std::vector<file_job> jobs(a.files.size());
     std::vector<task> tasks;
@@ -180,7 +221,7 @@ int run(const arguments& a) {
             try {
                 file_job& job = jobs[tasks[t].file];
                 if (!segmented) {
-                    job.whole_bytes = encode_whole(codec, job.path, a.threads, in, out);
+                    job.whole_bytes = encode_whole(codec, job.path, a.threads, in, out, sink);
                     continue;
                 }
                 const std::uint64_t s = tasks[t].segment;
@@ -191,6 +232,7 @@ int run(const arguments& a) {
                 const char* data = job.mapped->data();
                 job.segmenter->encode(s, data ? data + begin - dict : nullptr, dict, data ? data + begin : nullptr,
                                       size, begin + size == job.mapped->size(), segment_out);
+                sink.write(segment_out.bytes.data(), segment_out.bytes.size());
                 job.segment_bytes[s] = segment_out.bytes.size();
                 job.summaries[s] = std::move(segment_out.summary);
             } catch (...) {
@@ -213,6 +255,7 @@ int run(const arguments& a) {
         }
         std::vector<char> frame;
         job.segmenter->header(frame);
+        sink.write(frame.data(), frame.size());
         output_bytes += frame.size();
         for (std::size_t s = 0; s < job.summaries.size(); ++s) {
             fitstream::detail::segment_output summary_only;
@@ -222,8 +265,10 @@ int run(const arguments& a) {
         }
         frame.clear();
         job.segmenter->trailer(frame);
+        sink.write(frame.data(), frame.size());
         output_bytes += frame.size();
     }
+    sink.close();
 
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "codec=" << a.codec << " threads=" << a.threads << " files=" << jobs.size()

@@ -115,6 +115,8 @@ def measure(tool, codec, layout, argv, output, env=None, cwd=None, series="", x=
         return Result(tool, codec, layout, error=err, series=series, x=x)
     if count_output:
         size = count_output(proc.stdout)
+        if os.path.exists(output):
+            os.remove(output)
     else:
         with open(output, "rb") as f:
             magic = f.read(4)
@@ -242,7 +244,8 @@ def compare(args, work, results_dir, timings):
         # One codec limit per codec: it does no layout work.
         out = os.path.join(out_dir, f"{codec}.limit")
         results[("codec limit", codec, "")] = measure(
-            "codec limit", codec, "", [args.codec_limit, "-c", codec, "-j", str(args.jobs), "--files-from", limit_list],
+            "codec limit", codec, "",
+            [args.codec_limit, "-c", codec, "-j", str(args.jobs), "--files-from", limit_list, "-o", out],
             out, count_output=lambda s: int(re.search(r"output_bytes=(\d+)", s).group(1)))
         timings.append((f"comparison, {codec}", time.monotonic() - t_codec))
 
@@ -262,7 +265,8 @@ def tables(args, results, peers, total_in, ndtbs, machine, fitpack_extra, image_
                  f"(bench/gen, seed 1; the Image is AArch64 code from Debian packages, see MANIFEST). "
                  f"fitpack: `{' '.join(['fitpack'] + fitpack_extra)}`. "
                  f"Times in seconds, one run each; ×N = peer time / fitpack time; "
-                 f"limit = the same bytes through the same codec on {args.jobs} threads with no FIT work.")
+                 f"limit = the same bytes through the same codec (default options, as fitpack) on {args.jobs} threads, "
+                 f"written to one file, with no FIT work (bench/codec_limit).")
     lines.append("")
     head = ["codec", "layout", "fitpack s"]
     for n in peer_names:
@@ -379,7 +383,8 @@ def scale(args, work, results_dir, timings):
     if args.scale_payloads:
         one_dtb = os.path.join(wl, "dtbs", "arm")
         dtb = os.path.join(one_dtb, sorted(os.listdir(one_dtb))[0])
-        log(f"bench: scale series, payload size (-E, with one DTB): {[human_bytes(s) for s in args.scale_payloads]}")
+        log(f"bench: scale series, payload size ({','.join(args.scale_layouts)}, with one DTB): "
+            f"{[human_bytes(s) for s in args.scale_payloads]}")
         for size in args.scale_payloads:
             t0 = time.monotonic()
             free = shutil.disk_usage(work).free
@@ -394,10 +399,15 @@ def scale(args, work, results_dir, timings):
             if size <= 4 << 30:
                 warm([payload])
             for codec in args.scale_codecs:
-                out = os.path.join(out_dir, f"scale-payload-{codec}.fit")
-                results.append(measure("fitpack", codec, "external",
-                                       base + ["-c", codec, "-E", "-o", out, "-k", payload, dtb],
-                                       out, env=env, series="payload", x=size))
+                for layout in args.scale_layouts:
+                    # libfdt's int offsets cap an embedded FIT at 2 GiB - 1.
+                    if layout == "embedded" and size >= (2 << 30) - (1 << 20):
+                        continue
+                    out = os.path.join(out_dir, f"scale-payload-{codec}.fit")
+                    ext = ["-E"] if layout == "external" else []
+                    results.append(measure("fitpack", codec, layout,
+                                           base + ["-c", codec] + ext + ["-o", out, "-k", payload, dtb],
+                                           out, env=env, series="payload", x=size))
             if size >= 1 << 30 and not args.keep_scale_inputs:
                 os.remove(payload)
             timings.append((f"scale series: payload {human_bytes(size)}", time.monotonic() - t0))
@@ -405,14 +415,15 @@ def scale(args, work, results_dir, timings):
 
 
 def scale_table(results):
-    lines = ["| series | input | codec | wall s | peak RSS MiB | output |", "|---|---|---|---|---|---|"]
+    lines = ["| series | input | codec | layout | wall s | peak RSS MiB | output |", "|---|---|---|---|---|---|---|"]
     for r in results:
         x = f"{r.x:,} DTBs" if r.series == "dtbs" else human_bytes(r.x)
         if r.ok:
-            lines.append(f"| {r.series} | {x} | {r.codec} | {r.wall:.2f} | {r.rss_mib:.1f} {mark(r.rss_mib <= RSS_TARGET_MIB)} "
+            lay = "-E" if r.layout == "external" else r.layout
+            lines.append(f"| {r.series} | {x} | {r.codec} | {lay} | {r.wall:.2f} | {r.rss_mib:.1f} {mark(r.rss_mib <= RSS_TARGET_MIB)} "
                          f"| {human_bytes(r.out_bytes)} |")
         else:
-            lines.append(f"| {r.series} | {x} | {r.codec} | failed: {r.error} | | |")
+            lines.append(f"| {r.series} | {x} | {r.codec} | {r.layout} | failed: {r.error} | | |")
     return "\n".join(lines)
 
 
@@ -423,19 +434,21 @@ def plot(results, results_dir, machine):
         return []
     pngs = []
     for series, xlabel in (("dtbs", "DTBs (each about 2 KiB), plus a 1 MiB kernel; embedded"),
-                           ("payload", "payload bytes (kernel-like), plus one DTB; -E")):
+                           ("payload", "payload bytes (kernel-like), plus one DTB")):
         rows = [r for r in results if r.series == series and r.ok]
         if not rows:
             continue
-        codecs = sorted(set(r.codec for r in rows), key=lambda c: CODECS.index(c) if c in CODECS else 99)
+        order = lambda c: CODECS.index(c) if c in CODECS else 99  # noqa: E731
+        lines_ = sorted(set((r.codec, r.layout) for r in rows), key=lambda cl: (order(cl[0]), cl[1]))
+        layouts = set(layout for _, layout in lines_)
         dats = []
-        for c in codecs:
-            dat = os.path.join(results_dir, f"scale-{series}-{c}.dat")
+        for c, layout in lines_:
+            dat = os.path.join(results_dir, f"scale-{series}-{c}-{layout}.dat")
             with open(dat, "w") as f:
                 f.write("# x wall_s rss_mib\n")
-                for r in sorted((r for r in rows if r.codec == c), key=lambda r: r.x):
+                for r in sorted((r for r in rows if (r.codec, r.layout) == (c, layout)), key=lambda r: r.x):
                     f.write(f"{r.x} {r.wall:.4f} {r.rss_mib:.2f}\n")
-            dats.append((c, dat))
+            dats.append((c if len(layouts) == 1 else f"{c} {'-E' if layout == 'external' else layout}", dat))
         png = os.path.join(results_dir, f"scale-{series}.png")
         time_plots = ", ".join(f"'{d}' using 1:2 with linespoints title '{c}'" for c, d in dats)
         rss_plots = ", ".join(f"'{d}' using 1:3 with linespoints title '{c}'" for c, d in dats)
@@ -480,7 +493,10 @@ def machine_line(jobs):
     except OSError:
         pass
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"{os.cpu_count()} × {cpu}, {jobs} threads used, Linux {platform.release()}, {date}"
+    # Other work on the machine skews every number: say how busy it was.
+    load = os.getloadavg()[0]
+    return (f"{os.cpu_count()} × {cpu}, {jobs} threads used, Linux {platform.release()}, {date}, "
+            f"load average {load:.1f} at the start")
 
 
 def main(argv=None):
@@ -500,6 +516,8 @@ def main(argv=None):
     p.add_argument("--scale-dtbs", default="10,100,1000,10000,100000", help="DTB counts (comma-separated; '' for none)")
     p.add_argument("--scale-payloads", default="1M,10M,100M,1G,3.5G", help="payload sizes ('' for none)")
     p.add_argument("--scale-codecs", default="none,zstd,gzip", help="codecs of the scale series")
+    p.add_argument("--scale-layouts", default="external",
+                   help="layouts of the payload series (embedded is skipped from 2 GiB on)")
     p.add_argument("--keep-scale-inputs", action="store_true", help="keep the 1 GiB and larger payloads")
     p.add_argument("--work", default=os.path.join(ROOT, "build", "bench"), help="work directory")
     p.add_argument("--results", help="results directory (default: WORK/results)")
@@ -507,6 +525,7 @@ def main(argv=None):
     args.codecs = [c for c in args.codecs.split(",") if c]
     args.layouts = [x for x in args.layouts.split(",") if x]
     args.scale_codecs = [c for c in args.scale_codecs.split(",") if c]
+    args.scale_layouts = [x for x in args.scale_layouts.split(",") if x]
     args.scale_dtbs = [int(x) for x in args.scale_dtbs.split(",") if x]
     args.scale_payloads = [parse_size(x) for x in args.scale_payloads.split(",") if x]
     for tool in (args.fitpack, args.codec_limit):
