@@ -46,6 +46,7 @@ LIMIT_TARGET = 1.25           # fitpack time / codec limit time, at most
 RSS_TARGET_MIB = 64
 
 OK, MISS = "✓", "✗"
+SCALE_DTB_BYTES = []  # the size of one scale-series DTB, once known
 
 
 def log(msg):
@@ -367,6 +368,7 @@ def scale(args, work, results_dir, timings):
         t0 = time.monotonic()
         with open(os.path.join(wl, "scale", f"dtbs-{max_dtbs}.list")) as f:
             all_dtbs = [line.strip() for line in f if line.strip()]
+        SCALE_DTB_BYTES.append(os.path.getsize(all_dtbs[0]))
         warm([small_kernel] + all_dtbs)
         log(f"bench: scale series, DTB count (embedded, with a 1 MiB kernel): {args.scale_dtbs}")
         for n in args.scale_dtbs:
@@ -433,7 +435,8 @@ def plot(results, results_dir, machine):
         log("bench: gnuplot not found, no plots (apt-get install gnuplot-nox)")
         return []
     pngs = []
-    for series, xlabel in (("dtbs", "DTBs (each about 2 KiB), plus a 1 MiB kernel; embedded"),
+    dtb_kib = SCALE_DTB_BYTES[0] / 1024 if SCALE_DTB_BYTES else 0
+    for series, xlabel in (("dtbs", f"DTBs ({dtb_kib:.1f} KiB each), plus a 1 MiB kernel; embedded"),
                            ("payload", "payload bytes (kernel-like), plus one DTB")):
         rows = [r for r in results if r.series == series and r.ok]
         if not rows:
