@@ -353,7 +353,9 @@ def scale(args, work, results_dir, timings):
     gen_args = [sys.executable, gen, "--out", wl]
     if max_dtbs:
         subprocess.run(gen_args + ["--scale-dtbs", str(max_dtbs), "--scale-payload", "1M"], check=True)
-    timings.append(("scale inputs: DTBs", time.monotonic() - t0))
+        timings.append(("scale inputs: DTBs", time.monotonic() - t0))
+    else:
+        subprocess.run(gen_args, check=True)  # the Image the payloads repeat
     small_kernel = os.path.join(wl, "scale", f"payload-{1 << 20}")
     out_dir = os.path.join(work, "out")
     os.makedirs(out_dir, exist_ok=True)
