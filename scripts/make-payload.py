@@ -80,21 +80,25 @@ def make_payload(size, seed):
         else:  # alignment padding
             body += bytes(4096 - len(body) % 4096)
     del body[body_size:]
+    return arm64_image_header(size) + bytes(body)
 
-    # arm64 Image header, see Documentation/arch/arm64/booting.rst.
+
+def arm64_image_header(image_size):
+    """The 64-byte arm64 Image header (Documentation/arch/arm64/booting.rst)
+    of an Image of `image_size` bytes. bench/gen puts it on its payload too."""
     header = struct.pack(
         "<IIQQQQQQII",
         0x14000010,   # code0: b +0x40 (branch over the header)
         0,            # code1
         0,            # text_offset
-        size,         # image_size
+        image_size,   # image_size
         0xA,          # flags: little endian, 4K pages, placed anywhere
         0, 0, 0,      # res2, res3, res4
         0x644D5241,   # magic "ARM\x64"
         0,            # res5 (no PE/COFF header)
     )
     assert len(header) == 64
-    return bytes(header + body)
+    return header
 
 
 def main(argv=None):
