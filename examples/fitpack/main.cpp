@@ -372,6 +372,8 @@ int run(const std::vector<std::string>& raw_args) {
     }
     if (!a.position.empty()) write.layout.position = parse_number(a.position, "--position");
 
+    // The DTBs are read and checked on the same threads that will compress them.
+    options.threads = write.threads;
     fitstream::kernel_fit_report report;
     fitstream::tree fit = fitstream::make_kernel_fit(
         options, a.kernel, a.ramdisk, a.dtbs,

@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -42,6 +43,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -103,6 +105,10 @@ struct kernel_fit_options {
     bool decompose_dtbs = false;
     /// Identical bytes are stored once, whatever the file names.
     bool deduplicate = true;
+    /// Threads that read and check the DTB list ahead of assembling the
+    /// tree (0: one per core). The tree and any error are the same for
+    /// every count: results are used, and errors reported, in list order.
+    unsigned threads = 1;
     /// `.dtbo` files in the DTB list become fdt images (no configuration of
     /// their own) instead of being skipped.
     bool pack_overlays = false;
@@ -275,6 +281,42 @@ public:
         ramdisk_ = "ramdisk";
     }
 
+    /// Reads and checks `paths` on `threads` threads, ahead of inspect():
+    /// with 1,500 DTBs, reading them and fdt_check_full are most of the
+    /// time fitpack spends outside the codecs. A file that fails here is
+    /// left for inspect() to read again, so its error comes in list order.
+    void prefetch(const std::vector<std::string>& paths, unsigned threads) {
+        if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+        threads = static_cast<unsigned>(std::min<std::size_t>(threads, paths.size()));
+        if (threads < 2) return;
+        struct result {
+            bool ok = false;
+            dtb_info info;
+            digest sum{};
+        };
+        std::vector<result> results(paths.size());
+        std::atomic<std::size_t> next{0};
+        const bool with_digest = options_.deduplicate;
+        const auto work = [&] {
+            for (std::size_t i; (i = next.fetch_add(1)) < paths.size();) {
+                try {
+                    const auto bytes = read_whole_file(paths[i], 256u << 20);
+                    results[i].info = inspect_dtb(bytes.data(), bytes.size(), paths[i]);
+                    if (with_digest) results[i].sum = digest_of(bytes.data(), bytes.size());
+                    results[i].ok = true;
+                } catch (...) {
+                    // inspect() meets it again, in order.
+                }
+            }
+        };
+        std::vector<std::thread> pool;
+        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+        for (std::size_t i = 0; i < paths.size(); ++i)
+            if (results[i].ok) prefetched_.emplace(paths[i], prefetched{std::move(results[i].info), results[i].sum});
+    }
+
     /// A DTB from the list: one configuration, named later.
     void add_dtb_configuration(const std::string& dtb) {
         const dtb_info info = inspect(dtb);
@@ -421,6 +463,13 @@ private:
     /// model, compatible and digest.
     dtb_info inspect(const std::string& path) {
         if (const auto it = inspected_.find(path); it != inspected_.end()) return it->second;
+        if (const auto it = prefetched_.find(path); it != prefetched_.end()) {
+            note_read(path);
+            if (options_.deduplicate) fdt_digests_.emplace(path, it->second.sum);
+            dtb_info info = std::move(it->second.info);
+            prefetched_.erase(it);
+            return inspected_.emplace(path, std::move(info)).first->second;
+        }
         // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
         const auto bytes = read_whole_file(path, 256u << 20);
         note_read(path);
@@ -476,6 +525,11 @@ private:
     kernel_fit_report& report_;
     std::unordered_set<std::string> seen_;
     std::unordered_map<std::string, dtb_info> inspected_;
+    struct prefetched {
+        dtb_info info;
+        digest sum;
+    };
+    std::unordered_map<std::string, prefetched> prefetched_;  // read ahead, not yet inspect()ed
     std::unordered_map<std::string, digest> fdt_digests_;
     std::unordered_map<std::string, std::string> fdt_by_path_;
     std::unordered_map<std::string, std::vector<stored>> by_digest_;
@@ -531,6 +585,13 @@ inline tree make_kernel_fit(const kernel_fit_options& options, const std::string
     detail::kernel_fit_assembler fit(options, r);
     if (!kernel.empty()) fit.add_kernel(kernel);
     if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
+    if (options.threads != 1) {
+        std::vector<std::string> devicetrees;
+        for (const auto& path : dtbs)
+            if (detail::has_suffix(path, ".dtb") || (options.pack_overlays && detail::has_suffix(path, ".dtbo")))
+                devicetrees.push_back(path);
+        fit.prefetch(devicetrees, options.threads);
+    }
     bool any_dtb = false;
     for (const auto& path : dtbs) {
         if (detail::has_suffix(path, ".dtb")) {
