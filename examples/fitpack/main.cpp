@@ -25,6 +25,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -379,7 +380,13 @@ int run(const std::vector<std::string>& raw_args) {
             if (a.verbose) std::cerr << "fitpack: skipping " << f << ": not a .dtb file\n";
         },
         &report);
-    inputs_read.insert(inputs_read.end(), report.files_read.begin(), report.files_read.end());
+    // With 100,000 DTBs each list of paths is MiB: the DTB list is not
+    // needed any more, and the files read only for a depfile.
+    std::vector<std::string>().swap(a.dtbs);
+    if (!a.depfile.empty())
+        inputs_read.insert(inputs_read.end(), std::make_move_iterator(report.files_read.begin()),
+                           std::make_move_iterator(report.files_read.end()));
+    std::vector<std::string>().swap(report.files_read);
     try {
         fit.validate();
     } catch (const fitstream::error& e) {
