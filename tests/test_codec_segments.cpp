@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(type_erased_segmenter_matches, C, segmented_codecs
     // What the writer holds: image::compress_with<C>() -> codec_binding.
     fitstream::image img("kernel", "kernel", fitstream::source::file("unused"));
     img.compress_with<C>();
-    BOOST_TEST_REQUIRE(static_cast<bool>(img.codec().make_segmenter));
+    BOOST_TEST_REQUIRE(img.codec().segmented());
     const std::string input = kernel_like_payload(2 * mib + 99, 4);
     const auto seg = img.codec().make_segmenter(input.size());
     std::vector<char> out;

@@ -25,6 +25,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -33,6 +34,10 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#ifdef __GLIBC__
+#include <malloc.h>  // malloc_trim
+#endif
 
 namespace {
 
@@ -381,7 +386,13 @@ int run(const std::vector<std::string>& raw_args) {
             if (a.verbose) std::cerr << "fitpack: skipping " << f << ": not a .dtb file\n";
         },
         &report);
-    inputs_read.insert(inputs_read.end(), report.files_read.begin(), report.files_read.end());
+    // With 100,000 DTBs each list of paths is MiB: the DTB list is not
+    // needed any more, and the files read only for a depfile.
+    std::vector<std::string>().swap(a.dtbs);
+    if (!a.depfile.empty())
+        inputs_read.insert(inputs_read.end(), std::make_move_iterator(report.files_read.begin()),
+                           std::make_move_iterator(report.files_read.end()));
+    std::vector<std::string>().swap(report.files_read);
     try {
         fit.validate();
     } catch (const fitstream::error& e) {
@@ -442,6 +453,11 @@ int run(const std::vector<std::string>& raw_args) {
     }
 
     fitstream::write_result result;
+#ifdef __GLIBC__
+    // Reading 100,000 DTBs leaves freed memory scattered through the heap;
+    // hand its whole pages back before the structure is built.
+    ::malloc_trim(0);
+#endif
     try {
         try {
             write_fit_to(a.output, fit, write, result);

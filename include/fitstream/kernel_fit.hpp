@@ -43,6 +43,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -248,9 +249,55 @@ inline std::string read_text_file(const std::string& path, std::uint64_t limit) 
     return text;
 }
 
+/// A set of strings kept elsewhere (report paths, image sources), holding
+/// only their indices: with 100,000 DTBs a copy of every path per lookup
+/// table is several MiB each. `Get(i)` returns string i; find() looks a
+/// string up without storing it.
+template <class Get>
+class string_index {
+public:
+    explicit string_index(Get get) : get_(std::move(get)), set_(0, hasher{this}, equal{this}) {}
+    string_index(const string_index&) = delete;
+    string_index& operator=(const string_index&) = delete;
+
+    /// The index of a string equal to `key`, or npos.
+    std::size_t find(std::string_view key) const {
+        probe_ = key;
+        const auto it = set_.find(probe);
+        return it == set_.end() ? npos : *it;
+    }
+    /// Adds string `i`; false when an equal string is already in.
+    bool insert(std::size_t i) { return set_.insert(i).second; }
+    void reserve(std::size_t n) { set_.reserve(n); }
+
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+private:
+    static constexpr std::size_t probe = npos;  // stands for probe_ inside the set's functors
+    std::string_view at(std::size_t i) const { return i == probe ? probe_ : std::string_view(get_(i)); }
+    struct hasher {
+        const string_index* self;
+        std::size_t operator()(std::size_t i) const { return std::hash<std::string_view>()(self->at(i)); }
+    };
+    struct equal {
+        const string_index* self;
+        bool operator()(std::size_t a, std::size_t b) const { return self->at(a) == self->at(b); }
+    };
+
+    Get get_;
+    mutable std::string_view probe_;
+    std::unordered_set<std::size_t, hasher, equal> set_;
+};
+
 /// Builds the tree for make_kernel_fit(), one input at a time.
 class kernel_fit_assembler {
 public:
+    /// What inspect() learns from a devicetree file.
+    struct inspection {
+        dtb_info info;
+        std::optional<digest> sha;  ///< when deduplicating
+    };
+
     kernel_fit_assembler(const kernel_fit_options& options, kernel_fit_report& report)
         : options_(options), report_(report) {
         fit.description = options.name + " with devicetree set";
@@ -281,29 +328,27 @@ public:
         ramdisk_ = "ramdisk";
     }
 
-    /// Reads and checks `paths` on `threads` threads, ahead of inspect():
-    /// with 1,500 DTBs, reading them and fdt_check_full are most of the
-    /// time fitpack spends outside the codecs. A file that fails here is
-    /// left for inspect() to read again, so its error comes in list order.
-    void prefetch(const std::vector<std::string>& paths, unsigned threads) {
-        if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-        threads = static_cast<unsigned>(std::min<std::size_t>(threads, paths.size()));
+    /// Reads and checks [first, last) on `threads` threads ahead of
+    /// inspect(): with 1,500 DTBs, reading them and fdt_check_full are most
+    /// of the time spent outside the codecs. The caller goes through the
+    /// list in windows, so this holds one window's results. A file that
+    /// fails here is left for inspect() to read again: its error comes in
+    /// list order, as without threads.
+    void prefetch(const std::string* first, const std::string* last, unsigned threads) {
+        prefetched_.clear();
+        const auto count = static_cast<std::size_t>(last - first);
+        threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
         if (threads < 2) return;
-        struct result {
-            bool ok = false;
-            dtb_info info;
-            digest sum{};
-        };
-        std::vector<result> results(paths.size());
+        std::vector<std::optional<inspection>> results(count);
         std::atomic<std::size_t> next{0};
         const bool with_digest = options_.deduplicate;
         const auto work = [&] {
-            for (std::size_t i; (i = next.fetch_add(1)) < paths.size();) {
+            for (std::size_t i; (i = next.fetch_add(1)) < count;) {
                 try {
-                    const auto bytes = read_whole_file(paths[i], 256u << 20);
-                    results[i].info = inspect_dtb(bytes.data(), bytes.size(), paths[i]);
-                    if (with_digest) results[i].sum = digest_of(bytes.data(), bytes.size());
-                    results[i].ok = true;
+                    const auto bytes = read_whole_file(first[i], 256u << 20);
+                    inspection in{inspect_dtb(bytes.data(), bytes.size(), first[i]), std::nullopt};
+                    if (with_digest) in.sha = digest_of(bytes.data(), bytes.size());
+                    results[i] = std::move(in);
                 } catch (...) {
                     // inspect() meets it again, in order.
                 }
@@ -313,13 +358,13 @@ public:
         for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
         work();
         for (auto& t : pool) t.join();
-        for (std::size_t i = 0; i < paths.size(); ++i)
-            if (results[i].ok) prefetched_.emplace(paths[i], prefetched{std::move(results[i].info), results[i].sum});
+        for (std::size_t i = 0; i < count; ++i)
+            if (results[i]) prefetched_.emplace(first[i], std::move(*results[i]));
     }
 
     /// A DTB from the list: one configuration, named later.
     void add_dtb_configuration(const std::string& dtb) {
-        const dtb_info info = inspect(dtb);
+        inspection in = inspect(dtb);
         std::vector<std::string> files{dtb};
         if (options_.decompose_dtbs) {
             const std::string cmd = kbuild_cmd_file(dtb);
@@ -335,40 +380,47 @@ public:
             files = decompose_dtb(dtb, cmd, text);
         }
         configuration conf;
-        conf.description = info.model ? *info.model : base_name(dtb);
-        conf.compatible = info.compatible;
-        for (const auto& f : files) conf.fdt.push_back(fdt_image(f));
+        conf.description = in.info.model ? std::move(*in.info.model) : base_name(dtb);
+        conf.compatible = std::move(in.info.compatible);
+        for (const auto& f : files) conf.fdt.push_back(f == dtb ? fdt_image(f, &in) : fdt_image(f));
         add_configuration(std::move(conf), dtb, /*automatic=*/true);
     }
 
     void add_explicit_configuration(const configuration_spec& spec) {
         if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
         if (spec.base.empty()) throw error(errc::invalid_argument, spec.name, "configuration has no base DTB");
-        const dtb_info info = inspect(spec.base);
+        inspection in = inspect(spec.base);
         configuration conf;
         conf.name = spec.name;
-        conf.description = info.model ? *info.model : base_name(spec.base);
-        conf.compatible = info.compatible;
-        conf.fdt.push_back(fdt_image(spec.base));
+        conf.description = in.info.model ? std::move(*in.info.model) : base_name(spec.base);
+        conf.compatible = std::move(in.info.compatible);
+        conf.fdt.push_back(fdt_image(spec.base, &in));
         for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay));
         add_configuration(std::move(conf), spec.base, /*automatic=*/false);
     }
 
     /// Stores a devicetree (DTB or overlay) once; returns its image name.
-    std::string fdt_image(const std::string& path) {
-        if (const auto it = fdt_by_path_.find(path); it != fdt_by_path_.end()) return it->second;
-        inspect(path);
-        std::string name;
-        if (options_.deduplicate) name = find_duplicate(fdt_digests_.at(path), path, "");
-        if (name.empty()) {
-            name = "fdt-" + std::to_string(++fdt_count_);
-            image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
-            f.description = base_name(path);
-            f.arch = options_.arch;
-            apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
-            if (options_.deduplicate) by_digest_[key_of(fdt_digests_.at(path), "")].push_back({path, name});
+    /// `known`: what inspect() found for `path` when the caller has it (the
+    /// file is read once); otherwise it is read and checked here.
+    std::string fdt_image(const std::string& path, const inspection* known = nullptr) {
+        if (const auto i = fdt_paths_.find(path); i != string_index<image_source_at>::npos) return fit.images[i].name;
+        if (const auto it = fdt_aliases_.find(path); it != fdt_aliases_.end()) return fit.images[it->second].name;
+        const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
+        if (options_.deduplicate) {
+            const std::size_t existing = find_fdt_duplicate(*sha, path);
+            if (existing != string_index<image_source_at>::npos) {
+                fdt_aliases_.emplace(path, existing);
+                return fit.images[existing].name;
+            }
         }
-        fdt_by_path_.emplace(path, name);
+        std::string name = "fdt-" + std::to_string(++fdt_count_);
+        image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
+        f.description = base_name(path);
+        f.arch = options_.arch;
+        apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
+        const std::size_t index = fit.images.size() - 1;
+        fdt_paths_.insert(index);
+        if (options_.deduplicate) fdt_by_digest_.emplace(digest_prefix(*sha), index);
         return name;
     }
 
@@ -388,7 +440,7 @@ public:
                     loadables_.push_back(existing);
                 return;
             }
-            by_digest_[key_of(d, kind)].push_back({spec.path, next_loadable_name()});
+            loadable_by_digest_[key_of(d, kind)].push_back({spec.path, next_loadable_name()});
         }
         const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
         if (spec.name.empty()) ++loadable_count_;
@@ -400,6 +452,26 @@ public:
         l.entry = spec.entry ? spec.entry : spec.load;
         apply_codec_and_hashes(l, spec.compression, options_.hashes);
         loadables_.push_back(name);
+    }
+
+    /// Room for what `dtbs` and `options` add, so that the image and
+    /// configuration vectors (hundreds of bytes an element) do not grow by
+    /// doubling: with 100,000 DTBs that is tens of MiB of slack and copying.
+    void reserve(const std::vector<std::string>& dtbs, const kernel_fit_options& options) {
+        std::size_t confs = options.configurations.size(), fdts = 0;
+        for (const auto& path : dtbs) {
+            if (has_suffix(path, ".dtb")) ++confs;
+            else if (!options.pack_overlays || !has_suffix(path, ".dtbo")) continue;
+            ++fdts;
+        }
+        for (const auto& spec : options.configurations) fdts += 1 + spec.overlays.size();
+        fit.images.reserve(2 + fdts + options.loadables.size());
+        fit.configurations.reserve(confs);
+        sources_.reserve(confs);
+        automatic_.reserve(confs);
+        files_seen_.reserve(2 + fdts + options.loadables.size());
+        fdt_paths_.reserve(fdts);
+        if (options.deduplicate) fdt_by_digest_.reserve(fdts);
     }
 
     /// Names the configurations, links kernel/ramdisk/loadables, sets the
@@ -419,9 +491,9 @@ public:
             if (!automatic_[i]) continue;
             const std::string stem =
                 options_.naming == conf_naming::basename
-                    ? "conf-" + sanitise_node_name(has_suffix(base_name(sources_[i]), ".dtb")
-                                                       ? base_name(sources_[i]).substr(0, base_name(sources_[i]).size() - 4)
-                                                       : base_name(sources_[i]))
+                    ? "conf-" + sanitise_node_name(has_suffix(base_name(source(i)), ".dtb")
+                                                       ? base_name(source(i)).substr(0, base_name(source(i)).size() - 4)
+                                                       : base_name(source(i)))
                     : "conf-" + std::to_string(i + 1);
             std::string name = stem;
             if (used.count(name)) {
@@ -446,6 +518,8 @@ public:
                     if (a && *a > max_cell_value) fit.address_cells = 2;
         }
         fit.default_configuration = resolve_default();
+        // Many DTBs with the same bytes leave reserved images unused.
+        if (fit.images.capacity() - fit.images.size() > fit.images.size() / 4) fit.images.shrink_to_fit();
         return std::move(fit);
     }
 
@@ -456,37 +530,58 @@ private:
     };
 
     void note_read(const std::string& path) {
-        if (seen_.insert(path).second) report_.files_read.push_back(path);
+        if (files_seen_.find(path) != string_index<file_read_at>::npos) return;
+        report_.files_read.push_back(path);
+        files_seen_.insert(report_.files_read.size() - 1);
     }
 
-    /// Reads and checks a devicetree once (fdt_check_full), remembering its
-    /// model, compatible and digest.
-    dtb_info inspect(const std::string& path) {
-        if (const auto it = inspected_.find(path); it != inspected_.end()) return it->second;
+    /// Reads and checks a devicetree (fdt_check_full): its model and
+    /// compatible, and its digest when deduplicating. Nothing is kept: a
+    /// file is stored once (fdt_image), and one listed twice is read twice.
+    inspection inspect(const std::string& path) {
         if (const auto it = prefetched_.find(path); it != prefetched_.end()) {
-            note_read(path);
-            if (options_.deduplicate) fdt_digests_.emplace(path, it->second.sum);
-            dtb_info info = std::move(it->second.info);
+            inspection out = std::move(it->second);
             prefetched_.erase(it);
-            return inspected_.emplace(path, std::move(info)).first->second;
+            note_read(path);
+            return out;
         }
         // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
         const auto bytes = read_whole_file(path, 256u << 20);
         note_read(path);
-        dtb_info info = inspect_dtb(bytes.data(), bytes.size(), path);
-        if (options_.deduplicate) fdt_digests_.emplace(path, digest_of(bytes.data(), bytes.size()));
-        return inspected_.emplace(path, std::move(info)).first->second;
+        inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
+        if (options_.deduplicate) out.sha = digest_of(bytes.data(), bytes.size());
+        return out;
+    }
+
+    static std::uint64_t digest_prefix(const digest& d) {
+        std::uint64_t p = 0;
+        std::memcpy(&p, d.data(), sizeof p);
+        return p;
+    }
+
+    /// The fdt image already holding `path`'s bytes (the digest's first 64
+    /// bits equal, then compared byte for byte), or npos. Counts what was saved.
+    std::size_t find_fdt_duplicate(const digest& d, const std::string& path) {
+        const auto [begin, end] = fdt_by_digest_.equal_range(digest_prefix(d));
+        for (auto it = begin; it != end; ++it) {
+            if (!same_file_contents(fit.images[it->second].data.name(), path)) continue;
+            ++report_.images_deduplicated;
+            auto fd = open_for_reading(path);
+            report_.bytes_deduplicated += file_size(fd.get(), path);
+            return it->second;
+        }
+        return string_index<image_source_at>::npos;
     }
 
     static std::string key_of(const digest& d, const std::string& kind) {
         return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
     }
 
-    /// The image already holding `path`'s bytes (digest equal, then compared
-    /// byte for byte), or empty. Counts what was saved.
+    /// The loadable already holding `path`'s bytes (digest and `kind` equal,
+    /// then compared byte for byte), or empty. Counts what was saved.
     std::string find_duplicate(const digest& d, const std::string& path, const std::string& kind) {
-        const auto it = by_digest_.find(key_of(d, kind));
-        if (it == by_digest_.end()) return {};
+        const auto it = loadable_by_digest_.find(key_of(d, kind));
+        if (it == loadable_by_digest_.end()) return {};
         for (const auto& candidate : it->second) {
             if (!same_file_contents(candidate.path, path)) continue;
             ++report_.images_deduplicated;
@@ -499,11 +594,15 @@ private:
 
     std::string next_loadable_name() const { return "loadable-" + std::to_string(loadable_count_ + 1); }
 
+    // `source`: the DTB the configuration is made from, read (and so
+    // noted in the report) just before.
     void add_configuration(configuration conf, const std::string& source, bool automatic) {
         fit.configurations.push_back(std::move(conf));
-        sources_.push_back(source);
+        sources_.push_back(files_seen_.find(source));
         automatic_.push_back(automatic);
     }
+
+    const std::string& source(std::size_t conf) const { return report_.files_read[sources_[conf]]; }
 
     std::string resolve_default() const {
         const auto& confs = fit.configurations;
@@ -512,28 +611,35 @@ private:
         for (const auto& c : confs)
             if (c.name == want) return c.name;
         for (std::size_t i = 0; i < confs.size(); ++i)
-            if (sources_[i] == want) return confs[i].name;
+            if (source(i) == want) return confs[i].name;
         for (std::size_t i = 0; i < confs.size(); ++i)
-            if (base_name(sources_[i]) == want) return confs[i].name;
+            if (base_name(source(i)) == want) return confs[i].name;
         for (const auto& c : confs)
             if (std::find(c.compatible.begin(), c.compatible.end(), want) != c.compatible.end()) return c.name;
         throw error(errc::invalid_argument, "default configuration",
                     "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
     }
 
+    struct file_read_at {
+        const kernel_fit_report* report;
+        const std::string& operator()(std::size_t i) const { return report->files_read[i]; }
+    };
+    struct image_source_at {
+        const tree* fit;
+        const std::string& operator()(std::size_t i) const { return fit->images[i].data.name(); }
+    };
+
+    // With 100,000 DTBs every per-file table costs MiB: paths are kept once
+    // (in the report and the images) and the tables hold indices.
     const kernel_fit_options& options_;
     kernel_fit_report& report_;
-    std::unordered_set<std::string> seen_;
-    std::unordered_map<std::string, dtb_info> inspected_;
-    struct prefetched {
-        dtb_info info;
-        digest sum;
-    };
-    std::unordered_map<std::string, prefetched> prefetched_;  // read ahead, not yet inspect()ed
-    std::unordered_map<std::string, digest> fdt_digests_;
-    std::unordered_map<std::string, std::string> fdt_by_path_;
-    std::unordered_map<std::string, std::vector<stored>> by_digest_;
-    std::vector<std::string> sources_;  // per configuration: the DTB it was made from
+    string_index<file_read_at> files_seen_{file_read_at{&report_}};     // report_.files_read
+    string_index<image_source_at> fdt_paths_{image_source_at{&fit}};  // fdt images, by file
+    std::unordered_map<std::string, std::size_t> fdt_aliases_;        // deduplicated files: their image
+    std::unordered_multimap<std::uint64_t, std::size_t> fdt_by_digest_;  // digest prefix: fdt image
+    std::unordered_map<std::string, std::vector<stored>> loadable_by_digest_;
+    std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
+    std::unordered_map<std::string, inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
     std::vector<bool> automatic_;       // per configuration: named by `naming`
     std::vector<std::string> loadables_;
     std::string kernel_, ramdisk_;
@@ -583,27 +689,39 @@ inline tree make_kernel_fit(const kernel_fit_options& options, const std::string
     kernel_fit_report& r = report ? *report : local;
     r = {};
     detail::kernel_fit_assembler fit(options, r);
+    fit.reserve(dtbs, options);
     if (!kernel.empty()) fit.add_kernel(kernel);
     if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
-    if (options.threads != 1) {
-        std::vector<std::string> devicetrees;
-        for (const auto& path : dtbs)
-            if (detail::has_suffix(path, ".dtb") || (options.pack_overlays && detail::has_suffix(path, ".dtbo")))
-                devicetrees.push_back(path);
-        fit.prefetch(devicetrees, options.threads);
-    }
+    const unsigned threads =
+        options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    // Windows of the list are read ahead on the threads, so what is held
+    // ahead stays bounded with 100,000 DTBs.
+    constexpr std::size_t window = 512;
     bool any_dtb = false;
-    for (const auto& path : dtbs) {
-        if (detail::has_suffix(path, ".dtb")) {
-            fit.add_dtb_configuration(path);
-            any_dtb = true;
-        } else if (options.pack_overlays && detail::has_suffix(path, ".dtbo")) {
-            fit.fdt_image(path);
-            any_dtb = true;
-        } else if (skipped) {
-            skipped(path);
+    for (std::size_t begin = 0; begin < dtbs.size(); begin += window) {
+        const std::size_t end = std::min(dtbs.size(), begin + window);
+        if (threads > 1) {
+            std::vector<std::string> devicetrees;
+            for (std::size_t i = begin; i < end; ++i)
+                if (detail::has_suffix(dtbs[i], ".dtb") ||
+                    (options.pack_overlays && detail::has_suffix(dtbs[i], ".dtbo")))
+                    devicetrees.push_back(dtbs[i]);
+            fit.prefetch(devicetrees.data(), devicetrees.data() + devicetrees.size(), threads);
+        }
+        for (std::size_t i = begin; i < end; ++i) {
+            const std::string& path = dtbs[i];
+            if (detail::has_suffix(path, ".dtb")) {
+                fit.add_dtb_configuration(path);
+                any_dtb = true;
+            } else if (options.pack_overlays && detail::has_suffix(path, ".dtbo")) {
+                fit.fdt_image(path);
+                any_dtb = true;
+            } else if (skipped) {
+                skipped(path);
+            }
         }
     }
+    fit.prefetch(nullptr, nullptr, 1);  // nothing read ahead is kept
     for (const auto& spec : options.configurations) {
         fit.add_explicit_configuration(spec);
         any_dtb = true;

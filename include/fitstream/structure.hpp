@@ -226,24 +226,49 @@ inline structure build_structure(const tree& fit, const layout_options& options)
     // wrong key fails the write before it starts.
     detail::key_cache keys;
 
-    detail::fdt_builder fdt(64 * 1024);
-    fdt.begin_node("");
-    fdt.property_string("description", fit.description);
-    if (fit.timestamp) fdt.property_u32("timestamp", *fit.timestamp);
-    fdt.property_u32("#address-cells", static_cast<std::uint32_t>(fit.address_cells));
+    // `slots` null: measuring, where one scratch entry serves every image.
+    const auto write = [&](detail::fdt_builder& fdt, std::vector<image_slots>* slots,
+                           std::vector<signature_slot>& signatures) {
+        image_slots scratch;
+        fdt.begin_node("");
+        fdt.property_string("description", fit.description);
+        if (fit.timestamp) fdt.property_u32("timestamp", *fit.timestamp);
+        fdt.property_u32("#address-cells", static_cast<std::uint32_t>(fit.address_cells));
 
-    fdt.begin_node("images");
-    for (std::size_t i = 0; i < fit.images.size(); ++i)
-        detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout, options.position.has_value(),
-                                 out.slots[i], fit, i, keys, out.signatures);
-    fdt.end_node();
+        fdt.begin_node("images");
+        for (std::size_t i = 0; i < fit.images.size(); ++i) {
+            scratch.hash_value_at.clear();
+            detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout,
+                                     options.position.has_value(), slots ? (*slots)[i] : scratch, fit, i, keys,
+                                     signatures);
+        }
+        fdt.end_node();
 
-    fdt.begin_node("configurations");
-    if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
-    for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, out.signatures);
-    fdt.end_node();
+        fdt.begin_node("configurations");
+        if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
+        for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, signatures);
+        fdt.end_node();
 
-    fdt.end_node();
+        fdt.end_node();
+    };
+
+    // Measured first, then built in a buffer of exactly that size (plus
+    // the padding write_fit() adds for external data, when that is small),
+    // so the blob is never copied to grow and keeps no slack: with 100,000
+    // DTBs it is tens of MiB. The keys are loaded in the first pass only.
+    std::size_t size = 0;
+    {
+        auto measure = detail::fdt_builder::measure();
+        std::vector<signature_slot> signatures;
+        write(measure, nullptr, signatures);
+        size = measure.size();
+    }
+    if (options.layout == data_layout::external) {
+        const std::size_t padded = static_cast<std::size_t>(align_up(size, std::max<std::uint64_t>(4, options.align)));
+        if (padded - size <= size / 2 + 64 * 1024) size = padded;
+    }
+    detail::fdt_builder fdt(size);
+    write(fdt, &out.slots, out.signatures);
     out.blob = std::move(fdt).finish();
     return out;
 }

@@ -111,13 +111,51 @@ private:
     segments segments_;
 };
 
-/// An image's codec: its FIT name, how to make a fresh encoder and, for
-/// codecs that have `segments`, a segmenter (empty function otherwise).
+/// A codec with its options, behind a virtual call: makes encoders and,
+/// for codecs that have `segments`, segmenters. Immutable, so images share
+/// one (see image::compress_with).
+struct codec_interface {
+    virtual ~codec_interface() = default;
+    virtual std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const = 0;
+    virtual bool has_segments() const noexcept = 0;
+    /// Null for a codec without `segments`.
+    virtual std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const = 0;
+};
+
+template <class Codec>
+class codec_model final : public codec_interface {
+public:
+    explicit codec_model(const typename Codec::options& options) : options_(options) {}
+    std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const override {
+        return std::make_unique<encoder_model<Codec>>(options_, source_size, threads);
+    }
+    bool has_segments() const noexcept override { return has_segments_v<Codec>; }
+    std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const override {
+        if constexpr (has_segments_v<Codec>)
+            return std::make_unique<segmenter_model<Codec>>(options_, source_size);
+        else
+            return (void)source_size, nullptr;
+    }
+
+private:
+    typename Codec::options options_;
+};
+
+/// An image's codec: its FIT name and a shared codec_interface. (A pointer,
+/// not a pair of std::function: a tree may hold 100,000 images.)
 struct codec_binding {
     std::string_view fit_name;
-    /// `threads`: how many threads the encoder may use of its own (1: none).
-    std::function<std::unique_ptr<encoder_interface>(std::uint64_t source_size, unsigned threads)> make_encoder;
-    std::function<std::unique_ptr<segmenter_interface>(std::uint64_t source_size)> make_segmenter;
+    std::shared_ptr<const codec_interface> codec;
+
+    /// A fresh encoder; `threads`: how many threads it may use of its own (1: none).
+    std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const {
+        return codec->make_encoder(source_size, threads);
+    }
+    /// True when the codec has `segments` (make_segmenter() gives one).
+    bool segmented() const noexcept { return codec->has_segments(); }
+    std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const {
+        return codec->make_segmenter(source_size);
+    }
 };
 
 /// A hash behind a virtual call.
@@ -178,23 +216,23 @@ public:
     /// checksum algorithm: the signature signs that digest.
     std::vector<signature_spec> signatures;
 
-    /// Stores this image compressed with `Codec` (default: stored as is).
+    /// Stores this image compressed with `Codec` and its default options
+    /// (without a call, images are stored as is). Every image so bound
+    /// shares one codec object.
     template <class Codec>
-    image& compress_with(typename Codec::options options = {}) {
+    image& compress_with() {
         static_assert(check_codec<Codec>());
-        codec_.fit_name = Codec::fit_name;
-        codec_.make_encoder = [options](std::uint64_t source_size,
-                                        unsigned threads) -> std::unique_ptr<detail::encoder_interface> {
-            return std::make_unique<detail::encoder_model<Codec>>(options, source_size, threads);
-        };
-        if constexpr (has_segments_v<Codec>) {
-            codec_.make_segmenter = [options](std::uint64_t source_size)
-                -> std::unique_ptr<detail::segmenter_interface> {
-                return std::make_unique<detail::segmenter_model<Codec>>(options, source_size);
-            };
-        } else {
-            codec_.make_segmenter = nullptr;
-        }
+        static const std::shared_ptr<const detail::codec_interface> shared =
+            std::make_shared<const detail::codec_model<Codec>>(typename Codec::options{});
+        codec_ = {Codec::fit_name, shared};
+        return *this;
+    }
+
+    /// Stores this image compressed with `Codec` and `options`.
+    template <class Codec>
+    image& compress_with(typename Codec::options options) {
+        static_assert(check_codec<Codec>());
+        codec_ = {Codec::fit_name, std::make_shared<const detail::codec_model<Codec>>(options)};
         return *this;
     }
 

@@ -316,6 +316,7 @@ inline void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t of
 
 #include <libfdt.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -369,31 +370,56 @@ inline void store_be32(void* p, std::uint32_t v) noexcept {
     std::memcpy(p, &be, sizeof be);
 }
 
-/// A devicetree built with libfdt's sequential-write functions in a buffer
-/// that doubles whenever libfdt reports FDT_ERR_NOSPACE.
+/// A devicetree built with libfdt's sequential-write functions.
+///
+/// A builder made with measure() writes nothing: it adds up the size
+/// libfdt would need for the same calls (its block layout and its reuse of
+/// a property name already in the strings block, as suffix of another
+/// included). Building a tree twice, measuring first, lets the real
+/// builder start at the exact size: no buffer is copied, zero-filled twice
+/// or left with slack, which for 100,000 DTBs is tens of MiB. Should the
+/// measure ever fall short, the buffer still doubles on FDT_ERR_NOSPACE.
 class fdt_builder {
 public:
-    explicit fdt_builder(std::size_t initial_size = 4096) : buffer_(initial_size) {
+    explicit fdt_builder(std::size_t initial_size = 4096) : buffer_(std::max(initial_size, min_size)) {
         fdt_check(fdt_create(buffer_.data(), static_cast<int>(buffer_.size())), "fdt_create");
         retry([&] { return fdt_finish_reservemap(buffer_.data()); }, "reserve map");
     }
 
+    /// A builder that only measures: see size().
+    static fdt_builder measure() { return fdt_builder(measuring_tag{}); }
+
+    /// Measuring: the totalsize of the blob the calls so far and finish()
+    /// would make.
+    std::size_t size() const {
+        return struct_begin_ + struct_size_ + fdt_tag_size + strings_.size();
+    }
+
     void begin_node(const std::string& name) {
+        if (measuring_) return (void)(struct_size_ += fdt_tag_size + align4(name.size() + 1));
         retry([&] { return fdt_begin_node(buffer_.data(), name.c_str()); }, name);
     }
     void end_node() {
+        if (measuring_) return (void)(struct_size_ += fdt_tag_size);
         retry([&] { return fdt_end_node(buffer_.data()); }, "end node");
     }
     void property(const std::string& name, const void* value, std::size_t size) {
         check_size(size, name);
+        if (measuring_) return measure_property(name, size);
         retry([&] { return fdt_property(buffer_.data(), name.c_str(), value, static_cast<int>(size)); }, name);
     }
     void property_string(const std::string& name, std::string_view value) {
+        if (measuring_) return measure_property(name, value.size() + 1);
         std::string terminated(value);
         property(name, terminated.c_str(), terminated.size() + 1);
     }
     /// A string list: each string NUL-terminated, one after another.
     void property_strings(const std::string& name, const std::vector<std::string>& values) {
+        if (measuring_) {
+            std::size_t size = 0;
+            for (const auto& v : values) size += v.size() + 1;
+            return measure_property(name, size);
+        }
         std::string joined;
         for (const auto& v : values) {
             joined += v;
@@ -417,6 +443,10 @@ public:
     /// of its value from the start of the blob, for filling in later.
     std::size_t placeholder(const std::string& name, std::size_t size) {
         check_size(size, name);
+        if (measuring_) {
+            measure_property(name, size);
+            return struct_begin_ + struct_size_ - align4(size);
+        }
         void* value = nullptr;
         retry([&] { return fdt_property_placeholder(buffer_.data(), name.c_str(), static_cast<int>(size), &value); },
               name);
@@ -427,10 +457,12 @@ public:
     /// Offset, from the start of the blob, of the end of what has been
     /// written to the structure block so far.
     std::size_t struct_end() const {
+        if (measuring_) return struct_begin_ + struct_size_;
         return fdt_off_dt_struct(buffer_.data()) + fdt_size_dt_struct(buffer_.data());
     }
 
-    /// Finishes the tree and returns the blob, trimmed to its totalsize.
+    /// Finishes the tree and returns the blob, trimmed to its totalsize
+    /// (the capacity stays what the builder started with, or grew to).
     /// The structure block stays where it was while building, so offsets
     /// from placeholder() and struct_end() remain valid.
     std::vector<char> finish() && {
@@ -440,9 +472,40 @@ public:
     }
 
 private:
+    struct measuring_tag {};
+    // Where the structure block starts (after the header and the empty
+    // reserve map) is libfdt's to say: asked of it once, in a small buffer.
+    explicit fdt_builder(measuring_tag) : measuring_(true) {
+        alignas(8) char probe[256];
+        fdt_check(fdt_create(probe, sizeof probe), "fdt_create");
+        fdt_check(fdt_finish_reservemap(probe), "reserve map");
+        struct_begin_ = fdt_off_dt_struct(probe);
+    }
+
+    // Then come the structure block, whose FDT_END tag fdt_finish() adds,
+    // and the strings.
+    static constexpr std::size_t fdt_tag_size = 4;
+    static constexpr std::size_t min_size = 256;
+
     static void check_size(std::size_t size, const std::string& name) {
         if (size > static_cast<std::size_t>(INT32_MAX / 2))
             throw error(errc::limit_exceeded, name, "property too large for libfdt");
+    }
+
+    static std::size_t align4(std::size_t n) { return (n + 3) & ~std::size_t(3); }
+
+    // FDT_PROP, length, name offset, then the value padded to 4 bytes; the
+    // name joins the strings block unless it is already there, as a whole
+    // string or the tail of one (libfdt's fdt_find_add_string_ searches so).
+    void measure_property(const std::string& name, std::size_t size) {
+        struct_size_ += 3 * fdt_tag_size + align4(size);
+        if (names_seen_.size() < max_names_seen &&
+            std::find(names_seen_.begin(), names_seen_.end(), name) != names_seen_.end())
+            return;
+        const std::string_view terminated(name.c_str(), name.size() + 1);
+        if (std::string_view(strings_).find(terminated) == std::string_view::npos)
+            strings_.insert(0, terminated.data(), terminated.size());
+        if (names_seen_.size() < max_names_seen) names_seen_.push_back(name);
     }
 
     template <class Op>
@@ -463,6 +526,14 @@ private:
     }
 
     std::vector<char> buffer_;
+    bool measuring_ = false;
+    std::size_t struct_begin_ = 0;  // measuring: see the measuring constructor
+    std::size_t struct_size_ = 0;  // measuring: the structure block so far, without FDT_END
+    std::string strings_;          // measuring: the strings block as libfdt would hold it
+    // Measuring: names known to be in strings_ already (a FIT uses a few
+    // dozen, so a short list saves searching the block for each property).
+    static constexpr std::size_t max_names_seen = 64;
+    std::vector<std::string> names_seen_;
 };
 
 }  // namespace detail
@@ -3836,13 +3907,51 @@ private:
     segments segments_;
 };
 
-/// An image's codec: its FIT name, how to make a fresh encoder and, for
-/// codecs that have `segments`, a segmenter (empty function otherwise).
+/// A codec with its options, behind a virtual call: makes encoders and,
+/// for codecs that have `segments`, segmenters. Immutable, so images share
+/// one (see image::compress_with).
+struct codec_interface {
+    virtual ~codec_interface() = default;
+    virtual std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const = 0;
+    virtual bool has_segments() const noexcept = 0;
+    /// Null for a codec without `segments`.
+    virtual std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const = 0;
+};
+
+template <class Codec>
+class codec_model final : public codec_interface {
+public:
+    explicit codec_model(const typename Codec::options& options) : options_(options) {}
+    std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const override {
+        return std::make_unique<encoder_model<Codec>>(options_, source_size, threads);
+    }
+    bool has_segments() const noexcept override { return has_segments_v<Codec>; }
+    std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const override {
+        if constexpr (has_segments_v<Codec>)
+            return std::make_unique<segmenter_model<Codec>>(options_, source_size);
+        else
+            return (void)source_size, nullptr;
+    }
+
+private:
+    typename Codec::options options_;
+};
+
+/// An image's codec: its FIT name and a shared codec_interface. (A pointer,
+/// not a pair of std::function: a tree may hold 100,000 images.)
 struct codec_binding {
     std::string_view fit_name;
-    /// `threads`: how many threads the encoder may use of its own (1: none).
-    std::function<std::unique_ptr<encoder_interface>(std::uint64_t source_size, unsigned threads)> make_encoder;
-    std::function<std::unique_ptr<segmenter_interface>(std::uint64_t source_size)> make_segmenter;
+    std::shared_ptr<const codec_interface> codec;
+
+    /// A fresh encoder; `threads`: how many threads it may use of its own (1: none).
+    std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const {
+        return codec->make_encoder(source_size, threads);
+    }
+    /// True when the codec has `segments` (make_segmenter() gives one).
+    bool segmented() const noexcept { return codec->has_segments(); }
+    std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const {
+        return codec->make_segmenter(source_size);
+    }
 };
 
 /// A hash behind a virtual call.
@@ -3903,23 +4012,23 @@ public:
     /// checksum algorithm: the signature signs that digest.
     std::vector<signature_spec> signatures;
 
-    /// Stores this image compressed with `Codec` (default: stored as is).
+    /// Stores this image compressed with `Codec` and its default options
+    /// (without a call, images are stored as is). Every image so bound
+    /// shares one codec object.
     template <class Codec>
-    image& compress_with(typename Codec::options options = {}) {
+    image& compress_with() {
         static_assert(check_codec<Codec>());
-        codec_.fit_name = Codec::fit_name;
-        codec_.make_encoder = [options](std::uint64_t source_size,
-                                        unsigned threads) -> std::unique_ptr<detail::encoder_interface> {
-            return std::make_unique<detail::encoder_model<Codec>>(options, source_size, threads);
-        };
-        if constexpr (has_segments_v<Codec>) {
-            codec_.make_segmenter = [options](std::uint64_t source_size)
-                -> std::unique_ptr<detail::segmenter_interface> {
-                return std::make_unique<detail::segmenter_model<Codec>>(options, source_size);
-            };
-        } else {
-            codec_.make_segmenter = nullptr;
-        }
+        static const std::shared_ptr<const detail::codec_interface> shared =
+            std::make_shared<const detail::codec_model<Codec>>(typename Codec::options{});
+        codec_ = {Codec::fit_name, shared};
+        return *this;
+    }
+
+    /// Stores this image compressed with `Codec` and `options`.
+    template <class Codec>
+    image& compress_with(typename Codec::options options) {
+        static_assert(check_codec<Codec>());
+        codec_ = {Codec::fit_name, std::make_shared<const detail::codec_model<Codec>>(options)};
         return *this;
     }
 
@@ -4798,24 +4907,49 @@ inline structure build_structure(const tree& fit, const layout_options& options)
     // wrong key fails the write before it starts.
     detail::key_cache keys;
 
-    detail::fdt_builder fdt(64 * 1024);
-    fdt.begin_node("");
-    fdt.property_string("description", fit.description);
-    if (fit.timestamp) fdt.property_u32("timestamp", *fit.timestamp);
-    fdt.property_u32("#address-cells", static_cast<std::uint32_t>(fit.address_cells));
+    // `slots` null: measuring, where one scratch entry serves every image.
+    const auto write = [&](detail::fdt_builder& fdt, std::vector<image_slots>* slots,
+                           std::vector<signature_slot>& signatures) {
+        image_slots scratch;
+        fdt.begin_node("");
+        fdt.property_string("description", fit.description);
+        if (fit.timestamp) fdt.property_u32("timestamp", *fit.timestamp);
+        fdt.property_u32("#address-cells", static_cast<std::uint32_t>(fit.address_cells));
 
-    fdt.begin_node("images");
-    for (std::size_t i = 0; i < fit.images.size(); ++i)
-        detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout, options.position.has_value(),
-                                 out.slots[i], fit, i, keys, out.signatures);
-    fdt.end_node();
+        fdt.begin_node("images");
+        for (std::size_t i = 0; i < fit.images.size(); ++i) {
+            scratch.hash_value_at.clear();
+            detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout,
+                                     options.position.has_value(), slots ? (*slots)[i] : scratch, fit, i, keys,
+                                     signatures);
+        }
+        fdt.end_node();
 
-    fdt.begin_node("configurations");
-    if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
-    for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, out.signatures);
-    fdt.end_node();
+        fdt.begin_node("configurations");
+        if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
+        for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, signatures);
+        fdt.end_node();
 
-    fdt.end_node();
+        fdt.end_node();
+    };
+
+    // Measured first, then built in a buffer of exactly that size (plus
+    // the padding write_fit() adds for external data, when that is small),
+    // so the blob is never copied to grow and keeps no slack: with 100,000
+    // DTBs it is tens of MiB. The keys are loaded in the first pass only.
+    std::size_t size = 0;
+    {
+        auto measure = detail::fdt_builder::measure();
+        std::vector<signature_slot> signatures;
+        write(measure, nullptr, signatures);
+        size = measure.size();
+    }
+    if (options.layout == data_layout::external) {
+        const std::size_t padded = static_cast<std::size_t>(align_up(size, std::max<std::uint64_t>(4, options.align)));
+        if (padded - size <= size / 2 + 64 * 1024) size = padded;
+    }
+    detail::fdt_builder fdt(size);
+    write(fdt, &out.slots, out.signatures);
     out.blob = std::move(fdt).finish();
     return out;
 }
@@ -5334,7 +5468,7 @@ private:
         slot->image = i;
         if (next_segment_ == 0) {
             current_.reset();
-            if (img.codec().make_segmenter) {
+            if (img.codec().segmented()) {
                 try {
                     auto state = std::make_shared<pipeline_image_state>();
                     state->segmenter = img.codec().make_segmenter(size);
@@ -5383,7 +5517,7 @@ private:
 
     void start_workers() {
         bool segmented = false;
-        for (const auto& img : images_) segmented = segmented || static_cast<bool>(img.codec().make_segmenter);
+        for (const auto& img : images_) segmented = segmented || img.codec().segmented();
         const std::size_t jobs_bound = segmented ? threads_ : std::min<std::size_t>(threads_, images_.size());
         workers_.reserve(jobs_bound);
         for (std::size_t i = 0; i < jobs_bound; ++i) workers_.emplace_back([this] { worker_main(); });
@@ -6283,6 +6417,7 @@ private:
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -6488,9 +6623,55 @@ inline std::string read_text_file(const std::string& path, std::uint64_t limit) 
     return text;
 }
 
+/// A set of strings kept elsewhere (report paths, image sources), holding
+/// only their indices: with 100,000 DTBs a copy of every path per lookup
+/// table is several MiB each. `Get(i)` returns string i; find() looks a
+/// string up without storing it.
+template <class Get>
+class string_index {
+public:
+    explicit string_index(Get get) : get_(std::move(get)), set_(0, hasher{this}, equal{this}) {}
+    string_index(const string_index&) = delete;
+    string_index& operator=(const string_index&) = delete;
+
+    /// The index of a string equal to `key`, or npos.
+    std::size_t find(std::string_view key) const {
+        probe_ = key;
+        const auto it = set_.find(probe);
+        return it == set_.end() ? npos : *it;
+    }
+    /// Adds string `i`; false when an equal string is already in.
+    bool insert(std::size_t i) { return set_.insert(i).second; }
+    void reserve(std::size_t n) { set_.reserve(n); }
+
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+private:
+    static constexpr std::size_t probe = npos;  // stands for probe_ inside the set's functors
+    std::string_view at(std::size_t i) const { return i == probe ? probe_ : std::string_view(get_(i)); }
+    struct hasher {
+        const string_index* self;
+        std::size_t operator()(std::size_t i) const { return std::hash<std::string_view>()(self->at(i)); }
+    };
+    struct equal {
+        const string_index* self;
+        bool operator()(std::size_t a, std::size_t b) const { return self->at(a) == self->at(b); }
+    };
+
+    Get get_;
+    mutable std::string_view probe_;
+    std::unordered_set<std::size_t, hasher, equal> set_;
+};
+
 /// Builds the tree for make_kernel_fit(), one input at a time.
 class kernel_fit_assembler {
 public:
+    /// What inspect() learns from a devicetree file.
+    struct inspection {
+        dtb_info info;
+        std::optional<digest> sha;  ///< when deduplicating
+    };
+
     kernel_fit_assembler(const kernel_fit_options& options, kernel_fit_report& report)
         : options_(options), report_(report) {
         fit.description = options.name + " with devicetree set";
@@ -6521,29 +6702,27 @@ public:
         ramdisk_ = "ramdisk";
     }
 
-    /// Reads and checks `paths` on `threads` threads, ahead of inspect():
-    /// with 1,500 DTBs, reading them and fdt_check_full are most of the
-    /// time fitpack spends outside the codecs. A file that fails here is
-    /// left for inspect() to read again, so its error comes in list order.
-    void prefetch(const std::vector<std::string>& paths, unsigned threads) {
-        if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-        threads = static_cast<unsigned>(std::min<std::size_t>(threads, paths.size()));
+    /// Reads and checks [first, last) on `threads` threads ahead of
+    /// inspect(): with 1,500 DTBs, reading them and fdt_check_full are most
+    /// of the time spent outside the codecs. The caller goes through the
+    /// list in windows, so this holds one window's results. A file that
+    /// fails here is left for inspect() to read again: its error comes in
+    /// list order, as without threads.
+    void prefetch(const std::string* first, const std::string* last, unsigned threads) {
+        prefetched_.clear();
+        const auto count = static_cast<std::size_t>(last - first);
+        threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
         if (threads < 2) return;
-        struct result {
-            bool ok = false;
-            dtb_info info;
-            digest sum{};
-        };
-        std::vector<result> results(paths.size());
+        std::vector<std::optional<inspection>> results(count);
         std::atomic<std::size_t> next{0};
         const bool with_digest = options_.deduplicate;
         const auto work = [&] {
-            for (std::size_t i; (i = next.fetch_add(1)) < paths.size();) {
+            for (std::size_t i; (i = next.fetch_add(1)) < count;) {
                 try {
-                    const auto bytes = read_whole_file(paths[i], 256u << 20);
-                    results[i].info = inspect_dtb(bytes.data(), bytes.size(), paths[i]);
-                    if (with_digest) results[i].sum = digest_of(bytes.data(), bytes.size());
-                    results[i].ok = true;
+                    const auto bytes = read_whole_file(first[i], 256u << 20);
+                    inspection in{inspect_dtb(bytes.data(), bytes.size(), first[i]), std::nullopt};
+                    if (with_digest) in.sha = digest_of(bytes.data(), bytes.size());
+                    results[i] = std::move(in);
                 } catch (...) {
                     // inspect() meets it again, in order.
                 }
@@ -6553,13 +6732,13 @@ public:
         for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
         work();
         for (auto& t : pool) t.join();
-        for (std::size_t i = 0; i < paths.size(); ++i)
-            if (results[i].ok) prefetched_.emplace(paths[i], prefetched{std::move(results[i].info), results[i].sum});
+        for (std::size_t i = 0; i < count; ++i)
+            if (results[i]) prefetched_.emplace(first[i], std::move(*results[i]));
     }
 
     /// A DTB from the list: one configuration, named later.
     void add_dtb_configuration(const std::string& dtb) {
-        const dtb_info info = inspect(dtb);
+        inspection in = inspect(dtb);
         std::vector<std::string> files{dtb};
         if (options_.decompose_dtbs) {
             const std::string cmd = kbuild_cmd_file(dtb);
@@ -6575,40 +6754,47 @@ public:
             files = decompose_dtb(dtb, cmd, text);
         }
         configuration conf;
-        conf.description = info.model ? *info.model : base_name(dtb);
-        conf.compatible = info.compatible;
-        for (const auto& f : files) conf.fdt.push_back(fdt_image(f));
+        conf.description = in.info.model ? std::move(*in.info.model) : base_name(dtb);
+        conf.compatible = std::move(in.info.compatible);
+        for (const auto& f : files) conf.fdt.push_back(f == dtb ? fdt_image(f, &in) : fdt_image(f));
         add_configuration(std::move(conf), dtb, /*automatic=*/true);
     }
 
     void add_explicit_configuration(const configuration_spec& spec) {
         if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
         if (spec.base.empty()) throw error(errc::invalid_argument, spec.name, "configuration has no base DTB");
-        const dtb_info info = inspect(spec.base);
+        inspection in = inspect(spec.base);
         configuration conf;
         conf.name = spec.name;
-        conf.description = info.model ? *info.model : base_name(spec.base);
-        conf.compatible = info.compatible;
-        conf.fdt.push_back(fdt_image(spec.base));
+        conf.description = in.info.model ? std::move(*in.info.model) : base_name(spec.base);
+        conf.compatible = std::move(in.info.compatible);
+        conf.fdt.push_back(fdt_image(spec.base, &in));
         for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay));
         add_configuration(std::move(conf), spec.base, /*automatic=*/false);
     }
 
     /// Stores a devicetree (DTB or overlay) once; returns its image name.
-    std::string fdt_image(const std::string& path) {
-        if (const auto it = fdt_by_path_.find(path); it != fdt_by_path_.end()) return it->second;
-        inspect(path);
-        std::string name;
-        if (options_.deduplicate) name = find_duplicate(fdt_digests_.at(path), path, "");
-        if (name.empty()) {
-            name = "fdt-" + std::to_string(++fdt_count_);
-            image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
-            f.description = base_name(path);
-            f.arch = options_.arch;
-            apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
-            if (options_.deduplicate) by_digest_[key_of(fdt_digests_.at(path), "")].push_back({path, name});
+    /// `known`: what inspect() found for `path` when the caller has it (the
+    /// file is read once); otherwise it is read and checked here.
+    std::string fdt_image(const std::string& path, const inspection* known = nullptr) {
+        if (const auto i = fdt_paths_.find(path); i != string_index<image_source_at>::npos) return fit.images[i].name;
+        if (const auto it = fdt_aliases_.find(path); it != fdt_aliases_.end()) return fit.images[it->second].name;
+        const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
+        if (options_.deduplicate) {
+            const std::size_t existing = find_fdt_duplicate(*sha, path);
+            if (existing != string_index<image_source_at>::npos) {
+                fdt_aliases_.emplace(path, existing);
+                return fit.images[existing].name;
+            }
         }
-        fdt_by_path_.emplace(path, name);
+        std::string name = "fdt-" + std::to_string(++fdt_count_);
+        image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
+        f.description = base_name(path);
+        f.arch = options_.arch;
+        apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
+        const std::size_t index = fit.images.size() - 1;
+        fdt_paths_.insert(index);
+        if (options_.deduplicate) fdt_by_digest_.emplace(digest_prefix(*sha), index);
         return name;
     }
 
@@ -6628,7 +6814,7 @@ public:
                     loadables_.push_back(existing);
                 return;
             }
-            by_digest_[key_of(d, kind)].push_back({spec.path, next_loadable_name()});
+            loadable_by_digest_[key_of(d, kind)].push_back({spec.path, next_loadable_name()});
         }
         const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
         if (spec.name.empty()) ++loadable_count_;
@@ -6640,6 +6826,26 @@ public:
         l.entry = spec.entry ? spec.entry : spec.load;
         apply_codec_and_hashes(l, spec.compression, options_.hashes);
         loadables_.push_back(name);
+    }
+
+    /// Room for what `dtbs` and `options` add, so that the image and
+    /// configuration vectors (hundreds of bytes an element) do not grow by
+    /// doubling: with 100,000 DTBs that is tens of MiB of slack and copying.
+    void reserve(const std::vector<std::string>& dtbs, const kernel_fit_options& options) {
+        std::size_t confs = options.configurations.size(), fdts = 0;
+        for (const auto& path : dtbs) {
+            if (has_suffix(path, ".dtb")) ++confs;
+            else if (!options.pack_overlays || !has_suffix(path, ".dtbo")) continue;
+            ++fdts;
+        }
+        for (const auto& spec : options.configurations) fdts += 1 + spec.overlays.size();
+        fit.images.reserve(2 + fdts + options.loadables.size());
+        fit.configurations.reserve(confs);
+        sources_.reserve(confs);
+        automatic_.reserve(confs);
+        files_seen_.reserve(2 + fdts + options.loadables.size());
+        fdt_paths_.reserve(fdts);
+        if (options.deduplicate) fdt_by_digest_.reserve(fdts);
     }
 
     /// Names the configurations, links kernel/ramdisk/loadables, sets the
@@ -6659,9 +6865,9 @@ public:
             if (!automatic_[i]) continue;
             const std::string stem =
                 options_.naming == conf_naming::basename
-                    ? "conf-" + sanitise_node_name(has_suffix(base_name(sources_[i]), ".dtb")
-                                                       ? base_name(sources_[i]).substr(0, base_name(sources_[i]).size() - 4)
-                                                       : base_name(sources_[i]))
+                    ? "conf-" + sanitise_node_name(has_suffix(base_name(source(i)), ".dtb")
+                                                       ? base_name(source(i)).substr(0, base_name(source(i)).size() - 4)
+                                                       : base_name(source(i)))
                     : "conf-" + std::to_string(i + 1);
             std::string name = stem;
             if (used.count(name)) {
@@ -6686,6 +6892,8 @@ public:
                     if (a && *a > max_cell_value) fit.address_cells = 2;
         }
         fit.default_configuration = resolve_default();
+        // Many DTBs with the same bytes leave reserved images unused.
+        if (fit.images.capacity() - fit.images.size() > fit.images.size() / 4) fit.images.shrink_to_fit();
         return std::move(fit);
     }
 
@@ -6696,37 +6904,58 @@ private:
     };
 
     void note_read(const std::string& path) {
-        if (seen_.insert(path).second) report_.files_read.push_back(path);
+        if (files_seen_.find(path) != string_index<file_read_at>::npos) return;
+        report_.files_read.push_back(path);
+        files_seen_.insert(report_.files_read.size() - 1);
     }
 
-    /// Reads and checks a devicetree once (fdt_check_full), remembering its
-    /// model, compatible and digest.
-    dtb_info inspect(const std::string& path) {
-        if (const auto it = inspected_.find(path); it != inspected_.end()) return it->second;
+    /// Reads and checks a devicetree (fdt_check_full): its model and
+    /// compatible, and its digest when deduplicating. Nothing is kept: a
+    /// file is stored once (fdt_image), and one listed twice is read twice.
+    inspection inspect(const std::string& path) {
         if (const auto it = prefetched_.find(path); it != prefetched_.end()) {
-            note_read(path);
-            if (options_.deduplicate) fdt_digests_.emplace(path, it->second.sum);
-            dtb_info info = std::move(it->second.info);
+            inspection out = std::move(it->second);
             prefetched_.erase(it);
-            return inspected_.emplace(path, std::move(info)).first->second;
+            note_read(path);
+            return out;
         }
         // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
         const auto bytes = read_whole_file(path, 256u << 20);
         note_read(path);
-        dtb_info info = inspect_dtb(bytes.data(), bytes.size(), path);
-        if (options_.deduplicate) fdt_digests_.emplace(path, digest_of(bytes.data(), bytes.size()));
-        return inspected_.emplace(path, std::move(info)).first->second;
+        inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
+        if (options_.deduplicate) out.sha = digest_of(bytes.data(), bytes.size());
+        return out;
+    }
+
+    static std::uint64_t digest_prefix(const digest& d) {
+        std::uint64_t p = 0;
+        std::memcpy(&p, d.data(), sizeof p);
+        return p;
+    }
+
+    /// The fdt image already holding `path`'s bytes (the digest's first 64
+    /// bits equal, then compared byte for byte), or npos. Counts what was saved.
+    std::size_t find_fdt_duplicate(const digest& d, const std::string& path) {
+        const auto [begin, end] = fdt_by_digest_.equal_range(digest_prefix(d));
+        for (auto it = begin; it != end; ++it) {
+            if (!same_file_contents(fit.images[it->second].data.name(), path)) continue;
+            ++report_.images_deduplicated;
+            auto fd = open_for_reading(path);
+            report_.bytes_deduplicated += file_size(fd.get(), path);
+            return it->second;
+        }
+        return string_index<image_source_at>::npos;
     }
 
     static std::string key_of(const digest& d, const std::string& kind) {
         return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
     }
 
-    /// The image already holding `path`'s bytes (digest equal, then compared
-    /// byte for byte), or empty. Counts what was saved.
+    /// The loadable already holding `path`'s bytes (digest and `kind` equal,
+    /// then compared byte for byte), or empty. Counts what was saved.
     std::string find_duplicate(const digest& d, const std::string& path, const std::string& kind) {
-        const auto it = by_digest_.find(key_of(d, kind));
-        if (it == by_digest_.end()) return {};
+        const auto it = loadable_by_digest_.find(key_of(d, kind));
+        if (it == loadable_by_digest_.end()) return {};
         for (const auto& candidate : it->second) {
             if (!same_file_contents(candidate.path, path)) continue;
             ++report_.images_deduplicated;
@@ -6739,11 +6968,15 @@ private:
 
     std::string next_loadable_name() const { return "loadable-" + std::to_string(loadable_count_ + 1); }
 
+    // `source`: the DTB the configuration is made from, read (and so
+    // noted in the report) just before.
     void add_configuration(configuration conf, const std::string& source, bool automatic) {
         fit.configurations.push_back(std::move(conf));
-        sources_.push_back(source);
+        sources_.push_back(files_seen_.find(source));
         automatic_.push_back(automatic);
     }
+
+    const std::string& source(std::size_t conf) const { return report_.files_read[sources_[conf]]; }
 
     std::string resolve_default() const {
         const auto& confs = fit.configurations;
@@ -6752,28 +6985,35 @@ private:
         for (const auto& c : confs)
             if (c.name == want) return c.name;
         for (std::size_t i = 0; i < confs.size(); ++i)
-            if (sources_[i] == want) return confs[i].name;
+            if (source(i) == want) return confs[i].name;
         for (std::size_t i = 0; i < confs.size(); ++i)
-            if (base_name(sources_[i]) == want) return confs[i].name;
+            if (base_name(source(i)) == want) return confs[i].name;
         for (const auto& c : confs)
             if (std::find(c.compatible.begin(), c.compatible.end(), want) != c.compatible.end()) return c.name;
         throw error(errc::invalid_argument, "default configuration",
                     "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
     }
 
+    struct file_read_at {
+        const kernel_fit_report* report;
+        const std::string& operator()(std::size_t i) const { return report->files_read[i]; }
+    };
+    struct image_source_at {
+        const tree* fit;
+        const std::string& operator()(std::size_t i) const { return fit->images[i].data.name(); }
+    };
+
+    // With 100,000 DTBs every per-file table costs MiB: paths are kept once
+    // (in the report and the images) and the tables hold indices.
     const kernel_fit_options& options_;
     kernel_fit_report& report_;
-    std::unordered_set<std::string> seen_;
-    std::unordered_map<std::string, dtb_info> inspected_;
-    struct prefetched {
-        dtb_info info;
-        digest sum;
-    };
-    std::unordered_map<std::string, prefetched> prefetched_;  // read ahead, not yet inspect()ed
-    std::unordered_map<std::string, digest> fdt_digests_;
-    std::unordered_map<std::string, std::string> fdt_by_path_;
-    std::unordered_map<std::string, std::vector<stored>> by_digest_;
-    std::vector<std::string> sources_;  // per configuration: the DTB it was made from
+    string_index<file_read_at> files_seen_{file_read_at{&report_}};     // report_.files_read
+    string_index<image_source_at> fdt_paths_{image_source_at{&fit}};  // fdt images, by file
+    std::unordered_map<std::string, std::size_t> fdt_aliases_;        // deduplicated files: their image
+    std::unordered_multimap<std::uint64_t, std::size_t> fdt_by_digest_;  // digest prefix: fdt image
+    std::unordered_map<std::string, std::vector<stored>> loadable_by_digest_;
+    std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
+    std::unordered_map<std::string, inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
     std::vector<bool> automatic_;       // per configuration: named by `naming`
     std::vector<std::string> loadables_;
     std::string kernel_, ramdisk_;
@@ -6823,27 +7063,39 @@ inline tree make_kernel_fit(const kernel_fit_options& options, const std::string
     kernel_fit_report& r = report ? *report : local;
     r = {};
     detail::kernel_fit_assembler fit(options, r);
+    fit.reserve(dtbs, options);
     if (!kernel.empty()) fit.add_kernel(kernel);
     if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
-    if (options.threads != 1) {
-        std::vector<std::string> devicetrees;
-        for (const auto& path : dtbs)
-            if (detail::has_suffix(path, ".dtb") || (options.pack_overlays && detail::has_suffix(path, ".dtbo")))
-                devicetrees.push_back(path);
-        fit.prefetch(devicetrees, options.threads);
-    }
+    const unsigned threads =
+        options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    // Windows of the list are read ahead on the threads, so what is held
+    // ahead stays bounded with 100,000 DTBs.
+    constexpr std::size_t window = 512;
     bool any_dtb = false;
-    for (const auto& path : dtbs) {
-        if (detail::has_suffix(path, ".dtb")) {
-            fit.add_dtb_configuration(path);
-            any_dtb = true;
-        } else if (options.pack_overlays && detail::has_suffix(path, ".dtbo")) {
-            fit.fdt_image(path);
-            any_dtb = true;
-        } else if (skipped) {
-            skipped(path);
+    for (std::size_t begin = 0; begin < dtbs.size(); begin += window) {
+        const std::size_t end = std::min(dtbs.size(), begin + window);
+        if (threads > 1) {
+            std::vector<std::string> devicetrees;
+            for (std::size_t i = begin; i < end; ++i)
+                if (detail::has_suffix(dtbs[i], ".dtb") ||
+                    (options.pack_overlays && detail::has_suffix(dtbs[i], ".dtbo")))
+                    devicetrees.push_back(dtbs[i]);
+            fit.prefetch(devicetrees.data(), devicetrees.data() + devicetrees.size(), threads);
+        }
+        for (std::size_t i = begin; i < end; ++i) {
+            const std::string& path = dtbs[i];
+            if (detail::has_suffix(path, ".dtb")) {
+                fit.add_dtb_configuration(path);
+                any_dtb = true;
+            } else if (options.pack_overlays && detail::has_suffix(path, ".dtbo")) {
+                fit.fdt_image(path);
+                any_dtb = true;
+            } else if (skipped) {
+                skipped(path);
+            }
         }
     }
+    fit.prefetch(nullptr, nullptr, 1);  // nothing read ahead is kept
     for (const auto& spec : options.configurations) {
         fit.add_explicit_configuration(spec);
         any_dtb = true;

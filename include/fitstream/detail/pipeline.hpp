@@ -199,7 +199,7 @@ private:
         slot->image = i;
         if (next_segment_ == 0) {
             current_.reset();
-            if (img.codec().make_segmenter) {
+            if (img.codec().segmented()) {
                 try {
                     auto state = std::make_shared<pipeline_image_state>();
                     state->segmenter = img.codec().make_segmenter(size);
@@ -248,7 +248,7 @@ private:
 
     void start_workers() {
         bool segmented = false;
-        for (const auto& img : images_) segmented = segmented || static_cast<bool>(img.codec().make_segmenter);
+        for (const auto& img : images_) segmented = segmented || img.codec().segmented();
         const std::size_t jobs_bound = segmented ? threads_ : std::min<std::size_t>(threads_, images_.size());
         workers_.reserve(jobs_bound);
         for (std::size_t i = 0; i < jobs_bound; ++i) workers_.emplace_back([this] { worker_main(); });
