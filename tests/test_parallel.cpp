@@ -10,7 +10,6 @@
 #define BOOST_TEST_MODULE fitstream parallel writer
 #include <boost/test/unit_test.hpp>
 
-#include <fitstream/detail/libfdt.hpp>
 #include <fitstream/fitstream.hpp>
 
 #include "support.hpp"

@@ -37,8 +37,7 @@
 
 #include "uboot_qemu.hpp"
 
-#include <fitstream/codec/gzip.hpp>
-#include <fitstream/codec/lz4.hpp>
+#include <fitstream/fitstream.hpp>
 
 #include <algorithm>
 #include <array>
