@@ -29,6 +29,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -130,6 +132,49 @@ fs::path mkimage_key_dtb(const fs::path& dir, const fs::path& some_fit) {
     fs::copy_file(some_fit, scratch);
     tool_ok({"mkimage", "-F", "-k", in().keys.string(), "-K", dtb.string(), "-r", scratch.string()});
     return dtb;
+}
+
+
+/// A property's bytes, read with fdtget (independent of fitstream's reader).
+std::string fdt_bytes(const fs::path& file, const std::string& node, const std::string& prop) {
+    std::istringstream hex(fdtget(file, node, prop, "bx"));
+    std::string out;
+    for (unsigned v = 0; hex >> std::hex >> v;) out.push_back(static_cast<char>(v));
+    return out;
+}
+
+/// Overwrites a property with `bytes`, with fdtput.
+void fdt_put_bytes(const fs::path& file, const std::string& node, const std::string& prop, const std::string& bytes) {
+    std::vector<std::string> argv{"fdtput", "-t", "bx", file.string(), node, prop};
+    for (const unsigned char c : bytes) {
+        char b[4];
+        std::snprintf(b, sizeof b, "%02x", c);
+        argv.emplace_back(b);
+    }
+    tool_ok(argv);
+}
+
+/// The hash-N node of `image` with `algo`, by fdtget.
+std::string hash_node(const fs::path& fit, const std::string& image, const std::string& algo) {
+    for (int n = 1; n <= 4; ++n) {
+        const std::string node = "/images/" + image + "/hash-" + std::to_string(n);
+        const run_result r = run({"fdtget", "-t", "s", fit.string(), node, "algo"});
+        if (r.exit_code == 0 && trim_newline(r.out) == algo) return node;
+    }
+    BOOST_FAIL("no " + algo + " hash node in /images/" + image);
+    return {};
+}
+
+/// DER for ECDSA-Sig-Value { r INTEGER, s INTEGER } from U-Boot's raw
+/// r || s, written here (not with fitstream's helper) to stay independent.
+std::string ecdsa_der(const std::string& raw) {
+    const auto integer = [](std::string v) {
+        v.erase(0, std::min(v.find_first_not_of('\0'), v.size() - 1));
+        if (static_cast<unsigned char>(v[0]) & 0x80) v.insert(v.begin(), '\0');
+        return std::string{'\x02', static_cast<char>(v.size())} + v;
+    };
+    const std::string body = integer(raw.substr(0, raw.size() / 2)) + integer(raw.substr(raw.size() / 2));
+    return std::string{'\x30', static_cast<char>(body.size())} + body;  // < 128 bytes for P-256 and P-384
 }
 
 }  // namespace
@@ -296,6 +341,68 @@ BOOST_AUTO_TEST_CASE(fitpack_signs_every_algorithm_it_offers) {
             const auto r = verify(fit, dtb);
             BOOST_TEST(r.exit_code == 0, describe({"verify"}, r));
             BOOST_TEST(r.out.find("conf-2/signature-1: " + v.expect + " OK") != std::string::npos, r.out);
+            fs::remove(fit);
+            fs::remove(dtb);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(image_signatures_check_with_openssl_and_pss_salt_is_u_boots) {
+    temp_dir out;
+    const std::string keys = in().keys.string();
+    // Image signatures sign the image's digest, which fdtget reads: OpenSSL's
+    // command line checks them without fitstream. PSS must use the maximum
+    // salt, the only length U-Boot's padding_pss_verify() accepts.
+    struct variant {
+        std::vector<std::string> args;
+        std::vector<std::string> check;  // pkeyutl -pkeyopt values
+        std::string key;
+        bool rsa;
+    };
+    for (const auto& v : std::vector<variant>{
+             {{"--key-dir", keys, "--key-name", "dev", "--padding", "pss"},
+              {"digest:sha256", "rsa_padding_mode:pss", "rsa_pss_saltlen:max"}, keys + "/dev.key", true},
+             {{"--key", keys + "/dev.key"}, {"digest:sha256", "rsa_padding_mode:pkcs1"}, keys + "/dev.key", true},
+             {{"--key", keys + "/ec.pem"}, {}, keys + "/ec.pem", false}}) {
+        BOOST_TEST_CONTEXT(fitstream_test::join(v.args)) {
+            const fs::path fit = out / "img.fit";
+            const fs::path dtb = control_copy(out.path());
+            auto args = v.args;
+            args.insert(args.end(), {"--image-signatures", "--key-dtb", dtb.string(), "--required", "image"});
+            pack_ok(fit, args);
+            BOOST_TEST(verify(fit, dtb).exit_code == 0);
+            const std::string sig_node = "/images/kernel/signature-1";
+            write_file(out / "digest", fdt_bytes(fit, hash_node(fit, "kernel", "sha256"), "value"));
+            const std::string value = fdt_bytes(fit, sig_node, "value");
+            write_file(out / "sig", v.rsa ? value : ecdsa_der(value));
+            const auto pkeyutl = [&](const std::string& sig, const std::vector<std::string>& opts) {
+                std::vector<std::string> argv{"openssl", "pkeyutl", "-verify", "-inkey", v.key, "-in",
+                                              (out / "digest").string(), "-sigfile", sig};
+                for (const auto& o : opts) argv.insert(argv.end(), {"-pkeyopt", o});
+                return run(argv);
+            };
+            const auto checked = pkeyutl((out / "sig").string(), v.check);
+            BOOST_TEST(checked.exit_code == 0, describe({"openssl pkeyutl -verify"}, checked));
+            if (v.check.size() == 3) {
+                // Not the digest-length salt: the maximum, as U-Boot needs.
+                BOOST_TEST(pkeyutl((out / "sig").string(),
+                                   {"digest:sha256", "rsa_padding_mode:pss", "rsa_pss_saltlen:digest"})
+                               .exit_code != 0);
+                // A valid PSS signature with a digest-length salt, which
+                // U-Boot's padding_pss_verify() refuses: verify must too.
+                tool_ok({"openssl", "pkeyutl", "-sign", "-inkey", v.key, "-in", (out / "digest").string(), "-out",
+                         (out / "short-salt").string(), "-pkeyopt", "digest:sha256", "-pkeyopt",
+                         "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:digest"});
+                BOOST_TEST(pkeyutl((out / "short-salt").string(),
+                                   {"digest:sha256", "rsa_padding_mode:pss", "rsa_pss_saltlen:digest"})
+                               .exit_code == 0);
+                fdt_put_bytes(fit, sig_node, "value", read_file(out / "short-salt"));
+                const auto r = verify(fit, dtb);
+                BOOST_TEST(r.exit_code == 1, describe({"verify"}, r));
+                BOOST_TEST(r.err.find("/images/kernel: no signature verifies with required key 'dev'; "
+                                      "signature-1: verification failed") != std::string::npos,
+                           r.err);
+            }
             fs::remove(fit);
             fs::remove(dtb);
         }

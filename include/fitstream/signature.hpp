@@ -122,15 +122,18 @@ inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, con
 /// Sets up `ctx` (from EVP_PKEY_sign_init or EVP_PKEY_verify_init) for
 /// `algo` and `padding`, as U-Boot's lib/rsa signs and checks.
 inline void setup_signature_ctx(EVP_PKEY_CTX* ctx, const signature_algorithm& algo, signature_padding padding,
-                                bool signing, const std::string& subject) {
+                                const std::string& subject) {
     if (EVP_PKEY_CTX_set_signature_md(ctx, checksum_md(algo.checksum)) <= 0)
         throw_openssl(subject, "cannot set the signature digest");
     if (!algo.rsa) return;
     if (padding == signature_padding::pss) {
-        // mkimage leaves OpenSSL's default salt for signing (as long as the
-        // key allows); U-Boot recovers whatever length was used.
+        // U-Boot's padding_pss_verify() (lib/rsa/rsa-verify.c) does not
+        // recover the salt length: it takes the salt as everything between
+        // the 0x01 separator and the hash, i.e. the maximum length
+        // (key bytes - hash bytes - 2). A signature with a shorter salt
+        // fails there, so it fails here too, and signing uses the maximum.
         if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, signing ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_AUTO) <= 0)
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_MAX) <= 0)
             throw_openssl(subject, "cannot set PSS padding");
     } else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
         throw_openssl(subject, "cannot set PKCS#1 v1.5 padding");
@@ -210,7 +213,7 @@ public:
         check_for(algo, padding);
         detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
         if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, true, path_);
+        detail::setup_signature_ctx(ctx.get(), algo, padding, path_);
         std::size_t size = 0;
         if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
             detail::throw_openssl(path_, "cannot sign");
@@ -370,7 +373,7 @@ public:
         }
         detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
         if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, false, name_);
+        detail::setup_signature_ctx(ctx.get(), algo, padding, name_);
         const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
         ERR_clear_error();
         return rc == 1;
