@@ -570,3 +570,56 @@ BOOST_AUTO_TEST_CASE(library_api) {
                           });
     BOOST_TEST(!fs::exists(out / "no.fit"));
 }
+
+BOOST_AUTO_TEST_CASE(signer_refuses_more_nodes_than_u_boot_hashes) {
+    temp_dir out;
+    // kernel + 33 fdts, each with two hashes: "/", the configuration and
+    // 34 * 3 nodes = 104 > U-Boot's IMAGE_MAX_HASHED_NODES (100).
+    const auto build = [&](std::size_t fdts) {
+        fitstream::tree fit;
+        fit.description = "many";
+        auto& kernel = fit.images.emplace_back("kernel", "kernel", fitstream::source::file(in().kernel.string()));
+        kernel.arch = "arm64";
+        kernel.os = "linux";
+        kernel.add_hash<fitstream::hash::sha256>().add_hash<fitstream::hash::crc32>();
+        fitstream::configuration conf;
+        conf.name = "conf-1";
+        conf.kernel = "kernel";
+        for (std::size_t i = 0; i < fdts; ++i) {
+            auto& fdt = fit.images.emplace_back("fdt-" + std::to_string(i + 1), "flat_dt",
+                                                fitstream::source::file(in().dtb1.string()));
+            fdt.add_hash<fitstream::hash::sha256>().add_hash<fitstream::hash::crc32>();
+            conf.fdt.push_back(fdt.name);
+        }
+        fitstream::signature_spec spec;
+        spec.key_dir = in().keys.string();
+        spec.key_name_hint = "dev";
+        spec.algo = "sha256,rsa2048";
+        conf.signatures = {spec};
+        fit.configurations.push_back(conf);
+        return fit;
+    };
+    const fs::path path = out / "many.fit";
+    BOOST_CHECK_EXCEPTION(fitstream::write_fit(build(33), path.string()), fitstream::error,
+                          [](const fitstream::error& e) {
+                              return e.subject() == "/configurations/conf-1/signature-1" &&
+                                     e.reason().find("signing 104 nodes") != std::string::npos &&
+                                     e.reason().find("at most 100") != std::string::npos;
+                          });
+    BOOST_TEST(!fs::exists(path));
+    for (const auto& e : fs::directory_iterator(out.path())) BOOST_ERROR("left behind: " << e.path());
+    // Also when sign-images covers fewer: U-Boot hashes every image named.
+    auto fewer = build(33);
+    fewer.configurations[0].signatures[0].sign_images = {"kernel"};
+    BOOST_CHECK_THROW(fitstream::write_fit(fewer, path.string()), fitstream::error);
+    BOOST_TEST(!fs::exists(path));
+    // 32 fdts: 2 + 33 * 3 = 101 nodes, still too many; 31: 98, signed.
+    BOOST_CHECK_THROW(fitstream::write_fit(build(32), path.string()), fitstream::error);
+    fitstream::write_fit(build(31), path.string());
+    const fs::path dtb = control_copy(out.path());
+    fitstream::key_dtb keys(dtb.string());
+    keys.add({fitstream::signing_key::load((in().keys / "dev.key").string()), "dev", "sha256,rsa2048", "conf"});
+    keys.save();
+    const auto r = verify(path, dtb);
+    BOOST_TEST(r.exit_code == 0, r.err);
+}
