@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -622,4 +623,43 @@ BOOST_AUTO_TEST_CASE(signer_refuses_more_nodes_than_u_boot_hashes) {
     keys.save();
     const auto r = verify(path, dtb);
     BOOST_TEST(r.exit_code == 0, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(signer_refuses_a_fit_too_big_for_u_boot_to_check) {
+    // U-Boot's fit_image_setup_verify(): "Total size too large" past
+    // CONFIG_FIT_SIGNATURE_MAX_SIZE (256 MiB by default), checked with `>`.
+    using fitstream::detail::check_signed_fit_size;
+    BOOST_CHECK_NO_THROW(check_signed_fit_size(0x10000000, "fit"));
+    BOOST_CHECK_EXCEPTION(check_signed_fit_size(0x10000001, "fit"), fitstream::error, [](const fitstream::error& e) {
+        return e.subject() == "fit" && e.reason().find("FIT_SIGNATURE_MAX_SIZE") != std::string::npos;
+    });
+    // The writer: a 256 MiB image (sparse, stored as is) embedded makes the
+    // structure itself larger than that; refused, and nothing is left.
+    temp_dir out;
+    const fs::path big = out / "big.bin";
+    { std::ofstream(big.string()).put('\0'); }
+    fs::resize_file(big, 0x10000000);
+    fitstream::tree fit;
+    fit.description = "big";
+    auto& img = fit.images.emplace_back("kernel", "kernel", fitstream::source::file(big.string()));
+    img.arch = "arm64";
+    img.os = "linux";
+    img.add_hash<fitstream::hash::sha256>();
+    fitstream::configuration conf;
+    conf.name = "conf-1";
+    conf.kernel = "kernel";
+    fitstream::signature_spec spec;
+    spec.key_file = (in().keys / "dev.key").string();
+    spec.key_name_hint = "dev";
+    spec.algo = "sha256,rsa2048";
+    conf.signatures = {spec};
+    fit.configurations.push_back(conf);
+    const fs::path path = out / "big.fit";
+    BOOST_CHECK_EXCEPTION(fitstream::write_fit(fit, path.string()), fitstream::error, [](const fitstream::error& e) {
+        return e.subject() == "/configurations/conf-1/signature-1" &&
+               e.reason().find("U-Boot checks no signature of a FIT over 268435456 bytes") != std::string::npos;
+    });
+    BOOST_TEST(!fs::exists(path));
+    for (const auto& e : fs::directory_iterator(out.path()))
+        BOOST_TEST(e.path() == big, "left behind: " << e.path());
 }

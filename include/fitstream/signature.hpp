@@ -393,6 +393,22 @@ inline bool excluded_from_signature(std::string_view name) {
     return name == "data" || name == "data-size" || name == "data-position" || name == "data-offset";
 }
 
+/// U-Boot's CONFIG_FIT_SIGNATURE_MAX_SIZE, as configured by default: its
+/// fit_image_setup_verify() (boot/image-fit-sig.c) refuses to check any
+/// signature, image or configuration, of a FIT whose FDT totalsize is
+/// larger ("Total size too large"). With embedded data that is the whole FIT.
+inline constexpr std::uint64_t max_signed_fit_size = 0x10000000;  // 256 MiB
+
+/// Throws errc::invalid_argument, naming `subject`, when U-Boot would not
+/// check the signatures of a FIT whose FDT totalsize is `totalsize`.
+inline void check_signed_fit_size(std::uint64_t totalsize, const std::string& subject) {
+    if (totalsize > max_signed_fit_size)
+        throw error(errc::invalid_argument, subject,
+                    "FIT structure of " + std::to_string(totalsize) + " bytes: U-Boot checks no signature of a FIT "
+                    "over " + std::to_string(max_signed_fit_size) + " bytes (FIT_SIGNATURE_MAX_SIZE; external data "
+                    "keeps the structure small)");
+}
+
 /// U-Boot's limits in fit_config_check_sig and fdt_find_regions.
 inline constexpr std::size_t max_hashed_nodes = 100;
 inline constexpr std::size_t max_region_path = 200;

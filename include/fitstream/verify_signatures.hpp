@@ -209,6 +209,12 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
     }
     const bool any = keys.required_mode() == "any";
     const void* fdt = fit.blob();
+    try {
+        detail::check_signed_fit_size(fit.structure_size(), fit.path());
+    } catch (const error& e) {
+        report(e.subject(), e.reason());  // U-Boot fails every signature check
+        return out;
+    }
 
     for (const auto& conf : fit.configurations()) {
         const std::string conf_path = "/configurations/" + conf.name;
