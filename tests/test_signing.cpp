@@ -663,3 +663,39 @@ BOOST_AUTO_TEST_CASE(signer_refuses_a_fit_too_big_for_u_boot_to_check) {
     for (const auto& e : fs::directory_iterator(out.path()))
         BOOST_TEST(e.path() == big, "left behind: " << e.path());
 }
+
+BOOST_AUTO_TEST_CASE(unwritable_key_dtb_leaves_neither_file_changed) {
+    // A --key-dtb in a read-only directory: the DTB is staged before the
+    // FIT is committed, so fitpack fails with no FIT and the DTB unchanged.
+    // As root, run without the capabilities that bypass file permissions
+    // (as test_bad_input does).
+    temp_dir out;
+    const fs::path ro = out / "ro";
+    fs::create_directories(ro);
+    const fs::path dtb = ro / "u-boot.dtb";
+    fs::copy_file(in().control, dtb);
+    const std::string before = read_file(dtb);
+    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                            fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+    std::vector<std::string> wrapper;
+    if (::geteuid() == 0) wrapper = {"setpriv", "--bounding-set=-dac_override,-dac_read_search"};
+    auto probe = wrapper;
+    probe.insert(probe.end(), {"touch", (ro / "probe").string()});
+    if (run(probe).exit_code == 0) {
+        BOOST_TEST_MESSAGE("skipped: permissions do not apply here");
+        return;
+    }
+    const fs::path fit = out / "s.fit";
+    auto argv = wrapper;
+    argv.push_back(fitstream_test::fitpack_path);
+    const auto args = pack_args(fit, {"--key", (in().keys / "dev.key").string(), "--key-dtb", dtb.string()});
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = run(argv, {}, {epoch_env});
+    BOOST_TEST(r.exit_code == 1, describe(argv, r));
+    BOOST_TEST(r.err.find("fitpack: error: " + dtb.string() + ": ") == 0, r.err);
+    BOOST_TEST(fitstream_test::lines_of(r.err).size() == 1u, r.err);
+    BOOST_TEST(!fs::exists(fit));
+    for (const auto& e : fs::directory_iterator(out.path())) BOOST_TEST(e.path() == ro, "left behind: " << e.path());
+    BOOST_TEST(read_file(dtb) == before);
+    for (const auto& e : fs::directory_iterator(ro)) BOOST_TEST(e.path() == dtb, "left behind: " << e.path());
+}

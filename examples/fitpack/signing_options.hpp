@@ -12,8 +12,9 @@
 //   --required [conf|image]          mark that key required (as mkimage -r)
 //   --signer-name, --signer-version, --comment
 // Everything is checked (key readable, suits the algo, matches a key of
-// the same name already in the DTB) before the FIT is written; the DTB is
-// rewritten (temporary file + rename) only after the FIT was.
+// the same name already in the DTB) before the FIT is written; the new DTB
+// is written to a temporary file before the FIT too, and renamed into place
+// only after the FIT was, so a failure of either leaves both unchanged.
 
 #include <fitstream/hashes.hpp>
 #include <fitstream/key_dtb.hpp>
@@ -83,6 +84,7 @@ inline void add_signing_options(CLI::App& app, signing_arguments& s) {
 struct signing_plan {
     std::optional<fitstream::key_dtb> dtb;
     fitstream::key_dtb_entry entry;
+    std::unique_ptr<fitstream::file_sink> dtb_out;  // by stage_signing(), committed by finish_signing()
 };
 
 inline std::string key_base_name(const std::string& path) {
@@ -157,11 +159,18 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
     return plan;
 }
 
-/// Writes the public key into the DTB, once the FIT has been written.
-inline void finish_signing(signing_plan& plan) {
+/// Adds the public key to the DTB and writes it to a temporary file beside
+/// it, before the FIT is written: a DTB that cannot be written (read-only
+/// directory, full disk) then fails with neither file changed.
+inline void stage_signing(signing_plan& plan) {
     if (!plan.dtb) return;
     plan.dtb->add(plan.entry);
-    plan.dtb->save();
+    plan.dtb_out = plan.dtb->stage();
+}
+
+/// Renames the staged DTB into place, once the FIT has been committed.
+inline void finish_signing(signing_plan& plan) {
+    if (plan.dtb_out) plan.dtb_out->commit(fdt_totalsize(plan.dtb->blob()));
 }
 
 }  // namespace fitpack

@@ -212,10 +212,19 @@ public:
 
     /// Writes the DTB to `path`, atomically.
     void save_as(const std::string& path) const {
-        file_sink out(path);
-        const std::uint32_t size = fdt_totalsize(blob());
-        out.write_at(0, blob(), size);
-        out.commit(size);
+        const auto out = stage(path);
+        out->commit(fdt_totalsize(blob()));
+    }
+
+    /// Writes the DTB to a temporary file beside `path` (default: its own
+    /// path) and returns the sink uncommitted: commit(fdt_totalsize(blob()))
+    /// renames it into place, destroying it uncommitted removes it. Lets a
+    /// caller fail on an unwritable DTB before it commits anything else.
+    /// @throws fitstream::error (OS category) when it cannot be written.
+    std::unique_ptr<file_sink> stage(const std::string& path = {}) const {
+        auto out = std::make_unique<file_sink>(path.empty() ? path_ : path);
+        out->write_at(0, blob(), fdt_totalsize(blob()));
+        return out;
     }
 
 private:
