@@ -699,3 +699,49 @@ BOOST_AUTO_TEST_CASE(unwritable_key_dtb_leaves_neither_file_changed) {
     BOOST_TEST(read_file(dtb) == before);
     for (const auto& e : fs::directory_iterator(ro)) BOOST_TEST(e.path() == dtb, "left behind: " << e.path());
 }
+
+BOOST_AUTO_TEST_CASE(verify_checks_the_rsa_constants_u_boot_uses) {
+    // U-Boot's rsa_mod_exp_sw() uses rsa,num-bits, rsa,n0-inverse and
+    // rsa,r-squared from the key node, not the modulus alone: a key node
+    // where one is missing or wrong fails every signature there.
+    temp_dir out;
+    const fs::path good = control_copy(out.path());
+    const fs::path fit = out / "s.fit";
+    pack_ok(fit, {"--key", (in().keys / "dev.key").string(), "--key-dtb", good.string(), "--required", "conf"});
+    BOOST_TEST(verify(fit, good).exit_code == 0);
+    const std::string node = "/signature/key-dev";
+    const auto n0 = fdtget(good, node, "rsa,n0-inverse", "u");
+    std::string rr = fdt_bytes(good, node, "rsa,r-squared");
+    rr[10] = static_cast<char>(rr[10] ^ 1);
+    struct tamper {
+        std::vector<std::string> fdtput;
+        std::string expect;
+    };
+    for (const auto& t : std::vector<tamper>{
+             {{"-t", "u", node, "rsa,n0-inverse", std::to_string(std::stoul(n0) ^ 4)}, "rsa,n0-inverse is missing or wrong"},
+             {{"-d", node, "rsa,n0-inverse"}, "rsa,n0-inverse is missing or wrong"},
+             {{"-d", node, "rsa,r-squared"}, "rsa,r-squared is missing or wrong"},
+             {{}, "rsa,r-squared is missing or wrong"},
+             {{"-t", "u", node, "rsa,num-bits", "2040"}, "rsa,num-bits (2040) does not match"},
+             {{"-d", node, "rsa,num-bits"}, "no 32-bit rsa,num-bits"}}) {
+        BOOST_TEST_CONTEXT(fitstream_test::join(t.fdtput)) {
+            const fs::path dtb = out / "tampered.dtb";
+            fs::copy_file(good, dtb, fs::copy_options::overwrite_existing);
+            if (t.fdtput.empty()) {
+                fdt_put_bytes(dtb, node, "rsa,r-squared", rr);
+            } else {
+                // fdtput [-t u | -d] DTB NODE PROP [VALUE]
+                const std::size_t opts = t.fdtput[0] == "-d" ? 1 : 2;
+                std::vector<std::string> argv{"fdtput"};
+                argv.insert(argv.end(), t.fdtput.begin(), t.fdtput.begin() + static_cast<long>(opts));
+                argv.push_back(dtb.string());
+                argv.insert(argv.end(), t.fdtput.begin() + static_cast<long>(opts), t.fdtput.end());
+                tool_ok(argv);
+            }
+            const auto r = verify(fit, dtb);
+            BOOST_TEST(r.exit_code == 1, describe({"verify"}, r));
+            BOOST_TEST(r.err.find(node) != std::string::npos, r.err);
+            BOOST_TEST(r.err.find(t.expect) != std::string::npos, r.err);
+        }
+    }
+}

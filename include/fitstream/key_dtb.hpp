@@ -165,27 +165,15 @@ public:
                 detail::throw_openssl(subject, "cannot read the RSA public key");
             }
             detail::bignum_ptr n(n_raw), e(e_raw);
-            const int bits = BN_num_bits(n.get());
-            detail::bn_ctx_ptr ctx(BN_CTX_new());
-            detail::bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
-            // n0-inverse = -1/n mod 2^32; r-squared = (2^bits)^2 mod n: the
-            // Montgomery constants U-Boot's rsa-mod-exp takes from the DTB.
-            if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
-                BN_lshift(two32.get(), two32.get(), 32) != 1 ||
-                !BN_mod_inverse(inverse.get(), n.get(), two32.get(), ctx.get()) ||
-                BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
-                BN_lshift(r.get(), r.get(), 2 * bits) != 1 ||
-                BN_mod(r_squared.get(), r.get(), n.get(), ctx.get()) != 1)
-                detail::throw_openssl(subject, "cannot compute the RSA verification constants");
-            set_u32("rsa,num-bits", static_cast<std::uint32_t>(bits));
-            set_u32("rsa,n0-inverse", static_cast<std::uint32_t>(BN_get_word(inverse.get())));
+            const auto constants = detail::rsa_constants_of(n.get(), subject);
+            set_u32("rsa,num-bits", constants.bits);
+            set_u32("rsa,n0-inverse", constants.n0_inverse);
             const std::uint64_t exponent = BN_get_word(e.get());
             std::uint8_t exp_be[8];
             for (int i = 0; i < 8; ++i) exp_be[i] = static_cast<std::uint8_t>(exponent >> (56 - 8 * i));
             set("rsa,exponent", exp_be, 8);
-            const auto size = static_cast<std::size_t>(bits / 8);
-            const auto modulus = detail::bn_bytes(n.get(), size, subject);
-            const auto rr = detail::bn_bytes(r_squared.get(), size, subject);
+            const auto modulus = detail::bn_bytes(n.get(), constants.bits / 8, subject);
+            const auto& rr = constants.r_squared;
             set("rsa,modulus", modulus.data(), modulus.size());
             set("rsa,r-squared", rr.data(), rr.size());
         } else {

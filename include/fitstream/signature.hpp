@@ -34,6 +34,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -145,6 +146,32 @@ inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, con
     std::vector<std::uint8_t> out(size);
     if (BN_bn2binpad(n, out.data(), static_cast<int>(size)) < 0)
         throw error(errc::invalid_input, subject, "number does not fit " + std::to_string(size) + " bytes");
+    return out;
+}
+
+/// The values U-Boot's rsa_mod_exp_sw() takes from a key node instead of
+/// computing them, as mkimage's rsa_add_verify_data() writes them: the
+/// modulus's bit count, n0-inverse = -1/n mod 2^32 and r-squared =
+/// (2^bits)^2 mod n (big-endian, bits/8 bytes), the Montgomery constants.
+struct rsa_key_constants {
+    std::uint32_t bits = 0;
+    std::uint32_t n0_inverse = 0;
+    std::vector<std::uint8_t> r_squared;
+};
+
+inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& subject) {
+    rsa_key_constants out;
+    out.bits = static_cast<std::uint32_t>(BN_num_bits(n));
+    bn_ctx_ptr ctx(BN_CTX_new());
+    bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
+    if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
+        BN_lshift(two32.get(), two32.get(), 32) != 1 || !BN_mod_inverse(inverse.get(), n, two32.get(), ctx.get()) ||
+        BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
+        BN_lshift(r.get(), r.get(), 2 * static_cast<int>(out.bits)) != 1 ||
+        BN_mod(r_squared.get(), r.get(), n, ctx.get()) != 1)
+        throw_openssl(subject, "cannot compute the RSA verification constants");
+    out.n0_inverse = static_cast<std::uint32_t>(BN_get_word(inverse.get()));
+    out.r_squared = bn_bytes(r_squared.get(), out.bits / 8, subject);
     return out;
 }
 
@@ -304,6 +331,33 @@ public:
             type = "RSA";
             out.rsa_ = true;
             n.reset(BN_bin2bn(mod, mod_len, nullptr));
+            if (!n) detail::throw_openssl(subject, "cannot read rsa,modulus");
+            // U-Boot checks with rsa,num-bits, rsa,n0-inverse and
+            // rsa,r-squared, not with the modulus alone: when one is missing
+            // or does not belong to the modulus, every signature fails there.
+            const auto constants = detail::rsa_constants_of(n.get(), subject);
+            const auto u32 = [&](const char* prop) -> std::optional<std::uint32_t> {
+                const auto [p, p_len] = bytes(prop);
+                if (!p || p_len != 4) return std::nullopt;
+                return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
+                       static_cast<std::uint32_t>(p[2]) << 8 | p[3];
+            };
+            const auto broken = [&](const std::string& what) {
+                return error(errc::invalid_input, subject,
+                             what + ", so U-Boot fails every signature with this key");
+            };
+            const auto bits = u32("rsa,num-bits");
+            if (!bits) throw broken("no 32-bit rsa,num-bits");
+            if (*bits != constants.bits || static_cast<std::size_t>(mod_len) * 8 != *bits)
+                throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
+                             std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
+                             " bits");
+            const auto n0 = u32("rsa,n0-inverse");
+            if (!n0 || *n0 != constants.n0_inverse) throw broken("rsa,n0-inverse is missing or wrong for rsa,modulus");
+            const auto [rr, rr_len] = bytes("rsa,r-squared");
+            if (!rr || static_cast<std::size_t>(rr_len) != constants.r_squared.size() ||
+                !std::equal(constants.r_squared.begin(), constants.r_squared.end(), rr))
+                throw broken("rsa,r-squared is missing or wrong for rsa,modulus");
             std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
             if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
                 if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
@@ -311,7 +365,7 @@ public:
                 for (int i = 0; i < 8; ++i) exponent = exponent << 8 | exp[i];
             }
             e.reset(BN_new());
-            if (!n || !e || BN_set_word(e.get(), exponent) != 1 ||
+            if (!e || BN_set_word(e.get(), exponent) != 1 ||
                 OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
                 OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
                 detail::throw_openssl(subject, "cannot build the RSA key");
