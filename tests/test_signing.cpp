@@ -745,3 +745,30 @@ BOOST_AUTO_TEST_CASE(verify_checks_the_rsa_constants_u_boot_uses) {
         }
     }
 }
+
+BOOST_AUTO_TEST_CASE(key_dtb_refuses_an_exponent_past_64_bits) {
+    // rsa,exponent is 64 bits in U-Boot: a 66-bit exponent (2^65 + 1) was
+    // written truncated; now --key-dtb refuses the key before any output.
+    temp_dir out;
+    const fs::path key = out / "bige.key";
+    tool_ok({"openssl", "genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt",
+             "rsa_keygen_pubexp:36893488147419103233", "-out", key.string()});
+    const fs::path dtb = control_copy(out.path());
+    const std::string before = read_file(dtb);
+    const fs::path fit = out / "s.fit";
+    const auto args = pack_args(fit, {"--key", key.string(), "--key-dtb", dtb.string()});
+    const auto r = fitpack(args);
+    BOOST_TEST(r.exit_code == 1, describe(args, r));
+    BOOST_TEST(r.err == "fitpack: error: " + key.string() +
+                            ": RSA public exponent has 66 bits; U-Boot's rsa,exponent holds 64\n",
+               r.err);
+    BOOST_TEST(!fs::exists(fit));
+    BOOST_TEST(read_file(dtb) == before);
+    // A 64-bit one (2^63 + 1) is written whole, and verifies.
+    const fs::path key64 = out / "e64.key";
+    tool_ok({"openssl", "genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt",
+             "rsa_keygen_pubexp:9223372036854775809", "-out", key64.string()});
+    pack_ok(fit, {"--key", key64.string(), "--key-dtb", dtb.string(), "--required", "conf"});
+    BOOST_TEST(fdtget(dtb, "/signature/key-e64", "rsa,exponent", "bx") == "80 0 0 0 0 0 0 1");
+    BOOST_TEST(verify(fit, dtb).exit_code == 0);
+}

@@ -113,6 +113,13 @@ public:
         if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
         const auto algo = parse_signature_algorithm(entry.algo);
         entry.key->check_for(algo, signature_padding::pkcs1_5);
+        if (algo.rsa) {
+            BIGNUM* e_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(entry.key->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
+                detail::throw_openssl(entry.key->path(), "cannot read the RSA public key");
+            const detail::bignum_ptr e(e_raw);
+            (void)exponent_bytes(e.get(), entry.key->path());
+        }
         if (entry.required != "" && entry.required != "conf" && entry.required != "image")
             throw error(errc::invalid_argument, entry.required, "required must be conf or image");
         const int parent = fdt_subnode_offset(blob(), 0, "signature");
@@ -168,10 +175,8 @@ public:
             const auto constants = detail::rsa_constants_of(n.get(), subject);
             set_u32("rsa,num-bits", constants.bits);
             set_u32("rsa,n0-inverse", constants.n0_inverse);
-            const std::uint64_t exponent = BN_get_word(e.get());
-            std::uint8_t exp_be[8];
-            for (int i = 0; i < 8; ++i) exp_be[i] = static_cast<std::uint8_t>(exponent >> (56 - 8 * i));
-            set("rsa,exponent", exp_be, 8);
+            const auto exponent = exponent_bytes(e.get(), subject);
+            set("rsa,exponent", exponent.data(), exponent.size());
             const auto modulus = detail::bn_bytes(n.get(), constants.bits / 8, subject);
             const auto& rr = constants.r_squared;
             set("rsa,modulus", modulus.data(), modulus.size());
@@ -216,6 +221,14 @@ public:
     }
 
 private:
+    /// rsa,exponent: U-Boot holds the public exponent in 64 bits.
+    static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
+        if (BN_num_bits(e) > 64)
+            throw error(errc::unsupported, subject,
+                        "RSA public exponent has " + std::to_string(BN_num_bits(e)) +
+                            " bits; U-Boot's rsa,exponent holds 64");
+        return detail::bn_bytes(e, 8, subject);
+    }
     int fdt(int rc, const std::string& what) const {
         return detail::fdt_check(rc, path_, what.c_str());
     }
