@@ -330,6 +330,9 @@ BOOST_AUTO_TEST_CASE(fitpack_signs_every_algorithm_it_offers) {
              {{"--key-dir", keys, "--key-name", "dev", "--sign-algo", "sha512,rsa2048", "--padding", "pss"},
               "sha512,rsa2048:dev+"},
              {{"--key-dir", keys, "--key-name", "ec", "--sign-algo", "sha256,ecdsa256"}, "sha256,ecdsa256:ec+"},
+             // No algo: NAME.key, else NAME.pem (mkimage's ECDSA name).
+             {{"--key-dir", keys, "--key-name", "ec"}, "sha256,ecdsa256:ec+"},
+             {{"--key-dir", keys, "--key-name", "dev"}, "sha256,rsa2048:dev+"},
              {{"--key", keys + "/ec.pem"}, "sha256,ecdsa256:ec+"},
              {{"--key", keys + "/other.key"}, "sha256,rsa3072:other+"},
              {{"--key", keys + "/dev.key", "--sign-algo", "sha1,rsa2048"}, "sha1,rsa2048:dev+"}}) {

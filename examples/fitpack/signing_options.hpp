@@ -23,6 +23,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -50,7 +51,9 @@ struct signing_arguments {
 
 inline void add_signing_options(CLI::App& app, signing_arguments& s) {
     const char* group = "Signing (U-Boot verified boot)";
-    app.add_option("--key-dir", s.key_dir, "Sign with KEYDIR/<key-name>.key (.pem for ECDSA), as mkimage -k")
+    app.add_option("--key-dir", s.key_dir,
+                   "Sign with KEYDIR/<key-name>.key (.pem for ECDSA; without --sign-algo, .key else .pem), "
+                   "as mkimage -k")
         ->group(group);
     app.add_option("--key", s.key_file, "Sign with this PEM private key (RSA or EC)")->group(group);
     app.add_option("--key-name", s.key_name,
@@ -133,7 +136,18 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
     // The key now: its type gives the default algo, and a bad key fails
     // before anything is written. Errors name the file, never the key.
     spec.algo = s.algo.empty() ? "sha256,rsa2048" : s.algo;  // for signature_key_path's .pem rule
-    const auto key = fitstream::signing_key::load(fitstream::signature_key_path(spec, "--key-dir"));
+    std::string key_path = fitstream::signature_key_path(spec, "--key-dir");
+    if (!s.key_dir.empty()) {
+        // Without --sign-algo the type is the key's own: NAME.key (mkimage's
+        // RSA name), else NAME.pem (its ECDSA name).
+        const std::string base = s.key_dir + "/" + spec.key_name_hint;
+        if (s.algo.empty() && !std::ifstream(base + ".key").good() && std::ifstream(base + ".pem").good())
+            key_path = base + ".pem";
+        // The writer loads the same file, whatever the algo turns out to be.
+        spec.key_file = key_path;
+        spec.key_dir.clear();
+    }
+    const auto key = fitstream::signing_key::load(key_path);
     if (s.algo.empty()) spec.algo = "sha256," + (key->is_rsa() ? "rsa" + std::to_string(key->bits())
                                                                 : key->curve() == "secp384r1" ? "ecdsa384" : "ecdsa256");
     const auto algo = fitstream::parse_signature_algorithm(spec.algo);
