@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -319,8 +320,9 @@ BOOST_AUTO_TEST_CASE(verify_accepts_mkimage_signatures_and_rejects_tampering) {
 BOOST_AUTO_TEST_CASE(fitpack_signs_every_algorithm_it_offers) {
     temp_dir out;
     // fitpack's own signatures for what U-Boot cannot check here (PSS,
-    // ECDSA): fitpack verify checks them, and mkimage accepts the FIT for
-    // re-signing with the same algo.
+    // ECDSA): fitpack verify checks them (test
+    // image_signatures_check_with_openssl_and_pss_salt_is_u_boots checks
+    // PSS and ECDSA against OpenSSL's command line instead).
     struct variant {
         std::vector<std::string> args;
         std::string expect;
@@ -774,4 +776,29 @@ BOOST_AUTO_TEST_CASE(key_dtb_refuses_an_exponent_past_64_bits) {
     pack_ok(fit, {"--key", key64.string(), "--key-dtb", dtb.string(), "--required", "conf"});
     BOOST_TEST(fdtget(dtb, "/signature/key-e64", "rsa,exponent", "bx") == "80 0 0 0 0 0 0 1");
     BOOST_TEST(verify(fit, dtb).exit_code == 0);
+}
+
+BOOST_AUTO_TEST_CASE(region_depth_limit_is_u_boots) {
+    // fdt_find_regions() counts the root as depth 0 and fails on reaching
+    // FDT_MAX_DEPTH (32): nodes 31 levels below the root are fine, 32 not.
+    temp_dir out;
+    const auto nested = [&](int levels) {
+        std::string dts = "/dts-v1/;\n/ {\n";
+        for (int i = 0; i < levels; ++i) dts += "n" + std::to_string(i) + " {\n";
+        dts += "p = <1>;\n";
+        for (int i = 0; i < levels; ++i) dts += "};\n";
+        dts += "};\n";
+        const fs::path src = out / ("d" + std::to_string(levels) + ".dts");
+        write_file(src, dts);
+        const fs::path dtb = fitstream_test::compile_dts(src, out / ("d" + std::to_string(levels) + ".dtb"));
+        std::string blob = read_file(dtb);
+        std::vector<std::uint64_t> aligned((blob.size() + 7) / 8);
+        std::memcpy(aligned.data(), blob.data(), blob.size());
+        return aligned;
+    };
+    const auto ok = nested(31);
+    BOOST_CHECK_NO_THROW(fitstream::detail::find_signed_regions(ok.data(), {"/"}, "d31"));
+    const auto deep = nested(32);
+    BOOST_CHECK_EXCEPTION(fitstream::detail::find_signed_regions(deep.data(), {"/"}, "d32"), fitstream::error,
+                          [](const fitstream::error& e) { return e.reason() == "nodes nested too deeply for U-Boot"; });
 }

@@ -64,6 +64,7 @@ public:
         if (!in) detail::throw_os_error(errno ? errno : ENOENT, path_, "cannot read DTB");
         const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         if (in.bad()) detail::throw_os_error(EIO, path_, "cannot read DTB");
+        if (bytes.empty()) throw error(errc::invalid_input, path_, "not a valid DTB (empty file)");
         blob_.assign((bytes.size() + 7) / 8, 0);
         std::memcpy(blob_.data(), bytes.data(), bytes.size());
         const int rc = detail::check_fdt(blob_.data(), bytes.size());
@@ -135,6 +136,7 @@ public:
     /// Adds (or refreshes) `/signature/key-<name>` in memory; see check().
     void add(const key_dtb_entry& entry) {
         check(entry);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         const auto algo = parse_signature_algorithm(entry.algo);
         // Room for the node: the biggest key (RSA-4096) needs about 1.1 KiB.
         const std::size_t size = fdt_totalsize(blob()) + 4096;

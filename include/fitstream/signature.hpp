@@ -108,6 +108,7 @@ struct byte_region {
 /// The digest of the concatenated regions of `base`.
 inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
                                                 const std::vector<byte_region>& regions) {
+    ERR_clear_error();  // an error queued earlier must not be taken for this one's
     evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
     const EVP_MD* md = checksum_md(checksum);
     if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
@@ -190,6 +191,7 @@ public:
         if (!in) detail::throw_os_error(errno ? errno : ENOENT, path, "cannot read key");
         std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         if (in.bad()) detail::throw_os_error(EIO, path, "cannot read key");
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
         // No passphrase prompt: a protected key fails instead of waiting on a terminal.
         const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
@@ -238,6 +240,7 @@ public:
     std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
                                           const std::vector<std::uint8_t>& digest) const {
         check_for(algo, padding);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
         if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
         detail::setup_signature_ctx(ctx.get(), algo, padding, path_);
@@ -295,6 +298,7 @@ public:
     /// The public half of `key`.
     static public_key of(const signing_key& key) {
         public_key out;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         EVP_PKEY* raw = nullptr;
         // Round trip through the public encoding: no private part is kept.
         unsigned char* der = nullptr;
@@ -316,6 +320,7 @@ public:
     static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
         public_key out;
         out.name_ = subject;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         int len = 0;
         const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
             const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
@@ -406,6 +411,7 @@ public:
     /// for a signature that does not verify; throws only on a setup failure.
     bool verify_digest(const signature_algorithm& algo, signature_padding padding,
                        const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         if (algo.rsa != rsa_ || size != algo.signature_size) return false;
         if (algo.rsa && bits() != algo.key_bits) return false;
         std::vector<std::uint8_t> encoded(signature, signature + size);
@@ -422,8 +428,9 @@ public:
             unsigned char* der = nullptr;
             const int len = i2d_ECDSA_SIG(sig.get(), &der);
             if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
+            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
+                der, [](unsigned char* p) { OPENSSL_free(p); });
             encoded.assign(der, der + len);
-            OPENSSL_free(der);
         }
         detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
         if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
@@ -512,8 +519,9 @@ inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::
                 stop_at = offset;
                 break;
             case FDT_BEGIN_NODE: {
+                // U-Boot's depth counts from 0 at the root and fails on reaching 32.
                 const int depth = static_cast<int>(want_stack.size());
-                if (depth + 1 >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
+                if (depth >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
                 int len = 0;
                 const char* name = fdt_get_name(fdt, offset, &len);
                 if (!name) throw fail("node without a name");
