@@ -450,6 +450,15 @@ BOOST_AUTO_TEST_CASE(key_errors_leave_nothing_behind) {
         {{"--key-dir", k.keys.string(), "--key-name", "nosuch"}, (k.keys / "nosuch.key").string(), "cannot read key"},
         {{"--key", (k.keys / "dev.key").string(), "--sign-algo", "sha256,rsa1024"}, "sha256,rsa1024",
          "unknown signature algorithm"},
+        // Bounded reads: not a key, and no waiting to fill memory.
+        {{"--key", "/dev/zero"}, "/dev/zero", "larger than 1048576 bytes: not a key"},
+        {{"--key", (k.keys / "dev.key").string(), "--key-dtb", "/dev/zero"}, "/dev/zero",
+         "larger than 67108864 bytes: not a DTB"},
+        // U-Boot looks the key up as /signature/key-NAME.
+        {{"--key", (k.keys / "dev.key").string(), "--key-name", "a@b"}, "--key-name",
+         "key name 'a@b' is not a devicetree node name part"},
+        {{"--key", (k.keys / "dev.key").string(), "--key-name", "a/b"}, "--key-name",
+         "key name 'a/b' is not a devicetree node name part"},
     };
     if (!can_read_anyway)
         cases.push_back({{"--key", unreadable.string()}, unreadable.string(), "Permission denied"});

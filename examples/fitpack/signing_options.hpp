@@ -116,6 +116,9 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
     spec.key_file = s.key_file;
     spec.key_name_hint = !s.key_name.empty() ? s.key_name : s.key_file.empty() ? "" : key_base_name(s.key_file);
     if (spec.key_name_hint.empty()) throw std::invalid_argument("--key-dir needs --key-name (the key is <DIR>/<NAME>.key)");
+    // U-Boot finds the key as /signature/key-NAME: NAME must be a node-name part.
+    fitstream::detail::check_key_name(spec.key_name_hint, s.key_name.empty() ? "--key (its base name; give --key-name)"
+                                                                             : "--key-name");
     if (!s.padding.empty() && s.padding != "pkcs-1.5" && s.padding != "pss")
         throw std::invalid_argument("--padding must be pkcs-1.5 or pss, not '" + s.padding + "'");
     spec.padding = s.padding == "pss" ? fitstream::signature_padding::pss : fitstream::signature_padding::pkcs1_5;

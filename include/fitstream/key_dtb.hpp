@@ -60,10 +60,8 @@ public:
     /// @throws fitstream::error: the OS error, or errc::invalid_input when
     ///         it is not a valid devicetree blob.
     explicit key_dtb(std::string path) : path_(std::move(path)) {
-        std::ifstream in(path_, std::ios::binary);
-        if (!in) detail::throw_os_error(errno ? errno : ENOENT, path_, "cannot read DTB");
-        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) detail::throw_os_error(EIO, path_, "cannot read DTB");
+        // A control DTB is KiBs; libfdt cannot take more than 2 GiB anyway.
+        const std::string bytes = detail::read_bounded(path_, std::size_t(64) << 20, "DTB");
         if (bytes.empty()) throw error(errc::invalid_input, path_, "not a valid DTB (empty file)");
         blob_.assign((bytes.size() + 7) / 8, 0);
         std::memcpy(blob_.data(), bytes.data(), bytes.size());
@@ -112,6 +110,7 @@ public:
     /// signed with the old one). Changes nothing.
     void check(const key_dtb_entry& entry) const {
         if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
+        detail::check_key_name(entry.name, path_);
         const auto algo = parse_signature_algorithm(entry.algo);
         entry.key->check_for(algo, signature_padding::pkcs1_5);
         if (algo.rsa) {

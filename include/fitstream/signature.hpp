@@ -99,6 +99,41 @@ inline const EVP_MD* checksum_md(const std::string& checksum) {
     throw error(errc::unsupported, checksum, "unknown signature checksum");
 }
 
+/// Reads a file that is small by nature (a key, a control DTB) whole, but
+/// at most `limit` bytes: `--key /dev/zero` fails instead of filling memory.
+/// @throws fitstream::error: the OS error, or errc::invalid_input past `limit`.
+inline std::string read_bounded(const std::string& path, std::size_t limit, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw_os_error(errno ? errno : ENOENT, path, "cannot read " + what);
+    std::string out;
+    char buf[65536];
+    while (in) {
+        in.read(buf, sizeof buf);
+        out.append(buf, static_cast<std::size_t>(in.gcount()));
+        if (out.size() > limit) {
+            OPENSSL_cleanse(out.data(), out.size());
+            throw error(errc::invalid_input, path,
+                        "larger than " + std::to_string(limit) + " bytes: not a " + what);
+        }
+    }
+    if (in.bad()) throw_os_error(EIO, path, "cannot read " + what);
+    return out;
+}
+
+/// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
+/// looks the key up as the node /signature/key-<name>, so it must be a
+/// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
+inline void check_key_name(const std::string& name, const std::string& subject) {
+    const bool ok = !name.empty() &&
+                    std::all_of(name.begin(), name.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                               c == ',' || c == '.' || c == '_' || c == '+' || c == '-';
+                    });
+    if (!ok)
+        throw error(errc::invalid_argument, subject,
+                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
+}
+
 /// A byte range of a blob.
 struct byte_region {
     std::size_t offset = 0;
@@ -187,10 +222,8 @@ public:
     ///         errc::invalid_input (or OpenSSL's) when it is not an
     ///         unencrypted RSA or EC private key. Messages name the file only.
     static std::shared_ptr<const signing_key> load(const std::string& path) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) detail::throw_os_error(errno ? errno : ENOENT, path, "cannot read key");
-        std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) detail::throw_os_error(EIO, path, "cannot read key");
+        // A PEM private key is a few KiB, even RSA-16384.
+        std::string pem = detail::read_bounded(path, 1 << 20, "key");
         ERR_clear_error();  // an error queued earlier must not be taken for this one's
         detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
         // No passphrase prompt: a protected key fails instead of waiting on a terminal.

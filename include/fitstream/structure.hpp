@@ -68,6 +68,7 @@ inline signature_slot prepare_signature(const signature_spec& spec, const std::s
     slot.node = node;
     slot.algo = parse_signature_algorithm(spec.algo);
     slot.padding = spec.padding;
+    if (!spec.key_name_hint.empty()) check_key_name(spec.key_name_hint, node);
     const std::string path = signature_key_path(spec, node);
     auto& key = keys[path];
     if (!key) key = signing_key::load(path);
