@@ -282,6 +282,11 @@ BOOST_AUTO_TEST_CASE(verify_accepts_mkimage_signatures_and_rejects_tampering) {
             fs::copy_file(k.control, dtb);
             if (v.name == "ecdsa") tool_ok({"fdtput", "-c", dtb.string(), "/signature"});
             tool_ok({"mkimage", "-f", its_path.string(), "-k", k.keys.string(), "-K", dtb.string(), "-r", fit.string()});
+            // Without a required key U-Boot checks nothing (and verify only
+            // warns): mark it required, as mkimage -r does for RSA.
+            if (v.name == "ecdsa") {
+                tool_ok({"fdtput", "-t", "s", dtb.string(), "/signature/ec", "required", "conf"});
+            }
             const auto good = verify(fit, dtb);
             BOOST_TEST(good.exit_code == 0, describe({"verify", fit.string()}, good));
             BOOST_TEST(good.out.find("signature-1: " + v.algo + ":" + v.hint + "+ OK") != std::string::npos, good.out);
@@ -810,4 +815,23 @@ BOOST_AUTO_TEST_CASE(region_depth_limit_is_u_boots) {
     const auto deep = nested(32);
     BOOST_CHECK_EXCEPTION(fitstream::detail::find_signed_regions(deep.data(), {"/"}, "d32"), fitstream::error,
                           [](const fitstream::error& e) { return e.reason() == "nodes nested too deeply for U-Boot"; });
+}
+
+BOOST_AUTO_TEST_CASE(no_required_key_warns_as_u_boot_boots_anyway) {
+    // With no key marked required, U-Boot's fit_config_verify_required_keys()
+    // checks nothing and boots the FIT: verify warns, and does not fail.
+    temp_dir out;
+    const fs::path dtb = control_copy(out.path());
+    const fs::path signed_fit = out / "signed.fit", plain = out / "plain.fit";
+    pack_ok(signed_fit, {"--key", (in().keys / "dev.key").string(), "--key-dtb", dtb.string()});
+    pack_ok(plain, {});
+    BOOST_TEST(run({"fdtget", dtb.string(), "/signature/key-dev", "required"}).exit_code != 0);
+    const auto s = verify(signed_fit, dtb);
+    BOOST_TEST(s.exit_code == 0, s.err);
+    BOOST_TEST(s.out.find("/configurations/conf-1/signature-1: sha256,rsa2048:dev+ OK") != std::string::npos, s.out);
+    const auto p = verify(plain, dtb);
+    BOOST_TEST(p.exit_code == 0, p.err);
+    BOOST_TEST(p.err.find("no key is marked required, so U-Boot checks no signature") != std::string::npos, p.err);
+    BOOST_TEST(p.err.find("no signature node, but key 'dev' is required") != std::string::npos, p.err);
+    BOOST_TEST(p.err.find("warning") != std::string::npos, p.err);
 }
