@@ -4162,6 +4162,7 @@ inline std::string read_bounded(const std::string& path, std::size_t limit, cons
                         "larger than " + std::to_string(limit) + " bytes: not a " + what);
         }
     }
+    OPENSSL_cleanse(buf, sizeof buf);  // it held key bytes
     if (in.bad()) throw_os_error(EIO, path, "cannot read " + what);
     return out;
 }
