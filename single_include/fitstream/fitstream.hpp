@@ -8336,7 +8336,8 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
     try {
         detail::check_signed_fit_size(fit.structure_size(), fit.path());
     } catch (const error& e) {
-        report(e.subject(), e.reason());  // U-Boot fails every signature check
+        // U-Boot fails every signature check: an error when one is required.
+        report(e.subject(), e.reason(), conf_level);
         return out;
     }
 
