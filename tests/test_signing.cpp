@@ -29,6 +29,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -130,6 +134,49 @@ fs::path mkimage_key_dtb(const fs::path& dir, const fs::path& some_fit) {
     fs::copy_file(some_fit, scratch);
     tool_ok({"mkimage", "-F", "-k", in().keys.string(), "-K", dtb.string(), "-r", scratch.string()});
     return dtb;
+}
+
+
+/// A property's bytes, read with fdtget (independent of fitstream's reader).
+std::string fdt_bytes(const fs::path& file, const std::string& node, const std::string& prop) {
+    std::istringstream hex(fdtget(file, node, prop, "bx"));
+    std::string out;
+    for (unsigned v = 0; hex >> std::hex >> v;) out.push_back(static_cast<char>(v));
+    return out;
+}
+
+/// Overwrites a property with `bytes`, with fdtput.
+void fdt_put_bytes(const fs::path& file, const std::string& node, const std::string& prop, const std::string& bytes) {
+    std::vector<std::string> argv{"fdtput", "-t", "bx", file.string(), node, prop};
+    for (const unsigned char c : bytes) {
+        char b[4];
+        std::snprintf(b, sizeof b, "%02x", c);
+        argv.emplace_back(b);
+    }
+    tool_ok(argv);
+}
+
+/// The hash-N node of `image` with `algo`, by fdtget.
+std::string hash_node(const fs::path& fit, const std::string& image, const std::string& algo) {
+    for (int n = 1; n <= 4; ++n) {
+        const std::string node = "/images/" + image + "/hash-" + std::to_string(n);
+        const run_result r = run({"fdtget", "-t", "s", fit.string(), node, "algo"});
+        if (r.exit_code == 0 && trim_newline(r.out) == algo) return node;
+    }
+    BOOST_FAIL("no " + algo + " hash node in /images/" + image);
+    return {};
+}
+
+/// DER for ECDSA-Sig-Value { r INTEGER, s INTEGER } from U-Boot's raw
+/// r || s, written here (not with fitstream's helper) to stay independent.
+std::string ecdsa_der(const std::string& raw) {
+    const auto integer = [](std::string v) {
+        v.erase(0, std::min(v.find_first_not_of('\0'), v.size() - 1));
+        if (static_cast<unsigned char>(v[0]) & 0x80) v.insert(v.begin(), '\0');
+        return std::string{'\x02', static_cast<char>(v.size())} + v;
+    };
+    const std::string body = integer(raw.substr(0, raw.size() / 2)) + integer(raw.substr(raw.size() / 2));
+    return std::string{'\x30', static_cast<char>(body.size())} + body;  // < 128 bytes for P-256 and P-384
 }
 
 }  // namespace
@@ -235,6 +282,11 @@ BOOST_AUTO_TEST_CASE(verify_accepts_mkimage_signatures_and_rejects_tampering) {
             fs::copy_file(k.control, dtb);
             if (v.name == "ecdsa") tool_ok({"fdtput", "-c", dtb.string(), "/signature"});
             tool_ok({"mkimage", "-f", its_path.string(), "-k", k.keys.string(), "-K", dtb.string(), "-r", fit.string()});
+            // Without a required key U-Boot checks nothing (and verify only
+            // warns): mark it required, as mkimage -r does for RSA.
+            if (v.name == "ecdsa") {
+                tool_ok({"fdtput", "-t", "s", dtb.string(), "/signature/ec", "required", "conf"});
+            }
             const auto good = verify(fit, dtb);
             BOOST_TEST(good.exit_code == 0, describe({"verify", fit.string()}, good));
             BOOST_TEST(good.out.find("signature-1: " + v.algo + ":" + v.hint + "+ OK") != std::string::npos, good.out);
@@ -273,8 +325,9 @@ BOOST_AUTO_TEST_CASE(verify_accepts_mkimage_signatures_and_rejects_tampering) {
 BOOST_AUTO_TEST_CASE(fitpack_signs_every_algorithm_it_offers) {
     temp_dir out;
     // fitpack's own signatures for what U-Boot cannot check here (PSS,
-    // ECDSA): fitpack verify checks them, and mkimage accepts the FIT for
-    // re-signing with the same algo.
+    // ECDSA): fitpack verify checks them (test
+    // image_signatures_check_with_openssl_and_pss_salt_is_u_boots checks
+    // PSS and ECDSA against OpenSSL's command line instead).
     struct variant {
         std::vector<std::string> args;
         std::string expect;
@@ -284,6 +337,9 @@ BOOST_AUTO_TEST_CASE(fitpack_signs_every_algorithm_it_offers) {
              {{"--key-dir", keys, "--key-name", "dev", "--sign-algo", "sha512,rsa2048", "--padding", "pss"},
               "sha512,rsa2048:dev+"},
              {{"--key-dir", keys, "--key-name", "ec", "--sign-algo", "sha256,ecdsa256"}, "sha256,ecdsa256:ec+"},
+             // No algo: NAME.key, else NAME.pem (mkimage's ECDSA name).
+             {{"--key-dir", keys, "--key-name", "ec"}, "sha256,ecdsa256:ec+"},
+             {{"--key-dir", keys, "--key-name", "dev"}, "sha256,rsa2048:dev+"},
              {{"--key", keys + "/ec.pem"}, "sha256,ecdsa256:ec+"},
              {{"--key", keys + "/other.key"}, "sha256,rsa3072:other+"},
              {{"--key", keys + "/dev.key", "--sign-algo", "sha1,rsa2048"}, "sha1,rsa2048:dev+"}}) {
@@ -296,6 +352,68 @@ BOOST_AUTO_TEST_CASE(fitpack_signs_every_algorithm_it_offers) {
             const auto r = verify(fit, dtb);
             BOOST_TEST(r.exit_code == 0, describe({"verify"}, r));
             BOOST_TEST(r.out.find("conf-2/signature-1: " + v.expect + " OK") != std::string::npos, r.out);
+            fs::remove(fit);
+            fs::remove(dtb);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(image_signatures_check_with_openssl_and_pss_salt_is_u_boots) {
+    temp_dir out;
+    const std::string keys = in().keys.string();
+    // Image signatures sign the image's digest, which fdtget reads: OpenSSL's
+    // command line checks them without fitstream. PSS must use the maximum
+    // salt, the only length U-Boot's padding_pss_verify() accepts.
+    struct variant {
+        std::vector<std::string> args;
+        std::vector<std::string> check;  // pkeyutl -pkeyopt values
+        std::string key;
+        bool rsa;
+    };
+    for (const auto& v : std::vector<variant>{
+             {{"--key-dir", keys, "--key-name", "dev", "--padding", "pss"},
+              {"digest:sha256", "rsa_padding_mode:pss", "rsa_pss_saltlen:max"}, keys + "/dev.key", true},
+             {{"--key", keys + "/dev.key"}, {"digest:sha256", "rsa_padding_mode:pkcs1"}, keys + "/dev.key", true},
+             {{"--key", keys + "/ec.pem"}, {}, keys + "/ec.pem", false}}) {
+        BOOST_TEST_CONTEXT(fitstream_test::join(v.args)) {
+            const fs::path fit = out / "img.fit";
+            const fs::path dtb = control_copy(out.path());
+            auto args = v.args;
+            args.insert(args.end(), {"--image-signatures", "--key-dtb", dtb.string(), "--required", "image"});
+            pack_ok(fit, args);
+            BOOST_TEST(verify(fit, dtb).exit_code == 0);
+            const std::string sig_node = "/images/kernel/signature-1";
+            write_file(out / "digest", fdt_bytes(fit, hash_node(fit, "kernel", "sha256"), "value"));
+            const std::string value = fdt_bytes(fit, sig_node, "value");
+            write_file(out / "sig", v.rsa ? value : ecdsa_der(value));
+            const auto pkeyutl = [&](const std::string& sig, const std::vector<std::string>& opts) {
+                std::vector<std::string> argv{"openssl", "pkeyutl", "-verify", "-inkey", v.key, "-in",
+                                              (out / "digest").string(), "-sigfile", sig};
+                for (const auto& o : opts) argv.insert(argv.end(), {"-pkeyopt", o});
+                return run(argv);
+            };
+            const auto checked = pkeyutl((out / "sig").string(), v.check);
+            BOOST_TEST(checked.exit_code == 0, describe({"openssl pkeyutl -verify"}, checked));
+            if (v.check.size() == 3) {
+                // Not the digest-length salt: the maximum, as U-Boot needs.
+                BOOST_TEST(pkeyutl((out / "sig").string(),
+                                   {"digest:sha256", "rsa_padding_mode:pss", "rsa_pss_saltlen:digest"})
+                               .exit_code != 0);
+                // A valid PSS signature with a digest-length salt, which
+                // U-Boot's padding_pss_verify() refuses: verify must too.
+                tool_ok({"openssl", "pkeyutl", "-sign", "-inkey", v.key, "-in", (out / "digest").string(), "-out",
+                         (out / "short-salt").string(), "-pkeyopt", "digest:sha256", "-pkeyopt",
+                         "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:digest"});
+                BOOST_TEST(pkeyutl((out / "short-salt").string(),
+                                   {"digest:sha256", "rsa_padding_mode:pss", "rsa_pss_saltlen:digest"})
+                               .exit_code == 0);
+                fdt_put_bytes(fit, sig_node, "value", read_file(out / "short-salt"));
+                const auto r = verify(fit, dtb);
+                BOOST_TEST(r.exit_code == 1, describe({"verify"}, r));
+                BOOST_TEST(r.err.find("/images/kernel: no signature verifies with required key 'dev'; "
+                                      "signature-1: verification failed") != std::string::npos,
+                           r.err);
+            }
             fs::remove(fit);
             fs::remove(dtb);
         }
@@ -337,6 +455,15 @@ BOOST_AUTO_TEST_CASE(key_errors_leave_nothing_behind) {
         {{"--key-dir", k.keys.string(), "--key-name", "nosuch"}, (k.keys / "nosuch.key").string(), "cannot read key"},
         {{"--key", (k.keys / "dev.key").string(), "--sign-algo", "sha256,rsa1024"}, "sha256,rsa1024",
          "unknown signature algorithm"},
+        // Bounded reads: not a key, and no waiting to fill memory.
+        {{"--key", "/dev/zero"}, "/dev/zero", "larger than 1048576 bytes: not a key"},
+        {{"--key", (k.keys / "dev.key").string(), "--key-dtb", "/dev/zero"}, "/dev/zero",
+         "larger than 67108864 bytes: not a DTB"},
+        // U-Boot looks the key up as /signature/key-NAME.
+        {{"--key", (k.keys / "dev.key").string(), "--key-name", "a@b"}, "--key-name",
+         "key name 'a@b' is not a devicetree node name part"},
+        {{"--key", (k.keys / "dev.key").string(), "--key-name", "a/b"}, "--key-name",
+         "key name 'a/b' is not a devicetree node name part"},
     };
     if (!can_read_anyway)
         cases.push_back({{"--key", unreadable.string()}, unreadable.string(), "Permission denied"});
@@ -462,4 +589,249 @@ BOOST_AUTO_TEST_CASE(library_api) {
                                      e.reason().find("needs a sha256 hash node") != std::string::npos;
                           });
     BOOST_TEST(!fs::exists(out / "no.fit"));
+}
+
+BOOST_AUTO_TEST_CASE(signer_refuses_more_nodes_than_u_boot_hashes) {
+    temp_dir out;
+    // kernel + 33 fdts, each with two hashes: "/", the configuration and
+    // 34 * 3 nodes = 104 > U-Boot's IMAGE_MAX_HASHED_NODES (100).
+    const auto build = [&](std::size_t fdts) {
+        fitstream::tree fit;
+        fit.description = "many";
+        auto& kernel = fit.images.emplace_back("kernel", "kernel", fitstream::source::file(in().kernel.string()));
+        kernel.arch = "arm64";
+        kernel.os = "linux";
+        kernel.add_hash<fitstream::hash::sha256>().add_hash<fitstream::hash::crc32>();
+        fitstream::configuration conf;
+        conf.name = "conf-1";
+        conf.kernel = "kernel";
+        for (std::size_t i = 0; i < fdts; ++i) {
+            auto& fdt = fit.images.emplace_back("fdt-" + std::to_string(i + 1), "flat_dt",
+                                                fitstream::source::file(in().dtb1.string()));
+            fdt.add_hash<fitstream::hash::sha256>().add_hash<fitstream::hash::crc32>();
+            conf.fdt.push_back(fdt.name);
+        }
+        fitstream::signature_spec spec;
+        spec.key_dir = in().keys.string();
+        spec.key_name_hint = "dev";
+        spec.algo = "sha256,rsa2048";
+        conf.signatures = {spec};
+        fit.configurations.push_back(conf);
+        return fit;
+    };
+    const fs::path path = out / "many.fit";
+    BOOST_CHECK_EXCEPTION(fitstream::write_fit(build(33), path.string()), fitstream::error,
+                          [](const fitstream::error& e) {
+                              return e.subject() == "/configurations/conf-1/signature-1" &&
+                                     e.reason().find("signing 104 nodes") != std::string::npos &&
+                                     e.reason().find("at most 100") != std::string::npos;
+                          });
+    BOOST_TEST(!fs::exists(path));
+    for (const auto& e : fs::directory_iterator(out.path())) BOOST_ERROR("left behind: " << e.path());
+    // Also when sign-images covers fewer: U-Boot hashes every image named.
+    auto fewer = build(33);
+    fewer.configurations[0].signatures[0].sign_images = {"kernel"};
+    BOOST_CHECK_THROW(fitstream::write_fit(fewer, path.string()), fitstream::error);
+    BOOST_TEST(!fs::exists(path));
+    // 32 fdts: 2 + 33 * 3 = 101 nodes, still too many; 31: 98, signed.
+    BOOST_CHECK_THROW(fitstream::write_fit(build(32), path.string()), fitstream::error);
+    fitstream::write_fit(build(31), path.string());
+    const fs::path dtb = control_copy(out.path());
+    fitstream::key_dtb keys(dtb.string());
+    keys.add({fitstream::signing_key::load((in().keys / "dev.key").string()), "dev", "sha256,rsa2048", "conf"});
+    keys.save();
+    const auto r = verify(path, dtb);
+    BOOST_TEST(r.exit_code == 0, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(signer_refuses_a_fit_too_big_for_u_boot_to_check) {
+    // U-Boot's fit_image_setup_verify(): "Total size too large" past
+    // CONFIG_FIT_SIGNATURE_MAX_SIZE (256 MiB by default), checked with `>`.
+    using fitstream::detail::check_signed_fit_size;
+    BOOST_CHECK_NO_THROW(check_signed_fit_size(0x10000000, "fit"));
+    BOOST_CHECK_EXCEPTION(check_signed_fit_size(0x10000001, "fit"), fitstream::error, [](const fitstream::error& e) {
+        return e.subject() == "fit" && e.reason().find("FIT_SIGNATURE_MAX_SIZE") != std::string::npos;
+    });
+    // The writer: a 256 MiB image (sparse, stored as is) embedded makes the
+    // structure itself larger than that; refused, and nothing is left.
+    temp_dir out;
+    const fs::path big = out / "big.bin";
+    { std::ofstream(big.string()).put('\0'); }
+    fs::resize_file(big, 0x10000000);
+    fitstream::tree fit;
+    fit.description = "big";
+    auto& img = fit.images.emplace_back("kernel", "kernel", fitstream::source::file(big.string()));
+    img.arch = "arm64";
+    img.os = "linux";
+    img.add_hash<fitstream::hash::sha256>();
+    fitstream::configuration conf;
+    conf.name = "conf-1";
+    conf.kernel = "kernel";
+    fitstream::signature_spec spec;
+    spec.key_file = (in().keys / "dev.key").string();
+    spec.key_name_hint = "dev";
+    spec.algo = "sha256,rsa2048";
+    conf.signatures = {spec};
+    fit.configurations.push_back(conf);
+    const fs::path path = out / "big.fit";
+    BOOST_CHECK_EXCEPTION(fitstream::write_fit(fit, path.string()), fitstream::error, [](const fitstream::error& e) {
+        return e.subject() == "/configurations/conf-1/signature-1" &&
+               e.reason().find("U-Boot checks no signature of a FIT over 268435456 bytes") != std::string::npos;
+    });
+    BOOST_TEST(!fs::exists(path));
+    for (const auto& e : fs::directory_iterator(out.path()))
+        BOOST_TEST(e.path() == big, "left behind: " << e.path());
+}
+
+BOOST_AUTO_TEST_CASE(unwritable_key_dtb_leaves_neither_file_changed) {
+    // A --key-dtb in a read-only directory: the DTB is staged before the
+    // FIT is committed, so fitpack fails with no FIT and the DTB unchanged.
+    // As root, run without the capabilities that bypass file permissions
+    // (as test_bad_input does).
+    temp_dir out;
+    const fs::path ro = out / "ro";
+    fs::create_directories(ro);
+    const fs::path dtb = ro / "u-boot.dtb";
+    fs::copy_file(in().control, dtb);
+    const std::string before = read_file(dtb);
+    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                            fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+    std::vector<std::string> wrapper;
+    if (::geteuid() == 0) wrapper = {"setpriv", "--bounding-set=-dac_override,-dac_read_search"};
+    auto probe = wrapper;
+    probe.insert(probe.end(), {"touch", (ro / "probe").string()});
+    if (run(probe).exit_code == 0) {
+        BOOST_TEST_MESSAGE("skipped: permissions do not apply here");
+        return;
+    }
+    const fs::path fit = out / "s.fit";
+    auto argv = wrapper;
+    argv.push_back(fitstream_test::fitpack_path);
+    const auto args = pack_args(fit, {"--key", (in().keys / "dev.key").string(), "--key-dtb", dtb.string()});
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = run(argv, {}, {epoch_env});
+    BOOST_TEST(r.exit_code == 1, describe(argv, r));
+    BOOST_TEST(r.err.find("fitpack: error: " + dtb.string() + ": ") == 0, r.err);
+    BOOST_TEST(fitstream_test::lines_of(r.err).size() == 1u, r.err);
+    BOOST_TEST(!fs::exists(fit));
+    for (const auto& e : fs::directory_iterator(out.path())) BOOST_TEST(e.path() == ro, "left behind: " << e.path());
+    BOOST_TEST(read_file(dtb) == before);
+    for (const auto& e : fs::directory_iterator(ro)) BOOST_TEST(e.path() == dtb, "left behind: " << e.path());
+}
+
+BOOST_AUTO_TEST_CASE(verify_checks_the_rsa_constants_u_boot_uses) {
+    // U-Boot's rsa_mod_exp_sw() uses rsa,num-bits, rsa,n0-inverse and
+    // rsa,r-squared from the key node, not the modulus alone: a key node
+    // where one is missing or wrong fails every signature there.
+    temp_dir out;
+    const fs::path good = control_copy(out.path());
+    const fs::path fit = out / "s.fit";
+    pack_ok(fit, {"--key", (in().keys / "dev.key").string(), "--key-dtb", good.string(), "--required", "conf"});
+    BOOST_TEST(verify(fit, good).exit_code == 0);
+    const std::string node = "/signature/key-dev";
+    const auto n0 = fdtget(good, node, "rsa,n0-inverse", "u");
+    std::string rr = fdt_bytes(good, node, "rsa,r-squared");
+    rr[10] = static_cast<char>(rr[10] ^ 1);
+    struct tamper {
+        std::vector<std::string> fdtput;
+        std::string expect;
+    };
+    for (const auto& t : std::vector<tamper>{
+             {{"-t", "u", node, "rsa,n0-inverse", std::to_string(std::stoul(n0) ^ 4)}, "rsa,n0-inverse is missing or wrong"},
+             {{"-d", node, "rsa,n0-inverse"}, "rsa,n0-inverse is missing or wrong"},
+             {{"-d", node, "rsa,r-squared"}, "rsa,r-squared is missing or wrong"},
+             {{}, "rsa,r-squared is missing or wrong"},
+             {{"-t", "u", node, "rsa,num-bits", "2040"}, "rsa,num-bits (2040) does not match"},
+             {{"-d", node, "rsa,num-bits"}, "no 32-bit rsa,num-bits"}}) {
+        BOOST_TEST_CONTEXT(fitstream_test::join(t.fdtput)) {
+            const fs::path dtb = out / "tampered.dtb";
+            fs::copy_file(good, dtb, fs::copy_options::overwrite_existing);
+            if (t.fdtput.empty()) {
+                fdt_put_bytes(dtb, node, "rsa,r-squared", rr);
+            } else {
+                // fdtput [-t u | -d] DTB NODE PROP [VALUE]
+                const std::size_t opts = t.fdtput[0] == "-d" ? 1 : 2;
+                std::vector<std::string> argv{"fdtput"};
+                argv.insert(argv.end(), t.fdtput.begin(), t.fdtput.begin() + static_cast<long>(opts));
+                argv.push_back(dtb.string());
+                argv.insert(argv.end(), t.fdtput.begin() + static_cast<long>(opts), t.fdtput.end());
+                tool_ok(argv);
+            }
+            const auto r = verify(fit, dtb);
+            BOOST_TEST(r.exit_code == 1, describe({"verify"}, r));
+            BOOST_TEST(r.err.find(node) != std::string::npos, r.err);
+            BOOST_TEST(r.err.find(t.expect) != std::string::npos, r.err);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(key_dtb_refuses_an_exponent_past_64_bits) {
+    // rsa,exponent is 64 bits in U-Boot: a 66-bit exponent (2^65 + 1) was
+    // written truncated; now --key-dtb refuses the key before any output.
+    temp_dir out;
+    const fs::path key = out / "bige.key";
+    tool_ok({"openssl", "genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt",
+             "rsa_keygen_pubexp:36893488147419103233", "-out", key.string()});
+    const fs::path dtb = control_copy(out.path());
+    const std::string before = read_file(dtb);
+    const fs::path fit = out / "s.fit";
+    const auto args = pack_args(fit, {"--key", key.string(), "--key-dtb", dtb.string()});
+    const auto r = fitpack(args);
+    BOOST_TEST(r.exit_code == 1, describe(args, r));
+    BOOST_TEST(r.err == "fitpack: error: " + key.string() +
+                            ": RSA public exponent has 66 bits; U-Boot's rsa,exponent holds 64\n",
+               r.err);
+    BOOST_TEST(!fs::exists(fit));
+    BOOST_TEST(read_file(dtb) == before);
+    // A 64-bit one (2^63 + 1) is written whole, and verifies.
+    const fs::path key64 = out / "e64.key";
+    tool_ok({"openssl", "genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt",
+             "rsa_keygen_pubexp:9223372036854775809", "-out", key64.string()});
+    pack_ok(fit, {"--key", key64.string(), "--key-dtb", dtb.string(), "--required", "conf"});
+    BOOST_TEST(fdtget(dtb, "/signature/key-e64", "rsa,exponent", "bx") == "80 0 0 0 0 0 0 1");
+    BOOST_TEST(verify(fit, dtb).exit_code == 0);
+}
+
+BOOST_AUTO_TEST_CASE(region_depth_limit_is_u_boots) {
+    // fdt_find_regions() counts the root as depth 0 and fails on reaching
+    // FDT_MAX_DEPTH (32): nodes 31 levels below the root are fine, 32 not.
+    temp_dir out;
+    const auto nested = [&](int levels) {
+        std::string dts = "/dts-v1/;\n/ {\n";
+        for (int i = 0; i < levels; ++i) dts += "n" + std::to_string(i) + " {\n";
+        dts += "p = <1>;\n";
+        for (int i = 0; i < levels; ++i) dts += "};\n";
+        dts += "};\n";
+        const fs::path src = out / ("d" + std::to_string(levels) + ".dts");
+        write_file(src, dts);
+        const fs::path dtb = fitstream_test::compile_dts(src, out / ("d" + std::to_string(levels) + ".dtb"));
+        std::string blob = read_file(dtb);
+        std::vector<std::uint64_t> aligned((blob.size() + 7) / 8);
+        std::memcpy(aligned.data(), blob.data(), blob.size());
+        return aligned;
+    };
+    const auto ok = nested(31);
+    BOOST_CHECK_NO_THROW(fitstream::detail::find_signed_regions(ok.data(), {"/"}, "d31"));
+    const auto deep = nested(32);
+    BOOST_CHECK_EXCEPTION(fitstream::detail::find_signed_regions(deep.data(), {"/"}, "d32"), fitstream::error,
+                          [](const fitstream::error& e) { return e.reason() == "nodes nested too deeply for U-Boot"; });
+}
+
+BOOST_AUTO_TEST_CASE(no_required_key_warns_as_u_boot_boots_anyway) {
+    // With no key marked required, U-Boot's fit_config_verify_required_keys()
+    // checks nothing and boots the FIT: verify warns, and does not fail.
+    temp_dir out;
+    const fs::path dtb = control_copy(out.path());
+    const fs::path signed_fit = out / "signed.fit", plain = out / "plain.fit";
+    pack_ok(signed_fit, {"--key", (in().keys / "dev.key").string(), "--key-dtb", dtb.string()});
+    pack_ok(plain, {});
+    BOOST_TEST(run({"fdtget", dtb.string(), "/signature/key-dev", "required"}).exit_code != 0);
+    const auto s = verify(signed_fit, dtb);
+    BOOST_TEST(s.exit_code == 0, s.err);
+    BOOST_TEST(s.out.find("/configurations/conf-1/signature-1: sha256,rsa2048:dev+ OK") != std::string::npos, s.out);
+    const auto p = verify(plain, dtb);
+    BOOST_TEST(p.exit_code == 0, p.err);
+    BOOST_TEST(p.err.find("no key is marked required, so U-Boot checks no signature") != std::string::npos, p.err);
+    BOOST_TEST(p.err.find("no signature node, but key 'dev' is required") != std::string::npos, p.err);
+    BOOST_TEST(p.err.find("warning") != std::string::npos, p.err);
 }

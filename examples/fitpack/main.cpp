@@ -413,6 +413,8 @@ int run(const std::vector<std::string>& raw_args) {
                   << (report.images_deduplicated == 1 ? "" : "s") << " with identical contents, saving "
                   << report.bytes_deduplicated << " bytes\n";
 
+    fitpack::stage_signing(signing);  // the new --key-dtb to a temporary file, renamed after the FIT
+
     // The depfile goes to a temporary file now and is renamed into place
     // only once the FIT has been written.
     std::optional<fitstream::file_sink> depfile;

@@ -12,8 +12,9 @@
 //   --required [conf|image]          mark that key required (as mkimage -r)
 //   --signer-name, --signer-version, --comment
 // Everything is checked (key readable, suits the algo, matches a key of
-// the same name already in the DTB) before the FIT is written; the DTB is
-// rewritten (temporary file + rename) only after the FIT was.
+// the same name already in the DTB) before the FIT is written; the new DTB
+// is written to a temporary file before the FIT too, and renamed into place
+// only after the FIT was, so a failure of either leaves both unchanged.
 
 #include <fitstream/hashes.hpp>
 #include <fitstream/key_dtb.hpp>
@@ -22,6 +23,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -49,7 +51,9 @@ struct signing_arguments {
 
 inline void add_signing_options(CLI::App& app, signing_arguments& s) {
     const char* group = "Signing (U-Boot verified boot)";
-    app.add_option("--key-dir", s.key_dir, "Sign with KEYDIR/<key-name>.key (.pem for ECDSA), as mkimage -k")
+    app.add_option("--key-dir", s.key_dir,
+                   "Sign with KEYDIR/<key-name>.key (.pem for ECDSA; without --sign-algo, .key else .pem), "
+                   "as mkimage -k")
         ->group(group);
     app.add_option("--key", s.key_file, "Sign with this PEM private key (RSA or EC)")->group(group);
     app.add_option("--key-name", s.key_name,
@@ -83,6 +87,7 @@ inline void add_signing_options(CLI::App& app, signing_arguments& s) {
 struct signing_plan {
     std::optional<fitstream::key_dtb> dtb;
     fitstream::key_dtb_entry entry;
+    std::unique_ptr<fitstream::file_sink> dtb_out;  // by stage_signing(), committed by finish_signing()
 };
 
 inline std::string key_base_name(const std::string& path) {
@@ -111,6 +116,9 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
     spec.key_file = s.key_file;
     spec.key_name_hint = !s.key_name.empty() ? s.key_name : s.key_file.empty() ? "" : key_base_name(s.key_file);
     if (spec.key_name_hint.empty()) throw std::invalid_argument("--key-dir needs --key-name (the key is <DIR>/<NAME>.key)");
+    // U-Boot finds the key as /signature/key-NAME: NAME must be a node-name part.
+    fitstream::detail::check_key_name(spec.key_name_hint, s.key_name.empty() ? "--key (its base name; give --key-name)"
+                                                                             : "--key-name");
     if (!s.padding.empty() && s.padding != "pkcs-1.5" && s.padding != "pss")
         throw std::invalid_argument("--padding must be pkcs-1.5 or pss, not '" + s.padding + "'");
     spec.padding = s.padding == "pss" ? fitstream::signature_padding::pss : fitstream::signature_padding::pkcs1_5;
@@ -131,7 +139,18 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
     // The key now: its type gives the default algo, and a bad key fails
     // before anything is written. Errors name the file, never the key.
     spec.algo = s.algo.empty() ? "sha256,rsa2048" : s.algo;  // for signature_key_path's .pem rule
-    const auto key = fitstream::signing_key::load(fitstream::signature_key_path(spec, "--key-dir"));
+    std::string key_path = fitstream::signature_key_path(spec, "--key-dir");
+    if (!s.key_dir.empty()) {
+        // Without --sign-algo the type is the key's own: NAME.key (mkimage's
+        // RSA name), else NAME.pem (its ECDSA name).
+        const std::string base = s.key_dir + "/" + spec.key_name_hint;
+        if (s.algo.empty() && !std::ifstream(base + ".key").good() && std::ifstream(base + ".pem").good())
+            key_path = base + ".pem";
+        // The writer loads the same file, whatever the algo turns out to be.
+        spec.key_file = key_path;
+        spec.key_dir.clear();
+    }
+    const auto key = fitstream::signing_key::load(key_path);
     if (s.algo.empty()) spec.algo = "sha256," + (key->is_rsa() ? "rsa" + std::to_string(key->bits())
                                                                 : key->curve() == "secp384r1" ? "ecdsa384" : "ecdsa256");
     const auto algo = fitstream::parse_signature_algorithm(spec.algo);
@@ -157,11 +176,18 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
     return plan;
 }
 
-/// Writes the public key into the DTB, once the FIT has been written.
-inline void finish_signing(signing_plan& plan) {
+/// Adds the public key to the DTB and writes it to a temporary file beside
+/// it, before the FIT is written: a DTB that cannot be written (read-only
+/// directory, full disk) then fails with neither file changed.
+inline void stage_signing(signing_plan& plan) {
     if (!plan.dtb) return;
     plan.dtb->add(plan.entry);
-    plan.dtb->save();
+    plan.dtb_out = plan.dtb->stage();
+}
+
+/// Renames the staged DTB into place, once the FIT has been committed.
+inline void finish_signing(signing_plan& plan) {
+    if (plan.dtb_out) plan.dtb_out->commit(fdt_totalsize(plan.dtb->blob()));
 }
 
 }  // namespace fitpack

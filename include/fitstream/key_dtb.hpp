@@ -60,10 +60,9 @@ public:
     /// @throws fitstream::error: the OS error, or errc::invalid_input when
     ///         it is not a valid devicetree blob.
     explicit key_dtb(std::string path) : path_(std::move(path)) {
-        std::ifstream in(path_, std::ios::binary);
-        if (!in) detail::throw_os_error(errno ? errno : ENOENT, path_, "cannot read DTB");
-        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) detail::throw_os_error(EIO, path_, "cannot read DTB");
+        // A control DTB is KiBs; libfdt cannot take more than 2 GiB anyway.
+        const std::string bytes = detail::read_bounded(path_, std::size_t(64) << 20, "DTB");
+        if (bytes.empty()) throw error(errc::invalid_input, path_, "not a valid DTB (empty file)");
         blob_.assign((bytes.size() + 7) / 8, 0);
         std::memcpy(blob_.data(), bytes.data(), bytes.size());
         const int rc = detail::check_fdt(blob_.data(), bytes.size());
@@ -111,8 +110,16 @@ public:
     /// signed with the old one). Changes nothing.
     void check(const key_dtb_entry& entry) const {
         if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
+        detail::check_key_name(entry.name, path_);
         const auto algo = parse_signature_algorithm(entry.algo);
         entry.key->check_for(algo, signature_padding::pkcs1_5);
+        if (algo.rsa) {
+            BIGNUM* e_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(entry.key->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
+                detail::throw_openssl(entry.key->path(), "cannot read the RSA public key");
+            const detail::bignum_ptr e(e_raw);
+            (void)exponent_bytes(e.get(), entry.key->path());
+        }
         if (entry.required != "" && entry.required != "conf" && entry.required != "image")
             throw error(errc::invalid_argument, entry.required, "required must be conf or image");
         const int parent = fdt_subnode_offset(blob(), 0, "signature");
@@ -128,6 +135,7 @@ public:
     /// Adds (or refreshes) `/signature/key-<name>` in memory; see check().
     void add(const key_dtb_entry& entry) {
         check(entry);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         const auto algo = parse_signature_algorithm(entry.algo);
         // Room for the node: the biggest key (RSA-4096) needs about 1.1 KiB.
         const std::size_t size = fdt_totalsize(blob()) + 4096;
@@ -165,27 +173,13 @@ public:
                 detail::throw_openssl(subject, "cannot read the RSA public key");
             }
             detail::bignum_ptr n(n_raw), e(e_raw);
-            const int bits = BN_num_bits(n.get());
-            detail::bn_ctx_ptr ctx(BN_CTX_new());
-            detail::bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
-            // n0-inverse = -1/n mod 2^32; r-squared = (2^bits)^2 mod n: the
-            // Montgomery constants U-Boot's rsa-mod-exp takes from the DTB.
-            if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
-                BN_lshift(two32.get(), two32.get(), 32) != 1 ||
-                !BN_mod_inverse(inverse.get(), n.get(), two32.get(), ctx.get()) ||
-                BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
-                BN_lshift(r.get(), r.get(), 2 * bits) != 1 ||
-                BN_mod(r_squared.get(), r.get(), n.get(), ctx.get()) != 1)
-                detail::throw_openssl(subject, "cannot compute the RSA verification constants");
-            set_u32("rsa,num-bits", static_cast<std::uint32_t>(bits));
-            set_u32("rsa,n0-inverse", static_cast<std::uint32_t>(BN_get_word(inverse.get())));
-            const std::uint64_t exponent = BN_get_word(e.get());
-            std::uint8_t exp_be[8];
-            for (int i = 0; i < 8; ++i) exp_be[i] = static_cast<std::uint8_t>(exponent >> (56 - 8 * i));
-            set("rsa,exponent", exp_be, 8);
-            const auto size = static_cast<std::size_t>(bits / 8);
-            const auto modulus = detail::bn_bytes(n.get(), size, subject);
-            const auto rr = detail::bn_bytes(r_squared.get(), size, subject);
+            const auto constants = detail::rsa_constants_of(n.get(), subject);
+            set_u32("rsa,num-bits", constants.bits);
+            set_u32("rsa,n0-inverse", constants.n0_inverse);
+            const auto exponent = exponent_bytes(e.get(), subject);
+            set("rsa,exponent", exponent.data(), exponent.size());
+            const auto modulus = detail::bn_bytes(n.get(), constants.bits / 8, subject);
+            const auto& rr = constants.r_squared;
             set("rsa,modulus", modulus.data(), modulus.size());
             set("rsa,r-squared", rr.data(), rr.size());
         } else {
@@ -212,13 +206,30 @@ public:
 
     /// Writes the DTB to `path`, atomically.
     void save_as(const std::string& path) const {
-        file_sink out(path);
-        const std::uint32_t size = fdt_totalsize(blob());
-        out.write_at(0, blob(), size);
-        out.commit(size);
+        const auto out = stage(path);
+        out->commit(fdt_totalsize(blob()));
+    }
+
+    /// Writes the DTB to a temporary file beside `path` (default: its own
+    /// path) and returns the sink uncommitted: commit(fdt_totalsize(blob()))
+    /// renames it into place, destroying it uncommitted removes it. Lets a
+    /// caller fail on an unwritable DTB before it commits anything else.
+    /// @throws fitstream::error (OS category) when it cannot be written.
+    std::unique_ptr<file_sink> stage(const std::string& path = {}) const {
+        auto out = std::make_unique<file_sink>(path.empty() ? path_ : path);
+        out->write_at(0, blob(), fdt_totalsize(blob()));
+        return out;
     }
 
 private:
+    /// rsa,exponent: U-Boot holds the public exponent in 64 bits.
+    static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
+        if (BN_num_bits(e) > 64)
+            throw error(errc::unsupported, subject,
+                        "RSA public exponent has " + std::to_string(BN_num_bits(e)) +
+                            " bits; U-Boot's rsa,exponent holds 64");
+        return detail::bn_bytes(e, 8, subject);
+    }
     int fdt(int rc, const std::string& what) const {
         return detail::fdt_check(rc, path_, what.c_str());
     }

@@ -34,6 +34,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -98,6 +99,42 @@ inline const EVP_MD* checksum_md(const std::string& checksum) {
     throw error(errc::unsupported, checksum, "unknown signature checksum");
 }
 
+/// Reads a file that is small by nature (a key, a control DTB) whole, but
+/// at most `limit` bytes: `--key /dev/zero` fails instead of filling memory.
+/// @throws fitstream::error: the OS error, or errc::invalid_input past `limit`.
+inline std::string read_bounded(const std::string& path, std::size_t limit, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw_os_error(errno ? errno : ENOENT, path, "cannot read " + what);
+    std::string out;
+    char buf[65536];
+    while (in) {
+        in.read(buf, sizeof buf);
+        out.append(buf, static_cast<std::size_t>(in.gcount()));
+        if (out.size() > limit) {
+            OPENSSL_cleanse(out.data(), out.size());
+            throw error(errc::invalid_input, path,
+                        "larger than " + std::to_string(limit) + " bytes: not a " + what);
+        }
+    }
+    OPENSSL_cleanse(buf, sizeof buf);  // it held key bytes
+    if (in.bad()) throw_os_error(EIO, path, "cannot read " + what);
+    return out;
+}
+
+/// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
+/// looks the key up as the node /signature/key-<name>, so it must be a
+/// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
+inline void check_key_name(const std::string& name, const std::string& subject) {
+    const bool ok = !name.empty() &&
+                    std::all_of(name.begin(), name.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                               c == ',' || c == '.' || c == '_' || c == '+' || c == '-';
+                    });
+    if (!ok)
+        throw error(errc::invalid_argument, subject,
+                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
+}
+
 /// A byte range of a blob.
 struct byte_region {
     std::size_t offset = 0;
@@ -107,6 +144,7 @@ struct byte_region {
 /// The digest of the concatenated regions of `base`.
 inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
                                                 const std::vector<byte_region>& regions) {
+    ERR_clear_error();  // an error queued earlier must not be taken for this one's
     evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
     const EVP_MD* md = checksum_md(checksum);
     if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
@@ -122,15 +160,18 @@ inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, con
 /// Sets up `ctx` (from EVP_PKEY_sign_init or EVP_PKEY_verify_init) for
 /// `algo` and `padding`, as U-Boot's lib/rsa signs and checks.
 inline void setup_signature_ctx(EVP_PKEY_CTX* ctx, const signature_algorithm& algo, signature_padding padding,
-                                bool signing, const std::string& subject) {
+                                const std::string& subject) {
     if (EVP_PKEY_CTX_set_signature_md(ctx, checksum_md(algo.checksum)) <= 0)
         throw_openssl(subject, "cannot set the signature digest");
     if (!algo.rsa) return;
     if (padding == signature_padding::pss) {
-        // mkimage leaves OpenSSL's default salt for signing (as long as the
-        // key allows); U-Boot recovers whatever length was used.
+        // U-Boot's padding_pss_verify() (lib/rsa/rsa-verify.c) does not
+        // recover the salt length: it takes the salt as everything between
+        // the 0x01 separator and the hash, i.e. the maximum length
+        // (key bytes - hash bytes - 2). A signature with a shorter salt
+        // fails there, so it fails here too, and signing uses the maximum.
         if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, signing ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_AUTO) <= 0)
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_MAX) <= 0)
             throw_openssl(subject, "cannot set PSS padding");
     } else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
         throw_openssl(subject, "cannot set PKCS#1 v1.5 padding");
@@ -145,6 +186,32 @@ inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, con
     return out;
 }
 
+/// The values U-Boot's rsa_mod_exp_sw() takes from a key node instead of
+/// computing them, as mkimage's rsa_add_verify_data() writes them: the
+/// modulus's bit count, n0-inverse = -1/n mod 2^32 and r-squared =
+/// (2^bits)^2 mod n (big-endian, bits/8 bytes), the Montgomery constants.
+struct rsa_key_constants {
+    std::uint32_t bits = 0;
+    std::uint32_t n0_inverse = 0;
+    std::vector<std::uint8_t> r_squared;
+};
+
+inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& subject) {
+    rsa_key_constants out;
+    out.bits = static_cast<std::uint32_t>(BN_num_bits(n));
+    bn_ctx_ptr ctx(BN_CTX_new());
+    bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
+    if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
+        BN_lshift(two32.get(), two32.get(), 32) != 1 || !BN_mod_inverse(inverse.get(), n, two32.get(), ctx.get()) ||
+        BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
+        BN_lshift(r.get(), r.get(), 2 * static_cast<int>(out.bits)) != 1 ||
+        BN_mod(r_squared.get(), r.get(), n, ctx.get()) != 1)
+        throw_openssl(subject, "cannot compute the RSA verification constants");
+    out.n0_inverse = static_cast<std::uint32_t>(BN_get_word(inverse.get()));
+    out.r_squared = bn_bytes(r_squared.get(), out.bits / 8, subject);
+    return out;
+}
+
 }  // namespace detail
 
 /// A private key to sign with, read from a PEM file (RSA or EC; not
@@ -156,10 +223,9 @@ public:
     ///         errc::invalid_input (or OpenSSL's) when it is not an
     ///         unencrypted RSA or EC private key. Messages name the file only.
     static std::shared_ptr<const signing_key> load(const std::string& path) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) detail::throw_os_error(errno ? errno : ENOENT, path, "cannot read key");
-        std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) detail::throw_os_error(EIO, path, "cannot read key");
+        // A PEM private key is a few KiB, even RSA-16384.
+        std::string pem = detail::read_bounded(path, 1 << 20, "key");
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
         // No passphrase prompt: a protected key fails instead of waiting on a terminal.
         const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
@@ -208,9 +274,10 @@ public:
     std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
                                           const std::vector<std::uint8_t>& digest) const {
         check_for(algo, padding);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
         if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, true, path_);
+        detail::setup_signature_ctx(ctx.get(), algo, padding, path_);
         std::size_t size = 0;
         if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
             detail::throw_openssl(path_, "cannot sign");
@@ -265,6 +332,7 @@ public:
     /// The public half of `key`.
     static public_key of(const signing_key& key) {
         public_key out;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         EVP_PKEY* raw = nullptr;
         // Round trip through the public encoding: no private part is kept.
         unsigned char* der = nullptr;
@@ -286,6 +354,7 @@ public:
     static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
         public_key out;
         out.name_ = subject;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         int len = 0;
         const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
             const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
@@ -301,6 +370,33 @@ public:
             type = "RSA";
             out.rsa_ = true;
             n.reset(BN_bin2bn(mod, mod_len, nullptr));
+            if (!n) detail::throw_openssl(subject, "cannot read rsa,modulus");
+            // U-Boot checks with rsa,num-bits, rsa,n0-inverse and
+            // rsa,r-squared, not with the modulus alone: when one is missing
+            // or does not belong to the modulus, every signature fails there.
+            const auto constants = detail::rsa_constants_of(n.get(), subject);
+            const auto u32 = [&](const char* prop) -> std::optional<std::uint32_t> {
+                const auto [p, p_len] = bytes(prop);
+                if (!p || p_len != 4) return std::nullopt;
+                return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
+                       static_cast<std::uint32_t>(p[2]) << 8 | p[3];
+            };
+            const auto broken = [&](const std::string& what) {
+                return error(errc::invalid_input, subject,
+                             what + ", so U-Boot fails every signature with this key");
+            };
+            const auto bits = u32("rsa,num-bits");
+            if (!bits) throw broken("no 32-bit rsa,num-bits");
+            if (*bits != constants.bits || static_cast<std::size_t>(mod_len) * 8 != *bits)
+                throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
+                             std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
+                             " bits");
+            const auto n0 = u32("rsa,n0-inverse");
+            if (!n0 || *n0 != constants.n0_inverse) throw broken("rsa,n0-inverse is missing or wrong for rsa,modulus");
+            const auto [rr, rr_len] = bytes("rsa,r-squared");
+            if (!rr || static_cast<std::size_t>(rr_len) != constants.r_squared.size() ||
+                !std::equal(constants.r_squared.begin(), constants.r_squared.end(), rr))
+                throw broken("rsa,r-squared is missing or wrong for rsa,modulus");
             std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
             if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
                 if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
@@ -308,7 +404,7 @@ public:
                 for (int i = 0; i < 8; ++i) exponent = exponent << 8 | exp[i];
             }
             e.reset(BN_new());
-            if (!n || !e || BN_set_word(e.get(), exponent) != 1 ||
+            if (!e || BN_set_word(e.get(), exponent) != 1 ||
                 OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
                 OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
                 detail::throw_openssl(subject, "cannot build the RSA key");
@@ -349,6 +445,7 @@ public:
     /// for a signature that does not verify; throws only on a setup failure.
     bool verify_digest(const signature_algorithm& algo, signature_padding padding,
                        const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         if (algo.rsa != rsa_ || size != algo.signature_size) return false;
         if (algo.rsa && bits() != algo.key_bits) return false;
         std::vector<std::uint8_t> encoded(signature, signature + size);
@@ -365,12 +462,13 @@ public:
             unsigned char* der = nullptr;
             const int len = i2d_ECDSA_SIG(sig.get(), &der);
             if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
+            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
+                der, [](unsigned char* p) { OPENSSL_free(p); });
             encoded.assign(der, der + len);
-            OPENSSL_free(der);
         }
         detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
         if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, false, name_);
+        detail::setup_signature_ctx(ctx.get(), algo, padding, name_);
         const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
         ERR_clear_error();
         return rc == 1;
@@ -388,6 +486,22 @@ namespace detail {
 /// exc_prop in fit_config_check_sig): the image hashes cover the data.
 inline bool excluded_from_signature(std::string_view name) {
     return name == "data" || name == "data-size" || name == "data-position" || name == "data-offset";
+}
+
+/// U-Boot's CONFIG_FIT_SIGNATURE_MAX_SIZE, as configured by default: its
+/// fit_image_setup_verify() (boot/image-fit-sig.c) refuses to check any
+/// signature, image or configuration, of a FIT whose FDT totalsize is
+/// larger ("Total size too large"). With embedded data that is the whole FIT.
+inline constexpr std::uint64_t max_signed_fit_size = 0x10000000;  // 256 MiB
+
+/// Throws errc::invalid_argument, naming `subject`, when U-Boot would not
+/// check the signatures of a FIT whose FDT totalsize is `totalsize`.
+inline void check_signed_fit_size(std::uint64_t totalsize, const std::string& subject) {
+    if (totalsize > max_signed_fit_size)
+        throw error(errc::invalid_argument, subject,
+                    "FIT structure of " + std::to_string(totalsize) + " bytes: U-Boot checks no signature of a FIT "
+                    "over " + std::to_string(max_signed_fit_size) + " bytes (FIT_SIGNATURE_MAX_SIZE; external data "
+                    "keeps the structure small)");
 }
 
 /// U-Boot's limits in fit_config_check_sig and fdt_find_regions.
@@ -439,8 +553,9 @@ inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::
                 stop_at = offset;
                 break;
             case FDT_BEGIN_NODE: {
+                // U-Boot's depth counts from 0 at the root and fails on reaching 32.
                 const int depth = static_cast<int>(want_stack.size());
-                if (depth + 1 >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
+                if (depth >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
                 int len = 0;
                 const char* name = fdt_get_name(fdt, offset, &len);
                 if (!name) throw fail("node without a name");

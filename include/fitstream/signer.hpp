@@ -23,10 +23,14 @@ namespace detail {
 /// Fills every signature placeholder of `st` (see the file comment). Call
 /// it after each image's hashes, `data-size` and `data-offset` (or the
 /// embedded `data` length) are set, and before the blob goes to the sink.
-/// @throws fitstream::error when signing fails (OpenSSL's error) or the
-///         signature does not check against the key's own public half.
-inline void sign_structure(structure& st) {
+/// `total_size` is the FDT totalsize the FIT will have (embedded: with the
+/// data spliced in).
+/// @throws fitstream::error when signing fails (OpenSSL's error), the
+///         signature does not check against the key's own public half, or
+///         the FIT is too big for U-Boot to check (check_signed_fit_size).
+inline void sign_structure(structure& st, std::uint64_t total_size) {
     if (st.signatures.empty()) return;
+    check_signed_fit_size(total_size, st.signatures.front().node);
     // Embedded data is spliced in later: the blob's `data` properties carry
     // their final length but not the bytes yet. Walk a copy where they are
     // empty again; U-Boot leaves `data` out of the signed regions anyway, so

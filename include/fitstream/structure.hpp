@@ -68,6 +68,7 @@ inline signature_slot prepare_signature(const signature_spec& spec, const std::s
     slot.node = node;
     slot.algo = parse_signature_algorithm(spec.algo);
     slot.padding = spec.padding;
+    if (!spec.key_name_hint.empty()) check_key_name(spec.key_name_hint, node);
     const std::string path = signature_key_path(spec, node);
     auto& key = keys[path];
     if (!key) key = signing_key::load(path);
@@ -181,6 +182,33 @@ inline std::vector<std::string> configuration_hashed_nodes(const tree& fit, cons
     return hashed_node_list(conf.name, images);
 }
 
+/// U-Boot lists at most 100 nodes to hash for a configuration signature
+/// (IMAGE_MAX_HASHED_NODES: mkimage's fit_config_get_hash_list and the
+/// verifier's fit_config_get_signed_nodes fail past it), so such a
+/// signature could never verify: refuse it before anything is written.
+/// Checks `hashed` (what mkimage would list) and the list U-Boot builds
+/// itself from every image the configuration names.
+inline void check_hashed_node_count(const tree& fit, const configuration& conf, std::size_t hashed,
+                                    const std::string& node) {
+    std::size_t u_boot = 2;  // "/" and the configuration
+    for (const auto& prop : default_sign_images(conf)) {
+        std::vector<std::string> names;
+        if (prop == "kernel") names = {conf.kernel};
+        else if (prop == "ramdisk") names = {conf.ramdisk};
+        else names = prop == "fdt" ? conf.fdt : conf.loadables;
+        for (const auto& name : names) {
+            const auto img = std::find_if(fit.images.begin(), fit.images.end(),
+                                          [&](const image& i) { return i.name == name; });
+            if (img != fit.images.end()) u_boot += 1 + img->hashes().size();
+        }
+    }
+    const std::size_t most = std::max(hashed, u_boot);
+    if (most > max_hashed_nodes)
+        throw error(errc::invalid_argument, node,
+                    "signing " + std::to_string(most) + " nodes (each image and its hash nodes), but U-Boot "
+                    "verifies at most " + std::to_string(max_hashed_nodes) + " per configuration");
+}
+
 inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
                                      std::vector<signature_slot>& signatures) {
     fdt.begin_node(conf.name);
@@ -198,6 +226,7 @@ inline void write_configuration_node(fdt_builder& fdt, const configuration& conf
         auto slot = prepare_signature(spec, "/configurations/" + conf.name + "/" + name, keys);
         const auto sign_images = spec.sign_images.empty() ? default_sign_images(conf) : spec.sign_images;
         slot.hashed_nodes = configuration_hashed_nodes(fit, conf, sign_images, slot.node);
+        check_hashed_node_count(fit, conf, slot.hashed_nodes.size(), slot.node);
         fdt.begin_node(name);
         write_signature_properties(fdt, spec, fit);
         fdt.property_strings("sign-images", sign_images);

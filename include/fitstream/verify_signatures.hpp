@@ -14,9 +14,10 @@
 /// `hashed-nodes`, which older releases trusted), without the data
 /// properties, plus `hashed-strings[1]` bytes of strings; every key marked
 /// `required = "image"` must verify a signature of each image, over its
-/// stored bytes. When no key is marked required (U-Boot would then check
-/// nothing), every key is taken as required for configurations, and a
-/// warning says so.
+/// stored bytes. When no key is marked required, U-Boot checks nothing
+/// (fit_config_verify_required_keys() returns success) and boots the FIT
+/// unchecked: then every key is tried on the configurations for
+/// information, and what does not verify is a warning, not an error.
 
 #include <fitstream/detail/libfdt.hpp>
 #include <fitstream/error.hpp>
@@ -201,14 +202,24 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
         if (k.required == "conf") conf_keys.push_back(&k);
         if (k.required == "image") image_keys.push_back(&k);
     }
-    if (conf_keys.empty() && image_keys.empty()) {
+    const bool advisory = conf_keys.empty() && image_keys.empty();
+    if (advisory) {
         report(keys.path(),
-               "no key is marked required, so U-Boot would check no signature; checking configurations with every key",
+               "no key is marked required, so U-Boot checks no signature and boots any FIT; checking "
+               "configurations with every key, for information only",
                problem::severity::warning);
         for (const auto& k : all) conf_keys.push_back(&k);
     }
+    const auto conf_level = advisory ? problem::severity::warning : problem::severity::error;
     const bool any = keys.required_mode() == "any";
     const void* fdt = fit.blob();
+    try {
+        detail::check_signed_fit_size(fit.structure_size(), fit.path());
+    } catch (const error& e) {
+        // U-Boot fails every signature check: an error when one is required.
+        report(e.subject(), e.reason(), conf_level);
+        return out;
+    }
 
     for (const auto& conf : fit.configurations()) {
         const std::string conf_path = "/configurations/" + conf.name;
@@ -238,11 +249,13 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
             }
             good_keys += ok;
             if (!ok && !any)
-                report(conf_path, sigs.empty() ? "no signature node, but key '" + key->name + "' is required"
-                                               : "no signature verifies with required key '" + key->name + "'" + failures);
+                report(conf_path,
+                       sigs.empty() ? "no signature node, but key '" + key->name + "' is required"
+                                    : "no signature verifies with required key '" + key->name + "'" + failures,
+                       conf_level);
         }
         if (any && good_keys == 0 && !conf_keys.empty())
-            report(conf_path, "no signature verifies with any required key" + failures);
+            report(conf_path, "no signature verifies with any required key" + failures, conf_level);
     }
 
     for (const auto& img : fit.images()) {

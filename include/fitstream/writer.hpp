@@ -296,7 +296,7 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
     // size and offset is in the blob now, and the signed region (U-Boot
     // excludes the data properties) does not change when embedded data is
     // spliced in below, which grows the structure block by what was spliced.
-    detail::sign_structure(st);
+    detail::sign_structure(st, st.blob.size() + (embedded ? shift : 0));
 
     if (embedded) {
         void* hdr = st.blob.data();

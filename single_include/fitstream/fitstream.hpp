@@ -4189,6 +4189,7 @@ inline void tree::validate() const {
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -4253,6 +4254,42 @@ inline const EVP_MD* checksum_md(const std::string& checksum) {
     throw error(errc::unsupported, checksum, "unknown signature checksum");
 }
 
+/// Reads a file that is small by nature (a key, a control DTB) whole, but
+/// at most `limit` bytes: `--key /dev/zero` fails instead of filling memory.
+/// @throws fitstream::error: the OS error, or errc::invalid_input past `limit`.
+inline std::string read_bounded(const std::string& path, std::size_t limit, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw_os_error(errno ? errno : ENOENT, path, "cannot read " + what);
+    std::string out;
+    char buf[65536];
+    while (in) {
+        in.read(buf, sizeof buf);
+        out.append(buf, static_cast<std::size_t>(in.gcount()));
+        if (out.size() > limit) {
+            OPENSSL_cleanse(out.data(), out.size());
+            throw error(errc::invalid_input, path,
+                        "larger than " + std::to_string(limit) + " bytes: not a " + what);
+        }
+    }
+    OPENSSL_cleanse(buf, sizeof buf);  // it held key bytes
+    if (in.bad()) throw_os_error(EIO, path, "cannot read " + what);
+    return out;
+}
+
+/// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
+/// looks the key up as the node /signature/key-<name>, so it must be a
+/// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
+inline void check_key_name(const std::string& name, const std::string& subject) {
+    const bool ok = !name.empty() &&
+                    std::all_of(name.begin(), name.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                               c == ',' || c == '.' || c == '_' || c == '+' || c == '-';
+                    });
+    if (!ok)
+        throw error(errc::invalid_argument, subject,
+                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
+}
+
 /// A byte range of a blob.
 struct byte_region {
     std::size_t offset = 0;
@@ -4262,6 +4299,7 @@ struct byte_region {
 /// The digest of the concatenated regions of `base`.
 inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
                                                 const std::vector<byte_region>& regions) {
+    ERR_clear_error();  // an error queued earlier must not be taken for this one's
     evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
     const EVP_MD* md = checksum_md(checksum);
     if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
@@ -4277,15 +4315,18 @@ inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, con
 /// Sets up `ctx` (from EVP_PKEY_sign_init or EVP_PKEY_verify_init) for
 /// `algo` and `padding`, as U-Boot's lib/rsa signs and checks.
 inline void setup_signature_ctx(EVP_PKEY_CTX* ctx, const signature_algorithm& algo, signature_padding padding,
-                                bool signing, const std::string& subject) {
+                                const std::string& subject) {
     if (EVP_PKEY_CTX_set_signature_md(ctx, checksum_md(algo.checksum)) <= 0)
         throw_openssl(subject, "cannot set the signature digest");
     if (!algo.rsa) return;
     if (padding == signature_padding::pss) {
-        // mkimage leaves OpenSSL's default salt for signing (as long as the
-        // key allows); U-Boot recovers whatever length was used.
+        // U-Boot's padding_pss_verify() (lib/rsa/rsa-verify.c) does not
+        // recover the salt length: it takes the salt as everything between
+        // the 0x01 separator and the hash, i.e. the maximum length
+        // (key bytes - hash bytes - 2). A signature with a shorter salt
+        // fails there, so it fails here too, and signing uses the maximum.
         if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, signing ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_AUTO) <= 0)
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_MAX) <= 0)
             throw_openssl(subject, "cannot set PSS padding");
     } else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
         throw_openssl(subject, "cannot set PKCS#1 v1.5 padding");
@@ -4300,6 +4341,32 @@ inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, con
     return out;
 }
 
+/// The values U-Boot's rsa_mod_exp_sw() takes from a key node instead of
+/// computing them, as mkimage's rsa_add_verify_data() writes them: the
+/// modulus's bit count, n0-inverse = -1/n mod 2^32 and r-squared =
+/// (2^bits)^2 mod n (big-endian, bits/8 bytes), the Montgomery constants.
+struct rsa_key_constants {
+    std::uint32_t bits = 0;
+    std::uint32_t n0_inverse = 0;
+    std::vector<std::uint8_t> r_squared;
+};
+
+inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& subject) {
+    rsa_key_constants out;
+    out.bits = static_cast<std::uint32_t>(BN_num_bits(n));
+    bn_ctx_ptr ctx(BN_CTX_new());
+    bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
+    if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
+        BN_lshift(two32.get(), two32.get(), 32) != 1 || !BN_mod_inverse(inverse.get(), n, two32.get(), ctx.get()) ||
+        BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
+        BN_lshift(r.get(), r.get(), 2 * static_cast<int>(out.bits)) != 1 ||
+        BN_mod(r_squared.get(), r.get(), n, ctx.get()) != 1)
+        throw_openssl(subject, "cannot compute the RSA verification constants");
+    out.n0_inverse = static_cast<std::uint32_t>(BN_get_word(inverse.get()));
+    out.r_squared = bn_bytes(r_squared.get(), out.bits / 8, subject);
+    return out;
+}
+
 }  // namespace detail
 
 /// A private key to sign with, read from a PEM file (RSA or EC; not
@@ -4311,10 +4378,9 @@ public:
     ///         errc::invalid_input (or OpenSSL's) when it is not an
     ///         unencrypted RSA or EC private key. Messages name the file only.
     static std::shared_ptr<const signing_key> load(const std::string& path) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) detail::throw_os_error(errno ? errno : ENOENT, path, "cannot read key");
-        std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) detail::throw_os_error(EIO, path, "cannot read key");
+        // A PEM private key is a few KiB, even RSA-16384.
+        std::string pem = detail::read_bounded(path, 1 << 20, "key");
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
         // No passphrase prompt: a protected key fails instead of waiting on a terminal.
         const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
@@ -4363,9 +4429,10 @@ public:
     std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
                                           const std::vector<std::uint8_t>& digest) const {
         check_for(algo, padding);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
         if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, true, path_);
+        detail::setup_signature_ctx(ctx.get(), algo, padding, path_);
         std::size_t size = 0;
         if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
             detail::throw_openssl(path_, "cannot sign");
@@ -4420,6 +4487,7 @@ public:
     /// The public half of `key`.
     static public_key of(const signing_key& key) {
         public_key out;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         EVP_PKEY* raw = nullptr;
         // Round trip through the public encoding: no private part is kept.
         unsigned char* der = nullptr;
@@ -4441,6 +4509,7 @@ public:
     static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
         public_key out;
         out.name_ = subject;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         int len = 0;
         const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
             const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
@@ -4456,6 +4525,33 @@ public:
             type = "RSA";
             out.rsa_ = true;
             n.reset(BN_bin2bn(mod, mod_len, nullptr));
+            if (!n) detail::throw_openssl(subject, "cannot read rsa,modulus");
+            // U-Boot checks with rsa,num-bits, rsa,n0-inverse and
+            // rsa,r-squared, not with the modulus alone: when one is missing
+            // or does not belong to the modulus, every signature fails there.
+            const auto constants = detail::rsa_constants_of(n.get(), subject);
+            const auto u32 = [&](const char* prop) -> std::optional<std::uint32_t> {
+                const auto [p, p_len] = bytes(prop);
+                if (!p || p_len != 4) return std::nullopt;
+                return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
+                       static_cast<std::uint32_t>(p[2]) << 8 | p[3];
+            };
+            const auto broken = [&](const std::string& what) {
+                return error(errc::invalid_input, subject,
+                             what + ", so U-Boot fails every signature with this key");
+            };
+            const auto bits = u32("rsa,num-bits");
+            if (!bits) throw broken("no 32-bit rsa,num-bits");
+            if (*bits != constants.bits || static_cast<std::size_t>(mod_len) * 8 != *bits)
+                throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
+                             std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
+                             " bits");
+            const auto n0 = u32("rsa,n0-inverse");
+            if (!n0 || *n0 != constants.n0_inverse) throw broken("rsa,n0-inverse is missing or wrong for rsa,modulus");
+            const auto [rr, rr_len] = bytes("rsa,r-squared");
+            if (!rr || static_cast<std::size_t>(rr_len) != constants.r_squared.size() ||
+                !std::equal(constants.r_squared.begin(), constants.r_squared.end(), rr))
+                throw broken("rsa,r-squared is missing or wrong for rsa,modulus");
             std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
             if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
                 if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
@@ -4463,7 +4559,7 @@ public:
                 for (int i = 0; i < 8; ++i) exponent = exponent << 8 | exp[i];
             }
             e.reset(BN_new());
-            if (!n || !e || BN_set_word(e.get(), exponent) != 1 ||
+            if (!e || BN_set_word(e.get(), exponent) != 1 ||
                 OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
                 OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
                 detail::throw_openssl(subject, "cannot build the RSA key");
@@ -4504,6 +4600,7 @@ public:
     /// for a signature that does not verify; throws only on a setup failure.
     bool verify_digest(const signature_algorithm& algo, signature_padding padding,
                        const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         if (algo.rsa != rsa_ || size != algo.signature_size) return false;
         if (algo.rsa && bits() != algo.key_bits) return false;
         std::vector<std::uint8_t> encoded(signature, signature + size);
@@ -4520,12 +4617,13 @@ public:
             unsigned char* der = nullptr;
             const int len = i2d_ECDSA_SIG(sig.get(), &der);
             if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
+            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
+                der, [](unsigned char* p) { OPENSSL_free(p); });
             encoded.assign(der, der + len);
-            OPENSSL_free(der);
         }
         detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
         if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, false, name_);
+        detail::setup_signature_ctx(ctx.get(), algo, padding, name_);
         const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
         ERR_clear_error();
         return rc == 1;
@@ -4543,6 +4641,22 @@ namespace detail {
 /// exc_prop in fit_config_check_sig): the image hashes cover the data.
 inline bool excluded_from_signature(std::string_view name) {
     return name == "data" || name == "data-size" || name == "data-position" || name == "data-offset";
+}
+
+/// U-Boot's CONFIG_FIT_SIGNATURE_MAX_SIZE, as configured by default: its
+/// fit_image_setup_verify() (boot/image-fit-sig.c) refuses to check any
+/// signature, image or configuration, of a FIT whose FDT totalsize is
+/// larger ("Total size too large"). With embedded data that is the whole FIT.
+inline constexpr std::uint64_t max_signed_fit_size = 0x10000000;  // 256 MiB
+
+/// Throws errc::invalid_argument, naming `subject`, when U-Boot would not
+/// check the signatures of a FIT whose FDT totalsize is `totalsize`.
+inline void check_signed_fit_size(std::uint64_t totalsize, const std::string& subject) {
+    if (totalsize > max_signed_fit_size)
+        throw error(errc::invalid_argument, subject,
+                    "FIT structure of " + std::to_string(totalsize) + " bytes: U-Boot checks no signature of a FIT "
+                    "over " + std::to_string(max_signed_fit_size) + " bytes (FIT_SIGNATURE_MAX_SIZE; external data "
+                    "keeps the structure small)");
 }
 
 /// U-Boot's limits in fit_config_check_sig and fdt_find_regions.
@@ -4594,8 +4708,9 @@ inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::
                 stop_at = offset;
                 break;
             case FDT_BEGIN_NODE: {
+                // U-Boot's depth counts from 0 at the root and fails on reaching 32.
                 const int depth = static_cast<int>(want_stack.size());
-                if (depth + 1 >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
+                if (depth >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
                 int len = 0;
                 const char* name = fdt_get_name(fdt, offset, &len);
                 if (!name) throw fail("node without a name");
@@ -4749,6 +4864,7 @@ inline signature_slot prepare_signature(const signature_spec& spec, const std::s
     slot.node = node;
     slot.algo = parse_signature_algorithm(spec.algo);
     slot.padding = spec.padding;
+    if (!spec.key_name_hint.empty()) check_key_name(spec.key_name_hint, node);
     const std::string path = signature_key_path(spec, node);
     auto& key = keys[path];
     if (!key) key = signing_key::load(path);
@@ -4862,6 +4978,33 @@ inline std::vector<std::string> configuration_hashed_nodes(const tree& fit, cons
     return hashed_node_list(conf.name, images);
 }
 
+/// U-Boot lists at most 100 nodes to hash for a configuration signature
+/// (IMAGE_MAX_HASHED_NODES: mkimage's fit_config_get_hash_list and the
+/// verifier's fit_config_get_signed_nodes fail past it), so such a
+/// signature could never verify: refuse it before anything is written.
+/// Checks `hashed` (what mkimage would list) and the list U-Boot builds
+/// itself from every image the configuration names.
+inline void check_hashed_node_count(const tree& fit, const configuration& conf, std::size_t hashed,
+                                    const std::string& node) {
+    std::size_t u_boot = 2;  // "/" and the configuration
+    for (const auto& prop : default_sign_images(conf)) {
+        std::vector<std::string> names;
+        if (prop == "kernel") names = {conf.kernel};
+        else if (prop == "ramdisk") names = {conf.ramdisk};
+        else names = prop == "fdt" ? conf.fdt : conf.loadables;
+        for (const auto& name : names) {
+            const auto img = std::find_if(fit.images.begin(), fit.images.end(),
+                                          [&](const image& i) { return i.name == name; });
+            if (img != fit.images.end()) u_boot += 1 + img->hashes().size();
+        }
+    }
+    const std::size_t most = std::max(hashed, u_boot);
+    if (most > max_hashed_nodes)
+        throw error(errc::invalid_argument, node,
+                    "signing " + std::to_string(most) + " nodes (each image and its hash nodes), but U-Boot "
+                    "verifies at most " + std::to_string(max_hashed_nodes) + " per configuration");
+}
+
 inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
                                      std::vector<signature_slot>& signatures) {
     fdt.begin_node(conf.name);
@@ -4879,6 +5022,7 @@ inline void write_configuration_node(fdt_builder& fdt, const configuration& conf
         auto slot = prepare_signature(spec, "/configurations/" + conf.name + "/" + name, keys);
         const auto sign_images = spec.sign_images.empty() ? default_sign_images(conf) : spec.sign_images;
         slot.hashed_nodes = configuration_hashed_nodes(fit, conf, sign_images, slot.node);
+        check_hashed_node_count(fit, conf, slot.hashed_nodes.size(), slot.node);
         fdt.begin_node(name);
         write_signature_properties(fdt, spec, fit);
         fdt.property_strings("sign-images", sign_images);
@@ -4977,10 +5121,14 @@ namespace detail {
 /// Fills every signature placeholder of `st` (see the file comment). Call
 /// it after each image's hashes, `data-size` and `data-offset` (or the
 /// embedded `data` length) are set, and before the blob goes to the sink.
-/// @throws fitstream::error when signing fails (OpenSSL's error) or the
-///         signature does not check against the key's own public half.
-inline void sign_structure(structure& st) {
+/// `total_size` is the FDT totalsize the FIT will have (embedded: with the
+/// data spliced in).
+/// @throws fitstream::error when signing fails (OpenSSL's error), the
+///         signature does not check against the key's own public half, or
+///         the FIT is too big for U-Boot to check (check_signed_fit_size).
+inline void sign_structure(structure& st, std::uint64_t total_size) {
     if (st.signatures.empty()) return;
+    check_signed_fit_size(total_size, st.signatures.front().node);
     // Embedded data is spliced in later: the blob's `data` properties carry
     // their final length but not the bytes yet. Walk a copy where they are
     // empty again; U-Boot leaves `data` out of the signed regions anyway, so
@@ -6269,7 +6417,7 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
     // size and offset is in the blob now, and the signed region (U-Boot
     // excludes the data properties) does not change when embedded data is
     // spliced in below, which grows the structure block by what was spliced.
-    detail::sign_structure(st);
+    detail::sign_structure(st, st.blob.size() + (embedded ? shift : 0));
 
     if (embedded) {
         void* hdr = st.blob.data();
@@ -8093,10 +8241,9 @@ public:
     /// @throws fitstream::error: the OS error, or errc::invalid_input when
     ///         it is not a valid devicetree blob.
     explicit key_dtb(std::string path) : path_(std::move(path)) {
-        std::ifstream in(path_, std::ios::binary);
-        if (!in) detail::throw_os_error(errno ? errno : ENOENT, path_, "cannot read DTB");
-        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) detail::throw_os_error(EIO, path_, "cannot read DTB");
+        // A control DTB is KiBs; libfdt cannot take more than 2 GiB anyway.
+        const std::string bytes = detail::read_bounded(path_, std::size_t(64) << 20, "DTB");
+        if (bytes.empty()) throw error(errc::invalid_input, path_, "not a valid DTB (empty file)");
         blob_.assign((bytes.size() + 7) / 8, 0);
         std::memcpy(blob_.data(), bytes.data(), bytes.size());
         const int rc = detail::check_fdt(blob_.data(), bytes.size());
@@ -8144,8 +8291,16 @@ public:
     /// signed with the old one). Changes nothing.
     void check(const key_dtb_entry& entry) const {
         if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
+        detail::check_key_name(entry.name, path_);
         const auto algo = parse_signature_algorithm(entry.algo);
         entry.key->check_for(algo, signature_padding::pkcs1_5);
+        if (algo.rsa) {
+            BIGNUM* e_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(entry.key->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
+                detail::throw_openssl(entry.key->path(), "cannot read the RSA public key");
+            const detail::bignum_ptr e(e_raw);
+            (void)exponent_bytes(e.get(), entry.key->path());
+        }
         if (entry.required != "" && entry.required != "conf" && entry.required != "image")
             throw error(errc::invalid_argument, entry.required, "required must be conf or image");
         const int parent = fdt_subnode_offset(blob(), 0, "signature");
@@ -8161,6 +8316,7 @@ public:
     /// Adds (or refreshes) `/signature/key-<name>` in memory; see check().
     void add(const key_dtb_entry& entry) {
         check(entry);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
         const auto algo = parse_signature_algorithm(entry.algo);
         // Room for the node: the biggest key (RSA-4096) needs about 1.1 KiB.
         const std::size_t size = fdt_totalsize(blob()) + 4096;
@@ -8198,27 +8354,13 @@ public:
                 detail::throw_openssl(subject, "cannot read the RSA public key");
             }
             detail::bignum_ptr n(n_raw), e(e_raw);
-            const int bits = BN_num_bits(n.get());
-            detail::bn_ctx_ptr ctx(BN_CTX_new());
-            detail::bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
-            // n0-inverse = -1/n mod 2^32; r-squared = (2^bits)^2 mod n: the
-            // Montgomery constants U-Boot's rsa-mod-exp takes from the DTB.
-            if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
-                BN_lshift(two32.get(), two32.get(), 32) != 1 ||
-                !BN_mod_inverse(inverse.get(), n.get(), two32.get(), ctx.get()) ||
-                BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
-                BN_lshift(r.get(), r.get(), 2 * bits) != 1 ||
-                BN_mod(r_squared.get(), r.get(), n.get(), ctx.get()) != 1)
-                detail::throw_openssl(subject, "cannot compute the RSA verification constants");
-            set_u32("rsa,num-bits", static_cast<std::uint32_t>(bits));
-            set_u32("rsa,n0-inverse", static_cast<std::uint32_t>(BN_get_word(inverse.get())));
-            const std::uint64_t exponent = BN_get_word(e.get());
-            std::uint8_t exp_be[8];
-            for (int i = 0; i < 8; ++i) exp_be[i] = static_cast<std::uint8_t>(exponent >> (56 - 8 * i));
-            set("rsa,exponent", exp_be, 8);
-            const auto size = static_cast<std::size_t>(bits / 8);
-            const auto modulus = detail::bn_bytes(n.get(), size, subject);
-            const auto rr = detail::bn_bytes(r_squared.get(), size, subject);
+            const auto constants = detail::rsa_constants_of(n.get(), subject);
+            set_u32("rsa,num-bits", constants.bits);
+            set_u32("rsa,n0-inverse", constants.n0_inverse);
+            const auto exponent = exponent_bytes(e.get(), subject);
+            set("rsa,exponent", exponent.data(), exponent.size());
+            const auto modulus = detail::bn_bytes(n.get(), constants.bits / 8, subject);
+            const auto& rr = constants.r_squared;
             set("rsa,modulus", modulus.data(), modulus.size());
             set("rsa,r-squared", rr.data(), rr.size());
         } else {
@@ -8245,13 +8387,30 @@ public:
 
     /// Writes the DTB to `path`, atomically.
     void save_as(const std::string& path) const {
-        file_sink out(path);
-        const std::uint32_t size = fdt_totalsize(blob());
-        out.write_at(0, blob(), size);
-        out.commit(size);
+        const auto out = stage(path);
+        out->commit(fdt_totalsize(blob()));
+    }
+
+    /// Writes the DTB to a temporary file beside `path` (default: its own
+    /// path) and returns the sink uncommitted: commit(fdt_totalsize(blob()))
+    /// renames it into place, destroying it uncommitted removes it. Lets a
+    /// caller fail on an unwritable DTB before it commits anything else.
+    /// @throws fitstream::error (OS category) when it cannot be written.
+    std::unique_ptr<file_sink> stage(const std::string& path = {}) const {
+        auto out = std::make_unique<file_sink>(path.empty() ? path_ : path);
+        out->write_at(0, blob(), fdt_totalsize(blob()));
+        return out;
     }
 
 private:
+    /// rsa,exponent: U-Boot holds the public exponent in 64 bits.
+    static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
+        if (BN_num_bits(e) > 64)
+            throw error(errc::unsupported, subject,
+                        "RSA public exponent has " + std::to_string(BN_num_bits(e)) +
+                            " bits; U-Boot's rsa,exponent holds 64");
+        return detail::bn_bytes(e, 8, subject);
+    }
     int fdt(int rc, const std::string& what) const {
         return detail::fdt_check(rc, path_, what.c_str());
     }
@@ -8293,9 +8452,10 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 /// `hashed-nodes`, which older releases trusted), without the data
 /// properties, plus `hashed-strings[1]` bytes of strings; every key marked
 /// `required = "image"` must verify a signature of each image, over its
-/// stored bytes. When no key is marked required (U-Boot would then check
-/// nothing), every key is taken as required for configurations, and a
-/// warning says so.
+/// stored bytes. When no key is marked required, U-Boot checks nothing
+/// (fit_config_verify_required_keys() returns success) and boots the FIT
+/// unchecked: then every key is tried on the configurations for
+/// information, and what does not verify is a warning, not an error.
 
 
 #include <algorithm>
@@ -8475,14 +8635,24 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
         if (k.required == "conf") conf_keys.push_back(&k);
         if (k.required == "image") image_keys.push_back(&k);
     }
-    if (conf_keys.empty() && image_keys.empty()) {
+    const bool advisory = conf_keys.empty() && image_keys.empty();
+    if (advisory) {
         report(keys.path(),
-               "no key is marked required, so U-Boot would check no signature; checking configurations with every key",
+               "no key is marked required, so U-Boot checks no signature and boots any FIT; checking "
+               "configurations with every key, for information only",
                problem::severity::warning);
         for (const auto& k : all) conf_keys.push_back(&k);
     }
+    const auto conf_level = advisory ? problem::severity::warning : problem::severity::error;
     const bool any = keys.required_mode() == "any";
     const void* fdt = fit.blob();
+    try {
+        detail::check_signed_fit_size(fit.structure_size(), fit.path());
+    } catch (const error& e) {
+        // U-Boot fails every signature check: an error when one is required.
+        report(e.subject(), e.reason(), conf_level);
+        return out;
+    }
 
     for (const auto& conf : fit.configurations()) {
         const std::string conf_path = "/configurations/" + conf.name;
@@ -8512,11 +8682,13 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
             }
             good_keys += ok;
             if (!ok && !any)
-                report(conf_path, sigs.empty() ? "no signature node, but key '" + key->name + "' is required"
-                                               : "no signature verifies with required key '" + key->name + "'" + failures);
+                report(conf_path,
+                       sigs.empty() ? "no signature node, but key '" + key->name + "' is required"
+                                    : "no signature verifies with required key '" + key->name + "'" + failures,
+                       conf_level);
         }
         if (any && good_keys == 0 && !conf_keys.empty())
-            report(conf_path, "no signature verifies with any required key" + failures);
+            report(conf_path, "no signature verifies with any required key" + failures, conf_level);
     }
 
     for (const auto& img : fit.images()) {
