@@ -174,7 +174,7 @@ int run(const arguments& a) {
     fitstream::image img("limit", "kernel", fitstream::source::file(a.files.front()));
     fitstream::visit_codec(a.codec, [&](auto tag) { img.compress_with<typename decltype(tag)::type>(); });
     const fitstream::detail::codec_binding& codec = img.codec();
-    const bool segmented = static_cast<bool>(codec.make_segmenter);
+    const bool segmented = codec.segmented();
 
     const auto start = std::chrono::steady_clock::now();
     output_file sink(a.output);
