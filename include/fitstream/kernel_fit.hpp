@@ -355,7 +355,12 @@ public:
             }
         };
         std::vector<std::thread> pool;
-        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+        try {
+            for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+        } catch (...) {
+            // No more threads to be had: the ones started and this one
+            // share the list all the same.
+        }
         work();
         for (auto& t : pool) t.join();
         for (std::size_t i = 0; i < count; ++i)

@@ -314,7 +314,22 @@ private:
         queued_output out(*this);
         std::unique_ptr<char[]> input;
         std::size_t input_capacity = 0;
-        while (pipeline_slot* slot = take()) {
+        for (;;) {
+            pipeline_slot* slot = nullptr;
+            try {
+                slot = take();
+            } catch (...) {
+                // Describing the next job failed (out of memory): it comes
+                // after every slot already taken, so the calling thread
+                // writes those and then reports this.
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (!fatal_) fatal_ = std::current_exception();
+                failed_ = true;
+                ready_cv_.notify_all();
+                work_cv_.notify_all();
+                return;
+            }
+            if (!slot) break;
             try {
                 execute(*slot, out, input, input_capacity);
             } catch (const pipeline_cancelled&) {
@@ -394,8 +409,13 @@ private:
     void run_ordered() {
         for (;;) {
             std::unique_lock<std::mutex> lock(mutex_);
-            ready_cv_.wait(lock, [&] { return !slots_.empty() || (all_described() && !pending_) || stop_; });
-            if (slots_.empty()) return;  // everything written
+            ready_cv_.wait(lock, [&] {
+                return !slots_.empty() || (all_described() && !pending_) || stop_ || fatal_;
+            });
+            if (slots_.empty()) {
+                if (fatal_) std::rethrow_exception(fatal_);
+                return;  // everything written
+            }
             pipeline_slot& slot = *slots_.front();
             if (!slot.state || slot.done) {
                 // Whole-image job (or one that failed before it started):
@@ -412,6 +432,12 @@ private:
                     lock.lock();
                     --slot.outstanding;
                     release(chunk.charged);
+                    // Written chunks go, so a long image at a small chunk
+                    // size does not pile up moved-from entries.
+                    if (slot.next_chunk == slot.chunks.size()) {
+                        slot.chunks.clear();
+                        slot.next_chunk = 0;
+                    }
                 }
                 lock.unlock();
                 if (slot.state)
@@ -720,6 +746,7 @@ private:
     std::size_t peak_in_flight_ = 0;
     bool stop_ = false;
     bool failed_ = false;
+    std::exception_ptr fatal_;  // a worker could not take a job (not tied to a slot)
     std::vector<std::thread> workers_;
 
     // Calling thread only: the hashes of the segmented image being written.
