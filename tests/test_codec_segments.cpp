@@ -18,6 +18,7 @@
 
 #include <fitstream/fitstream.hpp>
 
+#include "segments_support.hpp"
 #include "support.hpp"
 
 #include <zlib.h>
@@ -43,46 +44,6 @@ std::string run_tool(const std::vector<std::string>& argv, const std::string& in
     const auto r = fitstream_test::run(argv, input);
     BOOST_TEST_REQUIRE(r.exit_code == 0, fitstream_test::describe(argv, r));
     return r.out;
-}
-
-/// Compresses `input` through C::segments the way a parallel writer may:
-/// `threads` std::threads take segments from a shared counter from the last
-/// to the first (so neither order nor thread is the natural one), each
-/// handed the dictionary bytes the contract promises; then header, the
-/// segments in order with add(), trailer.
-template <class C>
-std::string encode_segments(const std::string& input, const typename C::options& options = {},
-                            unsigned threads = 3) {
-    typename C::segments seg(options, input.size());
-    const std::size_t size = seg.segment_size();
-    BOOST_TEST_REQUIRE(size > 0u);
-    const std::size_t count = input.empty() ? 1 : (input.size() + size - 1) / size;
-    std::vector<std::vector<char>> bytes(count);
-    std::vector<typename C::segments::summary> summaries(count);
-    std::atomic<std::size_t> next{0};
-    const typename C::segments& shared = seg;  // encode() is const and thread-safe
-    auto work = [&] {
-        for (std::size_t k; (k = next.fetch_add(1)) < count;) {
-            const std::size_t i = count - 1 - k;
-            const std::size_t offset = i * size;
-            const std::size_t n = std::min(size, input.size() - offset);
-            const std::size_t dict = std::min(shared.dictionary_size(), offset);
-            summaries[i] = shared.encode(i, input.data() + offset - dict, dict, input.data() + offset, n,
-                                         i + 1 == count, bytes[i]);
-        }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
-
-    std::vector<char> out;
-    seg.header(out);
-    for (std::size_t i = 0; i < count; ++i) {
-        out.insert(out.end(), bytes[i].begin(), bytes[i].end());
-        seg.add(summaries[i]);
-    }
-    seg.trailer(out);
-    return std::string(out.begin(), out.end());
 }
 
 /// The plain encoder, through detail::run_encoder with a 64 KiB scratch.
@@ -156,15 +117,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(segments_decode_and_equal_the_plain_encoder, C, se
     for (const std::size_t size : sizes_for(segment)) {
         const std::string what = std::string(C::fit_name) + " " + std::to_string(size) + " bytes";
         const std::string input = kernel_like_payload(size, static_cast<unsigned>(size % 97 + 1));
-        const std::string parallel = encode_segments<C>(input);
+        const std::string parallel = fitstream_test::encode_segments<C>(input);
         check_with_reference_tool<C>(parallel, input, what);
         BOOST_TEST((decode_ours<C>(parallel) == input), what << ": our decoder");
         const std::string plain = encode_plain<C>(input);
         BOOST_TEST((plain == parallel), what << ": plain encoder " << plain.size() << " bytes, segments "
                                              << parallel.size());
         // One thread and eight threads: the same bytes.
-        BOOST_TEST((encode_segments<C>(input, {}, 1) == parallel), what << ": 1 thread");
-        BOOST_TEST((encode_segments<C>(input, {}, 8) == parallel), what << ": 8 threads");
+        BOOST_TEST((fitstream_test::encode_segments<C>(input, {}, 1) == parallel), what << ": 1 thread");
+        BOOST_TEST((fitstream_test::encode_segments<C>(input, {}, 8) == parallel), what << ": 8 threads");
     }
 }
 
@@ -180,7 +141,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(segments_at_other_levels, C, segmented_codecs) {
         typename C::options options;
         options.level = level;
         const std::string what = std::string(C::fit_name) + " level " + std::to_string(level);
-        const std::string parallel = encode_segments<C>(input, options);
+        const std::string parallel = fitstream_test::encode_segments<C>(input, options);
         check_with_reference_tool<C>(parallel, input, what);
         BOOST_TEST((encode_plain<C>(input, options) == parallel), what << ": plain encoder differs");
     }
@@ -194,7 +155,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(incompressible_segments, C, segmented_codecs) {
         x = x * 1664525u + 1013904223u;
         c = static_cast<char>(x >> 24);
     }
-    const std::string parallel = encode_segments<C>(input);
+    const std::string parallel = fitstream_test::encode_segments<C>(input);
     check_with_reference_tool<C>(parallel, input, std::string(C::fit_name) + " noise");
     BOOST_TEST((decode_ours<C>(parallel) == input));
     BOOST_TEST((encode_plain<C>(input) == parallel));
@@ -239,7 +200,7 @@ BOOST_AUTO_TEST_CASE(codecs_without_segments_say_so) {
 
 BOOST_AUTO_TEST_CASE(gzip_member_header_and_joined_trailer) {
     const std::string input = kernel_like_payload(3 * mib + 5, 8);
-    const std::string gz = encode_segments<codec::gzip>(input);
+    const std::string gz = fitstream_test::encode_segments<codec::gzip>(input);
     BOOST_TEST_REQUIRE(gz.size() > 18u);
     // 1f 8b, deflate, no flags, mtime 0, XFL 0 (level 6), OS 3: one member.
     BOOST_TEST((gz.substr(0, 10) == std::string("\x1f\x8b\x08\0\0\0\0\0\0\x03", 10)));
@@ -268,12 +229,12 @@ BOOST_AUTO_TEST_CASE(gzip_member_header_and_joined_trailer) {
 BOOST_AUTO_TEST_CASE(gzip_plain_encoder_with_unknown_size) {
     const std::string input = kernel_like_payload(2 * mib + 3, 6);
     const std::string gz = encode_plain<codec::gzip>(input, {}, fitstream::unknown_size, false);
-    BOOST_TEST((gz == encode_segments<codec::gzip>(input)));
+    BOOST_TEST((gz == fitstream_test::encode_segments<codec::gzip>(input)));
 }
 
 BOOST_AUTO_TEST_CASE(lz4_frame_size_in_header_and_liar_refused) {
     const std::string input = kernel_like_payload(mib + 1, 2);
-    const std::string f = encode_segments<codec::lz4>(input);
+    const std::string f = fitstream_test::encode_segments<codec::lz4>(input);
     // FLG: version 01, independent blocks, block checksums, content size.
     BOOST_TEST(static_cast<unsigned char>(f[4]) == 0x78u);
     BOOST_TEST(static_cast<unsigned char>(f[5]) == 0x60u);  // 1 MiB blocks

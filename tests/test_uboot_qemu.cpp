@@ -35,6 +35,7 @@
 #include <boost/test/unit_test.hpp>
 #include <boost/test/data/test_case.hpp>
 
+#include "segments_support.hpp"
 #include "uboot_qemu.hpp"
 
 #include <fitstream/fitstream.hpp>
@@ -399,41 +400,6 @@ void boot_payload(const std::string& codec, layout lay, std::optional<std::uint6
     BOOST_TEST_MESSAGE(codec << ", " << lay << ": boot session took " << uboot.elapsed() << " s");
 }
 
-// ---------------------------------------------------------------------------
-// Kernels compressed through a codec's `segments` on several threads.
-
-/// header + segments + trailer, the segments made by `threads` std::threads
-/// from the last to the first, as a parallel writer may.
-template <class Codec>
-std::string compress_in_segments(const std::string& input, unsigned threads) {
-    typename Codec::segments seg(typename Codec::options{}, input.size());
-    const std::size_t size = seg.segment_size();
-    const std::size_t count = (input.size() + size - 1) / size;
-    std::vector<std::vector<char>> bytes(count);
-    std::vector<typename Codec::segments::summary> summaries(count);
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-            for (std::size_t k = t; k < count; k += threads) {
-                const std::size_t i = count - 1 - k;
-                const std::size_t offset = i * size;
-                const std::size_t dict = std::min(seg.dictionary_size(), offset);
-                summaries[i] = seg.encode(i, input.data() + offset - dict, dict, input.data() + offset,
-                                          std::min(size, input.size() - offset), i + 1 == count, bytes[i]);
-            }
-        });
-    }
-    for (auto& th : pool) th.join();
-    std::vector<char> out;
-    seg.header(out);
-    for (std::size_t i = 0; i < count; ++i) {
-        out.insert(out.end(), bytes[i].begin(), bytes[i].end());
-        seg.add(summaries[i]);
-    }
-    seg.trailer(out);
-    return std::string(out.begin(), out.end());
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(uboot_in_qemu, *utf::precondition(qemu_enabled))
@@ -479,8 +445,8 @@ BOOST_AUTO_TEST_CASE(segmented_kernels_decode) {
     const std::size_t size = (7u << 19) + 13;  // 3.5 MiB and a bit: the last segment partial
     kernels.push_back({"gzip", fitstream_test::kernel_like_payload(size, 71), {}});
     kernels.push_back({"lz4", fitstream_test::kernel_like_payload(size + 2, 72), {}});
-    kernels[0].stored = compress_in_segments<fitstream::codec::gzip>(kernels[0].input, 3);
-    kernels[1].stored = compress_in_segments<fitstream::codec::lz4>(kernels[1].input, 3);
+    kernels[0].stored = fitstream_test::encode_segments<fitstream::codec::gzip>(kernels[0].input, {}, 3);
+    kernels[1].stored = fitstream_test::encode_segments<fitstream::codec::lz4>(kernels[1].input, {}, 3);
     std::string images, confs;
     for (const auto& k : kernels) {
         const fs::path file = out / ("Image." + k.codec);
