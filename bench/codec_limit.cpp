@@ -11,7 +11,7 @@
 // its default options (what fitpack uses), through the same type-erased
 // binding the writer uses (fitstream::image::compress_with). Work is spread
 // over N threads (default: every core):
-// - a codec with the optional `segments` part (see <fitstream/codec.hpp>)
+// - a codec with the optional `segments` part (see <fitstream/codec/concept.hpp>)
 //   has each file cut into its segments, each segment one task, with the
 //   dictionary bytes before it, as the writer does;
 // - any other codec gets one task per file, and the encoder of that file is
@@ -27,10 +27,10 @@
 // Prints one line of key=value pairs: codec, threads, files, segmented
 // (whether the codec has segments), input and output bytes, seconds.
 
-#include <fitstream/codecs.hpp>
-#include <fitstream/detail/mapped_file.hpp>
+#include <fitstream/codec/builtin.hpp>
+#include <fitstream/detail/io/mapped_file.hpp>
 #include <fitstream/error.hpp>
-#include <fitstream/input.hpp>
+#include <fitstream/input/source.hpp>
 #include <fitstream/tree.hpp>
 
 #include <malloc.h>

@@ -8,10 +8,10 @@
 // A verb is recognised only as the first argument and only when no file of
 // that name exists, so a make_fit.py command line is never taken for one.
 
-#include <fitstream/key_dtb.hpp>
+#include <fitstream/sign/key_dtb.hpp>
 #include <fitstream/reader.hpp>
 #include <fitstream/sink.hpp>
-#include <fitstream/verify_signatures.hpp>
+#include <fitstream/sign/verify.hpp>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

@@ -16,9 +16,9 @@
 // is written to a temporary file before the FIT too, and renamed into place
 // only after the FIT was, so a failure of either leaves both unchanged.
 
-#include <fitstream/hashes.hpp>
-#include <fitstream/key_dtb.hpp>
-#include <fitstream/signature.hpp>
+#include <fitstream/hash/builtin.hpp>
+#include <fitstream/sign/key_dtb.hpp>
+#include <fitstream/sign/key.hpp>
 #include <fitstream/tree.hpp>
 
 #include <CLI/CLI.hpp>

@@ -20,7 +20,8 @@
 
 #include <fitstream/codec/gzip.hpp>
 #include <fitstream/hash/sha.hpp>
-#include <fitstream/input.hpp>
+#include <fitstream/input/dtb.hpp>
+#include <fitstream/input/source.hpp>
 #include <fitstream/sink.hpp>
 #include <fitstream/tree.hpp>
 #include <fitstream/writer.hpp>

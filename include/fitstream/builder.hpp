@@ -19,7 +19,8 @@
 /// @endcode
 
 #include <fitstream/codec/none.hpp>
-#include <fitstream/input.hpp>
+#include <fitstream/input/dtb.hpp>
+#include <fitstream/input/source.hpp>
 #include <fitstream/sink.hpp>
 #include <fitstream/tree.hpp>
 #include <fitstream/writer.hpp>

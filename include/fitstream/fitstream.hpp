@@ -3,27 +3,42 @@
 
 /// @file
 /// Everything fitstream offers, in the order the data flows:
-/// inputs -> codec and hash policies -> layout -> FDT structure -> sink,
-/// tied together by the writer.
+/// inputs -> codec and hash policies -> the FIT as a value -> layout ->
+/// writer (FDT structure, signatures) -> sink; and back: reader, verifier.
 
 #include <fitstream/version.hpp>
 #include <fitstream/error.hpp>
-#include <fitstream/input.hpp>
-#include <fitstream/codec.hpp>
-#include <fitstream/codecs.hpp>
-#include <fitstream/hash.hpp>
-#include <fitstream/hashes.hpp>
-#include <fitstream/signature_spec.hpp>
+
+// 1. Inputs
+#include <fitstream/input/source.hpp>
+#include <fitstream/input/dtb.hpp>
+
+// 2. Codec and hash policies
+#include <fitstream/codec/concept.hpp>
+#include <fitstream/codec/builtin.hpp>
+#include <fitstream/hash/concept.hpp>
+#include <fitstream/hash/builtin.hpp>
+
+// 3. The FIT as a value
+#include <fitstream/sign/spec.hpp>
 #include <fitstream/tree.hpp>
-#include <fitstream/layout.hpp>
-#include <fitstream/signature.hpp>
-#include <fitstream/structure.hpp>
-#include <fitstream/signer.hpp>
-#include <fitstream/sink.hpp>
-#include <fitstream/writer.hpp>
-#include <fitstream/iostreams_sink.hpp>
-#include <fitstream/kernel_fit.hpp>
 #include <fitstream/builder.hpp>
+
+// 4. Layout plan
+#include <fitstream/layout.hpp>
+
+// 5. Writer and sinks
+#include <fitstream/sink.hpp>
+#include <fitstream/iostreams_sink.hpp>
+#include <fitstream/writer.hpp>
+
+// Signing keys
+#include <fitstream/sign/key.hpp>
+#include <fitstream/sign/key_dtb.hpp>
+
+// Reading back
 #include <fitstream/reader.hpp>
-#include <fitstream/key_dtb.hpp>
-#include <fitstream/verify_signatures.hpp>
+#include <fitstream/sign/verify.hpp>
+
+// Front ends
+#include <fitstream/kbuild/kernel_fit.hpp>

@@ -14,7 +14,7 @@
 /// fitstream::write_fit(fit, out);
 /// @endcode
 
-#include <fitstream/detail/file_io.hpp>
+#include <fitstream/detail/io/file.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/sink.hpp>
 

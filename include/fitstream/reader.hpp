@@ -21,11 +21,12 @@
 /// for (const auto& p : fit.verify()) std::cerr << p.subject << ": " << p.message << '\n';
 /// @endcode
 
-#include <fitstream/codecs.hpp>
-#include <fitstream/detail/libfdt.hpp>
-#include <fitstream/detail/mapped_file.hpp>
+#include <fitstream/codec/builtin.hpp>
+#include <fitstream/detail/lib/libfdt.hpp>
+#include <fitstream/detail/io/mapped_file.hpp>
+#include <fitstream/detail/text.hpp>
 #include <fitstream/error.hpp>
-#include <fitstream/hashes.hpp>
+#include <fitstream/hash/builtin.hpp>
 #include <fitstream/layout.hpp>
 #include <fitstream/tree.hpp>
 
@@ -511,15 +512,6 @@ inline bool for_each_node(const void* fdt, int max_depth,
     return skipped;
 }
 
-inline std::string hex(const std::vector<std::uint8_t>& bytes) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const auto b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
-}
 
 }  // namespace detail
 

@@ -14,7 +14,7 @@
 ///   gets the structure first and the payloads after it, and memory stays
 ///   bounded.
 
-#include <fitstream/detail/file_io.hpp>
+#include <fitstream/detail/io/file.hpp>
 #include <fitstream/error.hpp>
 
 #include <fcntl.h>

@@ -13,13 +13,16 @@
 /// kernel.add_hash<fitstream::hash::sha256>();
 /// @endcode
 
-#include <fitstream/codec.hpp>
+#include <fitstream/codec/concept.hpp>
 #include <fitstream/codec/none.hpp>
+#include <fitstream/detail/codec/binding.hpp>
+#include <fitstream/detail/hash/binding.hpp>
+#include <fitstream/detail/text.hpp>
 #include <fitstream/error.hpp>
-#include <fitstream/hash.hpp>
-#include <fitstream/input.hpp>
+#include <fitstream/hash/concept.hpp>
+#include <fitstream/input/source.hpp>
 #include <fitstream/layout.hpp>
-#include <fitstream/signature_spec.hpp>
+#include <fitstream/sign/spec.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -34,164 +37,6 @@
 #include <vector>
 
 namespace fitstream {
-
-namespace detail {
-
-/// An encoder behind a virtual call, so one tree can mix codecs per image.
-struct encoder_interface {
-    virtual ~encoder_interface() = default;
-    virtual bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) = 0;
-};
-
-template <class Codec>
-class encoder_model final : public encoder_interface {
-    using encoder = typename Codec::encoder;
-
-    static encoder make(const typename Codec::options& options, std::uint64_t source_size, unsigned threads) {
-        // An encoder that can use threads of its own (zstd's workers) says
-        // so by taking a third argument; the others ignore the thread count.
-        if constexpr (std::is_constructible_v<encoder, const typename Codec::options&, std::uint64_t, unsigned>)
-            return encoder(options, source_size, threads);
-        else
-            return (void)threads, encoder(options, source_size);
-    }
-
-public:
-    encoder_model(const typename Codec::options& options, std::uint64_t source_size, unsigned threads = 1)
-        : encoder_(make(options, source_size, threads)) {}
-    bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) override {
-        return encoder_.filter(in, in_end, out, out_end, flush);
-    }
-
-private:
-    typename Codec::encoder encoder_;
-};
-
-/// What one compressed segment produced (see the `segments` part of the
-/// Codec concept): the stored bytes and the codec's summary, type-erased.
-struct segment_output {
-    std::vector<char> bytes;
-    std::shared_ptr<const void> summary;
-};
-
-/// A codec's `segments` behind a virtual call. encode() is thread-safe.
-struct segmenter_interface {
-    virtual ~segmenter_interface() = default;
-    virtual std::size_t segment_size() const = 0;
-    virtual std::size_t dictionary_size() const = 0;
-    virtual void encode(std::uint64_t index, const char* dict, std::size_t dict_size, const char* in,
-                        std::size_t size, bool last, segment_output& out) const = 0;
-    virtual void header(std::vector<char>& out) const = 0;
-    virtual void add(const segment_output& segment) = 0;
-    virtual void trailer(std::vector<char>& out) const = 0;
-};
-
-template <class Codec>
-class segmenter_model final : public segmenter_interface {
-    using segments = typename Codec::segments;
-    using summary = typename segments::summary;
-
-public:
-    segmenter_model(const typename Codec::options& options, std::uint64_t source_size)
-        : segments_(options, source_size) {}
-    std::size_t segment_size() const override { return segments_.segment_size(); }
-    std::size_t dictionary_size() const override { return segments_.dictionary_size(); }
-    void encode(std::uint64_t index, const char* dict, std::size_t dict_size, const char* in, std::size_t size,
-                bool last, segment_output& out) const override {
-        out.bytes.clear();
-        out.summary = std::make_shared<const summary>(segments_.encode(index, dict, dict_size, in, size, last, out.bytes));
-    }
-    void header(std::vector<char>& out) const override { segments_.header(out); }
-    void add(const segment_output& segment) override {
-        segments_.add(*static_cast<const summary*>(segment.summary.get()));
-    }
-    void trailer(std::vector<char>& out) const override { segments_.trailer(out); }
-
-private:
-    segments segments_;
-};
-
-/// A codec with its options, behind a virtual call: makes encoders and,
-/// for codecs that have `segments`, segmenters. Immutable, so images share
-/// one (see image::compress_with).
-struct codec_interface {
-    virtual ~codec_interface() = default;
-    virtual std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const = 0;
-    virtual bool has_segments() const noexcept = 0;
-    /// Null for a codec without `segments`.
-    virtual std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const = 0;
-};
-
-template <class Codec>
-class codec_model final : public codec_interface {
-public:
-    explicit codec_model(const typename Codec::options& options) : options_(options) {}
-    std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const override {
-        return std::make_unique<encoder_model<Codec>>(options_, source_size, threads);
-    }
-    bool has_segments() const noexcept override { return has_segments_v<Codec>; }
-    std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const override {
-        if constexpr (has_segments_v<Codec>)
-            return std::make_unique<segmenter_model<Codec>>(options_, source_size);
-        else
-            return (void)source_size, nullptr;
-    }
-
-private:
-    typename Codec::options options_;
-};
-
-/// An image's codec: its FIT name and a shared codec_interface. (A pointer,
-/// not a pair of std::function: a tree may hold 100,000 images.)
-struct codec_binding {
-    std::string_view fit_name;
-    std::shared_ptr<const codec_interface> codec;
-
-    /// A fresh encoder; `threads`: how many threads it may use of its own (1: none).
-    std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const {
-        return codec->make_encoder(source_size, threads);
-    }
-    /// True when the codec has `segments` (make_segmenter() gives one).
-    bool segmented() const noexcept { return codec->has_segments(); }
-    std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const {
-        return codec->make_segmenter(source_size);
-    }
-};
-
-/// A hash behind a virtual call.
-struct hasher_interface {
-    virtual ~hasher_interface() = default;
-    virtual void update(const void* data, std::size_t size) = 0;
-    /// Writes digest_size bytes to `out`.
-    virtual void final(std::uint8_t* out) = 0;
-};
-
-template <class Hash>
-class hasher_model final : public hasher_interface {
-public:
-    void update(const void* data, std::size_t size) override { hash_.update(data, size); }
-    void final(std::uint8_t* out) override {
-        const auto digest = hash_.final();
-        std::copy(digest.begin(), digest.end(), out);
-    }
-
-private:
-    Hash hash_;
-};
-
-/// One hash an image carries: its FIT algo, digest size, and a factory.
-struct hash_binding {
-    std::string_view fit_name;
-    std::size_t digest_size;
-    std::unique_ptr<hasher_interface> (*make)();
-};
-
-template <class Hash>
-std::unique_ptr<hasher_interface> make_hasher() {
-    return std::make_unique<hasher_model<Hash>>();
-}
-
-}  // namespace detail
 
 /// One node under /images: metadata, the data source, a codec and hashes.
 class image {
@@ -296,16 +141,12 @@ namespace detail {
 
 inline void check_node_name(const std::string& name, const std::string& where) {
     if (name.empty()) throw error(errc::invalid_argument, where, "empty node name");
-    for (const char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ',' ||
-                        c == '.' || c == '_' || c == '+' || c == '-';
-        if (!ok) {
-            throw error(errc::invalid_argument, where + "/" + name,
-                        c == '@' ? std::string("node name contains '@', which U-Boot refuses when checking "
-                                               "signatures (CVE-2021-27138)")
-                                 : std::string("node name contains a character devicetree does not allow"));
-        }
-    }
+    const std::size_t bad = bad_node_name_char(name);
+    if (bad != std::string::npos)
+        throw error(errc::invalid_argument, where + "/" + name,
+                    name[bad] == '@' ? std::string("node name contains '@', which U-Boot refuses when checking "
+                                                   "signatures (CVE-2021-27138)")
+                                     : std::string("node name contains a character devicetree does not allow"));
 }
 
 inline void check_string(const std::string& value, const std::string& where) {

@@ -16,14 +16,14 @@
 /// fitstream::write_fit(fit, out, {{fitstream::data_layout::external}});
 /// @endcode
 
-#include <fitstream/detail/libfdt.hpp>
-#include <fitstream/detail/pipeline.hpp>
+#include <fitstream/detail/lib/libfdt.hpp>
+#include <fitstream/detail/write/pipeline.hpp>
 #include <fitstream/error.hpp>
-#include <fitstream/input.hpp>
+#include <fitstream/input/source.hpp>
 #include <fitstream/layout.hpp>
-#include <fitstream/signer.hpp>
+#include <fitstream/detail/write/signer.hpp>
 #include <fitstream/sink.hpp>
-#include <fitstream/structure.hpp>
+#include <fitstream/detail/write/structure.hpp>
 #include <fitstream/tree.hpp>
 
 #include <sys/stat.h>

@@ -10,8 +10,8 @@
 
 /// @file
 /// Everything fitstream offers, in the order the data flows:
-/// inputs -> codec and hash policies -> layout -> FDT structure -> sink,
-/// tied together by the writer.
+/// inputs -> codec and hash policies -> the FIT as a value -> layout ->
+/// writer (FDT structure, signatures) -> sink; and back: reader, verifier.
 
 // ---- begin <fitstream/version.hpp> ----
 // fitstream — a streaming writer for U-Boot Flat Image Trees.
@@ -158,14 +158,16 @@ template <>
 struct is_error_code_enum<fitstream::errc> : true_type {};
 }  // namespace std
 // ---- end <fitstream/error.hpp> ----
-// ---- begin <fitstream/input.hpp> ----
+
+// 1. Inputs
+// ---- begin <fitstream/input/source.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
-/// Inputs: where an image's bytes come from (a file or memory), and what a
-/// devicetree blob says about its board (model and root compatible).
+/// Inputs: where an image's bytes come from, a file read in chunks or a
+/// block of memory.
 
-// ---- begin <fitstream/detail/file_io.hpp> ----
+// ---- begin <fitstream/detail/io/file.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // POSIX file primitives with fitstream errors: an owning descriptor and
@@ -176,7 +178,9 @@ struct is_error_code_enum<fitstream::errc> : true_type {};
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -302,10 +306,225 @@ inline void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t of
     }
 }
 
+/// Which files read_bounded() takes besides regular ones.
+enum class stream_inputs {
+    refused,   ///< a pipe or device fails as open_for_reading() says
+    accepted,  ///< read up to the limit: a key may come from a pipe
+};
+
+/// Overwrites `size` bytes so that the compiler cannot drop the stores
+/// (a key's bytes must not outlive the buffer that held them).
+inline void wipe(void* data, std::size_t size) noexcept {
+    auto* p = static_cast<volatile unsigned char*>(data);
+    while (size--) *p++ = 0;
+}
+
+/// The one whole-file read: every file that is small by nature (a DTB, a
+/// key, a control DTB, a response file, a file list, a Kbuild .cmd file)
+/// is read through it, so `--key /dev/zero` or `@/dev/zero` fails instead
+/// of filling memory and every such file fails with the same words.
+/// Reads `fd` (named `path`, whose role `what` names: "key", "response
+/// file") to its end, at most `limit` bytes. A regular file is checked by
+/// its size before a byte is read. With `sensitive`, every buffer that held
+/// the bytes is wiped before it is freed (key files).
+/// @throws fitstream::error: the OS error ("cannot read WHAT"), EISDIR for
+///         a directory, or errc::invalid_input "larger than LIMIT bytes:
+///         not a WHAT".
+inline std::string read_bounded(int fd, const std::string& path, std::uint64_t limit, const std::string& what,
+                                bool sensitive = false) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_os_error(errno, path, "cannot read " + what);
+    if (S_ISDIR(st.st_mode)) throw_os_error(EISDIR, path, "cannot read " + what);
+    const auto too_large = [&] {
+        return error(errc::invalid_input, path, "larger than " + std::to_string(limit) + " bytes: not a " + what);
+    };
+    const bool regular = S_ISREG(st.st_mode);
+    if (regular && static_cast<std::uint64_t>(st.st_size) > limit) throw too_large();
+    // A regular file is read into one buffer of its size (+1 to see that it
+    // ended); a stream grows its buffer, wiping the old one when asked to.
+    std::size_t capacity = regular ? static_cast<std::size_t>(st.st_size) + 1 : 64 * 1024;
+    std::string out(capacity, '\0');
+    std::size_t used = 0;
+    try {
+        for (;;) {
+            const std::size_t n = read_up_to(fd, out.data() + used, out.size() - used, path);
+            used += n;
+            if (used > limit) throw too_large();
+            if (used < out.size()) break;  // end of file
+            std::string bigger(std::min<std::uint64_t>(out.size() * 2, limit + 1), '\0');
+            std::memcpy(bigger.data(), out.data(), used);
+            if (sensitive) wipe(out.data(), out.size());
+            out.swap(bigger);
+        }
+    } catch (...) {
+        if (sensitive) wipe(out.data(), out.size());
+        throw;
+    }
+    if (sensitive) wipe(out.data() + used, out.size() - used);
+    out.resize(used);
+    return out;
+}
+
+/// read_bounded() of the file at `path`, opened here. With
+/// stream_inputs::refused, a pipe or device fails as open_for_reading()
+/// says; with ::accepted, it is read up to the limit.
+inline std::string read_file_bounded(const std::string& path, std::uint64_t limit, const std::string& what,
+                                     stream_inputs streams = stream_inputs::refused, bool sensitive = false) {
+    if (streams == stream_inputs::refused) {
+        const auto fd = open_for_reading(path);
+        return read_bounded(fd.get(), path, limit, what, sensitive);
+    }
+    int fd;
+    do {
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) throw_os_error(errno, path, "cannot read " + what);
+    const unique_fd owned(fd);
+    return read_bounded(fd, path, limit, what, sensitive);
+}
+
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/file_io.hpp> ----
-// ---- begin <fitstream/detail/libfdt.hpp> ----
+// ---- end <fitstream/detail/io/file.hpp> ----
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// The bytes of one image: a file read in chunks when the FIT is written,
+/// or a block of memory. Copies share the underlying memory.
+class source {
+public:
+    /// A file, opened and read only while the FIT is written.
+    static source file(std::string path) {
+        source s;
+        s.name_ = std::move(path);
+        return s;
+    }
+    /// Memory the source owns; `name` appears in messages.
+    static source memory(std::vector<char> bytes, std::string name) {
+        source s;
+        s.name_ = std::move(name);
+        s.owned_ = std::make_shared<const std::vector<char>>(std::move(bytes));
+        s.data_ = s.owned_->data();
+        s.size_ = s.owned_->size();
+        s.in_memory_ = true;
+        return s;
+    }
+    /// Memory the caller keeps alive until the FIT is written.
+    static source memory_view(const void* data, std::size_t size, std::string name) {
+        source s;
+        s.name_ = std::move(name);
+        s.data_ = static_cast<const char*>(data);
+        s.size_ = size;
+        s.in_memory_ = true;
+        return s;
+    }
+
+    /// The file path, or the name given to a memory source.
+    const std::string& name() const noexcept { return name_; }
+    bool is_file() const noexcept { return !in_memory_; }
+    /// Memory sources only: the bytes.
+    const char* data() const noexcept { return data_; }
+    /// Memory sources only: the size.
+    std::size_t memory_size() const noexcept { return size_; }
+
+private:
+    std::string name_;
+    std::shared_ptr<const std::vector<char>> owned_;
+    const char* data_ = nullptr;
+    std::size_t size_ = 0;
+    bool in_memory_ = false;
+};
+
+/// The size of a source now: a file's size on disk, a memory block's length.
+/// @throws fitstream::error (OS category) when the file cannot be opened.
+inline std::uint64_t source_size(const source& src) {
+    if (!src.is_file()) return src.memory_size();
+    const auto fd = detail::open_for_reading(src.name());
+    return detail::file_size(fd.get(), src.name());
+}
+
+namespace detail {
+
+/// Reads a source start to end. The size is taken when it is opened; the
+/// reader fails if the file then turns out longer or shorter, so a file
+/// rewritten during the build cannot slip a mismatched size into the FIT.
+class source_reader {
+public:
+    explicit source_reader(const source& src) : src_(&src) {
+        if (src.is_file()) {
+            fd_ = open_for_reading(src.name());
+            size_ = file_size(fd_.get(), src.name());
+            // The whole file will be read once, front to back.
+            (void)::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        } else {
+            size_ = src.memory_size();
+        }
+    }
+
+    std::uint64_t size() const noexcept { return size_; }
+
+    /// Memory sources need no reads: the writer takes their bytes directly.
+    bool in_memory() const noexcept { return !src_->is_file(); }
+    /// For memory sources: the whole input, no copy (null when empty).
+    const char* memory() const noexcept { return src_->data(); }
+
+    /// Throws errc::input_changed unless the source still has
+    /// `expected_size` bytes, e.g. the size it had when the FIT was planned.
+    void expect_size(std::uint64_t expected_size) const {
+        if (size_ != expected_size)
+            throw error(errc::input_changed, src_->name(),
+                        "changed size before it was read (" + std::to_string(expected_size) + " bytes when planned, " +
+                            std::to_string(size_) + " now)");
+    }
+
+    /// Reads the next bytes into `buffer`; returns 0 at the end.
+    std::size_t read(char* buffer, std::size_t capacity) {
+        std::size_t n;
+        if (src_->is_file()) {
+            n = read_up_to(fd_.get(), buffer, capacity, src_->name());
+        } else {
+            n = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - done_));
+            if (n > 0) std::memcpy(buffer, src_->data() + done_, n);
+        }
+        done_ += n;
+        if (done_ > size_ || (n < capacity && done_ != size_))
+            throw error(errc::input_changed, src_->name(),
+                        "changed size while being read (" + std::to_string(size_) + " bytes expected, " +
+                            std::to_string(done_) + (done_ > size_ ? "+" : "") + " read)");
+        return n;
+    }
+
+private:
+    const source* src_;
+    unique_fd fd_;
+    std::uint64_t size_ = 0;
+    std::uint64_t done_ = 0;
+};
+
+}  // namespace detail
+
+}  // namespace fitstream
+// ---- end <fitstream/input/source.hpp> ----
+// ---- begin <fitstream/input/dtb.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Inputs: what a devicetree blob says about its board (model and root
+/// compatible), after checking that it is a complete, valid blob.
+
+// ---- begin <fitstream/detail/lib/libfdt.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // libfdt behind RAII: the error category, and a growing sequential-write
@@ -538,148 +757,20 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/libfdt.hpp> ----
+// ---- end <fitstream/detail/lib/libfdt.hpp> ----
 
-#include <fcntl.h>
-
-#include <algorithm>
-#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace fitstream {
 
-/// The bytes of one image: a file read in chunks when the FIT is written,
-/// or a block of memory. Copies share the underlying memory.
-class source {
-public:
-    /// A file, opened and read only while the FIT is written.
-    static source file(std::string path) {
-        source s;
-        s.name_ = std::move(path);
-        return s;
-    }
-    /// Memory the source owns; `name` appears in messages.
-    static source memory(std::vector<char> bytes, std::string name) {
-        source s;
-        s.name_ = std::move(name);
-        s.owned_ = std::make_shared<const std::vector<char>>(std::move(bytes));
-        s.data_ = s.owned_->data();
-        s.size_ = s.owned_->size();
-        s.in_memory_ = true;
-        return s;
-    }
-    /// Memory the caller keeps alive until the FIT is written.
-    static source memory_view(const void* data, std::size_t size, std::string name) {
-        source s;
-        s.name_ = std::move(name);
-        s.data_ = static_cast<const char*>(data);
-        s.size_ = size;
-        s.in_memory_ = true;
-        return s;
-    }
-
-    /// The file path, or the name given to a memory source.
-    const std::string& name() const noexcept { return name_; }
-    bool is_file() const noexcept { return !in_memory_; }
-    /// Memory sources only: the bytes.
-    const char* data() const noexcept { return data_; }
-    /// Memory sources only: the size.
-    std::size_t memory_size() const noexcept { return size_; }
-
-private:
-    std::string name_;
-    std::shared_ptr<const std::vector<char>> owned_;
-    const char* data_ = nullptr;
-    std::size_t size_ = 0;
-    bool in_memory_ = false;
-};
-
-/// The size of a source now: a file's size on disk, a memory block's length.
-/// @throws fitstream::error (OS category) when the file cannot be opened.
-inline std::uint64_t source_size(const source& src) {
-    if (!src.is_file()) return src.memory_size();
-    const auto fd = detail::open_for_reading(src.name());
-    return detail::file_size(fd.get(), src.name());
-}
-
-namespace detail {
-
-/// Reads a source start to end. The size is taken when it is opened; the
-/// reader fails if the file then turns out longer or shorter, so a file
-/// rewritten during the build cannot slip a mismatched size into the FIT.
-class source_reader {
-public:
-    explicit source_reader(const source& src) : src_(&src) {
-        if (src.is_file()) {
-            fd_ = open_for_reading(src.name());
-            size_ = file_size(fd_.get(), src.name());
-            // The whole file will be read once, front to back.
-            (void)::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-        } else {
-            size_ = src.memory_size();
-        }
-    }
-
-    std::uint64_t size() const noexcept { return size_; }
-
-    /// Memory sources need no reads: the writer takes their bytes directly.
-    bool in_memory() const noexcept { return !src_->is_file(); }
-    /// For memory sources: the whole input, no copy (null when empty).
-    const char* memory() const noexcept { return src_->data(); }
-
-    /// Throws errc::input_changed unless the source still has
-    /// `expected_size` bytes, e.g. the size it had when the FIT was planned.
-    void expect_size(std::uint64_t expected_size) const {
-        if (size_ != expected_size)
-            throw error(errc::input_changed, src_->name(),
-                        "changed size before it was read (" + std::to_string(expected_size) + " bytes when planned, " +
-                            std::to_string(size_) + " now)");
-    }
-
-    /// Reads the next bytes into `buffer`; returns 0 at the end.
-    std::size_t read(char* buffer, std::size_t capacity) {
-        std::size_t n;
-        if (src_->is_file()) {
-            n = read_up_to(fd_.get(), buffer, capacity, src_->name());
-        } else {
-            n = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - done_));
-            if (n > 0) std::memcpy(buffer, src_->data() + done_, n);
-        }
-        done_ += n;
-        if (done_ > size_ || (n < capacity && done_ != size_))
-            throw error(errc::input_changed, src_->name(),
-                        "changed size while being read (" + std::to_string(size_) + " bytes expected, " +
-                            std::to_string(done_) + (done_ > size_ ? "+" : "") + " read)");
-        return n;
-    }
-
-private:
-    const source* src_;
-    unique_fd fd_;
-    std::uint64_t size_ = 0;
-    std::uint64_t done_ = 0;
-};
-
-/// Reads a whole (small) file into memory.
-inline std::vector<char> read_whole_file(const std::string& path, std::uint64_t limit) {
-    auto fd = open_for_reading(path);
-    const auto size = file_size(fd.get(), path);
-    if (size > limit)
-        throw error(errc::invalid_input, path,
-                    "too large for a devicetree (" + std::to_string(size) + " bytes)");
-    std::vector<char> bytes(static_cast<std::size_t>(size));
-    const auto n = read_up_to(fd.get(), bytes.data(), bytes.size(), path);
-    if (n != bytes.size()) throw error(errc::input_changed, path, "shrank while being read");
-    return bytes;
-}
-
-}  // namespace detail
+/// The largest DTB file inspect_dtb_file() reads: a DTB is at most a few
+/// MiB, and anything near libfdt's int limit is not one.
+inline constexpr std::uint64_t max_dtb_file_size = 256u << 20;
 
 /// What a devicetree blob says about the board it describes.
 struct dtb_info {
@@ -698,7 +789,8 @@ inline dtb_info inspect_dtb(const void* data, std::size_t size, const std::strin
     if (size < sizeof(fdt_header)) throw error(errc::invalid_input, name, "too short to be a devicetree blob");
     if (size > static_cast<std::size_t>(INT32_MAX))
         throw error(errc::invalid_input, name, "too large for a devicetree blob (libfdt's limit is 2 GiB)");
-    // libfdt reads the blob with aligned loads: give it an 8-byte aligned copy.
+    // libfdt refuses a blob that is not 8-byte aligned (FDT_ERR_ALIGNMENT):
+    // inspect an aligned copy, wherever the caller's bytes are.
     std::vector<std::uint64_t> aligned((size + 7) / 8);
     std::memcpy(aligned.data(), data, size);
     const void* fdt = aligned.data();
@@ -733,13 +825,15 @@ inline dtb_info inspect_dtb(const void* data, std::size_t size, const std::strin
 /// @throws fitstream::error for I/O failures (OS category) and invalid blobs.
 inline dtb_info inspect_dtb_file(const std::string& path) {
     // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
-    const auto bytes = detail::read_whole_file(path, 256u << 20);
+    const auto bytes = detail::read_file_bounded(path, max_dtb_file_size, "devicetree blob");
     return inspect_dtb(bytes.data(), bytes.size(), path);
 }
 
 }  // namespace fitstream
-// ---- end <fitstream/input.hpp> ----
-// ---- begin <fitstream/codec.hpp> ----
+// ---- end <fitstream/input/dtb.hpp> ----
+
+// 2. Codec and hash policies
+// ---- begin <fitstream/codec/concept.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
@@ -923,7 +1017,7 @@ constexpr bool check_codec() {
                   "a default-constructible `options`, and an `encoder` constructible from "
                   "(const options&, std::uint64_t) with Boost.Iostreams SymmetricFilter members "
                   "`char_type`, `bool filter(const char*&, const char*, char*&, char*, bool)` and "
-                  "`void close()` (see <fitstream/codec.hpp>)");
+                  "`void close()` (see <fitstream/codec/concept.hpp>)");
     return true;
 }
 
@@ -935,12 +1029,12 @@ constexpr bool check_decodable_codec() {
                   "fitstream: codec C has no usable decoder: it needs a default-constructible `decoder` with "
                   "Boost.Iostreams SymmetricFilter members `char_type`, "
                   "`bool filter(const char*&, const char*, char*&, char*, bool)` and `void close()` "
-                  "(see <fitstream/codec.hpp>)");
+                  "(see <fitstream/codec/concept.hpp>)");
     return true;
 }
 
 /// Names a codec type as a value, for the runtime-name dispatch in
-/// <fitstream/codecs.hpp>: `visit_codec("gzip", [](auto tag) { using C =
+/// <fitstream/codec/builtin.hpp>: `visit_codec("gzip", [](auto tag) { using C =
 /// typename decltype(tag)::type; ... })`.
 template <class C>
 struct codec_tag {
@@ -1077,8 +1171,8 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/codec.hpp> ----
-// ---- begin <fitstream/codecs.hpp> ----
+// ---- end <fitstream/codec/concept.hpp> ----
+// ---- begin <fitstream/codec/builtin.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
@@ -1113,7 +1207,7 @@ private:
 ///
 /// Needs libbz2 (CMake target fitstream::bzip2).
 
-// ---- begin <fitstream/detail/bzip2.hpp> ----
+// ---- begin <fitstream/detail/lib/bzip2.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // libbz2 behind RAII: the error category, a compressor that writes one
@@ -1276,7 +1370,7 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/bzip2.hpp> ----
+// ---- end <fitstream/detail/lib/bzip2.hpp> ----
 
 #include <memory>
 
@@ -1346,7 +1440,7 @@ static_assert(check_decodable_codec<bzip2>());
 /// Needs zlib (the decoder, CRC joining) and libdeflate, which
 /// fitstream::core links.
 
-// ---- begin <fitstream/detail/libdeflate.hpp> ----
+// ---- begin <fitstream/detail/lib/libdeflate.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // libdeflate behind RAII: one-shot raw DEFLATE of a buffer, and its CRC-32.
@@ -1362,7 +1456,7 @@ static_assert(check_decodable_codec<bzip2>());
 //   libdeflate, 1 MiB segments, 2 cores 125 MB/s 30.24 %  117 MB/s  49.81 %
 // libdeflate is 2.7-5x faster than zlib and about 1 % smaller; the price is
 // that it only makes whole streams (no dictionary, last block always
-// final), which <fitstream/detail/zlib.hpp>'s deflate_continue() turns into
+// final), which <fitstream/detail/lib/zlib.hpp>'s deflate_continue() turns into
 // pieces of one stream.
 
 
@@ -1414,8 +1508,8 @@ inline std::uint32_t deflate_crc32(std::uint32_t crc, const void* data, std::siz
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/libdeflate.hpp> ----
-// ---- begin <fitstream/detail/zlib.hpp> ----
+// ---- end <fitstream/detail/lib/libdeflate.hpp> ----
+// ---- begin <fitstream/detail/lib/zlib.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // zlib behind RAII: the error category, an inflate stream that reads one
@@ -1594,7 +1688,7 @@ inline void deflate_continue(std::vector<char>& out, std::size_t begin) {
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/zlib.hpp> ----
+// ---- end <fitstream/detail/lib/zlib.hpp> ----
 
 #include <algorithm>
 #include <cstddef>
@@ -1788,12 +1882,12 @@ static_assert(check_decodable_codec<gzip>());
 /// ID, no content checksum, and the content size in the frame header when
 /// the input size is known. Not the legacy format (`lz4 -l`), which U-Boot
 /// rejects. Blocks are independent, so they are the segments that compress
-/// on every core; see <fitstream/detail/lz4.hpp> for why the frame has this
+/// on every core; see <fitstream/detail/lib/lz4.hpp> for why the frame has this
 /// shape.
 ///
 /// Needs liblz4 (CMake target fitstream::lz4).
 
-// ---- begin <fitstream/detail/lz4.hpp> ----
+// ---- begin <fitstream/detail/lib/lz4.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // liblz4's frame API behind RAII: the error category, the pieces of one
@@ -2047,7 +2141,7 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/lz4.hpp> ----
+// ---- end <fitstream/detail/lib/lz4.hpp> ----
 
 #include <cstddef>
 #include <cstdint>
@@ -2132,7 +2226,7 @@ static_assert(check_decodable_codec<lz4>());
 /// a u64 uncompressed size, LZMA1 data), which U-Boot's LzmaTools reads.
 /// Not xz and not lzip: U-Boot has no FIT name for those. The size field
 /// says "unknown" (all 0xff) and the data ends with an end marker, which
-/// U-Boot accepts; see <fitstream/detail/lzma.hpp> for the details.
+/// U-Boot accepts; see <fitstream/detail/lib/lzma.hpp> for the details.
 ///
 /// No `segments`: LZMA_Alone is one LZMA1 stream whose range coder and
 /// dictionary run from the first byte to the last; only xz (LZMA2) has
@@ -2140,7 +2234,7 @@ static_assert(check_decodable_codec<lz4>());
 ///
 /// Needs liblzma (CMake target fitstream::lzma).
 
-// ---- begin <fitstream/detail/lzma.hpp> ----
+// ---- begin <fitstream/detail/lib/lzma.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // liblzma behind RAII: the error category and the LZMA_Alone (.lzma)
@@ -2320,7 +2414,7 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/lzma.hpp> ----
+// ---- end <fitstream/detail/lib/lzma.hpp> ----
 
 #include <memory>
 
@@ -2380,12 +2474,12 @@ static_assert(check_decodable_codec<lzma>());
 /// liblzo2's LZO1X, shaped as U-Boot's lzop_decompress needs it: one
 /// Adler-32 per block of uncompressed data and no other block checksum,
 /// 256 KiB blocks, incompressible blocks stored, mode and mtime zero, no
-/// name. `lzop -d` reads it too. See <fitstream/detail/lzo.hpp> for what
+/// name. `lzop -d` reads it too. See <fitstream/detail/lib/lzo.hpp> for what
 /// U-Boot parses and why each field is as it is.
 ///
 /// Needs liblzo2 (CMake target fitstream::lzo).
 
-// ---- begin <fitstream/detail/lzo.hpp> ----
+// ---- begin <fitstream/detail/lib/lzo.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // liblzo2 behind RAII, inside the lzop file format that U-Boot's `lzo`
@@ -2850,7 +2944,7 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/lzo.hpp> ----
+// ---- end <fitstream/detail/lib/lzo.hpp> ----
 
 #include <cstddef>
 #include <cstdint>
@@ -3004,7 +3098,7 @@ static_assert(check_decodable_codec<none>());
 ///
 /// Needs libzstd (CMake target fitstream::zstd).
 
-// ---- begin <fitstream/detail/zstd.hpp> ----
+// ---- begin <fitstream/detail/lib/zstd.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // libzstd behind RAII: the error category, a compression context and a
@@ -3215,7 +3309,7 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/zstd.hpp> ----
+// ---- end <fitstream/detail/lib/zstd.hpp> ----
 
 namespace fitstream {
 namespace codec {
@@ -3337,8 +3431,8 @@ void visit_codec(std::string_view name, Visitor&& visitor) {
 inline bool is_codec_name(std::string_view name) { return is_codec_name(name, builtin_codecs{}); }
 
 }  // namespace fitstream
-// ---- end <fitstream/codecs.hpp> ----
-// ---- begin <fitstream/hash.hpp> ----
+// ---- end <fitstream/codec/builtin.hpp> ----
+// ---- begin <fitstream/hash/concept.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
@@ -3395,20 +3489,20 @@ constexpr bool check_hash() {
                   "fitstream: H is not a hash: it needs `static constexpr std::string_view fit_name`, "
                   "`static constexpr std::size_t digest_size`, a default constructor, "
                   "`void update(const void*, std::size_t)` and "
-                  "`std::array<std::uint8_t, digest_size> final()` (see <fitstream/hash.hpp>)");
+                  "`std::array<std::uint8_t, digest_size> final()` (see <fitstream/hash/concept.hpp>)");
     return true;
 }
 
 /// Names a hash type as a value, for the runtime-name dispatch in
-/// <fitstream/hashes.hpp>.
+/// <fitstream/hash/builtin.hpp>.
 template <class H>
 struct hash_tag {
     using type = H;
 };
 
 }  // namespace fitstream
-// ---- end <fitstream/hash.hpp> ----
-// ---- begin <fitstream/hashes.hpp> ----
+// ---- end <fitstream/hash/concept.hpp> ----
+// ---- begin <fitstream/hash/builtin.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
@@ -3452,7 +3546,7 @@ static_assert(check_hash<crc32>());
 /// @file
 /// `md5`, `sha1`, `sha256`, `sha384`, `sha512` through OpenSSL's libcrypto.
 
-// ---- begin <fitstream/detail/openssl.hpp> ----
+// ---- begin <fitstream/detail/lib/openssl.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // OpenSSL's libcrypto behind RAII: the error category, an EVP digest
@@ -3578,7 +3672,7 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/openssl.hpp> ----
+// ---- end <fitstream/detail/lib/openssl.hpp> ----
 
 namespace fitstream {
 namespace detail {
@@ -3661,14 +3755,16 @@ void visit_hash(std::string_view name, Visitor&& visitor) {
 }
 
 }  // namespace fitstream
-// ---- end <fitstream/hashes.hpp> ----
-// ---- begin <fitstream/signature_spec.hpp> ----
+// ---- end <fitstream/hash/builtin.hpp> ----
+
+// 3. The FIT as a value
+// ---- begin <fitstream/sign/spec.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
 /// What a `signature-N` node should say and which key makes its value: the
 /// plain description a tree carries (no OpenSSL here). Keys are loaded and
-/// checked when the structure is built (<fitstream/signature.hpp>), before
+/// checked when the structure is built (<fitstream/sign/key.hpp>), before
 /// any payload is read, and the signatures are made once every image hash
 /// is known, in the same single pass over the payloads.
 ///
@@ -3721,7 +3817,7 @@ struct signature_spec {
 };
 
 }  // namespace fitstream
-// ---- end <fitstream/signature_spec.hpp> ----
+// ---- end <fitstream/sign/spec.hpp> ----
 // ---- begin <fitstream/tree.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -3737,100 +3833,22 @@ struct signature_spec {
 /// kernel.add_hash<fitstream::hash::sha256>();
 /// @endcode
 
-// ---- begin <fitstream/layout.hpp> ----
+// ---- begin <fitstream/detail/codec/binding.hpp> ----
 // SPDX-License-Identifier: MIT
 
-/// @file
-/// Where payload bytes go: embedded in the structure or after it, with
-/// which alignment, and the arithmetic and limits that follow.
-///
-/// External data follows `mkimage -E`: the structure's `totalsize` is padded
-/// to the alignment, the data area starts right after it, and each payload's
-/// `data-offset` counts from `ALIGN(totalsize, 4)` (U-Boot's rule), with each
-/// payload padded to the alignment. With a position (`mkimage -p`), the area
-/// starts at that absolute file offset instead and each image carries an
-/// absolute `data-position`. Every offset and size is one 32-bit cell: a
-/// value that does not fit is refused, never wrapped.
+// A codec policy behind a virtual call, so that one tree can mix codecs per
+// image: an image holds a codec_binding, the writer's jobs make encoders
+// and segmenters from it.
 
 
+#include <cstddef>
 #include <cstdint>
-#include <limits>
-#include <optional>
-#include <string>
-
-namespace fitstream {
-
-/// Where image data is stored.
-enum class data_layout {
-    embedded,  ///< `data` properties inside the structure (plain `mkimage`, make_fit.py)
-    external,  ///< after the structure, `data-offset`/`data-size` (`mkimage -E`)
-};
-
-/// How the writer lays out payloads.
-struct layout_options {
-    data_layout layout = data_layout::embedded;
-    /// External only: payload alignment in bytes (`mkimage -B`); a power of
-    /// two, at least 4. Block or page sizes (0x200, 0x1000) suit loaders
-    /// that read whole blocks.
-    std::uint32_t align = 4;
-    /// External only: the absolute file offset where the data area starts
-    /// (`mkimage -p`); images then carry `data-position` instead of
-    /// `data-offset`. It must not fall inside the structure.
-    std::optional<std::uint64_t> position;
-};
-
-/// The largest value a FIT cell holds.
-inline constexpr std::uint64_t max_cell_value = std::numeric_limits<std::uint32_t>::max();
-
-/// libfdt addresses a blob with `int`: an embedded FIT cannot pass this.
-inline constexpr std::uint64_t max_embedded_size = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
-
-/// Rounds `value` up to a multiple of `align` (a power of two).
-constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t align) noexcept {
-    return (value + align - 1) & ~(align - 1);
-}
-
-/// Throws unless `options` describes a layout U-Boot can read.
-inline void check_layout_options(const layout_options& options) {
-    const auto a = options.align;
-    if (a < 4 || (a & (a - 1)) != 0)
-        throw error(errc::invalid_argument, "align",
-                    "alignment " + std::to_string(a) + " is not a power of two of at least 4");
-    if (options.layout == data_layout::embedded && (options.position || a != 4))
-        throw error(errc::invalid_argument, options.position ? "position" : "align",
-                    "applies to external data only");
-    if (options.position && *options.position % 4 != 0)
-        throw error(errc::invalid_argument, "position",
-                    "data position " + std::to_string(*options.position) + " is not a multiple of 4");
-    if (options.position && *options.position > max_cell_value)
-        throw error(errc::limit_exceeded, "position", "data position " + std::to_string(*options.position));
-}
-
-/// Throws errc::limit_exceeded unless `value` fits one 32-bit cell.
-/// @param what names the value in the message ("kernel: data-offset").
-inline void check_cell(std::uint64_t value, const std::string& what) {
-    if (value > max_cell_value)
-        throw error(errc::limit_exceeded, what,
-                    std::to_string(value) + " bytes exceeds what a 32-bit FIT cell can hold (4 GiB - 1)");
-}
-
-}  // namespace fitstream
-// ---- end <fitstream/layout.hpp> ----
-
-#include <algorithm>
-#include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
-#include <type_traits>
-#include <string>
 #include <string_view>
-#include <unordered_set>
-#include <utility>
+#include <type_traits>
 #include <vector>
 
 namespace fitstream {
-
 namespace detail {
 
 /// An encoder behind a virtual call, so one tree can mix codecs per image.
@@ -3954,6 +3972,25 @@ struct codec_binding {
     }
 };
 
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/codec/binding.hpp> ----
+// ---- begin <fitstream/detail/hash/binding.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// A hash policy behind a virtual call: what an image's hash nodes and the
+// reader's checks hold.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace fitstream {
+namespace detail {
+
 /// A hash behind a virtual call.
 struct hasher_interface {
     virtual ~hasher_interface() = default;
@@ -3988,6 +4025,158 @@ std::unique_ptr<hasher_interface> make_hasher() {
 }
 
 }  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/hash/binding.hpp> ----
+// ---- begin <fitstream/detail/text.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Small text helpers every stage needs, each written once: which
+// characters a FIT node name may hold, hex digests, a path's last part.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// The characters U-Boot accepts in a FIT node name: devicetree's node-name
+// set without '#' and '@'. '@' (a unit address) is refused because U-Boot
+// refuses it when it checks signatures (CVE-2021-27138); see FIT-NOTES.
+constexpr bool is_node_name_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ',' || c == '.' ||
+           c == '_' || c == '+' || c == '-';
+}
+
+// The first character of `name` that is_node_name_char() refuses, or
+// npos when there is none.
+inline std::size_t bad_node_name_char(std::string_view name) noexcept {
+    for (std::size_t i = 0; i < name.size(); ++i)
+        if (!is_node_name_char(name[i])) return i;
+    return std::string_view::npos;
+}
+
+// Lower-case hex of `bytes`, as dumpimage and fdtget print digests.
+inline std::string hex(const std::uint8_t* bytes, std::size_t size) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(size * 2);
+    for (std::size_t i = 0; i < size; ++i) {
+        out += digits[bytes[i] >> 4];
+        out += digits[bytes[i] & 15];
+    }
+    return out;
+}
+
+inline std::string hex(const std::vector<std::uint8_t>& bytes) { return hex(bytes.data(), bytes.size()); }
+
+// What follows the last '/' of `path` (all of it when there is none).
+inline std::string base_name(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+inline bool has_suffix(std::string_view s, std::string_view suffix) noexcept {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/text.hpp> ----
+// ---- begin <fitstream/layout.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Where payload bytes go: embedded in the structure or after it, with
+/// which alignment, and the arithmetic and limits that follow.
+///
+/// External data follows `mkimage -E`: the structure's `totalsize` is padded
+/// to the alignment, the data area starts right after it, and each payload's
+/// `data-offset` counts from `ALIGN(totalsize, 4)` (U-Boot's rule), with each
+/// payload padded to the alignment. With a position (`mkimage -p`), the area
+/// starts at that absolute file offset instead and each image carries an
+/// absolute `data-position`. Every offset and size is one 32-bit cell: a
+/// value that does not fit is refused, never wrapped.
+
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+
+namespace fitstream {
+
+/// Where image data is stored.
+enum class data_layout {
+    embedded,  ///< `data` properties inside the structure (plain `mkimage`, make_fit.py)
+    external,  ///< after the structure, `data-offset`/`data-size` (`mkimage -E`)
+};
+
+/// How the writer lays out payloads.
+struct layout_options {
+    data_layout layout = data_layout::embedded;
+    /// External only: payload alignment in bytes (`mkimage -B`); a power of
+    /// two, at least 4. Block or page sizes (0x200, 0x1000) suit loaders
+    /// that read whole blocks.
+    std::uint32_t align = 4;
+    /// External only: the absolute file offset where the data area starts
+    /// (`mkimage -p`); images then carry `data-position` instead of
+    /// `data-offset`. It must not fall inside the structure.
+    std::optional<std::uint64_t> position;
+};
+
+/// The largest value a FIT cell holds.
+inline constexpr std::uint64_t max_cell_value = std::numeric_limits<std::uint32_t>::max();
+
+/// libfdt addresses a blob with `int`: an embedded FIT cannot pass this.
+inline constexpr std::uint64_t max_embedded_size = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
+
+/// Rounds `value` up to a multiple of `align` (a power of two).
+constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t align) noexcept {
+    return (value + align - 1) & ~(align - 1);
+}
+
+/// Throws unless `options` describes a layout U-Boot can read.
+inline void check_layout_options(const layout_options& options) {
+    const auto a = options.align;
+    if (a < 4 || (a & (a - 1)) != 0)
+        throw error(errc::invalid_argument, "align",
+                    "alignment " + std::to_string(a) + " is not a power of two of at least 4");
+    if (options.layout == data_layout::embedded && (options.position || a != 4))
+        throw error(errc::invalid_argument, options.position ? "position" : "align",
+                    "applies to external data only");
+    if (options.position && *options.position % 4 != 0)
+        throw error(errc::invalid_argument, "position",
+                    "data position " + std::to_string(*options.position) + " is not a multiple of 4");
+    if (options.position && *options.position > max_cell_value)
+        throw error(errc::limit_exceeded, "position", "data position " + std::to_string(*options.position));
+}
+
+/// Throws errc::limit_exceeded unless `value` fits one 32-bit cell.
+/// @param what names the value in the message ("kernel: data-offset").
+inline void check_cell(std::uint64_t value, const std::string& what) {
+    if (value > max_cell_value)
+        throw error(errc::limit_exceeded, what,
+                    std::to_string(value) + " bytes exceeds what a 32-bit FIT cell can hold (4 GiB - 1)");
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/layout.hpp> ----
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
 
 /// One node under /images: metadata, the data source, a codec and hashes.
 class image {
@@ -4092,16 +4281,12 @@ namespace detail {
 
 inline void check_node_name(const std::string& name, const std::string& where) {
     if (name.empty()) throw error(errc::invalid_argument, where, "empty node name");
-    for (const char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ',' ||
-                        c == '.' || c == '_' || c == '+' || c == '-';
-        if (!ok) {
-            throw error(errc::invalid_argument, where + "/" + name,
-                        c == '@' ? std::string("node name contains '@', which U-Boot refuses when checking "
-                                               "signatures (CVE-2021-27138)")
-                                 : std::string("node name contains a character devicetree does not allow"));
-        }
-    }
+    const std::size_t bad = bad_node_name_char(name);
+    if (bad != std::string::npos)
+        throw error(errc::invalid_argument, where + "/" + name,
+                    name[bad] == '@' ? std::string("node name contains '@', which U-Boot refuses when checking "
+                                                   "signatures (CVE-2021-27138)")
+                                     : std::string("node name contains a character devicetree does not allow"));
 }
 
 inline void check_string(const std::string& value, const std::string& where) {
@@ -4157,1016 +4342,26 @@ inline void tree::validate() const {
 
 }  // namespace fitstream
 // ---- end <fitstream/tree.hpp> ----
-// ---- begin <fitstream/signature.hpp> ----
+// ---- begin <fitstream/builder.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
-/// Signatures as U-Boot makes and checks them (verified boot): the `algo`
-/// names, private keys for signing and public keys for checking (OpenSSL's
-/// libcrypto), and the regions of a FIT a configuration signature covers.
+/// A builder a build tool drives directly, without file-name conventions:
+/// add a kernel, devicetrees (from files or memory), overlays, loadables
+/// and explicit configurations, each with its codec chosen at compile time,
+/// then write to a path, a descriptor, or any sink.
 ///
-/// A configuration signature covers the devicetree *structure* of "/", the
-/// configuration, and each image the configuration names with its hash-*
-/// nodes (their properties and subnode tags; mkimage lists these nodes in
-/// `hashed-nodes`, U-Boot works them out itself), minus every `data`,
-/// `data-size`, `data-offset` and `data-position` property, plus the first
-/// `hashed-strings[1]` bytes of the strings block:
-/// U-Boot's fdt_find_regions() (boot/fdt_region.c) decides the regions and
-/// find_signed_regions() below reproduces it, quirks included. The payload
-/// bytes are covered through the image hashes, so a signature can be made
-/// once every hash is known, before the structure is written.
-///
-/// An image signature covers the image's stored bytes only; fitstream
-/// signs the digest its hash node of the same algorithm already holds.
-///
-/// Key material never appears in a message: errors name the file or node.
+/// @code
+/// fitstream::fit_builder fit("Linux 6.12");
+/// fit.arch("arm64").timestamp(0);
+/// fit.add_kernel<fitstream::codec::gzip>(fitstream::source::file("Image"));
+/// fit.add_fdt(fitstream::source::file("board.dtb"));            // fdt-1 and conf-1
+/// auto ov = fit.add_overlay(fitstream::source::file("uart.dtbo"));
+/// fit.add_configuration("board-uart", "fdt-1", {ov});
+/// fit.hash_every_image<fitstream::hash::sha256>();
+/// fit.write("image.fit");
+/// @endcode
 
-
-#include <algorithm>
-#include <cerrno>
-#include <cstdint>
-#include <cstring>
-#include <fstream>
-#include <iterator>
-#include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-namespace fitstream {
-
-/// A parsed `algo` value, e.g. "sha256,rsa2048".
-struct signature_algorithm {
-    std::string name;      ///< the whole value
-    std::string checksum;  ///< "sha1", "sha256", "sha384" or "sha512"
-    std::string crypto;    ///< "rsa2048", "rsa3072", "rsa4096", "ecdsa256" or "ecdsa384"
-    bool rsa = true;       ///< false: ECDSA
-    unsigned key_bits = 0;
-    std::size_t signature_size = 0;  ///< bytes of `value`: the modulus, or r and s raw
-    std::string curve;               ///< ECDSA: "prime256v1" or "secp384r1"
-};
-
-/// The algo names fitstream signs with.
-inline std::string signature_algorithm_names() {
-    return "sha1|sha256|sha384|sha512 , rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384 (e.g. sha256,rsa2048)";
-}
-
-/// Parses `algo`. @throws fitstream::error (errc::unsupported) naming the valid values.
-inline signature_algorithm parse_signature_algorithm(const std::string& algo) {
-    signature_algorithm a;
-    a.name = algo;
-    const auto comma = algo.find(',');
-    const auto bad = [&] {
-        return error(errc::unsupported, algo, "unknown signature algorithm (valid: " + signature_algorithm_names() + ")");
-    };
-    if (comma == std::string::npos) throw bad();
-    a.checksum = algo.substr(0, comma);
-    a.crypto = algo.substr(comma + 1);
-    if (a.checksum != "sha1" && a.checksum != "sha256" && a.checksum != "sha384" && a.checksum != "sha512") throw bad();
-    if (a.crypto == "rsa2048" || a.crypto == "rsa3072" || a.crypto == "rsa4096") {
-        a.key_bits = static_cast<unsigned>(std::stoul(a.crypto.substr(3)));
-        a.signature_size = a.key_bits / 8;
-    } else if (a.crypto == "ecdsa256" || a.crypto == "ecdsa384") {
-        a.rsa = false;
-        a.key_bits = a.crypto == "ecdsa256" ? 256 : 384;
-        a.signature_size = 2 * a.key_bits / 8;
-        a.curve = a.key_bits == 256 ? "prime256v1" : "secp384r1";
-    } else {
-        throw bad();
-    }
-    return a;
-}
-
-/// The `padding` value, or nullptr for the default (the property is omitted).
-inline const char* padding_name(signature_padding p) noexcept {
-    return p == signature_padding::pss ? "pss" : nullptr;
-}
-
-namespace detail {
-
-inline const EVP_MD* checksum_md(const std::string& checksum) {
-    if (checksum == "sha1") return EVP_sha1();
-    if (checksum == "sha256") return EVP_sha256();
-    if (checksum == "sha384") return EVP_sha384();
-    if (checksum == "sha512") return EVP_sha512();
-    throw error(errc::unsupported, checksum, "unknown signature checksum");
-}
-
-/// Reads a file that is small by nature (a key, a control DTB) whole, but
-/// at most `limit` bytes: `--key /dev/zero` fails instead of filling memory.
-/// @throws fitstream::error: the OS error, or errc::invalid_input past `limit`.
-inline std::string read_bounded(const std::string& path, std::size_t limit, const std::string& what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw_os_error(errno ? errno : ENOENT, path, "cannot read " + what);
-    std::string out;
-    char buf[65536];
-    while (in) {
-        in.read(buf, sizeof buf);
-        out.append(buf, static_cast<std::size_t>(in.gcount()));
-        if (out.size() > limit) {
-            OPENSSL_cleanse(out.data(), out.size());
-            throw error(errc::invalid_input, path,
-                        "larger than " + std::to_string(limit) + " bytes: not a " + what);
-        }
-    }
-    OPENSSL_cleanse(buf, sizeof buf);  // it held key bytes
-    if (in.bad()) throw_os_error(EIO, path, "cannot read " + what);
-    return out;
-}
-
-/// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
-/// looks the key up as the node /signature/key-<name>, so it must be a
-/// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
-inline void check_key_name(const std::string& name, const std::string& subject) {
-    const bool ok = !name.empty() &&
-                    std::all_of(name.begin(), name.end(), [](char c) {
-                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                               c == ',' || c == '.' || c == '_' || c == '+' || c == '-';
-                    });
-    if (!ok)
-        throw error(errc::invalid_argument, subject,
-                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
-}
-
-/// A byte range of a blob.
-struct byte_region {
-    std::size_t offset = 0;
-    std::size_t size = 0;
-};
-
-/// The digest of the concatenated regions of `base`.
-inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
-                                                const std::vector<byte_region>& regions) {
-    ERR_clear_error();  // an error queued earlier must not be taken for this one's
-    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
-    const EVP_MD* md = checksum_md(checksum);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
-    for (const auto& r : regions)
-        if (r.size && EVP_DigestUpdate(ctx.get(), base + r.offset, r.size) != 1) throw_openssl("digest update failed");
-    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
-    unsigned n = 0;
-    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
-    out.resize(n);
-    return out;
-}
-
-/// Sets up `ctx` (from EVP_PKEY_sign_init or EVP_PKEY_verify_init) for
-/// `algo` and `padding`, as U-Boot's lib/rsa signs and checks.
-inline void setup_signature_ctx(EVP_PKEY_CTX* ctx, const signature_algorithm& algo, signature_padding padding,
-                                const std::string& subject) {
-    if (EVP_PKEY_CTX_set_signature_md(ctx, checksum_md(algo.checksum)) <= 0)
-        throw_openssl(subject, "cannot set the signature digest");
-    if (!algo.rsa) return;
-    if (padding == signature_padding::pss) {
-        // U-Boot's padding_pss_verify() (lib/rsa/rsa-verify.c) does not
-        // recover the salt length: it takes the salt as everything between
-        // the 0x01 separator and the hash, i.e. the maximum length
-        // (key bytes - hash bytes - 2). A signature with a shorter salt
-        // fails there, so it fails here too, and signing uses the maximum.
-        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_MAX) <= 0)
-            throw_openssl(subject, "cannot set PSS padding");
-    } else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
-        throw_openssl(subject, "cannot set PKCS#1 v1.5 padding");
-    }
-}
-
-/// Big-endian bytes of `n`, left-padded to `size`.
-inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, const std::string& subject) {
-    std::vector<std::uint8_t> out(size);
-    if (BN_bn2binpad(n, out.data(), static_cast<int>(size)) < 0)
-        throw error(errc::invalid_input, subject, "number does not fit " + std::to_string(size) + " bytes");
-    return out;
-}
-
-/// The values U-Boot's rsa_mod_exp_sw() takes from a key node instead of
-/// computing them, as mkimage's rsa_add_verify_data() writes them: the
-/// modulus's bit count, n0-inverse = -1/n mod 2^32 and r-squared =
-/// (2^bits)^2 mod n (big-endian, bits/8 bytes), the Montgomery constants.
-struct rsa_key_constants {
-    std::uint32_t bits = 0;
-    std::uint32_t n0_inverse = 0;
-    std::vector<std::uint8_t> r_squared;
-};
-
-inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& subject) {
-    rsa_key_constants out;
-    out.bits = static_cast<std::uint32_t>(BN_num_bits(n));
-    bn_ctx_ptr ctx(BN_CTX_new());
-    bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
-    if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
-        BN_lshift(two32.get(), two32.get(), 32) != 1 || !BN_mod_inverse(inverse.get(), n, two32.get(), ctx.get()) ||
-        BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
-        BN_lshift(r.get(), r.get(), 2 * static_cast<int>(out.bits)) != 1 ||
-        BN_mod(r_squared.get(), r.get(), n, ctx.get()) != 1)
-        throw_openssl(subject, "cannot compute the RSA verification constants");
-    out.n0_inverse = static_cast<std::uint32_t>(BN_get_word(inverse.get()));
-    out.r_squared = bn_bytes(r_squared.get(), out.bits / 8, subject);
-    return out;
-}
-
-}  // namespace detail
-
-/// A private key to sign with, read from a PEM file (RSA or EC; not
-/// password-protected, since signing runs unattended).
-class signing_key {
-public:
-    /// Reads the PEM private key at `path`.
-    /// @throws fitstream::error: the OS error when it cannot be read;
-    ///         errc::invalid_input (or OpenSSL's) when it is not an
-    ///         unencrypted RSA or EC private key. Messages name the file only.
-    static std::shared_ptr<const signing_key> load(const std::string& path) {
-        // A PEM private key is a few KiB, even RSA-16384.
-        std::string pem = detail::read_bounded(path, 1 << 20, "key");
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-        // No passphrase prompt: a protected key fails instead of waiting on a terminal.
-        const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
-        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
-        OPENSSL_cleanse(pem.data(), pem.size());
-        if (!key) {
-            ERR_clear_error();
-            throw error(errc::invalid_input, path,
-                        "not a PEM private key (or protected by a passphrase, which fitstream does not prompt for)");
-        }
-        auto out = std::shared_ptr<signing_key>(new signing_key(path, std::move(key)));
-        if (!out->is_rsa() && !out->is_ec())
-            throw error(errc::unsupported, path, "key is neither RSA nor EC");
-        return out;
-    }
-
-    const std::string& path() const noexcept { return path_; }
-    bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
-    bool is_ec() const { return EVP_PKEY_is_a(key_.get(), "EC") == 1; }
-    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
-    /// EC: the curve's short name ("prime256v1"); empty for RSA.
-    std::string curve() const {
-        if (!is_ec()) return {};
-        char name[80] = {};
-        std::size_t len = 0;
-        if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
-            detail::throw_openssl(path_, "cannot read the key's curve");
-        return name;
-    }
-    /// "RSA-2048", "EC prime256v1": what the key is, for messages.
-    std::string describe() const { return is_rsa() ? "RSA-" + std::to_string(bits()) : "EC " + curve(); }
-
-    /// Throws errc::invalid_argument unless this key can make `algo`'s signatures.
-    void check_for(const signature_algorithm& algo, signature_padding padding) const {
-        const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
-        if (!fits)
-            throw error(errc::invalid_argument, path_,
-                        "key is " + describe() + ", but " + algo.name + " needs " +
-                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
-        if (!algo.rsa && padding == signature_padding::pss)
-            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
-    }
-
-    /// Signs `digest` (made with `algo.checksum`) as U-Boot expects the
-    /// `value`: RSA as the raw signature, ECDSA as r then s, each padded.
-    std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
-                                          const std::vector<std::uint8_t>& digest) const {
-        check_for(algo, padding);
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-        if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, path_);
-        std::size_t size = 0;
-        if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
-            detail::throw_openssl(path_, "cannot sign");
-        std::vector<std::uint8_t> sig(size);
-        if (EVP_PKEY_sign(ctx.get(), sig.data(), &size, digest.data(), digest.size()) <= 0)
-            detail::throw_openssl(path_, "cannot sign");
-        sig.resize(size);
-        if (algo.rsa) {
-            if (sig.size() != algo.signature_size)
-                throw error(errc::invalid_argument, path_, "signature has an unexpected size");
-            return sig;
-        }
-        // OpenSSL gives DER; U-Boot stores r and s raw, each the key's size.
-        const unsigned char* p = sig.data();
-        detail::ecdsa_sig_ptr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
-        if (!parsed) detail::throw_openssl(path_, "cannot decode the ECDSA signature");
-        const BIGNUM *r = nullptr, *s = nullptr;
-        ECDSA_SIG_get0(parsed.get(), &r, &s);
-        auto out = detail::bn_bytes(r, algo.signature_size / 2, path_);
-        const auto s_bytes = detail::bn_bytes(s, algo.signature_size / 2, path_);
-        out.insert(out.end(), s_bytes.begin(), s_bytes.end());
-        return out;
-    }
-
-    EVP_PKEY* get() const noexcept { return key_.get(); }
-
-private:
-    signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
-    std::string path_;
-    detail::evp_pkey_ptr key_;
-};
-
-/// Where a signature's key comes from: `key_file`, else `key_dir`/<hint>.key
-/// (for ECDSA `key_dir`/<hint>.pem when it exists, as mkimage reads).
-/// @throws fitstream::error (errc::invalid_argument) when neither is given.
-inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
-    if (!spec.key_file.empty()) return spec.key_file;
-    if (spec.key_dir.empty())
-        throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
-    if (spec.key_name_hint.empty())
-        throw error(errc::invalid_argument, subject, "a key directory needs a key-name-hint to find <hint>.key");
-    // mkimage -k reads <hint>.key for RSA but <hint>.pem for ECDSA.
-    const std::string base = spec.key_dir + "/" + spec.key_name_hint;
-    if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
-    return base + ".key";
-}
-
-/// A public key, as U-Boot's control DTB holds it under /signature, or
-/// taken from a private key.
-class public_key {
-public:
-    /// The public half of `key`.
-    static public_key of(const signing_key& key) {
-        public_key out;
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        EVP_PKEY* raw = nullptr;
-        // Round trip through the public encoding: no private part is kept.
-        unsigned char* der = nullptr;
-        const int len = i2d_PUBKEY(key.get(), &der);
-        if (len <= 0) detail::throw_openssl(key.path(), "cannot take the public key");
-        const unsigned char* p = der;
-        raw = d2i_PUBKEY(nullptr, &p, len);
-        OPENSSL_free(der);
-        if (!raw) detail::throw_openssl(key.path(), "cannot take the public key");
-        out.key_.reset(raw);
-        out.rsa_ = key.is_rsa();
-        out.name_ = key.path();
-        return out;
-    }
-
-    /// Reads the key node at `node` of `fdt` (rsa,modulus + rsa,exponent,
-    /// or ecdsa,curve + ecdsa,x-point + ecdsa,y-point).
-    /// @throws fitstream::error (errc::invalid_input) naming `subject`.
-    static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
-        public_key out;
-        out.name_ = subject;
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        int len = 0;
-        const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
-            const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
-            return {p, p ? len : 0};
-        };
-        detail::param_bld_ptr bld(OSSL_PARAM_BLD_new());
-        if (!bld) detail::throw_openssl(subject, "out of memory");
-        const char* type = nullptr;
-        detail::bignum_ptr n, e;
-        std::vector<unsigned char> point;
-        std::string curve;
-        if (const auto [mod, mod_len] = bytes("rsa,modulus"); mod) {
-            type = "RSA";
-            out.rsa_ = true;
-            n.reset(BN_bin2bn(mod, mod_len, nullptr));
-            if (!n) detail::throw_openssl(subject, "cannot read rsa,modulus");
-            // U-Boot checks with rsa,num-bits, rsa,n0-inverse and
-            // rsa,r-squared, not with the modulus alone: when one is missing
-            // or does not belong to the modulus, every signature fails there.
-            const auto constants = detail::rsa_constants_of(n.get(), subject);
-            const auto u32 = [&](const char* prop) -> std::optional<std::uint32_t> {
-                const auto [p, p_len] = bytes(prop);
-                if (!p || p_len != 4) return std::nullopt;
-                return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
-                       static_cast<std::uint32_t>(p[2]) << 8 | p[3];
-            };
-            const auto broken = [&](const std::string& what) {
-                return error(errc::invalid_input, subject,
-                             what + ", so U-Boot fails every signature with this key");
-            };
-            const auto bits = u32("rsa,num-bits");
-            if (!bits) throw broken("no 32-bit rsa,num-bits");
-            if (*bits != constants.bits || static_cast<std::size_t>(mod_len) * 8 != *bits)
-                throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
-                             std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
-                             " bits");
-            const auto n0 = u32("rsa,n0-inverse");
-            if (!n0 || *n0 != constants.n0_inverse) throw broken("rsa,n0-inverse is missing or wrong for rsa,modulus");
-            const auto [rr, rr_len] = bytes("rsa,r-squared");
-            if (!rr || static_cast<std::size_t>(rr_len) != constants.r_squared.size() ||
-                !std::equal(constants.r_squared.begin(), constants.r_squared.end(), rr))
-                throw broken("rsa,r-squared is missing or wrong for rsa,modulus");
-            std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
-            if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
-                if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
-                exponent = 0;
-                for (int i = 0; i < 8; ++i) exponent = exponent << 8 | exp[i];
-            }
-            e.reset(BN_new());
-            if (!e || BN_set_word(e.get(), exponent) != 1 ||
-                OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
-                OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
-                detail::throw_openssl(subject, "cannot build the RSA key");
-        } else if (const auto* c = static_cast<const char*>(fdt_getprop(fdt, node, "ecdsa,curve", &len));
-                   c && len > 0 && c[len - 1] == '\0') {
-            type = "EC";
-            out.rsa_ = false;
-            curve = c;
-            const auto [x, x_len] = bytes("ecdsa,x-point");
-            const auto [y, y_len] = bytes("ecdsa,y-point");
-            if (!x || !y || x_len != y_len) throw error(errc::invalid_input, subject, "incomplete ECDSA key");
-            point.push_back(0x04);  // uncompressed point: 04 || x || y
-            point.insert(point.end(), x, x + x_len);
-            point.insert(point.end(), y, y + y_len);
-            if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0) != 1 ||
-                OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1)
-                detail::throw_openssl(subject, "cannot build the ECDSA key");
-        } else {
-            throw error(errc::invalid_input, subject, "no rsa,modulus or ecdsa,curve: not a key U-Boot can use");
-        }
-        detail::params_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
-        EVP_PKEY* raw = nullptr;
-        if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
-            EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0 || !raw)
-            detail::throw_openssl(subject, "not a valid public key");
-        out.key_.reset(raw);
-        return out;
-    }
-
-    bool is_rsa() const noexcept { return rsa_; }
-    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
-    EVP_PKEY* get() const noexcept { return key_.get(); }
-    /// True when both hold the same public key.
-    bool same_as(const public_key& other) const { return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1; }
-
-    /// Checks `signature` (U-Boot's encoding) over `digest`. Returns false
-    /// for a signature that does not verify; throws only on a setup failure.
-    bool verify_digest(const signature_algorithm& algo, signature_padding padding,
-                       const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        if (algo.rsa != rsa_ || size != algo.signature_size) return false;
-        if (algo.rsa && bits() != algo.key_bits) return false;
-        std::vector<std::uint8_t> encoded(signature, signature + size);
-        if (!algo.rsa) {
-            // r || s raw, each half the value, to DER for OpenSSL.
-            detail::ecdsa_sig_ptr sig(ECDSA_SIG_new());
-            BIGNUM* r = BN_bin2bn(signature, static_cast<int>(size / 2), nullptr);
-            BIGNUM* s = BN_bin2bn(signature + size / 2, static_cast<int>(size / 2), nullptr);
-            if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-                BN_free(r);
-                BN_free(s);
-                detail::throw_openssl(name_, "cannot build the ECDSA signature");
-            }
-            unsigned char* der = nullptr;
-            const int len = i2d_ECDSA_SIG(sig.get(), &der);
-            if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
-            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
-                der, [](unsigned char* p) { OPENSSL_free(p); });
-            encoded.assign(der, der + len);
-        }
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-        if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, name_);
-        const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
-        ERR_clear_error();
-        return rc == 1;
-    }
-
-private:
-    detail::evp_pkey_ptr key_;
-    bool rsa_ = true;
-    std::string name_;
-};
-
-namespace detail {
-
-/// Property names a configuration signature never covers (U-Boot's
-/// exc_prop in fit_config_check_sig): the image hashes cover the data.
-inline bool excluded_from_signature(std::string_view name) {
-    return name == "data" || name == "data-size" || name == "data-position" || name == "data-offset";
-}
-
-/// U-Boot's CONFIG_FIT_SIGNATURE_MAX_SIZE, as configured by default: its
-/// fit_image_setup_verify() (boot/image-fit-sig.c) refuses to check any
-/// signature, image or configuration, of a FIT whose FDT totalsize is
-/// larger ("Total size too large"). With embedded data that is the whole FIT.
-inline constexpr std::uint64_t max_signed_fit_size = 0x10000000;  // 256 MiB
-
-/// Throws errc::invalid_argument, naming `subject`, when U-Boot would not
-/// check the signatures of a FIT whose FDT totalsize is `totalsize`.
-inline void check_signed_fit_size(std::uint64_t totalsize, const std::string& subject) {
-    if (totalsize > max_signed_fit_size)
-        throw error(errc::invalid_argument, subject,
-                    "FIT structure of " + std::to_string(totalsize) + " bytes: U-Boot checks no signature of a FIT "
-                    "over " + std::to_string(max_signed_fit_size) + " bytes (FIT_SIGNATURE_MAX_SIZE; external data "
-                    "keeps the structure small)");
-}
-
-/// U-Boot's limits in fit_config_check_sig and fdt_find_regions.
-inline constexpr std::size_t max_hashed_nodes = 100;
-inline constexpr std::size_t max_region_path = 200;
-inline constexpr int max_region_depth = 32;
-
-/// The structure regions U-Boot's fdt_find_regions() returns for the
-/// nodes `include` (full paths), excluding the data properties, as byte
-/// ranges from the start of `fdt`; the strings region is not among them.
-/// Reproduces its rules exactly: an included node brings its properties,
-/// its subnodes' begin and end tags (not their properties) and, where a
-/// region closes on an end tag of a node not included, that end tag too.
-/// @throws fitstream::error (errc::bad_image) where U-Boot would fail.
-inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::vector<std::string>& include,
-                                                    const std::string& subject) {
-    const auto fail = [&](const std::string& why) { return error(errc::bad_image, subject, why); };
-    const auto listed = [&](const std::string& path) {
-        return std::find(include.begin(), include.end(), path) != include.end();
-    };
-    const int base = static_cast<int>(fdt_off_dt_struct(fdt));
-    std::vector<byte_region> regions;
-    std::vector<int> want_stack;
-    std::vector<std::size_t> path_lengths;
-    std::string path;
-    int next = 0, start = -1, want = 0;
-    bool expect_end = false;
-    std::uint32_t tag = 0;
-    do {
-        const int offset = next;
-        tag = fdt_next_tag(fdt, offset, &next);
-        if (next < 0) throw fail("corrupt structure block");
-        int stop_at = next;
-        int include_tag = 0;
-        if (expect_end && tag != FDT_END) throw fail("a second root node");
-        switch (tag) {
-            case FDT_PROP: {
-                include_tag = want >= 2;
-                stop_at = offset;
-                int len = 0;
-                const struct fdt_property* prop = fdt_get_property_by_offset(fdt, offset, &len);
-                const char* name = prop ? fdt_string(fdt, static_cast<int>(fdt32_to_cpu(prop->nameoff))) : nullptr;
-                if (!name) throw fail("property without a name");
-                if (excluded_from_signature(name)) include_tag = 0;
-                break;
-            }
-            case FDT_NOP:
-                include_tag = want >= 2;
-                stop_at = offset;
-                break;
-            case FDT_BEGIN_NODE: {
-                // U-Boot's depth counts from 0 at the root and fails on reaching 32.
-                const int depth = static_cast<int>(want_stack.size());
-                if (depth >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
-                int len = 0;
-                const char* name = fdt_get_name(fdt, offset, &len);
-                if (!name) throw fail("node without a name");
-                if (depth == 0 && len != 0) throw fail("root node has a name");
-                if (path.size() + 2 + static_cast<std::size_t>(len) >= max_region_path)
-                    throw fail("node path longer than U-Boot's 200-byte limit");
-                path_lengths.push_back(path.size());
-                if (path.size() != 1) path += '/';
-                path.append(name, static_cast<std::size_t>(len));
-                want_stack.push_back(want);
-                if (want == 1) stop_at = offset;
-                if (listed(path))
-                    want = 2;
-                else if (want)
-                    --want;
-                else
-                    stop_at = offset;
-                include_tag = want;
-                break;
-            }
-            case FDT_END_NODE:
-                if (want_stack.empty()) throw fail("unbalanced end of node");
-                include_tag = want;
-                want = want_stack.back();
-                want_stack.pop_back();
-                path.resize(path_lengths.back());
-                path_lengths.pop_back();
-                if (want_stack.empty()) expect_end = true;
-                break;
-            case FDT_END:
-                include_tag = 1;
-                break;
-            default:
-                throw fail("unknown structure tag");
-        }
-        if (include_tag && start == -1) {
-            // Continue the previous region when this one starts where it ended.
-            if (!regions.empty() &&
-                static_cast<std::size_t>(base + offset) == regions.back().offset + regions.back().size) {
-                start = static_cast<int>(regions.back().offset) - base;
-                regions.pop_back();
-            } else {
-                start = offset;
-            }
-        }
-        if (!include_tag && start != -1) {
-            regions.push_back({static_cast<std::size_t>(base + start), static_cast<std::size_t>(stop_at - start)});
-            start = -1;
-        }
-    } while (tag != FDT_END);
-    if (next != static_cast<int>(fdt_size_dt_struct(fdt))) throw fail("structure block size does not match its end");
-    regions.push_back({static_cast<std::size_t>(base + start), static_cast<std::size_t>(next - start)});
-    // U-Boot's region array: 20 + 7 per node, one kept back for the strings.
-    if (regions.size() >= 20 + 7 * include.size() - 1) throw fail("too many hash regions for U-Boot");
-    return regions;
-}
-
-/// The `hashed-nodes` of a configuration signature, as mkimage lists them
-/// (tools/image-host.c, fit_config_get_hash_list): "/", the configuration,
-/// then for each `sign-images` property, each image it names followed by
-/// that image's hash-* subnodes.
-struct hashed_image {
-    std::string name;                 ///< image node name
-    std::vector<std::string> hashes;  ///< its hash-* subnode names, in order
-};
-inline std::vector<std::string> hashed_node_list(const std::string& configuration,
-                                                 const std::vector<hashed_image>& images) {
-    std::vector<std::string> nodes{"/", "/configurations/" + configuration};
-    for (const auto& img : images) {
-        nodes.push_back("/images/" + img.name);
-        for (const auto& h : img.hashes) nodes.push_back("/images/" + img.name + "/" + h);
-    }
-    return nodes;
-}
-
-/// Joins strings as a devicetree string list (each NUL-terminated).
-inline std::string string_list(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& s : items) {
-        out += s;
-        out += '\0';
-    }
-    return out;
-}
-
-}  // namespace detail
-}  // namespace fitstream
-// ---- end <fitstream/signature.hpp> ----
-// ---- begin <fitstream/structure.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// The FDT structure of a FIT, built with libfdt's sequential writer before
-/// any payload byte exists.
-///
-/// Every value that depends on a payload has a fixed size (`data-size`,
-/// `data-offset` and `data-position` are one cell; a hash `value` has its
-/// algorithm's digest size), so the structure can be laid out in full with
-/// zero placeholders, and the writer fills them in once the payloads have
-/// streamed through codec and hash. For embedded data the `data` property is
-/// written with length 0 and the payload is spliced in at that point when
-/// the file is assembled: the structure in memory never holds payload bytes.
-
-
-#include <algorithm>
-#include <cstddef>
-#include <map>
-#include <string>
-#include <memory>
-#include <vector>
-
-namespace fitstream {
-
-/// Where one image's payload-dependent values sit in the structure blob
-/// (byte offsets from the start of the blob).
-struct image_slots {
-    std::size_t data_end = 0;        ///< embedded: just past the empty `data` property
-    std::size_t data_size_at = 0;    ///< external: the `data-size` value
-    std::size_t data_offset_at = 0;  ///< external: the `data-offset` or `data-position` value
-    std::vector<std::size_t> hash_value_at;  ///< each hash node's `value`, in order
-};
-
-/// A signature node waiting for its `value` (and, in a configuration, its
-/// `hashed-strings`), with the key already loaded and checked.
-struct signature_slot {
-    std::string node;                  ///< its path, for messages
-    signature_algorithm algo;
-    signature_padding padding = signature_padding::pkcs1_5;
-    std::shared_ptr<const signing_key> key;
-    std::size_t value_at = 0;           ///< `value`, algo.signature_size bytes
-    std::size_t hashed_strings_at = 0;  ///< configuration: `hashed-strings`, 8 bytes; image: 0
-    std::vector<std::string> hashed_nodes;  ///< configuration: what the signature covers
-    std::size_t image = 0;              ///< image signature: the image's index
-    std::size_t digest_at = 0;          ///< image signature: its hash node's `value`, the digest signed
-};
-
-/// A finished FDT blob with placeholders, and where they are.
-struct structure {
-    std::vector<char> blob;
-    std::vector<image_slots> slots;  ///< one per image, in tree order
-    std::vector<signature_slot> signatures;  ///< filled by detail::sign_structure(), in node order
-};
-
-namespace detail {
-
-/// Loads each key file once, however many signatures use it.
-using key_cache = std::map<std::string, std::shared_ptr<const signing_key>>;
-
-inline signature_slot prepare_signature(const signature_spec& spec, const std::string& node, key_cache& keys) {
-    signature_slot slot;
-    slot.node = node;
-    slot.algo = parse_signature_algorithm(spec.algo);
-    slot.padding = spec.padding;
-    if (!spec.key_name_hint.empty()) check_key_name(spec.key_name_hint, node);
-    const std::string path = signature_key_path(spec, node);
-    auto& key = keys[path];
-    if (!key) key = signing_key::load(path);
-    key->check_for(slot.algo, spec.padding);
-    slot.key = key;
-    return slot;
-}
-
-/// The properties every signature node has; `value` is left to the caller.
-inline void write_signature_properties(fdt_builder& fdt, const signature_spec& spec, const tree& fit) {
-    fdt.property_string("algo", spec.algo);
-    if (!spec.key_name_hint.empty()) fdt.property_string("key-name-hint", spec.key_name_hint);
-    if (const char* padding = padding_name(spec.padding)) fdt.property_string("padding", padding);
-    if (!spec.signer_name.empty()) fdt.property_string("signer-name", spec.signer_name);
-    if (!spec.signer_name.empty())
-        fdt.property_string("signer-version", spec.signer_version.empty() ? version_string() : spec.signer_version);
-    if (!spec.comment.empty()) fdt.property_string("comment", spec.comment);
-    if (const auto t = spec.timestamp ? spec.timestamp : fit.timestamp) fdt.property_u32("timestamp", *t);
-}
-
-inline void write_image_node(fdt_builder& fdt, const image& img, int address_cells, data_layout layout,
-                             bool absolute, image_slots& slots, const tree& fit, std::size_t index,
-                             key_cache& keys, std::vector<signature_slot>& signatures) {
-    fdt.begin_node(img.name);
-    fdt.property_string("description", img.description.empty() ? img.name : img.description);
-    fdt.property_string("type", img.type);
-    if (!img.arch.empty()) fdt.property_string("arch", img.arch);
-    if (!img.os.empty()) fdt.property_string("os", img.os);
-    fdt.property_string("compression", img.compression());
-    if (img.load) fdt.property_cells("load", *img.load, address_cells);
-    if (img.entry) fdt.property_cells("entry", *img.entry, address_cells);
-    // Data last among the properties, as mkimage does: a loader reading only
-    // the start of the node still sees everything else.
-    if (layout == data_layout::embedded) {
-        slots.data_end = fdt.placeholder("data", 0);
-    } else {
-        slots.data_size_at = fdt.placeholder("data-size", 4);
-        slots.data_offset_at = fdt.placeholder(absolute ? "data-position" : "data-offset", 4);
-    }
-    int n = 0;
-    for (const auto& h : img.hashes()) {
-        fdt.begin_node("hash-" + std::to_string(++n));
-        fdt.property_string("algo", h.fit_name);
-        slots.hash_value_at.push_back(fdt.placeholder("value", h.digest_size));
-        fdt.end_node();
-    }
-    n = 0;
-    for (const auto& spec : img.signatures) {
-        const std::string name = "signature-" + std::to_string(++n);
-        auto slot = prepare_signature(spec, "/images/" + img.name + "/" + name, keys);
-        // U-Boot checks an image signature over the stored bytes; the hash
-        // node of the same algorithm holds their digest once they are written.
-        const auto& hashes = img.hashes();
-        const auto h = std::find_if(hashes.begin(), hashes.end(),
-                                    [&](const hash_binding& b) { return b.fit_name == slot.algo.checksum; });
-        if (h == hashes.end())
-            throw error(errc::invalid_argument, slot.node,
-                        "an image signature with " + slot.algo.checksum + " needs a " + slot.algo.checksum +
-                            " hash node in the image (it signs that digest)");
-        slot.image = index;
-        slot.digest_at = slots.hash_value_at[static_cast<std::size_t>(h - hashes.begin())];
-        fdt.begin_node(name);
-        write_signature_properties(fdt, spec, fit);
-        slot.value_at = fdt.placeholder("value", slot.algo.signature_size);
-        fdt.end_node();
-        signatures.push_back(std::move(slot));
-    }
-    fdt.end_node();
-}
-
-/// The configuration properties a signature covers by default: every one
-/// naming images. U-Boot (Debian's 2023.01 too, since the CVE-2026-46728
-/// fix) checks a signature over every image the configuration names,
-/// whatever `sign-images` says, and refuses one made over fewer.
-inline std::vector<std::string> default_sign_images(const configuration& conf) {
-    std::vector<std::string> out;
-    if (!conf.kernel.empty()) out.push_back("kernel");
-    if (!conf.fdt.empty()) out.push_back("fdt");
-    if (!conf.ramdisk.empty()) out.push_back("ramdisk");
-    if (!conf.loadables.empty()) out.push_back("loadables");
-    return out;
-}
-
-/// `hashed-nodes` for `spec` in `conf`: what mkimage would list.
-inline std::vector<std::string> configuration_hashed_nodes(const tree& fit, const configuration& conf,
-                                                           const std::vector<std::string>& sign_images,
-                                                           const std::string& node) {
-    std::vector<hashed_image> images;
-    for (const auto& prop : sign_images) {
-        std::vector<std::string> names;
-        if (prop == "kernel" && !conf.kernel.empty()) names = {conf.kernel};
-        else if (prop == "fdt") names = conf.fdt;
-        else if (prop == "ramdisk" && !conf.ramdisk.empty()) names = {conf.ramdisk};
-        else if (prop == "loadables") names = conf.loadables;
-        else if (prop != "kernel" && prop != "ramdisk")
-            throw error(errc::invalid_argument, node,
-                        "sign-images '" + prop + "' is not kernel, fdt, ramdisk or loadables");
-        for (const auto& name : names) {
-            const auto img = std::find_if(fit.images.begin(), fit.images.end(),
-                                          [&](const image& i) { return i.name == name; });
-            hashed_image h{name, {}};
-            for (std::size_t k = 0; k < img->hashes().size(); ++k) h.hashes.push_back("hash-" + std::to_string(k + 1));
-            // U-Boot cannot check an image without a hash: mkimage refuses too.
-            if (h.hashes.empty())
-                throw error(errc::invalid_argument, node,
-                            "image '" + name + "' has no hash node, so a signature cannot cover it");
-            images.push_back(std::move(h));
-        }
-    }
-    if (images.empty()) throw error(errc::invalid_argument, node, "signs no image (sign-images names none present)");
-    return hashed_node_list(conf.name, images);
-}
-
-/// U-Boot lists at most 100 nodes to hash for a configuration signature
-/// (IMAGE_MAX_HASHED_NODES: mkimage's fit_config_get_hash_list and the
-/// verifier's fit_config_get_signed_nodes fail past it), so such a
-/// signature could never verify: refuse it before anything is written.
-/// Checks `hashed` (what mkimage would list) and the list U-Boot builds
-/// itself from every image the configuration names.
-inline void check_hashed_node_count(const tree& fit, const configuration& conf, std::size_t hashed,
-                                    const std::string& node) {
-    std::size_t u_boot = 2;  // "/" and the configuration
-    for (const auto& prop : default_sign_images(conf)) {
-        std::vector<std::string> names;
-        if (prop == "kernel") names = {conf.kernel};
-        else if (prop == "ramdisk") names = {conf.ramdisk};
-        else names = prop == "fdt" ? conf.fdt : conf.loadables;
-        for (const auto& name : names) {
-            const auto img = std::find_if(fit.images.begin(), fit.images.end(),
-                                          [&](const image& i) { return i.name == name; });
-            if (img != fit.images.end()) u_boot += 1 + img->hashes().size();
-        }
-    }
-    const std::size_t most = std::max(hashed, u_boot);
-    if (most > max_hashed_nodes)
-        throw error(errc::invalid_argument, node,
-                    "signing " + std::to_string(most) + " nodes (each image and its hash nodes), but U-Boot "
-                    "verifies at most " + std::to_string(max_hashed_nodes) + " per configuration");
-}
-
-inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
-                                     std::vector<signature_slot>& signatures) {
-    fdt.begin_node(conf.name);
-    fdt.property_string("description", conf.description.empty() ? conf.name : conf.description);
-    // The board's compatible belongs here, not in the fdt image node: U-Boot
-    // matches configurations by it and cannot open a compressed fdt to look.
-    if (!conf.compatible.empty()) fdt.property_strings("compatible", conf.compatible);
-    if (!conf.kernel.empty()) fdt.property_string("kernel", conf.kernel);
-    if (!conf.fdt.empty()) fdt.property_strings("fdt", conf.fdt);
-    if (!conf.ramdisk.empty()) fdt.property_string("ramdisk", conf.ramdisk);
-    if (!conf.loadables.empty()) fdt.property_strings("loadables", conf.loadables);
-    int n = 0;
-    for (const auto& spec : conf.signatures) {
-        const std::string name = "signature-" + std::to_string(++n);
-        auto slot = prepare_signature(spec, "/configurations/" + conf.name + "/" + name, keys);
-        const auto sign_images = spec.sign_images.empty() ? default_sign_images(conf) : spec.sign_images;
-        slot.hashed_nodes = configuration_hashed_nodes(fit, conf, sign_images, slot.node);
-        check_hashed_node_count(fit, conf, slot.hashed_nodes.size(), slot.node);
-        fdt.begin_node(name);
-        write_signature_properties(fdt, spec, fit);
-        fdt.property_strings("sign-images", sign_images);
-        fdt.property_strings("hashed-nodes", slot.hashed_nodes);
-        // Known only once the strings block is complete: filled when signing.
-        slot.hashed_strings_at = fdt.placeholder("hashed-strings", 8);
-        slot.value_at = fdt.placeholder("value", slot.algo.signature_size);
-        fdt.end_node();
-        signatures.push_back(std::move(slot));
-    }
-    fdt.end_node();
-}
-
-}  // namespace detail
-
-/// Builds the structure of `fit` for `options.layout`, placeholders zero,
-/// with every signature's key loaded and checked against its algorithm.
-/// @throws fitstream::error from tree::validate() or libfdt; a key that
-///         cannot be read or does not suit its algo (see signing_key).
-inline structure build_structure(const tree& fit, const layout_options& options) {
-    fit.validate();
-    check_layout_options(options);
-    structure out;
-    out.slots.resize(fit.images.size());
-    // Keys are read and checked here, before any payload: a missing or
-    // wrong key fails the write before it starts.
-    detail::key_cache keys;
-
-    // `slots` null: measuring, where one scratch entry serves every image.
-    const auto write = [&](detail::fdt_builder& fdt, std::vector<image_slots>* slots,
-                           std::vector<signature_slot>& signatures) {
-        image_slots scratch;
-        fdt.begin_node("");
-        fdt.property_string("description", fit.description);
-        if (fit.timestamp) fdt.property_u32("timestamp", *fit.timestamp);
-        fdt.property_u32("#address-cells", static_cast<std::uint32_t>(fit.address_cells));
-
-        fdt.begin_node("images");
-        for (std::size_t i = 0; i < fit.images.size(); ++i) {
-            scratch.hash_value_at.clear();
-            detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout,
-                                     options.position.has_value(), slots ? (*slots)[i] : scratch, fit, i, keys,
-                                     signatures);
-        }
-        fdt.end_node();
-
-        fdt.begin_node("configurations");
-        if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
-        for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, signatures);
-        fdt.end_node();
-
-        fdt.end_node();
-    };
-
-    // Measured first, then built in a buffer of exactly that size (plus
-    // the padding write_fit() adds for external data, when that is small),
-    // so the blob is never copied to grow and keeps no slack: with 100,000
-    // DTBs it is tens of MiB. The keys are loaded in the first pass only.
-    std::size_t size = 0;
-    {
-        auto measure = detail::fdt_builder::measure();
-        std::vector<signature_slot> signatures;
-        write(measure, nullptr, signatures);
-        size = measure.size();
-    }
-    if (options.layout == data_layout::external) {
-        const std::size_t padded = static_cast<std::size_t>(align_up(size, std::max<std::uint64_t>(4, options.align)));
-        if (padded - size <= size / 2 + 64 * 1024) size = padded;
-    }
-    detail::fdt_builder fdt(size);
-    write(fdt, &out.slots, out.signatures);
-    out.blob = std::move(fdt).finish();
-    return out;
-}
-
-}  // namespace fitstream
-// ---- end <fitstream/structure.hpp> ----
-// ---- begin <fitstream/signer.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// Signing in the writer's final phase: once every image's digests, sizes
-/// and offsets are in the structure blob, and before the blob is written,
-/// each signature `value` (and `hashed-strings`) placeholder is filled.
-/// Nothing is read again: a configuration signature covers only structure
-/// bytes, and an image signature signs the digest its hash node holds.
-
-
-#include <cstdint>
-#include <cstring>
-#include <vector>
-
-namespace fitstream {
-namespace detail {
-
-/// Fills every signature placeholder of `st` (see the file comment). Call
-/// it after each image's hashes, `data-size` and `data-offset` (or the
-/// embedded `data` length) are set, and before the blob goes to the sink.
-/// `total_size` is the FDT totalsize the FIT will have (embedded: with the
-/// data spliced in).
-/// @throws fitstream::error when signing fails (OpenSSL's error), the
-///         signature does not check against the key's own public half, or
-///         the FIT is too big for U-Boot to check (check_signed_fit_size).
-inline void sign_structure(structure& st, std::uint64_t total_size) {
-    if (st.signatures.empty()) return;
-    check_signed_fit_size(total_size, st.signatures.front().node);
-    // Embedded data is spliced in later: the blob's `data` properties carry
-    // their final length but not the bytes yet. Walk a copy where they are
-    // empty again; U-Boot leaves `data` out of the signed regions anyway, so
-    // the regions hold the same bytes either way.
-    std::vector<char> walk(st.blob);
-    for (const auto& slot : st.slots)
-        if (slot.data_end != 0) store_be32(walk.data() + slot.data_end - 8, 0);
-    const int rc = check_fdt(walk.data(), walk.size());
-    if (rc < 0) throw error(std::error_code(rc, libfdt_category()), "signing", "FIT structure is not valid");
-
-    const std::uint32_t strings_size = fdt_size_dt_strings(walk.data());
-    for (auto& sig : st.signatures) {
-        std::vector<std::uint8_t> digest;
-        if (sig.hashed_strings_at) {
-            // hashed-strings = <0 size>: the first cell is a legacy offset
-            // that must stay 0; every string is in the block by now.
-            for (auto* blob : {&st.blob, &walk}) {
-                store_be32(blob->data() + sig.hashed_strings_at, 0);
-                store_be32(blob->data() + sig.hashed_strings_at + 4, strings_size);
-            }
-            auto regions = find_signed_regions(walk.data(), sig.hashed_nodes, sig.node);
-            regions.push_back({fdt_off_dt_strings(walk.data()), strings_size});
-            digest = digest_regions(sig.algo.checksum, walk.data(), regions);
-        } else {
-            const auto* at = reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
-            digest.assign(at, at + static_cast<std::size_t>(EVP_MD_get_size(checksum_md(sig.algo.checksum))));
-        }
-        const auto value = sig.key->sign_digest(sig.algo, sig.padding, digest);
-        // A signature that does not check would only fail at boot: check it here.
-        if (!public_key::of(*sig.key).verify_digest(sig.algo, sig.padding, digest, value.data(), value.size()))
-            throw error(errc::bad_image, sig.node, "the new signature does not verify with its own key");
-        std::memcpy(st.blob.data() + sig.value_at, value.data(), value.size());
-    }
-}
-
-}  // namespace detail
-}  // namespace fitstream
-// ---- end <fitstream/signer.hpp> ----
 // ---- begin <fitstream/sink.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -5420,7 +4615,7 @@ private:
 /// fitstream::write_fit(fit, out, {{fitstream::data_layout::external}});
 /// @endcode
 
-// ---- begin <fitstream/detail/pipeline.hpp> ----
+// ---- begin <fitstream/detail/write/pipeline.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // The writer's parallel pipeline: worker threads compress and hash payloads
@@ -6172,7 +5367,1013 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/pipeline.hpp> ----
+// ---- end <fitstream/detail/write/pipeline.hpp> ----
+// ---- begin <fitstream/detail/write/signer.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Signing in the writer's final phase: once every image's digests, sizes
+/// and offsets are in the structure blob, and before the blob is written,
+/// each signature `value` (and `hashed-strings`) placeholder is filled.
+/// Nothing is read again: a configuration signature covers only structure
+/// bytes, and an image signature signs the digest its hash node holds.
+
+// ---- begin <fitstream/sign/key.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Signatures as U-Boot makes and checks them (verified boot): the `algo`
+/// names, private keys for signing and public keys for checking (OpenSSL's
+/// libcrypto), and the regions of a FIT a configuration signature covers.
+///
+/// A configuration signature covers the devicetree *structure* of "/", the
+/// configuration, and each image the configuration names with its hash-*
+/// nodes (their properties and subnode tags; mkimage lists these nodes in
+/// `hashed-nodes`, U-Boot works them out itself), minus every `data`,
+/// `data-size`, `data-offset` and `data-position` property, plus the first
+/// `hashed-strings[1]` bytes of the strings block:
+/// U-Boot's fdt_find_regions() (boot/fdt_region.c) decides the regions and
+/// find_signed_regions() below reproduces it, quirks included. The payload
+/// bytes are covered through the image hashes, so a signature can be made
+/// once every hash is known, before the structure is written.
+///
+/// An image signature covers the image's stored bytes only; fitstream
+/// signs the digest its hash node of the same algorithm already holds.
+///
+/// Key material never appears in a message: errors name the file or node.
+
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+/// A parsed `algo` value, e.g. "sha256,rsa2048".
+struct signature_algorithm {
+    std::string name;      ///< the whole value
+    std::string checksum;  ///< "sha1", "sha256", "sha384" or "sha512"
+    std::string crypto;    ///< "rsa2048", "rsa3072", "rsa4096", "ecdsa256" or "ecdsa384"
+    bool rsa = true;       ///< false: ECDSA
+    unsigned key_bits = 0;
+    std::size_t signature_size = 0;  ///< bytes of `value`: the modulus, or r and s raw
+    std::string curve;               ///< ECDSA: "prime256v1" or "secp384r1"
+};
+
+/// The algo names fitstream signs with.
+inline std::string signature_algorithm_names() {
+    return "sha1|sha256|sha384|sha512 , rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384 (e.g. sha256,rsa2048)";
+}
+
+/// Parses `algo`. @throws fitstream::error (errc::unsupported) naming the valid values.
+inline signature_algorithm parse_signature_algorithm(const std::string& algo) {
+    signature_algorithm a;
+    a.name = algo;
+    const auto comma = algo.find(',');
+    const auto bad = [&] {
+        return error(errc::unsupported, algo, "unknown signature algorithm (valid: " + signature_algorithm_names() + ")");
+    };
+    if (comma == std::string::npos) throw bad();
+    a.checksum = algo.substr(0, comma);
+    a.crypto = algo.substr(comma + 1);
+    if (a.checksum != "sha1" && a.checksum != "sha256" && a.checksum != "sha384" && a.checksum != "sha512") throw bad();
+    if (a.crypto == "rsa2048" || a.crypto == "rsa3072" || a.crypto == "rsa4096") {
+        a.key_bits = static_cast<unsigned>(std::stoul(a.crypto.substr(3)));
+        a.signature_size = a.key_bits / 8;
+    } else if (a.crypto == "ecdsa256" || a.crypto == "ecdsa384") {
+        a.rsa = false;
+        a.key_bits = a.crypto == "ecdsa256" ? 256 : 384;
+        a.signature_size = 2 * a.key_bits / 8;
+        a.curve = a.key_bits == 256 ? "prime256v1" : "secp384r1";
+    } else {
+        throw bad();
+    }
+    return a;
+}
+
+/// The `padding` value, or nullptr for the default (the property is omitted).
+inline const char* padding_name(signature_padding p) noexcept {
+    return p == signature_padding::pss ? "pss" : nullptr;
+}
+
+namespace detail {
+
+inline const EVP_MD* checksum_md(const std::string& checksum) {
+    if (checksum == "sha1") return EVP_sha1();
+    if (checksum == "sha256") return EVP_sha256();
+    if (checksum == "sha384") return EVP_sha384();
+    if (checksum == "sha512") return EVP_sha512();
+    throw error(errc::unsupported, checksum, "unknown signature checksum");
+}
+
+/// Reads a file that is small by nature (a key, a control DTB) whole, but
+/// at most `limit` bytes: `--key /dev/zero` fails instead of filling memory.
+/// @throws fitstream::error: the OS error, or errc::invalid_input past `limit`.
+inline std::string read_bounded(const std::string& path, std::size_t limit, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw_os_error(errno ? errno : ENOENT, path, "cannot read " + what);
+    std::string out;
+    char buf[65536];
+    while (in) {
+        in.read(buf, sizeof buf);
+        out.append(buf, static_cast<std::size_t>(in.gcount()));
+        if (out.size() > limit) {
+            OPENSSL_cleanse(out.data(), out.size());
+            throw error(errc::invalid_input, path,
+                        "larger than " + std::to_string(limit) + " bytes: not a " + what);
+        }
+    }
+    OPENSSL_cleanse(buf, sizeof buf);  // it held key bytes
+    if (in.bad()) throw_os_error(EIO, path, "cannot read " + what);
+    return out;
+}
+
+/// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
+/// looks the key up as the node /signature/key-<name>, so it must be a
+/// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
+inline void check_key_name(const std::string& name, const std::string& subject) {
+    const bool ok = !name.empty() && bad_node_name_char(name) == std::string::npos;
+    if (!ok)
+        throw error(errc::invalid_argument, subject,
+                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
+}
+
+/// A byte range of a blob.
+struct byte_region {
+    std::size_t offset = 0;
+    std::size_t size = 0;
+};
+
+/// The digest of the concatenated regions of `base`.
+inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
+                                                const std::vector<byte_region>& regions) {
+    ERR_clear_error();  // an error queued earlier must not be taken for this one's
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    const EVP_MD* md = checksum_md(checksum);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
+    for (const auto& r : regions)
+        if (r.size && EVP_DigestUpdate(ctx.get(), base + r.offset, r.size) != 1) throw_openssl("digest update failed");
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
+    out.resize(n);
+    return out;
+}
+
+/// Sets up `ctx` (from EVP_PKEY_sign_init or EVP_PKEY_verify_init) for
+/// `algo` and `padding`, as U-Boot's lib/rsa signs and checks.
+inline void setup_signature_ctx(EVP_PKEY_CTX* ctx, const signature_algorithm& algo, signature_padding padding,
+                                const std::string& subject) {
+    if (EVP_PKEY_CTX_set_signature_md(ctx, checksum_md(algo.checksum)) <= 0)
+        throw_openssl(subject, "cannot set the signature digest");
+    if (!algo.rsa) return;
+    if (padding == signature_padding::pss) {
+        // U-Boot's padding_pss_verify() (lib/rsa/rsa-verify.c) does not
+        // recover the salt length: it takes the salt as everything between
+        // the 0x01 separator and the hash, i.e. the maximum length
+        // (key bytes - hash bytes - 2). A signature with a shorter salt
+        // fails there, so it fails here too, and signing uses the maximum.
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_MAX) <= 0)
+            throw_openssl(subject, "cannot set PSS padding");
+    } else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
+        throw_openssl(subject, "cannot set PKCS#1 v1.5 padding");
+    }
+}
+
+/// Big-endian bytes of `n`, left-padded to `size`.
+inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, const std::string& subject) {
+    std::vector<std::uint8_t> out(size);
+    if (BN_bn2binpad(n, out.data(), static_cast<int>(size)) < 0)
+        throw error(errc::invalid_input, subject, "number does not fit " + std::to_string(size) + " bytes");
+    return out;
+}
+
+/// The values U-Boot's rsa_mod_exp_sw() takes from a key node instead of
+/// computing them, as mkimage's rsa_add_verify_data() writes them: the
+/// modulus's bit count, n0-inverse = -1/n mod 2^32 and r-squared =
+/// (2^bits)^2 mod n (big-endian, bits/8 bytes), the Montgomery constants.
+struct rsa_key_constants {
+    std::uint32_t bits = 0;
+    std::uint32_t n0_inverse = 0;
+    std::vector<std::uint8_t> r_squared;
+};
+
+inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& subject) {
+    rsa_key_constants out;
+    out.bits = static_cast<std::uint32_t>(BN_num_bits(n));
+    bn_ctx_ptr ctx(BN_CTX_new());
+    bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
+    if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
+        BN_lshift(two32.get(), two32.get(), 32) != 1 || !BN_mod_inverse(inverse.get(), n, two32.get(), ctx.get()) ||
+        BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
+        BN_lshift(r.get(), r.get(), 2 * static_cast<int>(out.bits)) != 1 ||
+        BN_mod(r_squared.get(), r.get(), n, ctx.get()) != 1)
+        throw_openssl(subject, "cannot compute the RSA verification constants");
+    out.n0_inverse = static_cast<std::uint32_t>(BN_get_word(inverse.get()));
+    out.r_squared = bn_bytes(r_squared.get(), out.bits / 8, subject);
+    return out;
+}
+
+}  // namespace detail
+
+/// A private key to sign with, read from a PEM file (RSA or EC; not
+/// password-protected, since signing runs unattended).
+class signing_key {
+public:
+    /// Reads the PEM private key at `path`.
+    /// @throws fitstream::error: the OS error when it cannot be read;
+    ///         errc::invalid_input (or OpenSSL's) when it is not an
+    ///         unencrypted RSA or EC private key. Messages name the file only.
+    static std::shared_ptr<const signing_key> load(const std::string& path) {
+        // A PEM private key is a few KiB, even RSA-16384.
+        std::string pem = detail::read_bounded(path, 1 << 20, "key");
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+        // No passphrase prompt: a protected key fails instead of waiting on a terminal.
+        const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
+        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
+        OPENSSL_cleanse(pem.data(), pem.size());
+        if (!key) {
+            ERR_clear_error();
+            throw error(errc::invalid_input, path,
+                        "not a PEM private key (or protected by a passphrase, which fitstream does not prompt for)");
+        }
+        auto out = std::shared_ptr<signing_key>(new signing_key(path, std::move(key)));
+        if (!out->is_rsa() && !out->is_ec())
+            throw error(errc::unsupported, path, "key is neither RSA nor EC");
+        return out;
+    }
+
+    const std::string& path() const noexcept { return path_; }
+    bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
+    bool is_ec() const { return EVP_PKEY_is_a(key_.get(), "EC") == 1; }
+    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
+    /// EC: the curve's short name ("prime256v1"); empty for RSA.
+    std::string curve() const {
+        if (!is_ec()) return {};
+        char name[80] = {};
+        std::size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
+            detail::throw_openssl(path_, "cannot read the key's curve");
+        return name;
+    }
+    /// "RSA-2048", "EC prime256v1": what the key is, for messages.
+    std::string describe() const { return is_rsa() ? "RSA-" + std::to_string(bits()) : "EC " + curve(); }
+
+    /// Throws errc::invalid_argument unless this key can make `algo`'s signatures.
+    void check_for(const signature_algorithm& algo, signature_padding padding) const {
+        const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
+        if (!fits)
+            throw error(errc::invalid_argument, path_,
+                        "key is " + describe() + ", but " + algo.name + " needs " +
+                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
+        if (!algo.rsa && padding == signature_padding::pss)
+            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
+    }
+
+    /// Signs `digest` (made with `algo.checksum`) as U-Boot expects the
+    /// `value`: RSA as the raw signature, ECDSA as r then s, each padded.
+    std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
+                                          const std::vector<std::uint8_t>& digest) const {
+        check_for(algo, padding);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+        if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
+        detail::setup_signature_ctx(ctx.get(), algo, padding, path_);
+        std::size_t size = 0;
+        if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        std::vector<std::uint8_t> sig(size);
+        if (EVP_PKEY_sign(ctx.get(), sig.data(), &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        sig.resize(size);
+        if (algo.rsa) {
+            if (sig.size() != algo.signature_size)
+                throw error(errc::invalid_argument, path_, "signature has an unexpected size");
+            return sig;
+        }
+        // OpenSSL gives DER; U-Boot stores r and s raw, each the key's size.
+        const unsigned char* p = sig.data();
+        detail::ecdsa_sig_ptr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
+        if (!parsed) detail::throw_openssl(path_, "cannot decode the ECDSA signature");
+        const BIGNUM *r = nullptr, *s = nullptr;
+        ECDSA_SIG_get0(parsed.get(), &r, &s);
+        auto out = detail::bn_bytes(r, algo.signature_size / 2, path_);
+        const auto s_bytes = detail::bn_bytes(s, algo.signature_size / 2, path_);
+        out.insert(out.end(), s_bytes.begin(), s_bytes.end());
+        return out;
+    }
+
+    EVP_PKEY* get() const noexcept { return key_.get(); }
+
+private:
+    signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
+    std::string path_;
+    detail::evp_pkey_ptr key_;
+};
+
+/// Where a signature's key comes from: `key_file`, else `key_dir`/<hint>.key
+/// (for ECDSA `key_dir`/<hint>.pem when it exists, as mkimage reads).
+/// @throws fitstream::error (errc::invalid_argument) when neither is given.
+inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
+    if (!spec.key_file.empty()) return spec.key_file;
+    if (spec.key_dir.empty())
+        throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
+    if (spec.key_name_hint.empty())
+        throw error(errc::invalid_argument, subject, "a key directory needs a key-name-hint to find <hint>.key");
+    // mkimage -k reads <hint>.key for RSA but <hint>.pem for ECDSA.
+    const std::string base = spec.key_dir + "/" + spec.key_name_hint;
+    if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
+    return base + ".key";
+}
+
+/// A public key, as U-Boot's control DTB holds it under /signature, or
+/// taken from a private key.
+class public_key {
+public:
+    /// The public half of `key`.
+    static public_key of(const signing_key& key) {
+        public_key out;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        EVP_PKEY* raw = nullptr;
+        // Round trip through the public encoding: no private part is kept.
+        unsigned char* der = nullptr;
+        const int len = i2d_PUBKEY(key.get(), &der);
+        if (len <= 0) detail::throw_openssl(key.path(), "cannot take the public key");
+        const unsigned char* p = der;
+        raw = d2i_PUBKEY(nullptr, &p, len);
+        OPENSSL_free(der);
+        if (!raw) detail::throw_openssl(key.path(), "cannot take the public key");
+        out.key_.reset(raw);
+        out.rsa_ = key.is_rsa();
+        out.name_ = key.path();
+        return out;
+    }
+
+    /// Reads the key node at `node` of `fdt` (rsa,modulus + rsa,exponent,
+    /// or ecdsa,curve + ecdsa,x-point + ecdsa,y-point).
+    /// @throws fitstream::error (errc::invalid_input) naming `subject`.
+    static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
+        public_key out;
+        out.name_ = subject;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        int len = 0;
+        const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
+            const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
+            return {p, p ? len : 0};
+        };
+        detail::param_bld_ptr bld(OSSL_PARAM_BLD_new());
+        if (!bld) detail::throw_openssl(subject, "out of memory");
+        const char* type = nullptr;
+        detail::bignum_ptr n, e;
+        std::vector<unsigned char> point;
+        std::string curve;
+        if (const auto [mod, mod_len] = bytes("rsa,modulus"); mod) {
+            type = "RSA";
+            out.rsa_ = true;
+            n.reset(BN_bin2bn(mod, mod_len, nullptr));
+            if (!n) detail::throw_openssl(subject, "cannot read rsa,modulus");
+            // U-Boot checks with rsa,num-bits, rsa,n0-inverse and
+            // rsa,r-squared, not with the modulus alone: when one is missing
+            // or does not belong to the modulus, every signature fails there.
+            const auto constants = detail::rsa_constants_of(n.get(), subject);
+            const auto u32 = [&](const char* prop) -> std::optional<std::uint32_t> {
+                const auto [p, p_len] = bytes(prop);
+                if (!p || p_len != 4) return std::nullopt;
+                return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
+                       static_cast<std::uint32_t>(p[2]) << 8 | p[3];
+            };
+            const auto broken = [&](const std::string& what) {
+                return error(errc::invalid_input, subject,
+                             what + ", so U-Boot fails every signature with this key");
+            };
+            const auto bits = u32("rsa,num-bits");
+            if (!bits) throw broken("no 32-bit rsa,num-bits");
+            if (*bits != constants.bits || static_cast<std::size_t>(mod_len) * 8 != *bits)
+                throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
+                             std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
+                             " bits");
+            const auto n0 = u32("rsa,n0-inverse");
+            if (!n0 || *n0 != constants.n0_inverse) throw broken("rsa,n0-inverse is missing or wrong for rsa,modulus");
+            const auto [rr, rr_len] = bytes("rsa,r-squared");
+            if (!rr || static_cast<std::size_t>(rr_len) != constants.r_squared.size() ||
+                !std::equal(constants.r_squared.begin(), constants.r_squared.end(), rr))
+                throw broken("rsa,r-squared is missing or wrong for rsa,modulus");
+            std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
+            if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
+                if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
+                exponent = 0;
+                for (int i = 0; i < 8; ++i) exponent = exponent << 8 | exp[i];
+            }
+            e.reset(BN_new());
+            if (!e || BN_set_word(e.get(), exponent) != 1 ||
+                OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+                OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
+                detail::throw_openssl(subject, "cannot build the RSA key");
+        } else if (const auto* c = static_cast<const char*>(fdt_getprop(fdt, node, "ecdsa,curve", &len));
+                   c && len > 0 && c[len - 1] == '\0') {
+            type = "EC";
+            out.rsa_ = false;
+            curve = c;
+            const auto [x, x_len] = bytes("ecdsa,x-point");
+            const auto [y, y_len] = bytes("ecdsa,y-point");
+            if (!x || !y || x_len != y_len) throw error(errc::invalid_input, subject, "incomplete ECDSA key");
+            point.push_back(0x04);  // uncompressed point: 04 || x || y
+            point.insert(point.end(), x, x + x_len);
+            point.insert(point.end(), y, y + y_len);
+            if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0) != 1 ||
+                OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1)
+                detail::throw_openssl(subject, "cannot build the ECDSA key");
+        } else {
+            throw error(errc::invalid_input, subject, "no rsa,modulus or ecdsa,curve: not a key U-Boot can use");
+        }
+        detail::params_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+        EVP_PKEY* raw = nullptr;
+        if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+            EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0 || !raw)
+            detail::throw_openssl(subject, "not a valid public key");
+        out.key_.reset(raw);
+        return out;
+    }
+
+    bool is_rsa() const noexcept { return rsa_; }
+    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
+    EVP_PKEY* get() const noexcept { return key_.get(); }
+    /// True when both hold the same public key.
+    bool same_as(const public_key& other) const { return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1; }
+
+    /// Checks `signature` (U-Boot's encoding) over `digest`. Returns false
+    /// for a signature that does not verify; throws only on a setup failure.
+    bool verify_digest(const signature_algorithm& algo, signature_padding padding,
+                       const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        if (algo.rsa != rsa_ || size != algo.signature_size) return false;
+        if (algo.rsa && bits() != algo.key_bits) return false;
+        std::vector<std::uint8_t> encoded(signature, signature + size);
+        if (!algo.rsa) {
+            // r || s raw, each half the value, to DER for OpenSSL.
+            detail::ecdsa_sig_ptr sig(ECDSA_SIG_new());
+            BIGNUM* r = BN_bin2bn(signature, static_cast<int>(size / 2), nullptr);
+            BIGNUM* s = BN_bin2bn(signature + size / 2, static_cast<int>(size / 2), nullptr);
+            if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+                BN_free(r);
+                BN_free(s);
+                detail::throw_openssl(name_, "cannot build the ECDSA signature");
+            }
+            unsigned char* der = nullptr;
+            const int len = i2d_ECDSA_SIG(sig.get(), &der);
+            if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
+            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
+                der, [](unsigned char* p) { OPENSSL_free(p); });
+            encoded.assign(der, der + len);
+        }
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+        if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
+        detail::setup_signature_ctx(ctx.get(), algo, padding, name_);
+        const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
+        ERR_clear_error();
+        return rc == 1;
+    }
+
+private:
+    detail::evp_pkey_ptr key_;
+    bool rsa_ = true;
+    std::string name_;
+};
+
+namespace detail {
+
+/// Property names a configuration signature never covers (U-Boot's
+/// exc_prop in fit_config_check_sig): the image hashes cover the data.
+inline bool excluded_from_signature(std::string_view name) {
+    return name == "data" || name == "data-size" || name == "data-position" || name == "data-offset";
+}
+
+/// U-Boot's CONFIG_FIT_SIGNATURE_MAX_SIZE, as configured by default: its
+/// fit_image_setup_verify() (boot/image-fit-sig.c) refuses to check any
+/// signature, image or configuration, of a FIT whose FDT totalsize is
+/// larger ("Total size too large"). With embedded data that is the whole FIT.
+inline constexpr std::uint64_t max_signed_fit_size = 0x10000000;  // 256 MiB
+
+/// Throws errc::invalid_argument, naming `subject`, when U-Boot would not
+/// check the signatures of a FIT whose FDT totalsize is `totalsize`.
+inline void check_signed_fit_size(std::uint64_t totalsize, const std::string& subject) {
+    if (totalsize > max_signed_fit_size)
+        throw error(errc::invalid_argument, subject,
+                    "FIT structure of " + std::to_string(totalsize) + " bytes: U-Boot checks no signature of a FIT "
+                    "over " + std::to_string(max_signed_fit_size) + " bytes (FIT_SIGNATURE_MAX_SIZE; external data "
+                    "keeps the structure small)");
+}
+
+/// U-Boot's limits in fit_config_check_sig and fdt_find_regions.
+inline constexpr std::size_t max_hashed_nodes = 100;
+inline constexpr std::size_t max_region_path = 200;
+inline constexpr int max_region_depth = 32;
+
+/// The structure regions U-Boot's fdt_find_regions() returns for the
+/// nodes `include` (full paths), excluding the data properties, as byte
+/// ranges from the start of `fdt`; the strings region is not among them.
+/// Reproduces its rules exactly: an included node brings its properties,
+/// its subnodes' begin and end tags (not their properties) and, where a
+/// region closes on an end tag of a node not included, that end tag too.
+/// @throws fitstream::error (errc::bad_image) where U-Boot would fail.
+inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::vector<std::string>& include,
+                                                    const std::string& subject) {
+    const auto fail = [&](const std::string& why) { return error(errc::bad_image, subject, why); };
+    const auto listed = [&](const std::string& path) {
+        return std::find(include.begin(), include.end(), path) != include.end();
+    };
+    const int base = static_cast<int>(fdt_off_dt_struct(fdt));
+    std::vector<byte_region> regions;
+    std::vector<int> want_stack;
+    std::vector<std::size_t> path_lengths;
+    std::string path;
+    int next = 0, start = -1, want = 0;
+    bool expect_end = false;
+    std::uint32_t tag = 0;
+    do {
+        const int offset = next;
+        tag = fdt_next_tag(fdt, offset, &next);
+        if (next < 0) throw fail("corrupt structure block");
+        int stop_at = next;
+        int include_tag = 0;
+        if (expect_end && tag != FDT_END) throw fail("a second root node");
+        switch (tag) {
+            case FDT_PROP: {
+                include_tag = want >= 2;
+                stop_at = offset;
+                int len = 0;
+                const struct fdt_property* prop = fdt_get_property_by_offset(fdt, offset, &len);
+                const char* name = prop ? fdt_string(fdt, static_cast<int>(fdt32_to_cpu(prop->nameoff))) : nullptr;
+                if (!name) throw fail("property without a name");
+                if (excluded_from_signature(name)) include_tag = 0;
+                break;
+            }
+            case FDT_NOP:
+                include_tag = want >= 2;
+                stop_at = offset;
+                break;
+            case FDT_BEGIN_NODE: {
+                // U-Boot's depth counts from 0 at the root and fails on reaching 32.
+                const int depth = static_cast<int>(want_stack.size());
+                if (depth >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
+                int len = 0;
+                const char* name = fdt_get_name(fdt, offset, &len);
+                if (!name) throw fail("node without a name");
+                if (depth == 0 && len != 0) throw fail("root node has a name");
+                if (path.size() + 2 + static_cast<std::size_t>(len) >= max_region_path)
+                    throw fail("node path longer than U-Boot's 200-byte limit");
+                path_lengths.push_back(path.size());
+                if (path.size() != 1) path += '/';
+                path.append(name, static_cast<std::size_t>(len));
+                want_stack.push_back(want);
+                if (want == 1) stop_at = offset;
+                if (listed(path))
+                    want = 2;
+                else if (want)
+                    --want;
+                else
+                    stop_at = offset;
+                include_tag = want;
+                break;
+            }
+            case FDT_END_NODE:
+                if (want_stack.empty()) throw fail("unbalanced end of node");
+                include_tag = want;
+                want = want_stack.back();
+                want_stack.pop_back();
+                path.resize(path_lengths.back());
+                path_lengths.pop_back();
+                if (want_stack.empty()) expect_end = true;
+                break;
+            case FDT_END:
+                include_tag = 1;
+                break;
+            default:
+                throw fail("unknown structure tag");
+        }
+        if (include_tag && start == -1) {
+            // Continue the previous region when this one starts where it ended.
+            if (!regions.empty() &&
+                static_cast<std::size_t>(base + offset) == regions.back().offset + regions.back().size) {
+                start = static_cast<int>(regions.back().offset) - base;
+                regions.pop_back();
+            } else {
+                start = offset;
+            }
+        }
+        if (!include_tag && start != -1) {
+            regions.push_back({static_cast<std::size_t>(base + start), static_cast<std::size_t>(stop_at - start)});
+            start = -1;
+        }
+    } while (tag != FDT_END);
+    if (next != static_cast<int>(fdt_size_dt_struct(fdt))) throw fail("structure block size does not match its end");
+    regions.push_back({static_cast<std::size_t>(base + start), static_cast<std::size_t>(next - start)});
+    // U-Boot's region array: 20 + 7 per node, one kept back for the strings.
+    if (regions.size() >= 20 + 7 * include.size() - 1) throw fail("too many hash regions for U-Boot");
+    return regions;
+}
+
+/// The `hashed-nodes` of a configuration signature, as mkimage lists them
+/// (tools/image-host.c, fit_config_get_hash_list): "/", the configuration,
+/// then for each `sign-images` property, each image it names followed by
+/// that image's hash-* subnodes.
+struct hashed_image {
+    std::string name;                 ///< image node name
+    std::vector<std::string> hashes;  ///< its hash-* subnode names, in order
+};
+inline std::vector<std::string> hashed_node_list(const std::string& configuration,
+                                                 const std::vector<hashed_image>& images) {
+    std::vector<std::string> nodes{"/", "/configurations/" + configuration};
+    for (const auto& img : images) {
+        nodes.push_back("/images/" + img.name);
+        for (const auto& h : img.hashes) nodes.push_back("/images/" + img.name + "/" + h);
+    }
+    return nodes;
+}
+
+/// Joins strings as a devicetree string list (each NUL-terminated).
+inline std::string string_list(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& s : items) {
+        out += s;
+        out += '\0';
+    }
+    return out;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/sign/key.hpp> ----
+// ---- begin <fitstream/detail/write/structure.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// The FDT structure of a FIT, built with libfdt's sequential writer before
+/// any payload byte exists.
+///
+/// Every value that depends on a payload has a fixed size (`data-size`,
+/// `data-offset` and `data-position` are one cell; a hash `value` has its
+/// algorithm's digest size), so the structure can be laid out in full with
+/// zero placeholders, and the writer fills them in once the payloads have
+/// streamed through codec and hash. For embedded data the `data` property is
+/// written with length 0 and the payload is spliced in at that point when
+/// the file is assembled: the structure in memory never holds payload bytes.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <memory>
+#include <vector>
+
+namespace fitstream {
+
+/// Where one image's payload-dependent values sit in the structure blob
+/// (byte offsets from the start of the blob).
+struct image_slots {
+    std::size_t data_end = 0;        ///< embedded: just past the empty `data` property
+    std::size_t data_size_at = 0;    ///< external: the `data-size` value
+    std::size_t data_offset_at = 0;  ///< external: the `data-offset` or `data-position` value
+    std::vector<std::size_t> hash_value_at;  ///< each hash node's `value`, in order
+};
+
+/// A signature node waiting for its `value` (and, in a configuration, its
+/// `hashed-strings`), with the key already loaded and checked.
+struct signature_slot {
+    std::string node;                  ///< its path, for messages
+    signature_algorithm algo;
+    signature_padding padding = signature_padding::pkcs1_5;
+    std::shared_ptr<const signing_key> key;
+    std::size_t value_at = 0;           ///< `value`, algo.signature_size bytes
+    std::size_t hashed_strings_at = 0;  ///< configuration: `hashed-strings`, 8 bytes; image: 0
+    std::vector<std::string> hashed_nodes;  ///< configuration: what the signature covers
+    std::size_t image = 0;              ///< image signature: the image's index
+    std::size_t digest_at = 0;          ///< image signature: its hash node's `value`, the digest signed
+};
+
+/// A finished FDT blob with placeholders, and where they are.
+struct structure {
+    std::vector<char> blob;
+    std::vector<image_slots> slots;  ///< one per image, in tree order
+    std::vector<signature_slot> signatures;  ///< filled by detail::sign_structure(), in node order
+};
+
+namespace detail {
+
+/// Loads each key file once, however many signatures use it.
+using key_cache = std::map<std::string, std::shared_ptr<const signing_key>>;
+
+inline signature_slot prepare_signature(const signature_spec& spec, const std::string& node, key_cache& keys) {
+    signature_slot slot;
+    slot.node = node;
+    slot.algo = parse_signature_algorithm(spec.algo);
+    slot.padding = spec.padding;
+    if (!spec.key_name_hint.empty()) check_key_name(spec.key_name_hint, node);
+    const std::string path = signature_key_path(spec, node);
+    auto& key = keys[path];
+    if (!key) key = signing_key::load(path);
+    key->check_for(slot.algo, spec.padding);
+    slot.key = key;
+    return slot;
+}
+
+/// The properties every signature node has; `value` is left to the caller.
+inline void write_signature_properties(fdt_builder& fdt, const signature_spec& spec, const tree& fit) {
+    fdt.property_string("algo", spec.algo);
+    if (!spec.key_name_hint.empty()) fdt.property_string("key-name-hint", spec.key_name_hint);
+    if (const char* padding = padding_name(spec.padding)) fdt.property_string("padding", padding);
+    if (!spec.signer_name.empty()) fdt.property_string("signer-name", spec.signer_name);
+    if (!spec.signer_name.empty())
+        fdt.property_string("signer-version", spec.signer_version.empty() ? version_string() : spec.signer_version);
+    if (!spec.comment.empty()) fdt.property_string("comment", spec.comment);
+    if (const auto t = spec.timestamp ? spec.timestamp : fit.timestamp) fdt.property_u32("timestamp", *t);
+}
+
+inline void write_image_node(fdt_builder& fdt, const image& img, int address_cells, data_layout layout,
+                             bool absolute, image_slots& slots, const tree& fit, std::size_t index,
+                             key_cache& keys, std::vector<signature_slot>& signatures) {
+    fdt.begin_node(img.name);
+    fdt.property_string("description", img.description.empty() ? img.name : img.description);
+    fdt.property_string("type", img.type);
+    if (!img.arch.empty()) fdt.property_string("arch", img.arch);
+    if (!img.os.empty()) fdt.property_string("os", img.os);
+    fdt.property_string("compression", img.compression());
+    if (img.load) fdt.property_cells("load", *img.load, address_cells);
+    if (img.entry) fdt.property_cells("entry", *img.entry, address_cells);
+    // Data last among the properties, as mkimage does: a loader reading only
+    // the start of the node still sees everything else.
+    if (layout == data_layout::embedded) {
+        slots.data_end = fdt.placeholder("data", 0);
+    } else {
+        slots.data_size_at = fdt.placeholder("data-size", 4);
+        slots.data_offset_at = fdt.placeholder(absolute ? "data-position" : "data-offset", 4);
+    }
+    int n = 0;
+    for (const auto& h : img.hashes()) {
+        fdt.begin_node("hash-" + std::to_string(++n));
+        fdt.property_string("algo", h.fit_name);
+        slots.hash_value_at.push_back(fdt.placeholder("value", h.digest_size));
+        fdt.end_node();
+    }
+    n = 0;
+    for (const auto& spec : img.signatures) {
+        const std::string name = "signature-" + std::to_string(++n);
+        auto slot = prepare_signature(spec, "/images/" + img.name + "/" + name, keys);
+        // U-Boot checks an image signature over the stored bytes; the hash
+        // node of the same algorithm holds their digest once they are written.
+        const auto& hashes = img.hashes();
+        const auto h = std::find_if(hashes.begin(), hashes.end(),
+                                    [&](const hash_binding& b) { return b.fit_name == slot.algo.checksum; });
+        if (h == hashes.end())
+            throw error(errc::invalid_argument, slot.node,
+                        "an image signature with " + slot.algo.checksum + " needs a " + slot.algo.checksum +
+                            " hash node in the image (it signs that digest)");
+        slot.image = index;
+        slot.digest_at = slots.hash_value_at[static_cast<std::size_t>(h - hashes.begin())];
+        fdt.begin_node(name);
+        write_signature_properties(fdt, spec, fit);
+        slot.value_at = fdt.placeholder("value", slot.algo.signature_size);
+        fdt.end_node();
+        signatures.push_back(std::move(slot));
+    }
+    fdt.end_node();
+}
+
+/// The configuration properties a signature covers by default: every one
+/// naming images. U-Boot (Debian's 2023.01 too, since the CVE-2026-46728
+/// fix) checks a signature over every image the configuration names,
+/// whatever `sign-images` says, and refuses one made over fewer.
+inline std::vector<std::string> default_sign_images(const configuration& conf) {
+    std::vector<std::string> out;
+    if (!conf.kernel.empty()) out.push_back("kernel");
+    if (!conf.fdt.empty()) out.push_back("fdt");
+    if (!conf.ramdisk.empty()) out.push_back("ramdisk");
+    if (!conf.loadables.empty()) out.push_back("loadables");
+    return out;
+}
+
+/// `hashed-nodes` for `spec` in `conf`: what mkimage would list.
+inline std::vector<std::string> configuration_hashed_nodes(const tree& fit, const configuration& conf,
+                                                           const std::vector<std::string>& sign_images,
+                                                           const std::string& node) {
+    std::vector<hashed_image> images;
+    for (const auto& prop : sign_images) {
+        std::vector<std::string> names;
+        if (prop == "kernel" && !conf.kernel.empty()) names = {conf.kernel};
+        else if (prop == "fdt") names = conf.fdt;
+        else if (prop == "ramdisk" && !conf.ramdisk.empty()) names = {conf.ramdisk};
+        else if (prop == "loadables") names = conf.loadables;
+        else if (prop != "kernel" && prop != "ramdisk")
+            throw error(errc::invalid_argument, node,
+                        "sign-images '" + prop + "' is not kernel, fdt, ramdisk or loadables");
+        for (const auto& name : names) {
+            const auto img = std::find_if(fit.images.begin(), fit.images.end(),
+                                          [&](const image& i) { return i.name == name; });
+            hashed_image h{name, {}};
+            for (std::size_t k = 0; k < img->hashes().size(); ++k) h.hashes.push_back("hash-" + std::to_string(k + 1));
+            // U-Boot cannot check an image without a hash: mkimage refuses too.
+            if (h.hashes.empty())
+                throw error(errc::invalid_argument, node,
+                            "image '" + name + "' has no hash node, so a signature cannot cover it");
+            images.push_back(std::move(h));
+        }
+    }
+    if (images.empty()) throw error(errc::invalid_argument, node, "signs no image (sign-images names none present)");
+    return hashed_node_list(conf.name, images);
+}
+
+/// U-Boot lists at most 100 nodes to hash for a configuration signature
+/// (IMAGE_MAX_HASHED_NODES: mkimage's fit_config_get_hash_list and the
+/// verifier's fit_config_get_signed_nodes fail past it), so such a
+/// signature could never verify: refuse it before anything is written.
+/// Checks `hashed` (what mkimage would list) and the list U-Boot builds
+/// itself from every image the configuration names.
+inline void check_hashed_node_count(const tree& fit, const configuration& conf, std::size_t hashed,
+                                    const std::string& node) {
+    std::size_t u_boot = 2;  // "/" and the configuration
+    for (const auto& prop : default_sign_images(conf)) {
+        std::vector<std::string> names;
+        if (prop == "kernel") names = {conf.kernel};
+        else if (prop == "ramdisk") names = {conf.ramdisk};
+        else names = prop == "fdt" ? conf.fdt : conf.loadables;
+        for (const auto& name : names) {
+            const auto img = std::find_if(fit.images.begin(), fit.images.end(),
+                                          [&](const image& i) { return i.name == name; });
+            if (img != fit.images.end()) u_boot += 1 + img->hashes().size();
+        }
+    }
+    const std::size_t most = std::max(hashed, u_boot);
+    if (most > max_hashed_nodes)
+        throw error(errc::invalid_argument, node,
+                    "signing " + std::to_string(most) + " nodes (each image and its hash nodes), but U-Boot "
+                    "verifies at most " + std::to_string(max_hashed_nodes) + " per configuration");
+}
+
+inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
+                                     std::vector<signature_slot>& signatures) {
+    fdt.begin_node(conf.name);
+    fdt.property_string("description", conf.description.empty() ? conf.name : conf.description);
+    // The board's compatible belongs here, not in the fdt image node: U-Boot
+    // matches configurations by it and cannot open a compressed fdt to look.
+    if (!conf.compatible.empty()) fdt.property_strings("compatible", conf.compatible);
+    if (!conf.kernel.empty()) fdt.property_string("kernel", conf.kernel);
+    if (!conf.fdt.empty()) fdt.property_strings("fdt", conf.fdt);
+    if (!conf.ramdisk.empty()) fdt.property_string("ramdisk", conf.ramdisk);
+    if (!conf.loadables.empty()) fdt.property_strings("loadables", conf.loadables);
+    int n = 0;
+    for (const auto& spec : conf.signatures) {
+        const std::string name = "signature-" + std::to_string(++n);
+        auto slot = prepare_signature(spec, "/configurations/" + conf.name + "/" + name, keys);
+        const auto sign_images = spec.sign_images.empty() ? default_sign_images(conf) : spec.sign_images;
+        slot.hashed_nodes = configuration_hashed_nodes(fit, conf, sign_images, slot.node);
+        check_hashed_node_count(fit, conf, slot.hashed_nodes.size(), slot.node);
+        fdt.begin_node(name);
+        write_signature_properties(fdt, spec, fit);
+        fdt.property_strings("sign-images", sign_images);
+        fdt.property_strings("hashed-nodes", slot.hashed_nodes);
+        // Known only once the strings block is complete: filled when signing.
+        slot.hashed_strings_at = fdt.placeholder("hashed-strings", 8);
+        slot.value_at = fdt.placeholder("value", slot.algo.signature_size);
+        fdt.end_node();
+        signatures.push_back(std::move(slot));
+    }
+    fdt.end_node();
+}
+
+}  // namespace detail
+
+/// Builds the structure of `fit` for `options.layout`, placeholders zero,
+/// with every signature's key loaded and checked against its algorithm.
+/// @throws fitstream::error from tree::validate() or libfdt; a key that
+///         cannot be read or does not suit its algo (see signing_key).
+inline structure build_structure(const tree& fit, const layout_options& options) {
+    fit.validate();
+    check_layout_options(options);
+    structure out;
+    out.slots.resize(fit.images.size());
+    // Keys are read and checked here, before any payload: a missing or
+    // wrong key fails the write before it starts.
+    detail::key_cache keys;
+
+    // `slots` null: measuring, where one scratch entry serves every image.
+    const auto write = [&](detail::fdt_builder& fdt, std::vector<image_slots>* slots,
+                           std::vector<signature_slot>& signatures) {
+        image_slots scratch;
+        fdt.begin_node("");
+        fdt.property_string("description", fit.description);
+        if (fit.timestamp) fdt.property_u32("timestamp", *fit.timestamp);
+        fdt.property_u32("#address-cells", static_cast<std::uint32_t>(fit.address_cells));
+
+        fdt.begin_node("images");
+        for (std::size_t i = 0; i < fit.images.size(); ++i) {
+            scratch.hash_value_at.clear();
+            detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout,
+                                     options.position.has_value(), slots ? (*slots)[i] : scratch, fit, i, keys,
+                                     signatures);
+        }
+        fdt.end_node();
+
+        fdt.begin_node("configurations");
+        if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
+        for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, signatures);
+        fdt.end_node();
+
+        fdt.end_node();
+    };
+
+    // Measured first, then built in a buffer of exactly that size (plus
+    // the padding write_fit() adds for external data, when that is small),
+    // so the blob is never copied to grow and keeps no slack: with 100,000
+    // DTBs it is tens of MiB. The keys are loaded in the first pass only.
+    std::size_t size = 0;
+    {
+        auto measure = detail::fdt_builder::measure();
+        std::vector<signature_slot> signatures;
+        write(measure, nullptr, signatures);
+        size = measure.size();
+    }
+    if (options.layout == data_layout::external) {
+        const std::size_t padded = static_cast<std::size_t>(align_up(size, std::max<std::uint64_t>(4, options.align)));
+        if (padded - size <= size / 2 + 64 * 1024) size = padded;
+    }
+    detail::fdt_builder fdt(size);
+    write(fdt, &out.slots, out.signatures);
+    out.blob = std::move(fdt).finish();
+    return out;
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/structure.hpp> ----
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+/// Fills every signature placeholder of `st` (see the file comment). Call
+/// it after each image's hashes, `data-size` and `data-offset` (or the
+/// embedded `data` length) are set, and before the blob goes to the sink.
+/// `total_size` is the FDT totalsize the FIT will have (embedded: with the
+/// data spliced in).
+/// @throws fitstream::error when signing fails (OpenSSL's error), the
+///         signature does not check against the key's own public half, or
+///         the FIT is too big for U-Boot to check (check_signed_fit_size).
+inline void sign_structure(structure& st, std::uint64_t total_size) {
+    if (st.signatures.empty()) return;
+    check_signed_fit_size(total_size, st.signatures.front().node);
+    // Embedded data is spliced in later: the blob's `data` properties carry
+    // their final length but not the bytes yet. Walk a copy where they are
+    // empty again; U-Boot leaves `data` out of the signed regions anyway, so
+    // the regions hold the same bytes either way.
+    std::vector<char> walk(st.blob);
+    for (const auto& slot : st.slots)
+        if (slot.data_end != 0) store_be32(walk.data() + slot.data_end - 8, 0);
+    const int rc = check_fdt(walk.data(), walk.size());
+    if (rc < 0) throw error(std::error_code(rc, libfdt_category()), "signing", "FIT structure is not valid");
+
+    const std::uint32_t strings_size = fdt_size_dt_strings(walk.data());
+    for (auto& sig : st.signatures) {
+        std::vector<std::uint8_t> digest;
+        if (sig.hashed_strings_at) {
+            // hashed-strings = <0 size>: the first cell is a legacy offset
+            // that must stay 0; every string is in the block by now.
+            for (auto* blob : {&st.blob, &walk}) {
+                store_be32(blob->data() + sig.hashed_strings_at, 0);
+                store_be32(blob->data() + sig.hashed_strings_at + 4, strings_size);
+            }
+            auto regions = find_signed_regions(walk.data(), sig.hashed_nodes, sig.node);
+            regions.push_back({fdt_off_dt_strings(walk.data()), strings_size});
+            digest = digest_regions(sig.algo.checksum, walk.data(), regions);
+        } else {
+            const auto* at = reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
+            digest.assign(at, at + static_cast<std::size_t>(EVP_MD_get_size(checksum_md(sig.algo.checksum))));
+        }
+        const auto value = sig.key->sign_digest(sig.algo, sig.padding, digest);
+        // A signature that does not check would only fail at boot: check it here.
+        if (!public_key::of(*sig.key).verify_digest(sig.algo, sig.padding, digest, value.data(), value.size()))
+            throw error(errc::bad_image, sig.node, "the new signature does not verify with its own key");
+        std::memcpy(st.blob.data() + sig.value_at, value.data(), value.size());
+    }
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/signer.hpp> ----
 
 #include <sys/stat.h>
 
@@ -6488,863 +6689,6 @@ inline write_result write_fit(const tree& fit, const std::string& path, const wr
 
 }  // namespace fitstream
 // ---- end <fitstream/writer.hpp> ----
-// ---- begin <fitstream/iostreams_sink.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// Writes a FIT to any Boost.Iostreams *Sink* (a device or a filtering
-/// stream's chain), through the same spool file fd_sink uses: the writer
-/// needs random access, a Sink offers only a forward write, so the FIT is
-/// assembled in an anonymous temporary file and copied out by commit().
-///
-/// @code
-/// std::string bytes;
-/// boost::iostreams::back_insert_device<std::string> device(bytes);
-/// fitstream::iostreams_sink<decltype(device)> out(device, "memory");
-/// fitstream::write_fit(fit, out);
-/// @endcode
-
-
-#include <boost/iostreams/operations.hpp>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstdint>
-#include <string>
-#include <vector>
-
-namespace fitstream {
-
-/// A sink that hands the finished FIT to a Boost.Iostreams Sink. The
-/// device is not owned and must outlive commit().
-template <class Device>
-class iostreams_sink final : public sink {
-public:
-    iostreams_sink(Device& device, std::string name)
-        : device_(device), name_(std::move(name)), spool_(detail::create_anonymous_temporary()) {}
-
-    void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
-        detail::pwrite_all(spool_.get(), data, size, offset, name_);
-    }
-
-    void commit(std::uint64_t total_size) override {
-        std::vector<char> buffer(1u << 20);
-        for (std::uint64_t at = 0; at < total_size;) {
-            // Unwritten gaps (alignment padding past the last payload) read as zero.
-            std::fill(buffer.begin(), buffer.end(), '\0');
-            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(total_size - at, buffer.size()));
-            const ssize_t got = ::pread(spool_.get(), buffer.data(), n, static_cast<off_t>(at));
-            if (got < 0) detail::throw_os_error(errno, name_, "cannot read the spool file");
-            for (std::size_t done = 0; done < n;) {
-                const std::streamsize put = boost::iostreams::write(device_, buffer.data() + done,
-                                                                    static_cast<std::streamsize>(n - done));
-                if (put <= 0) detail::throw_os_error(EIO, name_, "the device accepted no more bytes");
-                done += static_cast<std::size_t>(put);
-            }
-            at += n;
-        }
-    }
-
-    const std::string& name() const noexcept override { return name_; }
-
-private:
-    Device& device_;
-    std::string name_;
-    detail::unique_fd spool_;
-};
-
-}  // namespace fitstream
-// ---- end <fitstream/iostreams_sink.hpp> ----
-// ---- begin <fitstream/kernel_fit.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// The FIT a kernel build makes: a kernel, an optional ramdisk, and one
-/// configuration per devicetree blob, shaped as Linux's scripts/make_fit.py
-/// shapes it (`kernel`, `ramdisk`, `fdt-N`, `conf-N`) plus what it leaves
-/// out: hashes, a default configuration, each board's compatible in its
-/// configuration, and a reproducible timestamp. Beyond make_fit.py:
-/// composite DTBs taken apart as `make_fit.py -D` does, identical payloads
-/// stored once, overlays and explicit configurations, a codec per image
-/// kind, loadables, FITs of devicetrees only, 64-bit addresses,
-/// configurations named after their DTBs, and the list of files read (for
-/// a Make/Ninja depfile, see depfile_text()).
-///
-/// @code
-/// fitstream::kernel_fit_options opts;
-/// opts.name = "Linux 6.12"; opts.arch = "arm64"; opts.os = "linux";
-/// opts.compression = "gzip"; opts.fdt_compression = "none";
-/// fitstream::kernel_fit_report report;
-/// auto fit = fitstream::make_kernel_fit(opts, "Image", "", {"a.dtb", "b.dtb"}, {}, &report);
-/// fitstream::write_fit(fit, "image.fit");
-/// @endcode
-
-
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <cerrno>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <functional>
-#include <map>
-#include <optional>
-#include <set>
-#include <string>
-#include <string_view>
-#include <thread>
-#include <unordered_map>
-#include <unordered_set>
-#include <vector>
-
-namespace fitstream {
-
-/// How the configurations made from DTB files are named.
-enum class conf_naming {
-    sequence,  ///< `conf-1`, `conf-2`, ... in input order (make_fit.py, Kbuild)
-    basename,  ///< `conf-<DTB file name without .dtb>`, as Yocto names them
-};
-
-/// One extra image (firmware, TEE, ATF blob, ...) that every configuration
-/// lists in `loadables`.
-struct loadable_spec {
-    std::string path;                    ///< the file
-    std::string name;                    ///< node name; empty: `loadable-N`
-    std::string type = "firmware";       ///< FIT `type`
-    std::string description;             ///< empty: the file's base name
-    std::string arch;                    ///< empty: kernel_fit_options::arch
-    std::string os;                      ///< FIT `os`; empty: none written
-    std::optional<std::uint64_t> load;   ///< FIT `load`
-    std::optional<std::uint64_t> entry;  ///< FIT `entry`
-    std::string compression = "none";    ///< codec, by FIT name
-};
-
-/// A configuration described explicitly: a base DTB and overlays applied
-/// to it. Its description and compatible come from the base DTB.
-struct configuration_spec {
-    std::string name;                   ///< node name under /configurations
-    std::string base;                   ///< the base DTB file
-    std::vector<std::string> overlays;  ///< overlay files (.dtbo), in order
-};
-
-/// What make_kernel_fit() builds.
-struct kernel_fit_options {
-    std::string name;                           ///< the kernel's description ("Linux-6.12")
-    std::string arch;                           ///< FIT arch ("arm64")
-    std::string os = "linux";                   ///< FIT os
-    std::string compression = "none";           ///< codec for the kernel and DTBs, by FIT name
-    std::vector<std::string> hashes{"sha256"};  ///< hash algos for every image; empty for none
-    /// When set, the kernel becomes `type = "kernel"` loaded there (U-Boot
-    /// before 2024 does not decompress a `kernel_noload` image); otherwise
-    /// `kernel_noload` with load and entry 0, as make_fit.py writes it.
-    std::optional<std::uint64_t> load;
-    std::optional<std::uint64_t> entry;  ///< defaults to `load`
-    std::optional<std::uint32_t> timestamp;
-    /// `/configurations/default`: a configuration name, a DTB file (as given,
-    /// or its base name: the configuration made from it), or a compatible
-    /// string (the first configuration listing it). Empty: the first
-    /// configuration. One that matches nothing is an error.
-    std::string default_configuration;
-
-    std::optional<std::string> kernel_compression;  ///< overrides `compression` for the kernel
-    std::optional<std::string> fdt_compression;     ///< overrides `compression` for DTBs and overlays
-    std::string ramdisk_compression = "none";       ///< ramdisks are normally compressed already
-    /// make_fit.py's -D: a composite DTB whose Kbuild `.<name>.dtb.cmd` runs
-    /// fdtoverlay is stored as its base and overlays (see make_kernel_fit()).
-    bool decompose_dtbs = false;
-    /// Identical bytes are stored once, whatever the file names.
-    bool deduplicate = true;
-    /// Threads that read and check the DTB list ahead of assembling the
-    /// tree (0: one per core). The tree and any error are the same for
-    /// every count: results are used, and errors reported, in list order.
-    unsigned threads = 1;
-    /// `.dtbo` files in the DTB list become fdt images (no configuration of
-    /// their own) instead of being skipped.
-    bool pack_overlays = false;
-    std::vector<configuration_spec> configurations;  ///< after those made from the DTB list
-    std::vector<loadable_spec> loadables;            ///< listed by every configuration
-    conf_naming naming = conf_naming::sequence;      ///< names of the configurations made from DTBs
-    /// `#address-cells`: 1 or 2; 0 picks 2 only when an address needs 64 bits.
-    int address_cells = 0;
-};
-
-/// What make_kernel_fit() did besides building the tree.
-struct kernel_fit_report {
-    /// Every file the FIT is made from or that decided its shape, once each,
-    /// in the order first met: kernel, ramdisk, DTBs, Kbuild `.cmd` files,
-    /// overlays, loadables. (Response files and file lists are the caller's.)
-    std::vector<std::string> files_read;
-    std::size_t images_deduplicated = 0;   ///< images not stored because their bytes were already
-    std::uint64_t bytes_deduplicated = 0;  ///< their total size (before compression)
-};
-
-namespace detail {
-
-inline std::string base_name(const std::string& path) {
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-inline bool has_suffix(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-inline void apply_codec_and_hashes(image& img, const std::string& compression,
-                                   const std::vector<std::string>& hashes) {
-    visit_codec(compression, [&](auto tag) { img.compress_with<typename decltype(tag)::type>(); });
-    for (const auto& h : hashes) visit_hash(h, [&](auto tag) { img.add_hash<typename decltype(tag)::type>(); });
-}
-
-/// Python's str.split() separators (make_fit.py splits the .cmd text so).
-inline bool python_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= '\x1c' && c <= '\x1f');
-}
-
-inline std::vector<std::string> python_split(const std::string& text) {
-    std::vector<std::string> words;
-    std::string word;
-    for (const char c : text) {
-        if (python_space(c)) {
-            if (!word.empty()) words.push_back(std::move(word));
-            word.clear();
-        } else {
-            word += c;
-        }
-    }
-    if (!word.empty()) words.push_back(std::move(word));
-    return words;
-}
-
-/// The Kbuild command file beside `dtb`, as make_fit.py names it:
-/// os.path.join(dirname, f'.{basename}.cmd').
-inline std::string kbuild_cmd_file(const std::string& dtb) {
-    const auto slash = dtb.rfind('/');
-    if (slash == std::string::npos) return "." + dtb + ".cmd";
-    return dtb.substr(0, slash + 1) + "." + dtb.substr(slash + 1) + ".cmd";
-}
-
-/// The files a composite DTB is made of, read from its Kbuild command
-/// file as make_fit.py -D reads it: when the text mentions
-/// `scripts/dtc/fdtoverlay`, the words after `-i` in the command (up to
-/// the first `;`, which starts Kbuild's schema check when CHECK_DTBS is
-/// on) are the base then the overlays; otherwise the DTB is itself.
-inline std::vector<std::string> decompose_dtb(const std::string& dtb, const std::string& cmd_file,
-                                              const std::string& text) {
-    if (text.find("scripts/dtc/fdtoverlay") == std::string::npos) return {dtb};
-    const auto words = python_split(text.substr(0, text.find(';')));
-    const auto i = std::find(words.begin(), words.end(), "-i");
-    if (i == words.end())
-        throw error(errc::invalid_input, cmd_file,
-                    "runs fdtoverlay but has no '-i': cannot tell which files " + dtb + " is made of");
-    if (i + 1 == words.end())
-        throw error(errc::invalid_input, cmd_file, "runs fdtoverlay but names no file after '-i' (for " + dtb + ")");
-    return {i + 1, words.end()};
-}
-
-/// A node name from a file name: characters devicetree does not allow in
-/// FIT node names (and '@') become '_'.
-inline std::string sanitise_node_name(const std::string& text) {
-    std::string out = text;
-    for (char& c : out) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ',' ||
-                        c == '.' || c == '_' || c == '+' || c == '-';
-        if (!ok) c = '_';
-    }
-    return out;
-}
-
-using digest = std::array<std::uint8_t, hash::sha256::digest_size>;
-
-inline digest digest_of(const void* data, std::size_t size) {
-    hash::sha256 h;
-    h.update(data, size);
-    return h.final();
-}
-
-/// SHA-256 of a file, read in chunks.
-inline digest digest_of_file(const std::string& path) {
-    hash::sha256 h;
-    auto fd = open_for_reading(path);
-    std::vector<char> buffer(1u << 20);
-    for (;;) {
-        const std::size_t n = read_up_to(fd.get(), buffer.data(), buffer.size(), path);
-        h.update(buffer.data(), n);
-        if (n < buffer.size()) break;
-    }
-    return h.final();
-}
-
-/// True when two files hold the same bytes (compared, not hashed).
-inline bool same_file_contents(const std::string& a, const std::string& b) {
-    auto fa = open_for_reading(a);
-    auto fb = open_for_reading(b);
-    if (file_size(fa.get(), a) != file_size(fb.get(), b)) return false;
-    std::vector<char> ba(1u << 16), bb(1u << 16);
-    for (;;) {
-        const std::size_t na = read_up_to(fa.get(), ba.data(), ba.size(), a);
-        const std::size_t nb = read_up_to(fb.get(), bb.data(), bb.size(), b);
-        if (na != nb || std::memcmp(ba.data(), bb.data(), na) != 0) return false;
-        if (na < ba.size()) return true;
-    }
-}
-
-inline std::string read_text_file(const std::string& path, std::uint64_t limit) {
-    auto fd = open_for_reading(path);
-    const auto size = file_size(fd.get(), path);
-    if (size > limit) throw error(errc::invalid_input, path, "too large (" + std::to_string(size) + " bytes)");
-    std::string text(static_cast<std::size_t>(size), '\0');
-    text.resize(read_up_to(fd.get(), text.data(), text.size(), path));
-    return text;
-}
-
-/// A set of strings kept elsewhere (report paths, image sources), holding
-/// only their indices: with 100,000 DTBs a copy of every path per lookup
-/// table is several MiB each. `Get(i)` returns string i; find() looks a
-/// string up without storing it.
-template <class Get>
-class string_index {
-public:
-    explicit string_index(Get get) : get_(std::move(get)), set_(0, hasher{this}, equal{this}) {}
-    string_index(const string_index&) = delete;
-    string_index& operator=(const string_index&) = delete;
-
-    /// The index of a string equal to `key`, or npos.
-    std::size_t find(std::string_view key) const {
-        probe_ = key;
-        const auto it = set_.find(probe);
-        return it == set_.end() ? npos : *it;
-    }
-    /// Adds string `i`; false when an equal string is already in.
-    bool insert(std::size_t i) { return set_.insert(i).second; }
-    void reserve(std::size_t n) { set_.reserve(n); }
-
-    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-
-private:
-    static constexpr std::size_t probe = npos;  // stands for probe_ inside the set's functors
-    std::string_view at(std::size_t i) const { return i == probe ? probe_ : std::string_view(get_(i)); }
-    struct hasher {
-        const string_index* self;
-        std::size_t operator()(std::size_t i) const { return std::hash<std::string_view>()(self->at(i)); }
-    };
-    struct equal {
-        const string_index* self;
-        bool operator()(std::size_t a, std::size_t b) const { return self->at(a) == self->at(b); }
-    };
-
-    Get get_;
-    mutable std::string_view probe_;
-    std::unordered_set<std::size_t, hasher, equal> set_;
-};
-
-/// Builds the tree for make_kernel_fit(), one input at a time.
-class kernel_fit_assembler {
-public:
-    /// What inspect() learns from a devicetree file.
-    struct inspection {
-        dtb_info info;
-        std::optional<digest> sha;  ///< when deduplicating
-    };
-
-    kernel_fit_assembler(const kernel_fit_options& options, kernel_fit_report& report)
-        : options_(options), report_(report) {
-        fit.description = options.name + " with devicetree set";
-        fit.timestamp = options.timestamp;
-    }
-
-    tree fit;
-
-    void add_kernel(const std::string& path) {
-        note_read(path);
-        image& k = fit.images.emplace_back("kernel", options_.load ? "kernel" : "kernel_noload", source::file(path));
-        k.description = options_.name;
-        k.arch = options_.arch;
-        k.os = options_.os;
-        k.load = options_.load.value_or(0);
-        k.entry = options_.entry ? options_.entry : k.load;
-        apply_codec_and_hashes(k, options_.kernel_compression.value_or(options_.compression), options_.hashes);
-        kernel_ = "kernel";
-    }
-
-    void add_ramdisk(const std::string& path) {
-        note_read(path);
-        image& r = fit.images.emplace_back("ramdisk", "ramdisk", source::file(path));
-        r.description = "Ramdisk";
-        r.arch = options_.arch;
-        r.os = options_.os;
-        apply_codec_and_hashes(r, options_.ramdisk_compression, options_.hashes);
-        ramdisk_ = "ramdisk";
-    }
-
-    /// Reads and checks [first, last) on `threads` threads ahead of
-    /// inspect(): with 1,500 DTBs, reading them and fdt_check_full are most
-    /// of the time spent outside the codecs. The caller goes through the
-    /// list in windows, so this holds one window's results. A file that
-    /// fails here is left for inspect() to read again: its error comes in
-    /// list order, as without threads.
-    void prefetch(const std::string* first, const std::string* last, unsigned threads) {
-        prefetched_.clear();
-        const auto count = static_cast<std::size_t>(last - first);
-        threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
-        if (threads < 2) return;
-        std::vector<std::optional<inspection>> results(count);
-        std::atomic<std::size_t> next{0};
-        const bool with_digest = options_.deduplicate;
-        const auto work = [&] {
-            for (std::size_t i; (i = next.fetch_add(1)) < count;) {
-                try {
-                    const auto bytes = read_whole_file(first[i], 256u << 20);
-                    inspection in{inspect_dtb(bytes.data(), bytes.size(), first[i]), std::nullopt};
-                    if (with_digest) in.sha = digest_of(bytes.data(), bytes.size());
-                    results[i] = std::move(in);
-                } catch (...) {
-                    // inspect() meets it again, in order.
-                }
-            }
-        };
-        std::vector<std::thread> pool;
-        try {
-            for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-        } catch (...) {
-            // No more threads to be had: the ones started and this one
-            // share the list all the same.
-        }
-        work();
-        for (auto& t : pool) t.join();
-        for (std::size_t i = 0; i < count; ++i)
-            if (results[i]) prefetched_.emplace(first[i], std::move(*results[i]));
-    }
-
-    /// A DTB from the list: one configuration, named later.
-    void add_dtb_configuration(const std::string& dtb) {
-        inspection in = inspect(dtb);
-        std::vector<std::string> files{dtb};
-        if (options_.decompose_dtbs) {
-            const std::string cmd = kbuild_cmd_file(dtb);
-            std::string text;
-            try {
-                text = read_text_file(cmd, 16u << 20);
-            } catch (const error& e) {
-                throw error(e.code(), cmd,
-                            "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb + ": " +
-                                e.reason());
-            }
-            note_read(cmd);
-            files = decompose_dtb(dtb, cmd, text);
-        }
-        configuration conf;
-        conf.description = in.info.model ? std::move(*in.info.model) : base_name(dtb);
-        conf.compatible = std::move(in.info.compatible);
-        for (const auto& f : files) conf.fdt.push_back(f == dtb ? fdt_image(f, &in) : fdt_image(f));
-        add_configuration(std::move(conf), dtb, /*automatic=*/true);
-    }
-
-    void add_explicit_configuration(const configuration_spec& spec) {
-        if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
-        if (spec.base.empty()) throw error(errc::invalid_argument, spec.name, "configuration has no base DTB");
-        inspection in = inspect(spec.base);
-        configuration conf;
-        conf.name = spec.name;
-        conf.description = in.info.model ? std::move(*in.info.model) : base_name(spec.base);
-        conf.compatible = std::move(in.info.compatible);
-        conf.fdt.push_back(fdt_image(spec.base, &in));
-        for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay));
-        add_configuration(std::move(conf), spec.base, /*automatic=*/false);
-    }
-
-    /// Stores a devicetree (DTB or overlay) once; returns its image name.
-    /// `known`: what inspect() found for `path` when the caller has it (the
-    /// file is read once); otherwise it is read and checked here.
-    std::string fdt_image(const std::string& path, const inspection* known = nullptr) {
-        if (const auto i = fdt_paths_.find(path); i != string_index<image_source_at>::npos) return fit.images[i].name;
-        if (const auto it = fdt_aliases_.find(path); it != fdt_aliases_.end()) return fit.images[it->second].name;
-        const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
-        if (options_.deduplicate) {
-            const std::size_t existing = find_fdt_duplicate(*sha, path);
-            if (existing != string_index<image_source_at>::npos) {
-                fdt_aliases_.emplace(path, existing);
-                return fit.images[existing].name;
-            }
-        }
-        std::string name = "fdt-" + std::to_string(++fdt_count_);
-        image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
-        f.description = base_name(path);
-        f.arch = options_.arch;
-        apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
-        const std::size_t index = fit.images.size() - 1;
-        fdt_paths_.insert(index);
-        if (options_.deduplicate) fdt_by_digest_.emplace(digest_prefix(*sha), index);
-        return name;
-    }
-
-    void add_loadable(const loadable_spec& spec) {
-        note_read(spec.path);
-        const std::string arch = spec.arch.empty() ? options_.arch : spec.arch;
-        // Only images that would be written identically may be merged.
-        std::string kind;
-        if (options_.deduplicate && spec.name.empty()) {
-            kind = "loadable\n" + spec.type + "\n" + arch + "\n" + spec.os + "\n" + spec.compression + "\n" +
-                   (spec.load ? std::to_string(*spec.load) : "-") + "\n" +
-                   (spec.entry ? std::to_string(*spec.entry) : "-") + "\n" + spec.description;
-            const digest d = digest_of_file(spec.path);
-            const std::string existing = find_duplicate(d, spec.path, kind);
-            if (!existing.empty()) {
-                if (std::find(loadables_.begin(), loadables_.end(), existing) == loadables_.end())
-                    loadables_.push_back(existing);
-                return;
-            }
-            loadable_by_digest_[key_of(d, kind)].push_back({spec.path, next_loadable_name()});
-        }
-        const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
-        if (spec.name.empty()) ++loadable_count_;
-        image& l = fit.images.emplace_back(name, spec.type, source::file(spec.path));
-        l.description = spec.description.empty() ? base_name(spec.path) : spec.description;
-        l.arch = arch;
-        l.os = spec.os;
-        l.load = spec.load;
-        l.entry = spec.entry ? spec.entry : spec.load;
-        apply_codec_and_hashes(l, spec.compression, options_.hashes);
-        loadables_.push_back(name);
-    }
-
-    /// Room for what `dtbs` and `options` add, so that the image and
-    /// configuration vectors (hundreds of bytes an element) do not grow by
-    /// doubling: with 100,000 DTBs that is tens of MiB of slack and copying.
-    void reserve(const std::vector<std::string>& dtbs, const kernel_fit_options& options) {
-        std::size_t confs = options.configurations.size(), fdts = 0;
-        for (const auto& path : dtbs) {
-            if (has_suffix(path, ".dtb")) ++confs;
-            else if (!options.pack_overlays || !has_suffix(path, ".dtbo")) continue;
-            ++fdts;
-        }
-        for (const auto& spec : options.configurations) fdts += 1 + spec.overlays.size();
-        fit.images.reserve(2 + fdts + options.loadables.size());
-        fit.configurations.reserve(confs);
-        sources_.reserve(confs);
-        automatic_.reserve(confs);
-        files_seen_.reserve(2 + fdts + options.loadables.size());
-        fdt_paths_.reserve(fdts);
-        if (options.deduplicate) fdt_by_digest_.reserve(fdts);
-    }
-
-    /// Names the configurations, links kernel/ramdisk/loadables, sets the
-    /// address cells and the default.
-    tree finish() {
-        std::set<std::string> explicit_names;
-        for (std::size_t i = 0; i < fit.configurations.size(); ++i)
-            if (!automatic_[i] && !explicit_names.insert(fit.configurations[i].name).second)
-                throw error(errc::invalid_argument, "/configurations/" + fit.configurations[i].name,
-                            "configuration named twice");
-        std::set<std::string> used = explicit_names;
-        // Per stem, the suffix to try next: names are only ever added, so
-        // those below it stay taken, and many DTBs of the same file name
-        // are named in linear time, not by rescanning from "-2" each time.
-        std::unordered_map<std::string, int> next_suffix;
-        for (std::size_t i = 0; i < fit.configurations.size(); ++i) {
-            if (!automatic_[i]) continue;
-            const std::string stem =
-                options_.naming == conf_naming::basename
-                    ? "conf-" + sanitise_node_name(has_suffix(base_name(source(i)), ".dtb")
-                                                       ? base_name(source(i)).substr(0, base_name(source(i)).size() - 4)
-                                                       : base_name(source(i)))
-                    : "conf-" + std::to_string(i + 1);
-            std::string name = stem;
-            if (used.count(name)) {
-                int& n = next_suffix.try_emplace(stem, 2).first->second;
-                do name = stem + "-" + std::to_string(n++);
-                while (used.count(name));
-            }
-            used.insert(name);
-            fit.configurations[i].name = name;
-        }
-        for (auto& conf : fit.configurations) {
-            conf.kernel = kernel_;
-            conf.ramdisk = ramdisk_;
-            conf.loadables = loadables_;
-        }
-        if (options_.address_cells != 0) {
-            fit.address_cells = options_.address_cells;
-        } else {
-            fit.address_cells = 1;
-            for (const auto& img : fit.images)
-                for (const auto& a : {img.load, img.entry})
-                    if (a && *a > max_cell_value) fit.address_cells = 2;
-        }
-        fit.default_configuration = resolve_default();
-        // Many DTBs with the same bytes leave reserved images unused.
-        if (fit.images.capacity() - fit.images.size() > fit.images.size() / 4) fit.images.shrink_to_fit();
-        return std::move(fit);
-    }
-
-private:
-    struct stored {
-        std::string path;
-        std::string image;
-    };
-
-    void note_read(const std::string& path) {
-        if (files_seen_.find(path) != string_index<file_read_at>::npos) return;
-        report_.files_read.push_back(path);
-        files_seen_.insert(report_.files_read.size() - 1);
-    }
-
-    /// Reads and checks a devicetree (fdt_check_full): its model and
-    /// compatible, and its digest when deduplicating. Nothing is kept: a
-    /// file is stored once (fdt_image), and one listed twice is read twice.
-    inspection inspect(const std::string& path) {
-        if (const auto it = prefetched_.find(path); it != prefetched_.end()) {
-            inspection out = std::move(it->second);
-            prefetched_.erase(it);
-            note_read(path);
-            return out;
-        }
-        // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
-        const auto bytes = read_whole_file(path, 256u << 20);
-        note_read(path);
-        inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
-        if (options_.deduplicate) out.sha = digest_of(bytes.data(), bytes.size());
-        return out;
-    }
-
-    static std::uint64_t digest_prefix(const digest& d) {
-        std::uint64_t p = 0;
-        std::memcpy(&p, d.data(), sizeof p);
-        return p;
-    }
-
-    /// The fdt image already holding `path`'s bytes (the digest's first 64
-    /// bits equal, then compared byte for byte), or npos. Counts what was saved.
-    std::size_t find_fdt_duplicate(const digest& d, const std::string& path) {
-        const auto [begin, end] = fdt_by_digest_.equal_range(digest_prefix(d));
-        for (auto it = begin; it != end; ++it) {
-            if (!same_file_contents(fit.images[it->second].data.name(), path)) continue;
-            ++report_.images_deduplicated;
-            auto fd = open_for_reading(path);
-            report_.bytes_deduplicated += file_size(fd.get(), path);
-            return it->second;
-        }
-        return string_index<image_source_at>::npos;
-    }
-
-    static std::string key_of(const digest& d, const std::string& kind) {
-        return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
-    }
-
-    /// The loadable already holding `path`'s bytes (digest and `kind` equal,
-    /// then compared byte for byte), or empty. Counts what was saved.
-    std::string find_duplicate(const digest& d, const std::string& path, const std::string& kind) {
-        const auto it = loadable_by_digest_.find(key_of(d, kind));
-        if (it == loadable_by_digest_.end()) return {};
-        for (const auto& candidate : it->second) {
-            if (!same_file_contents(candidate.path, path)) continue;
-            ++report_.images_deduplicated;
-            auto fd = open_for_reading(path);
-            report_.bytes_deduplicated += file_size(fd.get(), path);
-            return candidate.image;
-        }
-        return {};
-    }
-
-    std::string next_loadable_name() const { return "loadable-" + std::to_string(loadable_count_ + 1); }
-
-    // `source`: the DTB the configuration is made from, read (and so
-    // noted in the report) just before.
-    void add_configuration(configuration conf, const std::string& source, bool automatic) {
-        fit.configurations.push_back(std::move(conf));
-        sources_.push_back(files_seen_.find(source));
-        automatic_.push_back(automatic);
-    }
-
-    const std::string& source(std::size_t conf) const { return report_.files_read[sources_[conf]]; }
-
-    std::string resolve_default() const {
-        const auto& confs = fit.configurations;
-        const std::string& want = options_.default_configuration;
-        if (want.empty()) return confs.empty() ? std::string() : confs.front().name;
-        for (const auto& c : confs)
-            if (c.name == want) return c.name;
-        for (std::size_t i = 0; i < confs.size(); ++i)
-            if (source(i) == want) return confs[i].name;
-        for (std::size_t i = 0; i < confs.size(); ++i)
-            if (base_name(source(i)) == want) return confs[i].name;
-        for (const auto& c : confs)
-            if (std::find(c.compatible.begin(), c.compatible.end(), want) != c.compatible.end()) return c.name;
-        throw error(errc::invalid_argument, "default configuration",
-                    "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
-    }
-
-    struct file_read_at {
-        const kernel_fit_report* report;
-        const std::string& operator()(std::size_t i) const { return report->files_read[i]; }
-    };
-    struct image_source_at {
-        const tree* fit;
-        const std::string& operator()(std::size_t i) const { return fit->images[i].data.name(); }
-    };
-
-    // With 100,000 DTBs every per-file table costs MiB: paths are kept once
-    // (in the report and the images) and the tables hold indices.
-    const kernel_fit_options& options_;
-    kernel_fit_report& report_;
-    string_index<file_read_at> files_seen_{file_read_at{&report_}};     // report_.files_read
-    string_index<image_source_at> fdt_paths_{image_source_at{&fit}};  // fdt images, by file
-    std::unordered_map<std::string, std::size_t> fdt_aliases_;        // deduplicated files: their image
-    std::unordered_multimap<std::uint64_t, std::size_t> fdt_by_digest_;  // digest prefix: fdt image
-    std::unordered_map<std::string, std::vector<stored>> loadable_by_digest_;
-    std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
-    std::unordered_map<std::string, inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
-    std::vector<bool> automatic_;       // per configuration: named by `naming`
-    std::vector<std::string> loadables_;
-    std::string kernel_, ramdisk_;
-    int fdt_count_ = 0;
-    int loadable_count_ = 0;
-};
-
-}  // namespace detail
-
-/// Builds the tree for a kernel, an optional ramdisk and a list of DTBs.
-///
-/// Only files ending in `.dtb` make configurations, as with make_fit.py;
-/// with `options.pack_overlays`, `.dtbo` files become fdt images without a
-/// configuration of their own; every other file is passed to `skipped`
-/// (when set) and left out. A file listed twice is stored once; with
-/// `options.deduplicate` (the default), so is any file whose bytes equal an
-/// earlier one's (SHA-256, then compared byte for byte). Images are
-/// numbered `fdt-1`, `fdt-2`, ... densely in the order first met.
-///
-/// With `options.decompose_dtbs` (make_fit.py -D), each DTB's Kbuild
-/// command file `.<file name>.cmd` beside it is read: when it runs
-/// `scripts/dtc/fdtoverlay`, the files after `-i` (up to the first `;`;
-/// paths relative to the current directory) are stored instead, and the
-/// configuration's `fdt` lists them, base first; its description and
-/// compatible still come from the composite DTB.
-///
-/// Then come `options.configurations` (explicit ones) and the loadables,
-/// which every configuration lists. Each devicetree is read and checked
-/// with fdt_check_full now (its payload is read again, streaming, when the
-/// FIT is written).
-///
-/// @param kernel path, or empty for a FIT of devicetrees only
-/// @param ramdisk path, or empty for none
-/// @param report when set, receives the files read and what deduplication saved
-/// @throws fitstream::error for an unreadable or invalid DTB (naming it), a
-///         missing or unparsable Kbuild command file (naming it), an unknown
-///         codec or hash name, a default that matches nothing, a
-///         configuration named twice, or nothing to pack (no kernel and no
-///         devicetree).
-inline tree make_kernel_fit(const kernel_fit_options& options, const std::string& kernel, const std::string& ramdisk,
-                            const std::vector<std::string>& dtbs,
-                            const std::function<void(const std::string&)>& skipped = {},
-                            kernel_fit_report* report = nullptr) {
-    if (options.address_cells != 0 && options.address_cells != 1 && options.address_cells != 2)
-        throw error(errc::invalid_argument, "#address-cells", "must be 1 or 2");
-    kernel_fit_report local;
-    kernel_fit_report& r = report ? *report : local;
-    r = {};
-    detail::kernel_fit_assembler fit(options, r);
-    fit.reserve(dtbs, options);
-    if (!kernel.empty()) fit.add_kernel(kernel);
-    if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
-    const unsigned threads =
-        options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-    // Windows of the list are read ahead on the threads, so what is held
-    // ahead stays bounded with 100,000 DTBs.
-    constexpr std::size_t window = 512;
-    bool any_dtb = false;
-    for (std::size_t begin = 0; begin < dtbs.size(); begin += window) {
-        const std::size_t end = std::min(dtbs.size(), begin + window);
-        if (threads > 1) {
-            std::vector<std::string> devicetrees;
-            for (std::size_t i = begin; i < end; ++i)
-                if (detail::has_suffix(dtbs[i], ".dtb") ||
-                    (options.pack_overlays && detail::has_suffix(dtbs[i], ".dtbo")))
-                    devicetrees.push_back(dtbs[i]);
-            fit.prefetch(devicetrees.data(), devicetrees.data() + devicetrees.size(), threads);
-        }
-        for (std::size_t i = begin; i < end; ++i) {
-            const std::string& path = dtbs[i];
-            if (detail::has_suffix(path, ".dtb")) {
-                fit.add_dtb_configuration(path);
-                any_dtb = true;
-            } else if (options.pack_overlays && detail::has_suffix(path, ".dtbo")) {
-                fit.fdt_image(path);
-                any_dtb = true;
-            } else if (skipped) {
-                skipped(path);
-            }
-        }
-    }
-    fit.prefetch(nullptr, nullptr, 1);  // nothing read ahead is kept
-    for (const auto& spec : options.configurations) {
-        fit.add_explicit_configuration(spec);
-        any_dtb = true;
-    }
-    if (kernel.empty() && !any_dtb)
-        throw error(errc::invalid_argument, "kernel", "nothing to pack: no kernel and no devicetree");
-    for (const auto& spec : options.loadables) fit.add_loadable(spec);
-    return fit.finish();
-}
-
-/// A Make/Ninja dependency file: `target: input...`, one input per
-/// backslash-continued line, paths escaped as Make reads them (space as
-/// `\ `, `#` as `\#`, `$` as `$$`).
-/// @throws fitstream::error (errc::invalid_argument) for a path holding a
-///         newline, which a depfile cannot express.
-inline std::string depfile_text(const std::string& target, const std::vector<std::string>& inputs) {
-    const auto escape = [](const std::string& path) {
-        std::string out;
-        for (const char c : path) {
-            if (c == '\n' || c == '\r')
-                throw error(errc::invalid_argument, path, "a path with a newline cannot go in a depfile");
-            if (c == ' ' || c == '\t' || c == '#') out += '\\';
-            if (c == '$') out += '$';
-            out += c;
-        }
-        return out;
-    };
-    std::string text = escape(target) + ":";
-    for (const auto& in : inputs) text += " \\\n  " + escape(in);
-    return text + "\n";
-}
-
-/// The timestamp reproducible builds ask for: SOURCE_DATE_EPOCH when set.
-/// @throws fitstream::error (errc::invalid_argument) when it is set but is
-///         not a whole number of seconds that fits the FIT's 32-bit field.
-inline std::optional<std::uint32_t> source_date_epoch() {
-    const char* value = std::getenv("SOURCE_DATE_EPOCH");
-    if (!value || !*value) return std::nullopt;
-    errno = 0;
-    char* end = nullptr;
-    const unsigned long long seconds = std::strtoull(value, &end, 10);
-    if (*value < '0' || *value > '9' || *end != '\0' || errno == ERANGE || seconds > 0xFFFFFFFFull)
-        throw error(errc::invalid_argument, "SOURCE_DATE_EPOCH",
-                    std::string("'") + value + "' is not a number of seconds between 0 and 4294967295");
-    return static_cast<std::uint32_t>(seconds);
-}
-
-}  // namespace fitstream
-// ---- end <fitstream/kernel_fit.hpp> ----
-// ---- begin <fitstream/builder.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// A builder a build tool drives directly, without file-name conventions:
-/// add a kernel, devicetrees (from files or memory), overlays, loadables
-/// and explicit configurations, each with its codec chosen at compile time,
-/// then write to a path, a descriptor, or any sink.
-///
-/// @code
-/// fitstream::fit_builder fit("Linux 6.12");
-/// fit.arch("arm64").timestamp(0);
-/// fit.add_kernel<fitstream::codec::gzip>(fitstream::source::file("Image"));
-/// fit.add_fdt(fitstream::source::file("board.dtb"));            // fdt-1 and conf-1
-/// auto ov = fit.add_overlay(fitstream::source::file("uart.dtbo"));
-/// fit.add_configuration("board-uart", "fdt-1", {ov});
-/// fit.hash_every_image<fitstream::hash::sha256>();
-/// fit.write("image.fit");
-/// @endcode
-
 
 #include <string>
 #include <utility>
@@ -7502,6 +6846,333 @@ private:
 
 }  // namespace fitstream
 // ---- end <fitstream/builder.hpp> ----
+
+// 4. Layout plan
+
+// 5. Writer and sinks
+// ---- begin <fitstream/iostreams_sink.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Writes a FIT to any Boost.Iostreams *Sink* (a device or a filtering
+/// stream's chain), through the same spool file fd_sink uses: the writer
+/// needs random access, a Sink offers only a forward write, so the FIT is
+/// assembled in an anonymous temporary file and copied out by commit().
+///
+/// @code
+/// std::string bytes;
+/// boost::iostreams::back_insert_device<std::string> device(bytes);
+/// fitstream::iostreams_sink<decltype(device)> out(device, "memory");
+/// fitstream::write_fit(fit, out);
+/// @endcode
+
+
+#include <boost/iostreams/operations.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// A sink that hands the finished FIT to a Boost.Iostreams Sink. The
+/// device is not owned and must outlive commit().
+template <class Device>
+class iostreams_sink final : public sink {
+public:
+    iostreams_sink(Device& device, std::string name)
+        : device_(device), name_(std::move(name)), spool_(detail::create_anonymous_temporary()) {}
+
+    void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
+        detail::pwrite_all(spool_.get(), data, size, offset, name_);
+    }
+
+    void commit(std::uint64_t total_size) override {
+        std::vector<char> buffer(1u << 20);
+        for (std::uint64_t at = 0; at < total_size;) {
+            // Unwritten gaps (alignment padding past the last payload) read as zero.
+            std::fill(buffer.begin(), buffer.end(), '\0');
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(total_size - at, buffer.size()));
+            const ssize_t got = ::pread(spool_.get(), buffer.data(), n, static_cast<off_t>(at));
+            if (got < 0) detail::throw_os_error(errno, name_, "cannot read the spool file");
+            for (std::size_t done = 0; done < n;) {
+                const std::streamsize put = boost::iostreams::write(device_, buffer.data() + done,
+                                                                    static_cast<std::streamsize>(n - done));
+                if (put <= 0) detail::throw_os_error(EIO, name_, "the device accepted no more bytes");
+                done += static_cast<std::size_t>(put);
+            }
+            at += n;
+        }
+    }
+
+    const std::string& name() const noexcept override { return name_; }
+
+private:
+    Device& device_;
+    std::string name_;
+    detail::unique_fd spool_;
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/iostreams_sink.hpp> ----
+
+// Signing keys
+// ---- begin <fitstream/sign/key_dtb.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Public keys in U-Boot's control DTB, as `mkimage -K` writes them: a
+/// `/signature/key-<name>` node that U-Boot checks FIT signatures with.
+///
+///  - RSA: `rsa,num-bits`, `rsa,modulus` and `rsa,r-squared` (big-endian,
+///    num-bits long), `rsa,n0-inverse` (-1/n mod 2^32), `rsa,exponent`
+///    (64 bits), as lib/rsa/rsa-sign.c rsa_add_verify_data();
+///  - ECDSA: `ecdsa,curve` ("prime256v1", "secp384r1"), `ecdsa,x-point`,
+///    `ecdsa,y-point` (big-endian, the curve's size);
+///  - both: `key-name-hint`, `algo`, and `required` ("conf" or "image")
+///    when U-Boot must refuse what this key does not verify.
+///
+/// @code
+/// fitstream::key_dtb dtb("u-boot.dtb");
+/// dtb.add({fitstream::signing_key::load("keys/dev.key"), "dev", "sha256,rsa2048", "conf"});
+/// dtb.save();   // temporary file + rename: all or nothing
+/// @endcode
+
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// One key to put into a control DTB.
+struct key_dtb_entry {
+    std::shared_ptr<const signing_key> key;
+    std::string name;      ///< key-name-hint: the node is /signature/key-<name>
+    std::string algo;      ///< e.g. "sha256,rsa2048"
+    std::string required;  ///< "conf", "image", or empty (U-Boot then does not insist)
+};
+
+/// One key found in a control DTB's /signature node.
+struct key_dtb_key {
+    std::string node;       ///< "/signature/key-dev"
+    std::string name;       ///< key-name-hint, else the node name without "key-"
+    std::string algo;       ///< may be empty (mkimage 2023.01 writes none for ECDSA)
+    std::string required;   ///< "conf", "image" or empty
+    std::shared_ptr<const public_key> key;
+};
+
+/// A control DTB read into memory, to read keys from or add keys to.
+class key_dtb {
+public:
+    /// Reads and checks the DTB at `path`.
+    /// @throws fitstream::error: the OS error, or errc::invalid_input when
+    ///         it is not a valid devicetree blob.
+    explicit key_dtb(std::string path) : path_(std::move(path)) {
+        // A control DTB is KiBs; libfdt cannot take more than 2 GiB anyway.
+        const std::string bytes = detail::read_bounded(path_, std::size_t(64) << 20, "DTB");
+        if (bytes.empty()) throw error(errc::invalid_input, path_, "not a valid DTB (empty file)");
+        blob_.assign((bytes.size() + 7) / 8, 0);
+        std::memcpy(blob_.data(), bytes.data(), bytes.size());
+        const int rc = detail::check_fdt(blob_.data(), bytes.size());
+        if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "not a valid DTB");
+    }
+
+    const std::string& path() const noexcept { return path_; }
+    const void* blob() const noexcept { return blob_.data(); }
+
+    /// Every subnode of /signature that holds a key U-Boot can use.
+    /// @throws fitstream::error (errc::invalid_input) for a key node that is malformed.
+    std::vector<key_dtb_key> keys() const {
+        std::vector<key_dtb_key> out;
+        const int parent = fdt_subnode_offset(blob(), 0, "signature");
+        if (parent < 0) return out;
+        int node = 0;
+        fdt_for_each_subnode(node, blob(), parent) {
+            int len = 0;
+            const char* name = fdt_get_name(blob(), node, &len);
+            key_dtb_key k;
+            k.node = "/signature/" + std::string(name ? name : "", name ? static_cast<std::size_t>(len) : 0);
+            k.name = string_prop(node, "key-name-hint");
+            if (k.name.empty()) {
+                k.name = k.node.substr(std::string("/signature/").size());
+                if (k.name.compare(0, 4, "key-") == 0) k.name.erase(0, 4);
+            }
+            k.algo = string_prop(node, "algo");
+            k.required = string_prop(node, "required");
+            k.key = std::make_shared<const public_key>(public_key::from_fdt(blob(), node, path_ + ": " + k.node));
+            out.push_back(std::move(k));
+        }
+        return out;
+    }
+
+    /// /signature `required-mode`: "all" (default) or "any".
+    std::string required_mode() const {
+        const int parent = fdt_subnode_offset(blob(), 0, "signature");
+        const std::string mode = parent < 0 ? std::string() : string_prop(parent, "required-mode");
+        return mode.empty() ? "all" : mode;
+    }
+
+    /// Throws unless `entry` can be added: its key suits its algo, and a
+    /// key node of the same name, if there is one, holds the same public
+    /// key (replacing a different key silently would lock out every image
+    /// signed with the old one). Changes nothing.
+    void check(const key_dtb_entry& entry) const {
+        if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
+        detail::check_key_name(entry.name, path_);
+        const auto algo = parse_signature_algorithm(entry.algo);
+        entry.key->check_for(algo, signature_padding::pkcs1_5);
+        if (algo.rsa) {
+            BIGNUM* e_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(entry.key->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
+                detail::throw_openssl(entry.key->path(), "cannot read the RSA public key");
+            const detail::bignum_ptr e(e_raw);
+            (void)exponent_bytes(e.get(), entry.key->path());
+        }
+        if (entry.required != "" && entry.required != "conf" && entry.required != "image")
+            throw error(errc::invalid_argument, entry.required, "required must be conf or image");
+        const int parent = fdt_subnode_offset(blob(), 0, "signature");
+        if (parent < 0) return;
+        const int node = fdt_subnode_offset(blob(), parent, ("key-" + entry.name).c_str());
+        if (node < 0) return;
+        const auto present = public_key::from_fdt(blob(), node, path_ + ": /signature/key-" + entry.name);
+        if (!present.same_as(public_key::of(*entry.key)))
+            throw error(errc::invalid_argument, path_,
+                        "/signature/key-" + entry.name + " holds a different public key than " + entry.key->path());
+    }
+
+    /// Adds (or refreshes) `/signature/key-<name>` in memory; see check().
+    void add(const key_dtb_entry& entry) {
+        check(entry);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        const auto algo = parse_signature_algorithm(entry.algo);
+        // Room for the node: the biggest key (RSA-4096) needs about 1.1 KiB.
+        const std::size_t size = fdt_totalsize(blob()) + 4096;
+        std::vector<std::uint64_t> bigger((size + 7) / 8);
+        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
+        blob_.swap(bigger);
+        void* b = blob_.data();
+        int parent = fdt_subnode_offset(b, 0, "signature");
+        if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "signature"), "cannot add /signature");
+        fdt(parent, "/signature");
+        const std::string node_name = "key-" + entry.name;
+        int node = fdt_subnode_offset(b, parent, node_name.c_str());
+        if (node == -FDT_ERR_NOTFOUND) node = fdt_add_subnode(b, parent, node_name.c_str());
+        fdt(node, "cannot add /signature/" + node_name);
+
+        const auto set = [&](const char* prop, const void* value, std::size_t len) {
+            fdt(fdt_setprop(b, node, prop, value, static_cast<int>(len)), std::string("cannot set ") + prop);
+        };
+        const auto set_string = [&](const char* prop, const std::string& value) {
+            set(prop, value.c_str(), value.size() + 1);
+        };
+        const auto set_u32 = [&](const char* prop, std::uint32_t v) {
+            std::uint8_t be[4];
+            detail::store_be32(be, v);
+            set(prop, be, 4);
+        };
+        set_string("key-name-hint", entry.name);
+        EVP_PKEY* pkey = entry.key->get();
+        const std::string& subject = entry.key->path();
+        if (algo.rsa) {
+            BIGNUM *n_raw = nullptr, *e_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1 ||
+                EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1) {
+                BN_free(n_raw);
+                detail::throw_openssl(subject, "cannot read the RSA public key");
+            }
+            detail::bignum_ptr n(n_raw), e(e_raw);
+            const auto constants = detail::rsa_constants_of(n.get(), subject);
+            set_u32("rsa,num-bits", constants.bits);
+            set_u32("rsa,n0-inverse", constants.n0_inverse);
+            const auto exponent = exponent_bytes(e.get(), subject);
+            set("rsa,exponent", exponent.data(), exponent.size());
+            const auto modulus = detail::bn_bytes(n.get(), constants.bits / 8, subject);
+            const auto& rr = constants.r_squared;
+            set("rsa,modulus", modulus.data(), modulus.size());
+            set("rsa,r-squared", rr.data(), rr.size());
+        } else {
+            BIGNUM *x_raw = nullptr, *y_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x_raw) != 1 ||
+                EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y_raw) != 1) {
+                BN_free(x_raw);
+                detail::throw_openssl(subject, "cannot read the EC public key");
+            }
+            detail::bignum_ptr x(x_raw), y(y_raw);
+            const auto x_bytes = detail::bn_bytes(x.get(), algo.key_bits / 8, subject);
+            const auto y_bytes = detail::bn_bytes(y.get(), algo.key_bits / 8, subject);
+            set_string("ecdsa,curve", algo.curve);
+            set("ecdsa,x-point", x_bytes.data(), x_bytes.size());
+            set("ecdsa,y-point", y_bytes.data(), y_bytes.size());
+        }
+        set_string("algo", entry.algo);
+        if (!entry.required.empty()) set_string("required", entry.required);
+        fdt(fdt_pack(b), "cannot pack DTB");
+    }
+
+    /// Writes the DTB back to its path, atomically (temporary file + rename).
+    void save() const { save_as(path_); }
+
+    /// Writes the DTB to `path`, atomically.
+    void save_as(const std::string& path) const {
+        const auto out = stage(path);
+        out->commit(fdt_totalsize(blob()));
+    }
+
+    /// Writes the DTB to a temporary file beside `path` (default: its own
+    /// path) and returns the sink uncommitted: commit(fdt_totalsize(blob()))
+    /// renames it into place, destroying it uncommitted removes it. Lets a
+    /// caller fail on an unwritable DTB before it commits anything else.
+    /// @throws fitstream::error (OS category) when it cannot be written.
+    std::unique_ptr<file_sink> stage(const std::string& path = {}) const {
+        auto out = std::make_unique<file_sink>(path.empty() ? path_ : path);
+        out->write_at(0, blob(), fdt_totalsize(blob()));
+        return out;
+    }
+
+private:
+    /// rsa,exponent: U-Boot holds the public exponent in 64 bits.
+    static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
+        if (BN_num_bits(e) > 64)
+            throw error(errc::unsupported, subject,
+                        "RSA public exponent has " + std::to_string(BN_num_bits(e)) +
+                            " bits; U-Boot's rsa,exponent holds 64");
+        return detail::bn_bytes(e, 8, subject);
+    }
+    int fdt(int rc, const std::string& what) const {
+        return detail::fdt_check(rc, path_, what.c_str());
+    }
+    std::string string_prop(int node, const char* name) const {
+        int len = 0;
+        const auto* p = static_cast<const char*>(fdt_getprop(blob(), node, name, &len));
+        if (!p || len <= 0 || p[len - 1] != '\0') return {};
+        return std::string(p, static_cast<std::size_t>(len - 1));
+    }
+
+    std::string path_;
+    std::vector<std::uint64_t> blob_;  // 8-byte aligned, as libfdt wants
+};
+
+/// Adds every entry to the DTB at `path` and writes it back atomically:
+/// all keys are checked first, so on any error the file is unchanged.
+inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_entry>& entries) {
+    key_dtb dtb(path);
+    for (const auto& e : entries) dtb.check(e);
+    for (const auto& e : entries) dtb.add(e);
+    dtb.save();
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/key_dtb.hpp> ----
+
+// Reading back
 // ---- begin <fitstream/reader.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -7525,7 +7196,7 @@ private:
 /// for (const auto& p : fit.verify()) std::cerr << p.subject << ": " << p.message << '\n';
 /// @endcode
 
-// ---- begin <fitstream/detail/mapped_file.hpp> ----
+// ---- begin <fitstream/detail/io/mapped_file.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // A read-only memory mapping of a whole file: the reader's view of a FIT.
@@ -7586,7 +7257,7 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/mapped_file.hpp> ----
+// ---- end <fitstream/detail/io/mapped_file.hpp> ----
 
 #include <algorithm>
 #include <cstdint>
@@ -8070,15 +7741,6 @@ inline bool for_each_node(const void* fdt, int max_depth,
     return skipped;
 }
 
-inline std::string hex(const std::vector<std::uint8_t>& bytes) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const auto b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
-}
 
 }  // namespace detail
 
@@ -8216,259 +7878,7 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
 
 }  // namespace fitstream
 // ---- end <fitstream/reader.hpp> ----
-// ---- begin <fitstream/key_dtb.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// Public keys in U-Boot's control DTB, as `mkimage -K` writes them: a
-/// `/signature/key-<name>` node that U-Boot checks FIT signatures with.
-///
-///  - RSA: `rsa,num-bits`, `rsa,modulus` and `rsa,r-squared` (big-endian,
-///    num-bits long), `rsa,n0-inverse` (-1/n mod 2^32), `rsa,exponent`
-///    (64 bits), as lib/rsa/rsa-sign.c rsa_add_verify_data();
-///  - ECDSA: `ecdsa,curve` ("prime256v1", "secp384r1"), `ecdsa,x-point`,
-///    `ecdsa,y-point` (big-endian, the curve's size);
-///  - both: `key-name-hint`, `algo`, and `required` ("conf" or "image")
-///    when U-Boot must refuse what this key does not verify.
-///
-/// @code
-/// fitstream::key_dtb dtb("u-boot.dtb");
-/// dtb.add({fitstream::signing_key::load("keys/dev.key"), "dev", "sha256,rsa2048", "conf"});
-/// dtb.save();   // temporary file + rename: all or nothing
-/// @endcode
-
-
-#include <cerrno>
-#include <cstdint>
-#include <cstring>
-#include <fstream>
-#include <iterator>
-#include <memory>
-#include <string>
-#include <vector>
-
-namespace fitstream {
-
-/// One key to put into a control DTB.
-struct key_dtb_entry {
-    std::shared_ptr<const signing_key> key;
-    std::string name;      ///< key-name-hint: the node is /signature/key-<name>
-    std::string algo;      ///< e.g. "sha256,rsa2048"
-    std::string required;  ///< "conf", "image", or empty (U-Boot then does not insist)
-};
-
-/// One key found in a control DTB's /signature node.
-struct key_dtb_key {
-    std::string node;       ///< "/signature/key-dev"
-    std::string name;       ///< key-name-hint, else the node name without "key-"
-    std::string algo;       ///< may be empty (mkimage 2023.01 writes none for ECDSA)
-    std::string required;   ///< "conf", "image" or empty
-    std::shared_ptr<const public_key> key;
-};
-
-/// A control DTB read into memory, to read keys from or add keys to.
-class key_dtb {
-public:
-    /// Reads and checks the DTB at `path`.
-    /// @throws fitstream::error: the OS error, or errc::invalid_input when
-    ///         it is not a valid devicetree blob.
-    explicit key_dtb(std::string path) : path_(std::move(path)) {
-        // A control DTB is KiBs; libfdt cannot take more than 2 GiB anyway.
-        const std::string bytes = detail::read_bounded(path_, std::size_t(64) << 20, "DTB");
-        if (bytes.empty()) throw error(errc::invalid_input, path_, "not a valid DTB (empty file)");
-        blob_.assign((bytes.size() + 7) / 8, 0);
-        std::memcpy(blob_.data(), bytes.data(), bytes.size());
-        const int rc = detail::check_fdt(blob_.data(), bytes.size());
-        if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "not a valid DTB");
-    }
-
-    const std::string& path() const noexcept { return path_; }
-    const void* blob() const noexcept { return blob_.data(); }
-
-    /// Every subnode of /signature that holds a key U-Boot can use.
-    /// @throws fitstream::error (errc::invalid_input) for a key node that is malformed.
-    std::vector<key_dtb_key> keys() const {
-        std::vector<key_dtb_key> out;
-        const int parent = fdt_subnode_offset(blob(), 0, "signature");
-        if (parent < 0) return out;
-        int node = 0;
-        fdt_for_each_subnode(node, blob(), parent) {
-            int len = 0;
-            const char* name = fdt_get_name(blob(), node, &len);
-            key_dtb_key k;
-            k.node = "/signature/" + std::string(name ? name : "", name ? static_cast<std::size_t>(len) : 0);
-            k.name = string_prop(node, "key-name-hint");
-            if (k.name.empty()) {
-                k.name = k.node.substr(std::string("/signature/").size());
-                if (k.name.compare(0, 4, "key-") == 0) k.name.erase(0, 4);
-            }
-            k.algo = string_prop(node, "algo");
-            k.required = string_prop(node, "required");
-            k.key = std::make_shared<const public_key>(public_key::from_fdt(blob(), node, path_ + ": " + k.node));
-            out.push_back(std::move(k));
-        }
-        return out;
-    }
-
-    /// /signature `required-mode`: "all" (default) or "any".
-    std::string required_mode() const {
-        const int parent = fdt_subnode_offset(blob(), 0, "signature");
-        const std::string mode = parent < 0 ? std::string() : string_prop(parent, "required-mode");
-        return mode.empty() ? "all" : mode;
-    }
-
-    /// Throws unless `entry` can be added: its key suits its algo, and a
-    /// key node of the same name, if there is one, holds the same public
-    /// key (replacing a different key silently would lock out every image
-    /// signed with the old one). Changes nothing.
-    void check(const key_dtb_entry& entry) const {
-        if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
-        detail::check_key_name(entry.name, path_);
-        const auto algo = parse_signature_algorithm(entry.algo);
-        entry.key->check_for(algo, signature_padding::pkcs1_5);
-        if (algo.rsa) {
-            BIGNUM* e_raw = nullptr;
-            if (EVP_PKEY_get_bn_param(entry.key->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
-                detail::throw_openssl(entry.key->path(), "cannot read the RSA public key");
-            const detail::bignum_ptr e(e_raw);
-            (void)exponent_bytes(e.get(), entry.key->path());
-        }
-        if (entry.required != "" && entry.required != "conf" && entry.required != "image")
-            throw error(errc::invalid_argument, entry.required, "required must be conf or image");
-        const int parent = fdt_subnode_offset(blob(), 0, "signature");
-        if (parent < 0) return;
-        const int node = fdt_subnode_offset(blob(), parent, ("key-" + entry.name).c_str());
-        if (node < 0) return;
-        const auto present = public_key::from_fdt(blob(), node, path_ + ": /signature/key-" + entry.name);
-        if (!present.same_as(public_key::of(*entry.key)))
-            throw error(errc::invalid_argument, path_,
-                        "/signature/key-" + entry.name + " holds a different public key than " + entry.key->path());
-    }
-
-    /// Adds (or refreshes) `/signature/key-<name>` in memory; see check().
-    void add(const key_dtb_entry& entry) {
-        check(entry);
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        const auto algo = parse_signature_algorithm(entry.algo);
-        // Room for the node: the biggest key (RSA-4096) needs about 1.1 KiB.
-        const std::size_t size = fdt_totalsize(blob()) + 4096;
-        std::vector<std::uint64_t> bigger((size + 7) / 8);
-        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
-        blob_.swap(bigger);
-        void* b = blob_.data();
-        int parent = fdt_subnode_offset(b, 0, "signature");
-        if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "signature"), "cannot add /signature");
-        fdt(parent, "/signature");
-        const std::string node_name = "key-" + entry.name;
-        int node = fdt_subnode_offset(b, parent, node_name.c_str());
-        if (node == -FDT_ERR_NOTFOUND) node = fdt_add_subnode(b, parent, node_name.c_str());
-        fdt(node, "cannot add /signature/" + node_name);
-
-        const auto set = [&](const char* prop, const void* value, std::size_t len) {
-            fdt(fdt_setprop(b, node, prop, value, static_cast<int>(len)), std::string("cannot set ") + prop);
-        };
-        const auto set_string = [&](const char* prop, const std::string& value) {
-            set(prop, value.c_str(), value.size() + 1);
-        };
-        const auto set_u32 = [&](const char* prop, std::uint32_t v) {
-            std::uint8_t be[4];
-            detail::store_be32(be, v);
-            set(prop, be, 4);
-        };
-        set_string("key-name-hint", entry.name);
-        EVP_PKEY* pkey = entry.key->get();
-        const std::string& subject = entry.key->path();
-        if (algo.rsa) {
-            BIGNUM *n_raw = nullptr, *e_raw = nullptr;
-            if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1 ||
-                EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1) {
-                BN_free(n_raw);
-                detail::throw_openssl(subject, "cannot read the RSA public key");
-            }
-            detail::bignum_ptr n(n_raw), e(e_raw);
-            const auto constants = detail::rsa_constants_of(n.get(), subject);
-            set_u32("rsa,num-bits", constants.bits);
-            set_u32("rsa,n0-inverse", constants.n0_inverse);
-            const auto exponent = exponent_bytes(e.get(), subject);
-            set("rsa,exponent", exponent.data(), exponent.size());
-            const auto modulus = detail::bn_bytes(n.get(), constants.bits / 8, subject);
-            const auto& rr = constants.r_squared;
-            set("rsa,modulus", modulus.data(), modulus.size());
-            set("rsa,r-squared", rr.data(), rr.size());
-        } else {
-            BIGNUM *x_raw = nullptr, *y_raw = nullptr;
-            if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x_raw) != 1 ||
-                EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y_raw) != 1) {
-                BN_free(x_raw);
-                detail::throw_openssl(subject, "cannot read the EC public key");
-            }
-            detail::bignum_ptr x(x_raw), y(y_raw);
-            const auto x_bytes = detail::bn_bytes(x.get(), algo.key_bits / 8, subject);
-            const auto y_bytes = detail::bn_bytes(y.get(), algo.key_bits / 8, subject);
-            set_string("ecdsa,curve", algo.curve);
-            set("ecdsa,x-point", x_bytes.data(), x_bytes.size());
-            set("ecdsa,y-point", y_bytes.data(), y_bytes.size());
-        }
-        set_string("algo", entry.algo);
-        if (!entry.required.empty()) set_string("required", entry.required);
-        fdt(fdt_pack(b), "cannot pack DTB");
-    }
-
-    /// Writes the DTB back to its path, atomically (temporary file + rename).
-    void save() const { save_as(path_); }
-
-    /// Writes the DTB to `path`, atomically.
-    void save_as(const std::string& path) const {
-        const auto out = stage(path);
-        out->commit(fdt_totalsize(blob()));
-    }
-
-    /// Writes the DTB to a temporary file beside `path` (default: its own
-    /// path) and returns the sink uncommitted: commit(fdt_totalsize(blob()))
-    /// renames it into place, destroying it uncommitted removes it. Lets a
-    /// caller fail on an unwritable DTB before it commits anything else.
-    /// @throws fitstream::error (OS category) when it cannot be written.
-    std::unique_ptr<file_sink> stage(const std::string& path = {}) const {
-        auto out = std::make_unique<file_sink>(path.empty() ? path_ : path);
-        out->write_at(0, blob(), fdt_totalsize(blob()));
-        return out;
-    }
-
-private:
-    /// rsa,exponent: U-Boot holds the public exponent in 64 bits.
-    static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
-        if (BN_num_bits(e) > 64)
-            throw error(errc::unsupported, subject,
-                        "RSA public exponent has " + std::to_string(BN_num_bits(e)) +
-                            " bits; U-Boot's rsa,exponent holds 64");
-        return detail::bn_bytes(e, 8, subject);
-    }
-    int fdt(int rc, const std::string& what) const {
-        return detail::fdt_check(rc, path_, what.c_str());
-    }
-    std::string string_prop(int node, const char* name) const {
-        int len = 0;
-        const auto* p = static_cast<const char*>(fdt_getprop(blob(), node, name, &len));
-        if (!p || len <= 0 || p[len - 1] != '\0') return {};
-        return std::string(p, static_cast<std::size_t>(len - 1));
-    }
-
-    std::string path_;
-    std::vector<std::uint64_t> blob_;  // 8-byte aligned, as libfdt wants
-};
-
-/// Adds every entry to the DTB at `path` and writes it back atomically:
-/// all keys are checked first, so on any error the file is unchanged.
-inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_entry>& entries) {
-    key_dtb dtb(path);
-    for (const auto& e : entries) dtb.check(e);
-    for (const auto& e : entries) dtb.add(e);
-    dtb.save();
-}
-
-}  // namespace fitstream
-// ---- end <fitstream/key_dtb.hpp> ----
-// ---- begin <fitstream/verify_signatures.hpp> ----
+// ---- begin <fitstream/sign/verify.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
@@ -8755,5 +8165,765 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
 }
 
 }  // namespace fitstream
-// ---- end <fitstream/verify_signatures.hpp> ----
+// ---- end <fitstream/sign/verify.hpp> ----
+
+// Front ends
+// ---- begin <fitstream/kbuild/kernel_fit.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// The FIT a kernel build makes: a kernel, an optional ramdisk, and one
+/// configuration per devicetree blob, shaped as Linux's scripts/make_fit.py
+/// shapes it (`kernel`, `ramdisk`, `fdt-N`, `conf-N`) plus what it leaves
+/// out: hashes, a default configuration, each board's compatible in its
+/// configuration, and a reproducible timestamp. Beyond make_fit.py:
+/// composite DTBs taken apart as `make_fit.py -D` does, identical payloads
+/// stored once, overlays and explicit configurations, a codec per image
+/// kind, loadables, FITs of devicetrees only, 64-bit addresses,
+/// configurations named after their DTBs, and the list of files read (for
+/// a Make/Ninja depfile, see depfile_text()).
+///
+/// @code
+/// fitstream::kernel_fit_options opts;
+/// opts.name = "Linux 6.12"; opts.arch = "arm64"; opts.os = "linux";
+/// opts.compression = "gzip"; opts.fdt_compression = "none";
+/// fitstream::kernel_fit_report report;
+/// auto fit = fitstream::make_kernel_fit(opts, "Image", "", {"a.dtb", "b.dtb"}, {}, &report);
+/// fitstream::write_fit(fit, "image.fit");
+/// @endcode
+
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace fitstream {
+
+/// How the configurations made from DTB files are named.
+enum class conf_naming {
+    sequence,  ///< `conf-1`, `conf-2`, ... in input order (make_fit.py, Kbuild)
+    basename,  ///< `conf-<DTB file name without .dtb>`, as Yocto names them
+};
+
+/// One extra image (firmware, TEE, ATF blob, ...) that every configuration
+/// lists in `loadables`.
+struct loadable_spec {
+    std::string path;                    ///< the file
+    std::string name;                    ///< node name; empty: `loadable-N`
+    std::string type = "firmware";       ///< FIT `type`
+    std::string description;             ///< empty: the file's base name
+    std::string arch;                    ///< empty: kernel_fit_options::arch
+    std::string os;                      ///< FIT `os`; empty: none written
+    std::optional<std::uint64_t> load;   ///< FIT `load`
+    std::optional<std::uint64_t> entry;  ///< FIT `entry`
+    std::string compression = "none";    ///< codec, by FIT name
+};
+
+/// A configuration described explicitly: a base DTB and overlays applied
+/// to it. Its description and compatible come from the base DTB.
+struct configuration_spec {
+    std::string name;                   ///< node name under /configurations
+    std::string base;                   ///< the base DTB file
+    std::vector<std::string> overlays;  ///< overlay files (.dtbo), in order
+};
+
+/// What make_kernel_fit() builds.
+struct kernel_fit_options {
+    std::string name;                           ///< the kernel's description ("Linux-6.12")
+    std::string arch;                           ///< FIT arch ("arm64")
+    std::string os = "linux";                   ///< FIT os
+    std::string compression = "none";           ///< codec for the kernel and DTBs, by FIT name
+    std::vector<std::string> hashes{"sha256"};  ///< hash algos for every image; empty for none
+    /// When set, the kernel becomes `type = "kernel"` loaded there (U-Boot
+    /// before 2024 does not decompress a `kernel_noload` image); otherwise
+    /// `kernel_noload` with load and entry 0, as make_fit.py writes it.
+    std::optional<std::uint64_t> load;
+    std::optional<std::uint64_t> entry;  ///< defaults to `load`
+    std::optional<std::uint32_t> timestamp;
+    /// `/configurations/default`: a configuration name, a DTB file (as given,
+    /// or its base name: the configuration made from it), or a compatible
+    /// string (the first configuration listing it). Empty: the first
+    /// configuration. One that matches nothing is an error.
+    std::string default_configuration;
+
+    std::optional<std::string> kernel_compression;  ///< overrides `compression` for the kernel
+    std::optional<std::string> fdt_compression;     ///< overrides `compression` for DTBs and overlays
+    std::string ramdisk_compression = "none";       ///< ramdisks are normally compressed already
+    /// make_fit.py's -D: a composite DTB whose Kbuild `.<name>.dtb.cmd` runs
+    /// fdtoverlay is stored as its base and overlays (see make_kernel_fit()).
+    bool decompose_dtbs = false;
+    /// Identical bytes are stored once, whatever the file names.
+    bool deduplicate = true;
+    /// Threads that read and check the DTB list ahead of assembling the
+    /// tree (0: one per core). The tree and any error are the same for
+    /// every count: results are used, and errors reported, in list order.
+    unsigned threads = 1;
+    /// `.dtbo` files in the DTB list become fdt images (no configuration of
+    /// their own) instead of being skipped.
+    bool pack_overlays = false;
+    std::vector<configuration_spec> configurations;  ///< after those made from the DTB list
+    std::vector<loadable_spec> loadables;            ///< listed by every configuration
+    conf_naming naming = conf_naming::sequence;      ///< names of the configurations made from DTBs
+    /// `#address-cells`: 1 or 2; 0 picks 2 only when an address needs 64 bits.
+    int address_cells = 0;
+};
+
+/// What make_kernel_fit() did besides building the tree.
+struct kernel_fit_report {
+    /// Every file the FIT is made from or that decided its shape, once each,
+    /// in the order first met: kernel, ramdisk, DTBs, Kbuild `.cmd` files,
+    /// overlays, loadables. (Response files and file lists are the caller's.)
+    std::vector<std::string> files_read;
+    std::size_t images_deduplicated = 0;   ///< images not stored because their bytes were already
+    std::uint64_t bytes_deduplicated = 0;  ///< their total size (before compression)
+};
+
+namespace detail {
+
+inline void apply_codec_and_hashes(image& img, const std::string& compression,
+                                   const std::vector<std::string>& hashes) {
+    visit_codec(compression, [&](auto tag) { img.compress_with<typename decltype(tag)::type>(); });
+    for (const auto& h : hashes) visit_hash(h, [&](auto tag) { img.add_hash<typename decltype(tag)::type>(); });
+}
+
+/// Python's str.split() separators (make_fit.py splits the .cmd text so).
+inline bool python_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= '\x1c' && c <= '\x1f');
+}
+
+inline std::vector<std::string> python_split(const std::string& text) {
+    std::vector<std::string> words;
+    std::string word;
+    for (const char c : text) {
+        if (python_space(c)) {
+            if (!word.empty()) words.push_back(std::move(word));
+            word.clear();
+        } else {
+            word += c;
+        }
+    }
+    if (!word.empty()) words.push_back(std::move(word));
+    return words;
+}
+
+/// The Kbuild command file beside `dtb`, as make_fit.py names it:
+/// os.path.join(dirname, f'.{basename}.cmd').
+inline std::string kbuild_cmd_file(const std::string& dtb) {
+    const auto slash = dtb.rfind('/');
+    if (slash == std::string::npos) return "." + dtb + ".cmd";
+    return dtb.substr(0, slash + 1) + "." + dtb.substr(slash + 1) + ".cmd";
+}
+
+/// The files a composite DTB is made of, read from its Kbuild command
+/// file as make_fit.py -D reads it: when the text mentions
+/// `scripts/dtc/fdtoverlay`, the words after `-i` in the command (up to
+/// the first `;`, which starts Kbuild's schema check when CHECK_DTBS is
+/// on) are the base then the overlays; otherwise the DTB is itself.
+inline std::vector<std::string> decompose_dtb(const std::string& dtb, const std::string& cmd_file,
+                                              const std::string& text) {
+    if (text.find("scripts/dtc/fdtoverlay") == std::string::npos) return {dtb};
+    const auto words = python_split(text.substr(0, text.find(';')));
+    const auto i = std::find(words.begin(), words.end(), "-i");
+    if (i == words.end())
+        throw error(errc::invalid_input, cmd_file,
+                    "runs fdtoverlay but has no '-i': cannot tell which files " + dtb + " is made of");
+    if (i + 1 == words.end())
+        throw error(errc::invalid_input, cmd_file, "runs fdtoverlay but names no file after '-i' (for " + dtb + ")");
+    return {i + 1, words.end()};
+}
+
+/// A node name from a file name: characters devicetree does not allow in
+/// FIT node names (and '@') become '_'.
+inline std::string sanitise_node_name(const std::string& text) {
+    std::string out = text;
+    for (char& c : out)
+        if (!is_node_name_char(c)) c = '_';
+    return out;
+}
+
+using digest = std::array<std::uint8_t, hash::sha256::digest_size>;
+
+inline digest digest_of(const void* data, std::size_t size) {
+    hash::sha256 h;
+    h.update(data, size);
+    return h.final();
+}
+
+/// SHA-256 of a file, read in chunks.
+inline digest digest_of_file(const std::string& path) {
+    hash::sha256 h;
+    auto fd = open_for_reading(path);
+    std::vector<char> buffer(1u << 20);
+    for (;;) {
+        const std::size_t n = read_up_to(fd.get(), buffer.data(), buffer.size(), path);
+        h.update(buffer.data(), n);
+        if (n < buffer.size()) break;
+    }
+    return h.final();
+}
+
+/// True when two files hold the same bytes (compared, not hashed).
+inline bool same_file_contents(const std::string& a, const std::string& b) {
+    auto fa = open_for_reading(a);
+    auto fb = open_for_reading(b);
+    if (file_size(fa.get(), a) != file_size(fb.get(), b)) return false;
+    std::vector<char> ba(1u << 16), bb(1u << 16);
+    for (;;) {
+        const std::size_t na = read_up_to(fa.get(), ba.data(), ba.size(), a);
+        const std::size_t nb = read_up_to(fb.get(), bb.data(), bb.size(), b);
+        if (na != nb || std::memcmp(ba.data(), bb.data(), na) != 0) return false;
+        if (na < ba.size()) return true;
+    }
+}
+
+inline std::string read_text_file(const std::string& path, std::uint64_t limit) {
+    auto fd = open_for_reading(path);
+    const auto size = file_size(fd.get(), path);
+    if (size > limit) throw error(errc::invalid_input, path, "too large (" + std::to_string(size) + " bytes)");
+    std::string text(static_cast<std::size_t>(size), '\0');
+    text.resize(read_up_to(fd.get(), text.data(), text.size(), path));
+    return text;
+}
+
+/// A set of strings kept elsewhere (report paths, image sources), holding
+/// only their indices: with 100,000 DTBs a copy of every path per lookup
+/// table is several MiB each. `Get(i)` returns string i; find() looks a
+/// string up without storing it.
+template <class Get>
+class string_index {
+public:
+    explicit string_index(Get get) : get_(std::move(get)), set_(0, hasher{this}, equal{this}) {}
+    string_index(const string_index&) = delete;
+    string_index& operator=(const string_index&) = delete;
+
+    /// The index of a string equal to `key`, or npos.
+    std::size_t find(std::string_view key) const {
+        probe_ = key;
+        const auto it = set_.find(probe);
+        return it == set_.end() ? npos : *it;
+    }
+    /// Adds string `i`; false when an equal string is already in.
+    bool insert(std::size_t i) { return set_.insert(i).second; }
+    void reserve(std::size_t n) { set_.reserve(n); }
+
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+private:
+    static constexpr std::size_t probe = npos;  // stands for probe_ inside the set's functors
+    std::string_view at(std::size_t i) const { return i == probe ? probe_ : std::string_view(get_(i)); }
+    struct hasher {
+        const string_index* self;
+        std::size_t operator()(std::size_t i) const { return std::hash<std::string_view>()(self->at(i)); }
+    };
+    struct equal {
+        const string_index* self;
+        bool operator()(std::size_t a, std::size_t b) const { return self->at(a) == self->at(b); }
+    };
+
+    Get get_;
+    mutable std::string_view probe_;
+    std::unordered_set<std::size_t, hasher, equal> set_;
+};
+
+/// Builds the tree for make_kernel_fit(), one input at a time.
+class kernel_fit_assembler {
+public:
+    /// What inspect() learns from a devicetree file.
+    struct inspection {
+        dtb_info info;
+        std::optional<digest> sha;  ///< when deduplicating
+    };
+
+    kernel_fit_assembler(const kernel_fit_options& options, kernel_fit_report& report)
+        : options_(options), report_(report) {
+        fit.description = options.name + " with devicetree set";
+        fit.timestamp = options.timestamp;
+    }
+
+    tree fit;
+
+    void add_kernel(const std::string& path) {
+        note_read(path);
+        image& k = fit.images.emplace_back("kernel", options_.load ? "kernel" : "kernel_noload", source::file(path));
+        k.description = options_.name;
+        k.arch = options_.arch;
+        k.os = options_.os;
+        k.load = options_.load.value_or(0);
+        k.entry = options_.entry ? options_.entry : k.load;
+        apply_codec_and_hashes(k, options_.kernel_compression.value_or(options_.compression), options_.hashes);
+        kernel_ = "kernel";
+    }
+
+    void add_ramdisk(const std::string& path) {
+        note_read(path);
+        image& r = fit.images.emplace_back("ramdisk", "ramdisk", source::file(path));
+        r.description = "Ramdisk";
+        r.arch = options_.arch;
+        r.os = options_.os;
+        apply_codec_and_hashes(r, options_.ramdisk_compression, options_.hashes);
+        ramdisk_ = "ramdisk";
+    }
+
+    /// Reads and checks [first, last) on `threads` threads ahead of
+    /// inspect(): with 1,500 DTBs, reading them and fdt_check_full are most
+    /// of the time spent outside the codecs. The caller goes through the
+    /// list in windows, so this holds one window's results. A file that
+    /// fails here is left for inspect() to read again: its error comes in
+    /// list order, as without threads.
+    void prefetch(const std::string* first, const std::string* last, unsigned threads) {
+        prefetched_.clear();
+        const auto count = static_cast<std::size_t>(last - first);
+        threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
+        if (threads < 2) return;
+        std::vector<std::optional<inspection>> results(count);
+        std::atomic<std::size_t> next{0};
+        const bool with_digest = options_.deduplicate;
+        const auto work = [&] {
+            for (std::size_t i; (i = next.fetch_add(1)) < count;) {
+                try {
+                    const auto bytes = read_file_bounded(first[i], max_dtb_file_size, "devicetree blob");
+                    inspection in{inspect_dtb(bytes.data(), bytes.size(), first[i]), std::nullopt};
+                    if (with_digest) in.sha = digest_of(bytes.data(), bytes.size());
+                    results[i] = std::move(in);
+                } catch (...) {
+                    // inspect() meets it again, in order.
+                }
+            }
+        };
+        std::vector<std::thread> pool;
+        try {
+            for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+        } catch (...) {
+            // No more threads to be had: the ones started and this one
+            // share the list all the same.
+        }
+        work();
+        for (auto& t : pool) t.join();
+        for (std::size_t i = 0; i < count; ++i)
+            if (results[i]) prefetched_.emplace(first[i], std::move(*results[i]));
+    }
+
+    /// A DTB from the list: one configuration, named later.
+    void add_dtb_configuration(const std::string& dtb) {
+        inspection in = inspect(dtb);
+        std::vector<std::string> files{dtb};
+        if (options_.decompose_dtbs) {
+            const std::string cmd = kbuild_cmd_file(dtb);
+            std::string text;
+            try {
+                text = read_text_file(cmd, 16u << 20);
+            } catch (const error& e) {
+                throw error(e.code(), cmd,
+                            "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb + ": " +
+                                e.reason());
+            }
+            note_read(cmd);
+            files = decompose_dtb(dtb, cmd, text);
+        }
+        configuration conf;
+        conf.description = in.info.model ? std::move(*in.info.model) : base_name(dtb);
+        conf.compatible = std::move(in.info.compatible);
+        for (const auto& f : files) conf.fdt.push_back(f == dtb ? fdt_image(f, &in) : fdt_image(f));
+        add_configuration(std::move(conf), dtb, /*automatic=*/true);
+    }
+
+    void add_explicit_configuration(const configuration_spec& spec) {
+        if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
+        if (spec.base.empty()) throw error(errc::invalid_argument, spec.name, "configuration has no base DTB");
+        inspection in = inspect(spec.base);
+        configuration conf;
+        conf.name = spec.name;
+        conf.description = in.info.model ? std::move(*in.info.model) : base_name(spec.base);
+        conf.compatible = std::move(in.info.compatible);
+        conf.fdt.push_back(fdt_image(spec.base, &in));
+        for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay));
+        add_configuration(std::move(conf), spec.base, /*automatic=*/false);
+    }
+
+    /// Stores a devicetree (DTB or overlay) once; returns its image name.
+    /// `known`: what inspect() found for `path` when the caller has it (the
+    /// file is read once); otherwise it is read and checked here.
+    std::string fdt_image(const std::string& path, const inspection* known = nullptr) {
+        if (const auto i = fdt_paths_.find(path); i != string_index<image_source_at>::npos) return fit.images[i].name;
+        if (const auto it = fdt_aliases_.find(path); it != fdt_aliases_.end()) return fit.images[it->second].name;
+        const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
+        if (options_.deduplicate) {
+            const std::size_t existing = find_fdt_duplicate(*sha, path);
+            if (existing != string_index<image_source_at>::npos) {
+                fdt_aliases_.emplace(path, existing);
+                return fit.images[existing].name;
+            }
+        }
+        std::string name = "fdt-" + std::to_string(++fdt_count_);
+        image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
+        f.description = base_name(path);
+        f.arch = options_.arch;
+        apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
+        const std::size_t index = fit.images.size() - 1;
+        fdt_paths_.insert(index);
+        if (options_.deduplicate) fdt_by_digest_.emplace(digest_prefix(*sha), index);
+        return name;
+    }
+
+    void add_loadable(const loadable_spec& spec) {
+        note_read(spec.path);
+        const std::string arch = spec.arch.empty() ? options_.arch : spec.arch;
+        // Only images that would be written identically may be merged.
+        std::string kind;
+        if (options_.deduplicate && spec.name.empty()) {
+            kind = "loadable\n" + spec.type + "\n" + arch + "\n" + spec.os + "\n" + spec.compression + "\n" +
+                   (spec.load ? std::to_string(*spec.load) : "-") + "\n" +
+                   (spec.entry ? std::to_string(*spec.entry) : "-") + "\n" + spec.description;
+            const digest d = digest_of_file(spec.path);
+            const std::string existing = find_duplicate(d, spec.path, kind);
+            if (!existing.empty()) {
+                if (std::find(loadables_.begin(), loadables_.end(), existing) == loadables_.end())
+                    loadables_.push_back(existing);
+                return;
+            }
+            loadable_by_digest_[key_of(d, kind)].push_back({spec.path, next_loadable_name()});
+        }
+        const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
+        if (spec.name.empty()) ++loadable_count_;
+        image& l = fit.images.emplace_back(name, spec.type, source::file(spec.path));
+        l.description = spec.description.empty() ? base_name(spec.path) : spec.description;
+        l.arch = arch;
+        l.os = spec.os;
+        l.load = spec.load;
+        l.entry = spec.entry ? spec.entry : spec.load;
+        apply_codec_and_hashes(l, spec.compression, options_.hashes);
+        loadables_.push_back(name);
+    }
+
+    /// Room for what `dtbs` and `options` add, so that the image and
+    /// configuration vectors (hundreds of bytes an element) do not grow by
+    /// doubling: with 100,000 DTBs that is tens of MiB of slack and copying.
+    void reserve(const std::vector<std::string>& dtbs, const kernel_fit_options& options) {
+        std::size_t confs = options.configurations.size(), fdts = 0;
+        for (const auto& path : dtbs) {
+            if (has_suffix(path, ".dtb")) ++confs;
+            else if (!options.pack_overlays || !has_suffix(path, ".dtbo")) continue;
+            ++fdts;
+        }
+        for (const auto& spec : options.configurations) fdts += 1 + spec.overlays.size();
+        fit.images.reserve(2 + fdts + options.loadables.size());
+        fit.configurations.reserve(confs);
+        sources_.reserve(confs);
+        automatic_.reserve(confs);
+        files_seen_.reserve(2 + fdts + options.loadables.size());
+        fdt_paths_.reserve(fdts);
+        if (options.deduplicate) fdt_by_digest_.reserve(fdts);
+    }
+
+    /// Names the configurations, links kernel/ramdisk/loadables, sets the
+    /// address cells and the default.
+    tree finish() {
+        std::set<std::string> explicit_names;
+        for (std::size_t i = 0; i < fit.configurations.size(); ++i)
+            if (!automatic_[i] && !explicit_names.insert(fit.configurations[i].name).second)
+                throw error(errc::invalid_argument, "/configurations/" + fit.configurations[i].name,
+                            "configuration named twice");
+        std::set<std::string> used = explicit_names;
+        // Per stem, the suffix to try next: names are only ever added, so
+        // those below it stay taken, and many DTBs of the same file name
+        // are named in linear time, not by rescanning from "-2" each time.
+        std::unordered_map<std::string, int> next_suffix;
+        for (std::size_t i = 0; i < fit.configurations.size(); ++i) {
+            if (!automatic_[i]) continue;
+            const std::string stem =
+                options_.naming == conf_naming::basename
+                    ? "conf-" + sanitise_node_name(has_suffix(base_name(source(i)), ".dtb")
+                                                       ? base_name(source(i)).substr(0, base_name(source(i)).size() - 4)
+                                                       : base_name(source(i)))
+                    : "conf-" + std::to_string(i + 1);
+            std::string name = stem;
+            if (used.count(name)) {
+                int& n = next_suffix.try_emplace(stem, 2).first->second;
+                do name = stem + "-" + std::to_string(n++);
+                while (used.count(name));
+            }
+            used.insert(name);
+            fit.configurations[i].name = name;
+        }
+        for (auto& conf : fit.configurations) {
+            conf.kernel = kernel_;
+            conf.ramdisk = ramdisk_;
+            conf.loadables = loadables_;
+        }
+        if (options_.address_cells != 0) {
+            fit.address_cells = options_.address_cells;
+        } else {
+            fit.address_cells = 1;
+            for (const auto& img : fit.images)
+                for (const auto& a : {img.load, img.entry})
+                    if (a && *a > max_cell_value) fit.address_cells = 2;
+        }
+        fit.default_configuration = resolve_default();
+        // Many DTBs with the same bytes leave reserved images unused.
+        if (fit.images.capacity() - fit.images.size() > fit.images.size() / 4) fit.images.shrink_to_fit();
+        return std::move(fit);
+    }
+
+private:
+    struct stored {
+        std::string path;
+        std::string image;
+    };
+
+    void note_read(const std::string& path) {
+        if (files_seen_.find(path) != string_index<file_read_at>::npos) return;
+        report_.files_read.push_back(path);
+        files_seen_.insert(report_.files_read.size() - 1);
+    }
+
+    /// Reads and checks a devicetree (fdt_check_full): its model and
+    /// compatible, and its digest when deduplicating. Nothing is kept: a
+    /// file is stored once (fdt_image), and one listed twice is read twice.
+    inspection inspect(const std::string& path) {
+        if (const auto it = prefetched_.find(path); it != prefetched_.end()) {
+            inspection out = std::move(it->second);
+            prefetched_.erase(it);
+            note_read(path);
+            return out;
+        }
+        // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
+        const auto bytes = read_file_bounded(path, max_dtb_file_size, "devicetree blob");
+        note_read(path);
+        inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
+        if (options_.deduplicate) out.sha = digest_of(bytes.data(), bytes.size());
+        return out;
+    }
+
+    static std::uint64_t digest_prefix(const digest& d) {
+        std::uint64_t p = 0;
+        std::memcpy(&p, d.data(), sizeof p);
+        return p;
+    }
+
+    /// The fdt image already holding `path`'s bytes (the digest's first 64
+    /// bits equal, then compared byte for byte), or npos. Counts what was saved.
+    std::size_t find_fdt_duplicate(const digest& d, const std::string& path) {
+        const auto [begin, end] = fdt_by_digest_.equal_range(digest_prefix(d));
+        for (auto it = begin; it != end; ++it) {
+            if (!same_file_contents(fit.images[it->second].data.name(), path)) continue;
+            ++report_.images_deduplicated;
+            auto fd = open_for_reading(path);
+            report_.bytes_deduplicated += file_size(fd.get(), path);
+            return it->second;
+        }
+        return string_index<image_source_at>::npos;
+    }
+
+    static std::string key_of(const digest& d, const std::string& kind) {
+        return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
+    }
+
+    /// The loadable already holding `path`'s bytes (digest and `kind` equal,
+    /// then compared byte for byte), or empty. Counts what was saved.
+    std::string find_duplicate(const digest& d, const std::string& path, const std::string& kind) {
+        const auto it = loadable_by_digest_.find(key_of(d, kind));
+        if (it == loadable_by_digest_.end()) return {};
+        for (const auto& candidate : it->second) {
+            if (!same_file_contents(candidate.path, path)) continue;
+            ++report_.images_deduplicated;
+            auto fd = open_for_reading(path);
+            report_.bytes_deduplicated += file_size(fd.get(), path);
+            return candidate.image;
+        }
+        return {};
+    }
+
+    std::string next_loadable_name() const { return "loadable-" + std::to_string(loadable_count_ + 1); }
+
+    // `source`: the DTB the configuration is made from, read (and so
+    // noted in the report) just before.
+    void add_configuration(configuration conf, const std::string& source, bool automatic) {
+        fit.configurations.push_back(std::move(conf));
+        sources_.push_back(files_seen_.find(source));
+        automatic_.push_back(automatic);
+    }
+
+    const std::string& source(std::size_t conf) const { return report_.files_read[sources_[conf]]; }
+
+    std::string resolve_default() const {
+        const auto& confs = fit.configurations;
+        const std::string& want = options_.default_configuration;
+        if (want.empty()) return confs.empty() ? std::string() : confs.front().name;
+        for (const auto& c : confs)
+            if (c.name == want) return c.name;
+        for (std::size_t i = 0; i < confs.size(); ++i)
+            if (source(i) == want) return confs[i].name;
+        for (std::size_t i = 0; i < confs.size(); ++i)
+            if (base_name(source(i)) == want) return confs[i].name;
+        for (const auto& c : confs)
+            if (std::find(c.compatible.begin(), c.compatible.end(), want) != c.compatible.end()) return c.name;
+        throw error(errc::invalid_argument, "default configuration",
+                    "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
+    }
+
+    struct file_read_at {
+        const kernel_fit_report* report;
+        const std::string& operator()(std::size_t i) const { return report->files_read[i]; }
+    };
+    struct image_source_at {
+        const tree* fit;
+        const std::string& operator()(std::size_t i) const { return fit->images[i].data.name(); }
+    };
+
+    // With 100,000 DTBs every per-file table costs MiB: paths are kept once
+    // (in the report and the images) and the tables hold indices.
+    const kernel_fit_options& options_;
+    kernel_fit_report& report_;
+    string_index<file_read_at> files_seen_{file_read_at{&report_}};     // report_.files_read
+    string_index<image_source_at> fdt_paths_{image_source_at{&fit}};  // fdt images, by file
+    std::unordered_map<std::string, std::size_t> fdt_aliases_;        // deduplicated files: their image
+    std::unordered_multimap<std::uint64_t, std::size_t> fdt_by_digest_;  // digest prefix: fdt image
+    std::unordered_map<std::string, std::vector<stored>> loadable_by_digest_;
+    std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
+    std::unordered_map<std::string, inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
+    std::vector<bool> automatic_;       // per configuration: named by `naming`
+    std::vector<std::string> loadables_;
+    std::string kernel_, ramdisk_;
+    int fdt_count_ = 0;
+    int loadable_count_ = 0;
+};
+
+}  // namespace detail
+
+/// Builds the tree for a kernel, an optional ramdisk and a list of DTBs.
+///
+/// Only files ending in `.dtb` make configurations, as with make_fit.py;
+/// with `options.pack_overlays`, `.dtbo` files become fdt images without a
+/// configuration of their own; every other file is passed to `skipped`
+/// (when set) and left out. A file listed twice is stored once; with
+/// `options.deduplicate` (the default), so is any file whose bytes equal an
+/// earlier one's (SHA-256, then compared byte for byte). Images are
+/// numbered `fdt-1`, `fdt-2`, ... densely in the order first met.
+///
+/// With `options.decompose_dtbs` (make_fit.py -D), each DTB's Kbuild
+/// command file `.<file name>.cmd` beside it is read: when it runs
+/// `scripts/dtc/fdtoverlay`, the files after `-i` (up to the first `;`;
+/// paths relative to the current directory) are stored instead, and the
+/// configuration's `fdt` lists them, base first; its description and
+/// compatible still come from the composite DTB.
+///
+/// Then come `options.configurations` (explicit ones) and the loadables,
+/// which every configuration lists. Each devicetree is read and checked
+/// with fdt_check_full now (its payload is read again, streaming, when the
+/// FIT is written).
+///
+/// @param kernel path, or empty for a FIT of devicetrees only
+/// @param ramdisk path, or empty for none
+/// @param report when set, receives the files read and what deduplication saved
+/// @throws fitstream::error for an unreadable or invalid DTB (naming it), a
+///         missing or unparsable Kbuild command file (naming it), an unknown
+///         codec or hash name, a default that matches nothing, a
+///         configuration named twice, or nothing to pack (no kernel and no
+///         devicetree).
+inline tree make_kernel_fit(const kernel_fit_options& options, const std::string& kernel, const std::string& ramdisk,
+                            const std::vector<std::string>& dtbs,
+                            const std::function<void(const std::string&)>& skipped = {},
+                            kernel_fit_report* report = nullptr) {
+    if (options.address_cells != 0 && options.address_cells != 1 && options.address_cells != 2)
+        throw error(errc::invalid_argument, "#address-cells", "must be 1 or 2");
+    kernel_fit_report local;
+    kernel_fit_report& r = report ? *report : local;
+    r = {};
+    detail::kernel_fit_assembler fit(options, r);
+    fit.reserve(dtbs, options);
+    if (!kernel.empty()) fit.add_kernel(kernel);
+    if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
+    const unsigned threads =
+        options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    // Windows of the list are read ahead on the threads, so what is held
+    // ahead stays bounded with 100,000 DTBs.
+    constexpr std::size_t window = 512;
+    bool any_dtb = false;
+    for (std::size_t begin = 0; begin < dtbs.size(); begin += window) {
+        const std::size_t end = std::min(dtbs.size(), begin + window);
+        if (threads > 1) {
+            std::vector<std::string> devicetrees;
+            for (std::size_t i = begin; i < end; ++i)
+                if (detail::has_suffix(dtbs[i], ".dtb") ||
+                    (options.pack_overlays && detail::has_suffix(dtbs[i], ".dtbo")))
+                    devicetrees.push_back(dtbs[i]);
+            fit.prefetch(devicetrees.data(), devicetrees.data() + devicetrees.size(), threads);
+        }
+        for (std::size_t i = begin; i < end; ++i) {
+            const std::string& path = dtbs[i];
+            if (detail::has_suffix(path, ".dtb")) {
+                fit.add_dtb_configuration(path);
+                any_dtb = true;
+            } else if (options.pack_overlays && detail::has_suffix(path, ".dtbo")) {
+                fit.fdt_image(path);
+                any_dtb = true;
+            } else if (skipped) {
+                skipped(path);
+            }
+        }
+    }
+    fit.prefetch(nullptr, nullptr, 1);  // nothing read ahead is kept
+    for (const auto& spec : options.configurations) {
+        fit.add_explicit_configuration(spec);
+        any_dtb = true;
+    }
+    if (kernel.empty() && !any_dtb)
+        throw error(errc::invalid_argument, "kernel", "nothing to pack: no kernel and no devicetree");
+    for (const auto& spec : options.loadables) fit.add_loadable(spec);
+    return fit.finish();
+}
+
+/// A Make/Ninja dependency file: `target: input...`, one input per
+/// backslash-continued line, paths escaped as Make reads them (space as
+/// `\ `, `#` as `\#`, `$` as `$$`).
+/// @throws fitstream::error (errc::invalid_argument) for a path holding a
+///         newline, which a depfile cannot express.
+inline std::string depfile_text(const std::string& target, const std::vector<std::string>& inputs) {
+    const auto escape = [](const std::string& path) {
+        std::string out;
+        for (const char c : path) {
+            if (c == '\n' || c == '\r')
+                throw error(errc::invalid_argument, path, "a path with a newline cannot go in a depfile");
+            if (c == ' ' || c == '\t' || c == '#') out += '\\';
+            if (c == '$') out += '$';
+            out += c;
+        }
+        return out;
+    };
+    std::string text = escape(target) + ":";
+    for (const auto& in : inputs) text += " \\\n  " + escape(in);
+    return text + "\n";
+}
+
+/// The timestamp reproducible builds ask for: SOURCE_DATE_EPOCH when set.
+/// @throws fitstream::error (errc::invalid_argument) when it is set but is
+///         not a whole number of seconds that fits the FIT's 32-bit field.
+inline std::optional<std::uint32_t> source_date_epoch() {
+    const char* value = std::getenv("SOURCE_DATE_EPOCH");
+    if (!value || !*value) return std::nullopt;
+    errno = 0;
+    char* end = nullptr;
+    const unsigned long long seconds = std::strtoull(value, &end, 10);
+    if (*value < '0' || *value > '9' || *end != '\0' || errno == ERANGE || seconds > 0xFFFFFFFFull)
+        throw error(errc::invalid_argument, "SOURCE_DATE_EPOCH",
+                    std::string("'") + value + "' is not a number of seconds between 0 and 4294967295");
+    return static_cast<std::uint32_t>(seconds);
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/kbuild/kernel_fit.hpp> ----
 // ---- end <fitstream/fitstream.hpp> ----

@@ -15,7 +15,7 @@
 // with flush set and no input left either progresses, finishes or throws.
 // fitstream::error is the one acceptable failure.
 
-#include <fitstream/codecs.hpp>
+#include <fitstream/codec/builtin.hpp>
 
 #include <cstddef>
 #include <cstdint>

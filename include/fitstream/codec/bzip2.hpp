@@ -13,8 +13,8 @@
 ///
 /// Needs libbz2 (CMake target fitstream::bzip2).
 
-#include <fitstream/codec.hpp>
-#include <fitstream/detail/bzip2.hpp>
+#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/lib/bzip2.hpp>
 
 #include <memory>
 

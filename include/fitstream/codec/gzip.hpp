@@ -16,9 +16,9 @@
 /// Needs zlib (the decoder, CRC joining) and libdeflate, which
 /// fitstream::core links.
 
-#include <fitstream/codec.hpp>
-#include <fitstream/detail/libdeflate.hpp>
-#include <fitstream/detail/zlib.hpp>
+#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/lib/libdeflate.hpp>
+#include <fitstream/detail/lib/zlib.hpp>
 
 #include <algorithm>
 #include <cstddef>

@@ -7,13 +7,13 @@
 /// ID, no content checksum, and the content size in the frame header when
 /// the input size is known. Not the legacy format (`lz4 -l`), which U-Boot
 /// rejects. Blocks are independent, so they are the segments that compress
-/// on every core; see <fitstream/detail/lz4.hpp> for why the frame has this
+/// on every core; see <fitstream/detail/lib/lz4.hpp> for why the frame has this
 /// shape.
 ///
 /// Needs liblz4 (CMake target fitstream::lz4).
 
-#include <fitstream/codec.hpp>
-#include <fitstream/detail/lz4.hpp>
+#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/lib/lz4.hpp>
 
 #include <cstddef>
 #include <cstdint>

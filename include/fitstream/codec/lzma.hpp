@@ -6,7 +6,7 @@
 /// a u64 uncompressed size, LZMA1 data), which U-Boot's LzmaTools reads.
 /// Not xz and not lzip: U-Boot has no FIT name for those. The size field
 /// says "unknown" (all 0xff) and the data ends with an end marker, which
-/// U-Boot accepts; see <fitstream/detail/lzma.hpp> for the details.
+/// U-Boot accepts; see <fitstream/detail/lib/lzma.hpp> for the details.
 ///
 /// No `segments`: LZMA_Alone is one LZMA1 stream whose range coder and
 /// dictionary run from the first byte to the last; only xz (LZMA2) has
@@ -14,8 +14,8 @@
 ///
 /// Needs liblzma (CMake target fitstream::lzma).
 
-#include <fitstream/codec.hpp>
-#include <fitstream/detail/lzma.hpp>
+#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/lib/lzma.hpp>
 
 #include <memory>
 

@@ -6,13 +6,13 @@
 /// liblzo2's LZO1X, shaped as U-Boot's lzop_decompress needs it: one
 /// Adler-32 per block of uncompressed data and no other block checksum,
 /// 256 KiB blocks, incompressible blocks stored, mode and mtime zero, no
-/// name. `lzop -d` reads it too. See <fitstream/detail/lzo.hpp> for what
+/// name. `lzop -d` reads it too. See <fitstream/detail/lib/lzo.hpp> for what
 /// U-Boot parses and why each field is as it is.
 ///
 /// Needs liblzo2 (CMake target fitstream::lzo).
 
-#include <fitstream/codec.hpp>
-#include <fitstream/detail/lzo.hpp>
+#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/lib/lzo.hpp>
 
 #include <cstddef>
 #include <cstdint>

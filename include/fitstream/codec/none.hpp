@@ -4,7 +4,7 @@
 /// @file
 /// `none`: stores the bytes as they are.
 
-#include <fitstream/codec.hpp>
+#include <fitstream/codec/concept.hpp>
 
 #include <algorithm>
 #include <cstring>

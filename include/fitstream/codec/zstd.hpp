@@ -7,8 +7,8 @@
 ///
 /// Needs libzstd (CMake target fitstream::zstd).
 
-#include <fitstream/codec.hpp>
-#include <fitstream/detail/zstd.hpp>
+#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/lib/zstd.hpp>
 
 namespace fitstream {
 namespace codec {

@@ -4,8 +4,8 @@
 /// @file
 /// `crc32`: zlib's CRC-32, stored big-endian as U-Boot compares it.
 
-#include <fitstream/detail/zlib.hpp>
-#include <fitstream/hash.hpp>
+#include <fitstream/detail/lib/zlib.hpp>
+#include <fitstream/hash/concept.hpp>
 
 namespace fitstream {
 namespace hash {

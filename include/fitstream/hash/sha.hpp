@@ -4,8 +4,8 @@
 /// @file
 /// `md5`, `sha1`, `sha256`, `sha384`, `sha512` through OpenSSL's libcrypto.
 
-#include <fitstream/detail/openssl.hpp>
-#include <fitstream/hash.hpp>
+#include <fitstream/detail/lib/openssl.hpp>
+#include <fitstream/hash/concept.hpp>
 
 namespace fitstream {
 namespace detail {

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// The Codec concept: what a compression policy must provide.
+///
+/// A codec is a small struct, chosen at compile time, per image:
+///
+/// @code
+/// struct my_codec {
+///     // The FIT `compression` value; must be a name U-Boot decodes.
+///     static constexpr std::string_view fit_name = "gzip";
+///     // Tuning knobs; default-constructible, defaults are sensible.
+///     struct options { int level = 6; };
+///     // A Boost.Iostreams *SymmetricFilter* that compresses, so
+///     // boost::iostreams::symmetric_filter<my_codec::encoder> adapts it.
+///     class encoder {
+///     public:
+///         using char_type = char;
+///         // source_size: the exact input size, or fitstream::unknown_size.
+///         encoder(const options&, std::uint64_t source_size);
+///         // Optional: an encoder that can run threads of its own (zstd's
+///         // workers) also takes how many it may use; its output must not
+///         // depend on that number.
+///         encoder(const options&, std::uint64_t source_size, unsigned threads);
+///         // Consumes [in, in_end), produces into [out, out_end) and advances
+///         // both. With flush == false, returns true. With flush == true
+///         // (no more input will come), returns true while output remains
+///         // to be produced and false once the stream is complete.
+///         bool filter(const char*& in, const char* in_end,
+///                     char*& out, char* out_end, bool flush);
+///         // Returns the encoder to its initial state.
+///         void close();
+///     };
+///     // Optional for writing; a reader needs it. The inverse SymmetricFilter:
+///     class decoder {
+///     public:
+///         using char_type = char;
+///         decoder();
+///         // Consumes compressed bytes from [in, in_end), produces the
+///         // original bytes into [out, out_end) and advances both. Returns
+///         // false once the end of the compressed stream has been read and
+///         // all of its output delivered (whatever `flush` says); input past
+///         // that end is left unconsumed. Returns true otherwise.
+///         // Throws fitstream::error (the codec library's category, subject
+///         // = fit_name) on corrupt input, and on truncated input: flush ==
+///         // true, no input left and the stream not complete.
+///         bool filter(const char*& in, const char* in_end,
+///                     char*& out, char* out_end, bool flush);
+///         // Returns the decoder to its initial state.
+///         void close();
+///     };
+/// };
+/// @endcode
+///
+/// A codec whose container allows it may also split the work so one large
+/// payload compresses on all cores. This part is optional; the writer uses
+/// it, when present, for every image of that codec:
+///
+/// @code
+///     class segments {
+///     public:
+///         using summary = ...;  // copyable: what finish() needs of one segment
+///         // source_size: the exact input size (never unknown_size).
+///         segments(const options&, std::uint64_t source_size);
+///         // Input bytes per segment (the last may be shorter, never empty
+///         // unless the input is). Fixed by options and source_size alone,
+///         // never by the thread count: output is the same for any -j.
+///         std::size_t segment_size() const;
+///         // Input bytes right before a segment that encode() may use as a
+///         // dictionary (0 for none; gzip: 32 KiB).
+///         std::size_t dictionary_size() const;
+///         // Thread-safe (const, no shared mutable state): compresses one
+///         // segment. [dict, dict + dict_size) are the input bytes right
+///         // before `in` (fewer at the start). Appends the stored bytes to
+///         // `out` (cleared by the caller) and returns what finish() needs.
+///         summary encode(std::uint64_t index, const char* dict, std::size_t dict_size,
+///                        const char* in, std::size_t size, bool last, std::vector<char>& out) const;
+///         // The container's first bytes, before segment 0's.
+///         void header(std::vector<char>& out) const;
+///         // Folds one segment's summary; called in segment order.
+///         void add(const summary&);
+///         // The container's last bytes, after the last segment's.
+///         void trailer(std::vector<char>& out) const;
+///     };
+/// @endcode
+///
+/// The stored bytes are header + every segment's bytes in order + trailer.
+///
+/// The bytes the encoder produces must be exactly the container U-Boot's
+/// decoder for `fit_name` expects (see FIT-NOTES: a gzip member, not zlib;
+/// LZMA_Alone, not xz; an LZ4 frame, not legacy; ...). A decoder reads one
+/// such container (one gzip member, one zstd or LZ4 frame, ...) and never
+/// allocates more than a fixed bound, whatever the container's header says.
+///
+/// `static_assert(fitstream::is_codec_v<C>, ...)` is the one place the
+/// concept is checked; `fitstream::check_codec<C>()` wraps it, and
+/// `fitstream::check_decodable_codec<C>()` adds the decoder.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace fitstream {
+
+/// Passed as an encoder's `source_size` when the input size is not known.
+inline constexpr std::uint64_t unknown_size = std::numeric_limits<std::uint64_t>::max();
+
+namespace detail {
+
+template <class, class = void>
+struct has_fit_name : std::false_type {};
+template <class C>
+struct has_fit_name<C, std::enable_if_t<std::is_convertible_v<decltype(C::fit_name), std::string_view>>>
+    : std::true_type {};
+
+template <class, class = void>
+struct is_symmetric_encoder : std::false_type {};
+template <class E>
+struct is_symmetric_encoder<
+    E, std::enable_if_t<std::is_same_v<typename E::char_type, char> &&
+                        std::is_same_v<decltype(std::declval<E&>().filter(
+                                           std::declval<const char*&>(), std::declval<const char*>(),
+                                           std::declval<char*&>(), std::declval<char*>(), true)),
+                                       bool> &&
+                        std::is_void_v<decltype(std::declval<E&>().close())>>> : std::true_type {};
+
+template <class, class = void>
+struct is_symmetric_decoder : std::false_type {};
+template <class D>
+struct is_symmetric_decoder<D, std::enable_if_t<std::is_default_constructible_v<D>>> : is_symmetric_encoder<D> {};
+
+template <class, class = void>
+struct is_codec_impl : std::false_type {};
+template <class C>
+struct is_codec_impl<C, std::void_t<typename C::options, typename C::encoder>>
+    : std::bool_constant<has_fit_name<C>::value &&
+                         std::is_default_constructible_v<typename C::options> &&
+                         std::is_constructible_v<typename C::encoder, const typename C::options&,
+                                                 std::uint64_t> &&
+                         is_symmetric_encoder<typename C::encoder>::value> {};
+
+template <class, class = void>
+struct has_segments_impl : std::false_type {};
+template <class C>
+struct has_segments_impl<C, std::void_t<typename C::segments, typename C::segments::summary>>
+    : std::bool_constant<std::is_constructible_v<typename C::segments, const typename C::options&, std::uint64_t>> {};
+
+template <class, class = void>
+struct has_decoder_impl : std::false_type {};
+template <class C>
+struct has_decoder_impl<C, std::void_t<typename C::decoder>>
+    : std::bool_constant<is_symmetric_decoder<typename C::decoder>::value> {};
+
+}  // namespace detail
+
+/// True when `C` models the Codec concept described in this file.
+template <class C>
+inline constexpr bool is_codec_v = detail::is_codec_impl<C>::value;
+
+/// True when `C` is a codec that also has a default-constructible
+/// SymmetricFilter `decoder` (what a reader needs).
+template <class C>
+inline constexpr bool is_decodable_codec_v = is_codec_v<C> && detail::has_decoder_impl<C>::value;
+
+/// True when codec `C` can split one payload into segments compressed in
+/// parallel (the optional `segments` part described in this file).
+template <class C>
+inline constexpr bool has_segments_v = is_codec_v<C> && detail::has_segments_impl<C>::value;
+
+/// Checks `C` against the Codec concept with one readable message.
+template <class C>
+constexpr bool check_codec() {
+    static_assert(is_codec_v<C>,
+                  "fitstream: C is not a codec: it needs `static constexpr std::string_view fit_name`, "
+                  "a default-constructible `options`, and an `encoder` constructible from "
+                  "(const options&, std::uint64_t) with Boost.Iostreams SymmetricFilter members "
+                  "`char_type`, `bool filter(const char*&, const char*, char*&, char*, bool)` and "
+                  "`void close()` (see <fitstream/codec/concept.hpp>)");
+    return true;
+}
+
+/// Checks `C` against the Codec concept and requires its `decoder`.
+template <class C>
+constexpr bool check_decodable_codec() {
+    static_assert(check_codec<C>());
+    static_assert(detail::has_decoder_impl<C>::value,
+                  "fitstream: codec C has no usable decoder: it needs a default-constructible `decoder` with "
+                  "Boost.Iostreams SymmetricFilter members `char_type`, "
+                  "`bool filter(const char*&, const char*, char*&, char*, bool)` and `void close()` "
+                  "(see <fitstream/codec/concept.hpp>)");
+    return true;
+}
+
+/// Names a codec type as a value, for the runtime-name dispatch in
+/// <fitstream/codec/builtin.hpp>: `visit_codec("gzip", [](auto tag) { using C =
+/// typename decltype(tag)::type; ... })`.
+template <class C>
+struct codec_tag {
+    using type = C;
+};
+
+namespace detail {
+
+/// Runs a SymmetricFilter (an encoder or a decoder) over [data, data + size)
+/// in one call sequence, with `emit` receiving each produced block; `last`
+/// says no more input follows. Stops early when the filter reports the end
+/// of its stream (a decoder that met its end leaves the rest of the input).
+/// Returns the number of input bytes consumed.
+template <class Filter, class Emit>
+std::size_t run_filter(Filter& filter, const char* data, std::size_t size, bool last, char* scratch,
+                       std::size_t scratch_size, Emit&& emit) {
+    const char* in = data;
+    const char* const in_end = data + size;
+    for (;;) {
+        char* out = scratch;
+        const bool more = filter.filter(in, in_end, out, scratch + scratch_size, last);
+        if (out != scratch) emit(scratch, static_cast<std::size_t>(out - scratch));
+        if (!more || (!last && in == in_end)) return static_cast<std::size_t>(in - data);
+    }
+}
+
+/// run_filter() under the name the writer's pump uses.
+template <class Encoder, class Emit>
+void run_encoder(Encoder& encoder, const char* data, std::size_t size, bool last, char* scratch,
+                 std::size_t scratch_size, Emit&& emit) {
+    run_filter(encoder, data, size, last, scratch, scratch_size, std::forward<Emit>(emit));
+}
+
+// Bytes a codec has produced but not yet handed out, for libraries that
+// need more room than the caller's output window (LZ4F_compressUpdate wants
+// a worst-case bound) and for containers assembled by hand (lzop). The
+// storage is never zero-filled: a library writes into reserve()d space and
+// commit() says how much of it is valid.
+class output_queue {
+public:
+    bool empty() const noexcept { return begin_ == end_; }
+    std::size_t size() const noexcept { return end_ - begin_; }
+
+    // Room for `n` more bytes at the end; valid until the next call.
+    unsigned char* reserve(std::size_t n) {
+        if (capacity_ - end_ < n) {
+            const std::size_t used = end_ - begin_;
+            if (capacity_ - used < n || begin_ == 0) {
+                const std::size_t want = std::max(used + n, capacity_ * 2);
+                std::unique_ptr<unsigned char[]> bigger(new unsigned char[want]);
+                if (used) std::memcpy(bigger.get(), data_.get() + begin_, used);
+                data_ = std::move(bigger);
+                capacity_ = want;
+            } else {
+                std::memmove(data_.get(), data_.get() + begin_, used);
+            }
+            begin_ = 0;
+            end_ = used;
+        }
+        return data_.get() + end_;
+    }
+    void commit(std::size_t n) noexcept { end_ += n; }
+    void append(const void* bytes, std::size_t n) {
+        if (n == 0) return;
+        std::memcpy(reserve(n), bytes, n);
+        commit(n);
+    }
+    void append_be32(std::uint32_t v) {
+        const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+                                    static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+        append(b, 4);
+    }
+    // Moves as much as fits into [out, out_end).
+    void drain(char*& out, char* out_end) noexcept {
+        const std::size_t n = std::min(size(), static_cast<std::size_t>(out_end - out));
+        if (n == 0) return;
+        std::memcpy(out, data_.get() + begin_, n);
+        out += n;
+        begin_ += n;
+        if (begin_ == end_) begin_ = end_ = 0;
+    }
+    void clear() noexcept { begin_ = end_ = 0; }
+
+private:
+    std::unique_ptr<unsigned char[]> data_;
+    std::size_t capacity_ = 0;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+};
+
+// Records the first bytes a library consumed and checks them against a
+// container's magic number: some libraries also accept other containers
+// (skippable frames), which U-Boot does not.
+class magic_check {
+public:
+    magic_check(const unsigned char* magic, std::size_t size) noexcept : magic_(magic), size_(size) {}
+    // `consumed` bytes starting at `p` were just taken from the input.
+    // Returns false as soon as they disagree with the magic number.
+    bool feed(const char* p, std::size_t consumed) noexcept {
+        while (seen_ < size_ && consumed > 0) {
+            if (static_cast<unsigned char>(*p) != magic_[seen_]) return false;
+            ++seen_;
+            ++p;
+            --consumed;
+        }
+        return true;
+    }
+    void reset() noexcept { seen_ = 0; }
+
+private:
+    const unsigned char* magic_;
+    std::size_t size_;
+    std::size_t seen_ = 0;
+};
+
+// Decides when a library decoder that reports no explicit error is stuck on
+// truncated input: no input left, flush set, room for output, and two calls
+// in a row moved nothing (one may have been an internal state change).
+class stall_detector {
+public:
+    // Returns true when the stream must be truncated.
+    bool stalled(bool progress, bool flush, bool input_left, bool output_room) noexcept {
+        if (progress || !flush || input_left || !output_room) {
+            idle_ = 0;
+            return false;
+        }
+        return ++idle_ >= 2;
+    }
+    void reset() noexcept { idle_ = 0; }
+
+private:
+    int idle_ = 0;
+};
+
+}  // namespace detail
+}  // namespace fitstream

@@ -1,0 +1,767 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// The FIT a kernel build makes: a kernel, an optional ramdisk, and one
+/// configuration per devicetree blob, shaped as Linux's scripts/make_fit.py
+/// shapes it (`kernel`, `ramdisk`, `fdt-N`, `conf-N`) plus what it leaves
+/// out: hashes, a default configuration, each board's compatible in its
+/// configuration, and a reproducible timestamp. Beyond make_fit.py:
+/// composite DTBs taken apart as `make_fit.py -D` does, identical payloads
+/// stored once, overlays and explicit configurations, a codec per image
+/// kind, loadables, FITs of devicetrees only, 64-bit addresses,
+/// configurations named after their DTBs, and the list of files read (for
+/// a Make/Ninja depfile, see depfile_text()).
+///
+/// @code
+/// fitstream::kernel_fit_options opts;
+/// opts.name = "Linux 6.12"; opts.arch = "arm64"; opts.os = "linux";
+/// opts.compression = "gzip"; opts.fdt_compression = "none";
+/// fitstream::kernel_fit_report report;
+/// auto fit = fitstream::make_kernel_fit(opts, "Image", "", {"a.dtb", "b.dtb"}, {}, &report);
+/// fitstream::write_fit(fit, "image.fit");
+/// @endcode
+
+#include <fitstream/codec/builtin.hpp>
+#include <fitstream/detail/io/file.hpp>
+#include <fitstream/detail/text.hpp>
+#include <fitstream/error.hpp>
+#include <fitstream/hash/sha.hpp>
+#include <fitstream/hash/builtin.hpp>
+#include <fitstream/input/dtb.hpp>
+#include <fitstream/input/source.hpp>
+#include <fitstream/layout.hpp>
+#include <fitstream/tree.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace fitstream {
+
+/// How the configurations made from DTB files are named.
+enum class conf_naming {
+    sequence,  ///< `conf-1`, `conf-2`, ... in input order (make_fit.py, Kbuild)
+    basename,  ///< `conf-<DTB file name without .dtb>`, as Yocto names them
+};
+
+/// One extra image (firmware, TEE, ATF blob, ...) that every configuration
+/// lists in `loadables`.
+struct loadable_spec {
+    std::string path;                    ///< the file
+    std::string name;                    ///< node name; empty: `loadable-N`
+    std::string type = "firmware";       ///< FIT `type`
+    std::string description;             ///< empty: the file's base name
+    std::string arch;                    ///< empty: kernel_fit_options::arch
+    std::string os;                      ///< FIT `os`; empty: none written
+    std::optional<std::uint64_t> load;   ///< FIT `load`
+    std::optional<std::uint64_t> entry;  ///< FIT `entry`
+    std::string compression = "none";    ///< codec, by FIT name
+};
+
+/// A configuration described explicitly: a base DTB and overlays applied
+/// to it. Its description and compatible come from the base DTB.
+struct configuration_spec {
+    std::string name;                   ///< node name under /configurations
+    std::string base;                   ///< the base DTB file
+    std::vector<std::string> overlays;  ///< overlay files (.dtbo), in order
+};
+
+/// What make_kernel_fit() builds.
+struct kernel_fit_options {
+    std::string name;                           ///< the kernel's description ("Linux-6.12")
+    std::string arch;                           ///< FIT arch ("arm64")
+    std::string os = "linux";                   ///< FIT os
+    std::string compression = "none";           ///< codec for the kernel and DTBs, by FIT name
+    std::vector<std::string> hashes{"sha256"};  ///< hash algos for every image; empty for none
+    /// When set, the kernel becomes `type = "kernel"` loaded there (U-Boot
+    /// before 2024 does not decompress a `kernel_noload` image); otherwise
+    /// `kernel_noload` with load and entry 0, as make_fit.py writes it.
+    std::optional<std::uint64_t> load;
+    std::optional<std::uint64_t> entry;  ///< defaults to `load`
+    std::optional<std::uint32_t> timestamp;
+    /// `/configurations/default`: a configuration name, a DTB file (as given,
+    /// or its base name: the configuration made from it), or a compatible
+    /// string (the first configuration listing it). Empty: the first
+    /// configuration. One that matches nothing is an error.
+    std::string default_configuration;
+
+    std::optional<std::string> kernel_compression;  ///< overrides `compression` for the kernel
+    std::optional<std::string> fdt_compression;     ///< overrides `compression` for DTBs and overlays
+    std::string ramdisk_compression = "none";       ///< ramdisks are normally compressed already
+    /// make_fit.py's -D: a composite DTB whose Kbuild `.<name>.dtb.cmd` runs
+    /// fdtoverlay is stored as its base and overlays (see make_kernel_fit()).
+    bool decompose_dtbs = false;
+    /// Identical bytes are stored once, whatever the file names.
+    bool deduplicate = true;
+    /// Threads that read and check the DTB list ahead of assembling the
+    /// tree (0: one per core). The tree and any error are the same for
+    /// every count: results are used, and errors reported, in list order.
+    unsigned threads = 1;
+    /// `.dtbo` files in the DTB list become fdt images (no configuration of
+    /// their own) instead of being skipped.
+    bool pack_overlays = false;
+    std::vector<configuration_spec> configurations;  ///< after those made from the DTB list
+    std::vector<loadable_spec> loadables;            ///< listed by every configuration
+    conf_naming naming = conf_naming::sequence;      ///< names of the configurations made from DTBs
+    /// `#address-cells`: 1 or 2; 0 picks 2 only when an address needs 64 bits.
+    int address_cells = 0;
+};
+
+/// What make_kernel_fit() did besides building the tree.
+struct kernel_fit_report {
+    /// Every file the FIT is made from or that decided its shape, once each,
+    /// in the order first met: kernel, ramdisk, DTBs, Kbuild `.cmd` files,
+    /// overlays, loadables. (Response files and file lists are the caller's.)
+    std::vector<std::string> files_read;
+    std::size_t images_deduplicated = 0;   ///< images not stored because their bytes were already
+    std::uint64_t bytes_deduplicated = 0;  ///< their total size (before compression)
+};
+
+namespace detail {
+
+inline void apply_codec_and_hashes(image& img, const std::string& compression,
+                                   const std::vector<std::string>& hashes) {
+    visit_codec(compression, [&](auto tag) { img.compress_with<typename decltype(tag)::type>(); });
+    for (const auto& h : hashes) visit_hash(h, [&](auto tag) { img.add_hash<typename decltype(tag)::type>(); });
+}
+
+/// Python's str.split() separators (make_fit.py splits the .cmd text so).
+inline bool python_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= '\x1c' && c <= '\x1f');
+}
+
+inline std::vector<std::string> python_split(const std::string& text) {
+    std::vector<std::string> words;
+    std::string word;
+    for (const char c : text) {
+        if (python_space(c)) {
+            if (!word.empty()) words.push_back(std::move(word));
+            word.clear();
+        } else {
+            word += c;
+        }
+    }
+    if (!word.empty()) words.push_back(std::move(word));
+    return words;
+}
+
+/// The Kbuild command file beside `dtb`, as make_fit.py names it:
+/// os.path.join(dirname, f'.{basename}.cmd').
+inline std::string kbuild_cmd_file(const std::string& dtb) {
+    const auto slash = dtb.rfind('/');
+    if (slash == std::string::npos) return "." + dtb + ".cmd";
+    return dtb.substr(0, slash + 1) + "." + dtb.substr(slash + 1) + ".cmd";
+}
+
+/// The files a composite DTB is made of, read from its Kbuild command
+/// file as make_fit.py -D reads it: when the text mentions
+/// `scripts/dtc/fdtoverlay`, the words after `-i` in the command (up to
+/// the first `;`, which starts Kbuild's schema check when CHECK_DTBS is
+/// on) are the base then the overlays; otherwise the DTB is itself.
+inline std::vector<std::string> decompose_dtb(const std::string& dtb, const std::string& cmd_file,
+                                              const std::string& text) {
+    if (text.find("scripts/dtc/fdtoverlay") == std::string::npos) return {dtb};
+    const auto words = python_split(text.substr(0, text.find(';')));
+    const auto i = std::find(words.begin(), words.end(), "-i");
+    if (i == words.end())
+        throw error(errc::invalid_input, cmd_file,
+                    "runs fdtoverlay but has no '-i': cannot tell which files " + dtb + " is made of");
+    if (i + 1 == words.end())
+        throw error(errc::invalid_input, cmd_file, "runs fdtoverlay but names no file after '-i' (for " + dtb + ")");
+    return {i + 1, words.end()};
+}
+
+/// A node name from a file name: characters devicetree does not allow in
+/// FIT node names (and '@') become '_'.
+inline std::string sanitise_node_name(const std::string& text) {
+    std::string out = text;
+    for (char& c : out)
+        if (!is_node_name_char(c)) c = '_';
+    return out;
+}
+
+using digest = std::array<std::uint8_t, hash::sha256::digest_size>;
+
+inline digest digest_of(const void* data, std::size_t size) {
+    hash::sha256 h;
+    h.update(data, size);
+    return h.final();
+}
+
+/// SHA-256 of a file, read in chunks.
+inline digest digest_of_file(const std::string& path) {
+    hash::sha256 h;
+    auto fd = open_for_reading(path);
+    std::vector<char> buffer(1u << 20);
+    for (;;) {
+        const std::size_t n = read_up_to(fd.get(), buffer.data(), buffer.size(), path);
+        h.update(buffer.data(), n);
+        if (n < buffer.size()) break;
+    }
+    return h.final();
+}
+
+/// True when two files hold the same bytes (compared, not hashed).
+inline bool same_file_contents(const std::string& a, const std::string& b) {
+    auto fa = open_for_reading(a);
+    auto fb = open_for_reading(b);
+    if (file_size(fa.get(), a) != file_size(fb.get(), b)) return false;
+    std::vector<char> ba(1u << 16), bb(1u << 16);
+    for (;;) {
+        const std::size_t na = read_up_to(fa.get(), ba.data(), ba.size(), a);
+        const std::size_t nb = read_up_to(fb.get(), bb.data(), bb.size(), b);
+        if (na != nb || std::memcmp(ba.data(), bb.data(), na) != 0) return false;
+        if (na < ba.size()) return true;
+    }
+}
+
+inline std::string read_text_file(const std::string& path, std::uint64_t limit) {
+    auto fd = open_for_reading(path);
+    const auto size = file_size(fd.get(), path);
+    if (size > limit) throw error(errc::invalid_input, path, "too large (" + std::to_string(size) + " bytes)");
+    std::string text(static_cast<std::size_t>(size), '\0');
+    text.resize(read_up_to(fd.get(), text.data(), text.size(), path));
+    return text;
+}
+
+/// A set of strings kept elsewhere (report paths, image sources), holding
+/// only their indices: with 100,000 DTBs a copy of every path per lookup
+/// table is several MiB each. `Get(i)` returns string i; find() looks a
+/// string up without storing it.
+template <class Get>
+class string_index {
+public:
+    explicit string_index(Get get) : get_(std::move(get)), set_(0, hasher{this}, equal{this}) {}
+    string_index(const string_index&) = delete;
+    string_index& operator=(const string_index&) = delete;
+
+    /// The index of a string equal to `key`, or npos.
+    std::size_t find(std::string_view key) const {
+        probe_ = key;
+        const auto it = set_.find(probe);
+        return it == set_.end() ? npos : *it;
+    }
+    /// Adds string `i`; false when an equal string is already in.
+    bool insert(std::size_t i) { return set_.insert(i).second; }
+    void reserve(std::size_t n) { set_.reserve(n); }
+
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+private:
+    static constexpr std::size_t probe = npos;  // stands for probe_ inside the set's functors
+    std::string_view at(std::size_t i) const { return i == probe ? probe_ : std::string_view(get_(i)); }
+    struct hasher {
+        const string_index* self;
+        std::size_t operator()(std::size_t i) const { return std::hash<std::string_view>()(self->at(i)); }
+    };
+    struct equal {
+        const string_index* self;
+        bool operator()(std::size_t a, std::size_t b) const { return self->at(a) == self->at(b); }
+    };
+
+    Get get_;
+    mutable std::string_view probe_;
+    std::unordered_set<std::size_t, hasher, equal> set_;
+};
+
+/// Builds the tree for make_kernel_fit(), one input at a time.
+class kernel_fit_assembler {
+public:
+    /// What inspect() learns from a devicetree file.
+    struct inspection {
+        dtb_info info;
+        std::optional<digest> sha;  ///< when deduplicating
+    };
+
+    kernel_fit_assembler(const kernel_fit_options& options, kernel_fit_report& report)
+        : options_(options), report_(report) {
+        fit.description = options.name + " with devicetree set";
+        fit.timestamp = options.timestamp;
+    }
+
+    tree fit;
+
+    void add_kernel(const std::string& path) {
+        note_read(path);
+        image& k = fit.images.emplace_back("kernel", options_.load ? "kernel" : "kernel_noload", source::file(path));
+        k.description = options_.name;
+        k.arch = options_.arch;
+        k.os = options_.os;
+        k.load = options_.load.value_or(0);
+        k.entry = options_.entry ? options_.entry : k.load;
+        apply_codec_and_hashes(k, options_.kernel_compression.value_or(options_.compression), options_.hashes);
+        kernel_ = "kernel";
+    }
+
+    void add_ramdisk(const std::string& path) {
+        note_read(path);
+        image& r = fit.images.emplace_back("ramdisk", "ramdisk", source::file(path));
+        r.description = "Ramdisk";
+        r.arch = options_.arch;
+        r.os = options_.os;
+        apply_codec_and_hashes(r, options_.ramdisk_compression, options_.hashes);
+        ramdisk_ = "ramdisk";
+    }
+
+    /// Reads and checks [first, last) on `threads` threads ahead of
+    /// inspect(): with 1,500 DTBs, reading them and fdt_check_full are most
+    /// of the time spent outside the codecs. The caller goes through the
+    /// list in windows, so this holds one window's results. A file that
+    /// fails here is left for inspect() to read again: its error comes in
+    /// list order, as without threads.
+    void prefetch(const std::string* first, const std::string* last, unsigned threads) {
+        prefetched_.clear();
+        const auto count = static_cast<std::size_t>(last - first);
+        threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
+        if (threads < 2) return;
+        std::vector<std::optional<inspection>> results(count);
+        std::atomic<std::size_t> next{0};
+        const bool with_digest = options_.deduplicate;
+        const auto work = [&] {
+            for (std::size_t i; (i = next.fetch_add(1)) < count;) {
+                try {
+                    const auto bytes = read_file_bounded(first[i], max_dtb_file_size, "devicetree blob");
+                    inspection in{inspect_dtb(bytes.data(), bytes.size(), first[i]), std::nullopt};
+                    if (with_digest) in.sha = digest_of(bytes.data(), bytes.size());
+                    results[i] = std::move(in);
+                } catch (...) {
+                    // inspect() meets it again, in order.
+                }
+            }
+        };
+        std::vector<std::thread> pool;
+        try {
+            for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+        } catch (...) {
+            // No more threads to be had: the ones started and this one
+            // share the list all the same.
+        }
+        work();
+        for (auto& t : pool) t.join();
+        for (std::size_t i = 0; i < count; ++i)
+            if (results[i]) prefetched_.emplace(first[i], std::move(*results[i]));
+    }
+
+    /// A DTB from the list: one configuration, named later.
+    void add_dtb_configuration(const std::string& dtb) {
+        inspection in = inspect(dtb);
+        std::vector<std::string> files{dtb};
+        if (options_.decompose_dtbs) {
+            const std::string cmd = kbuild_cmd_file(dtb);
+            std::string text;
+            try {
+                text = read_text_file(cmd, 16u << 20);
+            } catch (const error& e) {
+                throw error(e.code(), cmd,
+                            "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb + ": " +
+                                e.reason());
+            }
+            note_read(cmd);
+            files = decompose_dtb(dtb, cmd, text);
+        }
+        configuration conf;
+        conf.description = in.info.model ? std::move(*in.info.model) : base_name(dtb);
+        conf.compatible = std::move(in.info.compatible);
+        for (const auto& f : files) conf.fdt.push_back(f == dtb ? fdt_image(f, &in) : fdt_image(f));
+        add_configuration(std::move(conf), dtb, /*automatic=*/true);
+    }
+
+    void add_explicit_configuration(const configuration_spec& spec) {
+        if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
+        if (spec.base.empty()) throw error(errc::invalid_argument, spec.name, "configuration has no base DTB");
+        inspection in = inspect(spec.base);
+        configuration conf;
+        conf.name = spec.name;
+        conf.description = in.info.model ? std::move(*in.info.model) : base_name(spec.base);
+        conf.compatible = std::move(in.info.compatible);
+        conf.fdt.push_back(fdt_image(spec.base, &in));
+        for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay));
+        add_configuration(std::move(conf), spec.base, /*automatic=*/false);
+    }
+
+    /// Stores a devicetree (DTB or overlay) once; returns its image name.
+    /// `known`: what inspect() found for `path` when the caller has it (the
+    /// file is read once); otherwise it is read and checked here.
+    std::string fdt_image(const std::string& path, const inspection* known = nullptr) {
+        if (const auto i = fdt_paths_.find(path); i != string_index<image_source_at>::npos) return fit.images[i].name;
+        if (const auto it = fdt_aliases_.find(path); it != fdt_aliases_.end()) return fit.images[it->second].name;
+        const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
+        if (options_.deduplicate) {
+            const std::size_t existing = find_fdt_duplicate(*sha, path);
+            if (existing != string_index<image_source_at>::npos) {
+                fdt_aliases_.emplace(path, existing);
+                return fit.images[existing].name;
+            }
+        }
+        std::string name = "fdt-" + std::to_string(++fdt_count_);
+        image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
+        f.description = base_name(path);
+        f.arch = options_.arch;
+        apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
+        const std::size_t index = fit.images.size() - 1;
+        fdt_paths_.insert(index);
+        if (options_.deduplicate) fdt_by_digest_.emplace(digest_prefix(*sha), index);
+        return name;
+    }
+
+    void add_loadable(const loadable_spec& spec) {
+        note_read(spec.path);
+        const std::string arch = spec.arch.empty() ? options_.arch : spec.arch;
+        // Only images that would be written identically may be merged.
+        std::string kind;
+        if (options_.deduplicate && spec.name.empty()) {
+            kind = "loadable\n" + spec.type + "\n" + arch + "\n" + spec.os + "\n" + spec.compression + "\n" +
+                   (spec.load ? std::to_string(*spec.load) : "-") + "\n" +
+                   (spec.entry ? std::to_string(*spec.entry) : "-") + "\n" + spec.description;
+            const digest d = digest_of_file(spec.path);
+            const std::string existing = find_duplicate(d, spec.path, kind);
+            if (!existing.empty()) {
+                if (std::find(loadables_.begin(), loadables_.end(), existing) == loadables_.end())
+                    loadables_.push_back(existing);
+                return;
+            }
+            loadable_by_digest_[key_of(d, kind)].push_back({spec.path, next_loadable_name()});
+        }
+        const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
+        if (spec.name.empty()) ++loadable_count_;
+        image& l = fit.images.emplace_back(name, spec.type, source::file(spec.path));
+        l.description = spec.description.empty() ? base_name(spec.path) : spec.description;
+        l.arch = arch;
+        l.os = spec.os;
+        l.load = spec.load;
+        l.entry = spec.entry ? spec.entry : spec.load;
+        apply_codec_and_hashes(l, spec.compression, options_.hashes);
+        loadables_.push_back(name);
+    }
+
+    /// Room for what `dtbs` and `options` add, so that the image and
+    /// configuration vectors (hundreds of bytes an element) do not grow by
+    /// doubling: with 100,000 DTBs that is tens of MiB of slack and copying.
+    void reserve(const std::vector<std::string>& dtbs, const kernel_fit_options& options) {
+        std::size_t confs = options.configurations.size(), fdts = 0;
+        for (const auto& path : dtbs) {
+            if (has_suffix(path, ".dtb")) ++confs;
+            else if (!options.pack_overlays || !has_suffix(path, ".dtbo")) continue;
+            ++fdts;
+        }
+        for (const auto& spec : options.configurations) fdts += 1 + spec.overlays.size();
+        fit.images.reserve(2 + fdts + options.loadables.size());
+        fit.configurations.reserve(confs);
+        sources_.reserve(confs);
+        automatic_.reserve(confs);
+        files_seen_.reserve(2 + fdts + options.loadables.size());
+        fdt_paths_.reserve(fdts);
+        if (options.deduplicate) fdt_by_digest_.reserve(fdts);
+    }
+
+    /// Names the configurations, links kernel/ramdisk/loadables, sets the
+    /// address cells and the default.
+    tree finish() {
+        std::set<std::string> explicit_names;
+        for (std::size_t i = 0; i < fit.configurations.size(); ++i)
+            if (!automatic_[i] && !explicit_names.insert(fit.configurations[i].name).second)
+                throw error(errc::invalid_argument, "/configurations/" + fit.configurations[i].name,
+                            "configuration named twice");
+        std::set<std::string> used = explicit_names;
+        // Per stem, the suffix to try next: names are only ever added, so
+        // those below it stay taken, and many DTBs of the same file name
+        // are named in linear time, not by rescanning from "-2" each time.
+        std::unordered_map<std::string, int> next_suffix;
+        for (std::size_t i = 0; i < fit.configurations.size(); ++i) {
+            if (!automatic_[i]) continue;
+            const std::string stem =
+                options_.naming == conf_naming::basename
+                    ? "conf-" + sanitise_node_name(has_suffix(base_name(source(i)), ".dtb")
+                                                       ? base_name(source(i)).substr(0, base_name(source(i)).size() - 4)
+                                                       : base_name(source(i)))
+                    : "conf-" + std::to_string(i + 1);
+            std::string name = stem;
+            if (used.count(name)) {
+                int& n = next_suffix.try_emplace(stem, 2).first->second;
+                do name = stem + "-" + std::to_string(n++);
+                while (used.count(name));
+            }
+            used.insert(name);
+            fit.configurations[i].name = name;
+        }
+        for (auto& conf : fit.configurations) {
+            conf.kernel = kernel_;
+            conf.ramdisk = ramdisk_;
+            conf.loadables = loadables_;
+        }
+        if (options_.address_cells != 0) {
+            fit.address_cells = options_.address_cells;
+        } else {
+            fit.address_cells = 1;
+            for (const auto& img : fit.images)
+                for (const auto& a : {img.load, img.entry})
+                    if (a && *a > max_cell_value) fit.address_cells = 2;
+        }
+        fit.default_configuration = resolve_default();
+        // Many DTBs with the same bytes leave reserved images unused.
+        if (fit.images.capacity() - fit.images.size() > fit.images.size() / 4) fit.images.shrink_to_fit();
+        return std::move(fit);
+    }
+
+private:
+    struct stored {
+        std::string path;
+        std::string image;
+    };
+
+    void note_read(const std::string& path) {
+        if (files_seen_.find(path) != string_index<file_read_at>::npos) return;
+        report_.files_read.push_back(path);
+        files_seen_.insert(report_.files_read.size() - 1);
+    }
+
+    /// Reads and checks a devicetree (fdt_check_full): its model and
+    /// compatible, and its digest when deduplicating. Nothing is kept: a
+    /// file is stored once (fdt_image), and one listed twice is read twice.
+    inspection inspect(const std::string& path) {
+        if (const auto it = prefetched_.find(path); it != prefetched_.end()) {
+            inspection out = std::move(it->second);
+            prefetched_.erase(it);
+            note_read(path);
+            return out;
+        }
+        // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
+        const auto bytes = read_file_bounded(path, max_dtb_file_size, "devicetree blob");
+        note_read(path);
+        inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
+        if (options_.deduplicate) out.sha = digest_of(bytes.data(), bytes.size());
+        return out;
+    }
+
+    static std::uint64_t digest_prefix(const digest& d) {
+        std::uint64_t p = 0;
+        std::memcpy(&p, d.data(), sizeof p);
+        return p;
+    }
+
+    /// The fdt image already holding `path`'s bytes (the digest's first 64
+    /// bits equal, then compared byte for byte), or npos. Counts what was saved.
+    std::size_t find_fdt_duplicate(const digest& d, const std::string& path) {
+        const auto [begin, end] = fdt_by_digest_.equal_range(digest_prefix(d));
+        for (auto it = begin; it != end; ++it) {
+            if (!same_file_contents(fit.images[it->second].data.name(), path)) continue;
+            ++report_.images_deduplicated;
+            auto fd = open_for_reading(path);
+            report_.bytes_deduplicated += file_size(fd.get(), path);
+            return it->second;
+        }
+        return string_index<image_source_at>::npos;
+    }
+
+    static std::string key_of(const digest& d, const std::string& kind) {
+        return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
+    }
+
+    /// The loadable already holding `path`'s bytes (digest and `kind` equal,
+    /// then compared byte for byte), or empty. Counts what was saved.
+    std::string find_duplicate(const digest& d, const std::string& path, const std::string& kind) {
+        const auto it = loadable_by_digest_.find(key_of(d, kind));
+        if (it == loadable_by_digest_.end()) return {};
+        for (const auto& candidate : it->second) {
+            if (!same_file_contents(candidate.path, path)) continue;
+            ++report_.images_deduplicated;
+            auto fd = open_for_reading(path);
+            report_.bytes_deduplicated += file_size(fd.get(), path);
+            return candidate.image;
+        }
+        return {};
+    }
+
+    std::string next_loadable_name() const { return "loadable-" + std::to_string(loadable_count_ + 1); }
+
+    // `source`: the DTB the configuration is made from, read (and so
+    // noted in the report) just before.
+    void add_configuration(configuration conf, const std::string& source, bool automatic) {
+        fit.configurations.push_back(std::move(conf));
+        sources_.push_back(files_seen_.find(source));
+        automatic_.push_back(automatic);
+    }
+
+    const std::string& source(std::size_t conf) const { return report_.files_read[sources_[conf]]; }
+
+    std::string resolve_default() const {
+        const auto& confs = fit.configurations;
+        const std::string& want = options_.default_configuration;
+        if (want.empty()) return confs.empty() ? std::string() : confs.front().name;
+        for (const auto& c : confs)
+            if (c.name == want) return c.name;
+        for (std::size_t i = 0; i < confs.size(); ++i)
+            if (source(i) == want) return confs[i].name;
+        for (std::size_t i = 0; i < confs.size(); ++i)
+            if (base_name(source(i)) == want) return confs[i].name;
+        for (const auto& c : confs)
+            if (std::find(c.compatible.begin(), c.compatible.end(), want) != c.compatible.end()) return c.name;
+        throw error(errc::invalid_argument, "default configuration",
+                    "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
+    }
+
+    struct file_read_at {
+        const kernel_fit_report* report;
+        const std::string& operator()(std::size_t i) const { return report->files_read[i]; }
+    };
+    struct image_source_at {
+        const tree* fit;
+        const std::string& operator()(std::size_t i) const { return fit->images[i].data.name(); }
+    };
+
+    // With 100,000 DTBs every per-file table costs MiB: paths are kept once
+    // (in the report and the images) and the tables hold indices.
+    const kernel_fit_options& options_;
+    kernel_fit_report& report_;
+    string_index<file_read_at> files_seen_{file_read_at{&report_}};     // report_.files_read
+    string_index<image_source_at> fdt_paths_{image_source_at{&fit}};  // fdt images, by file
+    std::unordered_map<std::string, std::size_t> fdt_aliases_;        // deduplicated files: their image
+    std::unordered_multimap<std::uint64_t, std::size_t> fdt_by_digest_;  // digest prefix: fdt image
+    std::unordered_map<std::string, std::vector<stored>> loadable_by_digest_;
+    std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
+    std::unordered_map<std::string, inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
+    std::vector<bool> automatic_;       // per configuration: named by `naming`
+    std::vector<std::string> loadables_;
+    std::string kernel_, ramdisk_;
+    int fdt_count_ = 0;
+    int loadable_count_ = 0;
+};
+
+}  // namespace detail
+
+/// Builds the tree for a kernel, an optional ramdisk and a list of DTBs.
+///
+/// Only files ending in `.dtb` make configurations, as with make_fit.py;
+/// with `options.pack_overlays`, `.dtbo` files become fdt images without a
+/// configuration of their own; every other file is passed to `skipped`
+/// (when set) and left out. A file listed twice is stored once; with
+/// `options.deduplicate` (the default), so is any file whose bytes equal an
+/// earlier one's (SHA-256, then compared byte for byte). Images are
+/// numbered `fdt-1`, `fdt-2`, ... densely in the order first met.
+///
+/// With `options.decompose_dtbs` (make_fit.py -D), each DTB's Kbuild
+/// command file `.<file name>.cmd` beside it is read: when it runs
+/// `scripts/dtc/fdtoverlay`, the files after `-i` (up to the first `;`;
+/// paths relative to the current directory) are stored instead, and the
+/// configuration's `fdt` lists them, base first; its description and
+/// compatible still come from the composite DTB.
+///
+/// Then come `options.configurations` (explicit ones) and the loadables,
+/// which every configuration lists. Each devicetree is read and checked
+/// with fdt_check_full now (its payload is read again, streaming, when the
+/// FIT is written).
+///
+/// @param kernel path, or empty for a FIT of devicetrees only
+/// @param ramdisk path, or empty for none
+/// @param report when set, receives the files read and what deduplication saved
+/// @throws fitstream::error for an unreadable or invalid DTB (naming it), a
+///         missing or unparsable Kbuild command file (naming it), an unknown
+///         codec or hash name, a default that matches nothing, a
+///         configuration named twice, or nothing to pack (no kernel and no
+///         devicetree).
+inline tree make_kernel_fit(const kernel_fit_options& options, const std::string& kernel, const std::string& ramdisk,
+                            const std::vector<std::string>& dtbs,
+                            const std::function<void(const std::string&)>& skipped = {},
+                            kernel_fit_report* report = nullptr) {
+    if (options.address_cells != 0 && options.address_cells != 1 && options.address_cells != 2)
+        throw error(errc::invalid_argument, "#address-cells", "must be 1 or 2");
+    kernel_fit_report local;
+    kernel_fit_report& r = report ? *report : local;
+    r = {};
+    detail::kernel_fit_assembler fit(options, r);
+    fit.reserve(dtbs, options);
+    if (!kernel.empty()) fit.add_kernel(kernel);
+    if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
+    const unsigned threads =
+        options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    // Windows of the list are read ahead on the threads, so what is held
+    // ahead stays bounded with 100,000 DTBs.
+    constexpr std::size_t window = 512;
+    bool any_dtb = false;
+    for (std::size_t begin = 0; begin < dtbs.size(); begin += window) {
+        const std::size_t end = std::min(dtbs.size(), begin + window);
+        if (threads > 1) {
+            std::vector<std::string> devicetrees;
+            for (std::size_t i = begin; i < end; ++i)
+                if (detail::has_suffix(dtbs[i], ".dtb") ||
+                    (options.pack_overlays && detail::has_suffix(dtbs[i], ".dtbo")))
+                    devicetrees.push_back(dtbs[i]);
+            fit.prefetch(devicetrees.data(), devicetrees.data() + devicetrees.size(), threads);
+        }
+        for (std::size_t i = begin; i < end; ++i) {
+            const std::string& path = dtbs[i];
+            if (detail::has_suffix(path, ".dtb")) {
+                fit.add_dtb_configuration(path);
+                any_dtb = true;
+            } else if (options.pack_overlays && detail::has_suffix(path, ".dtbo")) {
+                fit.fdt_image(path);
+                any_dtb = true;
+            } else if (skipped) {
+                skipped(path);
+            }
+        }
+    }
+    fit.prefetch(nullptr, nullptr, 1);  // nothing read ahead is kept
+    for (const auto& spec : options.configurations) {
+        fit.add_explicit_configuration(spec);
+        any_dtb = true;
+    }
+    if (kernel.empty() && !any_dtb)
+        throw error(errc::invalid_argument, "kernel", "nothing to pack: no kernel and no devicetree");
+    for (const auto& spec : options.loadables) fit.add_loadable(spec);
+    return fit.finish();
+}
+
+/// A Make/Ninja dependency file: `target: input...`, one input per
+/// backslash-continued line, paths escaped as Make reads them (space as
+/// `\ `, `#` as `\#`, `$` as `$$`).
+/// @throws fitstream::error (errc::invalid_argument) for a path holding a
+///         newline, which a depfile cannot express.
+inline std::string depfile_text(const std::string& target, const std::vector<std::string>& inputs) {
+    const auto escape = [](const std::string& path) {
+        std::string out;
+        for (const char c : path) {
+            if (c == '\n' || c == '\r')
+                throw error(errc::invalid_argument, path, "a path with a newline cannot go in a depfile");
+            if (c == ' ' || c == '\t' || c == '#') out += '\\';
+            if (c == '$') out += '$';
+            out += c;
+        }
+        return out;
+    };
+    std::string text = escape(target) + ":";
+    for (const auto& in : inputs) text += " \\\n  " + escape(in);
+    return text + "\n";
+}
+
+/// The timestamp reproducible builds ask for: SOURCE_DATE_EPOCH when set.
+/// @throws fitstream::error (errc::invalid_argument) when it is set but is
+///         not a whole number of seconds that fits the FIT's 32-bit field.
+inline std::optional<std::uint32_t> source_date_epoch() {
+    const char* value = std::getenv("SOURCE_DATE_EPOCH");
+    if (!value || !*value) return std::nullopt;
+    errno = 0;
+    char* end = nullptr;
+    const unsigned long long seconds = std::strtoull(value, &end, 10);
+    if (*value < '0' || *value > '9' || *end != '\0' || errno == ERANGE || seconds > 0xFFFFFFFFull)
+        throw error(errc::invalid_argument, "SOURCE_DATE_EPOCH",
+                    std::string("'") + value + "' is not a number of seconds between 0 and 4294967295");
+    return static_cast<std::uint32_t>(seconds);
+}
+
+}  // namespace fitstream

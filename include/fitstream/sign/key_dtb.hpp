@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Public keys in U-Boot's control DTB, as `mkimage -K` writes them: a
+/// `/signature/key-<name>` node that U-Boot checks FIT signatures with.
+///
+///  - RSA: `rsa,num-bits`, `rsa,modulus` and `rsa,r-squared` (big-endian,
+///    num-bits long), `rsa,n0-inverse` (-1/n mod 2^32), `rsa,exponent`
+///    (64 bits), as lib/rsa/rsa-sign.c rsa_add_verify_data();
+///  - ECDSA: `ecdsa,curve` ("prime256v1", "secp384r1"), `ecdsa,x-point`,
+///    `ecdsa,y-point` (big-endian, the curve's size);
+///  - both: `key-name-hint`, `algo`, and `required` ("conf" or "image")
+///    when U-Boot must refuse what this key does not verify.
+///
+/// @code
+/// fitstream::key_dtb dtb("u-boot.dtb");
+/// dtb.add({fitstream::signing_key::load("keys/dev.key"), "dev", "sha256,rsa2048", "conf"});
+/// dtb.save();   // temporary file + rename: all or nothing
+/// @endcode
+
+#include <fitstream/detail/lib/libfdt.hpp>
+#include <fitstream/detail/lib/openssl.hpp>
+#include <fitstream/error.hpp>
+#include <fitstream/sign/key.hpp>
+#include <fitstream/sink.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// One key to put into a control DTB.
+struct key_dtb_entry {
+    std::shared_ptr<const signing_key> key;
+    std::string name;      ///< key-name-hint: the node is /signature/key-<name>
+    std::string algo;      ///< e.g. "sha256,rsa2048"
+    std::string required;  ///< "conf", "image", or empty (U-Boot then does not insist)
+};
+
+/// One key found in a control DTB's /signature node.
+struct key_dtb_key {
+    std::string node;       ///< "/signature/key-dev"
+    std::string name;       ///< key-name-hint, else the node name without "key-"
+    std::string algo;       ///< may be empty (mkimage 2023.01 writes none for ECDSA)
+    std::string required;   ///< "conf", "image" or empty
+    std::shared_ptr<const public_key> key;
+};
+
+/// A control DTB read into memory, to read keys from or add keys to.
+class key_dtb {
+public:
+    /// Reads and checks the DTB at `path`.
+    /// @throws fitstream::error: the OS error, or errc::invalid_input when
+    ///         it is not a valid devicetree blob.
+    explicit key_dtb(std::string path) : path_(std::move(path)) {
+        // A control DTB is KiBs; libfdt cannot take more than 2 GiB anyway.
+        const std::string bytes = detail::read_bounded(path_, std::size_t(64) << 20, "DTB");
+        if (bytes.empty()) throw error(errc::invalid_input, path_, "not a valid DTB (empty file)");
+        blob_.assign((bytes.size() + 7) / 8, 0);
+        std::memcpy(blob_.data(), bytes.data(), bytes.size());
+        const int rc = detail::check_fdt(blob_.data(), bytes.size());
+        if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "not a valid DTB");
+    }
+
+    const std::string& path() const noexcept { return path_; }
+    const void* blob() const noexcept { return blob_.data(); }
+
+    /// Every subnode of /signature that holds a key U-Boot can use.
+    /// @throws fitstream::error (errc::invalid_input) for a key node that is malformed.
+    std::vector<key_dtb_key> keys() const {
+        std::vector<key_dtb_key> out;
+        const int parent = fdt_subnode_offset(blob(), 0, "signature");
+        if (parent < 0) return out;
+        int node = 0;
+        fdt_for_each_subnode(node, blob(), parent) {
+            int len = 0;
+            const char* name = fdt_get_name(blob(), node, &len);
+            key_dtb_key k;
+            k.node = "/signature/" + std::string(name ? name : "", name ? static_cast<std::size_t>(len) : 0);
+            k.name = string_prop(node, "key-name-hint");
+            if (k.name.empty()) {
+                k.name = k.node.substr(std::string("/signature/").size());
+                if (k.name.compare(0, 4, "key-") == 0) k.name.erase(0, 4);
+            }
+            k.algo = string_prop(node, "algo");
+            k.required = string_prop(node, "required");
+            k.key = std::make_shared<const public_key>(public_key::from_fdt(blob(), node, path_ + ": " + k.node));
+            out.push_back(std::move(k));
+        }
+        return out;
+    }
+
+    /// /signature `required-mode`: "all" (default) or "any".
+    std::string required_mode() const {
+        const int parent = fdt_subnode_offset(blob(), 0, "signature");
+        const std::string mode = parent < 0 ? std::string() : string_prop(parent, "required-mode");
+        return mode.empty() ? "all" : mode;
+    }
+
+    /// Throws unless `entry` can be added: its key suits its algo, and a
+    /// key node of the same name, if there is one, holds the same public
+    /// key (replacing a different key silently would lock out every image
+    /// signed with the old one). Changes nothing.
+    void check(const key_dtb_entry& entry) const {
+        if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
+        detail::check_key_name(entry.name, path_);
+        const auto algo = parse_signature_algorithm(entry.algo);
+        entry.key->check_for(algo, signature_padding::pkcs1_5);
+        if (algo.rsa) {
+            BIGNUM* e_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(entry.key->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
+                detail::throw_openssl(entry.key->path(), "cannot read the RSA public key");
+            const detail::bignum_ptr e(e_raw);
+            (void)exponent_bytes(e.get(), entry.key->path());
+        }
+        if (entry.required != "" && entry.required != "conf" && entry.required != "image")
+            throw error(errc::invalid_argument, entry.required, "required must be conf or image");
+        const int parent = fdt_subnode_offset(blob(), 0, "signature");
+        if (parent < 0) return;
+        const int node = fdt_subnode_offset(blob(), parent, ("key-" + entry.name).c_str());
+        if (node < 0) return;
+        const auto present = public_key::from_fdt(blob(), node, path_ + ": /signature/key-" + entry.name);
+        if (!present.same_as(public_key::of(*entry.key)))
+            throw error(errc::invalid_argument, path_,
+                        "/signature/key-" + entry.name + " holds a different public key than " + entry.key->path());
+    }
+
+    /// Adds (or refreshes) `/signature/key-<name>` in memory; see check().
+    void add(const key_dtb_entry& entry) {
+        check(entry);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        const auto algo = parse_signature_algorithm(entry.algo);
+        // Room for the node: the biggest key (RSA-4096) needs about 1.1 KiB.
+        const std::size_t size = fdt_totalsize(blob()) + 4096;
+        std::vector<std::uint64_t> bigger((size + 7) / 8);
+        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
+        blob_.swap(bigger);
+        void* b = blob_.data();
+        int parent = fdt_subnode_offset(b, 0, "signature");
+        if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "signature"), "cannot add /signature");
+        fdt(parent, "/signature");
+        const std::string node_name = "key-" + entry.name;
+        int node = fdt_subnode_offset(b, parent, node_name.c_str());
+        if (node == -FDT_ERR_NOTFOUND) node = fdt_add_subnode(b, parent, node_name.c_str());
+        fdt(node, "cannot add /signature/" + node_name);
+
+        const auto set = [&](const char* prop, const void* value, std::size_t len) {
+            fdt(fdt_setprop(b, node, prop, value, static_cast<int>(len)), std::string("cannot set ") + prop);
+        };
+        const auto set_string = [&](const char* prop, const std::string& value) {
+            set(prop, value.c_str(), value.size() + 1);
+        };
+        const auto set_u32 = [&](const char* prop, std::uint32_t v) {
+            std::uint8_t be[4];
+            detail::store_be32(be, v);
+            set(prop, be, 4);
+        };
+        set_string("key-name-hint", entry.name);
+        EVP_PKEY* pkey = entry.key->get();
+        const std::string& subject = entry.key->path();
+        if (algo.rsa) {
+            BIGNUM *n_raw = nullptr, *e_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1 ||
+                EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1) {
+                BN_free(n_raw);
+                detail::throw_openssl(subject, "cannot read the RSA public key");
+            }
+            detail::bignum_ptr n(n_raw), e(e_raw);
+            const auto constants = detail::rsa_constants_of(n.get(), subject);
+            set_u32("rsa,num-bits", constants.bits);
+            set_u32("rsa,n0-inverse", constants.n0_inverse);
+            const auto exponent = exponent_bytes(e.get(), subject);
+            set("rsa,exponent", exponent.data(), exponent.size());
+            const auto modulus = detail::bn_bytes(n.get(), constants.bits / 8, subject);
+            const auto& rr = constants.r_squared;
+            set("rsa,modulus", modulus.data(), modulus.size());
+            set("rsa,r-squared", rr.data(), rr.size());
+        } else {
+            BIGNUM *x_raw = nullptr, *y_raw = nullptr;
+            if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x_raw) != 1 ||
+                EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y_raw) != 1) {
+                BN_free(x_raw);
+                detail::throw_openssl(subject, "cannot read the EC public key");
+            }
+            detail::bignum_ptr x(x_raw), y(y_raw);
+            const auto x_bytes = detail::bn_bytes(x.get(), algo.key_bits / 8, subject);
+            const auto y_bytes = detail::bn_bytes(y.get(), algo.key_bits / 8, subject);
+            set_string("ecdsa,curve", algo.curve);
+            set("ecdsa,x-point", x_bytes.data(), x_bytes.size());
+            set("ecdsa,y-point", y_bytes.data(), y_bytes.size());
+        }
+        set_string("algo", entry.algo);
+        if (!entry.required.empty()) set_string("required", entry.required);
+        fdt(fdt_pack(b), "cannot pack DTB");
+    }
+
+    /// Writes the DTB back to its path, atomically (temporary file + rename).
+    void save() const { save_as(path_); }
+
+    /// Writes the DTB to `path`, atomically.
+    void save_as(const std::string& path) const {
+        const auto out = stage(path);
+        out->commit(fdt_totalsize(blob()));
+    }
+
+    /// Writes the DTB to a temporary file beside `path` (default: its own
+    /// path) and returns the sink uncommitted: commit(fdt_totalsize(blob()))
+    /// renames it into place, destroying it uncommitted removes it. Lets a
+    /// caller fail on an unwritable DTB before it commits anything else.
+    /// @throws fitstream::error (OS category) when it cannot be written.
+    std::unique_ptr<file_sink> stage(const std::string& path = {}) const {
+        auto out = std::make_unique<file_sink>(path.empty() ? path_ : path);
+        out->write_at(0, blob(), fdt_totalsize(blob()));
+        return out;
+    }
+
+private:
+    /// rsa,exponent: U-Boot holds the public exponent in 64 bits.
+    static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
+        if (BN_num_bits(e) > 64)
+            throw error(errc::unsupported, subject,
+                        "RSA public exponent has " + std::to_string(BN_num_bits(e)) +
+                            " bits; U-Boot's rsa,exponent holds 64");
+        return detail::bn_bytes(e, 8, subject);
+    }
+    int fdt(int rc, const std::string& what) const {
+        return detail::fdt_check(rc, path_, what.c_str());
+    }
+    std::string string_prop(int node, const char* name) const {
+        int len = 0;
+        const auto* p = static_cast<const char*>(fdt_getprop(blob(), node, name, &len));
+        if (!p || len <= 0 || p[len - 1] != '\0') return {};
+        return std::string(p, static_cast<std::size_t>(len - 1));
+    }
+
+    std::string path_;
+    std::vector<std::uint64_t> blob_;  // 8-byte aligned, as libfdt wants
+};
+
+/// Adds every entry to the DTB at `path` and writes it back atomically:
+/// all keys are checked first, so on any error the file is unchanged.
+inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_entry>& entries) {
+    key_dtb dtb(path);
+    for (const auto& e : entries) dtb.check(e);
+    for (const auto& e : entries) dtb.add(e);
+    dtb.save();
+}
+
+}  // namespace fitstream
