@@ -3550,8 +3550,9 @@ static_assert(check_hash<crc32>());
 // SPDX-License-Identifier: MIT
 
 // OpenSSL's libcrypto behind RAII: the error category, an EVP digest
-// context, and the owners of keys, big numbers and BIOs that signing needs.
-// Only this header includes OpenSSL's headers.
+// context, the owners of keys, big numbers and BIOs that signing needs, and
+// the set-up of a signing or verifying context as U-Boot's lib/rsa and
+// lib/ecdsa expect. Only this header includes OpenSSL's headers.
 
 
 #include <openssl/bio.h>
@@ -3569,6 +3570,7 @@ static_assert(check_hash<crc32>());
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace fitstream {
 
@@ -3669,6 +3671,48 @@ public:
 private:
     std::unique_ptr<EVP_MD_CTX, evp_md_ctx_deleter> ctx_;
 };
+
+// The EVP digest of a signature `algo`'s checksum part.
+inline const EVP_MD* checksum_md(const std::string& checksum) {
+    if (checksum == "sha1") return EVP_sha1();
+    if (checksum == "sha256") return EVP_sha256();
+    if (checksum == "sha384") return EVP_sha384();
+    if (checksum == "sha512") return EVP_sha512();
+    throw error(errc::unsupported, checksum, "unknown signature checksum");
+}
+
+// Sets up `ctx` (from EVP_PKEY_sign_init or EVP_PKEY_verify_init) for a
+// signature of a `checksum` digest, RSA (with PSS or PKCS#1 v1.5 padding)
+// or ECDSA, as U-Boot's lib/rsa and lib/ecdsa sign and check. Plain
+// parameters rather than a signature_algorithm: this adapter knows OpenSSL,
+// not FIT signature nodes.
+inline void setup_signature_ctx(EVP_PKEY_CTX* ctx, const std::string& checksum, bool rsa, bool pss,
+                                const std::string& subject) {
+    if (EVP_PKEY_CTX_set_signature_md(ctx, checksum_md(checksum)) <= 0)
+        throw_openssl(subject, "cannot set the signature digest");
+    if (!rsa) return;
+    if (pss) {
+        // U-Boot's padding_pss_verify() (lib/rsa/rsa-verify.c) does not
+        // recover the salt length: it takes the salt as everything between
+        // the 0x01 separator and the hash, i.e. the maximum length
+        // (key bytes - hash bytes - 2). A signature with a shorter salt
+        // fails there, so it fails here too, and signing uses the maximum.
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_MAX) <= 0)
+            throw_openssl(subject, "cannot set PSS padding");
+    } else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
+        throw_openssl(subject, "cannot set PKCS#1 v1.5 padding");
+    }
+}
+
+// Big-endian bytes of `n`, left-padded to `size`: how U-Boot stores key
+// numbers and ECDSA's r and s.
+inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, const std::string& subject) {
+    std::vector<std::uint8_t> out(size);
+    if (BN_bn2binpad(n, out.data(), static_cast<int>(size)) < 0)
+        throw error(errc::invalid_input, subject, "number does not fit " + std::to_string(size) + " bytes");
+    return out;
+}
 
 }  // namespace detail
 }  // namespace fitstream
@@ -3808,9 +3852,11 @@ struct signature_spec {
     /// signature that leaves out an image the configuration names.
     std::vector<std::string> sign_images;
     signature_padding padding = signature_padding::pkcs1_5;
-    /// `signer-name`, `signer-version`, `comment`: omitted when empty.
+    /// `signer-name`: omitted when empty, and `signer-version` with it.
     std::string signer_name = "fitstream";
-    std::string signer_version;  ///< empty: fitstream's version
+    /// `signer-version`, written with a signer-name; empty: fitstream's version.
+    std::string signer_version;
+    /// `comment`: omitted when empty.
     std::string comment;
     /// `timestamp`: empty takes the tree's timestamp (omitted if it has none).
     std::optional<std::uint32_t> timestamp;
@@ -5378,496 +5424,59 @@ private:
 /// Nothing is read again: a configuration signature covers only structure
 /// bytes, and an image signature signs the digest its hash node holds.
 
-// ---- begin <fitstream/sign/key.hpp> ----
+// ---- begin <fitstream/detail/sign/regions.hpp> ----
 // SPDX-License-Identifier: MIT
 
-/// @file
-/// Signatures as U-Boot makes and checks them (verified boot): the `algo`
-/// names, private keys for signing and public keys for checking (OpenSSL's
-/// libcrypto), and the regions of a FIT a configuration signature covers.
-///
-/// A configuration signature covers the devicetree *structure* of "/", the
-/// configuration, and each image the configuration names with its hash-*
-/// nodes (their properties and subnode tags; mkimage lists these nodes in
-/// `hashed-nodes`, U-Boot works them out itself), minus every `data`,
-/// `data-size`, `data-offset` and `data-position` property, plus the first
-/// `hashed-strings[1]` bytes of the strings block:
-/// U-Boot's fdt_find_regions() (boot/fdt_region.c) decides the regions and
-/// find_signed_regions() below reproduces it, quirks included. The payload
-/// bytes are covered through the image hashes, so a signature can be made
-/// once every hash is known, before the structure is written.
-///
-/// An image signature covers the image's stored bytes only; fitstream
-/// signs the digest its hash node of the same algorithm already holds.
-///
-/// Key material never appears in a message: errors name the file or node.
+// Which bytes of a FIT a configuration signature covers, decided as U-Boot
+// decides them, and the limits U-Boot puts on signed FITs. Needs libfdt
+// only: the digest over these regions is made with the keys
+// (<fitstream/sign/key.hpp>).
+//
+// A configuration signature covers the devicetree *structure* of "/", the
+// configuration, and each image the configuration names with its hash-*
+// nodes (their properties and subnode tags; mkimage lists these nodes in
+// `hashed-nodes`, U-Boot works them out itself), minus every `data`,
+// `data-size`, `data-offset` and `data-position` property, plus the first
+// `hashed-strings[1]` bytes of the strings block. U-Boot's
+// fdt_find_regions() (boot/fdt_region.c) decides the regions and
+// find_signed_regions() below reproduces it, quirks included. The payload
+// bytes are covered through the image hashes, so a signature can be made
+// once every hash is known, before the structure is written.
+//
+// An image signature covers the image's stored bytes only; fitstream signs
+// the digest its hash node of the same algorithm already holds.
 
 
 #include <algorithm>
-#include <cerrno>
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <fstream>
-#include <iterator>
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace fitstream {
-
-/// A parsed `algo` value, e.g. "sha256,rsa2048".
-struct signature_algorithm {
-    std::string name;      ///< the whole value
-    std::string checksum;  ///< "sha1", "sha256", "sha384" or "sha512"
-    std::string crypto;    ///< "rsa2048", "rsa3072", "rsa4096", "ecdsa256" or "ecdsa384"
-    bool rsa = true;       ///< false: ECDSA
-    unsigned key_bits = 0;
-    std::size_t signature_size = 0;  ///< bytes of `value`: the modulus, or r and s raw
-    std::string curve;               ///< ECDSA: "prime256v1" or "secp384r1"
-};
-
-/// The algo names fitstream signs with.
-inline std::string signature_algorithm_names() {
-    return "sha1|sha256|sha384|sha512 , rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384 (e.g. sha256,rsa2048)";
-}
-
-/// Parses `algo`. @throws fitstream::error (errc::unsupported) naming the valid values.
-inline signature_algorithm parse_signature_algorithm(const std::string& algo) {
-    signature_algorithm a;
-    a.name = algo;
-    const auto comma = algo.find(',');
-    const auto bad = [&] {
-        return error(errc::unsupported, algo, "unknown signature algorithm (valid: " + signature_algorithm_names() + ")");
-    };
-    if (comma == std::string::npos) throw bad();
-    a.checksum = algo.substr(0, comma);
-    a.crypto = algo.substr(comma + 1);
-    if (a.checksum != "sha1" && a.checksum != "sha256" && a.checksum != "sha384" && a.checksum != "sha512") throw bad();
-    if (a.crypto == "rsa2048" || a.crypto == "rsa3072" || a.crypto == "rsa4096") {
-        a.key_bits = static_cast<unsigned>(std::stoul(a.crypto.substr(3)));
-        a.signature_size = a.key_bits / 8;
-    } else if (a.crypto == "ecdsa256" || a.crypto == "ecdsa384") {
-        a.rsa = false;
-        a.key_bits = a.crypto == "ecdsa256" ? 256 : 384;
-        a.signature_size = 2 * a.key_bits / 8;
-        a.curve = a.key_bits == 256 ? "prime256v1" : "secp384r1";
-    } else {
-        throw bad();
-    }
-    return a;
-}
-
-/// The `padding` value, or nullptr for the default (the property is omitted).
-inline const char* padding_name(signature_padding p) noexcept {
-    return p == signature_padding::pss ? "pss" : nullptr;
-}
-
 namespace detail {
 
-inline const EVP_MD* checksum_md(const std::string& checksum) {
-    if (checksum == "sha1") return EVP_sha1();
-    if (checksum == "sha256") return EVP_sha256();
-    if (checksum == "sha384") return EVP_sha384();
-    if (checksum == "sha512") return EVP_sha512();
-    throw error(errc::unsupported, checksum, "unknown signature checksum");
-}
-
-/// Reads a file that is small by nature (a key, a control DTB) whole, but
-/// at most `limit` bytes: `--key /dev/zero` fails instead of filling memory.
-/// @throws fitstream::error: the OS error, or errc::invalid_input past `limit`.
-inline std::string read_bounded(const std::string& path, std::size_t limit, const std::string& what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw_os_error(errno ? errno : ENOENT, path, "cannot read " + what);
-    std::string out;
-    char buf[65536];
-    while (in) {
-        in.read(buf, sizeof buf);
-        out.append(buf, static_cast<std::size_t>(in.gcount()));
-        if (out.size() > limit) {
-            OPENSSL_cleanse(out.data(), out.size());
-            throw error(errc::invalid_input, path,
-                        "larger than " + std::to_string(limit) + " bytes: not a " + what);
-        }
-    }
-    OPENSSL_cleanse(buf, sizeof buf);  // it held key bytes
-    if (in.bad()) throw_os_error(EIO, path, "cannot read " + what);
-    return out;
-}
-
-/// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
-/// looks the key up as the node /signature/key-<name>, so it must be a
-/// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
-inline void check_key_name(const std::string& name, const std::string& subject) {
-    const bool ok = !name.empty() && bad_node_name_char(name) == std::string::npos;
-    if (!ok)
-        throw error(errc::invalid_argument, subject,
-                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
-}
-
-/// A byte range of a blob.
+// A byte range of a blob.
 struct byte_region {
     std::size_t offset = 0;
     std::size_t size = 0;
 };
 
-/// The digest of the concatenated regions of `base`.
-inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
-                                                const std::vector<byte_region>& regions) {
-    ERR_clear_error();  // an error queued earlier must not be taken for this one's
-    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
-    const EVP_MD* md = checksum_md(checksum);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
-    for (const auto& r : regions)
-        if (r.size && EVP_DigestUpdate(ctx.get(), base + r.offset, r.size) != 1) throw_openssl("digest update failed");
-    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
-    unsigned n = 0;
-    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
-    out.resize(n);
-    return out;
-}
-
-/// Sets up `ctx` (from EVP_PKEY_sign_init or EVP_PKEY_verify_init) for
-/// `algo` and `padding`, as U-Boot's lib/rsa signs and checks.
-inline void setup_signature_ctx(EVP_PKEY_CTX* ctx, const signature_algorithm& algo, signature_padding padding,
-                                const std::string& subject) {
-    if (EVP_PKEY_CTX_set_signature_md(ctx, checksum_md(algo.checksum)) <= 0)
-        throw_openssl(subject, "cannot set the signature digest");
-    if (!algo.rsa) return;
-    if (padding == signature_padding::pss) {
-        // U-Boot's padding_pss_verify() (lib/rsa/rsa-verify.c) does not
-        // recover the salt length: it takes the salt as everything between
-        // the 0x01 separator and the hash, i.e. the maximum length
-        // (key bytes - hash bytes - 2). A signature with a shorter salt
-        // fails there, so it fails here too, and signing uses the maximum.
-        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_MAX) <= 0)
-            throw_openssl(subject, "cannot set PSS padding");
-    } else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
-        throw_openssl(subject, "cannot set PKCS#1 v1.5 padding");
-    }
-}
-
-/// Big-endian bytes of `n`, left-padded to `size`.
-inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, const std::string& subject) {
-    std::vector<std::uint8_t> out(size);
-    if (BN_bn2binpad(n, out.data(), static_cast<int>(size)) < 0)
-        throw error(errc::invalid_input, subject, "number does not fit " + std::to_string(size) + " bytes");
-    return out;
-}
-
-/// The values U-Boot's rsa_mod_exp_sw() takes from a key node instead of
-/// computing them, as mkimage's rsa_add_verify_data() writes them: the
-/// modulus's bit count, n0-inverse = -1/n mod 2^32 and r-squared =
-/// (2^bits)^2 mod n (big-endian, bits/8 bytes), the Montgomery constants.
-struct rsa_key_constants {
-    std::uint32_t bits = 0;
-    std::uint32_t n0_inverse = 0;
-    std::vector<std::uint8_t> r_squared;
-};
-
-inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& subject) {
-    rsa_key_constants out;
-    out.bits = static_cast<std::uint32_t>(BN_num_bits(n));
-    bn_ctx_ptr ctx(BN_CTX_new());
-    bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
-    if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
-        BN_lshift(two32.get(), two32.get(), 32) != 1 || !BN_mod_inverse(inverse.get(), n, two32.get(), ctx.get()) ||
-        BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
-        BN_lshift(r.get(), r.get(), 2 * static_cast<int>(out.bits)) != 1 ||
-        BN_mod(r_squared.get(), r.get(), n, ctx.get()) != 1)
-        throw_openssl(subject, "cannot compute the RSA verification constants");
-    out.n0_inverse = static_cast<std::uint32_t>(BN_get_word(inverse.get()));
-    out.r_squared = bn_bytes(r_squared.get(), out.bits / 8, subject);
-    return out;
-}
-
-}  // namespace detail
-
-/// A private key to sign with, read from a PEM file (RSA or EC; not
-/// password-protected, since signing runs unattended).
-class signing_key {
-public:
-    /// Reads the PEM private key at `path`.
-    /// @throws fitstream::error: the OS error when it cannot be read;
-    ///         errc::invalid_input (or OpenSSL's) when it is not an
-    ///         unencrypted RSA or EC private key. Messages name the file only.
-    static std::shared_ptr<const signing_key> load(const std::string& path) {
-        // A PEM private key is a few KiB, even RSA-16384.
-        std::string pem = detail::read_bounded(path, 1 << 20, "key");
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-        // No passphrase prompt: a protected key fails instead of waiting on a terminal.
-        const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
-        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
-        OPENSSL_cleanse(pem.data(), pem.size());
-        if (!key) {
-            ERR_clear_error();
-            throw error(errc::invalid_input, path,
-                        "not a PEM private key (or protected by a passphrase, which fitstream does not prompt for)");
-        }
-        auto out = std::shared_ptr<signing_key>(new signing_key(path, std::move(key)));
-        if (!out->is_rsa() && !out->is_ec())
-            throw error(errc::unsupported, path, "key is neither RSA nor EC");
-        return out;
-    }
-
-    const std::string& path() const noexcept { return path_; }
-    bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
-    bool is_ec() const { return EVP_PKEY_is_a(key_.get(), "EC") == 1; }
-    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
-    /// EC: the curve's short name ("prime256v1"); empty for RSA.
-    std::string curve() const {
-        if (!is_ec()) return {};
-        char name[80] = {};
-        std::size_t len = 0;
-        if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
-            detail::throw_openssl(path_, "cannot read the key's curve");
-        return name;
-    }
-    /// "RSA-2048", "EC prime256v1": what the key is, for messages.
-    std::string describe() const { return is_rsa() ? "RSA-" + std::to_string(bits()) : "EC " + curve(); }
-
-    /// Throws errc::invalid_argument unless this key can make `algo`'s signatures.
-    void check_for(const signature_algorithm& algo, signature_padding padding) const {
-        const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
-        if (!fits)
-            throw error(errc::invalid_argument, path_,
-                        "key is " + describe() + ", but " + algo.name + " needs " +
-                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
-        if (!algo.rsa && padding == signature_padding::pss)
-            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
-    }
-
-    /// Signs `digest` (made with `algo.checksum`) as U-Boot expects the
-    /// `value`: RSA as the raw signature, ECDSA as r then s, each padded.
-    std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
-                                          const std::vector<std::uint8_t>& digest) const {
-        check_for(algo, padding);
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-        if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, path_);
-        std::size_t size = 0;
-        if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
-            detail::throw_openssl(path_, "cannot sign");
-        std::vector<std::uint8_t> sig(size);
-        if (EVP_PKEY_sign(ctx.get(), sig.data(), &size, digest.data(), digest.size()) <= 0)
-            detail::throw_openssl(path_, "cannot sign");
-        sig.resize(size);
-        if (algo.rsa) {
-            if (sig.size() != algo.signature_size)
-                throw error(errc::invalid_argument, path_, "signature has an unexpected size");
-            return sig;
-        }
-        // OpenSSL gives DER; U-Boot stores r and s raw, each the key's size.
-        const unsigned char* p = sig.data();
-        detail::ecdsa_sig_ptr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
-        if (!parsed) detail::throw_openssl(path_, "cannot decode the ECDSA signature");
-        const BIGNUM *r = nullptr, *s = nullptr;
-        ECDSA_SIG_get0(parsed.get(), &r, &s);
-        auto out = detail::bn_bytes(r, algo.signature_size / 2, path_);
-        const auto s_bytes = detail::bn_bytes(s, algo.signature_size / 2, path_);
-        out.insert(out.end(), s_bytes.begin(), s_bytes.end());
-        return out;
-    }
-
-    EVP_PKEY* get() const noexcept { return key_.get(); }
-
-private:
-    signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
-    std::string path_;
-    detail::evp_pkey_ptr key_;
-};
-
-/// Where a signature's key comes from: `key_file`, else `key_dir`/<hint>.key
-/// (for ECDSA `key_dir`/<hint>.pem when it exists, as mkimage reads).
-/// @throws fitstream::error (errc::invalid_argument) when neither is given.
-inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
-    if (!spec.key_file.empty()) return spec.key_file;
-    if (spec.key_dir.empty())
-        throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
-    if (spec.key_name_hint.empty())
-        throw error(errc::invalid_argument, subject, "a key directory needs a key-name-hint to find <hint>.key");
-    // mkimage -k reads <hint>.key for RSA but <hint>.pem for ECDSA.
-    const std::string base = spec.key_dir + "/" + spec.key_name_hint;
-    if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
-    return base + ".key";
-}
-
-/// A public key, as U-Boot's control DTB holds it under /signature, or
-/// taken from a private key.
-class public_key {
-public:
-    /// The public half of `key`.
-    static public_key of(const signing_key& key) {
-        public_key out;
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        EVP_PKEY* raw = nullptr;
-        // Round trip through the public encoding: no private part is kept.
-        unsigned char* der = nullptr;
-        const int len = i2d_PUBKEY(key.get(), &der);
-        if (len <= 0) detail::throw_openssl(key.path(), "cannot take the public key");
-        const unsigned char* p = der;
-        raw = d2i_PUBKEY(nullptr, &p, len);
-        OPENSSL_free(der);
-        if (!raw) detail::throw_openssl(key.path(), "cannot take the public key");
-        out.key_.reset(raw);
-        out.rsa_ = key.is_rsa();
-        out.name_ = key.path();
-        return out;
-    }
-
-    /// Reads the key node at `node` of `fdt` (rsa,modulus + rsa,exponent,
-    /// or ecdsa,curve + ecdsa,x-point + ecdsa,y-point).
-    /// @throws fitstream::error (errc::invalid_input) naming `subject`.
-    static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
-        public_key out;
-        out.name_ = subject;
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        int len = 0;
-        const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
-            const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
-            return {p, p ? len : 0};
-        };
-        detail::param_bld_ptr bld(OSSL_PARAM_BLD_new());
-        if (!bld) detail::throw_openssl(subject, "out of memory");
-        const char* type = nullptr;
-        detail::bignum_ptr n, e;
-        std::vector<unsigned char> point;
-        std::string curve;
-        if (const auto [mod, mod_len] = bytes("rsa,modulus"); mod) {
-            type = "RSA";
-            out.rsa_ = true;
-            n.reset(BN_bin2bn(mod, mod_len, nullptr));
-            if (!n) detail::throw_openssl(subject, "cannot read rsa,modulus");
-            // U-Boot checks with rsa,num-bits, rsa,n0-inverse and
-            // rsa,r-squared, not with the modulus alone: when one is missing
-            // or does not belong to the modulus, every signature fails there.
-            const auto constants = detail::rsa_constants_of(n.get(), subject);
-            const auto u32 = [&](const char* prop) -> std::optional<std::uint32_t> {
-                const auto [p, p_len] = bytes(prop);
-                if (!p || p_len != 4) return std::nullopt;
-                return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
-                       static_cast<std::uint32_t>(p[2]) << 8 | p[3];
-            };
-            const auto broken = [&](const std::string& what) {
-                return error(errc::invalid_input, subject,
-                             what + ", so U-Boot fails every signature with this key");
-            };
-            const auto bits = u32("rsa,num-bits");
-            if (!bits) throw broken("no 32-bit rsa,num-bits");
-            if (*bits != constants.bits || static_cast<std::size_t>(mod_len) * 8 != *bits)
-                throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
-                             std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
-                             " bits");
-            const auto n0 = u32("rsa,n0-inverse");
-            if (!n0 || *n0 != constants.n0_inverse) throw broken("rsa,n0-inverse is missing or wrong for rsa,modulus");
-            const auto [rr, rr_len] = bytes("rsa,r-squared");
-            if (!rr || static_cast<std::size_t>(rr_len) != constants.r_squared.size() ||
-                !std::equal(constants.r_squared.begin(), constants.r_squared.end(), rr))
-                throw broken("rsa,r-squared is missing or wrong for rsa,modulus");
-            std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
-            if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
-                if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
-                exponent = 0;
-                for (int i = 0; i < 8; ++i) exponent = exponent << 8 | exp[i];
-            }
-            e.reset(BN_new());
-            if (!e || BN_set_word(e.get(), exponent) != 1 ||
-                OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
-                OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
-                detail::throw_openssl(subject, "cannot build the RSA key");
-        } else if (const auto* c = static_cast<const char*>(fdt_getprop(fdt, node, "ecdsa,curve", &len));
-                   c && len > 0 && c[len - 1] == '\0') {
-            type = "EC";
-            out.rsa_ = false;
-            curve = c;
-            const auto [x, x_len] = bytes("ecdsa,x-point");
-            const auto [y, y_len] = bytes("ecdsa,y-point");
-            if (!x || !y || x_len != y_len) throw error(errc::invalid_input, subject, "incomplete ECDSA key");
-            point.push_back(0x04);  // uncompressed point: 04 || x || y
-            point.insert(point.end(), x, x + x_len);
-            point.insert(point.end(), y, y + y_len);
-            if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0) != 1 ||
-                OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1)
-                detail::throw_openssl(subject, "cannot build the ECDSA key");
-        } else {
-            throw error(errc::invalid_input, subject, "no rsa,modulus or ecdsa,curve: not a key U-Boot can use");
-        }
-        detail::params_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
-        EVP_PKEY* raw = nullptr;
-        if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
-            EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0 || !raw)
-            detail::throw_openssl(subject, "not a valid public key");
-        out.key_.reset(raw);
-        return out;
-    }
-
-    bool is_rsa() const noexcept { return rsa_; }
-    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
-    EVP_PKEY* get() const noexcept { return key_.get(); }
-    /// True when both hold the same public key.
-    bool same_as(const public_key& other) const { return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1; }
-
-    /// Checks `signature` (U-Boot's encoding) over `digest`. Returns false
-    /// for a signature that does not verify; throws only on a setup failure.
-    bool verify_digest(const signature_algorithm& algo, signature_padding padding,
-                       const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        if (algo.rsa != rsa_ || size != algo.signature_size) return false;
-        if (algo.rsa && bits() != algo.key_bits) return false;
-        std::vector<std::uint8_t> encoded(signature, signature + size);
-        if (!algo.rsa) {
-            // r || s raw, each half the value, to DER for OpenSSL.
-            detail::ecdsa_sig_ptr sig(ECDSA_SIG_new());
-            BIGNUM* r = BN_bin2bn(signature, static_cast<int>(size / 2), nullptr);
-            BIGNUM* s = BN_bin2bn(signature + size / 2, static_cast<int>(size / 2), nullptr);
-            if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-                BN_free(r);
-                BN_free(s);
-                detail::throw_openssl(name_, "cannot build the ECDSA signature");
-            }
-            unsigned char* der = nullptr;
-            const int len = i2d_ECDSA_SIG(sig.get(), &der);
-            if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
-            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
-                der, [](unsigned char* p) { OPENSSL_free(p); });
-            encoded.assign(der, der + len);
-        }
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-        if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
-        detail::setup_signature_ctx(ctx.get(), algo, padding, name_);
-        const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
-        ERR_clear_error();
-        return rc == 1;
-    }
-
-private:
-    detail::evp_pkey_ptr key_;
-    bool rsa_ = true;
-    std::string name_;
-};
-
-namespace detail {
-
-/// Property names a configuration signature never covers (U-Boot's
-/// exc_prop in fit_config_check_sig): the image hashes cover the data.
+// Property names a configuration signature never covers (U-Boot's exc_prop
+// in fit_config_check_sig): the image hashes cover the data.
 inline bool excluded_from_signature(std::string_view name) {
     return name == "data" || name == "data-size" || name == "data-position" || name == "data-offset";
 }
 
-/// U-Boot's CONFIG_FIT_SIGNATURE_MAX_SIZE, as configured by default: its
-/// fit_image_setup_verify() (boot/image-fit-sig.c) refuses to check any
-/// signature, image or configuration, of a FIT whose FDT totalsize is
-/// larger ("Total size too large"). With embedded data that is the whole FIT.
+// U-Boot's CONFIG_FIT_SIGNATURE_MAX_SIZE, as configured by default: its
+// fit_image_setup_verify() (boot/image-fit-sig.c) refuses to check any
+// signature, image or configuration, of a FIT whose FDT totalsize is larger
+// ("Total size too large"). With embedded data that is the whole FIT.
 inline constexpr std::uint64_t max_signed_fit_size = 0x10000000;  // 256 MiB
 
-/// Throws errc::invalid_argument, naming `subject`, when U-Boot would not
-/// check the signatures of a FIT whose FDT totalsize is `totalsize`.
+// Throws errc::invalid_argument, naming `subject`, when U-Boot would not
+// check the signatures of a FIT whose FDT totalsize is `totalsize`.
 inline void check_signed_fit_size(std::uint64_t totalsize, const std::string& subject) {
     if (totalsize > max_signed_fit_size)
         throw error(errc::invalid_argument, subject,
@@ -5876,18 +5485,23 @@ inline void check_signed_fit_size(std::uint64_t totalsize, const std::string& su
                     "keeps the structure small)");
 }
 
-/// U-Boot's limits in fit_config_check_sig and fdt_find_regions.
+// U-Boot's limits in fit_config_check_sig (nodes to hash, its path buffer)
+// and fdt_find_regions (FDT_MAX_DEPTH).
 inline constexpr std::size_t max_hashed_nodes = 100;
 inline constexpr std::size_t max_region_path = 200;
 inline constexpr int max_region_depth = 32;
 
-/// The structure regions U-Boot's fdt_find_regions() returns for the
-/// nodes `include` (full paths), excluding the data properties, as byte
-/// ranges from the start of `fdt`; the strings region is not among them.
-/// Reproduces its rules exactly: an included node brings its properties,
-/// its subnodes' begin and end tags (not their properties) and, where a
-/// region closes on an end tag of a node not included, that end tag too.
-/// @throws fitstream::error (errc::bad_image) where U-Boot would fail.
+// The structure regions U-Boot's fdt_find_regions() returns for the nodes
+// `include` (full paths), excluding the data properties, as byte ranges
+// from the start of `fdt`; the strings region is not among them. Its rules,
+// kept exactly: an included node brings its properties, its subnodes'
+// begin and end tags (not their properties) and, where a region closes on
+// an end tag of a node not included, that end tag too; a region that starts
+// where the previous one ended extends it; FDT_END closes the last one.
+// Throws errc::bad_image, naming `subject`, where U-Boot fails: a corrupt
+// structure, nodes 32 deep, a path of 200 bytes or more, more regions than
+// fit_config_check_sig's array holds (20 + 7 per node, one kept back for
+// the strings).
 inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::vector<std::string>& include,
                                                     const std::string& subject) {
     const auto fail = [&](const std::string& why) { return error(errc::bad_image, subject, why); };
@@ -5915,7 +5529,7 @@ inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::
                 stop_at = offset;
                 int len = 0;
                 const struct fdt_property* prop = fdt_get_property_by_offset(fdt, offset, &len);
-                const char* name = prop ? fdt_string(fdt, static_cast<int>(fdt32_to_cpu(prop->nameoff))) : nullptr;
+                const char* name = prop ? fdt_string(fdt, static_cast<int>(fdt32_ld(&prop->nameoff))) : nullptr;
                 if (!name) throw fail("property without a name");
                 if (excluded_from_signature(name)) include_tag = 0;
                 break;
@@ -5985,14 +5599,15 @@ inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::
     return regions;
 }
 
-/// The `hashed-nodes` of a configuration signature, as mkimage lists them
-/// (tools/image-host.c, fit_config_get_hash_list): "/", the configuration,
-/// then for each `sign-images` property, each image it names followed by
-/// that image's hash-* subnodes.
+// An image a configuration signature covers, for hashed_node_list().
 struct hashed_image {
-    std::string name;                 ///< image node name
-    std::vector<std::string> hashes;  ///< its hash-* subnode names, in order
+    std::string name;                 // image node name
+    std::vector<std::string> hashes;  // its hash-* subnode names, in order
 };
+
+// The `hashed-nodes` of a configuration signature, as mkimage lists them
+// (tools/image-host.c, fit_config_get_hash_list): "/", the configuration,
+// then each image, in `images` order, followed by its hash-* subnodes.
 inline std::vector<std::string> hashed_node_list(const std::string& configuration,
                                                  const std::vector<hashed_image>& images) {
     std::vector<std::string> nodes{"/", "/configurations/" + configuration};
@@ -6003,17 +5618,544 @@ inline std::vector<std::string> hashed_node_list(const std::string& configuratio
     return nodes;
 }
 
-/// Joins strings as a devicetree string list (each NUL-terminated).
-inline std::string string_list(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& s : items) {
-        out += s;
-        out += '\0';
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/sign/regions.hpp> ----
+// ---- begin <fitstream/sign/key.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Signing keys (OpenSSL's libcrypto): private keys to sign with, where a
+/// signature's key file is found, and public keys to check with, taken from
+/// a private key or from U-Boot's control DTB. Which bytes a signature
+/// covers is U-Boot's rule, ported in detail/sign/regions.hpp.
+///
+/// @code
+/// auto key = fitstream::signing_key::load("keys/dev.key");
+/// key->check_for(fitstream::parse_signature_algorithm("sha256,rsa2048"), fitstream::signature_padding::pkcs1_5);
+/// @endcode
+///
+/// Key material never appears in a message: errors name the file or node.
+
+// ---- begin <fitstream/detail/sign/key_node.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// A public key as U-Boot's control DTB holds it, in a /signature/key-<name>
+// node: the RSA constants mkimage computes for it, and reading such a node
+// back into an OpenSSL key. <fitstream/sign/key_dtb.hpp> writes the nodes.
+
+// ---- begin <fitstream/detail/read/properties.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Property values of a devicetree as FIT readers take them, each written
+// once: a string, one 32-bit cell, one or two cells. libfdt's fdt32_ld and
+// fdt64_ld load them, so no alignment is assumed.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace fitstream {
+namespace detail {
+
+// The value of a NUL-terminated property without its final NUL; empty when
+// the property is absent, empty or not NUL-terminated.
+inline std::string fdt_string_prop(const void* fdt, int node, const char* name) {
+    int len = 0;
+    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
+    if (!p || len <= 0 || p[len - 1] != '\0') return {};
+    return std::string(p, static_cast<std::size_t>(len - 1));
+}
+
+// A property of exactly one 32-bit cell; nullopt when absent or another size.
+inline std::optional<std::uint32_t> fdt_u32_prop(const void* fdt, int node, const char* name) {
+    int len = 0;
+    const auto* p = static_cast<const fdt32_t*>(fdt_getprop(fdt, node, name, &len));
+    if (!p || len != 4) return std::nullopt;
+    return fdt32_ld(p);
+}
+
+// A property of one or two cells (high cell first); nullopt when absent or
+// another size.
+inline std::optional<std::uint64_t> fdt_cells_prop(const void* fdt, int node, const char* name) {
+    int len = 0;
+    const void* p = fdt_getprop(fdt, node, name, &len);
+    if (!p || (len != 4 && len != 8)) return std::nullopt;
+    if (len == 4) return fdt32_ld(static_cast<const fdt32_t*>(p));
+    return fdt64_ld(static_cast<const fdt64_t*>(p));
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/read/properties.hpp> ----
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// The values U-Boot's rsa_mod_exp_sw() takes from a key node instead of
+// computing them, as mkimage's rsa_add_verify_data() writes them: the
+// modulus's bit count, n0-inverse = -1/n mod 2^32 and r-squared =
+// (2^bits)^2 mod n (big-endian, bits/8 bytes), the Montgomery constants.
+struct rsa_key_constants {
+    std::uint32_t bits = 0;
+    std::uint32_t n0_inverse = 0;
+    std::vector<std::uint8_t> r_squared;
+};
+
+inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& subject) {
+    rsa_key_constants out;
+    out.bits = static_cast<std::uint32_t>(BN_num_bits(n));
+    bn_ctx_ptr ctx(BN_CTX_new());
+    bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
+    if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
+        BN_lshift(two32.get(), two32.get(), 32) != 1 || !BN_mod_inverse(inverse.get(), n, two32.get(), ctx.get()) ||
+        BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
+        BN_lshift(r.get(), r.get(), 2 * static_cast<int>(out.bits)) != 1 ||
+        BN_mod(r_squared.get(), r.get(), n, ctx.get()) != 1)
+        throw_openssl(subject, "cannot compute the RSA verification constants");
+    out.n0_inverse = static_cast<std::uint32_t>(BN_get_word(inverse.get()));
+    out.r_squared = bn_bytes(r_squared.get(), out.bits / 8, subject);
+    return out;
+}
+
+// A public key read from a key node.
+struct key_node_key {
+    evp_pkey_ptr key;
+    bool rsa = true;
+};
+
+// Reads the key node at `node` of `fdt`: rsa,modulus (with rsa,num-bits,
+// rsa,n0-inverse, rsa,r-squared and rsa,exponent, default 65537), or
+// ecdsa,curve with ecdsa,x-point and ecdsa,y-point. An RSA node whose
+// constants do not belong to its modulus is refused: U-Boot checks with the
+// constants, so every signature would fail there.
+// Throws errc::invalid_input (or OpenSSL's error) naming `subject`.
+inline key_node_key read_key_node(const void* fdt, int node, const std::string& subject) {
+    key_node_key out;
+    ERR_clear_error();  // an error queued earlier must not be taken for this one's
+    const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
+        int len = 0;
+        const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
+        return {p, p ? len : 0};
+    };
+    param_bld_ptr bld(OSSL_PARAM_BLD_new());
+    if (!bld) throw_openssl(subject, "out of memory");
+    const char* type = nullptr;
+    bignum_ptr n, e;
+    std::vector<unsigned char> point;
+    std::string curve;
+    int curve_len = 0;
+    if (const auto [mod, mod_len] = bytes("rsa,modulus"); mod) {
+        type = "RSA";
+        out.rsa = true;
+        n.reset(BN_bin2bn(mod, mod_len, nullptr));
+        if (!n) throw_openssl(subject, "cannot read rsa,modulus");
+        const auto constants = rsa_constants_of(n.get(), subject);
+        const auto broken = [&](const std::string& what) {
+            return error(errc::invalid_input, subject, what + ", so U-Boot fails every signature with this key");
+        };
+        const auto bits = fdt_u32_prop(fdt, node, "rsa,num-bits");
+        if (!bits) throw broken("no 32-bit rsa,num-bits");
+        if (*bits != constants.bits || static_cast<std::size_t>(mod_len) * 8 != *bits)
+            throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
+                         std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
+                         " bits");
+        const auto n0 = fdt_u32_prop(fdt, node, "rsa,n0-inverse");
+        if (!n0 || *n0 != constants.n0_inverse) throw broken("rsa,n0-inverse is missing or wrong for rsa,modulus");
+        const auto [rr, rr_len] = bytes("rsa,r-squared");
+        if (!rr || static_cast<std::size_t>(rr_len) != constants.r_squared.size() ||
+            !std::equal(constants.r_squared.begin(), constants.r_squared.end(), rr))
+            throw broken("rsa,r-squared is missing or wrong for rsa,modulus");
+        std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
+        if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
+            if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
+            exponent = fdt64_ld(reinterpret_cast<const fdt64_t*>(exp));
+        }
+        e.reset(BN_new());
+        if (!e || BN_set_word(e.get(), exponent) != 1 ||
+            OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+            OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
+            throw_openssl(subject, "cannot build the RSA key");
+    } else if (const auto* c = static_cast<const char*>(fdt_getprop(fdt, node, "ecdsa,curve", &curve_len));
+               c && curve_len > 0 && c[curve_len - 1] == '\0') {
+        type = "EC";
+        out.rsa = false;
+        curve = c;
+        const auto [x, x_len] = bytes("ecdsa,x-point");
+        const auto [y, y_len] = bytes("ecdsa,y-point");
+        if (!x || !y || x_len != y_len) throw error(errc::invalid_input, subject, "incomplete ECDSA key");
+        point.push_back(0x04);  // uncompressed point: 04 || x || y
+        point.insert(point.end(), x, x + x_len);
+        point.insert(point.end(), y, y + y_len);
+        if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0) != 1 ||
+            OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1)
+            throw_openssl(subject, "cannot build the ECDSA key");
+    } else {
+        throw error(errc::invalid_input, subject, "no rsa,modulus or ecdsa,curve: not a key U-Boot can use");
     }
+    params_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
+    evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+        EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0 || !raw)
+        throw_openssl(subject, "not a valid public key");
+    out.key.reset(raw);
     return out;
 }
 
 }  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/sign/key_node.hpp> ----
+// ---- begin <fitstream/sign/algorithm.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// The `algo` and `padding` values of a FIT signature node, as U-Boot's
+/// mkimage writes them and its verified boot reads them: which checksums
+/// and which crypto, what size a signature `value` has. Plain parsing, no
+/// OpenSSL: the keys are in <fitstream/sign/key.hpp>.
+
+
+#include <cstddef>
+#include <string>
+
+namespace fitstream {
+
+/// A parsed `algo` value, e.g. "sha256,rsa2048".
+struct signature_algorithm {
+    std::string name;      ///< the whole value
+    std::string checksum;  ///< "sha1", "sha256", "sha384" or "sha512"
+    std::string crypto;    ///< "rsa2048", "rsa3072", "rsa4096", "ecdsa256" or "ecdsa384"
+    bool rsa = true;       ///< false: ECDSA
+    unsigned key_bits = 0;
+    std::size_t signature_size = 0;  ///< bytes of `value`: the modulus, or r and s raw
+    std::string curve;               ///< ECDSA: "prime256v1" or "secp384r1"
+};
+
+/// The `algo` values fitstream signs with, for messages and help text:
+/// "sha1|sha256|sha384|sha512 , rsa2048|... (e.g. sha256,rsa2048)".
+inline std::string signature_algorithm_names() {
+    return "sha1|sha256|sha384|sha512 , rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384 (e.g. sha256,rsa2048)";
+}
+
+/// Parses `algo`, "<checksum>,<crypto>".
+/// @returns the checksum and crypto parts, the key size and the size of a
+///          signature `value` (and the curve, for ECDSA).
+/// @throws fitstream::error (errc::unsupported), subject `algo`, naming the
+///         valid values, when either part is not one listed in
+///         signature_algorithm_names().
+inline signature_algorithm parse_signature_algorithm(const std::string& algo) {
+    signature_algorithm a;
+    a.name = algo;
+    const auto comma = algo.find(',');
+    const auto bad = [&] {
+        return error(errc::unsupported, algo, "unknown signature algorithm (valid: " + signature_algorithm_names() + ")");
+    };
+    if (comma == std::string::npos) throw bad();
+    a.checksum = algo.substr(0, comma);
+    a.crypto = algo.substr(comma + 1);
+    if (a.checksum != "sha1" && a.checksum != "sha256" && a.checksum != "sha384" && a.checksum != "sha512") throw bad();
+    if (a.crypto == "rsa2048" || a.crypto == "rsa3072" || a.crypto == "rsa4096") {
+        a.key_bits = static_cast<unsigned>(std::stoul(a.crypto.substr(3)));
+        a.signature_size = a.key_bits / 8;
+    } else if (a.crypto == "ecdsa256" || a.crypto == "ecdsa384") {
+        a.rsa = false;
+        a.key_bits = a.crypto == "ecdsa256" ? 256 : 384;
+        a.signature_size = 2 * a.key_bits / 8;
+        a.curve = a.key_bits == 256 ? "prime256v1" : "secp384r1";
+    } else {
+        throw bad();
+    }
+    return a;
+}
+
+/// The `padding` property's value for `p`: "pss", or nullptr for PKCS#1
+/// v1.5, U-Boot's default, for which mkimage omits the property.
+inline const char* padding_name(signature_padding p) noexcept {
+    return p == signature_padding::pss ? "pss" : nullptr;
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/algorithm.hpp> ----
+
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+namespace detail {
+
+// A key file is small by nature: a PEM private key is a few KiB, even
+// RSA-16384. Reading at most this much makes `--key /dev/zero` fail
+// instead of filling memory.
+inline constexpr std::uint64_t max_key_file_size = 1 << 20;
+
+// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
+// looks the key up as the node /signature/key-<name>, so it must be a
+// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
+inline void check_key_name(const std::string& name, const std::string& subject) {
+    const bool ok = !name.empty() && bad_node_name_char(name) == std::string::npos;
+    if (!ok)
+        throw error(errc::invalid_argument, subject,
+                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
+}
+
+// The digest, with a signature's `checksum`, of the concatenated `regions`
+// of `base` (what a configuration signature signs).
+inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
+                                                const std::vector<byte_region>& regions) {
+    ERR_clear_error();  // an error queued earlier must not be taken for this one's
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    const EVP_MD* md = checksum_md(checksum);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
+    for (const auto& r : regions)
+        if (r.size && EVP_DigestUpdate(ctx.get(), base + r.offset, r.size) != 1) throw_openssl("digest update failed");
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
+    out.resize(n);
+    return out;
+}
+
+}  // namespace detail
+
+/// A private key to sign with, read from a PEM file (RSA or EC; not
+/// password-protected, since signing runs unattended).
+class signing_key {
+public:
+    /// Reads the PEM private key at `path` (a regular file or a pipe, at
+    /// most 1 MiB; the bytes read are wiped once parsed).
+    /// @returns the key, shared: one key file may sign many nodes.
+    /// @throws fitstream::error, naming `path` only: the OS error "cannot
+    ///         read key"; errc::invalid_input "larger than 1048576 bytes:
+    ///         not a key", or when it is not an unencrypted PEM private key;
+    ///         errc::unsupported when it is neither RSA nor EC.
+    static std::shared_ptr<const signing_key> load(const std::string& path) {
+        std::string pem = detail::read_file_bounded(path, detail::max_key_file_size, "key",
+                                                    detail::stream_inputs::accepted, /*sensitive=*/true);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+        // No passphrase prompt: a protected key fails instead of waiting on a terminal.
+        const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
+        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
+        OPENSSL_cleanse(pem.data(), pem.size());
+        if (!key) {
+            ERR_clear_error();
+            throw error(errc::invalid_input, path,
+                        "not a PEM private key (or protected by a passphrase, which fitstream does not prompt for)");
+        }
+        auto out = std::shared_ptr<signing_key>(new signing_key(path, std::move(key)));
+        if (!out->is_rsa() && !out->is_ec())
+            throw error(errc::unsupported, path, "key is neither RSA nor EC");
+        return out;
+    }
+
+    /// The file the key was read from (what messages name).
+    const std::string& path() const noexcept { return path_; }
+    /// True for an RSA key.
+    bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
+    /// True for an EC key.
+    bool is_ec() const { return EVP_PKEY_is_a(key_.get(), "EC") == 1; }
+    /// The key size in bits: RSA's modulus, EC's curve.
+    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
+    /// EC: the curve's short name ("prime256v1"); empty for RSA.
+    /// @throws fitstream::error (OpenSSL's) when OpenSSL cannot say.
+    std::string curve() const {
+        if (!is_ec()) return {};
+        char name[80] = {};
+        std::size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
+            detail::throw_openssl(path_, "cannot read the key's curve");
+        return name;
+    }
+    /// "RSA-2048", "EC prime256v1": what the key is, for messages.
+    std::string describe() const { return is_rsa() ? "RSA-" + std::to_string(bits()) : "EC " + curve(); }
+
+    /// Checks that this key can make `algo`'s signatures with `padding`.
+    /// @throws fitstream::error (errc::invalid_argument): the key's type or
+    ///         size is not `algo`'s ("key is RSA-2048, but sha256,rsa4096
+    ///         needs RSA-4096"), or PSS padding with an ECDSA algo.
+    void check_for(const signature_algorithm& algo, signature_padding padding) const {
+        const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
+        if (!fits)
+            throw error(errc::invalid_argument, path_,
+                        "key is " + describe() + ", but " + algo.name + " needs " +
+                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
+        if (!algo.rsa && padding == signature_padding::pss)
+            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
+    }
+
+    /// Signs `digest` (made with `algo.checksum`).
+    /// @returns the `value` as U-Boot expects it: RSA the raw signature,
+    ///          ECDSA r then s, each padded to the curve's size.
+    /// @throws fitstream::error: as check_for(); OpenSSL's error, naming the
+    ///         key file, when signing fails.
+    std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
+                                          const std::vector<std::uint8_t>& digest) const {
+        check_for(algo, padding);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+        if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
+        detail::setup_signature_ctx(ctx.get(), algo.checksum, algo.rsa, padding == signature_padding::pss, path_);
+        std::size_t size = 0;
+        if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        std::vector<std::uint8_t> sig(size);
+        if (EVP_PKEY_sign(ctx.get(), sig.data(), &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        sig.resize(size);
+        if (algo.rsa) {
+            if (sig.size() != algo.signature_size)
+                throw error(errc::invalid_argument, path_, "signature has an unexpected size");
+            return sig;
+        }
+        // OpenSSL gives DER; U-Boot stores r and s raw, each the key's size.
+        const unsigned char* p = sig.data();
+        detail::ecdsa_sig_ptr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
+        if (!parsed) detail::throw_openssl(path_, "cannot decode the ECDSA signature");
+        const BIGNUM *r = nullptr, *s = nullptr;
+        ECDSA_SIG_get0(parsed.get(), &r, &s);
+        auto out = detail::bn_bytes(r, algo.signature_size / 2, path_);
+        const auto s_bytes = detail::bn_bytes(s, algo.signature_size / 2, path_);
+        out.insert(out.end(), s_bytes.begin(), s_bytes.end());
+        return out;
+    }
+
+    /// The OpenSSL key, owned by this object.
+    EVP_PKEY* get() const noexcept { return key_.get(); }
+
+private:
+    signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
+    std::string path_;
+    detail::evp_pkey_ptr key_;
+};
+
+/// The key file of the signature `spec` (in a message, `subject`).
+/// @returns `key_file`, else `key_dir`/<hint>.key (for ECDSA
+///          `key_dir`/<hint>.pem when it exists, as mkimage reads). The file
+///          is not opened.
+/// @throws fitstream::error (errc::invalid_argument) when neither is given,
+///         or `key_dir` is given without a `key_name_hint`.
+inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
+    if (!spec.key_file.empty()) return spec.key_file;
+    if (spec.key_dir.empty())
+        throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
+    if (spec.key_name_hint.empty())
+        throw error(errc::invalid_argument, subject, "a key directory needs a key-name-hint to find <hint>.key");
+    // mkimage -k reads <hint>.key for RSA but <hint>.pem for ECDSA.
+    const std::string base = spec.key_dir + "/" + spec.key_name_hint;
+    if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
+    return base + ".key";
+}
+
+/// A public key, as U-Boot's control DTB holds it under /signature, or
+/// taken from a private key.
+class public_key {
+public:
+    /// The public half of `key` (no private part is kept).
+    /// @throws fitstream::error (OpenSSL's) naming the key file.
+    static public_key of(const signing_key& key) {
+        public_key out;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        EVP_PKEY* raw = nullptr;
+        // Round trip through the public encoding: no private part is kept.
+        unsigned char* der = nullptr;
+        const int len = i2d_PUBKEY(key.get(), &der);
+        if (len <= 0) detail::throw_openssl(key.path(), "cannot take the public key");
+        const unsigned char* p = der;
+        raw = d2i_PUBKEY(nullptr, &p, len);
+        OPENSSL_free(der);
+        if (!raw) detail::throw_openssl(key.path(), "cannot take the public key");
+        out.key_.reset(raw);
+        out.rsa_ = key.is_rsa();
+        out.name_ = key.path();
+        return out;
+    }
+
+    /// Reads the key node at `node` of `fdt`, as `mkimage -K` writes it:
+    /// rsa,modulus with rsa,num-bits, rsa,n0-inverse, rsa,r-squared and
+    /// rsa,exponent (65537 when absent), or ecdsa,curve with ecdsa,x-point
+    /// and ecdsa,y-point.
+    /// @throws fitstream::error naming `subject`: errc::invalid_input when
+    ///         the node holds neither, an ECDSA point is incomplete, or an
+    ///         RSA constant is missing or does not belong to the modulus
+    ///         (U-Boot would fail every signature with it); OpenSSL's error
+    ///         when the numbers make no valid key.
+    static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
+        public_key out;
+        out.name_ = subject;
+        auto read = detail::read_key_node(fdt, node, subject);
+        out.key_ = std::move(read.key);
+        out.rsa_ = read.rsa;
+        return out;
+    }
+
+    /// True for an RSA key, false for ECDSA.
+    bool is_rsa() const noexcept { return rsa_; }
+    /// The key size in bits.
+    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
+    /// The OpenSSL key, owned by this object.
+    EVP_PKEY* get() const noexcept { return key_.get(); }
+    /// True when both hold the same public key.
+    bool same_as(const public_key& other) const { return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1; }
+
+    /// Checks `signature` (`size` bytes, U-Boot's encoding: see
+    /// signing_key::sign_digest()) over `digest`, made with `algo.checksum`.
+    /// @returns true when it verifies; false when it does not, or the key
+    ///          is not of `algo`'s type and size.
+    /// @throws fitstream::error (OpenSSL's) only when OpenSSL cannot be set
+    ///         up to check.
+    bool verify_digest(const signature_algorithm& algo, signature_padding padding,
+                       const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        if (algo.rsa != rsa_ || size != algo.signature_size) return false;
+        if (algo.rsa && bits() != algo.key_bits) return false;
+        std::vector<std::uint8_t> encoded(signature, signature + size);
+        if (!algo.rsa) {
+            // r || s raw, each half the value, to DER for OpenSSL.
+            detail::ecdsa_sig_ptr sig(ECDSA_SIG_new());
+            BIGNUM* r = BN_bin2bn(signature, static_cast<int>(size / 2), nullptr);
+            BIGNUM* s = BN_bin2bn(signature + size / 2, static_cast<int>(size / 2), nullptr);
+            if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+                BN_free(r);
+                BN_free(s);
+                detail::throw_openssl(name_, "cannot build the ECDSA signature");
+            }
+            unsigned char* der = nullptr;
+            const int len = i2d_ECDSA_SIG(sig.get(), &der);
+            if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
+            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
+                der, [](unsigned char* p) { OPENSSL_free(p); });
+            encoded.assign(der, der + len);
+        }
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+        if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
+        detail::setup_signature_ctx(ctx.get(), algo.checksum, algo.rsa, padding == signature_padding::pss, name_);
+        const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
+        ERR_clear_error();
+        return rc == 1;
+    }
+
+private:
+    detail::evp_pkey_ptr key_;
+    bool rsa_ = true;
+    std::string name_;
+};
+
 }  // namespace fitstream
 // ---- end <fitstream/sign/key.hpp> ----
 // ---- begin <fitstream/detail/write/structure.hpp> ----
@@ -6941,13 +7083,12 @@ private:
 /// @endcode
 
 
-#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fitstream {
@@ -6972,12 +7113,15 @@ struct key_dtb_key {
 /// A control DTB read into memory, to read keys from or add keys to.
 class key_dtb {
 public:
-    /// Reads and checks the DTB at `path`.
-    /// @throws fitstream::error: the OS error, or errc::invalid_input when
-    ///         it is not a valid devicetree blob.
+    /// Reads and checks the DTB at `path` (a regular file or a pipe, at
+    /// most 64 MiB: a control DTB is KiBs).
+    /// @throws fitstream::error naming `path`: the OS error "cannot read
+    ///         DTB"; errc::invalid_input "larger than 67108864 bytes: not a
+    ///         DTB" or "not a valid DTB (empty file)"; libfdt's error "not a
+    ///         valid DTB" when fdt_check_full refuses it.
     explicit key_dtb(std::string path) : path_(std::move(path)) {
-        // A control DTB is KiBs; libfdt cannot take more than 2 GiB anyway.
-        const std::string bytes = detail::read_bounded(path_, std::size_t(64) << 20, "DTB");
+        const std::string bytes = detail::read_file_bounded(path_, std::uint64_t(64) << 20, "DTB",
+                                                            detail::stream_inputs::accepted);
         if (bytes.empty()) throw error(errc::invalid_input, path_, "not a valid DTB (empty file)");
         blob_.assign((bytes.size() + 7) / 8, 0);
         std::memcpy(blob_.data(), bytes.data(), bytes.size());
@@ -6985,11 +7129,15 @@ public:
         if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "not a valid DTB");
     }
 
+    /// The file the DTB was read from, and is saved to by save().
     const std::string& path() const noexcept { return path_; }
+    /// The DTB as it is in memory (8-byte aligned), with the keys add()ed.
     const void* blob() const noexcept { return blob_.data(); }
 
-    /// Every subnode of /signature that holds a key U-Boot can use.
-    /// @throws fitstream::error (errc::invalid_input) for a key node that is malformed.
+    /// Every subnode of /signature, each read as a key (see
+    /// public_key::from_fdt()); empty when there is no /signature.
+    /// @throws fitstream::error as public_key::from_fdt(), naming the file
+    ///         and node, for a subnode that is not a usable key.
     std::vector<key_dtb_key> keys() const {
         std::vector<key_dtb_key> out;
         const int parent = fdt_subnode_offset(blob(), 0, "signature");
@@ -7013,17 +7161,24 @@ public:
         return out;
     }
 
-    /// /signature `required-mode`: "all" (default) or "any".
+    /// /signature `required-mode` as written: "all" when absent (U-Boot's
+    /// default), else the value ("any" means one required key suffices).
     std::string required_mode() const {
         const int parent = fdt_subnode_offset(blob(), 0, "signature");
         const std::string mode = parent < 0 ? std::string() : string_prop(parent, "required-mode");
         return mode.empty() ? "all" : mode;
     }
 
-    /// Throws unless `entry` can be added: its key suits its algo, and a
-    /// key node of the same name, if there is one, holds the same public
-    /// key (replacing a different key silently would lock out every image
-    /// signed with the old one). Changes nothing.
+    /// Checks that `entry` can be added, changing nothing: it has a key, a
+    /// name that can be a node name, an algo its key suits (an RSA exponent
+    /// U-Boot can hold), `required` empty, "conf" or "image", and a key
+    /// node of the same name, if there is one, holds the same public key
+    /// (replacing a different key silently would lock out every image
+    /// signed with the old one).
+    /// @throws fitstream::error: errc::invalid_argument for each refusal
+    ///         above; errc::unsupported for an unknown algo or an exponent
+    ///         over 64 bits; as public_key::from_fdt() for a present node
+    ///         that is not a usable key.
     void check(const key_dtb_entry& entry) const {
         if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
         detail::check_key_name(entry.name, path_);
@@ -7048,7 +7203,10 @@ public:
                         "/signature/key-" + entry.name + " holds a different public key than " + entry.key->path());
     }
 
-    /// Adds (or refreshes) `/signature/key-<name>` in memory; see check().
+    /// Adds `/signature/key-<name>` in memory (or rewrites the node of the
+    /// same key), as `mkimage -K` writes it; save() writes the file.
+    /// @throws fitstream::error: as check(); libfdt's error when the DTB
+    ///         cannot take the node; OpenSSL's when the key cannot be read.
     void add(const key_dtb_entry& entry) {
         check(entry);
         ERR_clear_error();  // an error queued earlier must not be taken for this one's
@@ -7075,7 +7233,7 @@ public:
         };
         const auto set_u32 = [&](const char* prop, std::uint32_t v) {
             std::uint8_t be[4];
-            detail::store_be32(be, v);
+            fdt32_st(be, v);
             set(prop, be, 4);
         };
         set_string("key-name-hint", entry.name);
@@ -7118,9 +7276,12 @@ public:
     }
 
     /// Writes the DTB back to its path, atomically (temporary file + rename).
+    /// @throws fitstream::error (OS category) when it cannot be written; the
+    ///         file is then unchanged.
     void save() const { save_as(path_); }
 
     /// Writes the DTB to `path`, atomically.
+    /// @throws fitstream::error (OS category) when it cannot be written.
     void save_as(const std::string& path) const {
         const auto out = stage(path);
         out->commit(fdt_totalsize(blob()));
@@ -7149,12 +7310,7 @@ private:
     int fdt(int rc, const std::string& what) const {
         return detail::fdt_check(rc, path_, what.c_str());
     }
-    std::string string_prop(int node, const char* name) const {
-        int len = 0;
-        const auto* p = static_cast<const char*>(fdt_getprop(blob(), node, name, &len));
-        if (!p || len <= 0 || p[len - 1] != '\0') return {};
-        return std::string(p, static_cast<std::size_t>(len - 1));
-    }
+    std::string string_prop(int node, const char* name) const { return detail::fdt_string_prop(blob(), node, name); }
 
     std::string path_;
     std::vector<std::uint64_t> blob_;  // 8-byte aligned, as libfdt wants
@@ -7162,6 +7318,8 @@ private:
 
 /// Adds every entry to the DTB at `path` and writes it back atomically:
 /// all keys are checked first, so on any error the file is unchanged.
+/// @throws fitstream::error as key_dtb's constructor, check(), add() and
+///         save().
 inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_entry>& entries) {
     key_dtb dtb(path);
     for (const auto& e : entries) dtb.check(e);
@@ -7195,6 +7353,11 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 /// fitstream::reader fit("image.fit");
 /// for (const auto& p : fit.verify()) std::cerr << p.subject << ": " << p.message << '\n';
 /// @endcode
+///
+/// This header holds the data model and the reader's contract; the work is
+/// in detail/read/: index.hpp (properties, payload places, the overlap
+/// policy), decode.hpp (stored and decoded bytes), verify.hpp, and
+/// node_path.hpp (the tree walk and how node names appear in messages).
 
 // ---- begin <fitstream/detail/io/mapped_file.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -7259,14 +7422,13 @@ private:
 }  // namespace fitstream
 // ---- end <fitstream/detail/io/mapped_file.hpp> ----
 
-#include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace fitstream {
@@ -7351,92 +7513,66 @@ inline constexpr int max_checked_depth = 64;
 /// A FIT opened for reading. See the file comment.
 class reader {
 public:
-    /// Opens and indexes `path`.
-    /// @throws fitstream::error when the file cannot be read, or its
-    ///         structure is not a valid devicetree (fdt_check_full) — the
-    ///         rest of what can be wrong is reported by verify().
+    /// Opens, maps and indexes `path`.
+    /// @throws fitstream::error naming `path`: the OS error when it cannot
+    ///         be opened or mapped; errc::bad_image when it is shorter than
+    ///         an FDT header, has no devicetree magic or is shorter than the
+    ///         header's totalsize; libfdt's error (FDT_ERR_BADVERSION for a
+    ///         version before 16, else what fdt_check_full returns) when the
+    ///         structure is not a valid devicetree. Everything else that can
+    ///         be wrong is reported by verify(), not thrown.
     explicit reader(std::string path) : path_(std::move(path)), file_(path_) { index(); }
 
     /// Reads a FIT held in memory (copied, so `data` need not stay alive or
     /// be aligned); `name` stands for the file in messages.
+    /// @throws fitstream::error as reader(std::string), naming `name`.
     reader(const void* data, std::size_t size, std::string name) : path_(std::move(name)), file_(data, size) {
         index();
     }
 
+    /// The file's path (or the name given for a FIT in memory).
     const std::string& path() const noexcept { return path_; }
+    /// The file's size in bytes: the structure and any external data.
     std::uint64_t file_size() const noexcept { return file_.size(); }
     /// The whole file as mapped (8-byte aligned): the FDT starts here.
     const void* blob() const noexcept { return file_.data(); }
     /// The FDT header's totalsize: the structure, with embedded data.
     std::uint32_t structure_size() const noexcept { return fdt_totalsize(fdt()); }
+    /// The root's `description`; empty when absent.
     const std::string& description() const noexcept { return description_; }
+    /// The root's `timestamp` (one or two cells); nullopt when absent.
     std::optional<std::uint32_t> timestamp() const noexcept { return timestamp_; }
+    /// The nodes under /images, in file order.
     const std::vector<image_info>& images() const noexcept { return images_; }
+    /// The nodes under /configurations, in file order.
     const std::vector<configuration_info>& configurations() const noexcept { return configurations_; }
     /// /configurations/default, or empty.
     const std::string& default_configuration() const noexcept { return default_; }
 
-    /// The image called `name`, or nullptr.
+    /// The first image called `name` (the one U-Boot finds), or nullptr.
     const image_info* find_image(const std::string& name) const {
         const auto it = image_index_.find(name);
         return it == image_index_.end() ? nullptr : &images_[it->second];
     }
 
-    /// Calls `sink(data, size)` with the image's stored bytes, in pieces.
-    /// @throws fitstream::error (errc::bad_image) when they are not usable.
-    void read_stored(const image_info& img, const std::function<void(const char*, std::size_t)>& sink) const {
-        require_data(img);
-        const char* p = file_.data() + img.offset;
-        for (std::uint64_t done = 0; done < img.size;) {
-            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(img.size - done, 1u << 20));
-            sink(p + done, n);
-            done += n;
-        }
-    }
+    /// Calls `sink(data, size)` with the image's stored bytes, in pieces of
+    /// at most 1 MiB.
+    /// @throws fitstream::error (errc::bad_image), naming the image node,
+    ///         when it has no data or image_info::data_problem says its
+    ///         bytes are unusable; whatever `sink` throws.
+    void read_stored(const image_info& img, const std::function<void(const char*, std::size_t)>& sink) const;
 
-    /// Calls `sink(data, size)` with the image's decoded bytes, in pieces,
-    /// and returns how many there were.
-    /// @throws fitstream::error: the codec's error on corrupt data,
-    ///         errc::unsupported for an unknown compression, errc::bad_image
-    ///         past `max_decoded_size` or when the stored bytes are unusable.
+    /// Calls `sink(data, size)` with the image's bytes decoded by its
+    /// `compression`, in pieces of at most 1 MiB.
+    /// @returns the number of decoded bytes.
+    /// @throws fitstream::error: errc::unsupported, naming the compression,
+    ///         for one fitstream does not know; naming the image node, the
+    ///         codec's error on corrupt data, errc::bad_image past
+    ///         `max_decoded_size`, when the stream is truncated, or as
+    ///         read_stored() when the stored bytes are unusable; whatever
+    ///         `sink` throws.
     std::uint64_t read_decoded(const image_info& img, const std::function<void(const char*, std::size_t)>& sink,
-                               std::uint64_t max_decoded_size = 1ull << 30) const {
-        require_data(img);
-        std::uint64_t total = 0;
-        const std::string subject = "/images/" + img.name;
-        visit_codec(img.compression, [&](auto tag) {
-            using codec = typename decltype(tag)::type;
-            typename codec::decoder decoder;
-            std::vector<char> out(1u << 20);
-            const char* in = file_.data() + img.offset;
-            const char* const in_end = in + img.size;
-            for (;;) {
-                // At most 1 MiB of input a step, so pages already decoded can
-                // be dropped again.
-                const char* step_end = in_end - in > (1 << 20) ? in + (1 << 20) : in_end;
-                const char* const before = in;
-                char* o = out.data();
-                bool more;
-                try {
-                    more = decoder.filter(in, step_end, o, out.data() + out.size(), step_end == in_end);
-                } catch (const error& e) {
-                    throw error(e.code(), subject, img.compression + " data: " + e.reason());
-                }
-                const auto produced = static_cast<std::size_t>(o - out.data());
-                if (produced > max_decoded_size - total)
-                    throw error(errc::bad_image, subject,
-                                "decodes to more than " + std::to_string(max_decoded_size) + " bytes");
-                total += produced;
-                if (produced) sink(out.data(), produced);
-                if (!more) break;
-                // A decoder that neither reads nor writes at the end of its
-                // input is waiting for bytes the image does not have.
-                if (in == before && produced == 0 && in == in_end)
-                    throw error(errc::bad_image, subject, img.compression + " data is truncated");
-            }
-        });
-        return total;
-    }
+                               std::uint64_t max_decoded_size = 1ull << 30) const;
 
     /// Checks everything U-Boot relies on and returns one entry per problem
     /// (empty when the FIT is sound): the structure, where each payload is
@@ -7447,49 +7583,19 @@ public:
     /// or configurations of one name, every configuration reference and the
     /// default resolving, no name listed twice in one reference property.
     /// See verify_options for what it decodes and how many problems it lists.
+    /// @throws fitstream::error only when memory runs out: what is wrong with
+    ///         the file is a problem in the list, never an exception.
     std::vector<problem> verify(const verify_options& options = {}) const;
 
 private:
     const void* fdt() const noexcept { return file_.data(); }
 
-    void require_data(const image_info& img) const {
-        if (img.location == data_location::missing)
-            throw error(errc::bad_image, "/images/" + img.name, "image has no data");
-        if (!img.data_problem.empty()) throw error(errc::bad_image, "/images/" + img.name, img.data_problem);
-    }
+    void require_data(const image_info& img) const;
 
-    // A string property (the first string of a list). One that does not end
-    // in NUL is reported against `subject`: libfdt's string-list functions,
-    // which U-Boot uses for configuration references, refuse it.
-    std::string get_string(int node, const char* name, const std::string& subject) {
-        const auto all = get_strings(node, name, subject);
-        return all.empty() ? std::string() : all.front();
-    }
-
-    std::vector<std::string> get_strings(int node, const char* name, const std::string& subject) {
-        std::vector<std::string> out;
-        int len = 0;
-        const auto* p = static_cast<const char*>(fdt_getprop(fdt(), node, name, &len));
-        if (!p) return out;
-        if (len <= 0 || p[len - 1] != '\0')
-            note(subject, std::string(name) + " is not a NUL-terminated string");
-        for (int pos = 0; pos < len;) {
-            const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
-            out.emplace_back(p + pos, n);
-            pos += static_cast<int>(n) + 1;
-        }
-        return out;
-    }
-
-    /// A property of one or two cells; nullopt when absent or another size.
-    std::optional<std::uint64_t> get_cells(int node, const char* name) const {
-        int len = 0;
-        const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt(), node, name, &len));
-        if (!p || (len != 4 && len != 8)) return std::nullopt;
-        std::uint64_t v = 0;
-        for (int i = 0; i < len; ++i) v = (v << 8) | p[i];
-        return v;
-    }
+    // String properties, reported against `subject` when not NUL-terminated
+    // (detail/read/index.hpp).
+    std::string get_string(int node, const char* name, const std::string& subject);
+    std::vector<std::string> get_strings(int node, const char* name, const std::string& subject);
 
     // A problem found while indexing, reported first by verify().
     void note(const std::string& subject, std::string message,
@@ -7515,16 +7621,119 @@ private:
     std::vector<problem> index_problems_;
 };
 
+}  // namespace fitstream
+
+// The reader's work, defined after the class it belongs to.
+// ---- begin <fitstream/detail/read/index.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Indexing a FIT as the reader opens it: the checks without which nothing
+// else can be trusted, the image and configuration nodes with their
+// properties, where each payload is (U-Boot's rules), and the overlap
+// policy that keeps usable payloads from sharing a byte. What is wrong but
+// readable is noted for verify(), not thrown.
+
+// ---- begin <fitstream/detail/read/node_path.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Node paths as the reader's problems name them: a walk over every node
+// with its path, and node names cut short so that a hostile name repeated
+// in many messages stays cheap.
+
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace fitstream {
 namespace detail {
 
-/// A node name as it appears in problem subjects: names past 256 bytes are
-/// cut, so that a long name repeated in many subjects stays cheap.
+// A node name as it appears in problem subjects: names past 256 bytes are
+// cut, so that a long name repeated in many subjects stays cheap.
 inline std::string shown_name(const std::string& name) {
     if (name.size() <= 256) return name;
     return name.substr(0, 200) + "...(" + std::to_string(name.size()) + " bytes)";
 }
 
+// Walks the nodes of `fdt` down to `max_depth` levels below the root,
+// calling `visit(path, name)`; returns true when deeper nodes were skipped.
+// The path is built once per node from its parent's, so the walk is linear
+// in the size of the tree however deep it goes.
+inline bool for_each_node(const void* fdt, int max_depth,
+                          const std::function<void(const std::string&, const std::string&)>& visit) {
+    std::string path;               // of the node being visited
+    std::vector<std::size_t> ends;  // ends[d]: path length of the current node at depth d
+    bool skipped = false;
+    int depth = 0;
+    for (int node = 0; node >= 0; node = fdt_next_node(fdt, node, &depth)) {
+        if (depth < 0) break;
+        if (depth > max_depth) {
+            skipped = true;
+            continue;
+        }
+        int len = 0;
+        const char* name = fdt_get_name(fdt, node, &len);
+        const std::string own = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
+        if (depth == 0) {
+            ends.assign(1, 0);
+            visit("/", own);
+            continue;
+        }
+        // The parent is the last node visited at depth - 1.
+        path.resize(ends[static_cast<std::size_t>(depth - 1)]);
+        path += '/';
+        path += shown_name(own);
+        ends.resize(static_cast<std::size_t>(depth));
+        ends.push_back(path.size());
+        visit(path, own);
+    }
+    return skipped;
+}
+
 }  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/read/node_path.hpp> ----
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fitstream {
+
+// A string property (the first string of a list); one that does not end in
+// NUL is reported against `subject`: libfdt's string-list functions, which
+// U-Boot uses for configuration references, refuse it.
+inline std::string reader::get_string(int node, const char* name, const std::string& subject) {
+    const auto all = get_strings(node, name, subject);
+    return all.empty() ? std::string() : all.front();
+}
+
+// A string list. fdt_stringlist_count() says whether U-Boot can read it
+// (-FDT_ERR_BADVALUE: the last string is not NUL-terminated; an empty
+// property, which it counts as no string, is reported too). The strings are
+// then split in one pass, an unterminated last one included, so that the
+// reader still shows what the file says: fdt_stringlist_get() would rescan
+// the list from its start for each index, quadratic in a hostile list.
+inline std::vector<std::string> reader::get_strings(int node, const char* name, const std::string& subject) {
+    std::vector<std::string> out;
+    int len = 0;
+    const auto* p = static_cast<const char*>(fdt_getprop(fdt(), node, name, &len));
+    if (!p) return out;
+    if (len <= 0 || fdt_stringlist_count(fdt(), node, name) < 0)
+        note(subject, std::string(name) + " is not a NUL-terminated string");
+    for (int pos = 0; pos < len;) {
+        const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
+        out.emplace_back(p + pos, n);
+        pos += static_cast<int>(n) + 1;
+    }
+    return out;
+}
 
 inline void reader::index() {
     if (file_.size() < sizeof(fdt_header)) throw error(errc::bad_image, path_, "too short to be a FIT");
@@ -7541,7 +7750,7 @@ inline void reader::index() {
     if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "invalid FIT structure");
 
     description_ = get_string(0, "description", "/");
-    if (const auto t = get_cells(0, "timestamp")) timestamp_ = static_cast<std::uint32_t>(*t);
+    if (const auto t = detail::fdt_cells_prop(fdt(), 0, "timestamp")) timestamp_ = static_cast<std::uint32_t>(*t);
 
     const int images = fdt_subnode_offset(fdt(), 0, "images");
     if (images >= 0) {
@@ -7569,8 +7778,8 @@ inline void reader::index_image(int node) {
     img.os = get_string(node, "os", subject);
     img.compression = get_string(node, "compression", subject);
     if (img.compression.empty()) img.compression = "none";
-    img.load = get_cells(node, "load");
-    img.entry = get_cells(node, "entry");
+    img.load = detail::fdt_cells_prop(fdt(), node, "load");
+    img.entry = detail::fdt_cells_prop(fdt(), node, "entry");
     index_data(node, img);
 
     int sub;
@@ -7615,7 +7824,7 @@ inline void reader::index_data(int node, image_info& img) {
     // One cell exactly: with more, U-Boot would read only the first.
     const auto one_cell = [&](const char* name) -> std::optional<std::uint32_t> {
         int len = 0;
-        const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt(), node, name, &len));
+        const auto* p = static_cast<const fdt32_t*>(fdt_getprop(fdt(), node, name, &len));
         if (!p) {
             img.data_problem = std::string(prop) + " without data-size";
             return std::nullopt;
@@ -7624,8 +7833,7 @@ inline void reader::index_data(int node, image_info& img) {
             img.data_problem = std::string(name) + " is " + std::to_string(len) + " bytes long, not one 32-bit cell";
             return std::nullopt;
         }
-        return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
-               static_cast<std::uint32_t>(p[2]) << 8 | p[3];
+        return fdt32_ld(p);
     };
     const auto where = one_cell(prop);
     if (!where) return;
@@ -7704,45 +7912,104 @@ inline void reader::index_configuration(int node) {
     configurations_.push_back(std::move(conf));
 }
 
-namespace detail {
+}  // namespace fitstream
+// ---- end <fitstream/detail/read/index.hpp> ----
+// ---- begin <fitstream/detail/read/decode.hpp> ----
+// SPDX-License-Identifier: MIT
 
-/// Walks the nodes of `fdt` down to `max_depth` levels below the root,
-/// calling `visit(path, name)`; returns true when deeper nodes were skipped.
-/// The path is built once per node from its parent's, so the walk is linear
-/// in the size of the tree however deep it goes.
-inline bool for_each_node(const void* fdt, int max_depth,
-                          const std::function<void(const std::string&, const std::string&)>& visit) {
-    std::string path;               // of the node being visited
-    std::vector<std::size_t> ends;  // ends[d]: path length of the current node at depth d
-    bool skipped = false;
-    int depth = 0;
-    for (int node = 0; node >= 0; node = fdt_next_node(fdt, node, &depth)) {
-        if (depth < 0) break;
-        if (depth > max_depth) {
-            skipped = true;
-            continue;
-        }
-        int len = 0;
-        const char* name = fdt_get_name(fdt, node, &len);
-        const std::string own = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
-        if (depth == 0) {
-            ends.assign(1, 0);
-            visit("/", own);
-            continue;
-        }
-        // The parent is the last node visited at depth - 1.
-        path.resize(ends[static_cast<std::size_t>(depth - 1)]);
-        path += '/';
-        path += shown_name(own);
-        ends.resize(static_cast<std::size_t>(depth));
-        ends.push_back(path.size());
-        visit(path, own);
-    }
-    return skipped;
+// An image's bytes as the reader hands them out: stored, straight from the
+// mapping, or decoded by its codec in steps of at most 1 MiB of input, so
+// that pages already decoded can be dropped again and a small file cannot
+// expand past the caller's limit.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+inline void reader::require_data(const image_info& img) const {
+    if (img.location == data_location::missing)
+        throw error(errc::bad_image, "/images/" + img.name, "image has no data");
+    if (!img.data_problem.empty()) throw error(errc::bad_image, "/images/" + img.name, img.data_problem);
 }
 
+inline void reader::read_stored(const image_info& img,
+                                const std::function<void(const char*, std::size_t)>& sink) const {
+    require_data(img);
+    const char* p = file_.data() + img.offset;
+    for (std::uint64_t done = 0; done < img.size;) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(img.size - done, 1u << 20));
+        sink(p + done, n);
+        done += n;
+    }
+}
 
-}  // namespace detail
+inline std::uint64_t reader::read_decoded(const image_info& img,
+                                          const std::function<void(const char*, std::size_t)>& sink,
+                                          std::uint64_t max_decoded_size) const {
+    require_data(img);
+    std::uint64_t total = 0;
+    const std::string subject = "/images/" + img.name;
+    visit_codec(img.compression, [&](auto tag) {
+        using codec = typename decltype(tag)::type;
+        typename codec::decoder decoder;
+        std::vector<char> out(1u << 20);
+        const char* in = file_.data() + img.offset;
+        const char* const in_end = in + img.size;
+        for (;;) {
+            // At most 1 MiB of input a step, so pages already decoded can
+            // be dropped again.
+            const char* step_end = in_end - in > (1 << 20) ? in + (1 << 20) : in_end;
+            const char* const before = in;
+            char* o = out.data();
+            bool more;
+            try {
+                more = decoder.filter(in, step_end, o, out.data() + out.size(), step_end == in_end);
+            } catch (const error& e) {
+                throw error(e.code(), subject, img.compression + " data: " + e.reason());
+            }
+            const auto produced = static_cast<std::size_t>(o - out.data());
+            if (produced > max_decoded_size - total)
+                throw error(errc::bad_image, subject,
+                            "decodes to more than " + std::to_string(max_decoded_size) + " bytes");
+            total += produced;
+            if (produced) sink(out.data(), produced);
+            if (!more) break;
+            // A decoder that neither reads nor writes at the end of its
+            // input is waiting for bytes the image does not have.
+            if (in == before && produced == 0 && in == in_end)
+                throw error(errc::bad_image, subject, img.compression + " data is truncated");
+        }
+    });
+    return total;
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/detail/read/decode.hpp> ----
+// ---- begin <fitstream/detail/read/verify.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// reader::verify(): every check U-Boot relies on, as a list of problems.
+// Each hash algorithm runs once per payload however many hash nodes name
+// it, and the list stops at verify_options::max_problems, so the work a
+// file can cause grows with its size.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
 
 inline std::vector<problem> reader::verify(const verify_options& options) const {
     std::vector<problem> problems;
@@ -7877,6 +8144,7 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
 }
 
 }  // namespace fitstream
+// ---- end <fitstream/detail/read/verify.hpp> ----
 // ---- end <fitstream/reader.hpp> ----
 // ---- begin <fitstream/sign/verify.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -7900,9 +8168,8 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
 /// information, and what does not verify is a warning, not an error.
 
 
-#include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -7927,13 +8194,6 @@ struct signature_node {
     std::string hint;
     int offset = -1;
 };
-
-inline std::string fdt_string_prop(const void* fdt, int node, const char* name) {
-    int len = 0;
-    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
-    if (!p || len <= 0 || p[len - 1] != '\0') return {};
-    return std::string(p, static_cast<std::size_t>(len - 1));
-}
 
 inline std::vector<signature_node> signature_nodes(const void* fdt, int parent, const std::string& parent_path) {
     std::vector<signature_node> out;
@@ -8016,17 +8276,6 @@ inline std::vector<std::string> signed_nodes(const void* fdt, const configuratio
     return nodes;
 }
 
-/// The `hashed-nodes` the signature says it covers (mkimage writes them
-/// from `sign-images`); empty when absent or malformed.
-inline std::vector<std::string> stated_nodes(const void* fdt, int sig) {
-    int len = 0;
-    const auto* list = static_cast<const char*>(fdt_getprop(fdt, sig, "hashed-nodes", &len));
-    std::vector<std::string> nodes;
-    if (!list || len <= 0 || list[len - 1] != '\0') return nodes;
-    for (const char* p = list; p < list + len; p += std::strlen(p) + 1) nodes.emplace_back(p);
-    return nodes;
-}
-
 /// The digest a configuration signature covers (see the file comment).
 inline std::vector<std::uint8_t> configuration_digest(const void* fdt, const signature_node& sig,
                                                       const configuration_info& conf,
@@ -8037,30 +8286,38 @@ inline std::vector<std::uint8_t> configuration_digest(const void* fdt, const sig
     const auto* strings = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "hashed-strings", &len));
     if (strings) {
         if (len < 8) throw error(errc::bad_image, sig.path, "invalid hashed-strings property");
-        const std::uint32_t size = static_cast<std::uint32_t>(strings[4]) << 24 |
-                                   static_cast<std::uint32_t>(strings[5]) << 16 |
-                                   static_cast<std::uint32_t>(strings[6]) << 8 | strings[7];
+        const std::uint32_t size = fdt32_ld(reinterpret_cast<const fdt32_t*>(strings) + 1);
         if (size > fdt_size_dt_strings(fdt)) throw error(errc::bad_image, sig.path, "strings region out of bounds");
         regions.push_back({fdt_off_dt_strings(fdt), size});
     }
     return digest_regions(algo.checksum, static_cast<const char*>(fdt), regions);
 }
 
-/// Names the images U-Boot covers that `hashed-nodes` leaves out, for a
-/// failure's explanation; empty when it leaves none out.
+/// Names the images U-Boot covers that the signature's `hashed-nodes`
+/// (mkimage writes it from `sign-images`) leaves out, for a failure's
+/// explanation; empty when it leaves none out. A `hashed-nodes` that is
+/// absent, empty or not NUL-terminated lists nothing: fdt_stringlist_count
+/// says so first, since fdt_stringlist_search can find a name ahead of
+/// the unterminated end.
 inline std::string uncovered_images(const void* fdt, const signature_node& sig, const configuration_info& conf) {
-    const auto stated = stated_nodes(fdt, sig.offset);
+    const bool listed = fdt_stringlist_count(fdt, sig.offset, "hashed-nodes") > 0;
     std::string out;
     for (const auto& [prop, ref] : conf.references)
-        if (std::find(stated.begin(), stated.end(), "/images/" + ref) == stated.end())
+        if (!listed || fdt_stringlist_search(fdt, sig.offset, "hashed-nodes", ("/images/" + ref).c_str()) < 0)
             out += (out.empty() ? "" : ", ") + prop + " '" + ref + "'";
     return out;
 }
 
 }  // namespace detail
 
-/// Checks the signatures of `fit` with the keys of `keys`; see the file comment.
-/// @throws fitstream::error only when the key DTB itself is unusable.
+/// Checks the signatures of `fit` with the keys of `keys`, as U-Boot would
+/// before booting it; see the file comment.
+/// @returns one problem per required key a configuration or image does not
+///          verify with (a warning, when no key is required), and one line
+///          per signature that verifies. A FIT too large for U-Boot to check
+///          any signature is one problem.
+/// @throws fitstream::error only when the key DTB itself is unusable: as
+///         key_dtb::keys() for a key node that is not a usable key.
 inline signature_verification verify_signatures(const reader& fit, const key_dtb& keys) {
     signature_verification out;
     const auto report = [&](std::string subject, std::string message,

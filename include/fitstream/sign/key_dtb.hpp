@@ -19,19 +19,22 @@
 /// dtb.save();   // temporary file + rename: all or nothing
 /// @endcode
 
+#include <fitstream/detail/io/file.hpp>
 #include <fitstream/detail/lib/libfdt.hpp>
 #include <fitstream/detail/lib/openssl.hpp>
+#include <fitstream/detail/read/properties.hpp>
+#include <fitstream/detail/sign/key_node.hpp>
 #include <fitstream/error.hpp>
+#include <fitstream/sign/algorithm.hpp>
 #include <fitstream/sign/key.hpp>
 #include <fitstream/sink.hpp>
 
-#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fitstream {
@@ -56,12 +59,15 @@ struct key_dtb_key {
 /// A control DTB read into memory, to read keys from or add keys to.
 class key_dtb {
 public:
-    /// Reads and checks the DTB at `path`.
-    /// @throws fitstream::error: the OS error, or errc::invalid_input when
-    ///         it is not a valid devicetree blob.
+    /// Reads and checks the DTB at `path` (a regular file or a pipe, at
+    /// most 64 MiB: a control DTB is KiBs).
+    /// @throws fitstream::error naming `path`: the OS error "cannot read
+    ///         DTB"; errc::invalid_input "larger than 67108864 bytes: not a
+    ///         DTB" or "not a valid DTB (empty file)"; libfdt's error "not a
+    ///         valid DTB" when fdt_check_full refuses it.
     explicit key_dtb(std::string path) : path_(std::move(path)) {
-        // A control DTB is KiBs; libfdt cannot take more than 2 GiB anyway.
-        const std::string bytes = detail::read_bounded(path_, std::size_t(64) << 20, "DTB");
+        const std::string bytes = detail::read_file_bounded(path_, std::uint64_t(64) << 20, "DTB",
+                                                            detail::stream_inputs::accepted);
         if (bytes.empty()) throw error(errc::invalid_input, path_, "not a valid DTB (empty file)");
         blob_.assign((bytes.size() + 7) / 8, 0);
         std::memcpy(blob_.data(), bytes.data(), bytes.size());
@@ -69,11 +75,15 @@ public:
         if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "not a valid DTB");
     }
 
+    /// The file the DTB was read from, and is saved to by save().
     const std::string& path() const noexcept { return path_; }
+    /// The DTB as it is in memory (8-byte aligned), with the keys add()ed.
     const void* blob() const noexcept { return blob_.data(); }
 
-    /// Every subnode of /signature that holds a key U-Boot can use.
-    /// @throws fitstream::error (errc::invalid_input) for a key node that is malformed.
+    /// Every subnode of /signature, each read as a key (see
+    /// public_key::from_fdt()); empty when there is no /signature.
+    /// @throws fitstream::error as public_key::from_fdt(), naming the file
+    ///         and node, for a subnode that is not a usable key.
     std::vector<key_dtb_key> keys() const {
         std::vector<key_dtb_key> out;
         const int parent = fdt_subnode_offset(blob(), 0, "signature");
@@ -97,17 +107,24 @@ public:
         return out;
     }
 
-    /// /signature `required-mode`: "all" (default) or "any".
+    /// /signature `required-mode` as written: "all" when absent (U-Boot's
+    /// default), else the value ("any" means one required key suffices).
     std::string required_mode() const {
         const int parent = fdt_subnode_offset(blob(), 0, "signature");
         const std::string mode = parent < 0 ? std::string() : string_prop(parent, "required-mode");
         return mode.empty() ? "all" : mode;
     }
 
-    /// Throws unless `entry` can be added: its key suits its algo, and a
-    /// key node of the same name, if there is one, holds the same public
-    /// key (replacing a different key silently would lock out every image
-    /// signed with the old one). Changes nothing.
+    /// Checks that `entry` can be added, changing nothing: it has a key, a
+    /// name that can be a node name, an algo its key suits (an RSA exponent
+    /// U-Boot can hold), `required` empty, "conf" or "image", and a key
+    /// node of the same name, if there is one, holds the same public key
+    /// (replacing a different key silently would lock out every image
+    /// signed with the old one).
+    /// @throws fitstream::error: errc::invalid_argument for each refusal
+    ///         above; errc::unsupported for an unknown algo or an exponent
+    ///         over 64 bits; as public_key::from_fdt() for a present node
+    ///         that is not a usable key.
     void check(const key_dtb_entry& entry) const {
         if (!entry.key) throw error(errc::invalid_argument, path_, "no key given");
         detail::check_key_name(entry.name, path_);
@@ -132,7 +149,10 @@ public:
                         "/signature/key-" + entry.name + " holds a different public key than " + entry.key->path());
     }
 
-    /// Adds (or refreshes) `/signature/key-<name>` in memory; see check().
+    /// Adds `/signature/key-<name>` in memory (or rewrites the node of the
+    /// same key), as `mkimage -K` writes it; save() writes the file.
+    /// @throws fitstream::error: as check(); libfdt's error when the DTB
+    ///         cannot take the node; OpenSSL's when the key cannot be read.
     void add(const key_dtb_entry& entry) {
         check(entry);
         ERR_clear_error();  // an error queued earlier must not be taken for this one's
@@ -159,7 +179,7 @@ public:
         };
         const auto set_u32 = [&](const char* prop, std::uint32_t v) {
             std::uint8_t be[4];
-            detail::store_be32(be, v);
+            fdt32_st(be, v);
             set(prop, be, 4);
         };
         set_string("key-name-hint", entry.name);
@@ -202,9 +222,12 @@ public:
     }
 
     /// Writes the DTB back to its path, atomically (temporary file + rename).
+    /// @throws fitstream::error (OS category) when it cannot be written; the
+    ///         file is then unchanged.
     void save() const { save_as(path_); }
 
     /// Writes the DTB to `path`, atomically.
+    /// @throws fitstream::error (OS category) when it cannot be written.
     void save_as(const std::string& path) const {
         const auto out = stage(path);
         out->commit(fdt_totalsize(blob()));
@@ -233,12 +256,7 @@ private:
     int fdt(int rc, const std::string& what) const {
         return detail::fdt_check(rc, path_, what.c_str());
     }
-    std::string string_prop(int node, const char* name) const {
-        int len = 0;
-        const auto* p = static_cast<const char*>(fdt_getprop(blob(), node, name, &len));
-        if (!p || len <= 0 || p[len - 1] != '\0') return {};
-        return std::string(p, static_cast<std::size_t>(len - 1));
-    }
+    std::string string_prop(int node, const char* name) const { return detail::fdt_string_prop(blob(), node, name); }
 
     std::string path_;
     std::vector<std::uint64_t> blob_;  // 8-byte aligned, as libfdt wants
@@ -246,6 +264,8 @@ private:
 
 /// Adds every entry to the DTB at `path` and writes it back atomically:
 /// all keys are checked first, so on any error the file is unchanged.
+/// @throws fitstream::error as key_dtb's constructor, check(), add() and
+///         save().
 inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_entry>& entries) {
     key_dtb dtb(path);
     for (const auto& e : entries) dtb.check(e);

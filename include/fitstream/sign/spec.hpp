@@ -48,9 +48,11 @@ struct signature_spec {
     /// signature that leaves out an image the configuration names.
     std::vector<std::string> sign_images;
     signature_padding padding = signature_padding::pkcs1_5;
-    /// `signer-name`, `signer-version`, `comment`: omitted when empty.
+    /// `signer-name`: omitted when empty, and `signer-version` with it.
     std::string signer_name = "fitstream";
-    std::string signer_version;  ///< empty: fitstream's version
+    /// `signer-version`, written with a signer-name; empty: fitstream's version.
+    std::string signer_version;
+    /// `comment`: omitted when empty.
     std::string comment;
     /// `timestamp`: empty takes the tree's timestamp (omitted if it has none).
     std::optional<std::uint32_t> timestamp;

@@ -20,14 +20,16 @@
 /// information, and what does not verify is a warning, not an error.
 
 #include <fitstream/detail/lib/libfdt.hpp>
+#include <fitstream/detail/read/properties.hpp>
+#include <fitstream/detail/sign/regions.hpp>
 #include <fitstream/error.hpp>
-#include <fitstream/sign/key_dtb.hpp>
 #include <fitstream/reader.hpp>
+#include <fitstream/sign/algorithm.hpp>
 #include <fitstream/sign/key.hpp>
+#include <fitstream/sign/key_dtb.hpp>
 
-#include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,13 +54,6 @@ struct signature_node {
     std::string hint;
     int offset = -1;
 };
-
-inline std::string fdt_string_prop(const void* fdt, int node, const char* name) {
-    int len = 0;
-    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
-    if (!p || len <= 0 || p[len - 1] != '\0') return {};
-    return std::string(p, static_cast<std::size_t>(len - 1));
-}
 
 inline std::vector<signature_node> signature_nodes(const void* fdt, int parent, const std::string& parent_path) {
     std::vector<signature_node> out;
@@ -141,17 +136,6 @@ inline std::vector<std::string> signed_nodes(const void* fdt, const configuratio
     return nodes;
 }
 
-/// The `hashed-nodes` the signature says it covers (mkimage writes them
-/// from `sign-images`); empty when absent or malformed.
-inline std::vector<std::string> stated_nodes(const void* fdt, int sig) {
-    int len = 0;
-    const auto* list = static_cast<const char*>(fdt_getprop(fdt, sig, "hashed-nodes", &len));
-    std::vector<std::string> nodes;
-    if (!list || len <= 0 || list[len - 1] != '\0') return nodes;
-    for (const char* p = list; p < list + len; p += std::strlen(p) + 1) nodes.emplace_back(p);
-    return nodes;
-}
-
 /// The digest a configuration signature covers (see the file comment).
 inline std::vector<std::uint8_t> configuration_digest(const void* fdt, const signature_node& sig,
                                                       const configuration_info& conf,
@@ -162,30 +146,38 @@ inline std::vector<std::uint8_t> configuration_digest(const void* fdt, const sig
     const auto* strings = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "hashed-strings", &len));
     if (strings) {
         if (len < 8) throw error(errc::bad_image, sig.path, "invalid hashed-strings property");
-        const std::uint32_t size = static_cast<std::uint32_t>(strings[4]) << 24 |
-                                   static_cast<std::uint32_t>(strings[5]) << 16 |
-                                   static_cast<std::uint32_t>(strings[6]) << 8 | strings[7];
+        const std::uint32_t size = fdt32_ld(reinterpret_cast<const fdt32_t*>(strings) + 1);
         if (size > fdt_size_dt_strings(fdt)) throw error(errc::bad_image, sig.path, "strings region out of bounds");
         regions.push_back({fdt_off_dt_strings(fdt), size});
     }
     return digest_regions(algo.checksum, static_cast<const char*>(fdt), regions);
 }
 
-/// Names the images U-Boot covers that `hashed-nodes` leaves out, for a
-/// failure's explanation; empty when it leaves none out.
+/// Names the images U-Boot covers that the signature's `hashed-nodes`
+/// (mkimage writes it from `sign-images`) leaves out, for a failure's
+/// explanation; empty when it leaves none out. A `hashed-nodes` that is
+/// absent, empty or not NUL-terminated lists nothing: fdt_stringlist_count
+/// says so first, since fdt_stringlist_search can find a name ahead of
+/// the unterminated end.
 inline std::string uncovered_images(const void* fdt, const signature_node& sig, const configuration_info& conf) {
-    const auto stated = stated_nodes(fdt, sig.offset);
+    const bool listed = fdt_stringlist_count(fdt, sig.offset, "hashed-nodes") > 0;
     std::string out;
     for (const auto& [prop, ref] : conf.references)
-        if (std::find(stated.begin(), stated.end(), "/images/" + ref) == stated.end())
+        if (!listed || fdt_stringlist_search(fdt, sig.offset, "hashed-nodes", ("/images/" + ref).c_str()) < 0)
             out += (out.empty() ? "" : ", ") + prop + " '" + ref + "'";
     return out;
 }
 
 }  // namespace detail
 
-/// Checks the signatures of `fit` with the keys of `keys`; see the file comment.
-/// @throws fitstream::error only when the key DTB itself is unusable.
+/// Checks the signatures of `fit` with the keys of `keys`, as U-Boot would
+/// before booting it; see the file comment.
+/// @returns one problem per required key a configuration or image does not
+///          verify with (a warning, when no key is required), and one line
+///          per signature that verifies. A FIT too large for U-Boot to check
+///          any signature is one problem.
+/// @throws fitstream::error only when the key DTB itself is unusable: as
+///         key_dtb::keys() for a key node that is not a usable key.
 inline signature_verification verify_signatures(const reader& fit, const key_dtb& keys) {
     signature_verification out;
     const auto report = [&](std::string subject, std::string message,

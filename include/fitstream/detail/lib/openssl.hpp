@@ -2,8 +2,9 @@
 #pragma once
 
 // OpenSSL's libcrypto behind RAII: the error category, an EVP digest
-// context, and the owners of keys, big numbers and BIOs that signing needs.
-// Only this header includes OpenSSL's headers.
+// context, the owners of keys, big numbers and BIOs that signing needs, and
+// the set-up of a signing or verifying context as U-Boot's lib/rsa and
+// lib/ecdsa expect. Only this header includes OpenSSL's headers.
 
 #include <fitstream/error.hpp>
 
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace fitstream {
 
@@ -122,6 +124,48 @@ public:
 private:
     std::unique_ptr<EVP_MD_CTX, evp_md_ctx_deleter> ctx_;
 };
+
+// The EVP digest of a signature `algo`'s checksum part.
+inline const EVP_MD* checksum_md(const std::string& checksum) {
+    if (checksum == "sha1") return EVP_sha1();
+    if (checksum == "sha256") return EVP_sha256();
+    if (checksum == "sha384") return EVP_sha384();
+    if (checksum == "sha512") return EVP_sha512();
+    throw error(errc::unsupported, checksum, "unknown signature checksum");
+}
+
+// Sets up `ctx` (from EVP_PKEY_sign_init or EVP_PKEY_verify_init) for a
+// signature of a `checksum` digest, RSA (with PSS or PKCS#1 v1.5 padding)
+// or ECDSA, as U-Boot's lib/rsa and lib/ecdsa sign and check. Plain
+// parameters rather than a signature_algorithm: this adapter knows OpenSSL,
+// not FIT signature nodes.
+inline void setup_signature_ctx(EVP_PKEY_CTX* ctx, const std::string& checksum, bool rsa, bool pss,
+                                const std::string& subject) {
+    if (EVP_PKEY_CTX_set_signature_md(ctx, checksum_md(checksum)) <= 0)
+        throw_openssl(subject, "cannot set the signature digest");
+    if (!rsa) return;
+    if (pss) {
+        // U-Boot's padding_pss_verify() (lib/rsa/rsa-verify.c) does not
+        // recover the salt length: it takes the salt as everything between
+        // the 0x01 separator and the hash, i.e. the maximum length
+        // (key bytes - hash bytes - 2). A signature with a shorter salt
+        // fails there, so it fails here too, and signing uses the maximum.
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_MAX) <= 0)
+            throw_openssl(subject, "cannot set PSS padding");
+    } else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
+        throw_openssl(subject, "cannot set PKCS#1 v1.5 padding");
+    }
+}
+
+// Big-endian bytes of `n`, left-padded to `size`: how U-Boot stores key
+// numbers and ECDSA's r and s.
+inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, const std::string& subject) {
+    std::vector<std::uint8_t> out(size);
+    if (BN_bn2binpad(n, out.data(), static_cast<int>(size)) < 0)
+        throw error(errc::invalid_input, subject, "number does not fit " + std::to_string(size) + " bytes");
+    return out;
+}
 
 }  // namespace detail
 }  // namespace fitstream

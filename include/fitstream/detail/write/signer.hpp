@@ -10,6 +10,8 @@
 
 #include <fitstream/detail/lib/libfdt.hpp>
 #include <fitstream/error.hpp>
+#include <fitstream/detail/lib/openssl.hpp>
+#include <fitstream/detail/sign/regions.hpp>
 #include <fitstream/sign/key.hpp>
 #include <fitstream/detail/write/structure.hpp>
 

@@ -15,6 +15,8 @@
 
 #include <fitstream/detail/lib/libfdt.hpp>
 #include <fitstream/layout.hpp>
+#include <fitstream/detail/sign/regions.hpp>
+#include <fitstream/sign/algorithm.hpp>
 #include <fitstream/sign/key.hpp>
 #include <fitstream/tree.hpp>
 #include <fitstream/version.hpp>
