@@ -234,13 +234,15 @@ inline int extract(const std::string& path, const std::string& which, const std:
 
 }  // namespace detail
 
-/// Runs a read verb; `args` starts with the verb.
-inline int run_read_mode(const std::vector<std::string>& args) {
-    CLI::App app{"Read, check or take apart a FIT", "fitpack " + args.front()};
+/// Runs a read verb on `app`; `args` starts with the verb. Returns the
+/// exit status (1 when verify finds a problem); throws the rest.
+inline int run_read_mode(CLI::App& app, const std::vector<std::string>& args) {
+    const std::string& verb = args.front();
+    app.name("fitpack " + verb);
+    app.description("Read, check or take apart a FIT");
     std::string fit_path, image, output, key_dtb;
     bool json = false, raw = false;
     std::uint64_t max_decoded = 1ull << 30;
-    const std::string& verb = args.front();
     app.add_option("FIT", fit_path, "The FIT file")->required();
     if (verb == "list") {
         app.add_flag("--json", json, "Machine-readable output");
@@ -254,16 +256,8 @@ inline int run_read_mode(const std::vector<std::string>& args) {
         app.add_option("-o,--output", output, "Output file, or - for standard output")->required();
         app.add_flag("--raw", raw, "Write the stored (compressed) bytes instead of decoding them");
     }
-    try {
-        std::vector<std::string> rest(args.rbegin(), args.rend() - 1);  // CLI11 wants them last-first
-        app.parse(rest);
-    } catch (const CLI::CallForHelp&) {
-        std::cout << app.help();
-        return 0;
-    } catch (const CLI::ParseError& e) {
-        std::cerr << "fitpack: error: " << e.what() << "\nRun 'fitpack " << verb << " --help' for the options.\n";
-        return 2;
-    }
+    std::vector<std::string> rest(args.rbegin(), args.rend() - 1);  // CLI11 wants them last-first
+    app.parse(rest);
     if (verb == "list") return detail::list(fit_path, json);
     if (verb == "verify") return detail::verify(fit_path, max_decoded, key_dtb);
     return detail::extract(fit_path, image, output, raw);
