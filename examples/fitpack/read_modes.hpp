@@ -8,6 +8,8 @@
 // A verb is recognised only as the first argument and only when no file of
 // that name exists, so a make_fit.py command line is never taken for one.
 
+#include "validators.hpp"
+
 #include <fitstream/sign/key_dtb.hpp>
 #include <fitstream/reader.hpp>
 #include <fitstream/sink.hpp>
@@ -35,7 +37,7 @@ inline bool is_read_verb(const std::vector<std::string>& args) {
     return ::stat(verb.c_str(), &st) != 0;
 }
 
-namespace detail {
+namespace verbs {
 
 /// The largest power of two (up to 1 MiB) that divides `offset`.
 inline std::uint64_t alignment_of(std::uint64_t offset) {
@@ -232,7 +234,7 @@ inline int extract(const std::string& path, const std::string& which, const std:
     return 0;
 }
 
-}  // namespace detail
+}  // namespace verbs
 
 /// Runs a read verb on `app`; `args` starts with the verb. Returns the
 /// exit status (1 when verify finds a problem); throws the rest.
@@ -248,6 +250,7 @@ inline int run_read_mode(CLI::App& app, const std::vector<std::string>& args) {
         app.add_flag("--json", json, "Machine-readable output");
     } else if (verb == "verify") {
         app.add_option("--max-decoded-size", max_decoded, "Largest decoded image size accepted, in bytes")
+            ->check(unsigned_argument())
             ->capture_default_str();
         app.add_option("--key-dtb", key_dtb,
                        "Check signatures with the public keys in this U-Boot control DTB, as bootm does");
@@ -258,9 +261,9 @@ inline int run_read_mode(CLI::App& app, const std::vector<std::string>& args) {
     }
     std::vector<std::string> rest(args.rbegin(), args.rend() - 1);  // CLI11 wants them last-first
     app.parse(rest);
-    if (verb == "list") return detail::list(fit_path, json);
-    if (verb == "verify") return detail::verify(fit_path, max_decoded, key_dtb);
-    return detail::extract(fit_path, image, output, raw);
+    if (verb == "list") return verbs::list(fit_path, json);
+    if (verb == "verify") return verbs::verify(fit_path, max_decoded, key_dtb);
+    return verbs::extract(fit_path, image, output, raw);
 }
 
 }  // namespace fitpack

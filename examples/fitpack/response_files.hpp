@@ -8,7 +8,7 @@
 // `@arch/arm64/boot/dts/dtbs-list`, one path per line, which this reads as
 // make_fit.py's argparse does. Unlike libiberty, a file that cannot be read
 // is an error, not a literal argument: a build must not silently pack
-// nothing.
+// nothing. Also `--files-from` lists: one path per line.
 
 #include <fitstream/error.hpp>
 #include <fitstream/kbuild/list_file.hpp>

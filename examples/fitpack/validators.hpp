@@ -46,6 +46,14 @@ inline CLI::Validator unsigned_number(const std::string& option, std::uint64_t m
         "", "unsigned number");
 }
 
+/// An unsigned number for an option of fitpack's own (not a FIT value):
+/// anything else is a usage error.
+inline CLI::Validator unsigned_argument() {
+    return CLI::Validator(
+        [](std::string& text) { return parse_unsigned(text) ? std::string() : "'" + text + "' is not a number"; }, "",
+        "unsigned argument");
+}
+
 /// A codec fitstream knows, by FIT name.
 inline void check_codec(const std::string& name, const std::string& option) {
     if (!fitstream::is_codec_name(name))
