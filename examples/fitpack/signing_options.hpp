@@ -53,10 +53,12 @@ struct signing_arguments {
 inline void add_signing_options(CLI::App& app, signing_arguments& s) {
     const char* group = "Signing (U-Boot verified boot)";
     auto* key_dir = app.add_option("--key-dir", s.key_dir,
-                   "Sign with KEYDIR/<key-name>.key (.pem for ECDSA; without --sign-algo, .key else .pem), "
-                   "as mkimage -k")
+                                   "Sign with KEYDIR/<key-name>.key (.pem for ECDSA; without --sign-algo, .key "
+                                   "else .pem), as mkimage -k")
+                        ->group(group);
+    app.add_option("--key", s.key_file, "Sign with this PEM private key (RSA or EC)")
+        ->excludes(key_dir)
         ->group(group);
-    app.add_option("--key", s.key_file, "Sign with this PEM private key (RSA or EC)")->group(group)->excludes(key_dir);
     app.add_option("--key-name", s.key_name,
                    "key-name-hint: names the key in U-Boot's DTB (default: the --key file's base name)")
         ->group(group);
@@ -77,8 +79,9 @@ inline void add_signing_options(CLI::App& app, signing_arguments& s) {
                  "Sign every image node too (over its stored bytes; checked by keys required for images)")
         ->group(group);
     auto* key_dtb = app.add_option("--key-dtb", s.key_dtb,
-                   "Add the public key to this U-Boot control DTB (/signature/key-<name>), as mkimage -K")
-        ->group(group);
+                                   "Add the public key to this U-Boot control DTB (/signature/key-<name>), as "
+                                   "mkimage -K")
+                        ->group(group);
     app.add_option("--required", s.required,
                    "With --key-dtb: mark the key required for 'conf' (configurations) or 'image' (as mkimage -r)")
         ->check(CLI::IsMember({"conf", "image"}))
