@@ -63,7 +63,7 @@ inline std::vector<std::string> split_response_text(const std::string& text, con
     return args;
 }
 
-namespace response_file_detail {
+namespace response_files {
 
 inline void expand_into(const std::vector<std::string>& args, std::vector<std::string>& out,
                         std::vector<std::string>& open_files, std::vector<std::string>* read_files) {
@@ -85,7 +85,7 @@ inline void expand_into(const std::vector<std::string>& args, std::vector<std::s
     }
 }
 
-}  // namespace response_file_detail
+}  // namespace response_files
 
 /// Returns `args` with every `@FILE` replaced by its arguments, nested.
 /// `read_files`, when given, receives each response file read (for
@@ -96,7 +96,7 @@ inline std::vector<std::string> expand_response_files(const std::vector<std::str
                                                       std::vector<std::string>* read_files = nullptr) {
     std::vector<std::string> out;
     std::vector<std::string> open_files;
-    response_file_detail::expand_into(args, out, open_files, read_files);
+    response_files::expand_into(args, out, open_files, read_files);
     return out;
 }
 
