@@ -8,6 +8,8 @@
 // A verb is recognised only as the first argument and only when no file of
 // that name exists, so a make_fit.py command line is never taken for one.
 
+#include "validators.hpp"
+
 #include <fitstream/sign/key_dtb.hpp>
 #include <fitstream/reader.hpp>
 #include <fitstream/sink.hpp>
@@ -35,7 +37,7 @@ inline bool is_read_verb(const std::vector<std::string>& args) {
     return ::stat(verb.c_str(), &st) != 0;
 }
 
-namespace detail {
+namespace verbs {
 
 /// The largest power of two (up to 1 MiB) that divides `offset`.
 inline std::uint64_t alignment_of(std::uint64_t offset) {
@@ -232,20 +234,23 @@ inline int extract(const std::string& path, const std::string& which, const std:
     return 0;
 }
 
-}  // namespace detail
+}  // namespace verbs
 
-/// Runs a read verb; `args` starts with the verb.
-inline int run_read_mode(const std::vector<std::string>& args) {
-    CLI::App app{"Read, check or take apart a FIT", "fitpack " + args.front()};
+/// Runs a read verb on `app`; `args` starts with the verb. Returns the
+/// exit status (1 when verify finds a problem); throws the rest.
+inline int run_read_mode(CLI::App& app, const std::vector<std::string>& args) {
+    const std::string& verb = args.front();
+    app.name("fitpack " + verb);
+    app.description("Read, check or take apart a FIT");
     std::string fit_path, image, output, key_dtb;
     bool json = false, raw = false;
     std::uint64_t max_decoded = 1ull << 30;
-    const std::string& verb = args.front();
     app.add_option("FIT", fit_path, "The FIT file")->required();
     if (verb == "list") {
         app.add_flag("--json", json, "Machine-readable output");
     } else if (verb == "verify") {
         app.add_option("--max-decoded-size", max_decoded, "Largest decoded image size accepted, in bytes")
+            ->check(unsigned_argument())
             ->capture_default_str();
         app.add_option("--key-dtb", key_dtb,
                        "Check signatures with the public keys in this U-Boot control DTB, as bootm does");
@@ -254,19 +259,11 @@ inline int run_read_mode(const std::vector<std::string>& args) {
         app.add_option("-o,--output", output, "Output file, or - for standard output")->required();
         app.add_flag("--raw", raw, "Write the stored (compressed) bytes instead of decoding them");
     }
-    try {
-        std::vector<std::string> rest(args.rbegin(), args.rend() - 1);  // CLI11 wants them last-first
-        app.parse(rest);
-    } catch (const CLI::CallForHelp&) {
-        std::cout << app.help();
-        return 0;
-    } catch (const CLI::ParseError& e) {
-        std::cerr << "fitpack: error: " << e.what() << "\nRun 'fitpack " << verb << " --help' for the options.\n";
-        return 2;
-    }
-    if (verb == "list") return detail::list(fit_path, json);
-    if (verb == "verify") return detail::verify(fit_path, max_decoded, key_dtb);
-    return detail::extract(fit_path, image, output, raw);
+    std::vector<std::string> rest(args.rbegin(), args.rend() - 1);  // CLI11 wants them last-first
+    app.parse(rest);
+    if (verb == "list") return verbs::list(fit_path, json);
+    if (verb == "verify") return verbs::verify(fit_path, max_decoded, key_dtb);
+    return verbs::extract(fit_path, image, output, raw);
 }
 
 }  // namespace fitpack

@@ -8,14 +8,13 @@
 // `@arch/arm64/boot/dts/dtbs-list`, one path per line, which this reads as
 // make_fit.py's argparse does. Unlike libiberty, a file that cannot be read
 // is an error, not a literal argument: a build must not silently pack
-// nothing.
+// nothing. Also `--files-from` lists: one path per line.
 
 #include <fitstream/error.hpp>
+#include <fitstream/kbuild/list_file.hpp>
 
-#include <cerrno>
-#include <fstream>
-#include <iterator>
-#include <set>
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -64,7 +63,7 @@ inline std::vector<std::string> split_response_text(const std::string& text, con
     return args;
 }
 
-namespace detail {
+namespace response_files {
 
 inline void expand_into(const std::vector<std::string>& args, std::vector<std::string>& out,
                         std::vector<std::string>& open_files, std::vector<std::string>* read_files) {
@@ -78,10 +77,7 @@ inline void expand_into(const std::vector<std::string>& args, std::vector<std::s
         const std::string key = ::realpath(file.c_str(), resolved) ? std::string(resolved) : file;
         for (const auto& f : open_files)
             if (f == key) throw fitstream::error(fitstream::errc::invalid_input, file, "response file includes itself");
-        std::ifstream in(file, std::ios::binary);
-        if (!in) fitstream::detail::throw_os_error(errno ? errno : ENOENT, file, "cannot read response file");
-        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) fitstream::detail::throw_os_error(EIO, file, "cannot read response file");
+        const std::string text = fitstream::read_list_file(file, "response file");
         if (read_files) read_files->push_back(file);
         open_files.push_back(key);
         expand_into(split_response_text(text, file), out, open_files, read_files);
@@ -89,7 +85,7 @@ inline void expand_into(const std::vector<std::string>& args, std::vector<std::s
     }
 }
 
-}  // namespace detail
+}  // namespace response_files
 
 /// Returns `args` with every `@FILE` replaced by its arguments, nested.
 /// `read_files`, when given, receives each response file read (for
@@ -100,8 +96,29 @@ inline std::vector<std::string> expand_response_files(const std::vector<std::str
                                                       std::vector<std::string>* read_files = nullptr) {
     std::vector<std::string> out;
     std::vector<std::string> open_files;
-    detail::expand_into(args, out, open_files, read_files);
+    response_files::expand_into(args, out, open_files, read_files);
     return out;
+}
+
+}  // namespace fitpack
+
+namespace fitpack {
+
+/// Appends the paths of a `--files-from` list to `out`: one path per line
+/// (CR LF too), empty lines left out; "-" reads standard input.
+/// @throws fitstream::error naming the list when it cannot be read.
+inline void read_file_list(const std::string& list, std::vector<std::string>& out) {
+    const std::string text = list == "-" ? fitstream::read_list_file(STDIN_FILENO, "-", "file list")
+                                         : fitstream::read_list_file(list, "file list");
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(at, end - at);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (!line.empty()) out.push_back(std::move(line));
+        at = end + 1;
+    }
 }
 
 }  // namespace fitpack

@@ -16,6 +16,8 @@
 // is written to a temporary file before the FIT too, and renamed into place
 // only after the FIT was, so a failure of either leaves both unchanged.
 
+#include "exit_status.hpp"
+
 #include <fitstream/hash/builtin.hpp>
 #include <fitstream/sign/key_dtb.hpp>
 #include <fitstream/sign/key.hpp>
@@ -26,7 +28,6 @@
 #include <fstream>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,7 @@ struct signing_arguments {
     std::string key_name;
     std::string algo;
     std::string padding;
-    std::string sign_images;
+    std::vector<std::string> sign_images;
     bool image_signatures = false;
     std::string key_dtb;
     std::string required;
@@ -51,11 +52,13 @@ struct signing_arguments {
 
 inline void add_signing_options(CLI::App& app, signing_arguments& s) {
     const char* group = "Signing (U-Boot verified boot)";
-    app.add_option("--key-dir", s.key_dir,
-                   "Sign with KEYDIR/<key-name>.key (.pem for ECDSA; without --sign-algo, .key else .pem), "
-                   "as mkimage -k")
+    auto* key_dir = app.add_option("--key-dir", s.key_dir,
+                                   "Sign with KEYDIR/<key-name>.key (.pem for ECDSA; without --sign-algo, .key "
+                                   "else .pem), as mkimage -k")
+                        ->group(group);
+    app.add_option("--key", s.key_file, "Sign with this PEM private key (RSA or EC)")
+        ->excludes(key_dir)
         ->group(group);
-    app.add_option("--key", s.key_file, "Sign with this PEM private key (RSA or EC)")->group(group);
     app.add_option("--key-name", s.key_name,
                    "key-name-hint: names the key in U-Boot's DTB (default: the --key file's base name)")
         ->group(group);
@@ -63,19 +66,26 @@ inline void add_signing_options(CLI::App& app, signing_arguments& s) {
                    "Signature algo, e.g. sha256,rsa2048 (" + fitstream::signature_algorithm_names() +
                        "; default: sha256 with the key's type and size)")
         ->group(group);
-    app.add_option("--padding", s.padding, "RSA padding: pkcs-1.5 (default) or pss")->group(group);
+    app.add_option("--padding", s.padding, "RSA padding: pkcs-1.5 (default) or pss")
+        ->check(CLI::IsMember({"pkcs-1.5", "pss"}))
+        ->group(group);
     app.add_option("--sign-images", s.sign_images,
                    "Configuration properties the signature covers, comma-separated (default: kernel, fdt, "
                    "ramdisk, loadables, each when present)")
+        ->delimiter(',')
+        ->allow_extra_args(false)
         ->group(group);
     app.add_flag("--image-signatures", s.image_signatures,
                  "Sign every image node too (over its stored bytes; checked by keys required for images)")
         ->group(group);
-    app.add_option("--key-dtb", s.key_dtb,
-                   "Add the public key to this U-Boot control DTB (/signature/key-<name>), as mkimage -K")
-        ->group(group);
+    auto* key_dtb = app.add_option("--key-dtb", s.key_dtb,
+                                   "Add the public key to this U-Boot control DTB (/signature/key-<name>), as "
+                                   "mkimage -K")
+                        ->group(group);
     app.add_option("--required", s.required,
                    "With --key-dtb: mark the key required for 'conf' (configurations) or 'image' (as mkimage -r)")
+        ->check(CLI::IsMember({"conf", "image"}))
+        ->needs(key_dtb)
         ->group(group);
     app.add_option("--signer-name", s.signer_name, "signer-name property (default: fitstream)")->group(group);
     app.add_option("--signer-version", s.signer_version, "signer-version property (default: fitstream's version)")
@@ -100,38 +110,30 @@ inline std::string key_base_name(const std::string& path) {
 
 /// Adds the signature specs to `fit` and checks everything that could
 /// fail (the key, its algo, the DTB) before a byte is written.
-/// Throws std::invalid_argument for a command line that does not make sense.
+/// Throws usage_error for a command line that does not make sense.
 inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& fit) {
     signing_plan plan;
     if (!s.signing()) {
-        for (const auto* opt : {&s.key_name, &s.algo, &s.padding, &s.sign_images, &s.key_dtb, &s.required,
-                                &s.signer_name, &s.signer_version, &s.comment})
-            if (!opt->empty()) throw std::invalid_argument("signing options need --key-dir DIR or --key FILE");
-        if (s.image_signatures) throw std::invalid_argument("--image-signatures needs --key-dir DIR or --key FILE");
+        for (const auto* opt : {&s.key_name, &s.algo, &s.padding, &s.key_dtb, &s.required, &s.signer_name,
+                                &s.signer_version, &s.comment})
+            if (!opt->empty()) throw usage_error("signing options need --key-dir DIR or --key FILE");
+        if (!s.sign_images.empty()) throw usage_error("signing options need --key-dir DIR or --key FILE");
+        if (s.image_signatures) throw usage_error("--image-signatures needs --key-dir DIR or --key FILE");
         return plan;
     }
-    if (!s.key_dir.empty() && !s.key_file.empty()) throw std::invalid_argument("give --key-dir or --key, not both");
     fitstream::signature_spec spec;
     spec.key_dir = s.key_dir;
     spec.key_file = s.key_file;
     spec.key_name_hint = !s.key_name.empty() ? s.key_name : s.key_file.empty() ? "" : key_base_name(s.key_file);
-    if (spec.key_name_hint.empty()) throw std::invalid_argument("--key-dir needs --key-name (the key is <DIR>/<NAME>.key)");
+    if (spec.key_name_hint.empty()) throw usage_error("--key-dir needs --key-name (the key is <DIR>/<NAME>.key)");
     // U-Boot finds the key as /signature/key-NAME: NAME must be a node-name part.
-    fitstream::detail::check_key_name(spec.key_name_hint, s.key_name.empty() ? "--key (its base name; give --key-name)"
-                                                                             : "--key-name");
-    if (!s.padding.empty() && s.padding != "pkcs-1.5" && s.padding != "pss")
-        throw std::invalid_argument("--padding must be pkcs-1.5 or pss, not '" + s.padding + "'");
+    fitstream::check_key_name_hint(spec.key_name_hint,
+                                   s.key_name.empty() ? "--key (its base name; give --key-name)" : "--key-name");
     spec.padding = s.padding == "pss" ? fitstream::signature_padding::pss : fitstream::signature_padding::pkcs1_5;
-    if (!s.required.empty() && s.required != "conf" && s.required != "image")
-        throw std::invalid_argument("--required must be conf or image, not '" + s.required + "'");
-    if (!s.required.empty() && s.key_dtb.empty()) throw std::invalid_argument("--required needs --key-dtb");
     if (s.required == "image" && !s.image_signatures)
-        throw std::invalid_argument("--required image needs --image-signatures (else U-Boot refuses every image)");
-    for (std::size_t at = 0; at <= s.sign_images.size() && !s.sign_images.empty();) {
-        const auto comma = std::min(s.sign_images.find(',', at), s.sign_images.size());
-        if (comma > at) spec.sign_images.push_back(s.sign_images.substr(at, comma - at));
-        at = comma + 1;
-    }
+        throw usage_error("--required image needs --image-signatures (else U-Boot refuses every image)");
+    for (const auto& property : s.sign_images)
+        if (!property.empty()) spec.sign_images.push_back(property);
     if (!s.signer_name.empty()) spec.signer_name = s.signer_name;
     spec.signer_version = s.signer_version;
     spec.comment = s.comment;

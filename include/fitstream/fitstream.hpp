@@ -42,3 +42,6 @@
 
 // Front ends
 #include <fitstream/kbuild/kernel_fit.hpp>
+#include <fitstream/kbuild/depfile.hpp>
+#include <fitstream/kbuild/source_date_epoch.hpp>
+#include <fitstream/kbuild/list_file.hpp>

@@ -6044,6 +6044,14 @@ private:
     detail::evp_pkey_ptr key_;
 };
 
+/// Checks a key-name-hint before it is used (to find `<hint>.key` in a key
+/// directory, or as /signature/key-<hint> in U-Boot's control DTB).
+/// @throws fitstream::error (errc::invalid_argument, subject `subject`)
+///         unless `name` is a devicetree node-name part (A-Z a-z 0-9 , . _ + -).
+inline void check_key_name_hint(const std::string& name, const std::string& subject) {
+    detail::check_key_name(name, subject);
+}
+
 /// The key file of the signature `spec` (in a message, `subject`).
 /// @returns `key_file`, else `key_dir`/<hint>.key (for ECDSA
 ///          `key_dir`/<hint>.pem when it exists, as mkimage reads). The file
@@ -8438,7 +8446,7 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
 /// stored once, overlays and explicit configurations, a codec per image
 /// kind, loadables, FITs of devicetrees only, 64-bit addresses,
 /// configurations named after their DTBs, and the list of files read (for
-/// a Make/Ninja depfile, see depfile_text()).
+/// a Make/Ninja depfile: see kbuild/depfile.hpp).
 ///
 /// @code
 /// fitstream::kernel_fit_options opts;
@@ -8449,23 +8457,440 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
 /// fitstream::write_fit(fit, "image.fit");
 /// @endcode
 
+// ---- begin <fitstream/detail/kbuild/cmd_file.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Kbuild's `.<file>.cmd` files, read as Linux's scripts/make_fit.py -D
+// reads them: the command that made a DTB tells whether it is a composite
+// of a base DTB and overlays (fdtoverlay), and of which files.
+
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <cerrno>
 #include <cstdint>
-#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// Python's str.split() separators: make_fit.py splits the .cmd text so.
+inline bool python_space(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= '\x1c' && c <= '\x1f');
+}
+
+inline std::vector<std::string> python_split(const std::string& text) {
+    std::vector<std::string> words;
+    std::string word;
+    for (const char c : text) {
+        if (python_space(c)) {
+            if (!word.empty()) words.push_back(std::move(word));
+            word.clear();
+        } else {
+            word += c;
+        }
+    }
+    if (!word.empty()) words.push_back(std::move(word));
+    return words;
+}
+
+// The command file beside `dtb`, named as make_fit.py names it:
+// os.path.join(dirname, f'.{basename}.cmd').
+inline std::string kbuild_cmd_file(const std::string& dtb) {
+    const auto slash = dtb.rfind('/');
+    if (slash == std::string::npos) return "." + dtb + ".cmd";
+    return dtb.substr(0, slash + 1) + "." + dtb.substr(slash + 1) + ".cmd";
+}
+
+// A command file is one command line; anything this large is not one.
+inline constexpr std::uint64_t max_cmd_file_size = 16u << 20;
+
+// The files a composite DTB is made of, from its command file's `text`:
+// when the text mentions `scripts/dtc/fdtoverlay`, the words after `-i`
+// in the command (up to the first `;`, which starts Kbuild's schema check
+// when CHECK_DTBS is on) are the base then the overlays; otherwise the
+// DTB is itself.
+inline std::vector<std::string> decompose_dtb(const std::string& dtb, const std::string& cmd_file,
+                                              const std::string& text) {
+    if (text.find("scripts/dtc/fdtoverlay") == std::string::npos) return {dtb};
+    const auto words = python_split(text.substr(0, text.find(';')));
+    const auto i = std::find(words.begin(), words.end(), "-i");
+    if (i == words.end())
+        throw error(errc::invalid_input, cmd_file,
+                    "runs fdtoverlay but has no '-i': cannot tell which files " + dtb + " is made of");
+    if (i + 1 == words.end())
+        throw error(errc::invalid_input, cmd_file, "runs fdtoverlay but names no file after '-i' (for " + dtb + ")");
+    return {i + 1, words.end()};
+}
+
+// Reads `cmd_file` for decompose_dtb(); a failure names the DTB that
+// needed it, since the user never named the command file.
+inline std::string read_cmd_file(const std::string& cmd_file, const std::string& dtb) {
+    try {
+        return read_file_bounded(cmd_file, max_cmd_file_size, "Kbuild command file");
+    } catch (const error& e) {
+        throw error(e.code(), cmd_file,
+                    "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb + ": " + e.reason());
+    }
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/kbuild/cmd_file.hpp> ----
+// ---- begin <fitstream/detail/kbuild/dedup.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Identical payloads stored once: files are matched by SHA-256 and then
+// compared byte for byte, so a hash collision can never merge two
+// different files.
+
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
-#include <functional>
-#include <map>
-#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+using digest = std::array<std::uint8_t, hash::sha256::digest_size>;
+
+inline digest digest_of(const void* data, std::size_t size) {
+    hash::sha256 h;
+    h.update(data, size);
+    return h.final();
+}
+
+// A loadable may be large: it is hashed in chunks, not read whole.
+inline digest digest_of_file(const std::string& path) {
+    hash::sha256 h;
+    auto fd = open_for_reading(path);
+    std::vector<char> buffer(1u << 20);
+    for (;;) {
+        const std::size_t n = read_up_to(fd.get(), buffer.data(), buffer.size(), path);
+        h.update(buffer.data(), n);
+        if (n < buffer.size()) break;
+    }
+    return h.final();
+}
+
+// True when two files hold the same bytes (compared, not hashed).
+inline bool same_file_contents(const std::string& a, const std::string& b) {
+    auto fa = open_for_reading(a);
+    auto fb = open_for_reading(b);
+    if (file_size(fa.get(), a) != file_size(fb.get(), b)) return false;
+    std::vector<char> ba(1u << 16), bb(1u << 16);
+    for (;;) {
+        const std::size_t na = read_up_to(fa.get(), ba.data(), ba.size(), a);
+        const std::size_t nb = read_up_to(fb.get(), bb.data(), bb.size(), b);
+        if (na != nb || std::memcmp(ba.data(), bb.data(), na) != 0) return false;
+        if (na < ba.size()) return true;
+    }
+}
+
+// Devicetree images by content. The table holds image indices keyed by
+// the digest's first 64 bits (with 100,000 DTBs, whole digests and paths
+// per entry would cost MiB); candidates are then compared byte for byte.
+class fdt_dedup {
+public:
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    void reserve(std::size_t n) { by_prefix_.reserve(n); }
+
+    // The image already holding `path`'s bytes, or npos. `stored_path(i)`
+    // is the file image i is made from.
+    template <class StoredPath>
+    std::size_t find(const digest& d, const std::string& path, const StoredPath& stored_path) const {
+        const auto [begin, end] = by_prefix_.equal_range(prefix(d));
+        for (auto it = begin; it != end; ++it)
+            if (same_file_contents(stored_path(it->second), path)) return it->second;
+        return npos;
+    }
+    void add(const digest& d, std::size_t image) { by_prefix_.emplace(prefix(d), image); }
+
+    // A file found to duplicate an image: listed again, it maps to the
+    // image without being compared again.
+    std::size_t alias_of(const std::string& path) const {
+        const auto it = aliases_.find(path);
+        return it == aliases_.end() ? npos : it->second;
+    }
+    void add_alias(const std::string& path, std::size_t image) { aliases_.emplace(path, image); }
+
+private:
+    static std::uint64_t prefix(const digest& d) {
+        std::uint64_t p = 0;
+        std::memcpy(&p, d.data(), sizeof p);
+        return p;
+    }
+
+    std::unordered_multimap<std::uint64_t, std::size_t> by_prefix_;
+    std::unordered_map<std::string, std::size_t> aliases_;
+};
+
+// Loadables by content and `kind`: only images that would be written
+// identically (type, arch, addresses, codec, ...) may be merged, so the
+// caller folds all of that into `kind`. There are few loadables: the
+// table keeps whole keys and paths.
+class loadable_dedup {
+public:
+    // The image name of a loadable already holding `path`'s bytes with the
+    // same `kind`, or empty.
+    std::string find(const digest& d, const std::string& path, const std::string& kind) const {
+        const auto it = by_key_.find(key_of(d, kind));
+        if (it == by_key_.end()) return {};
+        for (const auto& candidate : it->second)
+            if (same_file_contents(candidate.path, path)) return candidate.image;
+        return {};
+    }
+    void add(const digest& d, const std::string& kind, std::string path, std::string image) {
+        by_key_[key_of(d, kind)].push_back({std::move(path), std::move(image)});
+    }
+
+private:
+    struct stored {
+        std::string path;
+        std::string image;
+    };
+    static std::string key_of(const digest& d, const std::string& kind) {
+        return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
+    }
+
+    std::unordered_map<std::string, std::vector<stored>> by_key_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/kbuild/dedup.hpp> ----
+// ---- begin <fitstream/detail/kbuild/naming.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Names of the configurations made from DTB files, and which configuration
+// `/configurations/default` names.
+
+
+#include <algorithm>
+#include <cstddef>
 #include <set>
 #include <string>
-#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// A node name from a file name: characters FIT node names do not allow
+// (and '@') become '_'.
+inline std::string sanitise_node_name(const std::string& text) {
+    std::string out = text;
+    for (char& c : out)
+        if (!is_node_name_char(c)) c = '_';
+    return out;
+}
+
+// The name configuration `index` (0-based) made from DTB `source` would
+// have, before any clash: `conf-N`, or with `by_basename` `conf-<file name
+// without .dtb>`.
+inline std::string configuration_stem(bool by_basename, std::size_t index, const std::string& source) {
+    if (!by_basename) return "conf-" + std::to_string(index + 1);
+    std::string stem = base_name(source);
+    if (has_suffix(stem, ".dtb")) stem.resize(stem.size() - 4);
+    return "conf-" + sanitise_node_name(stem);
+}
+
+// Names the configurations marked `automatic` (the others were named by
+// the caller, and must be unique); `source(i)` is the DTB configuration
+// i was made from. A name already taken gets `-2`, `-3`, ...
+template <class Source>
+void name_configurations(std::vector<configuration>& confs, const std::vector<bool>& automatic, bool by_basename,
+                         const Source& source) {
+    std::set<std::string> used;
+    for (std::size_t i = 0; i < confs.size(); ++i)
+        if (!automatic[i] && !used.insert(confs[i].name).second)
+            throw error(errc::invalid_argument, "/configurations/" + confs[i].name, "configuration named twice");
+    // Per stem, the suffix to try next: names are only ever added, so
+    // those below it stay taken, and many DTBs of the same file name are
+    // named in linear time, not by rescanning from "-2" each time.
+    std::unordered_map<std::string, int> next_suffix;
+    for (std::size_t i = 0; i < confs.size(); ++i) {
+        if (!automatic[i]) continue;
+        const std::string stem = configuration_stem(by_basename, i, source(i));
+        std::string name = stem;
+        if (used.count(name)) {
+            int& n = next_suffix.try_emplace(stem, 2).first->second;
+            do name = stem + "-" + std::to_string(n++);
+            while (used.count(name));
+        }
+        used.insert(name);
+        confs[i].name = std::move(name);
+    }
+}
+
+// The configuration `want` names: by name, by the DTB file it was made
+// from (as given, then by base name), then by compatible string; empty
+// `want` is the first configuration.
+template <class Source>
+std::string resolve_default(const std::vector<configuration>& confs, const std::string& want, const Source& source) {
+    if (want.empty()) return confs.empty() ? std::string() : confs.front().name;
+    for (const auto& c : confs)
+        if (c.name == want) return c.name;
+    for (std::size_t i = 0; i < confs.size(); ++i)
+        if (source(i) == want) return confs[i].name;
+    for (std::size_t i = 0; i < confs.size(); ++i)
+        if (base_name(source(i)) == want) return confs[i].name;
+    for (const auto& c : confs)
+        if (std::find(c.compatible.begin(), c.compatible.end(), want) != c.compatible.end()) return c.name;
+    throw error(errc::invalid_argument, "default configuration",
+                "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/kbuild/naming.hpp> ----
+// ---- begin <fitstream/detail/kbuild/read_ahead.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Reading and checking devicetree files, and doing it for a window of the
+// DTB list on several threads ahead of the (sequential) tree assembly.
+
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <optional>
+#include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// What reading a devicetree file tells: its model and compatible, and its
+// digest when deduplicating.
+struct dtb_inspection {
+    dtb_info info;
+    std::optional<digest> sha;
+};
+
+// Checks (fdt_check_full) and inspects a devicetree file's bytes.
+inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::string& path, bool with_digest) {
+    dtb_inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
+    if (with_digest) out.sha = digest_of(bytes.data(), bytes.size());
+    return out;
+}
+
+// A DTB is at most a few MiB; anything near libfdt's int limit is not one.
+inline std::string read_dtb_file(const std::string& path) {
+    return read_file_bounded(path, max_dtb_file_size, "devicetree blob");
+}
+
+// Reads and inspects [first, last) on `threads` threads into `out` (keyed
+// by path): with 1,500 DTBs, reading them and fdt_check_full are most of
+// the time spent outside the codecs. A file that fails is left out: the
+// caller reads it again in list order, so its error comes where it would
+// without threads.
+inline void read_ahead(const std::string* first, const std::string* last, unsigned threads, bool with_digest,
+                       std::unordered_map<std::string, dtb_inspection>& out) {
+    out.clear();
+    const auto count = static_cast<std::size_t>(last - first);
+    threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
+    if (threads < 2) return;
+    std::vector<std::optional<dtb_inspection>> results(count);
+    std::atomic<std::size_t> next{0};
+    const auto work = [&] {
+        for (std::size_t i; (i = next.fetch_add(1)) < count;) {
+            try {
+                results[i] = inspect_dtb_bytes(read_dtb_file(first[i]), first[i], with_digest);
+            } catch (...) {
+                // Met again, in order, by the caller.
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    try {
+        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+    } catch (...) {
+        // No more threads to be had: the ones started and this one share
+        // the list all the same.
+    }
+    work();
+    for (auto& t : pool) t.join();
+    for (std::size_t i = 0; i < count; ++i)
+        if (results[i]) out.emplace(first[i], std::move(*results[i]));
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/kbuild/read_ahead.hpp> ----
+// ---- begin <fitstream/detail/kbuild/string_index.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// A set of strings kept elsewhere, holding only their indices.
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
 #include <unordered_set>
+#include <utility>
+
+namespace fitstream {
+namespace detail {
+
+// The strings (report paths, image sources) already live in a vector:
+// with 100,000 DTBs a copy of every path per lookup table would cost
+// several MiB each. `Get(i)` returns string i; find() looks a string up
+// without storing it.
+template <class Get>
+class string_index {
+public:
+    explicit string_index(Get get) : get_(std::move(get)), set_(0, hasher{this}, equal{this}) {}
+    string_index(const string_index&) = delete;
+    string_index& operator=(const string_index&) = delete;
+
+    // The index of a string equal to `key`, or npos.
+    std::size_t find(std::string_view key) const {
+        probe_ = key;
+        const auto it = set_.find(probe);
+        return it == set_.end() ? npos : *it;
+    }
+    // Adds string `i`; false when an equal string is already in.
+    bool insert(std::size_t i) { return set_.insert(i).second; }
+    void reserve(std::size_t n) { set_.reserve(n); }
+
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+private:
+    static constexpr std::size_t probe = npos;  // stands for probe_ inside the set's functors
+    std::string_view at(std::size_t i) const { return i == probe ? probe_ : std::string_view(get_(i)); }
+    struct hasher {
+        const string_index* self;
+        std::size_t operator()(std::size_t i) const { return std::hash<std::string_view>()(self->at(i)); }
+    };
+    struct equal {
+        const string_index* self;
+        bool operator()(std::size_t a, std::size_t b) const { return self->at(a) == self->at(b); }
+    };
+
+    Get get_;
+    mutable std::string_view probe_;
+    std::unordered_set<std::size_t, hasher, equal> set_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/kbuild/string_index.hpp> ----
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace fitstream {
@@ -8557,154 +8982,9 @@ inline void apply_codec_and_hashes(image& img, const std::string& compression,
     for (const auto& h : hashes) visit_hash(h, [&](auto tag) { img.add_hash<typename decltype(tag)::type>(); });
 }
 
-/// Python's str.split() separators (make_fit.py splits the .cmd text so).
-inline bool python_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= '\x1c' && c <= '\x1f');
-}
-
-inline std::vector<std::string> python_split(const std::string& text) {
-    std::vector<std::string> words;
-    std::string word;
-    for (const char c : text) {
-        if (python_space(c)) {
-            if (!word.empty()) words.push_back(std::move(word));
-            word.clear();
-        } else {
-            word += c;
-        }
-    }
-    if (!word.empty()) words.push_back(std::move(word));
-    return words;
-}
-
-/// The Kbuild command file beside `dtb`, as make_fit.py names it:
-/// os.path.join(dirname, f'.{basename}.cmd').
-inline std::string kbuild_cmd_file(const std::string& dtb) {
-    const auto slash = dtb.rfind('/');
-    if (slash == std::string::npos) return "." + dtb + ".cmd";
-    return dtb.substr(0, slash + 1) + "." + dtb.substr(slash + 1) + ".cmd";
-}
-
-/// The files a composite DTB is made of, read from its Kbuild command
-/// file as make_fit.py -D reads it: when the text mentions
-/// `scripts/dtc/fdtoverlay`, the words after `-i` in the command (up to
-/// the first `;`, which starts Kbuild's schema check when CHECK_DTBS is
-/// on) are the base then the overlays; otherwise the DTB is itself.
-inline std::vector<std::string> decompose_dtb(const std::string& dtb, const std::string& cmd_file,
-                                              const std::string& text) {
-    if (text.find("scripts/dtc/fdtoverlay") == std::string::npos) return {dtb};
-    const auto words = python_split(text.substr(0, text.find(';')));
-    const auto i = std::find(words.begin(), words.end(), "-i");
-    if (i == words.end())
-        throw error(errc::invalid_input, cmd_file,
-                    "runs fdtoverlay but has no '-i': cannot tell which files " + dtb + " is made of");
-    if (i + 1 == words.end())
-        throw error(errc::invalid_input, cmd_file, "runs fdtoverlay but names no file after '-i' (for " + dtb + ")");
-    return {i + 1, words.end()};
-}
-
-/// A node name from a file name: characters devicetree does not allow in
-/// FIT node names (and '@') become '_'.
-inline std::string sanitise_node_name(const std::string& text) {
-    std::string out = text;
-    for (char& c : out)
-        if (!is_node_name_char(c)) c = '_';
-    return out;
-}
-
-using digest = std::array<std::uint8_t, hash::sha256::digest_size>;
-
-inline digest digest_of(const void* data, std::size_t size) {
-    hash::sha256 h;
-    h.update(data, size);
-    return h.final();
-}
-
-/// SHA-256 of a file, read in chunks.
-inline digest digest_of_file(const std::string& path) {
-    hash::sha256 h;
-    auto fd = open_for_reading(path);
-    std::vector<char> buffer(1u << 20);
-    for (;;) {
-        const std::size_t n = read_up_to(fd.get(), buffer.data(), buffer.size(), path);
-        h.update(buffer.data(), n);
-        if (n < buffer.size()) break;
-    }
-    return h.final();
-}
-
-/// True when two files hold the same bytes (compared, not hashed).
-inline bool same_file_contents(const std::string& a, const std::string& b) {
-    auto fa = open_for_reading(a);
-    auto fb = open_for_reading(b);
-    if (file_size(fa.get(), a) != file_size(fb.get(), b)) return false;
-    std::vector<char> ba(1u << 16), bb(1u << 16);
-    for (;;) {
-        const std::size_t na = read_up_to(fa.get(), ba.data(), ba.size(), a);
-        const std::size_t nb = read_up_to(fb.get(), bb.data(), bb.size(), b);
-        if (na != nb || std::memcmp(ba.data(), bb.data(), na) != 0) return false;
-        if (na < ba.size()) return true;
-    }
-}
-
-inline std::string read_text_file(const std::string& path, std::uint64_t limit) {
-    auto fd = open_for_reading(path);
-    const auto size = file_size(fd.get(), path);
-    if (size > limit) throw error(errc::invalid_input, path, "too large (" + std::to_string(size) + " bytes)");
-    std::string text(static_cast<std::size_t>(size), '\0');
-    text.resize(read_up_to(fd.get(), text.data(), text.size(), path));
-    return text;
-}
-
-/// A set of strings kept elsewhere (report paths, image sources), holding
-/// only their indices: with 100,000 DTBs a copy of every path per lookup
-/// table is several MiB each. `Get(i)` returns string i; find() looks a
-/// string up without storing it.
-template <class Get>
-class string_index {
-public:
-    explicit string_index(Get get) : get_(std::move(get)), set_(0, hasher{this}, equal{this}) {}
-    string_index(const string_index&) = delete;
-    string_index& operator=(const string_index&) = delete;
-
-    /// The index of a string equal to `key`, or npos.
-    std::size_t find(std::string_view key) const {
-        probe_ = key;
-        const auto it = set_.find(probe);
-        return it == set_.end() ? npos : *it;
-    }
-    /// Adds string `i`; false when an equal string is already in.
-    bool insert(std::size_t i) { return set_.insert(i).second; }
-    void reserve(std::size_t n) { set_.reserve(n); }
-
-    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-
-private:
-    static constexpr std::size_t probe = npos;  // stands for probe_ inside the set's functors
-    std::string_view at(std::size_t i) const { return i == probe ? probe_ : std::string_view(get_(i)); }
-    struct hasher {
-        const string_index* self;
-        std::size_t operator()(std::size_t i) const { return std::hash<std::string_view>()(self->at(i)); }
-    };
-    struct equal {
-        const string_index* self;
-        bool operator()(std::size_t a, std::size_t b) const { return self->at(a) == self->at(b); }
-    };
-
-    Get get_;
-    mutable std::string_view probe_;
-    std::unordered_set<std::size_t, hasher, equal> set_;
-};
-
-/// Builds the tree for make_kernel_fit(), one input at a time.
+// Builds the tree for make_kernel_fit(), one input at a time.
 class kernel_fit_assembler {
 public:
-    /// What inspect() learns from a devicetree file.
-    struct inspection {
-        dtb_info info;
-        std::optional<digest> sha;  ///< when deduplicating
-    };
-
     kernel_fit_assembler(const kernel_fit_options& options, kernel_fit_report& report)
         : options_(options), report_(report) {
         fit.description = options.name + " with devicetree set";
@@ -8735,59 +9015,20 @@ public:
         ramdisk_ = "ramdisk";
     }
 
-    /// Reads and checks [first, last) on `threads` threads ahead of
-    /// inspect(): with 1,500 DTBs, reading them and fdt_check_full are most
-    /// of the time spent outside the codecs. The caller goes through the
-    /// list in windows, so this holds one window's results. A file that
-    /// fails here is left for inspect() to read again: its error comes in
-    /// list order, as without threads.
+    // Reads and checks [first, last) on `threads` threads ahead of
+    // inspect(). The caller goes through the list in windows, so this
+    // holds one window's results.
     void prefetch(const std::string* first, const std::string* last, unsigned threads) {
-        prefetched_.clear();
-        const auto count = static_cast<std::size_t>(last - first);
-        threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
-        if (threads < 2) return;
-        std::vector<std::optional<inspection>> results(count);
-        std::atomic<std::size_t> next{0};
-        const bool with_digest = options_.deduplicate;
-        const auto work = [&] {
-            for (std::size_t i; (i = next.fetch_add(1)) < count;) {
-                try {
-                    const auto bytes = read_file_bounded(first[i], max_dtb_file_size, "devicetree blob");
-                    inspection in{inspect_dtb(bytes.data(), bytes.size(), first[i]), std::nullopt};
-                    if (with_digest) in.sha = digest_of(bytes.data(), bytes.size());
-                    results[i] = std::move(in);
-                } catch (...) {
-                    // inspect() meets it again, in order.
-                }
-            }
-        };
-        std::vector<std::thread> pool;
-        try {
-            for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-        } catch (...) {
-            // No more threads to be had: the ones started and this one
-            // share the list all the same.
-        }
-        work();
-        for (auto& t : pool) t.join();
-        for (std::size_t i = 0; i < count; ++i)
-            if (results[i]) prefetched_.emplace(first[i], std::move(*results[i]));
+        read_ahead(first, last, threads, options_.deduplicate, prefetched_);
     }
 
-    /// A DTB from the list: one configuration, named later.
+    // A DTB from the list: one configuration, named later.
     void add_dtb_configuration(const std::string& dtb) {
-        inspection in = inspect(dtb);
+        dtb_inspection in = inspect(dtb);
         std::vector<std::string> files{dtb};
         if (options_.decompose_dtbs) {
             const std::string cmd = kbuild_cmd_file(dtb);
-            std::string text;
-            try {
-                text = read_text_file(cmd, 16u << 20);
-            } catch (const error& e) {
-                throw error(e.code(), cmd,
-                            "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb + ": " +
-                                e.reason());
-            }
+            const std::string text = read_cmd_file(cmd, dtb);
             note_read(cmd);
             files = decompose_dtb(dtb, cmd, text);
         }
@@ -8801,7 +9042,7 @@ public:
     void add_explicit_configuration(const configuration_spec& spec) {
         if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
         if (spec.base.empty()) throw error(errc::invalid_argument, spec.name, "configuration has no base DTB");
-        inspection in = inspect(spec.base);
+        dtb_inspection in = inspect(spec.base);
         configuration conf;
         conf.name = spec.name;
         conf.description = in.info.model ? std::move(*in.info.model) : base_name(spec.base);
@@ -8811,17 +9052,19 @@ public:
         add_configuration(std::move(conf), spec.base, /*automatic=*/false);
     }
 
-    /// Stores a devicetree (DTB or overlay) once; returns its image name.
-    /// `known`: what inspect() found for `path` when the caller has it (the
-    /// file is read once); otherwise it is read and checked here.
-    std::string fdt_image(const std::string& path, const inspection* known = nullptr) {
-        if (const auto i = fdt_paths_.find(path); i != string_index<image_source_at>::npos) return fit.images[i].name;
-        if (const auto it = fdt_aliases_.find(path); it != fdt_aliases_.end()) return fit.images[it->second].name;
+    // Stores a devicetree (DTB or overlay) once; returns its image name.
+    // `known`: what inspect() found for `path` when the caller has it (the
+    // file is read once); otherwise it is read and checked here.
+    std::string fdt_image(const std::string& path, const dtb_inspection* known = nullptr) {
+        if (const auto i = fdt_paths_.find(path); i != fdt_paths_.npos) return fit.images[i].name;
+        if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return fit.images[i].name;
         const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
         if (options_.deduplicate) {
-            const std::size_t existing = find_fdt_duplicate(*sha, path);
-            if (existing != string_index<image_source_at>::npos) {
-                fdt_aliases_.emplace(path, existing);
+            const std::size_t existing =
+                fdt_dedup_.find(*sha, path, [this](std::size_t i) -> const std::string& { return fit.images[i].data.name(); });
+            if (existing != fdt_dedup_.npos) {
+                count_duplicate(path);
+                fdt_dedup_.add_alias(path, existing);
                 return fit.images[existing].name;
             }
         }
@@ -8832,27 +9075,28 @@ public:
         apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
         const std::size_t index = fit.images.size() - 1;
         fdt_paths_.insert(index);
-        if (options_.deduplicate) fdt_by_digest_.emplace(digest_prefix(*sha), index);
+        if (options_.deduplicate) fdt_dedup_.add(*sha, index);
         return name;
     }
 
     void add_loadable(const loadable_spec& spec) {
         note_read(spec.path);
         const std::string arch = spec.arch.empty() ? options_.arch : spec.arch;
-        // Only images that would be written identically may be merged.
-        std::string kind;
         if (options_.deduplicate && spec.name.empty()) {
-            kind = "loadable\n" + spec.type + "\n" + arch + "\n" + spec.os + "\n" + spec.compression + "\n" +
-                   (spec.load ? std::to_string(*spec.load) : "-") + "\n" +
-                   (spec.entry ? std::to_string(*spec.entry) : "-") + "\n" + spec.description;
+            // Only images that would be written identically may be merged.
+            const std::string kind = "loadable\n" + spec.type + "\n" + arch + "\n" + spec.os + "\n" +
+                                     spec.compression + "\n" + (spec.load ? std::to_string(*spec.load) : "-") +
+                                     "\n" + (spec.entry ? std::to_string(*spec.entry) : "-") + "\n" +
+                                     spec.description;
             const digest d = digest_of_file(spec.path);
-            const std::string existing = find_duplicate(d, spec.path, kind);
+            const std::string existing = loadable_dedup_.find(d, spec.path, kind);
             if (!existing.empty()) {
+                count_duplicate(spec.path);
                 if (std::find(loadables_.begin(), loadables_.end(), existing) == loadables_.end())
                     loadables_.push_back(existing);
                 return;
             }
-            loadable_by_digest_[key_of(d, kind)].push_back({spec.path, next_loadable_name()});
+            loadable_dedup_.add(d, kind, spec.path, next_loadable_name());
         }
         const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
         if (spec.name.empty()) ++loadable_count_;
@@ -8866,9 +9110,9 @@ public:
         loadables_.push_back(name);
     }
 
-    /// Room for what `dtbs` and `options` add, so that the image and
-    /// configuration vectors (hundreds of bytes an element) do not grow by
-    /// doubling: with 100,000 DTBs that is tens of MiB of slack and copying.
+    // Room for what `dtbs` and `options` add, so that the image and
+    // configuration vectors (hundreds of bytes an element) do not grow by
+    // doubling: with 100,000 DTBs that is tens of MiB of slack and copying.
     void reserve(const std::vector<std::string>& dtbs, const kernel_fit_options& options) {
         std::size_t confs = options.configurations.size(), fdts = 0;
         for (const auto& path : dtbs) {
@@ -8883,39 +9127,16 @@ public:
         automatic_.reserve(confs);
         files_seen_.reserve(2 + fdts + options.loadables.size());
         fdt_paths_.reserve(fdts);
-        if (options.deduplicate) fdt_by_digest_.reserve(fdts);
+        if (options.deduplicate) fdt_dedup_.reserve(fdts);
     }
 
-    /// Names the configurations, links kernel/ramdisk/loadables, sets the
-    /// address cells and the default.
+    // Names the configurations, links kernel/ramdisk/loadables, sets the
+    // address cells and the default.
     tree finish() {
-        std::set<std::string> explicit_names;
-        for (std::size_t i = 0; i < fit.configurations.size(); ++i)
-            if (!automatic_[i] && !explicit_names.insert(fit.configurations[i].name).second)
-                throw error(errc::invalid_argument, "/configurations/" + fit.configurations[i].name,
-                            "configuration named twice");
-        std::set<std::string> used = explicit_names;
-        // Per stem, the suffix to try next: names are only ever added, so
-        // those below it stay taken, and many DTBs of the same file name
-        // are named in linear time, not by rescanning from "-2" each time.
-        std::unordered_map<std::string, int> next_suffix;
-        for (std::size_t i = 0; i < fit.configurations.size(); ++i) {
-            if (!automatic_[i]) continue;
-            const std::string stem =
-                options_.naming == conf_naming::basename
-                    ? "conf-" + sanitise_node_name(has_suffix(base_name(source(i)), ".dtb")
-                                                       ? base_name(source(i)).substr(0, base_name(source(i)).size() - 4)
-                                                       : base_name(source(i)))
-                    : "conf-" + std::to_string(i + 1);
-            std::string name = stem;
-            if (used.count(name)) {
-                int& n = next_suffix.try_emplace(stem, 2).first->second;
-                do name = stem + "-" + std::to_string(n++);
-                while (used.count(name));
-            }
-            used.insert(name);
-            fit.configurations[i].name = name;
-        }
+        const auto source = [this](std::size_t conf) -> const std::string& {
+            return report_.files_read[sources_[conf]];
+        };
+        name_configurations(fit.configurations, automatic_, options_.naming == conf_naming::basename, source);
         for (auto& conf : fit.configurations) {
             conf.kernel = kernel_;
             conf.ramdisk = ramdisk_;
@@ -8929,79 +9150,39 @@ public:
                 for (const auto& a : {img.load, img.entry})
                     if (a && *a > max_cell_value) fit.address_cells = 2;
         }
-        fit.default_configuration = resolve_default();
+        fit.default_configuration = resolve_default(fit.configurations, options_.default_configuration, source);
         // Many DTBs with the same bytes leave reserved images unused.
         if (fit.images.capacity() - fit.images.size() > fit.images.size() / 4) fit.images.shrink_to_fit();
         return std::move(fit);
     }
 
 private:
-    struct stored {
-        std::string path;
-        std::string image;
-    };
-
     void note_read(const std::string& path) {
-        if (files_seen_.find(path) != string_index<file_read_at>::npos) return;
+        if (files_seen_.find(path) != files_seen_.npos) return;
         report_.files_read.push_back(path);
         files_seen_.insert(report_.files_read.size() - 1);
     }
 
-    /// Reads and checks a devicetree (fdt_check_full): its model and
-    /// compatible, and its digest when deduplicating. Nothing is kept: a
-    /// file is stored once (fdt_image), and one listed twice is read twice.
-    inspection inspect(const std::string& path) {
+    // Reads and checks a devicetree (fdt_check_full): its model and
+    // compatible, and its digest when deduplicating. Nothing is kept: a
+    // file is stored once (fdt_image), and one listed twice is read twice.
+    dtb_inspection inspect(const std::string& path) {
         if (const auto it = prefetched_.find(path); it != prefetched_.end()) {
-            inspection out = std::move(it->second);
+            dtb_inspection out = std::move(it->second);
             prefetched_.erase(it);
             note_read(path);
             return out;
         }
-        // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
-        const auto bytes = read_file_bounded(path, max_dtb_file_size, "devicetree blob");
+        const std::string bytes = read_dtb_file(path);
         note_read(path);
-        inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
-        if (options_.deduplicate) out.sha = digest_of(bytes.data(), bytes.size());
-        return out;
+        return inspect_dtb_bytes(bytes, path, options_.deduplicate);
     }
 
-    static std::uint64_t digest_prefix(const digest& d) {
-        std::uint64_t p = 0;
-        std::memcpy(&p, d.data(), sizeof p);
-        return p;
-    }
-
-    /// The fdt image already holding `path`'s bytes (the digest's first 64
-    /// bits equal, then compared byte for byte), or npos. Counts what was saved.
-    std::size_t find_fdt_duplicate(const digest& d, const std::string& path) {
-        const auto [begin, end] = fdt_by_digest_.equal_range(digest_prefix(d));
-        for (auto it = begin; it != end; ++it) {
-            if (!same_file_contents(fit.images[it->second].data.name(), path)) continue;
-            ++report_.images_deduplicated;
-            auto fd = open_for_reading(path);
-            report_.bytes_deduplicated += file_size(fd.get(), path);
-            return it->second;
-        }
-        return string_index<image_source_at>::npos;
-    }
-
-    static std::string key_of(const digest& d, const std::string& kind) {
-        return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
-    }
-
-    /// The loadable already holding `path`'s bytes (digest and `kind` equal,
-    /// then compared byte for byte), or empty. Counts what was saved.
-    std::string find_duplicate(const digest& d, const std::string& path, const std::string& kind) {
-        const auto it = loadable_by_digest_.find(key_of(d, kind));
-        if (it == loadable_by_digest_.end()) return {};
-        for (const auto& candidate : it->second) {
-            if (!same_file_contents(candidate.path, path)) continue;
-            ++report_.images_deduplicated;
-            auto fd = open_for_reading(path);
-            report_.bytes_deduplicated += file_size(fd.get(), path);
-            return candidate.image;
-        }
-        return {};
+    // `path` was not stored because an image holds its bytes already.
+    void count_duplicate(const std::string& path) {
+        ++report_.images_deduplicated;
+        const auto fd = open_for_reading(path);
+        report_.bytes_deduplicated += file_size(fd.get(), path);
     }
 
     std::string next_loadable_name() const { return "loadable-" + std::to_string(loadable_count_ + 1); }
@@ -9012,24 +9193,6 @@ private:
         fit.configurations.push_back(std::move(conf));
         sources_.push_back(files_seen_.find(source));
         automatic_.push_back(automatic);
-    }
-
-    const std::string& source(std::size_t conf) const { return report_.files_read[sources_[conf]]; }
-
-    std::string resolve_default() const {
-        const auto& confs = fit.configurations;
-        const std::string& want = options_.default_configuration;
-        if (want.empty()) return confs.empty() ? std::string() : confs.front().name;
-        for (const auto& c : confs)
-            if (c.name == want) return c.name;
-        for (std::size_t i = 0; i < confs.size(); ++i)
-            if (source(i) == want) return confs[i].name;
-        for (std::size_t i = 0; i < confs.size(); ++i)
-            if (base_name(source(i)) == want) return confs[i].name;
-        for (const auto& c : confs)
-            if (std::find(c.compatible.begin(), c.compatible.end(), want) != c.compatible.end()) return c.name;
-        throw error(errc::invalid_argument, "default configuration",
-                    "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
     }
 
     struct file_read_at {
@@ -9047,12 +9210,11 @@ private:
     kernel_fit_report& report_;
     string_index<file_read_at> files_seen_{file_read_at{&report_}};     // report_.files_read
     string_index<image_source_at> fdt_paths_{image_source_at{&fit}};  // fdt images, by file
-    std::unordered_map<std::string, std::size_t> fdt_aliases_;        // deduplicated files: their image
-    std::unordered_multimap<std::uint64_t, std::size_t> fdt_by_digest_;  // digest prefix: fdt image
-    std::unordered_map<std::string, std::vector<stored>> loadable_by_digest_;
+    fdt_dedup fdt_dedup_;
+    loadable_dedup loadable_dedup_;
     std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
-    std::unordered_map<std::string, inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
-    std::vector<bool> automatic_;       // per configuration: named by `naming`
+    std::unordered_map<std::string, dtb_inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
+    std::vector<bool> automatic_;  // per configuration: named by `naming`
     std::vector<std::string> loadables_;
     std::string kernel_, ramdisk_;
     int fdt_count_ = 0;
@@ -9144,11 +9306,26 @@ inline tree make_kernel_fit(const kernel_fit_options& options, const std::string
     return fit.finish();
 }
 
-/// A Make/Ninja dependency file: `target: input...`, one input per
-/// backslash-continued line, paths escaped as Make reads them (space as
-/// `\ `, `#` as `\#`, `$` as `$$`).
-/// @throws fitstream::error (errc::invalid_argument) for a path holding a
-///         newline, which a depfile cannot express.
+}  // namespace fitstream
+// ---- end <fitstream/kbuild/kernel_fit.hpp> ----
+// ---- begin <fitstream/kbuild/depfile.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// A Make/Ninja dependency file for a FIT, so that a build rebuilds it when
+/// any file it was made from changes (see kernel_fit_report::files_read).
+
+
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// The text of a depfile: `target: input...`, one input per
+/// backslash-continued line, paths escaped as Make reads them (space and
+/// tab as `\ `, `#` as `\#`, `$` as `$$`).
+/// @throws fitstream::error (errc::invalid_argument, subject the path) for
+///         a path holding a newline, which a depfile cannot express.
 inline std::string depfile_text(const std::string& target, const std::vector<std::string>& inputs) {
     const auto escape = [](const std::string& path) {
         std::string out;
@@ -9166,9 +9343,29 @@ inline std::string depfile_text(const std::string& target, const std::vector<std
     return text + "\n";
 }
 
-/// The timestamp reproducible builds ask for: SOURCE_DATE_EPOCH when set.
-/// @throws fitstream::error (errc::invalid_argument) when it is set but is
-///         not a whole number of seconds that fits the FIT's 32-bit field.
+}  // namespace fitstream
+// ---- end <fitstream/kbuild/depfile.hpp> ----
+// ---- begin <fitstream/kbuild/source_date_epoch.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// The timestamp reproducible builds ask for
+/// (https://reproducible-builds.org/specs/source-date-epoch/).
+
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+namespace fitstream {
+
+/// SOURCE_DATE_EPOCH as a FIT timestamp: std::nullopt when the variable is
+/// unset or empty.
+/// @throws fitstream::error (errc::invalid_argument, subject
+///         "SOURCE_DATE_EPOCH") when it is set but is not a whole decimal
+///         number of seconds from 0 to 4294967295 (the FIT's 32-bit field).
 inline std::optional<std::uint32_t> source_date_epoch() {
     const char* value = std::getenv("SOURCE_DATE_EPOCH");
     if (!value || !*value) return std::nullopt;
@@ -9182,5 +9379,43 @@ inline std::optional<std::uint32_t> source_date_epoch() {
 }
 
 }  // namespace fitstream
-// ---- end <fitstream/kbuild/kernel_fit.hpp> ----
+// ---- end <fitstream/kbuild/source_date_epoch.hpp> ----
+// ---- begin <fitstream/kbuild/list_file.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Reading the lists a build hands a FIT tool: a response file
+/// (`@arch/arm64/boot/dts/dtbs-list`, as Kbuild passes it to make_fit.py)
+/// or a list of paths. They are read whole but bounded, so that
+/// `@/dev/zero` fails instead of filling memory.
+
+
+#include <cstdint>
+#include <string>
+
+namespace fitstream {
+
+/// The largest list read_list_file() reads: a list of 100,000 DTB paths is
+/// a few MiB.
+inline constexpr std::uint64_t max_list_file_size = 256u << 20;
+
+/// The whole text of `path`. A pipe (`<(...)`, /dev/stdin) is read too.
+/// @param what the file's role in messages ("response file", "file list")
+/// @throws fitstream::error (subject `path`): the OS error as
+///         "cannot read WHAT: <strerror>" (EISDIR for a directory), or
+///         errc::invalid_input "larger than N bytes: not a WHAT".
+inline std::string read_list_file(const std::string& path, const std::string& what,
+                                  std::uint64_t limit = max_list_file_size) {
+    return detail::read_file_bounded(path, limit, what, detail::stream_inputs::accepted);
+}
+
+/// The same, from the open descriptor `fd` (standard input), named `name`
+/// in messages; `fd` is not closed.
+inline std::string read_list_file(int fd, const std::string& name, const std::string& what,
+                                  std::uint64_t limit = max_list_file_size) {
+    return detail::read_bounded(fd, name, limit, what);
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/kbuild/list_file.hpp> ----
 // ---- end <fitstream/fitstream.hpp> ----

@@ -96,11 +96,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         done += static_cast<std::size_t>(n);
     }
     try {
-        fitpack::detail::list(g_path, true);
+        fitpack::verbs::list(g_path, true);
     } catch (const fitstream::error&) {
     }
     try {
-        fitpack::detail::list(g_path, false);
+        fitpack::verbs::list(g_path, false);
     } catch (const fitstream::error&) {
     }
     try {

@@ -1,6 +1,8 @@
 // A consumer that uses one codec: it includes only <fitstream/codec/lz4.hpp>
 // (and the core's hashes) and links fitstream::lz4, which brings liblz4 and
-// the core's libraries but no other codec library.
+// the core's libraries but no other codec library. It drives the codec's
+// encoder and decoder through the public SymmetricFilter interface
+// (codec/concept.hpp), as any filter chain would.
 #include <fitstream/codec/lz4.hpp>
 #include <fitstream/hash/crc32.hpp>
 
@@ -8,18 +10,32 @@
 #include <string>
 #include <vector>
 
+namespace {
+
+// Runs `filter` over all of `input` (no more will come) until it reports
+// the stream complete.
+template <class Filter>
+std::string run(Filter& filter, const std::string& input) {
+    std::vector<char> buffer(1 << 16);
+    std::string output;
+    const char* in = input.data();
+    for (bool more = true; more;) {
+        char* out = buffer.data();
+        more = filter.filter(in, input.data() + input.size(), out, buffer.data() + buffer.size(), true);
+        output.append(buffer.data(), static_cast<std::size_t>(out - buffer.data()));
+    }
+    return output;
+}
+
+}  // namespace
+
 int main()
 {
     const std::string input(100000, 'f');
-    std::vector<char> scratch(1 << 16);
-    std::string packed;
     fitstream::codec::lz4::encoder encoder({}, input.size());
-    fitstream::detail::run_encoder(encoder, input.data(), input.size(), true, scratch.data(), scratch.size(),
-                                   [&](const char* p, std::size_t n) { packed.append(p, n); });
-    std::string unpacked;
+    const std::string packed = run(encoder, input);
     fitstream::codec::lz4::decoder decoder;
-    fitstream::detail::run_filter(decoder, packed.data(), packed.size(), true, scratch.data(), scratch.size(),
-                                  [&](const char* p, std::size_t n) { unpacked.append(p, n); });
+    const std::string unpacked = run(decoder, packed);
     fitstream::hash::crc32 crc;
     crc.update(packed.data(), packed.size());
     const auto digest = crc.final();

@@ -180,6 +180,14 @@ private:
     detail::evp_pkey_ptr key_;
 };
 
+/// Checks a key-name-hint before it is used (to find `<hint>.key` in a key
+/// directory, or as /signature/key-<hint> in U-Boot's control DTB).
+/// @throws fitstream::error (errc::invalid_argument, subject `subject`)
+///         unless `name` is a devicetree node-name part (A-Z a-z 0-9 , . _ + -).
+inline void check_key_name_hint(const std::string& name, const std::string& subject) {
+    detail::check_key_name(name, subject);
+}
+
 /// The key file of the signature `spec` (in a message, `subject`).
 /// @returns `key_file`, else `key_dir`/<hint>.key (for ECDSA
 ///          `key_dir`/<hint>.pem when it exists, as mkimage reads). The file

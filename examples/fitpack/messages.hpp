@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// What fitpack says on standard error besides errors: warnings about the
+// tree, and with -v what was packed.
+
+#include <fitstream/fitstream.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace fitpack {
+
+/// A configuration without a root compatible cannot be picked by U-Boot's
+/// board matching.
+inline void warn_configurations_without_compatible(const fitstream::tree& fit) {
+    std::unordered_map<std::string_view, const fitstream::image*> image_by_name;
+    for (const auto& conf : fit.configurations) {
+        if (!conf.compatible.empty()) continue;
+        if (image_by_name.empty())
+            for (const auto& img : fit.images) image_by_name.emplace(img.name, &img);
+        const fitstream::image* dtb = image_by_name.at(conf.fdt.front());
+        std::cerr << "fitpack: warning: " << dtb->data.name() << " (" << conf.description
+                  << "): the DTB has no root compatible, so U-Boot can pick " << conf.name
+                  << " only by name or as the default\n";
+    }
+}
+
+inline void report_deduplication(const fitstream::kernel_fit_report& report) {
+    if (report.images_deduplicated == 0) return;
+    std::cerr << "fitpack: deduplicated " << report.images_deduplicated << " image"
+              << (report.images_deduplicated == 1 ? "" : "s") << " with identical contents, saving "
+              << report.bytes_deduplicated << " bytes\n";
+}
+
+/// "12.3 MB", in MiB as mkimage and make_fit.py print it.
+inline std::string megabytes(std::uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+    return text;
+}
+
+inline void report_totals(const fitstream::tree& fit, const fitstream::write_result& result, bool external,
+                          std::uint64_t input_total) {
+    char line[160];
+    std::snprintf(line, sizeof line, "FIT size %#llx/%s", static_cast<unsigned long long>(result.total_size),
+                  megabytes(result.total_size).c_str());
+    std::cerr << line;
+    if (external) {
+        std::snprintf(line, sizeof line, ", header %#llx/%.1f KB",
+                      static_cast<unsigned long long>(result.structure_size),
+                      static_cast<double>(result.structure_size) / 1024.0);
+        std::cerr << line;
+    }
+    std::cerr << ", " << fit.images.size() << " files, " << fit.configurations.size()
+              << " configurations, uncompressed " << megabytes(input_total) << '\n';
+}
+
+}  // namespace fitpack

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// CLI11 validators for values the library would refuse. They fail with a
+// fitstream::error naming the option, as the library's own errors do
+// (exit 1), where CLI11's own validators fail as usage errors (exit 2).
+
+#include <fitstream/codec/builtin.hpp>
+#include <fitstream/error.hpp>
+#include <fitstream/hash/builtin.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+namespace fitpack {
+
+/// A C-style unsigned number (decimal, 0x hex, 0 octal) as strtoull reads
+/// it, or nullopt. Unlike strtoull (and CLI11 2.1.2, which turns "-1"
+/// into 2^64 - 1), a minus sign is refused.
+inline std::optional<std::uint64_t> parse_unsigned(const std::string& text) {
+    if (text.empty() || text.find('-') != std::string::npos) return std::nullopt;
+    errno = 0;
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(text.c_str(), &end, 0);
+    if (*end != '\0' || errno == ERANGE) return std::nullopt;
+    return value;
+}
+
+/// An unsigned number of at most `max` for `option`; the value is left as
+/// written for CLI11 to convert.
+inline CLI::Validator unsigned_number(const std::string& option, std::uint64_t max = UINT64_MAX,
+                                      const std::string& too_large = "too large") {
+    return CLI::Validator(
+        [=](std::string& text) {
+            const auto value = parse_unsigned(text);
+            if (!value)
+                throw fitstream::error(fitstream::errc::invalid_argument, option, "'" + text + "' is not a number");
+            if (*value > max) throw fitstream::error(fitstream::errc::invalid_argument, option, too_large);
+            return std::string();
+        },
+        "", "unsigned number");
+}
+
+/// An unsigned number for an option of fitpack's own (not a FIT value):
+/// anything else is a usage error.
+inline CLI::Validator unsigned_argument() {
+    return CLI::Validator(
+        [](std::string& text) { return parse_unsigned(text) ? std::string() : "'" + text + "' is not a number"; }, "",
+        "unsigned argument");
+}
+
+/// A codec fitstream knows, by FIT name.
+inline void check_codec(const std::string& name, const std::string& option) {
+    if (!fitstream::is_codec_name(name))
+        throw fitstream::error(fitstream::errc::unsupported, option,
+                               "unknown compression '" + name + "' (valid: " + fitstream::codec_names() + ")");
+}
+
+inline CLI::Validator codec_name(const std::string& option) {
+    return CLI::Validator(
+        [=](std::string& name) {
+            check_codec(name, option);
+            return std::string();
+        },
+        "", "codec name");
+}
+
+/// A hash fitstream knows, by FIT name, or "none" (or nothing: `a,,b`).
+inline CLI::Validator hash_name(const std::string& option) {
+    return CLI::Validator(
+        [=](std::string& name) {
+            if (name.empty() || name == "none") return std::string();
+            try {
+                fitstream::visit_hash(name, [](auto) {});
+            } catch (const fitstream::error& e) {
+                throw fitstream::error(e.code(), option, "'" + name + "': " + e.reason());
+            }
+            return std::string();
+        },
+        "", "hash name");
+}
+
+}  // namespace fitpack
