@@ -159,7 +159,7 @@ public:
         };
         const auto set_u32 = [&](const char* prop, std::uint32_t v) {
             std::uint8_t be[4];
-            detail::store_be32(be, v);
+            fdt32_st(be, v);
             set(prop, be, 4);
         };
         set_string("key-name-hint", entry.name);

@@ -48,7 +48,7 @@ struct signature_spec {
     /// signature that leaves out an image the configuration names.
     std::vector<std::string> sign_images;
     signature_padding padding = signature_padding::pkcs1_5;
-    /// `signer-name`, `signer-version`, `comment`: omitted when empty.
+    /// `signer-name`, `comment`: omitted when empty; `signer-version` only with `signer-name`.
     std::string signer_name = "fitstream";
     std::string signer_version;  ///< empty: fitstream's version
     std::string comment;
