@@ -27,6 +27,10 @@
 //               use(job.index, job.bytes);
 //           });
 //
+// Workers are started before anything is consumed: a caller that can do
+// without them (the read-ahead) catches std::system_error from run() and
+// does the work itself; nothing has been consumed then.
+//
 // A job may also stream items (Item) to the consumer while it runs: the
 // worker acquire()s budget for each, deliver()s it, and the consumer takes
 // them with results::next() as they come.
