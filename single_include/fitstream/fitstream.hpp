@@ -6980,8 +6980,9 @@ struct write_options {
     /// so the budget can be passed by about one job's needs (two chunks, or
     /// one codec segment's input and output), and a budget smaller than that
     /// acts as that. Besides it, each worker holds one input buffer
-    /// (chunk_size, or a codec segment and its dictionary) and its codec's
-    /// state. write_result::peak_buffered reports what was used.
+    /// (chunk_size, or a codec segment and its dictionary), a window of at
+    /// most 64 KiB for its encoder's output, and its codec's state.
+    /// write_result::peak_buffered reports what was used.
     std::size_t memory_budget = default_memory_budget;
     /// Called after each image has been stored, in tree order, on the
     /// calling thread.
