@@ -19,6 +19,7 @@
 /// @endcode
 
 #include <fitstream/codec/none.hpp>
+#include <fitstream/detail/text.hpp>
 #include <fitstream/input/dtb.hpp>
 #include <fitstream/input/source.hpp>
 #include <fitstream/sink.hpp>
@@ -99,7 +100,7 @@ public:
     /// own. Returns the image name, for add_configuration().
     template <class Codec = codec::none>
     std::string add_overlay(source dtb, typename Codec::options options = {}) {
-        const std::string file = dtb.name().substr(dtb.name().rfind('/') + 1);
+        const std::string file = detail::base_name(dtb.name());
         return add_image<Codec>("fdt-" + std::to_string(++fdt_count_), "flat_dt", std::move(dtb), options, file).name;
     }
 
@@ -132,7 +133,8 @@ public:
     }
 
     /// The tree as built, with every configuration booting the kernel,
-    /// ramdisk and loadables present.
+    /// ramdisk and loadables present. Not validated here: write_fit() does
+    /// (tree::validate()).
     tree build() const {
         tree out = tree_;
         // Looked up once, not per configuration: linear in the tree's size.
@@ -151,11 +153,13 @@ public:
         return out;
     }
 
-    /// Writes the FIT atomically to `path`.
+    /// Writes the FIT atomically to `path`: write_fit(build(), path, options).
+    /// @throws fitstream::error as write_fit()
     write_result write(const std::string& path, const write_options& options = {}) const {
         return write_fit(build(), path, options);
     }
     /// Writes the FIT to any sink: fd_sink, iostreams_sink, a custom one.
+    /// @throws fitstream::error as write_fit()
     write_result write(sink& out, const write_options& options = {}) const { return write_fit(build(), out, options); }
 
 private:

@@ -33,21 +33,28 @@ namespace fitstream {
 template <class Device>
 class iostreams_sink final : public sink {
 public:
+    /// @throws fitstream::error (OS category) when the spool file cannot
+    ///         be created
     iostreams_sink(Device& device, std::string name)
         : device_(device), name_(std::move(name)), spool_(detail::create_anonymous_temporary()) {}
 
+    /// Writes into the spool file.
+    /// @throws fitstream::error (OS category) naming the sink
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
         detail::pwrite_all(spool_.get(), data, size, offset, name_);
     }
 
+    /// Writes the first `total_size` bytes of the spool file to the device
+    /// (gaps as zeros). Without it nothing reaches the device.
+    /// @throws fitstream::error (OS category: EIO when the device accepts
+    ///         no more bytes), or what the device throws
     void commit(std::uint64_t total_size) override {
         std::vector<char> buffer(1u << 20);
         for (std::uint64_t at = 0; at < total_size;) {
             // Unwritten gaps (alignment padding past the last payload) read as zero.
             std::fill(buffer.begin(), buffer.end(), '\0');
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(total_size - at, buffer.size()));
-            const ssize_t got = ::pread(spool_.get(), buffer.data(), n, static_cast<off_t>(at));
-            if (got < 0) detail::throw_os_error(errno, name_, "cannot read the spool file");
+            detail::pread_up_to(spool_.get(), buffer.data(), n, at, name_);
             for (std::size_t done = 0; done < n;) {
                 const std::streamsize put = boost::iostreams::write(device_, buffer.data() + done,
                                                                     static_cast<std::streamsize>(n - done));

@@ -11,7 +11,9 @@
 /// payload padded to the alignment. With a position (`mkimage -p`), the area
 /// starts at that absolute file offset instead and each image carries an
 /// absolute `data-position`. Every offset and size is one 32-bit cell: a
-/// value that does not fit is refused, never wrapped.
+/// value that does not fit is refused, never wrapped: what is known before
+/// the payloads are read (the structure, images stored as they are) before
+/// anything is written, the rest as it is stored.
 
 #include <fitstream/error.hpp>
 
@@ -47,12 +49,19 @@ inline constexpr std::uint64_t max_cell_value = std::numeric_limits<std::uint32_
 /// libfdt addresses a blob with `int`: an embedded FIT cannot pass this.
 inline constexpr std::uint64_t max_embedded_size = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
 
-/// Rounds `value` up to a multiple of `align` (a power of two).
+/// Rounds `value` up to a multiple of `align` (a power of two), in 64 bits:
+/// it does not wrap at 4 GiB.
 constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t align) noexcept {
     return (value + align - 1) & ~(align - 1);
 }
 
-/// Throws unless `options` describes a layout U-Boot can read.
+/// Throws unless `options` describes a layout U-Boot can read. write_fit()
+/// calls it before anything else is done.
+/// @throws fitstream::error errc::invalid_argument (subject "align" or
+///         "position") for an alignment that is not a power of two of at
+///         least 4, a position or alignment with embedded data, or a
+///         position that is not a multiple of 4; errc::limit_exceeded for a
+///         position past 32 bits
 inline void check_layout_options(const layout_options& options) {
     const auto a = options.align;
     if (a < 4 || (a & (a - 1)) != 0)

@@ -39,8 +39,12 @@ class sink {
 public:
     virtual ~sink() = default;
     /// Writes `size` bytes at absolute `offset`; unwritten gaps read as zero.
+    /// The writer calls it from one thread, in any offset order.
+    /// @throws fitstream::error (an implementation's, e.g. OS category)
     virtual void write_at(std::uint64_t offset, const void* data, std::size_t size) = 0;
-    /// Makes the output final and exactly `total_size` bytes long.
+    /// Makes the output final and exactly `total_size` bytes long. Called
+    /// once, after every write_at(), and only when the whole FIT is good.
+    /// @throws fitstream::error when the output cannot be made final
     virtual void commit(std::uint64_t total_size) = 0;
     /// The name used in messages.
     virtual const std::string& name() const noexcept = 0;
@@ -156,7 +160,9 @@ extern "C" inline void remove_temporaries_and_reraise(int sig) {
 /// interrupted build leaves neither a half-written FIT nor a stray
 /// temporary, and the previous output stays as it was. For programs (like
 /// fitpack) that own their signal handling; a library call never installs
-/// handlers by itself.
+/// handlers by itself. At most 32 sinks at once are covered (the others
+/// are removed by their destructors only).
+/// @throws fitstream::error (OS category) when sigaction() fails
 inline void remove_temporaries_on_signals() {
     for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
         struct sigaction action {};
@@ -170,6 +176,8 @@ inline void remove_temporaries_on_signals() {
 /// over it by commit(). See the file comment.
 class file_sink final : public sink {
 public:
+    /// Creates the temporary file beside `path`; `path` itself is not
+    /// touched before commit().
     /// @throws fitstream::error (OS category) when the temporary file cannot
     ///         be created, e.g. the directory is missing or read-only.
     explicit file_sink(std::string path) : path_(std::move(path)) {
@@ -178,6 +186,8 @@ public:
     }
     file_sink(const file_sink&) = delete;
     file_sink& operator=(const file_sink&) = delete;
+    /// Without a successful commit(), removes the temporary file: the
+    /// target stays as it was (or absent).
     ~file_sink() override {
         if (!committed_) ::unlink(temp_path_.c_str());
         detail::unregister_temporary(slot_);
@@ -186,10 +196,16 @@ public:
     /// The temporary file being written (renamed to name() by commit()).
     const std::string& temporary_path() const noexcept { return temp_path_; }
 
+    /// Writes into the temporary file.
+    /// @throws fitstream::error (OS category, e.g. ENOSPC) naming the target
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
         detail::pwrite_all(fd_.get(), data, size, offset, path_);
     }
 
+    /// Sizes the temporary file to `total_size`, closes it and renames it
+    /// over the target. Call it once.
+    /// @throws fitstream::error (OS category) naming the target when any
+    ///         step fails; the temporary file is then removed by the destructor
     void commit(std::uint64_t total_size) override {
         if (::ftruncate(fd_.get(), static_cast<off_t>(total_size)) != 0)
             detail::throw_os_error(errno, path_, "cannot set size");
@@ -213,12 +229,22 @@ private:
 /// pipe, through a spool file. See the file comment.
 class fd_sink final : public sink {
 public:
+    /// @param fd an open descriptor, written only by commit(); not closed
+    /// @param name names it in messages ("-", "standard output")
+    /// @throws fitstream::error (OS category) when the spool file in
+    ///         $TMPDIR (or /tmp) cannot be created
     fd_sink(int fd, std::string name) : fd_(fd), name_(std::move(name)), spool_(detail::create_anonymous_temporary()) {}
 
+    /// Writes into the spool file.
+    /// @throws fitstream::error (OS category) naming the sink
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
         detail::pwrite_all(spool_.get(), data, size, offset, name_);
     }
 
+    /// Copies the first `total_size` bytes of the spool file to the
+    /// descriptor, from its current position. Without it nothing reaches
+    /// the descriptor.
+    /// @throws fitstream::error (OS category, e.g. EPIPE) naming the sink
     void commit(std::uint64_t total_size) override {
         if (::ftruncate(spool_.get(), static_cast<off_t>(total_size)) != 0)
             detail::throw_os_error(errno, name_, "cannot set size");

@@ -289,21 +289,30 @@ inline void pwrite_all(int fd, const void* buffer, std::size_t size, std::uint64
     }
 }
 
-/// Reads exactly `size` bytes at absolute `offset`, or fails naming `path`.
-inline void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t offset,
-                        const std::string& path) {
+/// Reads up to `size` bytes at absolute `offset`, fewer only at the end of
+/// the file; returns how many were read.
+inline std::size_t pread_up_to(int fd, void* buffer, std::size_t size, std::uint64_t offset,
+                               const std::string& path) {
     auto* out = static_cast<char*>(buffer);
-    while (size > 0) {
-        const ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
+    std::size_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::pread(fd, out + done, size - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
             throw_os_error(errno, path, "cannot read");
         }
-        if (n == 0) throw error(errc::invalid_input, path, "unexpected end of file");
-        out += n;
-        offset += static_cast<std::uint64_t>(n);
-        size -= static_cast<std::size_t>(n);
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
     }
+    return done;
+}
+
+/// Reads exactly `size` bytes at absolute `offset`, or fails naming `path`
+/// (errc::invalid_input at the end of the file).
+inline void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t offset,
+                        const std::string& path) {
+    if (pread_up_to(fd, buffer, size, offset, path) != size)
+        throw error(errc::invalid_input, path, "unexpected end of file");
 }
 
 /// Which files read_bounded() takes besides regular ones.
@@ -405,7 +414,9 @@ namespace fitstream {
 /// or a block of memory. Copies share the underlying memory.
 class source {
 public:
-    /// A file, opened and read only while the FIT is written.
+    /// A file, opened and read only while the FIT is written (its size is
+    /// taken when the write starts; a file that changes size after that
+    /// fails the write with errc::input_changed).
     static source file(std::string path) {
         source s;
         s.name_ = std::move(path);
@@ -421,7 +432,8 @@ public:
         s.in_memory_ = true;
         return s;
     }
-    /// Memory the caller keeps alive until the FIT is written.
+    /// Memory the caller keeps alive until the FIT is written; `data` may be
+    /// null when `size` is 0.
     static source memory_view(const void* data, std::size_t size, std::string name) {
         source s;
         s.name_ = std::move(name);
@@ -448,7 +460,9 @@ private:
 };
 
 /// The size of a source now: a file's size on disk, a memory block's length.
-/// @throws fitstream::error (OS category) when the file cannot be opened.
+/// @throws fitstream::error (OS category) when the file cannot be opened or
+///         is a directory; errc::invalid_input when it is not a regular
+///         file (a pipe or device has no size to plan with).
 inline std::uint64_t source_size(const source& src) {
     if (!src.is_file()) return src.memory_size();
     const auto fd = detail::open_for_reading(src.name());
@@ -456,6 +470,15 @@ inline std::uint64_t source_size(const source& src) {
 }
 
 namespace detail {
+
+/// The error of an input that ended before, or went on past, the size it
+/// was planned with (`more`: it went on).
+inline error input_changed_while_read(const std::string& name, std::uint64_t expected, std::uint64_t got,
+                                      bool more) {
+    return error(errc::input_changed, name,
+                 "changed size while being read (" + std::to_string(expected) + " bytes expected, " +
+                     std::to_string(got) + (more ? "+" : "") + " read)");
+}
 
 /// Reads a source start to end. The size is taken when it is opened; the
 /// reader fails if the file then turns out longer or shorter, so a file
@@ -500,9 +523,7 @@ public:
         }
         done_ += n;
         if (done_ > size_ || (n < capacity && done_ != size_))
-            throw error(errc::input_changed, src_->name(),
-                        "changed size while being read (" + std::to_string(size_) + " bytes expected, " +
-                            std::to_string(done_) + (done_ > size_ ? "+" : "") + " read)");
+            throw input_changed_while_read(src_->name(), size_, done_, done_ > size_);
         return n;
     }
 
@@ -527,21 +548,17 @@ private:
 // ---- begin <fitstream/detail/lib/libfdt.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// libfdt behind RAII: the error category, and a growing sequential-write
-// buffer that records where placeholder values sit so the writer can fill
-// them in once the payloads have streamed past. Only this header includes
-// <libfdt.h>.
+// The libfdt adapter: its error category, a checked call, and the header
+// checks fdt_check_full needs first. Only this header includes <libfdt.h>;
+// the sequential writer the FIT structure is built with is in
+// detail/write/fdt_builder.hpp.
 
 
 #include <libfdt.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
-#include <string_view>
-#include <vector>
 
 namespace fitstream {
 
@@ -582,178 +599,6 @@ inline int check_fdt(const void* fdt, std::size_t size) {
     if (fdt_version(fdt) < min_fdt_version) return -FDT_ERR_BADVERSION;
     return fdt_check_full(fdt, size);
 }
-
-/// Stores a big-endian u32 at `p`.
-inline void store_be32(void* p, std::uint32_t v) noexcept {
-    const fdt32_t be = cpu_to_fdt32(v);
-    std::memcpy(p, &be, sizeof be);
-}
-
-/// A devicetree built with libfdt's sequential-write functions.
-///
-/// A builder made with measure() writes nothing: it adds up the size
-/// libfdt would need for the same calls (its block layout and its reuse of
-/// a property name already in the strings block, as suffix of another
-/// included). Building a tree twice, measuring first, lets the real
-/// builder start at the exact size: no buffer is copied, zero-filled twice
-/// or left with slack, which for 100,000 DTBs is tens of MiB. Should the
-/// measure ever fall short, the buffer still doubles on FDT_ERR_NOSPACE.
-class fdt_builder {
-public:
-    explicit fdt_builder(std::size_t initial_size = 4096) : buffer_(std::max(initial_size, min_size)) {
-        fdt_check(fdt_create(buffer_.data(), static_cast<int>(buffer_.size())), "fdt_create");
-        retry([&] { return fdt_finish_reservemap(buffer_.data()); }, "reserve map");
-    }
-
-    /// A builder that only measures: see size().
-    static fdt_builder measure() { return fdt_builder(measuring_tag{}); }
-
-    /// Measuring: the totalsize of the blob the calls so far and finish()
-    /// would make.
-    std::size_t size() const {
-        return struct_begin_ + struct_size_ + fdt_tag_size + strings_.size();
-    }
-
-    void begin_node(const std::string& name) {
-        if (measuring_) return (void)(struct_size_ += fdt_tag_size + align4(name.size() + 1));
-        retry([&] { return fdt_begin_node(buffer_.data(), name.c_str()); }, name);
-    }
-    void end_node() {
-        if (measuring_) return (void)(struct_size_ += fdt_tag_size);
-        retry([&] { return fdt_end_node(buffer_.data()); }, "end node");
-    }
-    void property(const std::string& name, const void* value, std::size_t size) {
-        check_size(size, name);
-        if (measuring_) return measure_property(name, size);
-        retry([&] { return fdt_property(buffer_.data(), name.c_str(), value, static_cast<int>(size)); }, name);
-    }
-    void property_string(const std::string& name, std::string_view value) {
-        if (measuring_) return measure_property(name, value.size() + 1);
-        std::string terminated(value);
-        property(name, terminated.c_str(), terminated.size() + 1);
-    }
-    /// A string list: each string NUL-terminated, one after another.
-    void property_strings(const std::string& name, const std::vector<std::string>& values) {
-        if (measuring_) {
-            std::size_t size = 0;
-            for (const auto& v : values) size += v.size() + 1;
-            return measure_property(name, size);
-        }
-        std::string joined;
-        for (const auto& v : values) {
-            joined += v;
-            joined += '\0';
-        }
-        property(name, joined.data(), joined.size());
-    }
-    void property_u32(const std::string& name, std::uint32_t value) {
-        const fdt32_t be = cpu_to_fdt32(value);
-        property(name, &be, sizeof be);
-    }
-    /// A value of `cells` 32-bit cells (1 or 2), big-endian, high cell first.
-    void property_cells(const std::string& name, std::uint64_t value, int cells) {
-        if (cells == 1) return property_u32(name, static_cast<std::uint32_t>(value));
-        const fdt32_t be[2] = {cpu_to_fdt32(static_cast<std::uint32_t>(value >> 32)),
-                               cpu_to_fdt32(static_cast<std::uint32_t>(value))};
-        property(name, be, sizeof be);
-    }
-
-    /// Writes a zero-filled property of `size` bytes and returns the offset
-    /// of its value from the start of the blob, for filling in later.
-    std::size_t placeholder(const std::string& name, std::size_t size) {
-        check_size(size, name);
-        if (measuring_) {
-            measure_property(name, size);
-            return struct_begin_ + struct_size_ - align4(size);
-        }
-        void* value = nullptr;
-        retry([&] { return fdt_property_placeholder(buffer_.data(), name.c_str(), static_cast<int>(size), &value); },
-              name);
-        if (size > 0) std::memset(value, 0, size);
-        return static_cast<std::size_t>(static_cast<char*>(value) - buffer_.data());
-    }
-
-    /// Offset, from the start of the blob, of the end of what has been
-    /// written to the structure block so far.
-    std::size_t struct_end() const {
-        if (measuring_) return struct_begin_ + struct_size_;
-        return fdt_off_dt_struct(buffer_.data()) + fdt_size_dt_struct(buffer_.data());
-    }
-
-    /// Finishes the tree and returns the blob, trimmed to its totalsize
-    /// (the capacity stays what the builder started with, or grew to).
-    /// The structure block stays where it was while building, so offsets
-    /// from placeholder() and struct_end() remain valid.
-    std::vector<char> finish() && {
-        retry([&] { return fdt_finish(buffer_.data()); }, "finish");
-        buffer_.resize(fdt_totalsize(buffer_.data()));
-        return std::move(buffer_);
-    }
-
-private:
-    struct measuring_tag {};
-    // Where the structure block starts (after the header and the empty
-    // reserve map) is libfdt's to say: asked of it once, in a small buffer.
-    explicit fdt_builder(measuring_tag) : measuring_(true) {
-        alignas(8) char probe[256];
-        fdt_check(fdt_create(probe, sizeof probe), "fdt_create");
-        fdt_check(fdt_finish_reservemap(probe), "reserve map");
-        struct_begin_ = fdt_off_dt_struct(probe);
-    }
-
-    // Then come the structure block, whose FDT_END tag fdt_finish() adds,
-    // and the strings.
-    static constexpr std::size_t fdt_tag_size = 4;
-    static constexpr std::size_t min_size = 256;
-
-    static void check_size(std::size_t size, const std::string& name) {
-        if (size > static_cast<std::size_t>(INT32_MAX / 2))
-            throw error(errc::limit_exceeded, name, "property too large for libfdt");
-    }
-
-    static std::size_t align4(std::size_t n) { return (n + 3) & ~std::size_t(3); }
-
-    // FDT_PROP, length, name offset, then the value padded to 4 bytes; the
-    // name joins the strings block unless it is already there, as a whole
-    // string or the tail of one (libfdt's fdt_find_add_string_ searches so).
-    void measure_property(const std::string& name, std::size_t size) {
-        struct_size_ += 3 * fdt_tag_size + align4(size);
-        if (names_seen_.size() < max_names_seen &&
-            std::find(names_seen_.begin(), names_seen_.end(), name) != names_seen_.end())
-            return;
-        const std::string_view terminated(name.c_str(), name.size() + 1);
-        if (std::string_view(strings_).find(terminated) == std::string_view::npos)
-            strings_.insert(0, terminated.data(), terminated.size());
-        if (names_seen_.size() < max_names_seen) names_seen_.push_back(name);
-    }
-
-    template <class Op>
-    void retry(Op&& op, const std::string& subject) {
-        for (;;) {
-            const int rc = op();
-            if (rc != -FDT_ERR_NOSPACE) {
-                fdt_check(rc, subject, "cannot build FIT structure");
-                return;
-            }
-            if (buffer_.size() > static_cast<std::size_t>(INT32_MAX / 2))
-                throw error(std::error_code(rc, libfdt_category()), subject, "FIT structure too large");
-            std::vector<char> bigger(buffer_.size() * 2);
-            fdt_check(fdt_resize(buffer_.data(), bigger.data(), static_cast<int>(bigger.size())), subject,
-                      "cannot grow FIT structure");
-            buffer_.swap(bigger);
-        }
-    }
-
-    std::vector<char> buffer_;
-    bool measuring_ = false;
-    std::size_t struct_begin_ = 0;  // measuring: see the measuring constructor
-    std::size_t struct_size_ = 0;  // measuring: the structure block so far, without FDT_END
-    std::string strings_;          // measuring: the strings block as libfdt would hold it
-    // Measuring: names known to be in strings_ already (a FIT uses a few
-    // dozen, so a short list saves searching the block for each property).
-    static constexpr std::size_t max_names_seen = 64;
-    std::vector<std::string> names_seen_;
-};
 
 }  // namespace detail
 }  // namespace fitstream
@@ -4143,7 +3988,9 @@ inline bool has_suffix(std::string_view s, std::string_view suffix) noexcept {
 /// payload padded to the alignment. With a position (`mkimage -p`), the area
 /// starts at that absolute file offset instead and each image carries an
 /// absolute `data-position`. Every offset and size is one 32-bit cell: a
-/// value that does not fit is refused, never wrapped.
+/// value that does not fit is refused, never wrapped: what is known before
+/// the payloads are read (the structure, images stored as they are) before
+/// anything is written, the rest as it is stored.
 
 
 #include <cstdint>
@@ -4178,12 +4025,19 @@ inline constexpr std::uint64_t max_cell_value = std::numeric_limits<std::uint32_
 /// libfdt addresses a blob with `int`: an embedded FIT cannot pass this.
 inline constexpr std::uint64_t max_embedded_size = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
 
-/// Rounds `value` up to a multiple of `align` (a power of two).
+/// Rounds `value` up to a multiple of `align` (a power of two), in 64 bits:
+/// it does not wrap at 4 GiB.
 constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t align) noexcept {
     return (value + align - 1) & ~(align - 1);
 }
 
-/// Throws unless `options` describes a layout U-Boot can read.
+/// Throws unless `options` describes a layout U-Boot can read. write_fit()
+/// calls it before anything else is done.
+/// @throws fitstream::error errc::invalid_argument (subject "align" or
+///         "position") for an alignment that is not a power of two of at
+///         least 4, a position or alignment with embedded data, or a
+///         position that is not a multiple of 4; errc::limit_exceeded for a
+///         position past 32 bits
 inline void check_layout_options(const layout_options& options) {
     const auto a = options.align;
     if (a < 4 || (a & (a - 1)) != 0)
@@ -4447,8 +4301,12 @@ class sink {
 public:
     virtual ~sink() = default;
     /// Writes `size` bytes at absolute `offset`; unwritten gaps read as zero.
+    /// The writer calls it from one thread, in any offset order.
+    /// @throws fitstream::error (an implementation's, e.g. OS category)
     virtual void write_at(std::uint64_t offset, const void* data, std::size_t size) = 0;
-    /// Makes the output final and exactly `total_size` bytes long.
+    /// Makes the output final and exactly `total_size` bytes long. Called
+    /// once, after every write_at(), and only when the whole FIT is good.
+    /// @throws fitstream::error when the output cannot be made final
     virtual void commit(std::uint64_t total_size) = 0;
     /// The name used in messages.
     virtual const std::string& name() const noexcept = 0;
@@ -4564,7 +4422,9 @@ extern "C" inline void remove_temporaries_and_reraise(int sig) {
 /// interrupted build leaves neither a half-written FIT nor a stray
 /// temporary, and the previous output stays as it was. For programs (like
 /// fitpack) that own their signal handling; a library call never installs
-/// handlers by itself.
+/// handlers by itself. At most 32 sinks at once are covered (the others
+/// are removed by their destructors only).
+/// @throws fitstream::error (OS category) when sigaction() fails
 inline void remove_temporaries_on_signals() {
     for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
         struct sigaction action {};
@@ -4578,6 +4438,8 @@ inline void remove_temporaries_on_signals() {
 /// over it by commit(). See the file comment.
 class file_sink final : public sink {
 public:
+    /// Creates the temporary file beside `path`; `path` itself is not
+    /// touched before commit().
     /// @throws fitstream::error (OS category) when the temporary file cannot
     ///         be created, e.g. the directory is missing or read-only.
     explicit file_sink(std::string path) : path_(std::move(path)) {
@@ -4586,6 +4448,8 @@ public:
     }
     file_sink(const file_sink&) = delete;
     file_sink& operator=(const file_sink&) = delete;
+    /// Without a successful commit(), removes the temporary file: the
+    /// target stays as it was (or absent).
     ~file_sink() override {
         if (!committed_) ::unlink(temp_path_.c_str());
         detail::unregister_temporary(slot_);
@@ -4594,10 +4458,16 @@ public:
     /// The temporary file being written (renamed to name() by commit()).
     const std::string& temporary_path() const noexcept { return temp_path_; }
 
+    /// Writes into the temporary file.
+    /// @throws fitstream::error (OS category, e.g. ENOSPC) naming the target
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
         detail::pwrite_all(fd_.get(), data, size, offset, path_);
     }
 
+    /// Sizes the temporary file to `total_size`, closes it and renames it
+    /// over the target. Call it once.
+    /// @throws fitstream::error (OS category) naming the target when any
+    ///         step fails; the temporary file is then removed by the destructor
     void commit(std::uint64_t total_size) override {
         if (::ftruncate(fd_.get(), static_cast<off_t>(total_size)) != 0)
             detail::throw_os_error(errno, path_, "cannot set size");
@@ -4621,12 +4491,22 @@ private:
 /// pipe, through a spool file. See the file comment.
 class fd_sink final : public sink {
 public:
+    /// @param fd an open descriptor, written only by commit(); not closed
+    /// @param name names it in messages ("-", "standard output")
+    /// @throws fitstream::error (OS category) when the spool file in
+    ///         $TMPDIR (or /tmp) cannot be created
     fd_sink(int fd, std::string name) : fd_(fd), name_(std::move(name)), spool_(detail::create_anonymous_temporary()) {}
 
+    /// Writes into the spool file.
+    /// @throws fitstream::error (OS category) naming the sink
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
         detail::pwrite_all(spool_.get(), data, size, offset, name_);
     }
 
+    /// Copies the first `total_size` bytes of the spool file to the
+    /// descriptor, from its current position. Without it nothing reaches
+    /// the descriptor.
+    /// @throws fitstream::error (OS category, e.g. EPIPE) naming the sink
     void commit(std::uint64_t total_size) override {
         if (::ftruncate(spool_.get(), static_cast<off_t>(total_size)) != 0)
             detail::throw_os_error(errno, name_, "cannot set size");
@@ -4652,7 +4532,7 @@ private:
 /// its codec and hashes, in fixed-size chunks, straight to its final place
 /// in the output; finally the placeholders are filled and the structure is
 /// written in front. Worker threads compress and hash while the calling
-/// thread writes in tree order (detail/pipeline.hpp); memory holds the
+/// thread writes in tree order (detail/write/pipeline.hpp); memory holds the
 /// structure, what write_options::memory_budget allows in flight, and one
 /// input buffer and codec state per worker, whatever the payload sizes.
 ///
@@ -4661,175 +4541,376 @@ private:
 /// fitstream::write_fit(fit, out, {{fitstream::data_layout::external}});
 /// @endcode
 
-// ---- begin <fitstream/detail/write/pipeline.hpp> ----
+// ---- begin <fitstream/detail/write/layout_plan.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// The writer's parallel pipeline: worker threads compress and hash payloads
-// while the calling thread stores the results in tree order.
-//
-// Jobs. An image whose codec has `segments` becomes one job per segment
-// (the codec fixes the segment size, never the thread count, so the bytes
-// are the same for any -j); the calling thread writes the container's
-// header, folds each segment's summary with add() and writes its bytes, in
-// segment order, then the trailer, hashing the stored bytes as they pass
-// (they must be hashed in order). Any other image is one job that streams
-// it through a fresh encoder (or, for `none`, straight from the file into
-// the buffer that is hashed and written) and hashes what it stores in the
-// worker, so the calling thread only writes.
-//
-// Order and look-ahead. Jobs are taken in tree order, so the job the
-// calling thread waits for (the head) has always been started before any
-// later one. Later jobs run ahead while the memory they hold stays within
-// the budget: a job is started only when the input it will read and the
-// output it is expected to produce fit, and a whole-image job that has
-// filled its share waits for the calling thread to drain it. The head is
-// exempt (it may always start and always keep two chunks in flight): the
-// calling thread is consuming exactly its output, so it always progresses
-// and the pipeline cannot deadlock, whatever the budget.
-//
-// Errors. A failed job records its exception and no later job starts. The
-// calling thread meets the failure when it reaches that job in tree order,
-// so the first failure in tree order is the one reported; the pipeline
-// then stops, wakes and joins every worker, and rethrows.
-//
-// threads == 1 runs every job on the calling thread, one image after the
-// other, with no look-ahead: the sequential writer, and the reference the
-// parallel runs must match byte for byte.
+// The layout plan: where the data area starts, what every input's size is
+// before any is read, and where each image's stored bytes go, with the
+// 32-bit limits that follow (see layout.hpp for the rules it implements).
+// The structure builder asks it how much room to leave for the padding, and
+// the placement asks it where each image goes.
 
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <deque>
-#include <exception>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace fitstream {
 namespace detail {
 
-/// Images at least this large pass the thread count to their encoder (zstd
-/// runs workers of its own); smaller ones gain nothing from it and would
-/// each start a thread pool.
-inline constexpr std::uint64_t encoder_threads_threshold = 8u << 20;
-
-/// What one queued job costs besides its data (the slot, its vectors, the
-/// allocator's overhead), counted against the budget.
-inline constexpr std::size_t slot_cost = 512;
-
-/// What the calling thread does with the pipeline's results, in tree order.
-struct pipeline_consumer {
-    virtual ~pipeline_consumer() = default;
-    /// Image `index` starts; its stored bytes follow.
-    virtual void begin_image(std::size_t index) = 0;
-    /// The next stored bytes of the current image; `input_done` input bytes
-    /// of it have been consumed to produce them (for progress).
-    virtual void stored(const char* data, std::size_t size, std::uint64_t input_done) = 0;
-    /// Image `index` is complete: every digest, concatenated in the order
-    /// of image::hashes(), and the input size.
-    virtual void end_image(std::size_t index, const std::uint8_t* digests, std::uint64_t input_size) = 0;
-};
-
-// A buffer of stored bytes on its way to the calling thread. `storage` is
-// null when `data` points into a memory source (nothing copied).
-struct pipeline_chunk {
-    std::unique_ptr<char[]> storage;
-    std::size_t capacity = 0;
-    const char* data = nullptr;
-    std::size_t size = 0;
-    std::size_t charged = 0;  // bytes counted against the budget
-    std::uint64_t input_done = 0;
-};
-
-// Thrown inside a worker when the pipeline stops under it; never escapes.
-struct pipeline_cancelled {};
-
-// What the segment jobs of one image share.
-struct pipeline_image_state {
-    std::unique_ptr<segmenter_interface> segmenter;
-    std::size_t segment_size = 0;
-    std::size_t dictionary_size = 0;
-    std::uint64_t segments = 1;
-    std::once_flag opened;
-    unique_fd fd;
-};
-
-// One job: a whole image, or one segment of an image.
-struct pipeline_slot {
-    std::size_t image = 0;
-    std::shared_ptr<pipeline_image_state> state;  // segment jobs only
-    std::uint64_t segment = 0;
-    bool first = true;
-    bool last = true;
-    std::uint64_t begin = 0;  // segment jobs: input range
-    std::uint64_t size = 0;
-    std::size_t reserved = 0;  // budget held while the job runs
-    bool begun = false;        // the calling thread has started this image
-    // Whole-image jobs:
-    // (A vector and an index, not a deque: a deque allocates on
-    // construction, and thousands of small images may be queued.)
-    std::vector<pipeline_chunk> chunks;
-    std::size_t next_chunk = 0;   // the first not yet written
-    std::size_t outstanding = 0;  // chunks acquired and not yet written
-    std::vector<std::uint8_t> digests;
-    // Segment jobs:
-    segment_output segment_out;
-    std::size_t charged = 0;  // budget held until the calling thread has written it
-    bool done = false;
-    std::exception_ptr error;
-};
-
-// Where a job puts what it produces.
-struct pipeline_output {
-    virtual ~pipeline_output() = default;
-    // A buffer of `capacity` bytes, once the budget allows it.
-    virtual pipeline_chunk acquire(pipeline_slot& slot, std::size_t capacity) = 0;
-    // `chunk.data`/`size` are set: hand it on, in order.
-    virtual void deliver(pipeline_slot& slot, pipeline_chunk chunk) = 0;
-    // An acquired chunk that stays unused.
-    virtual void discard(pipeline_slot& slot, pipeline_chunk chunk) = 0;
-    // A chunk that may wait a while holding little: keep only its bytes.
-    virtual void shrink(pipeline_slot&, pipeline_chunk&) {}
-};
-
-inline error input_changed_while_read(const std::string& name, std::uint64_t expected, std::uint64_t got,
-                                      bool more) {
-    return error(errc::input_changed, name,
-                 "changed size while being read (" + std::to_string(expected) + " bytes expected, " +
-                     std::to_string(got) + (more ? "+" : "") + " read)");
+// Payloads are padded to this: 4 with embedded data (the FDT's own
+// alignment), options.align with external data.
+inline std::uint64_t payload_alignment(const layout_options& options) {
+    return options.layout == data_layout::embedded ? 4 : options.align;
 }
 
-class pipeline {
+// The size to build a structure measured at `measured` bytes in: for
+// external data, the size padded to the alignment when the padding is small
+// next to the structure, so that padding it later does not copy it.
+inline std::size_t structure_capacity(std::size_t measured, const layout_options& options) {
+    if (options.layout != data_layout::external) return measured;
+    const auto padded = static_cast<std::size_t>(align_up(measured, std::max<std::uint64_t>(4, options.align)));
+    return padded - measured <= measured / 2 + 64 * 1024 ? padded : measured;
+}
+
+// Where an image's stored bytes go and how many may be stored there.
+struct image_place {
+    std::uint64_t file_offset = 0;
+    std::uint64_t limit = 0;  // most stored bytes the 32-bit cells can address
+    std::string limit_what;   // names the value for the limit's message
+};
+
+class layout_plan {
 public:
-    /// @param images the tree's images; `sizes` their planned sizes
-    /// @param threads worker threads (1: everything on the calling thread)
-    /// @param budget bytes of input and stored data held in flight
-    pipeline(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
-             std::size_t budget, std::size_t chunk_size)
-        : images_(images), sizes_(sizes), threads_(std::max(1u, threads)),
-          budget_(std::max(budget, chunk_size)), chunk_size_(chunk_size) {}
+    explicit layout_plan(const layout_options& options)
+        : options_(options), embedded_(options.layout == data_layout::embedded),
+          align_(payload_alignment(options)) {}
 
-    pipeline(const pipeline&) = delete;
-    pipeline& operator=(const pipeline&) = delete;
-    ~pipeline() { stop(); }
+    bool embedded() const { return embedded_; }
+    // The file offset where the external data area starts (0 when embedded).
+    std::uint64_t data_base() const { return data_base_; }
+    // Every input's size, as planned, in tree order.
+    const std::vector<std::uint64_t>& sizes() const { return sizes_; }
+    std::uint64_t input_total() const { return input_total_; }
 
-    /// Runs every job, feeding `consumer` on the calling thread in tree
-    /// order. Rethrows the first failure in tree order after every worker
-    /// has been joined.
-    void run(pipeline_consumer& consumer) {
-        consumer_ = &consumer;
-        if (threads_ == 1) return run_inline();
+    // External data starts after the structure padded to the alignment, and
+    // the padded size is what the header says, as with mkimage -E -B; a
+    // position moves it further. Pads `blob` (a finished FDT).
+    // @throws errc::invalid_argument when the position falls inside the structure
+    void place_data_area(std::vector<char>& blob) {
+        if (embedded_) return;
+        const std::uint64_t padded = align_up(blob.size(), std::max<std::uint64_t>(4, align_));
+        blob.resize(static_cast<std::size_t>(padded), '\0');
+        fdt_set_totalsize(blob.data(), static_cast<std::uint32_t>(padded));
+        data_base_ = padded;
+        if (options_.position) {
+            if (*options_.position < padded)
+                throw error(errc::invalid_argument, "position",
+                            "data position " + std::to_string(*options_.position) + " falls inside the " +
+                                std::to_string(padded) + "-byte FIT structure");
+            data_base_ = *options_.position;
+        }
+    }
+
+    // Every input's size is taken now, so a missing file fails before any
+    // work, a file that changes size before its turn is caught, and what
+    // cannot fit whatever the codecs achieve is refused before a byte is
+    // written: images stored as they are have a known size.
+    // @param structure_size the structure's size (after place_data_area())
+    // @throws errc::limit_exceeded naming `output`, or the source's errors
+    void plan_sizes(const tree& fit, std::uint64_t structure_size, const std::string& output) {
+        sizes_.clear();
+        sizes_.reserve(fit.images.size());
+        input_total_ = 0;
+        std::uint64_t known = embedded_ ? structure_size : (options_.position ? data_base_ : 0);
+        for (const auto& img : fit.images) {
+            sizes_.push_back(source_size(img.data));
+            input_total_ += sizes_.back();
+            if (img.compression() == "none") known += align_up(sizes_.back(), align_);
+        }
+        if (embedded_ ? known > max_embedded_size : known > max_cell_value + 1)
+            throw error(errc::limit_exceeded, output,
+                        std::to_string(known) + " bytes exceed what a FIT can address (" +
+                            (embedded_ ? "2 GiB - 1 with embedded data, libfdt's limit" : "4 GiB of external data") +
+                            ")");
+    }
+
+    // Where image `img` goes once `shift` bytes of data precede it
+    // (embedded: payload bytes spliced in before it; external: the data
+    // area used so far). `data_end` is the end of its empty `data`
+    // property and `structure_size` the structure's size without payloads
+    // (embedded only).
+    image_place place(const image& img, std::uint64_t data_end, std::uint64_t structure_size,
+                      std::uint64_t shift) const {
+        image_place at;
+        at.limit_what = "/images/" + img.name;
+        if (embedded_) {
+            at.file_offset = data_end + shift;
+            at.limit = max_embedded_size - std::min<std::uint64_t>(max_embedded_size, structure_size + shift);
+            at.limit_what += ": data";
+        } else {
+            at.file_offset = data_base_ + shift;
+            at.limit = max_cell_value - std::min<std::uint64_t>(max_cell_value, data_offset(shift));
+            at.limit_what += options_.position ? ": data-position + data-size" : ": data-offset + data-size";
+        }
+        return at;
+    }
+
+    // External: the `data-offset` (from the data area) or `data-position`
+    // (absolute) of an image after `shift` bytes of the data area.
+    std::uint64_t data_offset(std::uint64_t shift) const {
+        return options_.position ? data_base_ + shift : shift;
+    }
+
+    // What an image of `stored` bytes adds to the shift: it is padded.
+    std::uint64_t advance(std::uint64_t stored) const { return align_up(stored, align_); }
+
+private:
+    const layout_options options_;
+    const bool embedded_;
+    const std::uint64_t align_;
+    std::uint64_t data_base_ = 0;
+    std::vector<std::uint64_t> sizes_;
+    std::uint64_t input_total_ = 0;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/layout_plan.hpp> ----
+// ---- begin <fitstream/detail/write/pipeline.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// The writer's pipeline: the image jobs (detail/write/image_jobs.hpp) run
+// on the scheduler's workers (detail/parallel/scheduler.hpp) while the
+// calling thread stores their results in tree order.
+//
+// The calling thread writes a whole-image job's chunks as they come. For a
+// segmented image it writes the container's header, folds each segment's
+// summary with add() and writes its bytes, in segment order, then the
+// trailer, hashing the stored bytes as they pass (they must be hashed in
+// order).
+//
+// Two output strategies: with workers, a job's chunks are queued under the
+// memory budget, and a whole-image job that has filled its share waits for
+// the calling thread to drain it; with threads == 1 every job runs on the
+// calling thread, one image after the other, with no look-ahead, and each
+// chunk is written as soon as it is full. That is the sequential writer,
+// and the reference the parallel runs must match byte for byte.
+
+// ---- begin <fitstream/detail/parallel/scheduler.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Ordered jobs on worker threads under a memory budget. Knows nothing of
+// images or codecs: a job is the caller's type, described in order by the
+// caller, run on a worker, and consumed on the calling thread in the order
+// it was described.
+//
+// The simplest use, N independent jobs on T threads with their results
+// consumed in order and at most W of them ahead of the consumer (each job
+// costs 1 against a budget of W):
+//
+//     struct read_job { std::size_t index = 0; std::vector<char> bytes; };
+//     std::size_t next = 0;
+//     scheduler<read_job> s(T, W, 1);
+//     s.run([&](read_job& job, std::size_t& reserved) {      // under the lock, in order
+//               if (next == paths.size()) return false;
+//               job.index = next++;
+//               reserved = 0;
+//               return true;
+//           },
+//           [&] {                                             // once per worker thread
+//               return [&](read_job& job, scheduler<read_job>::worker&) { job.bytes = read(paths[job.index]); };
+//           },
+//           [&](read_job& job, scheduler<read_job>::results& r) {  // calling thread, in order
+//               r.wait();  // rethrows the job's exception, if it threw
+//               use(job.index, job.bytes);
+//           });
+//
+// Workers are started before anything is consumed: a caller that can do
+// without them (the read-ahead) catches std::system_error from run() and
+// does the work itself; nothing has been consumed then.
+//
+// A job may also stream items (Item) to the consumer while it runs: the
+// worker acquire()s budget for each, deliver()s it, and the consumer takes
+// them with results::next() as they come.
+//
+// Order and look-ahead. Jobs are taken in order, so the job the calling
+// thread waits for (the head) has always been started before any later
+// one. A job starts only when what it reserves and `job_cost` fit the
+// budget, or when nothing is in flight. The head is exempt (it may always
+// start and always keep two items in flight): the calling thread is
+// consuming exactly its output, so it always progresses and the scheduler
+// cannot deadlock, whatever the budget.
+//
+// Errors. A job that throws records its exception and no later job starts;
+// the consumer meets it (results::next() or wait() rethrows it) when it
+// reaches that job, so the first failure in order is the one reported. A
+// failure to describe or take the next job (out of memory) comes after
+// every job already taken, and is reported once they are consumed. run()
+// then stops, wakes and joins every worker, and rethrows.
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// Thrown inside a worker blocked in acquire() when the scheduler stops
+// under it; the scheduler catches it.
+struct scheduler_stopped {};
+
+// The Item of jobs that stream nothing.
+struct no_item {};
+
+template <class Job, class Item = no_item>
+class scheduler {
+    struct slot;
+
+public:
+    // @param threads worker threads to start (at least 1)
+    // @param budget what jobs may hold in flight, in the caller's units
+    // @param job_cost what each taken job holds until consumed, besides
+    //        what it reserves (its bookkeeping)
+    scheduler(unsigned threads, std::size_t budget, std::size_t job_cost = 0)
+        : threads_(std::max(1u, threads)), budget_(budget), job_cost_(job_cost) {}
+
+    scheduler(const scheduler&) = delete;
+    scheduler& operator=(const scheduler&) = delete;
+    ~scheduler() { stop(); }
+
+    // What a job running on a worker uses to stream items and hold budget.
+    class worker {
+    public:
+        // Waits until `bytes` more fit the budget (the head: until it has
+        // fewer than two items in flight), then charges them for one item.
+        // @throws scheduler_stopped when the scheduler stops meanwhile
+        void acquire(std::size_t bytes) {
+            std::unique_lock<std::mutex> lock(s_.mutex_);
+            s_.space_cv_.wait(lock, [&] {
+                if (s_.stop_) return true;
+                const bool head = !s_.slots_.empty() && s_.slots_.front().get() == slot_;
+                return (head && slot_->outstanding < 2) || s_.in_flight_ + bytes <= s_.budget_;
+            });
+            if (s_.stop_) throw scheduler_stopped{};
+            s_.charge(bytes);
+            ++slot_->outstanding;
+        }
+        // Hands on an item acquire()d for; `charged` is released once the
+        // consumer has taken it.
+        void deliver(Item item, std::size_t charged) {
+            std::lock_guard<std::mutex> lock(s_.mutex_);
+            slot_->items.push_back({std::move(item), charged});
+            s_.ready_cv_.notify_all();
+        }
+        // Hands on an item that holds no budget (counted, never charged).
+        void pass(Item item) {
+            std::lock_guard<std::mutex> lock(s_.mutex_);
+            ++slot_->outstanding;
+            slot_->items.push_back({std::move(item), 0});
+            s_.ready_cv_.notify_all();
+        }
+        // An acquire()d item that stays unused.
+        void discard(std::size_t charged) {
+            std::lock_guard<std::mutex> lock(s_.mutex_);
+            --slot_->outstanding;
+            s_.release(charged);
+        }
+        // Returns part of what an item acquire()d early.
+        void release(std::size_t bytes) {
+            std::lock_guard<std::mutex> lock(s_.mutex_);
+            s_.release(bytes);
+        }
+        // Charges `bytes` the job's result keeps until the consumer is done
+        // with the job.
+        void hold(std::size_t bytes) {
+            std::lock_guard<std::mutex> lock(s_.mutex_);
+            slot_->charged += bytes;
+            s_.charge(bytes);
+        }
+
+    private:
+        friend class scheduler;
+        explicit worker(scheduler& s) : s_(s) {}
+        scheduler& s_;
+        slot* slot_ = nullptr;
+    };
+
+    // What the consumer uses to take the head job's items and its end.
+    class results {
+    public:
+        // Takes the next item, waiting for it; returns false once the job
+        // is done and every item taken. The item taken before is released.
+        // @throws the job's exception, when it is done and failed
+        bool next(Item& out) {
+            std::unique_lock<std::mutex> lock(s_.mutex_);
+            release_taken();
+            s_.ready_cv_.wait(lock, [&] { return slot_.next_item < slot_.items.size() || slot_.done; });
+            if (slot_.next_item == slot_.items.size()) {
+                // Taken items go, so a long job streaming small items does
+                // not pile up moved-from entries.
+                slot_.items.clear();
+                slot_.next_item = 0;
+                if (slot_.error) std::rethrow_exception(slot_.error);
+                return false;
+            }
+            auto& queued = slot_.items[slot_.next_item++];
+            out = std::move(queued.item);
+            taken_ = queued.charged;
+            has_taken_ = true;
+            if (slot_.next_item == slot_.items.size()) {
+                slot_.items.clear();
+                slot_.next_item = 0;
+            }
+            return true;
+        }
+        // Waits until the job is done, dropping items not taken.
+        // @throws the job's exception, when it failed
+        void wait() {
+            Item ignored;
+            while (next(ignored)) {
+            }
+        }
+
+    private:
+        friend class scheduler;
+        results(scheduler& s, slot& sl) : s_(s), slot_(sl) {}
+        // Under the lock.
+        void release_taken() {
+            if (!has_taken_) return;
+            has_taken_ = false;
+            --slot_.outstanding;
+            s_.release(taken_);
+        }
+        scheduler& s_;
+        slot& slot_;
+        std::size_t taken_ = 0;
+        bool has_taken_ = false;
+    };
+
+    // Runs every job: `describe(Job&, std::size_t& reserved)` (under the
+    // lock, in order; false: no more jobs) fills the next one and what it
+    // reserves while it runs; `make_runner()` is called once per worker
+    // thread and returns what runs a job there, `(Job&, worker&)`, so a
+    // worker can keep buffers between jobs; `consume(Job&, results&)` runs
+    // on the calling thread, in order. Rethrows the first failure in order
+    // after every worker has been joined.
+    template <class Describe, class MakeRunner, class Consume>
+    void run(Describe&& describe, MakeRunner&& make_runner, Consume&& consume) {
         try {
-            start_workers();
-            run_ordered();
+            workers_.reserve(threads_);
+            for (unsigned i = 0; i < threads_; ++i)
+                workers_.emplace_back([this, &describe, &make_runner] { worker_main(describe, make_runner); });
+            consume_in_order(consume);
         } catch (...) {
             stop();
             throw;
@@ -4837,80 +4918,29 @@ public:
         stop();
     }
 
-    /// The most bytes ever held in flight (for tests of the budget).
+    // The most ever held in flight.
     std::size_t peak_in_flight() const {
         std::lock_guard<std::mutex> lock(mutex_);
         return peak_in_flight_;
     }
 
 private:
-    // ---- dispatch (under mutex_, or on the calling thread when inline) ----
-
-    bool all_described() const { return next_image_ >= images_.size(); }
-
-    // Describes the next job in tree order into a fresh slot.
-    std::unique_ptr<pipeline_slot> describe_next() {
-        auto slot = std::make_unique<pipeline_slot>();
-        const std::size_t i = next_image_;
-        const image& img = images_[i];
-        const std::uint64_t size = sizes_[i];
-        slot->image = i;
-        if (next_segment_ == 0) {
-            current_.reset();
-            if (img.codec().segmented()) {
-                try {
-                    auto state = std::make_shared<pipeline_image_state>();
-                    state->segmenter = img.codec().make_segmenter(size);
-                    state->segment_size = state->segmenter->segment_size();
-                    state->dictionary_size = state->segmenter->dictionary_size();
-                    if (state->segment_size == 0)
-                        throw error(errc::invalid_argument, "/images/" + img.name,
-                                    "codec " + std::string(img.compression()) + " has a segment size of 0");
-                    state->segments = size == 0 ? 1 : (size - 1) / state->segment_size + 1;
-                    current_ = std::move(state);
-                } catch (...) {
-                    slot->error = std::current_exception();
-                    slot->done = true;
-                    ++next_image_;
-                    return slot;
-                }
-            }
-        }
-        if (current_) {
-            slot->state = current_;
-            slot->segment = next_segment_;
-            slot->first = next_segment_ == 0;
-            slot->last = next_segment_ + 1 == current_->segments;
-            slot->begin = next_segment_ * current_->segment_size;
-            slot->size = std::min<std::uint64_t>(current_->segment_size, size - slot->begin);
-            // Input read (files only) plus the output, expected no larger.
-            const std::uint64_t dict = std::min<std::uint64_t>(current_->dictionary_size, slot->begin);
-            slot->reserved = static_cast<std::size_t>((img.data.is_file() ? dict + slot->size : 0) + slot->size);
-            if (slot->last) {
-                ++next_image_;
-                next_segment_ = 0;
-                current_.reset();
-            } else {
-                ++next_segment_;
-            }
-        } else {
-            // The input buffer a compressing job reads a file into.
-            if (img.data.is_file() && img.compression() != "none")
-                slot->reserved = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size + 1));
-            ++next_image_;
-        }
-        return slot;
-    }
-
-    // ---- workers ----
-
-    void start_workers() {
-        bool segmented = false;
-        for (const auto& img : images_) segmented = segmented || img.codec().segmented();
-        const std::size_t jobs_bound = segmented ? threads_ : std::min<std::size_t>(threads_, images_.size());
-        workers_.reserve(jobs_bound);
-        for (std::size_t i = 0; i < jobs_bound; ++i) workers_.emplace_back([this] { worker_main(); });
-    }
+    struct queued_item {
+        Item item;
+        std::size_t charged = 0;
+    };
+    struct slot {
+        Job job;
+        std::size_t reserved = 0;  // held while the job runs
+        std::size_t charged = 0;   // held until the consumer is done with it
+        // (A vector and an index, not a deque: a deque allocates on
+        // construction, and thousands of small jobs may be queued.)
+        std::vector<queued_item> items;
+        std::size_t next_item = 0;    // the first not yet taken
+        std::size_t outstanding = 0;  // items acquired and not yet taken
+        bool done = false;
+        std::exception_ptr error;
+    };
 
     void stop() {
         {
@@ -4925,39 +4955,6 @@ private:
         workers_.clear();
     }
 
-    // The next job this worker may run, or null when there is none.
-    pipeline_slot* take() {
-        std::unique_lock<std::mutex> lock(mutex_);
-        for (;;) {
-            if (stop_ || failed_) return nullptr;
-            if (!pending_) {
-                if (all_described()) return nullptr;
-                pending_ = describe_next();
-            }
-            const bool head = slots_.empty();
-            if (pending_->done) {
-                // It failed before it could start: the calling thread
-                // reports it when it gets there; nothing after it starts.
-                failed_ = true;
-                slots_.push_back(std::move(pending_));
-                ready_cv_.notify_all();
-                return nullptr;
-            }
-            // Nothing in flight: any job may start, however large.
-            if (head || in_flight_ == 0 || in_flight_ + pending_->reserved + slot_cost <= budget_) {
-                // The slot itself counts until it is written: thousands of
-                // tiny images must not hide their bookkeeping.
-                pending_->charged = slot_cost;
-                charge(pending_->reserved + slot_cost);
-                pipeline_slot* slot = pending_.get();
-                slots_.push_back(std::move(pending_));
-                work_cv_.notify_one();  // another worker may take the next one
-                return slot;
-            }
-            work_cv_.wait(lock);
-        }
-    }
-
     void charge(std::size_t bytes) {
         in_flight_ += bytes;
         peak_in_flight_ = std::max(peak_in_flight_, in_flight_);
@@ -4968,260 +4965,311 @@ private:
         space_cv_.notify_all();
     }
 
-    void worker_main() {
-        queued_output out(*this);
-        std::unique_ptr<char[]> input;
-        std::size_t input_capacity = 0;
+    // The next job this worker may run, or null when there is none.
+    template <class Describe>
+    slot* take(Describe& describe) {
+        std::unique_lock<std::mutex> lock(mutex_);
         for (;;) {
-            pipeline_slot* slot = nullptr;
-            try {
-                slot = take();
-            } catch (...) {
-                // Describing the next job failed (out of memory): it comes
-                // after every slot already taken, so the calling thread
-                // writes those and then reports this.
-                std::lock_guard<std::mutex> lock(mutex_);
-                if (!fatal_) fatal_ = std::current_exception();
-                failed_ = true;
-                ready_cv_.notify_all();
-                work_cv_.notify_all();
-                return;
+            if (stop_ || failed_) return nullptr;
+            if (!pending_) {
+                if (exhausted_) return nullptr;
+                auto next = std::make_unique<slot>();
+                if (!describe(next->job, next->reserved)) {
+                    exhausted_ = true;
+                    ready_cv_.notify_all();
+                    return nullptr;
+                }
+                pending_ = std::move(next);
             }
-            if (!slot) break;
-            try {
-                execute(*slot, out, input, input_capacity);
-            } catch (const pipeline_cancelled&) {
-                return;
-            } catch (...) {
-                std::lock_guard<std::mutex> lock(mutex_);
-                slot->error = std::current_exception();
-                failed_ = true;
+            const bool head = slots_.empty();
+            // Nothing in flight: any job may start, however large.
+            if (head || in_flight_ == 0 || in_flight_ + pending_->reserved + job_cost_ <= budget_) {
+                // The job itself counts until it is consumed: thousands of
+                // tiny jobs must not hide their bookkeeping.
+                pending_->charged = job_cost_;
+                charge(pending_->reserved + job_cost_);
+                slot* s = pending_.get();
+                slots_.push_back(std::move(pending_));
+                work_cv_.notify_one();  // another worker may take the next one
+                return s;
             }
-            std::lock_guard<std::mutex> lock(mutex_);
-            slot->done = true;
-            if (slot->state) {
-                slot->charged += slot->segment_out.bytes.size();
-                charge(slot->segment_out.bytes.size());
-            }
-            release(slot->reserved);
-            slot->reserved = 0;
-            ready_cv_.notify_all();
+            work_cv_.wait(lock);
         }
     }
 
-    // Budgeted chunks, queued for the calling thread.
-    class queued_output final : public pipeline_output {
-    public:
-        explicit queued_output(pipeline& p) : p_(p) {}
-        pipeline_chunk acquire(pipeline_slot& slot, std::size_t capacity) override {
-            {
-                std::unique_lock<std::mutex> lock(p_.mutex_);
-                p_.space_cv_.wait(lock, [&] {
-                    if (p_.stop_) return true;
-                    const bool head = !p_.slots_.empty() && p_.slots_.front().get() == &slot;
-                    return (head && slot.outstanding < 2) || p_.in_flight_ + capacity <= p_.budget_;
-                });
-                if (p_.stop_) throw pipeline_cancelled{};
-                p_.charge(capacity);
-                ++slot.outstanding;
+    template <class Describe, class MakeRunner>
+    void worker_main(Describe& describe, MakeRunner& make_runner) {
+        worker handle(*this);
+        try {
+            auto runner = make_runner();
+            for (;;) {
+                slot* s = nullptr;
+                try {
+                    s = take(describe);
+                } catch (...) {
+                    // Describing or queueing the next job failed (out of
+                    // memory): it comes after every job already taken, so
+                    // the consumer gets those and then this.
+                    fail(std::current_exception());
+                    return;
+                }
+                if (!s) return;
+                handle.slot_ = s;
+                try {
+                    runner(s->job, handle);
+                } catch (const scheduler_stopped&) {
+                    return;
+                } catch (...) {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    s->error = std::current_exception();
+                    failed_ = true;
+                }
+                std::lock_guard<std::mutex> lock(mutex_);
+                s->done = true;
+                release(s->reserved);
+                s->reserved = 0;
+                ready_cv_.notify_all();
             }
-            pipeline_chunk chunk;
-            chunk.storage.reset(new char[capacity]);
-            chunk.capacity = capacity;
-            chunk.charged = capacity;
-            return chunk;
+        } catch (...) {
+            // make_runner() failed: no job was taken by this worker.
+            fail(std::current_exception());
         }
-        void deliver(pipeline_slot& slot, pipeline_chunk chunk) override {
-            std::lock_guard<std::mutex> lock(p_.mutex_);
-            if (chunk.storage == nullptr) ++slot.outstanding;  // a view: counted, never charged
-            slot.chunks.push_back(std::move(chunk));
-            p_.ready_cv_.notify_all();
-        }
-        void discard(pipeline_slot& slot, pipeline_chunk chunk) override {
-            std::lock_guard<std::mutex> lock(p_.mutex_);
-            --slot.outstanding;
-            p_.release(chunk.charged);
-        }
-        void shrink(pipeline_slot&, pipeline_chunk& chunk) override {
-            // A small image's output (a compressed DTB) waits behind a
-            // large one: a copy of its bytes costs far less than holding
-            // the whole buffer.
-            if (chunk.size >= chunk.capacity / 2) return;
-            std::unique_ptr<char[]> exact(new char[std::max<std::size_t>(chunk.size, 1)]);
-            std::memcpy(exact.get(), chunk.data, chunk.size);
-            const std::size_t freed = chunk.capacity - chunk.size;
-            chunk.storage = std::move(exact);
-            chunk.data = chunk.storage.get();
-            chunk.capacity = chunk.size;
-            chunk.charged -= freed;
-            std::lock_guard<std::mutex> lock(p_.mutex_);
-            p_.release(freed);
-        }
+    }
 
-    private:
-        pipeline& p_;
-    };
+    void fail(std::exception_ptr e) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!fatal_) fatal_ = std::move(e);
+        failed_ = true;
+        ready_cv_.notify_all();
+        work_cv_.notify_all();
+    }
 
-    // ---- the calling thread ----
-
-    void run_ordered() {
+    template <class Consume>
+    void consume_in_order(Consume& consume) {
         for (;;) {
             std::unique_lock<std::mutex> lock(mutex_);
-            ready_cv_.wait(lock, [&] {
-                return !slots_.empty() || (all_described() && !pending_) || stop_ || fatal_;
-            });
+            ready_cv_.wait(lock, [&] { return !slots_.empty() || (exhausted_ && !pending_) || stop_ || fatal_; });
             if (slots_.empty()) {
                 if (fatal_) std::rethrow_exception(fatal_);
-                return;  // everything written
+                return;  // everything consumed
             }
-            pipeline_slot& slot = *slots_.front();
-            if (!slot.state || slot.done) {
-                // Whole-image job (or one that failed before it started):
-                // write its chunks as they come.
-                lock.unlock();
-                if (!slot.state && !slot.begun) begin_whole(slot);
+            slot& head = *slots_.front();
+            lock.unlock();
+            {
+                results r(*this, head);
+                consume(head.job, r);
+                r.wait();  // whatever the consumer left
                 lock.lock();
-                for (;;) {
-                    ready_cv_.wait(lock, [&] { return slot.next_chunk < slot.chunks.size() || slot.done; });
-                    if (slot.next_chunk == slot.chunks.size()) break;
-                    pipeline_chunk chunk = std::move(slot.chunks[slot.next_chunk++]);
-                    lock.unlock();
-                    consumer_->stored(chunk.data, chunk.size, chunk.input_done);
-                    lock.lock();
-                    --slot.outstanding;
-                    release(chunk.charged);
-                    // Written chunks go, so a long image at a small chunk
-                    // size does not pile up moved-from entries.
-                    if (slot.next_chunk == slot.chunks.size()) {
-                        slot.chunks.clear();
-                        slot.next_chunk = 0;
-                    }
-                }
-                lock.unlock();
-                if (slot.state)
-                    segment_done(slot);
-                else
-                    whole_done(slot);
-                lock.lock();
-                release(slot.charged);
-                slots_.pop_front();  // the next job becomes the head
-                space_cv_.notify_all();
-                work_cv_.notify_all();
-                continue;
+                r.release_taken();
             }
-            ready_cv_.wait(lock, [&] { return slot.done; });
+            release(head.charged);
+            slots_.pop_front();  // the next job becomes the head
+            space_cv_.notify_all();
+            work_cv_.notify_all();
         }
     }
 
-    void run_inline() {
-        direct_output out(*this);
-        std::unique_ptr<char[]> input;
-        std::size_t input_capacity = 0;
-        while (!all_described()) {
-            const auto slot = describe_next();
-            if (!slot->state && !slot->done) begin_whole(*slot);
-            if (!slot->done) execute(*slot, out, input, input_capacity);
-            if (slot->state)
-                segment_done(*slot);
-            else
-                whole_done(*slot);
-        }
-    }
+    const unsigned threads_;
+    const std::size_t budget_;
+    const std::size_t job_cost_;
 
-    // Inline: each chunk is written as soon as it is full; one buffer.
-    class direct_output final : public pipeline_output {
-    public:
-        explicit direct_output(pipeline& p) : p_(p) {}
-        pipeline_chunk acquire(pipeline_slot&, std::size_t capacity) override {
-            pipeline_chunk chunk;
-            if (spare_ && spare_capacity_ >= capacity) {
-                chunk.storage = std::move(spare_);
-                chunk.capacity = spare_capacity_;
+    mutable std::mutex mutex_;
+    std::condition_variable work_cv_;   // workers: a job may be taken
+    std::condition_variable space_cv_;  // producers: budget freed or head moved
+    std::condition_variable ready_cv_;  // calling thread: an item or a finished job
+    std::deque<std::unique_ptr<slot>> slots_;  // taken, not yet consumed; front is the head
+    std::unique_ptr<slot> pending_;            // described, waiting for budget
+    std::size_t in_flight_ = 0;
+    std::size_t peak_in_flight_ = 0;
+    bool exhausted_ = false;  // describe() said there are no more jobs
+    bool stop_ = false;
+    bool failed_ = false;
+    std::exception_ptr fatal_;  // a worker could not take a job (not tied to a job)
+    std::vector<std::thread> workers_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/parallel/scheduler.hpp> ----
+// ---- begin <fitstream/detail/write/image_jobs.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// The writer's jobs: read an image, compress it and hash what is stored.
+//
+// An image whose codec has `segments` becomes one job per segment (the
+// codec fixes the segment size, never the thread count, so the bytes are
+// the same for any thread count); whoever consumes the jobs in order
+// assembles the container from them (detail/write/pipeline.hpp). Any other
+// image is one job that streams it through a fresh encoder (or, for `none`,
+// straight from the file into the buffer that is hashed and written) and
+// hashes what it stores, so the consumer only writes.
+//
+// A job runs on a worker or on the calling thread; where its stored bytes
+// go is the chunk_output it is given.
+
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// Images at least this large pass the thread count to their encoder (zstd
+// runs workers of its own); smaller ones gain nothing from it and would
+// each start a thread pool.
+inline constexpr std::uint64_t encoder_threads_threshold = 8u << 20;
+
+// What one queued job costs besides its data (the job, its vectors, the
+// allocator's overhead), counted against the memory budget.
+inline constexpr std::size_t image_job_cost = 512;
+
+// A buffer of stored bytes on its way to the consumer. `storage` is null
+// when `data` points into a memory source (nothing copied).
+struct image_chunk {
+    std::unique_ptr<char[]> storage;
+    std::size_t capacity = 0;
+    const char* data = nullptr;
+    std::size_t size = 0;
+    std::size_t charged = 0;  // bytes counted against the budget
+    std::uint64_t input_done = 0;
+};
+
+// What the segment jobs of one image share.
+struct segmented_image {
+    std::unique_ptr<segmenter_interface> segmenter;
+    std::size_t segment_size = 0;
+    std::size_t dictionary_size = 0;
+    std::uint64_t segments = 1;
+    std::once_flag opened;
+    unique_fd fd;
+};
+
+// One job: a whole image, or one segment of an image.
+struct image_job {
+    std::size_t image = 0;
+    std::shared_ptr<segmented_image> state;  // segment jobs only
+    std::uint64_t segment = 0;
+    bool first = true;
+    bool last = true;
+    std::uint64_t begin = 0;  // segment jobs: input range
+    std::uint64_t size = 0;
+    std::vector<std::uint8_t> digests;  // whole-image jobs: every digest, in image::hashes() order
+    segment_output segment_out;         // segment jobs: the encoded segment
+};
+
+// Where a job puts the chunks it stores.
+struct chunk_output {
+    virtual ~chunk_output() = default;
+    // A buffer of `capacity` bytes, once the budget allows it.
+    virtual image_chunk acquire(std::size_t capacity) = 0;
+    // `chunk.data`/`size` are set: hand it on, in order.
+    virtual void deliver(image_chunk chunk) = 0;
+    // An acquired chunk that stays unused.
+    virtual void discard(image_chunk chunk) = 0;
+    // A chunk that may wait a while holding little: keep only its bytes.
+    virtual void shrink(image_chunk&) {}
+};
+
+inline std::vector<std::uint8_t> digest_space(const image& img) {
+    std::size_t total = 0;
+    for (const auto& h : img.hashes()) total += h.digest_size;
+    return std::vector<std::uint8_t>(total);
+}
+
+// Describes the jobs of a tree's images in tree order, one at a time.
+class image_job_list {
+public:
+    image_job_list(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes,
+                   std::size_t chunk_size)
+        : images_(images), sizes_(sizes), chunk_size_(chunk_size) {}
+
+    bool empty() const { return next_image_ >= images_.size(); }
+
+    // Fills `job` with the next job and `reserved` with the memory it holds
+    // while it runs; false when there is none. Throws when the image's codec
+    // cannot segment it: nothing after it runs then.
+    bool next(image_job& job, std::size_t& reserved) {
+        if (empty()) return false;
+        const std::size_t i = next_image_;
+        const image& img = images_[i];
+        const std::uint64_t size = sizes_[i];
+        job.image = i;
+        reserved = 0;
+        if (next_segment_ == 0) {
+            current_.reset();
+            if (img.codec().segmented()) {
+                auto state = std::make_shared<segmented_image>();
+                state->segmenter = img.codec().make_segmenter(size);
+                state->segment_size = state->segmenter->segment_size();
+                state->dictionary_size = state->segmenter->dictionary_size();
+                if (state->segment_size == 0)
+                    throw error(errc::invalid_argument, "/images/" + img.name,
+                                "codec " + std::string(img.compression()) + " has a segment size of 0");
+                state->segments = size == 0 ? 1 : (size - 1) / state->segment_size + 1;
+                current_ = std::move(state);
+            }
+        }
+        if (current_) {
+            job.state = current_;
+            job.segment = next_segment_;
+            job.first = next_segment_ == 0;
+            job.last = next_segment_ + 1 == current_->segments;
+            job.begin = next_segment_ * current_->segment_size;
+            job.size = std::min<std::uint64_t>(current_->segment_size, size - job.begin);
+            // Input read (files only) plus the output, expected no larger.
+            const std::uint64_t dict = std::min<std::uint64_t>(current_->dictionary_size, job.begin);
+            reserved = static_cast<std::size_t>((img.data.is_file() ? dict + job.size : 0) + job.size);
+            if (job.last) {
+                ++next_image_;
+                next_segment_ = 0;
+                current_.reset();
             } else {
-                chunk.storage.reset(new char[capacity]);
-                chunk.capacity = capacity;
+                ++next_segment_;
             }
-            return chunk;
+        } else {
+            // The input buffer a compressing job reads a file into.
+            if (img.data.is_file() && img.compression() != "none")
+                reserved = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size + 1));
+            ++next_image_;
         }
-        void deliver(pipeline_slot&, pipeline_chunk chunk) override {
-            p_.consumer_->stored(chunk.data, chunk.size, chunk.input_done);
-            recycle(std::move(chunk));
-        }
-        void discard(pipeline_slot&, pipeline_chunk chunk) override { recycle(std::move(chunk)); }
-
-    private:
-        void recycle(pipeline_chunk chunk) {
-            if (chunk.storage && chunk.capacity >= spare_capacity_) {
-                spare_ = std::move(chunk.storage);
-                spare_capacity_ = chunk.capacity;
-            }
-        }
-        pipeline& p_;
-        std::unique_ptr<char[]> spare_;
-        std::size_t spare_capacity_ = 0;
-    };
-
-    void begin_whole(pipeline_slot& slot) {
-        slot.begun = true;
-        consumer_->begin_image(slot.image);
+        return true;
     }
 
-    void whole_done(pipeline_slot& slot) {
-        if (slot.error) std::rethrow_exception(slot.error);
-        consumer_->end_image(slot.image, slot.digests.data(), sizes_[slot.image]);
-    }
+private:
+    const std::vector<image>& images_;
+    const std::vector<std::uint64_t>& sizes_;
+    const std::size_t chunk_size_;
+    std::size_t next_image_ = 0;
+    std::uint64_t next_segment_ = 0;
+    std::shared_ptr<segmented_image> current_;
+};
 
-    // Stored bytes of a segmented image: hashed here, in order.
-    void emit_segmented(const char* data, std::size_t size, std::uint64_t input_done) {
-        if (size == 0) return;
-        for (auto& h : segment_hashers_) h->update(data, size);
-        consumer_->stored(data, size, input_done);
-    }
+// Runs jobs; one per thread, so its buffers serve every job it runs.
+class image_job_runner {
+public:
+    image_job_runner(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
+                     std::size_t chunk_size)
+        : images_(images), sizes_(sizes), threads_(threads), chunk_size_(chunk_size) {}
 
-    void segment_done(pipeline_slot& slot) {
-        if (slot.error) std::rethrow_exception(slot.error);
-        const image& img = images_[slot.image];
-        segmenter_interface& segmenter = *slot.state->segmenter;
-        std::vector<char> frame;
-        if (slot.first) {
-            consumer_->begin_image(slot.image);
-            segment_hashers_.clear();
-            for (const auto& h : img.hashes()) segment_hashers_.push_back(h.make());
-            segmenter.header(frame);
-            emit_segmented(frame.data(), frame.size(), 0);
-        }
-        segmenter.add(slot.segment_out);
-        emit_segmented(slot.segment_out.bytes.data(), slot.segment_out.bytes.size(), slot.begin + slot.size);
-        slot.segment_out = {};
-        if (!slot.last) return;
-        frame.clear();
-        segmenter.trailer(frame);
-        emit_segmented(frame.data(), frame.size(), sizes_[slot.image]);
-        std::vector<std::uint8_t> digests = digest_space(img);
-        std::size_t at = 0;
-        for (std::size_t k = 0; k < segment_hashers_.size(); ++k) {
-            segment_hashers_[k]->final(digests.data() + at);
-            at += img.hashes()[k].digest_size;
-        }
-        segment_hashers_.clear();
-        consumer_->end_image(slot.image, digests.data(), sizes_[slot.image]);
-    }
-
-    static std::vector<std::uint8_t> digest_space(const image& img) {
-        std::size_t total = 0;
-        for (const auto& h : img.hashes()) total += h.digest_size;
-        return std::vector<std::uint8_t>(total);
-    }
-
-    // ---- the jobs (on a worker, or inline) ----
-
-    void execute(pipeline_slot& slot, pipeline_output& out, std::unique_ptr<char[]>& input,
-                 std::size_t& input_capacity) {
-        if (slot.state)
-            execute_segment(slot, input, input_capacity);
+    void run(image_job& job, chunk_output& out) {
+        if (job.state)
+            run_segment(job);
         else
-            execute_whole(slot, out, input, input_capacity);
+            run_whole(job, out);
     }
+
+private:
+    // The encoder's output window: what it produces is copied into chunks,
+    // so it need not be a chunk.
+    static constexpr std::size_t max_scratch = 64 * 1024;
 
     static char* ensure(std::unique_ptr<char[]>& buffer, std::size_t& capacity, std::size_t size) {
         // Never zero-filled: every byte used is read into first.
@@ -5232,60 +5280,50 @@ private:
         return buffer.get();
     }
 
-    void execute_segment(pipeline_slot& slot, std::unique_ptr<char[]>& input, std::size_t& input_capacity) {
-        const image& img = images_[slot.image];
-        pipeline_image_state& state = *slot.state;
-        const auto dict = static_cast<std::size_t>(std::min<std::uint64_t>(state.dictionary_size, slot.begin));
-        const auto size = static_cast<std::size_t>(slot.size);
+    void run_segment(image_job& job) {
+        const image& img = images_[job.image];
+        segmented_image& state = *job.state;
+        const auto dict = static_cast<std::size_t>(std::min<std::uint64_t>(state.dictionary_size, job.begin));
+        const auto size = static_cast<std::size_t>(job.size);
         const char* base;
         if (!img.data.is_file()) {
-            base = img.data.data() ? img.data.data() + (slot.begin - dict) : nullptr;
+            base = img.data.data() ? img.data.data() + (job.begin - dict) : nullptr;
         } else {
             std::call_once(state.opened, [&] {
                 state.fd = open_for_reading(img.data.name());
                 const std::uint64_t now = file_size(state.fd.get(), img.data.name());
-                if (now != sizes_[slot.image])
+                if (now != sizes_[job.image])
                     throw error(errc::input_changed, img.data.name(),
-                                "changed size before it was read (" + std::to_string(sizes_[slot.image]) +
+                                "changed size before it was read (" + std::to_string(sizes_[job.image]) +
                                     " bytes when planned, " + std::to_string(now) + " now)");
                 (void)::posix_fadvise(state.fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
             });
             // The last segment reads one byte more, to see a file that grew.
-            const std::size_t want = dict + size + (slot.last ? 1 : 0);
-            char* buffer = ensure(input, input_capacity, want);
-            const std::uint64_t from = slot.begin - dict;
-            std::size_t got = 0;
-            while (got < want) {
-                const ssize_t n = ::pread(state.fd.get(), buffer + got, want - got, static_cast<off_t>(from + got));
-                if (n < 0) {
-                    if (errno == EINTR) continue;
-                    throw_os_error(errno, img.data.name(), "cannot read");
-                }
-                if (n == 0) break;
-                got += static_cast<std::size_t>(n);
-            }
+            const std::size_t want = dict + size + (job.last ? 1 : 0);
+            char* buffer = ensure(input_, input_capacity_, want);
+            const std::uint64_t from = job.begin - dict;
+            const std::size_t got = pread_up_to(state.fd.get(), buffer, want, from, img.data.name());
             if (got != dict + size)
-                throw input_changed_while_read(img.data.name(), sizes_[slot.image], from + got, got > dict + size);
+                throw input_changed_while_read(img.data.name(), sizes_[job.image], from + got, got > dict + size);
             base = buffer;
         }
         const char* in = base ? base + dict : nullptr;
-        state.segmenter->encode(slot.segment, base, dict, in, size, slot.last, slot.segment_out);
+        state.segmenter->encode(job.segment, base, dict, in, size, job.last, job.segment_out);
     }
 
-    void execute_whole(pipeline_slot& slot, pipeline_output& out, std::unique_ptr<char[]>& input,
-                       std::size_t& input_capacity) {
-        const image& img = images_[slot.image];
-        const std::uint64_t planned = sizes_[slot.image];
+    void run_whole(image_job& job, chunk_output& out) {
+        const image& img = images_[job.image];
+        const std::uint64_t planned = sizes_[job.image];
         source_reader reader(img.data);
         reader.expect_size(planned);
         std::vector<std::unique_ptr<hasher_interface>> hashers;
         hashers.reserve(img.hashes().size());
         for (const auto& h : img.hashes()) hashers.push_back(h.make());
         std::uint64_t consumed = 0;
-        const auto put = [&](pipeline_chunk&& chunk) {
+        const auto put = [&](image_chunk&& chunk) {
             for (auto& h : hashers) h->update(chunk.data, chunk.size);
             chunk.input_done = consumed;
-            out.deliver(slot, std::move(chunk));
+            out.deliver(std::move(chunk));
         };
 
         if (img.compression() == "none") {
@@ -5293,7 +5331,7 @@ private:
                 // Views into the caller's memory: hashed and written as they are.
                 while (consumed < planned) {
                     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, planned - consumed));
-                    pipeline_chunk view;
+                    image_chunk view;
                     view.data = reader.memory() + consumed;
                     view.size = n;
                     consumed += n;
@@ -5306,10 +5344,10 @@ private:
                 for (;;) {
                     const auto capacity =
                         static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, planned - consumed + 1));
-                    pipeline_chunk chunk = out.acquire(slot, capacity);
+                    image_chunk chunk = out.acquire(capacity);
                     const std::size_t n = reader.read(chunk.storage.get(), capacity);
                     if (n == 0) {
-                        out.discard(slot, std::move(chunk));
+                        out.discard(std::move(chunk));
                         break;
                     }
                     chunk.data = chunk.storage.get();
@@ -5326,24 +5364,28 @@ private:
             // comes out larger simply continues in the next one.
             const auto out_capacity = static_cast<std::size_t>(
                 std::min<std::uint64_t>(chunk_size_, std::max<std::uint64_t>(4096, planned + planned / 8 + 1024)));
-            pipeline_chunk chunk = out.acquire(slot, out_capacity);
-            char* o = chunk.storage.get();
-            char* o_end = o + out_capacity;
-            const auto feed = [&](const char* data, std::size_t size, bool last) {
-                const char* in = data;
-                const char* const in_end = data + size;
-                for (;;) {
-                    const bool more = encoder->filter(in, in_end, o, o_end, last);
-                    if (o == o_end) {
+            const std::size_t scratch_size = std::min(out_capacity, max_scratch);
+            char* scratch = ensure(scratch_, scratch_capacity_, scratch_size);
+            image_chunk chunk = out.acquire(out_capacity);
+            std::size_t filled = 0;
+            const auto emit = [&](const char* data, std::size_t size) {
+                while (size > 0) {
+                    const std::size_t n = std::min(size, out_capacity - filled);
+                    std::memcpy(chunk.storage.get() + filled, data, n);
+                    filled += n;
+                    data += n;
+                    size -= n;
+                    if (filled == out_capacity) {
                         chunk.data = chunk.storage.get();
                         chunk.size = out_capacity;
                         put(std::move(chunk));
-                        chunk = out.acquire(slot, out_capacity);
-                        o = chunk.storage.get();
-                        o_end = o + out_capacity;
+                        chunk = out.acquire(out_capacity);
+                        filled = 0;
                     }
-                    if (!more || (!last && in == in_end)) return;
                 }
+            };
+            const auto feed = [&](const char* data, std::size_t size, bool last) {
+                run_filter(*encoder, data, size, last, scratch, scratch_size, emit);
             };
             if (reader.in_memory()) {
                 const char* memory = reader.memory();
@@ -5351,11 +5393,11 @@ private:
                     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, planned - consumed));
                     const bool last = consumed + n == planned;
                     consumed += n;
-                    feed(n ? memory + (consumed - n) : o, n, last);
+                    feed(n ? memory + (consumed - n) : scratch, n, last);
                 } while (consumed < planned);
             } else {
                 const auto capacity = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, planned + 1));
-                char* buffer = ensure(input, input_capacity, capacity);
+                char* buffer = ensure(input_, input_capacity_, capacity);
                 for (;;) {
                     const std::size_t n = reader.read(buffer, capacity);
                     // A short read means the end: the reader has checked the size.
@@ -5365,21 +5407,242 @@ private:
                     if (last) break;
                 }
             }
-            if (o != chunk.storage.get()) {
+            if (filled != 0) {
                 chunk.data = chunk.storage.get();
-                chunk.size = static_cast<std::size_t>(o - chunk.storage.get());
-                out.shrink(slot, chunk);
+                chunk.size = filled;
+                out.shrink(chunk);
                 put(std::move(chunk));
             } else {
-                out.discard(slot, std::move(chunk));
+                out.discard(std::move(chunk));
             }
         }
-        slot.digests = digest_space(img);
+        job.digests = digest_space(img);
         std::size_t at = 0;
         for (std::size_t k = 0; k < hashers.size(); ++k) {
-            hashers[k]->final(slot.digests.data() + at);
+            hashers[k]->final(job.digests.data() + at);
             at += img.hashes()[k].digest_size;
         }
+    }
+
+    const std::vector<image>& images_;
+    const std::vector<std::uint64_t>& sizes_;
+    const unsigned threads_;
+    const std::size_t chunk_size_;
+    std::unique_ptr<char[]> input_;  // a file's bytes on their way to the codec
+    std::size_t input_capacity_ = 0;
+    std::unique_ptr<char[]> scratch_;  // the encoder's output window
+    std::size_t scratch_capacity_ = 0;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/image_jobs.hpp> ----
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// What the calling thread does with the pipeline's results, in tree order.
+struct pipeline_consumer {
+    virtual ~pipeline_consumer() = default;
+    // Image `index` starts; its stored bytes follow.
+    virtual void begin_image(std::size_t index) = 0;
+    // The next stored bytes of the current image; `input_done` input bytes
+    // of it have been consumed to produce them (for progress).
+    virtual void stored(const char* data, std::size_t size, std::uint64_t input_done) = 0;
+    // Image `index` is complete: every digest, concatenated in the order
+    // of image::hashes(), and the input size.
+    virtual void end_image(std::size_t index, const std::uint8_t* digests, std::uint64_t input_size) = 0;
+};
+
+class pipeline {
+public:
+    // @param images the tree's images; `sizes` their planned sizes
+    // @param threads worker threads (1: everything on the calling thread)
+    // @param budget bytes of input and stored data held in flight
+    pipeline(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
+             std::size_t budget, std::size_t chunk_size)
+        : images_(images), sizes_(sizes), threads_(std::max(1u, threads)),
+          budget_(std::max(budget, chunk_size)), chunk_size_(chunk_size) {}
+
+    // Runs every job, feeding `consumer` on the calling thread in tree
+    // order. Rethrows the first failure in tree order after every worker
+    // has been joined.
+    void run(pipeline_consumer& consumer) {
+        consumer_ = &consumer;
+        if (threads_ == 1) return run_inline();
+        run_parallel();
+    }
+
+    // The most bytes ever held in flight (for tests of the budget); 0 with
+    // one thread.
+    std::size_t peak_in_flight() const { return peak_in_flight_; }
+
+private:
+    using image_scheduler = scheduler<image_job, image_chunk>;
+
+    // With workers: budgeted chunks, queued for the calling thread.
+    class queued_output final : public chunk_output {
+    public:
+        explicit queued_output(image_scheduler::worker& w) : w_(w) {}
+        image_chunk acquire(std::size_t capacity) override {
+            w_.acquire(capacity);
+            image_chunk chunk;
+            chunk.storage.reset(new char[capacity]);
+            chunk.capacity = capacity;
+            chunk.charged = capacity;
+            return chunk;
+        }
+        void deliver(image_chunk chunk) override {
+            if (chunk.storage == nullptr) return w_.pass(std::move(chunk));  // a view: counted, never charged
+            const std::size_t charged = chunk.charged;
+            w_.deliver(std::move(chunk), charged);
+        }
+        void discard(image_chunk chunk) override { w_.discard(chunk.charged); }
+        void shrink(image_chunk& chunk) override {
+            // A small image's output (a compressed DTB) waits behind a
+            // large one: a copy of its bytes costs far less than holding
+            // the whole buffer.
+            if (chunk.size >= chunk.capacity / 2) return;
+            std::unique_ptr<char[]> exact(new char[std::max<std::size_t>(chunk.size, 1)]);
+            std::memcpy(exact.get(), chunk.data, chunk.size);
+            const std::size_t freed = chunk.capacity - chunk.size;
+            chunk.storage = std::move(exact);
+            chunk.data = chunk.storage.get();
+            chunk.capacity = chunk.size;
+            chunk.charged -= freed;
+            w_.release(freed);
+        }
+
+    private:
+        image_scheduler::worker& w_;
+    };
+
+    // Inline: each chunk is written as soon as it is full; one buffer.
+    class direct_output final : public chunk_output {
+    public:
+        explicit direct_output(pipeline_consumer& consumer) : consumer_(consumer) {}
+        image_chunk acquire(std::size_t capacity) override {
+            image_chunk chunk;
+            if (spare_ && spare_capacity_ >= capacity) {
+                chunk.storage = std::move(spare_);
+                chunk.capacity = spare_capacity_;
+            } else {
+                chunk.storage.reset(new char[capacity]);
+                chunk.capacity = capacity;
+            }
+            return chunk;
+        }
+        void deliver(image_chunk chunk) override {
+            consumer_.stored(chunk.data, chunk.size, chunk.input_done);
+            recycle(std::move(chunk));
+        }
+        void discard(image_chunk chunk) override { recycle(std::move(chunk)); }
+
+    private:
+        void recycle(image_chunk chunk) {
+            if (chunk.storage && chunk.capacity >= spare_capacity_) {
+                spare_ = std::move(chunk.storage);
+                spare_capacity_ = chunk.capacity;
+            }
+        }
+        pipeline_consumer& consumer_;
+        std::unique_ptr<char[]> spare_;
+        std::size_t spare_capacity_ = 0;
+    };
+
+    unsigned worker_count() const {
+        // Whole images are one job each: no more workers than images.
+        bool segmented = false;
+        for (const auto& img : images_) segmented = segmented || img.codec().segmented();
+        return segmented ? threads_ : static_cast<unsigned>(std::min<std::size_t>(threads_, images_.size()));
+    }
+
+    void run_parallel() {
+        image_job_list jobs(images_, sizes_, chunk_size_);
+        image_scheduler work(worker_count(), budget_, image_job_cost);
+        work.run([&](image_job& job, std::size_t& reserved) { return jobs.next(job, reserved); },
+                     [&] {
+                         return [&, runner = image_job_runner(images_, sizes_, threads_, chunk_size_)](
+                                    image_job& job, image_scheduler::worker& w) mutable {
+                             queued_output out(w);
+                             runner.run(job, out);
+                             // A segment's output waits for the calling thread.
+                             if (job.state) w.hold(job.segment_out.bytes.size());
+                         };
+                     },
+                     [&](image_job& job, image_scheduler::results& results) {
+                         if (job.state) {
+                             results.wait();
+                             segment_done(job);
+                             return;
+                         }
+                         consumer_->begin_image(job.image);
+                         image_chunk chunk;
+                         while (results.next(chunk)) consumer_->stored(chunk.data, chunk.size, chunk.input_done);
+                         whole_done(job);
+                     });
+        peak_in_flight_ = work.peak_in_flight();
+    }
+
+    void run_inline() {
+        image_job_list jobs(images_, sizes_, chunk_size_);
+        image_job_runner runner(images_, sizes_, threads_, chunk_size_);
+        direct_output out(*consumer_);
+        image_job job;
+        std::size_t reserved = 0;
+        while (jobs.next(job, reserved)) {
+            if (!job.state) consumer_->begin_image(job.image);
+            runner.run(job, out);
+            if (job.state)
+                segment_done(job);
+            else
+                whole_done(job);
+            job = {};
+        }
+    }
+
+    void whole_done(image_job& job) { consumer_->end_image(job.image, job.digests.data(), sizes_[job.image]); }
+
+    // Stored bytes of a segmented image: hashed here, in order.
+    void emit_segmented(const char* data, std::size_t size, std::uint64_t input_done) {
+        if (size == 0) return;
+        for (auto& h : segment_hashers_) h->update(data, size);
+        consumer_->stored(data, size, input_done);
+    }
+
+    void segment_done(image_job& job) {
+        const image& img = images_[job.image];
+        segmenter_interface& segmenter = *job.state->segmenter;
+        std::vector<char> frame;
+        if (job.first) {
+            consumer_->begin_image(job.image);
+            segment_hashers_.clear();
+            for (const auto& h : img.hashes()) segment_hashers_.push_back(h.make());
+            segmenter.header(frame);
+            emit_segmented(frame.data(), frame.size(), 0);
+        }
+        segmenter.add(job.segment_out);
+        emit_segmented(job.segment_out.bytes.data(), job.segment_out.bytes.size(), job.begin + job.size);
+        job.segment_out = {};
+        if (!job.last) return;
+        frame.clear();
+        segmenter.trailer(frame);
+        emit_segmented(frame.data(), frame.size(), sizes_[job.image]);
+        std::vector<std::uint8_t> digests = digest_space(img);
+        std::size_t at = 0;
+        for (std::size_t k = 0; k < segment_hashers_.size(); ++k) {
+            segment_hashers_[k]->final(digests.data() + at);
+            at += img.hashes()[k].digest_size;
+        }
+        segment_hashers_.clear();
+        consumer_->end_image(job.image, digests.data(), sizes_[job.image]);
     }
 
     const std::vector<image>& images_;
@@ -5388,24 +5651,7 @@ private:
     const std::size_t budget_;
     const std::size_t chunk_size_;
     pipeline_consumer* consumer_ = nullptr;
-
-    // Dispatch cursor (under mutex_ once workers run).
-    std::size_t next_image_ = 0;
-    std::uint64_t next_segment_ = 0;
-    std::shared_ptr<pipeline_image_state> current_;
-    std::unique_ptr<pipeline_slot> pending_;
-
-    mutable std::mutex mutex_;
-    std::condition_variable work_cv_;   // workers: a job may be taken
-    std::condition_variable space_cv_;  // producers: budget freed or head moved
-    std::condition_variable ready_cv_;  // calling thread: output or a finished job
-    std::deque<std::unique_ptr<pipeline_slot>> slots_;  // taken, not yet written; front is the head
-    std::size_t in_flight_ = 0;
     std::size_t peak_in_flight_ = 0;
-    bool stop_ = false;
-    bool failed_ = false;
-    std::exception_ptr fatal_;  // a worker could not take a job (not tied to a slot)
-    std::vector<std::thread> workers_;
 
     // Calling thread only: the hashes of the segmented image being written.
     std::vector<std::unique_ptr<hasher_interface>> segment_hashers_;
@@ -5414,16 +5660,219 @@ private:
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/write/pipeline.hpp> ----
-// ---- begin <fitstream/detail/write/signer.hpp> ----
+// ---- begin <fitstream/detail/write/placement.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Placement: each image's stored bytes at their final offset in the sink,
+// its size, offset and digests in the structure's placeholders, as the
+// layout plan says; and, once everything is stored, the structure itself,
+// spliced around embedded payloads. Runs on the calling thread, in tree
+// order.
+
+// ---- begin <fitstream/detail/write/structure.hpp> ----
 // SPDX-License-Identifier: MIT
 
 /// @file
-/// Signing in the writer's final phase: once every image's digests, sizes
-/// and offsets are in the structure blob, and before the blob is written,
-/// each signature `value` (and `hashed-strings`) placeholder is filled.
-/// Nothing is read again: a configuration signature covers only structure
-/// bytes, and an image signature signs the digest its hash node holds.
+/// The FDT structure of a FIT, built with libfdt's sequential writer before
+/// any payload byte exists.
+///
+/// Every value that depends on a payload has a fixed size (`data-size`,
+/// `data-offset` and `data-position` are one cell; a hash `value` has its
+/// algorithm's digest size), so the structure can be laid out in full with
+/// zero placeholders, and the writer fills them in once the payloads have
+/// streamed through codec and hash. For embedded data the `data` property is
+/// written with length 0 and the payload is spliced in at that point when
+/// the file is assembled: the structure in memory never holds payload bytes.
 
+// ---- begin <fitstream/detail/write/fdt_builder.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// libfdt's sequential writer behind RAII: a growing buffer that records
+// where placeholder values sit, so the writer can fill them in once the
+// payloads have streamed past.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+/// A devicetree built with libfdt's sequential-write functions.
+///
+/// A builder made with measure() writes nothing: it adds up the size
+/// libfdt would need for the same calls (its block layout and its reuse of
+/// a property name already in the strings block, as suffix of another
+/// included). Building a tree twice, measuring first, lets the real
+/// builder start at the exact size: no buffer is copied, zero-filled twice
+/// or left with slack, which for 100,000 DTBs is tens of MiB. Should the
+/// measure ever fall short, the buffer still doubles on FDT_ERR_NOSPACE.
+class fdt_builder {
+public:
+    explicit fdt_builder(std::size_t initial_size = 4096) : buffer_(std::max(initial_size, min_size)) {
+        fdt_check(fdt_create(buffer_.data(), static_cast<int>(buffer_.size())), "fdt_create");
+        retry([&] { return fdt_finish_reservemap(buffer_.data()); }, "reserve map");
+    }
+
+    /// A builder that only measures: see size().
+    static fdt_builder measure() { return fdt_builder(measuring_tag{}); }
+
+    /// Measuring: the totalsize of the blob the calls so far and finish()
+    /// would make.
+    std::size_t size() const {
+        return struct_begin_ + struct_size_ + fdt_tag_size + strings_.size();
+    }
+
+    void begin_node(const std::string& name) {
+        if (measuring_) return (void)(struct_size_ += fdt_tag_size + align4(name.size() + 1));
+        retry([&] { return fdt_begin_node(buffer_.data(), name.c_str()); }, name);
+    }
+    void end_node() {
+        if (measuring_) return (void)(struct_size_ += fdt_tag_size);
+        retry([&] { return fdt_end_node(buffer_.data()); }, "end node");
+    }
+    void property(const std::string& name, const void* value, std::size_t size) {
+        check_size(size, name);
+        if (measuring_) return measure_property(name, size);
+        retry([&] { return fdt_property(buffer_.data(), name.c_str(), value, static_cast<int>(size)); }, name);
+    }
+    void property_string(const std::string& name, std::string_view value) {
+        if (measuring_) return measure_property(name, value.size() + 1);
+        std::string terminated(value);
+        property(name, terminated.c_str(), terminated.size() + 1);
+    }
+    /// A string list: each string NUL-terminated, one after another.
+    void property_strings(const std::string& name, const std::vector<std::string>& values) {
+        if (measuring_) {
+            std::size_t size = 0;
+            for (const auto& v : values) size += v.size() + 1;
+            return measure_property(name, size);
+        }
+        std::string joined;
+        for (const auto& v : values) {
+            joined += v;
+            joined += '\0';
+        }
+        property(name, joined.data(), joined.size());
+    }
+    void property_u32(const std::string& name, std::uint32_t value) {
+        char be[4];
+        fdt32_st(be, value);
+        property(name, be, sizeof be);
+    }
+    /// A value of `cells` 32-bit cells (1 or 2), big-endian, high cell first.
+    void property_cells(const std::string& name, std::uint64_t value, int cells) {
+        if (cells == 1) return property_u32(name, static_cast<std::uint32_t>(value));
+        char be[8];
+        fdt64_st(be, value);  // big-endian: the high cell first
+        property(name, be, sizeof be);
+    }
+
+    /// Writes a zero-filled property of `size` bytes and returns the offset
+    /// of its value from the start of the blob, for filling in later.
+    std::size_t placeholder(const std::string& name, std::size_t size) {
+        check_size(size, name);
+        if (measuring_) {
+            measure_property(name, size);
+            return struct_begin_ + struct_size_ - align4(size);
+        }
+        void* value = nullptr;
+        retry([&] { return fdt_property_placeholder(buffer_.data(), name.c_str(), static_cast<int>(size), &value); },
+              name);
+        if (size > 0) std::memset(value, 0, size);
+        return static_cast<std::size_t>(static_cast<char*>(value) - buffer_.data());
+    }
+
+    /// Offset, from the start of the blob, of the end of what has been
+    /// written to the structure block so far.
+    std::size_t struct_end() const {
+        if (measuring_) return struct_begin_ + struct_size_;
+        return fdt_off_dt_struct(buffer_.data()) + fdt_size_dt_struct(buffer_.data());
+    }
+
+    /// Finishes the tree and returns the blob, trimmed to its totalsize
+    /// (the capacity stays what the builder started with, or grew to).
+    /// The structure block stays where it was while building, so offsets
+    /// from placeholder() and struct_end() remain valid.
+    std::vector<char> finish() && {
+        retry([&] { return fdt_finish(buffer_.data()); }, "finish");
+        buffer_.resize(fdt_totalsize(buffer_.data()));
+        return std::move(buffer_);
+    }
+
+private:
+    struct measuring_tag {};
+    // Where the structure block starts (after the header and the empty
+    // reserve map) is libfdt's to say: asked of it once, in a small buffer.
+    explicit fdt_builder(measuring_tag) : measuring_(true) {
+        alignas(8) char probe[256];
+        fdt_check(fdt_create(probe, sizeof probe), "fdt_create");
+        fdt_check(fdt_finish_reservemap(probe), "reserve map");
+        struct_begin_ = fdt_off_dt_struct(probe);
+    }
+
+    // Then come the structure block, whose FDT_END tag fdt_finish() adds,
+    // and the strings.
+    static constexpr std::size_t fdt_tag_size = 4;
+    static constexpr std::size_t min_size = 256;
+
+    static void check_size(std::size_t size, const std::string& name) {
+        if (size > static_cast<std::size_t>(INT32_MAX / 2))
+            throw error(errc::limit_exceeded, name, "property too large for libfdt");
+    }
+
+    static std::size_t align4(std::size_t n) { return (n + 3) & ~std::size_t(3); }
+
+    // FDT_PROP, length, name offset, then the value padded to 4 bytes; the
+    // name joins the strings block unless it is already there, as a whole
+    // string or the tail of one (libfdt's fdt_find_add_string_ searches so).
+    void measure_property(const std::string& name, std::size_t size) {
+        struct_size_ += 3 * fdt_tag_size + align4(size);
+        if (names_seen_.size() < max_names_seen &&
+            std::find(names_seen_.begin(), names_seen_.end(), name) != names_seen_.end())
+            return;
+        const std::string_view terminated(name.c_str(), name.size() + 1);
+        if (std::string_view(strings_).find(terminated) == std::string_view::npos)
+            strings_.insert(0, terminated.data(), terminated.size());
+        if (names_seen_.size() < max_names_seen) names_seen_.push_back(name);
+    }
+
+    template <class Op>
+    void retry(Op&& op, const std::string& subject) {
+        for (;;) {
+            const int rc = op();
+            if (rc != -FDT_ERR_NOSPACE) {
+                fdt_check(rc, subject, "cannot build FIT structure");
+                return;
+            }
+            if (buffer_.size() > static_cast<std::size_t>(INT32_MAX / 2))
+                throw error(std::error_code(rc, libfdt_category()), subject, "FIT structure too large");
+            std::vector<char> bigger(buffer_.size() * 2);
+            fdt_check(fdt_resize(buffer_.data(), bigger.data(), static_cast<int>(bigger.size())), subject,
+                      "cannot grow FIT structure");
+            buffer_.swap(bigger);
+        }
+    }
+
+    std::vector<char> buffer_;
+    bool measuring_ = false;
+    std::size_t struct_begin_ = 0;  // measuring: see the measuring constructor
+    std::size_t struct_size_ = 0;  // measuring: the structure block so far, without FDT_END
+    std::string strings_;          // measuring: the strings block as libfdt would hold it
+    // Measuring: names known to be in strings_ already (a FIT uses a few
+    // dozen, so a short list saves searching the block for each property).
+    static constexpr std::size_t max_names_seen = 64;
+    std::vector<std::string> names_seen_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/fdt_builder.hpp> ----
 // ---- begin <fitstream/detail/sign/regions.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -5621,6 +6070,77 @@ inline std::vector<std::string> hashed_node_list(const std::string& configuratio
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/sign/regions.hpp> ----
+// ---- begin <fitstream/sign/algorithm.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// The `algo` and `padding` values of a FIT signature node, as U-Boot's
+/// mkimage writes them and its verified boot reads them: which checksums
+/// and which crypto, what size a signature `value` has. Plain parsing, no
+/// OpenSSL: the keys are in <fitstream/sign/key.hpp>.
+
+
+#include <cstddef>
+#include <string>
+
+namespace fitstream {
+
+/// A parsed `algo` value, e.g. "sha256,rsa2048".
+struct signature_algorithm {
+    std::string name;      ///< the whole value
+    std::string checksum;  ///< "sha1", "sha256", "sha384" or "sha512"
+    std::string crypto;    ///< "rsa2048", "rsa3072", "rsa4096", "ecdsa256" or "ecdsa384"
+    bool rsa = true;       ///< false: ECDSA
+    unsigned key_bits = 0;
+    std::size_t signature_size = 0;  ///< bytes of `value`: the modulus, or r and s raw
+    std::string curve;               ///< ECDSA: "prime256v1" or "secp384r1"
+};
+
+/// The `algo` values fitstream signs with, for messages and help text:
+/// "sha1|sha256|sha384|sha512 , rsa2048|... (e.g. sha256,rsa2048)".
+inline std::string signature_algorithm_names() {
+    return "sha1|sha256|sha384|sha512 , rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384 (e.g. sha256,rsa2048)";
+}
+
+/// Parses `algo`, "<checksum>,<crypto>".
+/// @returns the checksum and crypto parts, the key size and the size of a
+///          signature `value` (and the curve, for ECDSA).
+/// @throws fitstream::error (errc::unsupported), subject `algo`, naming the
+///         valid values, when either part is not one listed in
+///         signature_algorithm_names().
+inline signature_algorithm parse_signature_algorithm(const std::string& algo) {
+    signature_algorithm a;
+    a.name = algo;
+    const auto comma = algo.find(',');
+    const auto bad = [&] {
+        return error(errc::unsupported, algo, "unknown signature algorithm (valid: " + signature_algorithm_names() + ")");
+    };
+    if (comma == std::string::npos) throw bad();
+    a.checksum = algo.substr(0, comma);
+    a.crypto = algo.substr(comma + 1);
+    if (a.checksum != "sha1" && a.checksum != "sha256" && a.checksum != "sha384" && a.checksum != "sha512") throw bad();
+    if (a.crypto == "rsa2048" || a.crypto == "rsa3072" || a.crypto == "rsa4096") {
+        a.key_bits = static_cast<unsigned>(std::stoul(a.crypto.substr(3)));
+        a.signature_size = a.key_bits / 8;
+    } else if (a.crypto == "ecdsa256" || a.crypto == "ecdsa384") {
+        a.rsa = false;
+        a.key_bits = a.crypto == "ecdsa256" ? 256 : 384;
+        a.signature_size = 2 * a.key_bits / 8;
+        a.curve = a.key_bits == 256 ? "prime256v1" : "secp384r1";
+    } else {
+        throw bad();
+    }
+    return a;
+}
+
+/// The `padding` property's value for `p`: "pss", or nullptr for PKCS#1
+/// v1.5, U-Boot's default, for which mkimage omits the property.
+inline const char* padding_name(signature_padding p) noexcept {
+    return p == signature_padding::pss ? "pss" : nullptr;
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/algorithm.hpp> ----
 // ---- begin <fitstream/sign/key.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -5815,77 +6335,6 @@ inline key_node_key read_key_node(const void* fdt, int node, const std::string& 
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/sign/key_node.hpp> ----
-// ---- begin <fitstream/sign/algorithm.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// The `algo` and `padding` values of a FIT signature node, as U-Boot's
-/// mkimage writes them and its verified boot reads them: which checksums
-/// and which crypto, what size a signature `value` has. Plain parsing, no
-/// OpenSSL: the keys are in <fitstream/sign/key.hpp>.
-
-
-#include <cstddef>
-#include <string>
-
-namespace fitstream {
-
-/// A parsed `algo` value, e.g. "sha256,rsa2048".
-struct signature_algorithm {
-    std::string name;      ///< the whole value
-    std::string checksum;  ///< "sha1", "sha256", "sha384" or "sha512"
-    std::string crypto;    ///< "rsa2048", "rsa3072", "rsa4096", "ecdsa256" or "ecdsa384"
-    bool rsa = true;       ///< false: ECDSA
-    unsigned key_bits = 0;
-    std::size_t signature_size = 0;  ///< bytes of `value`: the modulus, or r and s raw
-    std::string curve;               ///< ECDSA: "prime256v1" or "secp384r1"
-};
-
-/// The `algo` values fitstream signs with, for messages and help text:
-/// "sha1|sha256|sha384|sha512 , rsa2048|... (e.g. sha256,rsa2048)".
-inline std::string signature_algorithm_names() {
-    return "sha1|sha256|sha384|sha512 , rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384 (e.g. sha256,rsa2048)";
-}
-
-/// Parses `algo`, "<checksum>,<crypto>".
-/// @returns the checksum and crypto parts, the key size and the size of a
-///          signature `value` (and the curve, for ECDSA).
-/// @throws fitstream::error (errc::unsupported), subject `algo`, naming the
-///         valid values, when either part is not one listed in
-///         signature_algorithm_names().
-inline signature_algorithm parse_signature_algorithm(const std::string& algo) {
-    signature_algorithm a;
-    a.name = algo;
-    const auto comma = algo.find(',');
-    const auto bad = [&] {
-        return error(errc::unsupported, algo, "unknown signature algorithm (valid: " + signature_algorithm_names() + ")");
-    };
-    if (comma == std::string::npos) throw bad();
-    a.checksum = algo.substr(0, comma);
-    a.crypto = algo.substr(comma + 1);
-    if (a.checksum != "sha1" && a.checksum != "sha256" && a.checksum != "sha384" && a.checksum != "sha512") throw bad();
-    if (a.crypto == "rsa2048" || a.crypto == "rsa3072" || a.crypto == "rsa4096") {
-        a.key_bits = static_cast<unsigned>(std::stoul(a.crypto.substr(3)));
-        a.signature_size = a.key_bits / 8;
-    } else if (a.crypto == "ecdsa256" || a.crypto == "ecdsa384") {
-        a.rsa = false;
-        a.key_bits = a.crypto == "ecdsa256" ? 256 : 384;
-        a.signature_size = 2 * a.key_bits / 8;
-        a.curve = a.key_bits == 256 ? "prime256v1" : "secp384r1";
-    } else {
-        throw bad();
-    }
-    return a;
-}
-
-/// The `padding` property's value for `p`: "pss", or nullptr for PKCS#1
-/// v1.5, U-Boot's default, for which mkimage omits the property.
-inline const char* padding_name(signature_padding p) noexcept {
-    return p == signature_padding::pss ? "pss" : nullptr;
-}
-
-}  // namespace fitstream
-// ---- end <fitstream/sign/algorithm.hpp> ----
 
 #include <cstddef>
 #include <cstdint>
@@ -6166,30 +6615,16 @@ private:
 
 }  // namespace fitstream
 // ---- end <fitstream/sign/key.hpp> ----
-// ---- begin <fitstream/detail/write/structure.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// The FDT structure of a FIT, built with libfdt's sequential writer before
-/// any payload byte exists.
-///
-/// Every value that depends on a payload has a fixed size (`data-size`,
-/// `data-offset` and `data-position` are one cell; a hash `value` has its
-/// algorithm's digest size), so the structure can be laid out in full with
-/// zero placeholders, and the writer fills them in once the payloads have
-/// streamed through codec and hash. For embedded data the `data` property is
-/// written with length 0 and the payload is spliced in at that point when
-/// the file is assembled: the structure in memory never holds payload bytes.
-
 
 #include <algorithm>
 #include <cstddef>
 #include <map>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace fitstream {
+namespace detail {
 
 /// Where one image's payload-dependent values sit in the structure blob
 /// (byte offsets from the start of the blob).
@@ -6221,8 +6656,6 @@ struct structure {
     std::vector<signature_slot> signatures;  ///< filled by detail::sign_structure(), in node order
 };
 
-namespace detail {
-
 /// Loads each key file once, however many signatures use it.
 using key_cache = std::map<std::string, std::shared_ptr<const signing_key>>;
 
@@ -6245,9 +6678,12 @@ inline void write_signature_properties(fdt_builder& fdt, const signature_spec& s
     fdt.property_string("algo", spec.algo);
     if (!spec.key_name_hint.empty()) fdt.property_string("key-name-hint", spec.key_name_hint);
     if (const char* padding = padding_name(spec.padding)) fdt.property_string("padding", padding);
-    if (!spec.signer_name.empty()) fdt.property_string("signer-name", spec.signer_name);
-    if (!spec.signer_name.empty())
+    // The version names the signer's version, so it goes with the name
+    // (and defaults to fitstream's); without a name there is neither.
+    if (!spec.signer_name.empty()) {
+        fdt.property_string("signer-name", spec.signer_name);
         fdt.property_string("signer-version", spec.signer_version.empty() ? version_string() : spec.signer_version);
+    }
     if (!spec.comment.empty()) fdt.property_string("comment", spec.comment);
     if (const auto t = spec.timestamp ? spec.timestamp : fit.timestamp) fdt.property_u32("timestamp", *t);
 }
@@ -6403,8 +6839,6 @@ inline void write_configuration_node(fdt_builder& fdt, const configuration& conf
     fdt.end_node();
 }
 
-}  // namespace detail
-
 /// Builds the structure of `fit` for `options.layout`, placeholders zero,
 /// with every signature's key loaded and checked against its algorithm.
 /// @throws fitstream::error from tree::validate() or libfdt; a key that
@@ -6416,10 +6850,10 @@ inline structure build_structure(const tree& fit, const layout_options& options)
     out.slots.resize(fit.images.size());
     // Keys are read and checked here, before any payload: a missing or
     // wrong key fails the write before it starts.
-    detail::key_cache keys;
+    key_cache keys;
 
     // `slots` null: measuring, where one scratch entry serves every image.
-    const auto write = [&](detail::fdt_builder& fdt, std::vector<image_slots>* slots,
+    const auto write = [&](fdt_builder& fdt, std::vector<image_slots>* slots,
                            std::vector<signature_slot>& signatures) {
         image_slots scratch;
         fdt.begin_node("");
@@ -6430,7 +6864,7 @@ inline structure build_structure(const tree& fit, const layout_options& options)
         fdt.begin_node("images");
         for (std::size_t i = 0; i < fit.images.size(); ++i) {
             scratch.hash_value_at.clear();
-            detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout,
+            write_image_node(fdt, fit.images[i], fit.address_cells, options.layout,
                                      options.position.has_value(), slots ? (*slots)[i] : scratch, fit, i, keys,
                                      signatures);
         }
@@ -6438,35 +6872,148 @@ inline structure build_structure(const tree& fit, const layout_options& options)
 
         fdt.begin_node("configurations");
         if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
-        for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, signatures);
+        for (const auto& conf : fit.configurations) write_configuration_node(fdt, conf, fit, keys, signatures);
         fdt.end_node();
 
         fdt.end_node();
     };
 
     // Measured first, then built in a buffer of exactly that size (plus
-    // the padding write_fit() adds for external data, when that is small),
+    // the padding the layout plan adds for external data, when that is
+    // small),
     // so the blob is never copied to grow and keeps no slack: with 100,000
     // DTBs it is tens of MiB. The keys are loaded in the first pass only.
     std::size_t size = 0;
     {
-        auto measure = detail::fdt_builder::measure();
+        auto measure = fdt_builder::measure();
         std::vector<signature_slot> signatures;
         write(measure, nullptr, signatures);
         size = measure.size();
     }
-    if (options.layout == data_layout::external) {
-        const std::size_t padded = static_cast<std::size_t>(align_up(size, std::max<std::uint64_t>(4, options.align)));
-        if (padded - size <= size / 2 + 64 * 1024) size = padded;
-    }
-    detail::fdt_builder fdt(size);
+    fdt_builder fdt(structure_capacity(size, options));
     write(fdt, &out.slots, out.signatures);
     out.blob = std::move(fdt).finish();
     return out;
 }
 
+}  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/write/structure.hpp> ----
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+class placement {
+public:
+    placement(structure& st, sink& out, const layout_plan& plan) : st_(st), out_(out), plan_(plan) {
+        stored_sizes_.reserve(st.slots.size());
+    }
+
+    // Image `index` starts: its bytes go after everything placed so far.
+    void begin(const image& img, std::size_t index) {
+        at_ = plan_.place(img, st_.slots[index].data_end, st_.blob.size(), shift_);
+        stored_ = 0;
+    }
+
+    // Writes the next stored bytes of the current image.
+    // @throws errc::limit_exceeded past what its cells can address; the
+    //         sink's errors
+    void store(const char* data, std::size_t size) {
+        if (size > at_.limit - stored_)
+            throw error(errc::limit_exceeded, at_.limit_what,
+                        "more than " + std::to_string(at_.limit) + " bytes stored, past what the FIT's 32-bit "
+                        "cells can address");
+        out_.write_at(at_.file_offset + stored_, data, size);
+        stored_ += size;
+    }
+
+    // Image `index` is stored: its digests (concatenated in image::hashes()
+    // order), size and offset go into the structure.
+    void end(const image& img, std::size_t index, const std::uint8_t* digests) {
+        const image_slots& slots = st_.slots[index];
+        char* blob = st_.blob.data();
+        std::size_t at = 0;
+        for (std::size_t k = 0; k < slots.hash_value_at.size(); ++k) {
+            std::memcpy(blob + slots.hash_value_at[k], digests + at, img.hashes()[k].digest_size);
+            at += img.hashes()[k].digest_size;
+        }
+        // The limits checked in store() keep these within a cell.
+        const auto stored = static_cast<std::uint32_t>(stored_);
+        if (plan_.embedded()) {
+            fdt32_st(blob + slots.data_end - 8, stored);  // the `data` property's length
+        } else {
+            fdt32_st(blob + slots.data_size_at, stored);
+            fdt32_st(blob + slots.data_offset_at, static_cast<std::uint32_t>(plan_.data_offset(shift_)));
+        }
+        shift_ += plan_.advance(stored_);
+        stored_sizes_.push_back(stored_);
+    }
+
+    std::uint64_t file_offset() const { return at_.file_offset; }
+    std::uint64_t stored_size() const { return stored_; }
+    // Embedded: payload bytes spliced in so far; external: data area used so far.
+    std::uint64_t shift() const { return shift_; }
+
+    // Embedded: the header grows by the payloads spliced into the
+    // structure block. Call it once every image is placed and signed.
+    void grow_header() {
+        if (!plan_.embedded()) return;
+        void* hdr = st_.blob.data();
+        fdt_set_size_dt_struct(hdr, static_cast<std::uint32_t>(fdt_size_dt_struct(hdr) + shift_));
+        fdt_set_off_dt_strings(hdr, static_cast<std::uint32_t>(fdt_off_dt_strings(hdr) + shift_));
+        fdt_set_totalsize(hdr, static_cast<std::uint32_t>(fdt_totalsize(hdr) + shift_));
+    }
+
+    // The FDT totalsize the FIT has once the structure is written.
+    std::uint64_t structure_size() const { return st_.blob.size() + (plan_.embedded() ? shift_ : 0); }
+    // The size of the FIT file.
+    std::uint64_t total_size() const { return plan_.embedded() ? structure_size() : plan_.data_base() + shift_; }
+
+    // The last step, once every payload is stored and the structure is
+    // final: writes it (for embedded data, spliced around the payloads
+    // already in place).
+    void write_structure() {
+        if (!plan_.embedded()) return out_.write_at(0, st_.blob.data(), st_.blob.size());
+        std::size_t from = 0;
+        std::uint64_t inserted = 0;
+        for (std::size_t i = 0; i < st_.slots.size(); ++i) {
+            const std::size_t to = st_.slots[i].data_end;
+            out_.write_at(from + inserted, st_.blob.data() + from, to - from);
+            inserted += align_up(stored_sizes_[i], 4);
+            from = to;
+        }
+        out_.write_at(from + inserted, st_.blob.data() + from, st_.blob.size() - from);
+    }
+
+private:
+    structure& st_;
+    sink& out_;
+    const layout_plan& plan_;
+    image_place at_;
+    std::uint64_t stored_ = 0;
+    std::uint64_t shift_ = 0;
+    std::vector<std::uint64_t> stored_sizes_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/placement.hpp> ----
+// ---- begin <fitstream/detail/write/signer.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Signing in the writer's final phase: once every image's digests, sizes
+/// and offsets are in the structure blob, and before the blob is written,
+/// each signature `value` (and `hashed-strings`) placeholder is filled.
+/// Nothing is read again: a configuration signature covers only structure
+/// bytes, and an image signature signs the digest its hash node holds.
+
 
 #include <cstdint>
 #include <cstring>
@@ -6492,7 +7039,7 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
     // the regions hold the same bytes either way.
     std::vector<char> walk(st.blob);
     for (const auto& slot : st.slots)
-        if (slot.data_end != 0) store_be32(walk.data() + slot.data_end - 8, 0);
+        if (slot.data_end != 0) fdt32_st(walk.data() + slot.data_end - 8, 0);
     const int rc = check_fdt(walk.data(), walk.size());
     if (rc < 0) throw error(std::error_code(rc, libfdt_category()), "signing", "FIT structure is not valid");
 
@@ -6503,8 +7050,8 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
             // hashed-strings = <0 size>: the first cell is a legacy offset
             // that must stay 0; every string is in the block by now.
             for (auto* blob : {&st.blob, &walk}) {
-                store_be32(blob->data() + sig.hashed_strings_at, 0);
-                store_be32(blob->data() + sig.hashed_strings_at + 4, strings_size);
+                fdt32_st(blob->data() + sig.hashed_strings_at, 0);
+                fdt32_st(blob->data() + sig.hashed_strings_at + 4, strings_size);
             }
             auto regions = find_signed_regions(walk.data(), sig.hashed_nodes, sig.node);
             regions.push_back({fdt_off_dt_strings(walk.data()), strings_size});
@@ -6529,7 +7076,6 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -6584,8 +7130,9 @@ struct write_options {
     /// so the budget can be passed by about one job's needs (two chunks, or
     /// one codec segment's input and output), and a budget smaller than that
     /// acts as that. Besides it, each worker holds one input buffer
-    /// (chunk_size, or a codec segment and its dictionary) and its codec's
-    /// state. write_result::peak_buffered reports what was used.
+    /// (chunk_size, or a codec segment and its dictionary), a window of at
+    /// most 64 KiB for its encoder's output, and its codec's state.
+    /// write_result::peak_buffered reports what was used.
     std::size_t memory_budget = default_memory_budget;
     /// Called after each image has been stored, in tree order, on the
     /// calling thread.
@@ -6597,54 +7144,29 @@ struct write_options {
 
 namespace detail {
 
-/// The number of worker threads `options` asks for.
+// The number of worker threads `options` asks for.
 inline unsigned writer_threads(const write_options& options) {
     if (options.threads != 0) return options.threads;
     return std::max(1u, std::thread::hardware_concurrency());
 }
 
-/// Places what the pipeline produces: each image's stored bytes at their
-/// final offset in `out`, its size, offset and digests in the structure's
-/// placeholders. Runs on the calling thread, in tree order.
-class placement final : public pipeline_consumer {
+// Takes what the pipeline produces to its place, and reports it: results,
+// on_image and on_progress. Runs on the calling thread, in tree order.
+class placing_consumer final : public pipeline_consumer {
 public:
-    placement(const tree& fit, structure& st, sink& out, const write_options& options, std::uint64_t data_base,
-              std::uint64_t input_total)
-        : fit_(fit), st_(st), out_(out), options_(options), data_base_(data_base),
-          embedded_(options.layout.layout == data_layout::embedded),
-          align_(embedded_ ? 4 : options.layout.align) {
+    placing_consumer(const tree& fit, placement& place, const write_options& options, std::uint64_t input_total)
+        : fit_(fit), place_(place), options_(options) {
         result.images.reserve(fit.images.size());
         progress_.input_total = input_total;
         progress_.images_total = fit.images.size();
     }
 
     write_result result;
-    /// embedded: payload bytes inserted so far; external: data area used so far
-    std::uint64_t shift = 0;
 
-    void begin_image(std::size_t index) override {
-        const image& img = fit_.images[index];
-        current_ = {};
-        limit_what_ = "/images/" + img.name;
-        if (embedded_) {
-            current_.file_offset = st_.slots[index].data_end + shift;
-            limit_ = max_embedded_size - std::min<std::uint64_t>(max_embedded_size, st_.blob.size() + shift);
-            limit_what_ += ": data";
-        } else {
-            current_.file_offset = data_base_ + shift;
-            const std::uint64_t start = options_.layout.position ? data_base_ + shift : shift;
-            limit_ = max_cell_value - std::min<std::uint64_t>(max_cell_value, start);
-            limit_what_ += options_.layout.position ? ": data-position + data-size" : ": data-offset + data-size";
-        }
-    }
+    void begin_image(std::size_t index) override { place_.begin(fit_.images[index], index); }
 
     void stored(const char* data, std::size_t size, std::uint64_t input_done) override {
-        if (size > limit_ - current_.stored_size)
-            throw error(errc::limit_exceeded, limit_what_,
-                        "more than " + std::to_string(limit_) + " bytes stored, past what the FIT's 32-bit "
-                        "cells can address");
-        out_.write_at(current_.file_offset + current_.stored_size, data, size);
-        current_.stored_size += size;
+        place_.store(data, size);
         progress_.stored_done += size;
         if (options_.on_progress) {
             write_progress now = progress_;
@@ -6655,68 +7177,21 @@ public:
 
     void end_image(std::size_t index, const std::uint8_t* digests, std::uint64_t input_size) override {
         const image& img = fit_.images[index];
-        const image_slots& slots = st_.slots[index];
-        char* blob = st_.blob.data();
-        std::size_t at = 0;
-        for (std::size_t k = 0; k < slots.hash_value_at.size(); ++k) {
-            std::memcpy(blob + slots.hash_value_at[k], digests + at, img.hashes()[k].digest_size);
-            at += img.hashes()[k].digest_size;
-        }
-        current_.input_size = input_size;
-        if (embedded_) {
-            store_be32(blob + slots.data_end - 8, static_cast<std::uint32_t>(current_.stored_size));
-        } else {
-            store_be32(blob + slots.data_size_at, static_cast<std::uint32_t>(current_.stored_size));
-            store_be32(blob + slots.data_offset_at,
-                       static_cast<std::uint32_t>(options_.layout.position ? data_base_ + shift : shift));
-        }
-        shift += align_up(current_.stored_size, align_);
-        result.images.push_back(current_);
+        const image_result done{input_size, place_.stored_size(), place_.file_offset()};
+        place_.end(img, index, digests);
+        result.images.push_back(done);
         progress_.input_done += input_size;
         ++progress_.images_done;
-        if (options_.on_image) options_.on_image(img, current_);
+        if (options_.on_image) options_.on_image(img, done);
         if (options_.on_progress) options_.on_progress(progress_);
     }
 
 private:
     const tree& fit_;
-    structure& st_;
-    sink& out_;
+    placement& place_;
     const write_options& options_;
-    const std::uint64_t data_base_;
-    const bool embedded_;
-    const std::uint64_t align_;
-    image_result current_;
-    std::uint64_t limit_ = 0;
-    std::string limit_what_;
     write_progress progress_;
 };
-
-/// The last phase, once every payload is stored and every digest is in the
-/// structure: writes the structure (for embedded data, spliced around the
-/// payloads already in place) and returns the FIT's total size. Nothing in
-/// the structure changes after this point, so whatever must cover the
-/// final structure (a signature) is computed before it.
-inline void write_structure(structure& st, sink& out, bool embedded, std::uint64_t data_base, std::uint64_t shift,
-                            write_result& result) {
-    if (embedded) {
-        std::size_t from = 0;
-        std::uint64_t inserted = 0;
-        for (std::size_t i = 0; i < st.slots.size(); ++i) {
-            const std::size_t to = st.slots[i].data_end;
-            out.write_at(from + inserted, st.blob.data() + from, to - from);
-            inserted += align_up(result.images[i].stored_size, 4);
-            from = to;
-        }
-        out.write_at(from + inserted, st.blob.data() + from, st.blob.size() - from);
-        result.structure_size = st.blob.size() + shift;
-        result.total_size = result.structure_size;
-    } else {
-        out.write_at(0, st.blob.data(), st.blob.size());
-        result.structure_size = st.blob.size();
-        result.total_size = data_base + shift;
-    }
-}
 
 }  // namespace detail
 
@@ -6728,84 +7203,45 @@ inline void write_structure(structure& st, sink& out, bool embedded, std::uint64
 /// output is the same for any thread count. `out`, on_image and on_progress
 /// are used from the calling thread only. Encoders run on the workers,
 /// several at once: a codec must not share mutable state between encoders.
-/// @throws fitstream::error: an invalid tree (errc::invalid_argument), an
-///         unreadable or changing input (OS category, errc::input_changed),
-///         a size or offset past 32 bits (errc::limit_exceeded), or a codec,
-///         libfdt or write failure. When several images fail, the first in
+/// @returns the sizes and offsets written (see write_result)
+/// @throws fitstream::error: an invalid tree or options (errc::invalid_argument,
+///         also for a chunk_size of 0 or a layout position inside the
+///         structure), an unreadable or changing input (OS category,
+///         errc::input_changed), a size or offset past 32 bits
+///         (errc::limit_exceeded), a key that cannot sign, or a codec,
+///         libfdt or sink failure. When several images fail, the first in
 ///         tree order is reported, after every worker has stopped. When it
 ///         throws, `out` is not committed.
 inline write_result write_fit(const tree& fit, sink& out, const write_options& options = {}) {
-    const auto& layout = options.layout;
     if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
-    structure st = build_structure(fit, layout);
-    const bool embedded = layout.layout == data_layout::embedded;
-    const std::uint64_t align = embedded ? 4 : layout.align;
-
-    // External data starts after the structure padded to the alignment, and
-    // the padded size is what the header says, as with mkimage -E -B.
-    std::uint64_t data_base = 0;
-    if (!embedded) {
-        const std::uint64_t padded = align_up(st.blob.size(), std::max<std::uint64_t>(4, align));
-        st.blob.resize(static_cast<std::size_t>(padded), '\0');
-        fdt_set_totalsize(st.blob.data(), static_cast<std::uint32_t>(padded));
-        data_base = padded;
-        if (layout.position) {
-            if (*layout.position < padded)
-                throw error(errc::invalid_argument, "position",
-                            "data position " + std::to_string(*layout.position) + " falls inside the " +
-                                std::to_string(padded) + "-byte FIT structure");
-            data_base = *layout.position;
-        }
-    }
-
-    // Every input's size is taken now, so a missing file fails before any
-    // work, a file that changes size before its turn is caught, and what
-    // cannot fit whatever the codecs achieve is refused before a byte is
-    // written: images stored as they are have a known size.
-    std::vector<std::uint64_t> planned_sizes;
-    planned_sizes.reserve(fit.images.size());
-    std::uint64_t input_total = 0;
-    {
-        std::uint64_t known = embedded ? st.blob.size() : (layout.position ? data_base : 0);
-        for (const auto& img : fit.images) {
-            planned_sizes.push_back(source_size(img.data));
-            input_total += planned_sizes.back();
-            if (img.compression() == "none") known += align_up(planned_sizes.back(), align);
-        }
-        if (embedded ? known > max_embedded_size : known > max_cell_value + 1)
-            throw error(errc::limit_exceeded, out.name(),
-                        std::to_string(known) + " bytes exceed what a FIT can address (" +
-                            (embedded ? "2 GiB - 1 with embedded data, libfdt's limit" : "4 GiB of external data") +
-                            ")");
-    }
+    detail::structure st = detail::build_structure(fit, options.layout);
+    detail::layout_plan plan(options.layout);
+    plan.place_data_area(st.blob);
+    plan.plan_sizes(fit, st.blob.size(), out.name());
 
     // Phase 1: every payload through codec and hashes, stored in place;
     // each image's size, offset and digests go into the placeholders.
-    detail::placement place(fit, st, out, options, data_base, input_total);
+    detail::placement place(st, out, plan);
+    detail::placing_consumer consumer(fit, place, options, plan.input_total());
     {
-        detail::pipeline work(fit.images, planned_sizes, detail::writer_threads(options), options.memory_budget,
+        detail::pipeline work(fit.images, plan.sizes(), detail::writer_threads(options), options.memory_budget,
                               options.chunk_size);
-        work.run(place);
-        place.result.peak_buffered = work.peak_in_flight();
+        work.run(consumer);
+        consumer.result.peak_buffered = work.peak_in_flight();
     }
-    write_result result = std::move(place.result);
-    const std::uint64_t shift = place.shift;
+    write_result result = std::move(consumer.result);
 
     // Phase 2: the structure is final. Signatures first: every digest,
     // size and offset is in the blob now, and the signed region (U-Boot
     // excludes the data properties) does not change when embedded data is
     // spliced in below, which grows the structure block by what was spliced.
-    detail::sign_structure(st, st.blob.size() + (embedded ? shift : 0));
-
-    if (embedded) {
-        void* hdr = st.blob.data();
-        fdt_set_size_dt_struct(hdr, static_cast<std::uint32_t>(fdt_size_dt_struct(hdr) + shift));
-        fdt_set_off_dt_strings(hdr, static_cast<std::uint32_t>(fdt_off_dt_strings(hdr) + shift));
-        fdt_set_totalsize(hdr, static_cast<std::uint32_t>(fdt_totalsize(hdr) + shift));
-    }
+    detail::sign_structure(st, place.structure_size());
+    place.grow_header();
 
     // Phase 3: write the structure, then commit.
-    detail::write_structure(st, out, embedded, data_base, shift, result);
+    place.write_structure();
+    result.structure_size = place.structure_size();
+    result.total_size = place.total_size();
     out.commit(result.total_size);
     return result;
 }
@@ -6914,7 +7350,7 @@ public:
     /// own. Returns the image name, for add_configuration().
     template <class Codec = codec::none>
     std::string add_overlay(source dtb, typename Codec::options options = {}) {
-        const std::string file = dtb.name().substr(dtb.name().rfind('/') + 1);
+        const std::string file = detail::base_name(dtb.name());
         return add_image<Codec>("fdt-" + std::to_string(++fdt_count_), "flat_dt", std::move(dtb), options, file).name;
     }
 
@@ -6947,7 +7383,8 @@ public:
     }
 
     /// The tree as built, with every configuration booting the kernel,
-    /// ramdisk and loadables present.
+    /// ramdisk and loadables present. Not validated here: write_fit() does
+    /// (tree::validate()).
     tree build() const {
         tree out = tree_;
         // Looked up once, not per configuration: linear in the tree's size.
@@ -6966,11 +7403,13 @@ public:
         return out;
     }
 
-    /// Writes the FIT atomically to `path`.
+    /// Writes the FIT atomically to `path`: write_fit(build(), path, options).
+    /// @throws fitstream::error as write_fit()
     write_result write(const std::string& path, const write_options& options = {}) const {
         return write_fit(build(), path, options);
     }
     /// Writes the FIT to any sink: fd_sink, iostreams_sink, a custom one.
+    /// @throws fitstream::error as write_fit()
     write_result write(sink& out, const write_options& options = {}) const { return write_fit(build(), out, options); }
 
 private:
@@ -7032,21 +7471,28 @@ namespace fitstream {
 template <class Device>
 class iostreams_sink final : public sink {
 public:
+    /// @throws fitstream::error (OS category) when the spool file cannot
+    ///         be created
     iostreams_sink(Device& device, std::string name)
         : device_(device), name_(std::move(name)), spool_(detail::create_anonymous_temporary()) {}
 
+    /// Writes into the spool file.
+    /// @throws fitstream::error (OS category) naming the sink
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
         detail::pwrite_all(spool_.get(), data, size, offset, name_);
     }
 
+    /// Writes the first `total_size` bytes of the spool file to the device
+    /// (gaps as zeros). Without it nothing reaches the device.
+    /// @throws fitstream::error (OS category: EIO when the device accepts
+    ///         no more bytes), or what the device throws
     void commit(std::uint64_t total_size) override {
         std::vector<char> buffer(1u << 20);
         for (std::uint64_t at = 0; at < total_size;) {
             // Unwritten gaps (alignment padding past the last payload) read as zero.
             std::fill(buffer.begin(), buffer.end(), '\0');
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(total_size - at, buffer.size()));
-            const ssize_t got = ::pread(spool_.get(), buffer.data(), n, static_cast<off_t>(at));
-            if (got < 0) detail::throw_os_error(errno, name_, "cannot read the spool file");
+            detail::pread_up_to(spool_.get(), buffer.data(), n, at, name_);
             for (std::size_t done = 0; done < n;) {
                 const std::streamsize put = boost::iostreams::write(device_, buffer.data() + done,
                                                                     static_cast<std::streamsize>(n - done));

@@ -1,16 +1,28 @@
 // SPDX-License-Identifier: MIT
 // Layout arithmetic and limits (<fitstream/layout.hpp>): alignment, the
-// options mkimage -E / -B / -p accept, and the 32-bit FIT cell limit.
+// options mkimage -E / -B / -p accept, and the 32-bit FIT cell limit; and
+// the layout plan as write_fit() carries it out: where the data area
+// starts, each image's offset and cells, and sizes past 32 bits refused
+// before or while they are stored, never wrapped. The FITs are written to
+// a sink that records what was written where, so 4 GiB offsets cost no disk.
 #define BOOST_TEST_MODULE fitstream layout
 #include <boost/test/unit_test.hpp>
 
 #include <fitstream/fitstream.hpp>
 
+#include "support.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -192,5 +204,267 @@ BOOST_AUTO_TEST_CASE(limit_exceeded_is_a_std_system_error) {
     } catch (const std::system_error& e) {
         BOOST_TEST((e.code() == fitstream::make_error_code(fitstream::errc::limit_exceeded)));
         BOOST_TEST(std::string(e.code().category().name()) == "fitstream");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The layout plan, through write_fit()
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// Records every write_at(); bytes() reassembles them (gaps as zeros) up to
+// a size, so a FIT whose data starts near 4 GiB costs only what it stores.
+class recording_sink final : public fitstream::sink {
+public:
+    void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
+        writes[offset].append(static_cast<const char*>(data), size);
+    }
+    void commit(std::uint64_t total_size) override { committed = total_size; }
+    const std::string& name() const noexcept override { return name_; }
+
+    // The bytes in [from, from + size).
+    std::string bytes(std::uint64_t from, std::size_t size) const {
+        std::string out(size, '\0');
+        for (const auto& [at, data] : writes) {
+            const std::uint64_t lo = std::max(at, from);
+            const std::uint64_t hi = std::min<std::uint64_t>(at + data.size(), from + size);
+            if (lo < hi) std::memcpy(&out[lo - from], data.data() + (lo - at), hi - lo);
+        }
+        return out;
+    }
+
+    std::map<std::uint64_t, std::string> writes;
+    std::optional<std::uint64_t> committed;
+
+private:
+    std::string name_ = "recorded.fit";
+};
+
+// The FDT at the start of what `out` recorded (its header says how long).
+std::string structure_of(const recording_sink& out) {
+    const std::string header = out.bytes(0, 40);
+    return out.bytes(0, fdt_totalsize(header.data()));
+}
+
+std::uint32_t u32_prop(const std::string& fdt, const std::string& path, const char* name) {
+    const int node = fdt_path_offset(fdt.data(), path.c_str());
+    BOOST_TEST_REQUIRE(node >= 0, path);
+    int len = 0;
+    const void* value = fdt_getprop(fdt.data(), node, name, &len);
+    BOOST_TEST_REQUIRE(value != nullptr, path << " " << name);
+    BOOST_TEST_REQUIRE(len == 4);
+    return fdt32_ld(static_cast<const fdt32_t*>(value));
+}
+
+// Three images stored as they are, of sizes that are not multiples of the
+// alignment.
+fitstream::tree three_images(const std::string& kernel, const std::string& ramdisk, const std::string& tee) {
+    fitstream::fit_builder fit("layout");
+    fit.arch("arm64").timestamp(0);
+    fit.add_kernel(fitstream::source::memory_view(kernel.data(), kernel.size(), "kernel"));
+    fit.add_ramdisk(fitstream::source::memory_view(ramdisk.data(), ramdisk.size(), "ramdisk"));
+    fit.add_loadable("tee", "tee", fitstream::source::memory_view(tee.data(), tee.size(), "tee"));
+    return fit.build();
+}
+
+fitstream::write_options external_options(std::uint32_t align, std::optional<std::uint64_t> position = {}) {
+    fitstream::write_options options;
+    options.layout = external(align, position);
+    options.threads = 1;
+    return options;
+}
+
+// Runs write_fit and returns what it threw (nothing: threw == false).
+outcome write_outcome(const fitstream::tree& fit, fitstream::sink& out, const fitstream::write_options& options) {
+    outcome r;
+    try {
+        fitstream::write_fit(fit, out, options);
+    } catch (const fitstream::error& e) {
+        r.threw = true;
+        r.code = e.code();
+        r.subject = e.subject();
+        r.what = e.what();
+    }
+    return r;
+}
+
+// A sparse file of `size` bytes: a planned size that costs no disk.
+std::string sparse_file(const fitstream_test::temp_dir& dir, const std::string& name, std::uint64_t size) {
+    const auto path = (dir / name).string();
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    BOOST_TEST_REQUIRE(fd >= 0);
+    BOOST_TEST_REQUIRE(::ftruncate(fd, static_cast<off_t>(size)) == 0);
+    ::close(fd);
+    return path;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(external_data_starts_after_the_padded_structure_each_image_aligned) {
+    const std::string kernel(5000, 'k'), ramdisk(3, 'r'), tee(0x1001, 't');
+    const auto fit = three_images(kernel, ramdisk, tee);
+    for (const std::uint32_t align : {4u, 0x200u, 0x1000u}) {
+        recording_sink out;
+        const auto result = fitstream::write_fit(fit, out, external_options(align));
+        const std::string fdt = structure_of(out);
+        // The structure is padded to the alignment and says so in its header.
+        BOOST_TEST(fdt.size() % align == 0u, "align " << align);
+        BOOST_TEST(result.structure_size == fdt.size());
+        std::uint64_t expected = fdt.size();
+        const std::vector<std::pair<std::string, std::size_t>> images{
+            {"kernel", kernel.size()}, {"ramdisk", ramdisk.size()}, {"tee", tee.size()}};
+        BOOST_TEST_REQUIRE(result.images.size() == images.size());
+        for (std::size_t i = 0; i < images.size(); ++i) {
+            const auto& placed = result.images[i];
+            BOOST_TEST(placed.file_offset == expected, "align " << align << " image " << i);
+            BOOST_TEST(placed.file_offset % align == 0u);
+            BOOST_TEST(placed.stored_size == images[i].second);
+            const std::string path = "/images/" + images[i].first;
+            // data-offset counts from the end of the structure (U-Boot's rule).
+            BOOST_TEST(u32_prop(fdt, path, "data-offset") == placed.file_offset - fdt.size());
+            BOOST_TEST(u32_prop(fdt, path, "data-size") == images[i].second);
+            expected = fitstream::align_up(expected + images[i].second, align);
+        }
+        // The file ends with the last image, padded: no trailing alignment
+        // beyond it.
+        BOOST_TEST(result.total_size == result.images.back().file_offset + fitstream::align_up(tee.size(), align));
+        BOOST_TEST(out.committed.value_or(0) == result.total_size);
+        BOOST_TEST(out.bytes(result.images[0].file_offset, kernel.size()) == kernel);
+        BOOST_TEST(out.bytes(result.images[2].file_offset, tee.size()) == tee);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_position_moves_the_data_area_and_images_carry_absolute_positions) {
+    const std::string kernel(5000, 'k'), ramdisk(3, 'r'), tee(100, 't');
+    const auto fit = three_images(kernel, ramdisk, tee);
+    recording_sink out;
+    const auto result = fitstream::write_fit(fit, out, external_options(0x200, 0x10000));
+    const std::string fdt = structure_of(out);
+    BOOST_TEST(result.images[0].file_offset == 0x10000u);
+    BOOST_TEST(result.images[1].file_offset == 0x10000u + fitstream::align_up(kernel.size(), 0x200));
+    for (const auto& [name, i] : {std::pair<const char*, std::size_t>{"kernel", 0}, {"ramdisk", 1}, {"tee", 2}}) {
+        const std::string path = std::string("/images/") + name;
+        BOOST_TEST(u32_prop(fdt, path, "data-position") == result.images[i].file_offset, path);
+        BOOST_TEST(fdt_getprop(fdt.data(), fdt_path_offset(fdt.data(), path.c_str()), "data-offset", nullptr) ==
+                   nullptr);
+    }
+    BOOST_TEST(out.bytes(0x10000, kernel.size()) == kernel);
+    BOOST_TEST(result.total_size == result.images[2].file_offset + fitstream::align_up(tee.size(), 0x200));
+}
+
+BOOST_AUTO_TEST_CASE(a_position_inside_the_structure_is_refused) {
+    const std::string kernel(100, 'k');
+    const auto fit = three_images(kernel, kernel, kernel);
+    recording_sink out;
+    const auto r = write_outcome(fit, out, external_options(4, 0x40));
+    BOOST_TEST(r.threw);
+    BOOST_TEST((r.code == fitstream::errc::invalid_argument), r.what);
+    BOOST_TEST(r.subject == "position");
+    BOOST_TEST(r.what.find("falls inside the") != std::string::npos, r.what);
+    BOOST_TEST(!out.committed.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(embedded_data_sits_in_the_data_properties) {
+    const std::string kernel(5001, 'k'), ramdisk(3, 'r'), tee(6, 't');
+    const auto fit = three_images(kernel, ramdisk, tee);
+    fitstream::write_options options;
+    options.threads = 1;
+    recording_sink out;
+    const auto result = fitstream::write_fit(fit, out, options);
+    const std::string fdt = structure_of(out);
+    BOOST_TEST(fdt.size() == result.total_size);
+    BOOST_TEST(result.structure_size == result.total_size);
+    BOOST_TEST(fdt_check_full(fdt.data(), fdt.size()) == 0);
+    const std::vector<std::pair<std::string, const std::string*>> images{
+        {"kernel", &kernel}, {"ramdisk", &ramdisk}, {"tee", &tee}};
+    for (std::size_t i = 0; i < images.size(); ++i) {
+        const std::string path = "/images/" + images[i].first;
+        int len = 0;
+        const void* data = fdt_getprop(fdt.data(), fdt_path_offset(fdt.data(), path.c_str()), "data", &len);
+        BOOST_TEST_REQUIRE(data != nullptr, path);
+        BOOST_TEST(static_cast<std::size_t>(len) == images[i].second->size());
+        BOOST_TEST(static_cast<const char*>(data) - fdt.data() == static_cast<std::ptrdiff_t>(result.images[i].file_offset));
+        BOOST_TEST(std::string(static_cast<const char*>(data), static_cast<std::size_t>(len)) == *images[i].second);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(external_data_past_4_gib_is_refused_before_anything_is_written) {
+    fitstream_test::temp_dir dir;
+    // Two uncompressed 2 GiB images: 4 GiB + 8 of data, known before any read.
+    const auto big = sparse_file(dir, "big.bin", 0x80000004u);
+    fitstream::fit_builder fit("big");
+    fit.add_kernel(fitstream::source::file(big));
+    fit.add_ramdisk(fitstream::source::file(big));
+    recording_sink out;
+    const auto r = write_outcome(fit.build(), out, external_options(4));
+    BOOST_TEST(r.threw);
+    BOOST_TEST((r.code == fitstream::errc::limit_exceeded), r.what);
+    BOOST_TEST(r.subject == out.name());
+    BOOST_TEST(r.what.find("4 GiB of external data") != std::string::npos, r.what);
+    BOOST_TEST(out.writes.empty(), "refused before a byte was written");
+    BOOST_TEST(!out.committed.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(embedded_data_past_libfdt_limit_is_refused_before_anything_is_written) {
+    fitstream_test::temp_dir dir;
+    const auto big = sparse_file(dir, "big.bin", 0x80000000u);  // 2 GiB: one more than an int holds
+    fitstream::fit_builder fit("big");
+    fit.add_kernel(fitstream::source::file(big));
+    recording_sink out;
+    fitstream::write_options options;
+    const auto r = write_outcome(fit.build(), out, options);
+    BOOST_TEST(r.threw);
+    BOOST_TEST((r.code == fitstream::errc::limit_exceeded), r.what);
+    BOOST_TEST(r.subject == out.name());
+    BOOST_TEST(r.what.find("2 GiB - 1 with embedded data") != std::string::npos, r.what);
+    BOOST_TEST(out.writes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_image_whose_end_is_the_largest_cell_value_is_placed_one_byte_more_is_not) {
+    // data-position + data-size = 2^32 - 1, the largest a cell holds. The
+    // recording sink keeps only what is written.
+    const std::string kernel(0xFFB, 'k');
+    fitstream::fit_builder fit("edge");
+    fit.add_kernel(fitstream::source::memory_view(kernel.data(), kernel.size(), "kernel"));
+    recording_sink out;
+    const auto result = fitstream::write_fit(fit.build(), out, external_options(4, 0xFFFFF004u));
+    BOOST_TEST(result.images[0].file_offset == 0xFFFFF004u);
+    BOOST_TEST(result.total_size == 0x100000000u);  // the last image padded to 4
+    const std::string fdt = structure_of(out);
+    BOOST_TEST(u32_prop(fdt, "/images/kernel", "data-position") == 0xFFFFF004u);
+    BOOST_TEST(u32_prop(fdt, "/images/kernel", "data-size") == 0xFFBu);
+    BOOST_TEST(out.bytes(0xFFFFF004u, kernel.size()) == kernel);
+
+    const std::string longer(0xFFC, 'k');
+    fitstream::fit_builder over("edge");
+    over.add_kernel(fitstream::source::memory_view(longer.data(), longer.size(), "kernel"));
+    recording_sink refused;
+    const auto r = write_outcome(over.build(), refused, external_options(4, 0xFFFFF004u));
+    BOOST_TEST(r.threw);
+    BOOST_TEST((r.code == fitstream::errc::limit_exceeded), r.what);
+    BOOST_TEST(r.subject == "/images/kernel: data-position + data-size", r.what);
+    BOOST_TEST(!refused.committed.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_stored_size_past_32_bits_is_refused_while_storing_never_wrapped) {
+    // Compressed images are not in the up-front check (their stored size
+    // is not known): incompressible bytes that outgrow the last few cells'
+    // worth of room fail when they are stored.
+    std::string noise = fitstream_test::kernel_like_payload(64 * 1024, 9);
+    for (auto& c : noise) c = static_cast<char>(c * 131 + 7);
+    for (const unsigned threads : {1u, 2u}) {
+        fitstream::fit_builder fit("edge");
+        fit.add_kernel<fitstream::codec::gzip>(fitstream::source::memory_view(noise.data(), noise.size(), "kernel"));
+        auto options = external_options(4, 0xFFFFFF00u);
+        options.threads = threads;
+        recording_sink out;
+        const auto r = write_outcome(fit.build(), out, options);
+        BOOST_TEST(r.threw, "-j" << threads);
+        BOOST_TEST((r.code == fitstream::errc::limit_exceeded), r.what);
+        BOOST_TEST(r.subject == "/images/kernel: data-position + data-size", r.what);
+        BOOST_TEST(!out.committed.has_value());
+        for (const auto& [at, data] : out.writes)
+            BOOST_TEST(at + data.size() <= 0x100000000u, "a write at " << at << " wrapped or passed 4 GiB");
     }
 }

@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(measure_matches_libfdt_for_an_empty_tree) {
 
 BOOST_AUTO_TEST_CASE(embedded_structure_is_allocated_at_its_size) {
     for (int dtbs : {0, 1, 7, 2000}) {
-        const auto st = fitstream::build_structure(sample_tree(dtbs), {});
+        const auto st = fitstream::detail::build_structure(sample_tree(dtbs), {});
         BOOST_TEST(st.blob.size() == fdt_totalsize(st.blob.data()));
         BOOST_TEST(st.blob.capacity() == st.blob.size(), dtbs << " DTBs");
     }
@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(external_structure_has_room_for_its_padding_only) {
         fitstream::layout_options layout;
         layout.layout = fitstream::data_layout::external;
         layout.align = align;
-        const auto st = fitstream::build_structure(sample_tree(500), layout);
+        const auto st = fitstream::detail::build_structure(sample_tree(500), layout);
         BOOST_TEST(st.blob.size() == fdt_totalsize(st.blob.data()));
         BOOST_TEST(st.blob.capacity() == fitstream::align_up(st.blob.size(), std::max<std::uint32_t>(4, align)),
                    "align " << align);

@@ -23,7 +23,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -811,3 +813,116 @@ BOOST_AUTO_TEST_CASE(fitpack_progress_line_only_on_a_terminal) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// The scheduler alone (detail/parallel/scheduler.hpp): independent jobs on
+// several threads, consumed in order within a window, as the Kbuild DTB
+// read-ahead uses it.
+// ---------------------------------------------------------------------------
+
+namespace {
+
+struct square_job {
+    std::size_t index = 0;
+    std::uint64_t value = 0;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(scheduler_consumes_independent_jobs_in_order_within_the_window) {
+    using scheduler = fitstream::detail::scheduler<square_job>;
+    for (const unsigned threads : {1u, 2u, 3u, 8u}) {
+        for (const std::size_t window : {std::size_t{1}, std::size_t{4}, std::size_t{64}}) {
+            const std::size_t count = 200;
+            std::size_t next = 0;
+            std::vector<std::size_t> order;
+            std::atomic<std::size_t> running{0};
+            std::atomic<std::size_t> most_running{0};
+            scheduler s(threads, window, 1);
+            s.run(
+                [&](square_job& job, std::size_t& reserved) {
+                    if (next == count) return false;
+                    job.index = next++;
+                    reserved = 0;
+                    return true;
+                },
+                [&] {
+                    return [&](square_job& job, scheduler::worker&) {
+                        const std::size_t now = ++running;
+                        std::size_t seen = most_running.load();
+                        while (now > seen && !most_running.compare_exchange_weak(seen, now)) {
+                        }
+                        job.value = std::uint64_t{job.index} * job.index;
+                        --running;
+                    };
+                },
+                [&](square_job& job, scheduler::results& r) {
+                    r.wait();
+                    BOOST_TEST(job.value == std::uint64_t{job.index} * job.index);
+                    order.push_back(job.index);
+                });
+            BOOST_TEST(order.size() == count, "-j" << threads << " window " << window);
+            BOOST_TEST(std::is_sorted(order.begin(), order.end()));
+            BOOST_TEST(most_running.load() <= threads);
+            // Each job costs 1; the head may always start: at most the window
+            // and the head are taken and not yet consumed.
+            BOOST_TEST(s.peak_in_flight() <= window + 1, "-j" << threads << " window " << window);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(scheduler_reports_the_first_failure_in_order_after_the_jobs_before_it) {
+    using scheduler = fitstream::detail::scheduler<square_job>;
+    for (const unsigned threads : {1u, 2u, 4u}) {
+        std::size_t next = 0;
+        std::vector<std::size_t> consumed;
+        scheduler s(threads, 16, 1);
+        try {
+            s.run(
+                [&](square_job& job, std::size_t&) {
+                    if (next == 100) return false;
+                    job.index = next++;
+                    return true;
+                },
+                [&] {
+                    return [&](square_job& job, scheduler::worker&) {
+                        // Later failures may finish first; the earliest is reported.
+                        if (job.index == 30 || job.index == 31 || job.index == 90)
+                            throw std::runtime_error("job " + std::to_string(job.index));
+                    };
+                },
+                [&](square_job& job, scheduler::results& r) {
+                    r.wait();
+                    consumed.push_back(job.index);
+                });
+            BOOST_ERROR("no failure reported");
+        } catch (const std::runtime_error& e) {
+            BOOST_TEST(std::string(e.what()) == "job 30", "-j" << threads);
+        }
+        BOOST_TEST(consumed.size() == 30u, "-j" << threads << ": every job before the failure is consumed");
+        BOOST_TEST(std::is_sorted(consumed.begin(), consumed.end()));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(scheduler_reports_a_failure_to_describe_after_the_jobs_before_it) {
+    using scheduler = fitstream::detail::scheduler<square_job>;
+    std::size_t next = 0;
+    std::size_t consumed = 0;
+    scheduler s(3, 4, 1);
+    try {
+        s.run(
+            [&](square_job& job, std::size_t&) {
+                if (next == 10) throw std::bad_alloc();
+                job.index = next++;
+                return true;
+            },
+            [&] { return [](square_job&, scheduler::worker&) {}; },
+            [&](square_job&, scheduler::results& r) {
+                r.wait();
+                ++consumed;
+            });
+        BOOST_ERROR("no failure reported");
+    } catch (const std::bad_alloc&) {
+    }
+    BOOST_TEST(consumed == 10u);
+}

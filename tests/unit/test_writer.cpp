@@ -245,9 +245,7 @@ public:
     std::uint32_t u32(const std::string& path, const char* name) const {
         const std::string v = need(path, name);
         BOOST_REQUIRE_MESSAGE(v.size() == 4, path << "/" << name << " is " << v.size() << " bytes, not one cell");
-        const auto* u = reinterpret_cast<const unsigned char*>(v.data());
-        return static_cast<std::uint32_t>(u[0]) << 24 | static_cast<std::uint32_t>(u[1]) << 16 |
-               static_cast<std::uint32_t>(u[2]) << 8 | u[3];
+        return fdt32_ld(reinterpret_cast<const fdt32_t*>(v.data()));
     }
     std::vector<std::string> strings(const std::string& path, const char* name) const {
         const int n = node(path);

@@ -26,7 +26,9 @@ namespace fitstream {
 /// or a block of memory. Copies share the underlying memory.
 class source {
 public:
-    /// A file, opened and read only while the FIT is written.
+    /// A file, opened and read only while the FIT is written (its size is
+    /// taken when the write starts; a file that changes size after that
+    /// fails the write with errc::input_changed).
     static source file(std::string path) {
         source s;
         s.name_ = std::move(path);
@@ -42,7 +44,8 @@ public:
         s.in_memory_ = true;
         return s;
     }
-    /// Memory the caller keeps alive until the FIT is written.
+    /// Memory the caller keeps alive until the FIT is written; `data` may be
+    /// null when `size` is 0.
     static source memory_view(const void* data, std::size_t size, std::string name) {
         source s;
         s.name_ = std::move(name);
@@ -69,7 +72,9 @@ private:
 };
 
 /// The size of a source now: a file's size on disk, a memory block's length.
-/// @throws fitstream::error (OS category) when the file cannot be opened.
+/// @throws fitstream::error (OS category) when the file cannot be opened or
+///         is a directory; errc::invalid_input when it is not a regular
+///         file (a pipe or device has no size to plan with).
 inline std::uint64_t source_size(const source& src) {
     if (!src.is_file()) return src.memory_size();
     const auto fd = detail::open_for_reading(src.name());
@@ -77,6 +82,15 @@ inline std::uint64_t source_size(const source& src) {
 }
 
 namespace detail {
+
+/// The error of an input that ended before, or went on past, the size it
+/// was planned with (`more`: it went on).
+inline error input_changed_while_read(const std::string& name, std::uint64_t expected, std::uint64_t got,
+                                      bool more) {
+    return error(errc::input_changed, name,
+                 "changed size while being read (" + std::to_string(expected) + " bytes expected, " +
+                     std::to_string(got) + (more ? "+" : "") + " read)");
+}
 
 /// Reads a source start to end. The size is taken when it is opened; the
 /// reader fails if the file then turns out longer or shorter, so a file
@@ -121,9 +135,7 @@ public:
         }
         done_ += n;
         if (done_ > size_ || (n < capacity && done_ != size_))
-            throw error(errc::input_changed, src_->name(),
-                        "changed size while being read (" + std::to_string(size_) + " bytes expected, " +
-                            std::to_string(done_) + (done_ > size_ ? "+" : "") + " read)");
+            throw input_changed_while_read(src_->name(), size_, done_, done_ > size_);
         return n;
     }
 

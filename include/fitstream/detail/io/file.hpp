@@ -121,21 +121,30 @@ inline void pwrite_all(int fd, const void* buffer, std::size_t size, std::uint64
     }
 }
 
-/// Reads exactly `size` bytes at absolute `offset`, or fails naming `path`.
-inline void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t offset,
-                        const std::string& path) {
+/// Reads up to `size` bytes at absolute `offset`, fewer only at the end of
+/// the file; returns how many were read.
+inline std::size_t pread_up_to(int fd, void* buffer, std::size_t size, std::uint64_t offset,
+                               const std::string& path) {
     auto* out = static_cast<char*>(buffer);
-    while (size > 0) {
-        const ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
+    std::size_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::pread(fd, out + done, size - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
             throw_os_error(errno, path, "cannot read");
         }
-        if (n == 0) throw error(errc::invalid_input, path, "unexpected end of file");
-        out += n;
-        offset += static_cast<std::uint64_t>(n);
-        size -= static_cast<std::size_t>(n);
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
     }
+    return done;
+}
+
+/// Reads exactly `size` bytes at absolute `offset`, or fails naming `path`
+/// (errc::invalid_input at the end of the file).
+inline void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t offset,
+                        const std::string& path) {
+    if (pread_up_to(fd, buffer, size, offset, path) != size)
+        throw error(errc::invalid_input, path, "unexpected end of file");
 }
 
 /// Which files read_bounded() takes besides regular ones.

@@ -39,7 +39,7 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
     // the regions hold the same bytes either way.
     std::vector<char> walk(st.blob);
     for (const auto& slot : st.slots)
-        if (slot.data_end != 0) store_be32(walk.data() + slot.data_end - 8, 0);
+        if (slot.data_end != 0) fdt32_st(walk.data() + slot.data_end - 8, 0);
     const int rc = check_fdt(walk.data(), walk.size());
     if (rc < 0) throw error(std::error_code(rc, libfdt_category()), "signing", "FIT structure is not valid");
 
@@ -50,8 +50,8 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
             // hashed-strings = <0 size>: the first cell is a legacy offset
             // that must stay 0; every string is in the block by now.
             for (auto* blob : {&st.blob, &walk}) {
-                store_be32(blob->data() + sig.hashed_strings_at, 0);
-                store_be32(blob->data() + sig.hashed_strings_at + 4, strings_size);
+                fdt32_st(blob->data() + sig.hashed_strings_at, 0);
+                fdt32_st(blob->data() + sig.hashed_strings_at + 4, strings_size);
             }
             auto regions = find_signed_regions(walk.data(), sig.hashed_nodes, sig.node);
             regions.push_back({fdt_off_dt_strings(walk.data()), strings_size});

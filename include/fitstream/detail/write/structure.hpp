@@ -13,7 +13,8 @@
 /// written with length 0 and the payload is spliced in at that point when
 /// the file is assembled: the structure in memory never holds payload bytes.
 
-#include <fitstream/detail/lib/libfdt.hpp>
+#include <fitstream/detail/write/fdt_builder.hpp>
+#include <fitstream/detail/write/layout_plan.hpp>
 #include <fitstream/layout.hpp>
 #include <fitstream/detail/sign/regions.hpp>
 #include <fitstream/sign/algorithm.hpp>
@@ -24,11 +25,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <map>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace fitstream {
+namespace detail {
 
 /// Where one image's payload-dependent values sit in the structure blob
 /// (byte offsets from the start of the blob).
@@ -60,8 +62,6 @@ struct structure {
     std::vector<signature_slot> signatures;  ///< filled by detail::sign_structure(), in node order
 };
 
-namespace detail {
-
 /// Loads each key file once, however many signatures use it.
 using key_cache = std::map<std::string, std::shared_ptr<const signing_key>>;
 
@@ -84,9 +84,12 @@ inline void write_signature_properties(fdt_builder& fdt, const signature_spec& s
     fdt.property_string("algo", spec.algo);
     if (!spec.key_name_hint.empty()) fdt.property_string("key-name-hint", spec.key_name_hint);
     if (const char* padding = padding_name(spec.padding)) fdt.property_string("padding", padding);
-    if (!spec.signer_name.empty()) fdt.property_string("signer-name", spec.signer_name);
-    if (!spec.signer_name.empty())
+    // The version names the signer's version, so it goes with the name
+    // (and defaults to fitstream's); without a name there is neither.
+    if (!spec.signer_name.empty()) {
+        fdt.property_string("signer-name", spec.signer_name);
         fdt.property_string("signer-version", spec.signer_version.empty() ? version_string() : spec.signer_version);
+    }
     if (!spec.comment.empty()) fdt.property_string("comment", spec.comment);
     if (const auto t = spec.timestamp ? spec.timestamp : fit.timestamp) fdt.property_u32("timestamp", *t);
 }
@@ -242,8 +245,6 @@ inline void write_configuration_node(fdt_builder& fdt, const configuration& conf
     fdt.end_node();
 }
 
-}  // namespace detail
-
 /// Builds the structure of `fit` for `options.layout`, placeholders zero,
 /// with every signature's key loaded and checked against its algorithm.
 /// @throws fitstream::error from tree::validate() or libfdt; a key that
@@ -255,10 +256,10 @@ inline structure build_structure(const tree& fit, const layout_options& options)
     out.slots.resize(fit.images.size());
     // Keys are read and checked here, before any payload: a missing or
     // wrong key fails the write before it starts.
-    detail::key_cache keys;
+    key_cache keys;
 
     // `slots` null: measuring, where one scratch entry serves every image.
-    const auto write = [&](detail::fdt_builder& fdt, std::vector<image_slots>* slots,
+    const auto write = [&](fdt_builder& fdt, std::vector<image_slots>* slots,
                            std::vector<signature_slot>& signatures) {
         image_slots scratch;
         fdt.begin_node("");
@@ -269,7 +270,7 @@ inline structure build_structure(const tree& fit, const layout_options& options)
         fdt.begin_node("images");
         for (std::size_t i = 0; i < fit.images.size(); ++i) {
             scratch.hash_value_at.clear();
-            detail::write_image_node(fdt, fit.images[i], fit.address_cells, options.layout,
+            write_image_node(fdt, fit.images[i], fit.address_cells, options.layout,
                                      options.position.has_value(), slots ? (*slots)[i] : scratch, fit, i, keys,
                                      signatures);
         }
@@ -277,31 +278,29 @@ inline structure build_structure(const tree& fit, const layout_options& options)
 
         fdt.begin_node("configurations");
         if (!fit.default_configuration.empty()) fdt.property_string("default", fit.default_configuration);
-        for (const auto& conf : fit.configurations) detail::write_configuration_node(fdt, conf, fit, keys, signatures);
+        for (const auto& conf : fit.configurations) write_configuration_node(fdt, conf, fit, keys, signatures);
         fdt.end_node();
 
         fdt.end_node();
     };
 
     // Measured first, then built in a buffer of exactly that size (plus
-    // the padding write_fit() adds for external data, when that is small),
+    // the padding the layout plan adds for external data, when that is
+    // small),
     // so the blob is never copied to grow and keeps no slack: with 100,000
     // DTBs it is tens of MiB. The keys are loaded in the first pass only.
     std::size_t size = 0;
     {
-        auto measure = detail::fdt_builder::measure();
+        auto measure = fdt_builder::measure();
         std::vector<signature_slot> signatures;
         write(measure, nullptr, signatures);
         size = measure.size();
     }
-    if (options.layout == data_layout::external) {
-        const std::size_t padded = static_cast<std::size_t>(align_up(size, std::max<std::uint64_t>(4, options.align)));
-        if (padded - size <= size / 2 + 64 * 1024) size = padded;
-    }
-    detail::fdt_builder fdt(size);
+    fdt_builder fdt(structure_capacity(size, options));
     write(fdt, &out.slots, out.signatures);
     out.blob = std::move(fdt).finish();
     return out;
 }
 
+}  // namespace detail
 }  // namespace fitstream
