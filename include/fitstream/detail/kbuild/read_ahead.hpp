@@ -2,18 +2,17 @@
 #pragma once
 
 // Reading and checking devicetree files, and doing it for a window of the
-// DTB list on several threads ahead of the (sequential) tree assembly.
+// DTB list on the worker threads ahead of the (sequential) tree assembly.
 
 #include <fitstream/detail/io/file.hpp>
 #include <fitstream/detail/kbuild/dedup.hpp>
+#include <fitstream/detail/parallel/scheduler.hpp>
 #include <fitstream/input/dtb.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <optional>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -39,39 +38,50 @@ inline std::string read_dtb_file(const std::string& path) {
     return read_file_bounded(path, max_dtb_file_size, "devicetree blob");
 }
 
-// Reads and inspects [first, last) on `threads` threads into `out` (keyed
-// by path): with 1,500 DTBs, reading them and fdt_check_full are most of
-// the time spent outside the codecs. A file that fails is left out: the
-// caller reads it again in list order, so its error comes where it would
-// without threads.
+// Reads and inspects [first, last) on `threads` worker threads (the
+// writer's scheduler) into `out` (keyed by path): with 1,500 DTBs, reading
+// them and fdt_check_full are most of the time spent outside the codecs. A
+// file that fails is left out: the caller reads it again in list order, so
+// its error comes where it would without threads. Read-ahead only saves
+// time, so when no thread can be started the caller reads every file itself.
 inline void read_ahead(const std::string* first, const std::string* last, unsigned threads, bool with_digest,
                        std::unordered_map<std::string, dtb_inspection>& out) {
     out.clear();
     const auto count = static_cast<std::size_t>(last - first);
     threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
     if (threads < 2) return;
-    std::vector<std::optional<dtb_inspection>> results(count);
-    std::atomic<std::size_t> next{0};
-    const auto work = [&] {
-        for (std::size_t i; (i = next.fetch_add(1)) < count;) {
-            try {
-                results[i] = inspect_dtb_bytes(read_dtb_file(first[i]), first[i], with_digest);
-            } catch (...) {
-                // Met again, in order, by the caller.
-            }
-        }
+    struct read_job {
+        std::size_t index = 0;
+        std::optional<dtb_inspection> result;
     };
-    std::vector<std::thread> pool;
+    std::size_t next = 0;
+    // The whole window may be read ahead: each job costs 1 of `count`.
+    scheduler<read_job> jobs(threads, count, 1);
     try {
-        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+        jobs.run(
+            [&](read_job& job, std::size_t& reserved) {
+                if (next == count) return false;
+                job.index = next++;
+                reserved = 0;
+                return true;
+            },
+            [&] {
+                return [&](read_job& job, scheduler<read_job>::worker&) {
+                    const std::string& path = first[job.index];
+                    try {
+                        job.result = inspect_dtb_bytes(read_dtb_file(path), path, with_digest);
+                    } catch (...) {
+                        // Met again, in order, by the caller.
+                    }
+                };
+            },
+            [&](read_job& job, scheduler<read_job>::results& done) {
+                done.wait();
+                if (job.result) out.emplace(first[job.index], std::move(*job.result));
+            });
     } catch (...) {
-        // No more threads to be had: the ones started and this one share
-        // the list all the same.
+        out.clear();  // no thread (or no memory) to be had: the caller reads in order
     }
-    work();
-    for (auto& t : pool) t.join();
-    for (std::size_t i = 0; i < count; ++i)
-        if (results[i]) out.emplace(first[i], std::move(*results[i]));
 }
 
 }  // namespace detail
