@@ -14,7 +14,7 @@ int main()
     std::vector<char> scratch(1 << 16);
     std::string packed;
     fitstream::codec::lz4::encoder encoder({}, input.size());
-    fitstream::detail::run_encoder(encoder, input.data(), input.size(), true, scratch.data(), scratch.size(),
+    fitstream::detail::run_filter(encoder, input.data(), input.size(), true, scratch.data(), scratch.size(),
                                    [&](const char* p, std::size_t n) { packed.append(p, n); });
     std::string unpacked;
     fitstream::codec::lz4::decoder decoder;
