@@ -15,10 +15,14 @@
 /// leaves the codec out: this header then declares nothing and needs
 /// nothing (see <fitstream/codec/builtin.hpp>).
 
-#ifndef FITSTREAM_NO_BZIP2
-
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
 #include <fitstream/codec/concept.hpp>
 #include <fitstream/detail/codec/filter.hpp>
+#include <fitstream/error.hpp>
+
+#ifndef FITSTREAM_NO_BZIP2
+
 #include <fitstream/detail/lib/bzip2.hpp>
 
 namespace fitstream {

@@ -14,10 +14,14 @@
 /// leaves the codec out: this header then declares nothing and needs
 /// nothing (see <fitstream/codec/builtin.hpp>).
 
-#ifndef FITSTREAM_NO_LZ4
-
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
 #include <fitstream/codec/concept.hpp>
 #include <fitstream/detail/codec/filter.hpp>
+#include <fitstream/error.hpp>
+
+#ifndef FITSTREAM_NO_LZ4
+
 #include <fitstream/detail/lib/lz4.hpp>
 
 #include <cstddef>

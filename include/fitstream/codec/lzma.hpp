@@ -16,10 +16,14 @@
 /// leaves the codec out: this header then declares nothing and needs
 /// nothing (see <fitstream/codec/builtin.hpp>).
 
-#ifndef FITSTREAM_NO_LZMA
-
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
 #include <fitstream/codec/concept.hpp>
 #include <fitstream/detail/codec/filter.hpp>
+#include <fitstream/error.hpp>
+
+#ifndef FITSTREAM_NO_LZMA
+
 #include <fitstream/detail/lib/lzma.hpp>
 
 namespace fitstream {

@@ -13,10 +13,14 @@
 /// leaves the codec out: this header then declares nothing and needs
 /// nothing (see <fitstream/codec/builtin.hpp>).
 
-#ifndef FITSTREAM_NO_LZO
-
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
 #include <fitstream/codec/concept.hpp>
 #include <fitstream/detail/codec/filter.hpp>
+#include <fitstream/error.hpp>
+
+#ifndef FITSTREAM_NO_LZO
+
 #include <fitstream/detail/lib/lzo.hpp>
 
 #include <cstddef>
