@@ -1257,10 +1257,14 @@ public:
     using char_type = char;
 
     engine_filter() : engine_(make()) {}
-    template <class Arg, class... Args,
-              class = std::enable_if_t<std::is_constructible_v<Engine, Arg&&, Args&&...>>>
-    explicit engine_filter(Arg&& arg, Args&&... args)
-        : engine_(make(std::forward<Arg>(arg), std::forward<Args>(args)...)) {}
+    // Constructs the engine from the arguments; explicit only for one, as
+    // a hand-written filter's (options, source_size) constructor was not.
+    template <class Arg, class = std::enable_if_t<std::is_constructible_v<Engine, Arg&&>>>
+    explicit engine_filter(Arg&& arg) : engine_(make(std::forward<Arg>(arg))) {}
+    template <class Arg1, class Arg2, class... Args,
+              class = std::enable_if_t<std::is_constructible_v<Engine, Arg1&&, Arg2&&, Args&&...>>>
+    engine_filter(Arg1&& arg1, Arg2&& arg2, Args&&... args)
+        : engine_(make(std::forward<Arg1>(arg1), std::forward<Arg2>(arg2), std::forward<Args>(args)...)) {}
 
     bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
         return engine().step(in, in_end, out, out_end, flush);
@@ -2239,7 +2243,8 @@ struct lz4 {
     };
 
     /// One segment per block (1 MiB): the header, each block compressed on
-    /// its own, the end mark. The same bytes as the encoder.
+    /// its own, the end mark. The same bytes as the encoder. header() and
+    /// encode() throw fitstream::error (lz4_category()) when liblz4 fails.
     class segments {
     public:
         struct summary {};  // blocks need nothing joined

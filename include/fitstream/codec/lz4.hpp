@@ -39,7 +39,8 @@ struct lz4 {
     };
 
     /// One segment per block (1 MiB): the header, each block compressed on
-    /// its own, the end mark. The same bytes as the encoder.
+    /// its own, the end mark. The same bytes as the encoder. header() and
+    /// encode() throw fitstream::error (lz4_category()) when liblz4 fails.
     class segments {
     public:
         struct summary {};  // blocks need nothing joined
