@@ -164,7 +164,7 @@ std::uint64_t encode_whole(const fitstream::detail::codec_binding& codec, const 
     for (;;) {
         const std::size_t n = reader.read(in.data(), in.size());
         const bool last = n < in.size();
-        fitstream::detail::run_encoder(*encoder, in.data(), n, last, out.data(), out.size(), emit);
+        fitstream::detail::run_filter(*encoder, in.data(), n, last, out.data(), out.size(), emit);
         if (last) break;
     }
     return stored;

@@ -5,7 +5,13 @@ Starting at include/fitstream/fitstream.hpp, every `#include <fitstream/...>`
 (or "fitstream/...") is replaced by that header's text the first time it is
 met, depth first and in order; later includes of the same header are dropped.
 All other includes are left alone. Each inlined header loses its
-`#pragma once`; the result has one, right after the banner. The banner names
+`#pragma once`; the result has one, right after the banner.
+
+A header inlined inside a preprocessor conditional (an optional codec's
+`#ifndef FITSTREAM_NO_LZ4` block) is only there when that condition holds,
+so every later include of it must sit under the same conditions; otherwise
+the script stops and names both places (include such a shared header before
+the conditional). The banner names
 the version from include/fitstream/version.hpp and nothing else (no date,
 no path, no host), so the output depends only on the headers.
 
@@ -27,6 +33,9 @@ DEFAULT_OUTPUT = pathlib.Path("single_include") / ROOT_HEADER
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"](fitstream/[^>"]+)[>"]')
 PRAGMA_ONCE_RE = re.compile(r"^\s*#\s*pragma\s+once\b")
+IF_RE = re.compile(r"^\s*#\s*(if|ifdef|ifndef)\b")
+ELSE_RE = re.compile(r"^\s*#\s*(elif|else)\b")
+ENDIF_RE = re.compile(r"^\s*#\s*endif\b")
 VERSION_RE = re.compile(r"^\s*#\s*define\s+FITSTREAM_VERSION_(MAJOR|MINOR|PATCH)\s+(\d+)\b", re.M)
 
 MAX_DIFF_LINES = 200
@@ -57,21 +66,33 @@ def read_version(include_dir):
 class Amalgamator:
     def __init__(self, include_dir):
         self.include_dir = include_dir
-        self.seen = set()
+        self.seen = {}         # header -> (where, the conditions it was inlined under)
+        self.conditions = []   # the open #if... lines, outermost first, as "file:line: text"
 
     def inline(self, name, out, where):
         """Append header `name` (e.g. "fitstream/io.hpp") to `out`."""
         if name in self.seen:
+            first_where, first_conditions = self.seen[name]
+            if self.conditions[:len(first_conditions)] != first_conditions:
+                raise AmalgamateError(
+                    f"{where}: includes <{name}>, which was inlined at {first_where} under "
+                    f"{'; '.join(first_conditions)}; include it before that conditional")
             return
         path = self.include_dir / name
         if not path.is_file():
             raise AmalgamateError(f"{where}: includes <{name}>, but {path} does not exist")
-        self.seen.add(name)
+        self.seen[name] = (where, list(self.conditions))
         out.append(f"// ---- begin <{name}> ----\n")
         lines = read_text(path).splitlines(keepends=True)
         for number, line in enumerate(lines, start=1):
             if PRAGMA_ONCE_RE.match(line):
                 continue
+            if IF_RE.match(line):
+                self.conditions.append(f"{path.relative_to(self.include_dir)}:{number}: {line.strip()}")
+            elif ELSE_RE.match(line) and self.conditions:
+                self.conditions[-1] += f" / {number}: {line.strip()}"
+            elif ENDIF_RE.match(line) and self.conditions:
+                self.conditions.pop()
             match = INCLUDE_RE.match(line)
             if match:
                 self.inline(match.group(1), out, f"{path}:{number}")

@@ -5,6 +5,16 @@
 /// Everything fitstream offers, in the order the data flows:
 /// inputs -> codec and hash policies -> the FIT as a value -> layout ->
 /// writer (FDT structure, signatures) -> sink; and back: reader, verifier.
+///
+/// Needs libfdt, zlib, libdeflate, OpenSSL's libcrypto, the Boost headers,
+/// threads, and one library per codec beyond none and gzip. Define
+/// FITSTREAM_NO_BZIP2, FITSTREAM_NO_LZMA, FITSTREAM_NO_LZO, FITSTREAM_NO_LZ4
+/// or FITSTREAM_NO_ZSTD (before the first fitstream include, best on the
+/// command line) to leave that codec, its C header and its library out; see
+/// <fitstream/codec/builtin.hpp>. The same holds for the single header
+/// (single_include/, installed as include/fitstream-single/fitstream/
+/// fitstream.hpp; CMake: find_package(fitstream COMPONENTS single ...) and
+/// fitstream::single, which defines the macros for the codecs not asked for).
 
 #include <fitstream/version.hpp>
 #include <fitstream/error.hpp>

@@ -12,6 +12,16 @@
 /// Everything fitstream offers, in the order the data flows:
 /// inputs -> codec and hash policies -> the FIT as a value -> layout ->
 /// writer (FDT structure, signatures) -> sink; and back: reader, verifier.
+///
+/// Needs libfdt, zlib, libdeflate, OpenSSL's libcrypto, the Boost headers,
+/// threads, and one library per codec beyond none and gzip. Define
+/// FITSTREAM_NO_BZIP2, FITSTREAM_NO_LZMA, FITSTREAM_NO_LZO, FITSTREAM_NO_LZ4
+/// or FITSTREAM_NO_ZSTD (before the first fitstream include, best on the
+/// command line) to leave that codec, its C header and its library out; see
+/// <fitstream/codec/builtin.hpp>. The same holds for the single header
+/// (single_include/, installed as include/fitstream-single/fitstream/
+/// fitstream.hpp; CMake: find_package(fitstream COMPONENTS single ...) and
+/// fitstream::single, which defines the macros for the codecs not asked for).
 
 // ---- begin <fitstream/version.hpp> ----
 // fitstream — a streaming writer for U-Boot Flat Image Trees.
@@ -768,8 +778,10 @@ inline dtb_info inspect_dtb_file(const std::string& path) {
 /// The stored bytes are header + every segment's bytes in order + trailer.
 ///
 /// The bytes the encoder produces must be exactly the container U-Boot's
-/// decoder for `fit_name` expects (see FIT-NOTES: a gzip member, not zlib;
-/// LZMA_Alone, not xz; an LZ4 frame, not legacy; ...). A decoder reads one
+/// decoder for `fit_name` expects (image_decomp() in U-Boot's boot/image.c
+/// and the decoders it calls: lib/gunzip.c wants a gzip member, not zlib;
+/// lib/lzma/LzmaTools.c LZMA_Alone, not xz; lib/lz4_wrapper.c an LZ4 frame,
+/// not the legacy format; lib/lzo/lzo1x_decompress.c an lzop file; ...). A decoder reads one
 /// such container (one gzip member, one zstd or LZ4 frame, ...) and never
 /// allocates more than a fixed bound, whatever the container's header says.
 ///
@@ -777,12 +789,10 @@ inline dtb_info inspect_dtb_file(const std::string& path) {
 /// concept is checked; `fitstream::check_codec<C>()` wraps it, and
 /// `fitstream::check_decodable_codec<C>()` adds the decoder.
 
-#include <algorithm>
-#include <cstddef>
+#include <boost/mp11/utility.hpp>
+
 #include <cstdint>
-#include <cstring>
 #include <limits>
-#include <memory>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -855,6 +865,8 @@ template <class C>
 inline constexpr bool has_segments_v = is_codec_v<C> && detail::has_segments_impl<C>::value;
 
 /// Checks `C` against the Codec concept with one readable message.
+/// @returns true (so it can sit in a `static_assert`); a `C` that is not a
+///          codec does not compile, it never fails at run time.
 template <class C>
 constexpr bool check_codec() {
     static_assert(is_codec_v<C>,
@@ -867,6 +879,7 @@ constexpr bool check_codec() {
 }
 
 /// Checks `C` against the Codec concept and requires its `decoder`.
+/// @returns true; a `C` without a usable decoder does not compile.
 template <class C>
 constexpr bool check_decodable_codec() {
     static_assert(check_codec<C>());
@@ -880,19 +893,95 @@ constexpr bool check_decodable_codec() {
 
 /// Names a codec type as a value, for the runtime-name dispatch in
 /// <fitstream/codec/builtin.hpp>: `visit_codec("gzip", [](auto tag) { using C =
-/// typename decltype(tag)::type; ... })`.
+/// typename decltype(tag)::type; ... })`. Boost.Mp11's mp_identity.
 template <class C>
-struct codec_tag {
-    using type = C;
-};
+using codec_tag = boost::mp11::mp_identity<C>;
 
+}  // namespace fitstream
+// ---- end <fitstream/codec/concept.hpp> ----
+// ---- begin <fitstream/codec/builtin.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Every built-in codec, and the one place a runtime compression name
+/// ("gzip") maps onto the compile-time codec policies.
+///
+/// Including this header pulls in every codec and so needs every codec
+/// library (CMake target fitstream::fitstream). A program that wants fewer
+/// either includes only <fitstream/codec/NAME.hpp> for the codecs it uses,
+/// links fitstream::core plus fitstream::NAME for each, and may name its
+/// own `codec_list<...>` for the runtime dispatch below; or it defines, before
+/// including any fitstream header (best on the command line), one macro per
+/// codec it leaves out:
+///
+///   FITSTREAM_NO_BZIP2  FITSTREAM_NO_LZMA  FITSTREAM_NO_LZO
+///   FITSTREAM_NO_LZ4    FITSTREAM_NO_ZSTD
+///
+/// Such a codec is then not in `builtin_codecs` (so the reader, visit_codec()
+/// and the Kbuild front end refuse its name as an unknown compression), its
+/// header declares nothing, and neither its C header nor its library is
+/// needed. `none` and `gzip` are always there (gzip needs zlib and
+/// libdeflate, which fitstream::core links anyway).
+///
+/// @code
+/// fitstream::visit_codec(name, [&](auto tag) {
+///     using codec = typename decltype(tag)::type;
+///     image.compress_with<codec>();
+/// });
+/// @endcode
+
+// ---- begin <fitstream/codec/bzip2.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// `bzip2`: one bzip2 stream (`BZh` and the block size digit), as the
+/// `bzip2` command writes it and U-Boot's bunzip2 reads it.
+///
+/// No `segments`: bzip2 blocks are independent, but U-Boot decodes one
+/// stream, and a stream of blocks made apart needs them joined at bit
+/// level (blocks are not byte-aligned) under one combined stream CRC;
+/// libbz2 offers neither, and hand-written bit stitching is not worth it
+/// for a codec this slow to decode at boot.
+///
+/// Needs libbz2 (CMake target fitstream::bzip2). Defining FITSTREAM_NO_BZIP2
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
+
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
+// ---- begin <fitstream/detail/codec/filter.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// What the codecs are made of, below the public Codec concept:
+//  - run_filter(): the one loop that drives a SymmetricFilter over a buffer;
+//  - output_queue, magic_check, stall_detector: pieces the library adapters
+//    in detail/lib/ share;
+//  - engine_filter<Engine>: the one encoder/decoder shape. Every codec's
+//    encoder and decoder is an engine from detail/lib/ (a class with
+//    step(), which is SymmetricFilter::filter(), and reset(), which is
+//    close()) seen through this template;
+//  - segments_in_series<Codec>: the engine of a codec whose `segments` make
+//    its whole container, run one segment after the other on the caller's
+//    thread, so the plain encoder and the writer's parallel path give the
+//    same bytes.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
 namespace detail {
 
-/// Runs a SymmetricFilter (an encoder or a decoder) over [data, data + size)
-/// in one call sequence, with `emit` receiving each produced block; `last`
-/// says no more input follows. Stops early when the filter reports the end
-/// of its stream (a decoder that met its end leaves the rest of the input).
-/// Returns the number of input bytes consumed.
+// Runs a SymmetricFilter (an encoder or a decoder) over [data, data + size)
+// in one call sequence, with `emit` receiving each produced block; `last`
+// says no more input follows. Stops early when the filter reports the end
+// of its stream (a decoder that met its end leaves the rest of the input).
+// Returns the number of input bytes consumed.
 template <class Filter, class Emit>
 std::size_t run_filter(Filter& filter, const char* data, std::size_t size, bool last, char* scratch,
                        std::size_t scratch_size, Emit&& emit) {
@@ -904,13 +993,6 @@ std::size_t run_filter(Filter& filter, const char* data, std::size_t size, bool 
         if (out != scratch) emit(scratch, static_cast<std::size_t>(out - scratch));
         if (!more || (!last && in == in_end)) return static_cast<std::size_t>(in - data);
     }
-}
-
-/// run_filter() under the name the writer's pump uses.
-template <class Encoder, class Emit>
-void run_encoder(Encoder& encoder, const char* data, std::size_t size, bool last, char* scratch,
-                 std::size_t scratch_size, Emit&& emit) {
-    run_filter(encoder, data, size, last, scratch, scratch_size, std::forward<Emit>(emit));
 }
 
 // Bytes a codec has produced but not yet handed out, for libraries that
@@ -946,11 +1028,6 @@ public:
         if (n == 0) return;
         std::memcpy(reserve(n), bytes, n);
         commit(n);
-    }
-    void append_be32(std::uint32_t v) {
-        const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
-                                    static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
-        append(b, 4);
     }
     // Moves as much as fits into [out, out_end).
     void drain(char*& out, char* out_end) noexcept {
@@ -1014,43 +1091,152 @@ private:
     int idle_ = 0;
 };
 
+// A codec's encoder or decoder: Engine::step() is filter() and
+// Engine::reset() is close(). zlib's, libbz2's and liblzma's streams are
+// pointed at from their own internal state, so an engine around one cannot
+// move (its copy constructor is deleted and it has no move): it lives on
+// the heap and the filter stays movable. Other engines are held in place.
+template <class Engine>
+class engine_filter {
+public:
+    using char_type = char;
+
+    engine_filter() : engine_(make()) {}
+    // Constructs the engine from the arguments; explicit only for one, as
+    // a hand-written filter's (options, source_size) constructor was not.
+    template <class Arg, class = std::enable_if_t<std::is_constructible_v<Engine, Arg&&>>>
+    explicit engine_filter(Arg&& arg) : engine_(make(std::forward<Arg>(arg))) {}
+    template <class Arg1, class Arg2, class... Args,
+              class = std::enable_if_t<std::is_constructible_v<Engine, Arg1&&, Arg2&&, Args&&...>>>
+    engine_filter(Arg1&& arg1, Arg2&& arg2, Args&&... args)
+        : engine_(make(std::forward<Arg1>(arg1), std::forward<Arg2>(arg2), std::forward<Args>(args)...)) {}
+
+    bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        return engine().step(in, in_end, out, out_end, flush);
+    }
+    void close() { engine().reset(); }
+
+private:
+    static constexpr bool pinned = !std::is_move_constructible_v<Engine>;
+    using holder = std::conditional_t<pinned, std::unique_ptr<Engine>, Engine>;
+
+    template <class... Args>
+    static holder make(Args&&... args) {
+        if constexpr (pinned)
+            return std::make_unique<Engine>(std::forward<Args>(args)...);
+        else
+            return Engine(std::forward<Args>(args)...);
+    }
+    Engine& engine() noexcept {
+        if constexpr (pinned)
+            return *engine_;
+        else
+            return engine_;
+    }
+
+    holder engine_;
+};
+
+// The engine of codec `none`: copies.
+struct copy_engine {
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) noexcept {
+        const std::ptrdiff_t n = std::min(in_end - in, out_end - out);
+        if (n > 0) {
+            std::memcpy(out, in, static_cast<std::size_t>(n));
+            in += n;
+            out += n;
+        }
+        return !flush || in != in_end;
+    }
+    void reset() noexcept {}
+};
+
+// The plain encoder of a codec with `segments` (see the Codec concept):
+// header, then each segment_size() bytes of input encoded as the writer
+// would encode them in parallel, then trailer. A full segment is encoded
+// only once more input shows it is not the last one, because `last` may
+// change its bytes (gzip's final block). Holds one segment of input and its
+// output.
+template <class Codec>
+class segments_in_series {
+public:
+    using options = typename Codec::options;
+    using segments = typename Codec::segments;
+
+    segments_in_series(const options& opts, std::uint64_t source_size)
+        : segments_(opts, source_size), options_(opts), source_size_(source_size) {
+        start();
+    }
+
+    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
+        queue_.drain(out, out_end);
+        const std::size_t segment_size = segments_.segment_size();
+        while (queue_.empty() && in != in_end) {
+            if (block_.size() == segment_size) encode(false);
+            const std::size_t n = std::min(static_cast<std::size_t>(in_end - in), segment_size - block_.size());
+            block_.insert(block_.end(), in, in + n);
+            in += n;
+            queue_.drain(out, out_end);
+        }
+        if (flush && in == in_end && !ended_ && queue_.empty()) {
+            encode(true);
+            packed_.clear();
+            segments_.trailer(packed_);
+            queue_.append(packed_.data(), packed_.size());
+            ended_ = true;
+            queue_.drain(out, out_end);
+        }
+        return !flush || !ended_ || !queue_.empty();
+    }
+
+    void reset() {
+        segments_ = segments(options_, source_size_);
+        block_.clear();
+        dictionary_.clear();
+        queue_.clear();
+        index_ = 0;
+        ended_ = false;
+        start();
+    }
+
+private:
+    void start() {
+        packed_.clear();
+        segments_.header(packed_);
+        queue_.append(packed_.data(), packed_.size());
+    }
+
+    void encode(bool last) {
+        packed_.clear();
+        segments_.add(segments_.encode(index_++, dictionary_.data(), dictionary_.size(), block_.data(),
+                                       block_.size(), last, packed_));
+        queue_.append(packed_.data(), packed_.size());
+        // The input bytes right before the next segment, as the writer
+        // passes them.
+        if (const std::size_t keep = segments_.dictionary_size(); keep > 0) {
+            dictionary_.insert(dictionary_.end(), block_.begin(), block_.end());
+            if (dictionary_.size() > keep)
+                dictionary_.erase(dictionary_.begin(), dictionary_.end() - static_cast<std::ptrdiff_t>(keep));
+        }
+        block_.clear();
+    }
+
+    segments segments_;
+    options options_;
+    std::uint64_t source_size_;
+    std::uint64_t index_ = 0;
+    std::vector<char> block_;       // input of the segment being gathered
+    std::vector<char> dictionary_;  // input right before it
+    std::vector<char> packed_;      // encoded bytes on their way to the queue
+    output_queue queue_;
+    bool ended_ = false;
+};
+
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/codec/concept.hpp> ----
-// ---- begin <fitstream/codec/builtin.hpp> ----
-// SPDX-License-Identifier: MIT
+// ---- end <fitstream/detail/codec/filter.hpp> ----
 
-/// @file
-/// Every built-in codec, and the one place a runtime compression name
-/// ("gzip") maps onto the compile-time codec policies.
-///
-/// Including this header pulls in every codec and so needs every codec
-/// library (CMake target fitstream::fitstream). A program that wants fewer
-/// includes only <fitstream/codec/NAME.hpp> for the codecs it uses, links
-/// fitstream::core plus fitstream::NAME for each, and may name its own
-/// `codec_list<...>` for the runtime dispatch below.
-///
-/// @code
-/// fitstream::visit_codec(name, [&](auto tag) {
-///     using codec = typename decltype(tag)::type;
-///     image.compress_with<codec>();
-/// });
-/// @endcode
-
-// ---- begin <fitstream/codec/bzip2.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// `bzip2`: one bzip2 stream (`BZh` and the block size digit), as the
-/// `bzip2` command writes it and U-Boot's bunzip2 reads it.
-///
-/// No `segments`: bzip2 blocks are independent, but U-Boot decodes one
-/// stream, and a stream of blocks made apart needs them joined at bit
-/// level (blocks are not byte-aligned) under one combined stream CRC;
-/// libbz2 offers neither, and hand-written bit stitching is not worth it
-/// for a codec this slow to decode at boot.
-///
-/// Needs libbz2 (CMake target fitstream::bzip2).
+#ifndef FITSTREAM_NO_BZIP2
 
 // ---- begin <fitstream/detail/lib/bzip2.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -1217,8 +1403,6 @@ private:
 }  // namespace fitstream
 // ---- end <fitstream/detail/lib/bzip2.hpp> ----
 
-#include <memory>
-
 namespace fitstream {
 namespace codec {
 
@@ -1229,43 +1413,28 @@ struct bzip2 {
         int block_size_100k = 9;  ///< 1..9: blocks of N * 100 000 bytes; 9 is bzip2's default
     };
 
-    class encoder {
+    /// Writes one bzip2 stream.
+    /// @throws fitstream::error (bzip2_category(), BZ_PARAM_ERROR) from the
+    ///         constructor for a block size outside 1..9; (bzip2_category())
+    ///         when libbz2 fails (BZ_MEM_ERROR: out of memory).
+    class encoder : public detail::engine_filter<detail::bzip2_compressor> {
     public:
-        using char_type = char;
-        encoder(const options& opts, std::uint64_t /*source_size*/)
-            : compressor_(std::make_unique<detail::bzip2_compressor>(opts.block_size_100k)) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_->step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_->reset(); }
-
-    private:
-        // bz_stream's state points back at it: keep it at a stable address.
-        std::unique_ptr<detail::bzip2_compressor> compressor_;
+        encoder(const options& opts, std::uint64_t /*source_size*/) : engine_filter(opts.block_size_100k) {}
     };
 
     /// Reads one bzip2 stream, verifying its block and stream CRCs.
-    /// Throws fitstream::error (bzip2_category()) on corrupt or truncated input.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() : decompressor_(std::make_unique<detail::bzip2_decompressor>()) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_->step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_->reset(); }
-
-    private:
-        std::unique_ptr<detail::bzip2_decompressor> decompressor_;
-    };
+    /// @throws fitstream::error (bzip2_category()) on corrupt input
+    ///         (BZ_DATA_ERROR, BZ_DATA_ERROR_MAGIC) and truncated input
+    ///         (BZ_UNEXPECTED_EOF).
+    using decoder = detail::engine_filter<detail::bzip2_decompressor>;
 };
 
 static_assert(check_decodable_codec<bzip2>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_BZIP2
 // ---- end <fitstream/codec/bzip2.hpp> ----
 // ---- begin <fitstream/codec/gzip.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -1291,18 +1460,11 @@ static_assert(check_decodable_codec<bzip2>());
 // libdeflate behind RAII: one-shot raw DEFLATE of a buffer, and its CRC-32.
 // Only this header includes <libdeflate.h>.
 //
-// Why libdeflate and not zlib for gzip's compression: on this project's
-// machine class (x86-64, level 6), measured over 107 MB of concatenated
-// shared libraries and a 40 MiB kernel-like payload:
-//   zlib 1.2.13 deflate, one core      31 MB/s  30.50 %   16 MB/s  50.21 %
-//   pigz 2.6 -6 -p2 (zlib, 128 KiB)    59 MB/s  30.48 %   32 MB/s  50.23 %
-//   libdeflate 1.14 one shot, one core 83 MB/s  30.18 %   86 MB/s  49.69 %
-//   libdeflate, 1 MiB segments, 1 core 65 MB/s  30.24 %   62 MB/s  49.81 %
-//   libdeflate, 1 MiB segments, 2 cores 125 MB/s 30.24 %  117 MB/s  49.81 %
-// libdeflate is 2.7-5x faster than zlib and about 1 % smaller; the price is
-// that it only makes whole streams (no dictionary, last block always
-// final), which <fitstream/detail/lib/zlib.hpp>'s deflate_continue() turns into
-// pieces of one stream.
+// libdeflate and not zlib compresses gzip because it is several times
+// faster and a little smaller (docs/bench/codecs.md); the price is that it
+// only makes whole streams (no dictionary, last block always final), which
+// <fitstream/detail/lib/zlib.hpp>'s deflate_continue() turns into pieces of
+// one stream.
 
 
 #include <libdeflate.h>
@@ -1535,10 +1697,8 @@ inline void deflate_continue(std::vector<char>& out, std::size_t begin) {
 }  // namespace fitstream
 // ---- end <fitstream/detail/lib/zlib.hpp> ----
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 namespace fitstream {
@@ -1556,12 +1716,8 @@ struct gzip {
     /// block is made non-final and followed by an empty stored block, so
     /// the pieces in order form one DEFLATE stream (pigz's layout). The
     /// trailer's CRC-32 is joined from the segments' with crc32_combine.
-    ///
-    /// No dictionary: libdeflate cannot take one. Measured at level 6, the
-    /// loss is 0.05 % (107 MB of shared libraries) to 0.2 % (40 MiB
-    /// kernel-like payload) against one libdeflate stream, and the result
-    /// is still 0.5-0.8 % smaller than pigz -6 (zlib, 128 KiB chunks with
-    /// dictionaries).
+    /// No dictionary: libdeflate cannot take one (what that costs:
+    /// docs/bench/codecs.md).
     class segments {
     public:
         /// What the trailer needs of one segment.
@@ -1570,24 +1726,27 @@ struct gzip {
             std::uint64_t size = 0;
         };
 
-        /// Throws fitstream::error (zlib_category(), Z_STREAM_ERROR) for a
-        /// level outside 0..9.
+        /// @throws fitstream::error (zlib_category(), Z_STREAM_ERROR) for a
+        ///         level outside 0..9.
         segments(const options& opts, std::uint64_t /*source_size*/) : level_(checked_level(opts.level)) {}
 
-        /// 1 MiB whatever the input and the thread count. Measured with
-        /// libdeflate level 6 (size against one stream, 107 MB of libraries):
-        /// 128 KiB +1.3 % and slower (inflating per piece dominates), 256 KiB
-        /// +0.7 %, 1 MiB +0.17 %, 4 MiB +0.05 % but coarser for two cores
-        /// and four times the memory per segment in flight.
+        /// 1 MiB whatever the input and the thread count: small enough to
+        /// share out, large enough that the size costs little
+        /// (docs/bench/codecs.md).
         static constexpr std::size_t bytes_per_segment = std::size_t{1} << 20;
         std::size_t segment_size() const noexcept { return bytes_per_segment; }
         std::size_t dictionary_size() const noexcept { return 0; }
 
         /// Thread-safe: each call has its own libdeflate compressor.
+        /// @throws std::bad_alloc; fitstream::error (zlib_category()) if
+        ///         libdeflate's stream cannot be continued.
         summary encode(std::uint64_t /*index*/, const char* /*dict*/, std::size_t /*dict_size*/, const char* in,
                        std::size_t size, bool last, std::vector<char>& out) const {
             detail::deflate_compressor compressor(level_);
-            return encode_with(compressor, in, size, last, out);
+            const std::size_t begin = out.size();
+            compressor.append(in, size, out);
+            if (!last) detail::deflate_continue(out, begin);
+            return {detail::deflate_crc32(0, in, size), size};
         }
 
         /// The 10-byte member header, as zlib writes it for this level: no
@@ -1608,17 +1767,6 @@ struct gzip {
                 for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
         }
 
-        /// encode() with a compressor the caller keeps (the plain encoder).
-        static summary encode_with(detail::deflate_compressor& compressor, const char* in, std::size_t size,
-                                   bool last, std::vector<char>& out) {
-            const std::size_t begin = out.size();
-            compressor.append(in, size, out);
-            if (!last) detail::deflate_continue(out, begin);
-            return {detail::deflate_crc32(0, in, size), size};
-        }
-
-        int level() const noexcept { return level_; }
-
     private:
         static int checked_level(int level) {
             if (level < 0 || level > 9)
@@ -1631,86 +1779,17 @@ struct gzip {
         std::uint64_t size_ = 0;
     };
 
-    /// The same bytes as header + segments + trailer, one segment at a time
-    /// on the caller's thread; holds one segment of input and its output.
-    class encoder {
-    public:
-        using char_type = char;
-        encoder(const options& opts, std::uint64_t source_size)
-            : segments_(opts, source_size), options_(opts), source_size_(source_size),
-              compressor_(std::make_unique<detail::deflate_compressor>(segments_.level())) {
-            start();
-        }
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            queue_.drain(out, out_end);
-            while (queue_.empty() && in != in_end) {
-                // A full segment is compressed only once more input shows
-                // it is not the last one.
-                if (block_.size() == segments::bytes_per_segment) compress(false);
-                const std::size_t n = std::min(static_cast<std::size_t>(in_end - in), segments::bytes_per_segment - block_.size());
-                block_.insert(block_.end(), in, in + n);
-                in += n;
-                queue_.drain(out, out_end);
-            }
-            if (flush && in == in_end && !ended_ && queue_.empty()) {
-                compress(true);
-                std::vector<char> tail;
-                segments_.trailer(tail);
-                queue_.append(tail.data(), tail.size());
-                ended_ = true;
-                queue_.drain(out, out_end);
-            }
-            return !flush || !ended_ || !queue_.empty();
-        }
-
-        void close() {
-            segments_ = segments(options_, source_size_);
-            block_.clear();
-            queue_.clear();
-            ended_ = false;
-            start();
-        }
-
-    private:
-        void start() {
-            std::vector<char> head;
-            segments_.header(head);
-            queue_.append(head.data(), head.size());
-        }
-        void compress(bool last) {
-            packed_.clear();
-            segments_.add(segments::encode_with(*compressor_, block_.data(), block_.size(), last, packed_));
-            queue_.append(packed_.data(), packed_.size());
-            block_.clear();
-        }
-
-        segments segments_;
-        options options_;
-        std::uint64_t source_size_;
-        std::unique_ptr<detail::deflate_compressor> compressor_;
-        std::vector<char> block_;   // input of the segment being gathered
-        std::vector<char> packed_;  // its compressed bytes
-        detail::output_queue queue_;
-        bool ended_ = false;
-    };
+    /// The segments one after the other on the caller's thread: the same
+    /// bytes; holds one segment of input and its output.
+    /// @throws fitstream::error (zlib_category(), Z_STREAM_ERROR) from the
+    ///         constructor for a level outside 0..9.
+    using encoder = detail::engine_filter<detail::segments_in_series<gzip>>;
 
     /// Reads one gzip member (zlib's inflate, gzip wrapper only) and checks
-    /// its CRC-32 and size. Throws fitstream::error (zlib_category()) on
-    /// corrupt or truncated input.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() : inflater_(std::make_unique<detail::gzip_inflater>()) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return inflater_->step(in, in_end, out, out_end, flush);
-        }
-        void close() { inflater_->reset(); }
-
-    private:
-        std::unique_ptr<detail::gzip_inflater> inflater_;
-    };
+    /// its CRC-32 and size.
+    /// @throws fitstream::error (zlib_category()) on corrupt input
+    ///         (Z_DATA_ERROR) and truncated input (Z_BUF_ERROR).
+    using decoder = detail::engine_filter<detail::gzip_inflater>;
 };
 
 static_assert(check_decodable_codec<gzip>());
@@ -1730,7 +1809,14 @@ static_assert(check_decodable_codec<gzip>());
 /// on every core; see <fitstream/detail/lib/lz4.hpp> for why the frame has this
 /// shape.
 ///
-/// Needs liblz4 (CMake target fitstream::lz4).
+/// Needs liblz4 (CMake target fitstream::lz4). Defining FITSTREAM_NO_LZ4
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
+
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
+
+#ifndef FITSTREAM_NO_LZ4
 
 // ---- begin <fitstream/detail/lib/lz4.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -1811,9 +1897,8 @@ struct lz4_dctx_deleter {
 ///    cannot produce; block checksums are, and still let `lz4 -t` and our
 ///    decoder catch a damaged frame;
 ///  - the content size when known, so `lz4 -t` and our decoder check it.
-/// 1 MiB blocks rather than the lz4 tool's 4 MiB: measured with lz4 -1 on
-/// 107 MB of shared libraries, 48.64 MB against 48.60 MB (+0.08 %), with a
-/// quarter of the memory per block in flight.
+/// 1 MiB blocks rather than the lz4 tool's 4 MiB: 0.08 % larger, a quarter
+/// of the memory per block in flight (docs/bench/codecs.md).
 namespace lz4_frame {
 
 inline constexpr std::size_t block_size = std::size_t{1} << 20;  // LZ4F_max1MB
@@ -2003,7 +2088,8 @@ struct lz4 {
     };
 
     /// One segment per block (1 MiB): the header, each block compressed on
-    /// its own, the end mark. The same bytes as the encoder.
+    /// its own, the end mark. The same bytes as the encoder. header() and
+    /// encode() throw fitstream::error (lz4_category()) when liblz4 fails.
     class segments {
     public:
         struct summary {};  // blocks need nothing joined
@@ -2026,42 +2112,28 @@ struct lz4 {
         std::uint64_t source_size_;
     };
 
-    class encoder {
+    /// Streams the frame, a block per 1 MiB of input.
+    /// @throws fitstream::error (lz4_category(), LZ4F_ERROR_frameSize_wrong)
+    ///         when the input is longer or shorter than a known
+    ///         `source_size`; (lz4_category()) when liblz4 fails.
+    class encoder : public detail::engine_filter<detail::lz4_compressor> {
     public:
-        using char_type = char;
-        encoder(const options& opts, std::uint64_t source_size) : compressor_(opts.level, source_size) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_.reset(); }
-
-    private:
-        detail::lz4_compressor compressor_;
+        encoder(const options& opts, std::uint64_t source_size) : engine_filter(opts.level, source_size) {}
     };
 
     /// Reads one LZ4 frame, verifying its checksums and content size.
-    /// Throws fitstream::error (lz4_category()) on corrupt or truncated input
-    /// and on anything that is not an LZ4 frame.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() = default;
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_.reset(); }
-
-    private:
-        detail::lz4_decompressor decompressor_;
-    };
+    /// @throws fitstream::error (lz4_category()) on corrupt or truncated
+    ///         input and on anything that is not an LZ4 frame
+    ///         (LZ4F_ERROR_frameType_unknown).
+    using decoder = detail::engine_filter<detail::lz4_decompressor>;
 };
 
 static_assert(check_decodable_codec<lz4>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_LZ4
 // ---- end <fitstream/codec/lz4.hpp> ----
 // ---- begin <fitstream/codec/lzma.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -2077,7 +2149,14 @@ static_assert(check_decodable_codec<lz4>());
 /// dictionary run from the first byte to the last; only xz (LZMA2) has
 /// independent blocks, and U-Boot does not read xz.
 ///
-/// Needs liblzma (CMake target fitstream::lzma).
+/// Needs liblzma (CMake target fitstream::lzma). Defining FITSTREAM_NO_LZMA
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
+
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
+
+#ifndef FITSTREAM_NO_LZMA
 
 // ---- begin <fitstream/detail/lib/lzma.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -2261,8 +2340,6 @@ private:
 }  // namespace fitstream
 // ---- end <fitstream/detail/lib/lzma.hpp> ----
 
-#include <memory>
-
 namespace fitstream {
 namespace codec {
 
@@ -2273,43 +2350,30 @@ struct lzma {
         int level = 6;  ///< preset 0..9, as `lzma -0` .. `lzma -9`; 6 is the tool's default
     };
 
-    class encoder {
+    /// Writes one LZMA_Alone stream.
+    /// @throws fitstream::error (lzma_category(), LZMA_OPTIONS_ERROR) from the
+    ///         constructor for a level outside 0..9; (lzma_category()) when
+    ///         liblzma fails (LZMA_MEM_ERROR: out of memory).
+    class encoder : public detail::engine_filter<detail::lzma_alone_compressor> {
     public:
-        using char_type = char;
-        encoder(const options& opts, std::uint64_t /*source_size*/)
-            : compressor_(std::make_unique<detail::lzma_alone_compressor>(opts.level)) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_->step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_->reset(); }
-
-    private:
-        std::unique_ptr<detail::lzma_alone_compressor> compressor_;
+        encoder(const options& opts, std::uint64_t /*source_size*/) : engine_filter(opts.level) {}
     };
 
     /// Reads one LZMA_Alone stream (known size or end marker). Memory use is
     /// capped at 256 MiB whatever the header's dictionary size says.
-    /// Throws fitstream::error (lzma_category()) on corrupt or truncated input.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() : decompressor_(std::make_unique<detail::lzma_alone_decompressor>()) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_->step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_->reset(); }
-
-    private:
-        std::unique_ptr<detail::lzma_alone_decompressor> decompressor_;
-    };
+    /// @throws fitstream::error (lzma_category()) on corrupt input
+    ///         (LZMA_DATA_ERROR, LZMA_FORMAT_ERROR, LZMA_OPTIONS_ERROR), a
+    ///         larger dictionary (LZMA_MEMLIMIT_ERROR) and truncated input
+    ///         (LZMA_BUF_ERROR).
+    using decoder = detail::engine_filter<detail::lzma_alone_decompressor>;
 };
 
 static_assert(check_decodable_codec<lzma>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_LZMA
 // ---- end <fitstream/codec/lzma.hpp> ----
 // ---- begin <fitstream/codec/lzo.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -2322,14 +2386,22 @@ static_assert(check_decodable_codec<lzma>());
 /// name. `lzop -d` reads it too. See <fitstream/detail/lib/lzo.hpp> for what
 /// U-Boot parses and why each field is as it is.
 ///
-/// Needs liblzo2 (CMake target fitstream::lzo).
+/// Needs liblzo2 (CMake target fitstream::lzo). Defining FITSTREAM_NO_LZO
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
+
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
+
+#ifndef FITSTREAM_NO_LZO
 
 // ---- begin <fitstream/detail/lib/lzo.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // liblzo2 behind RAII, inside the lzop file format that U-Boot's `lzo`
-// decompression reads: the error category, an lzop writer and an lzop
-// reader. Only this header includes <lzo/...>.
+// decompression reads: the error category, the pieces of an lzop file
+// (codec::lzo's segments put them together) and an lzop reader. Only this
+// header includes <lzo/...>.
 //
 // What U-Boot's lzop_decompress (lib/lzo/lzo1x_decompress.c) accepts, and
 // therefore what the writer produces:
@@ -2541,65 +2613,6 @@ inline void end(std::vector<char>& out) { out.insert(out.end(), 4, '\0'); }
 
 }  // namespace lzop_file
 
-/// An lzop file around LZO1X (see lzop_method and the file comment), made
-/// as a stream: header, a block per 256 KiB of input, end.
-class lzop_compressor {
-public:
-    explicit lzop_compressor(int level) : method_(lzop_method::for_level(level)) {
-        lzo_initialise();
-        work_.reset(new unsigned char[method_.work_size]);
-        block_.reserve(lzop::block_size);
-        start();
-    }
-
-    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
-        queue_.drain(out, out_end);
-        while (queue_.empty() && in != in_end) {
-            const std::size_t n = std::min(static_cast<std::size_t>(in_end - in), lzop::block_size - block_.size());
-            block_.insert(block_.end(), in, in + n);
-            in += n;
-            if (block_.size() == lzop::block_size) write_block();
-            queue_.drain(out, out_end);
-        }
-        if (finish && in == in_end && !ended_ && queue_.empty()) {
-            write_block();
-            packed_.clear();
-            lzop_file::end(packed_);
-            queue_.append(packed_.data(), packed_.size());
-            ended_ = true;
-            queue_.drain(out, out_end);
-        }
-        return !finish || !ended_ || !queue_.empty();
-    }
-
-    void reset() {
-        queue_.clear();
-        block_.clear();
-        ended_ = false;
-        start();
-    }
-
-private:
-    void start() {
-        packed_.clear();
-        lzop_file::header(method_, packed_);
-        queue_.append(packed_.data(), packed_.size());
-    }
-    void write_block() {
-        packed_.clear();
-        lzop_file::blocks(method_, work_.get(), block_.data(), block_.size(), packed_);
-        queue_.append(packed_.data(), packed_.size());
-        block_.clear();
-    }
-
-    lzop_method method_;
-    std::unique_ptr<unsigned char[]> work_;
-    std::vector<char> block_;
-    std::vector<char> packed_;
-    output_queue queue_;
-    bool ended_ = false;
-};
-
 /// Reads one lzop file: any LZO1X method, every checksum lzop can write
 /// (header Adler-32 or CRC-32, per-block Adler-32/CRC-32 of the data and of
 /// the compressed data), all verified. Refused, as U-Boot cannot use them:
@@ -2809,13 +2822,15 @@ struct lzo {
     };
 
     /// Segments of 1 MiB, each four 256 KiB lzop blocks (blocks carry
-    /// their own sizes and Adler-32: nothing to join). The same bytes as the
-    /// encoder. 1 MiB rather than one block keeps the writer's hand-offs
-    /// few; LZO1X-1 runs at several hundred MB/s per core.
+    /// their own sizes and Adler-32: nothing to join). 1 MiB rather than
+    /// one block keeps the writer's hand-offs few; LZO1X-1 runs at several
+    /// hundred MB/s per core.
     class segments {
     public:
         struct summary {};
 
+        /// @throws fitstream::error (lzo_category(), LZO_E_INVALID_ARGUMENT)
+        ///         for a level outside 1..9.
         segments(const options& opts, std::uint64_t /*source_size*/)
             : method_(detail::lzop_method::for_level(opts.level)) {
             detail::lzo_initialise();
@@ -2837,43 +2852,25 @@ struct lzo {
         detail::lzop_method method_;
     };
 
-    class encoder {
-    public:
-        using char_type = char;
-        encoder(const options& opts, std::uint64_t /*source_size*/) : compressor_(opts.level) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_.reset(); }
-
-    private:
-        detail::lzop_compressor compressor_;
-    };
+    /// The segments one after the other: the same bytes.
+    /// @throws fitstream::error (lzo_category(), LZO_E_INVALID_ARGUMENT) from
+    ///         the constructor for a level outside 1..9.
+    using encoder = detail::engine_filter<detail::segments_in_series<lzo>>;
 
     /// Reads one lzop file, verifying every checksum it carries. Blocks
-    /// claiming more than 64 MiB are refused. Throws fitstream::error
-    /// (lzo_category()) on corrupt or truncated input, and on lzop features
-    /// U-Boot cannot use (filters, extra fields, multipart).
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() = default;
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_.reset(); }
-
-    private:
-        detail::lzop_decompressor decompressor_;
-    };
+    /// claiming more than 64 MiB are refused.
+    /// @throws fitstream::error (lzo_category()) on corrupt or truncated
+    ///         input, and on lzop features U-Boot cannot use (filters, extra
+    ///         fields, multipart: LZO_E_NOT_YET_IMPLEMENTED).
+    using decoder = detail::engine_filter<detail::lzop_decompressor>;
 };
 
 static_assert(check_decodable_codec<lzo>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_LZO
 // ---- end <fitstream/codec/lzo.hpp> ----
 // ---- begin <fitstream/codec/none.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -2881,9 +2878,6 @@ static_assert(check_decodable_codec<lzo>());
 /// @file
 /// `none`: stores the bytes as they are.
 
-
-#include <algorithm>
-#include <cstring>
 
 namespace fitstream {
 namespace codec {
@@ -2893,40 +2887,14 @@ struct none {
     static constexpr std::string_view fit_name = "none";
     struct options {};
 
-    class encoder {
+    /// Copies the bytes; never throws.
+    class encoder : public detail::engine_filter<detail::copy_engine> {
     public:
-        using char_type = char;
-        encoder(const options&, std::uint64_t) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            const std::ptrdiff_t n = std::min(in_end - in, out_end - out);
-            if (n > 0) {
-                std::memcpy(out, in, static_cast<std::size_t>(n));
-                in += n;
-                out += n;
-            }
-            return !flush || in != in_end;
-        }
-        void close() {}
+        encoder(const options&, std::uint64_t /*source_size*/) {}
     };
 
     /// Copies the bytes back out; there is nothing to be corrupt.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() = default;
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            const std::ptrdiff_t n = std::min(in_end - in, out_end - out);
-            if (n > 0) {
-                std::memcpy(out, in, static_cast<std::size_t>(n));
-                in += n;
-                out += n;
-            }
-            return !flush || in != in_end;
-        }
-        void close() {}
-    };
+    using decoder = detail::engine_filter<detail::copy_engine>;
 };
 
 static_assert(check_decodable_codec<none>());
@@ -2941,7 +2909,14 @@ static_assert(check_decodable_codec<none>());
 /// `zstd`: one Zstandard frame (magic 28 b5 2f fd) with a content checksum
 /// and, when the input size is known, the content size in its header.
 ///
-/// Needs libzstd (CMake target fitstream::zstd).
+/// Needs libzstd (CMake target fitstream::zstd). Defining FITSTREAM_NO_ZSTD
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
+
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
+
+#ifndef FITSTREAM_NO_ZSTD
 
 // ---- begin <fitstream/detail/lib/zstd.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -3000,11 +2975,9 @@ struct zstd_dctx_deleter {
 /// one: so a source above the threshold (or of unknown size) always goes
 /// through the workers, and the thread count only says how many.
 ///
-/// Measured with zstd -3 on 107 MB of shared libraries (size; peak RSS of
-/// the zstd tool with 2 workers): jobs of 8 MiB, libzstd's default for
-/// level 3, 31.38 MB, 62 MB; 4 MiB +0.15 %, 33 MB; 2 MiB +0.34 %, 20 MB;
-/// 1 MiB +0.77 %, 13 MB. 4 MiB keeps two workers well inside the 64 MiB
-/// the whole writer may use. Below one job there is nothing to share out,
+/// 4 MiB jobs cost 0.15 % against libzstd's default of 8 MiB for level 3
+/// and keep two workers well inside the 64 MiB the whole writer may use
+/// (docs/bench/codecs.md). Below one job there is nothing to share out,
 /// so a smaller source is compressed on the caller's thread.
 struct zstd_threading {
     static constexpr std::size_t job_size = std::size_t{4} << 20;
@@ -3019,6 +2992,11 @@ struct zstd_threading {
         return static_cast<int>(std::min(wanted, 64u));
     }
 };
+
+/// libzstd's name for a source size: ZSTD_CONTENTSIZE_UNKNOWN for unknown_size.
+inline std::uint64_t zstd_content_size(std::uint64_t source_size) noexcept {
+    return source_size == unknown_size ? ZSTD_CONTENTSIZE_UNKNOWN : source_size;
+}
 
 /// A streaming zstd compressor producing one frame with a content checksum
 /// (as the zstd command line does) and, when known, the content size.
@@ -3176,49 +3154,101 @@ struct zstd {
     /// detail::zstd_threading for why these numbers): `threads` of them, at
     /// least one, and the bytes are the same for any count. A smaller
     /// source is compressed on the caller's thread.
-    class encoder {
+    /// @throws fitstream::error (zstd_category()) when libzstd fails: out of
+    ///         memory (ZSTD_error_memory_allocation), a parameter it refuses,
+    ///         input longer or shorter than a known `source_size`
+    ///         (ZSTD_error_srcSize_wrong).
+    class encoder : public detail::engine_filter<detail::zstd_compressor> {
     public:
-        using char_type = char;
         encoder(const options& opts, std::uint64_t source_size) : encoder(opts, source_size, 1) {}
         encoder(const options& opts, std::uint64_t source_size, unsigned threads)
-            : compressor_(opts.level, detail::zstd_threading::workers(zstd_size(source_size), threads, opts.workers),
-                          zstd_size(source_size)) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_.reset(); }
-
-    private:
-        static std::uint64_t zstd_size(std::uint64_t source_size) noexcept {
-            return source_size == unknown_size ? ZSTD_CONTENTSIZE_UNKNOWN : source_size;
-        }
-        detail::zstd_compressor compressor_;
+            : engine_filter(opts.level,
+                            detail::zstd_threading::workers(detail::zstd_content_size(source_size), threads,
+                                                            opts.workers),
+                            detail::zstd_content_size(source_size)) {}
     };
 
     /// Reads one zstd frame (skippable frames refused), checking the content
     /// checksum and size when present. Windows above 128 MiB are refused.
-    /// Throws fitstream::error (zstd_category()) on corrupt or truncated input.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() = default;
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_.reset(); }
-
-    private:
-        detail::zstd_decompressor decompressor_;
-    };
+    /// @throws fitstream::error (zstd_category()) on corrupt input, a frame
+    ///         that is not zstd (ZSTD_error_prefix_unknown) and truncated
+    ///         input (ZSTD_error_srcSize_wrong).
+    using decoder = detail::engine_filter<detail::zstd_decompressor>;
 };
 
 static_assert(check_decodable_codec<zstd>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_ZSTD
 // ---- end <fitstream/codec/zstd.hpp> ----
+// ---- begin <fitstream/detail/policy_list.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// The one runtime name -> compile-time policy dispatch, shared by the codec
+// lists (<fitstream/codec/builtin.hpp>) and the hash lists
+// (<fitstream/hash/builtin.hpp>). A list is any template of policies
+// (codec_list<...>, hash_list<...>); each policy has a `fit_name`. Policies
+// are visited as boost::mp11::mp_identity<P>, never constructed: a hash
+// policy, for one, would start a digest.
+
+
+#include <boost/mp11/algorithm.hpp>
+#include <boost/mp11/list.hpp>
+#include <boost/mp11/utility.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace fitstream {
+namespace detail {
+
+// mp_identity<P> for every policy P of List, in order.
+template <class List>
+using policy_tags =
+    boost::mp11::mp_transform<boost::mp11::mp_identity, boost::mp11::mp_rename<List, boost::mp11::mp_list>>;
+
+// "a, b, c": every policy's fit_name, in list order.
+template <class List>
+std::string policy_names() {
+    std::string names;
+    boost::mp11::mp_for_each<policy_tags<List>>([&](auto tag) {
+        if (!names.empty()) names += ", ";
+        names += decltype(tag)::type::fit_name;
+    });
+    return names;
+}
+
+// True when `name` is the fit_name of a policy in List (case matters).
+template <class List>
+bool is_policy_name(std::string_view name) {
+    bool found = false;
+    boost::mp11::mp_for_each<policy_tags<List>>(
+        [&](auto tag) { found = found || name == decltype(tag)::type::fit_name; });
+    return found;
+}
+
+// Calls visitor(mp_identity<P>{}) for the first policy P of List whose
+// fit_name is `name`; otherwise throws error(errc::unsupported, name,
+// "<unknown> (valid: <policy_names>)").
+template <class List, class Visitor>
+void visit_policy(std::string_view name, Visitor&& visitor, const char* unknown) {
+    bool found = false;
+    boost::mp11::mp_for_each<policy_tags<List>>([&](auto tag) {
+        if (found || name != decltype(tag)::type::fit_name) return;
+        found = true;
+        visitor(tag);
+    });
+    if (!found)
+        throw error(errc::unsupported, std::string(name),
+                    std::string(unknown) + " (valid: " + policy_names<List>() + ")");
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/policy_list.hpp> ----
 
 #include <string>
 #include <string_view>
@@ -3233,34 +3263,50 @@ struct codec_list {
 };
 
 /// The codecs fitstream ships, in the order `codec_names()` lists them: every
-/// compression U-Boot decodes, and each with a decoder.
-using builtin_codecs =
-    codec_list<codec::none, codec::gzip, codec::bzip2, codec::lzma, codec::lzo, codec::lz4, codec::zstd>;
+/// compression U-Boot decodes, and each with a decoder; less those left out
+/// with FITSTREAM_NO_<CODEC>.
+using builtin_codecs = codec_list<codec::none, codec::gzip
+#ifndef FITSTREAM_NO_BZIP2
+                                  , codec::bzip2
+#endif
+#ifndef FITSTREAM_NO_LZMA
+                                  , codec::lzma
+#endif
+#ifndef FITSTREAM_NO_LZO
+                                  , codec::lzo
+#endif
+#ifndef FITSTREAM_NO_LZ4
+                                  , codec::lz4
+#endif
+#ifndef FITSTREAM_NO_ZSTD
+                                  , codec::zstd
+#endif
+                                  >;
 
-/// "none, gzip, bzip2, lzma, lzo, lz4, zstd": the names a list accepts, for
-/// messages and --help.
+/// @returns the FIT names of the list's codecs in list order, joined by
+///          ", " ("none, gzip, bzip2, lzma, lzo, lz4, zstd" for
+///          builtin_codecs): for messages and --help. Never throws but
+///          std::bad_alloc.
 template <class... Codecs>
 std::string codec_names(codec_list<Codecs...>) {
-    std::string names;
-    ((names += (names.empty() ? "" : ", "), names += Codecs::fit_name), ...);
-    return names;
+    return detail::policy_names<codec_list<Codecs...>>();
 }
 
-/// True when `name` is the FIT name of a codec in the list.
+/// @returns true when `name` is the FIT name of a codec in the list (exactly:
+///          "GZIP" is not "gzip").
 template <class... Codecs>
 bool is_codec_name(std::string_view name, codec_list<Codecs...>) {
-    return ((name == Codecs::fit_name) || ...);
+    return detail::is_policy_name<codec_list<Codecs...>>(name);
 }
 
-/// Calls `visitor(codec_tag<C>{})` for the codec `C` whose FIT name is `name`.
-/// @throws fitstream::error (errc::unsupported) naming the valid names when
-///         no codec in the list has that name.
+/// Calls `visitor(codec_tag<C>{})` for the codec `C` of the list whose FIT
+/// name is `name`, and returns after it.
+/// @throws fitstream::error (errc::unsupported, subject `name`, "unknown
+///         compression (valid: <codec_names(list)>)") when no codec in the
+///         list has that name; whatever the visitor throws.
 template <class Visitor, class... Codecs>
-void visit_codec(std::string_view name, Visitor&& visitor, codec_list<Codecs...> list) {
-    const bool found = ((name == Codecs::fit_name ? (visitor(codec_tag<Codecs>{}), true) : false) || ...);
-    if (!found)
-        throw error(errc::unsupported, std::string(name),
-                    "unknown compression (valid: " + codec_names(list) + ")");
+void visit_codec(std::string_view name, Visitor&& visitor, codec_list<Codecs...>) {
+    detail::visit_policy<codec_list<Codecs...>>(name, visitor, "unknown compression");
 }
 
 /// codec_names() over the built-in codecs.
@@ -3299,6 +3345,8 @@ inline bool is_codec_name(std::string_view name) { return is_codec_name(name, bu
 /// i.e. after compression, which is what U-Boot recomputes. `value` holds
 /// the digest as U-Boot compares it: CRC-32 as a big-endian u32.
 
+#include <boost/mp11/utility.hpp>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -3328,6 +3376,8 @@ template <class H>
 inline constexpr bool is_hash_v = detail::is_hash_impl<H>::value;
 
 /// Checks `H` against the Hash concept with one readable message.
+/// @returns true (so it can sit in a `static_assert`); an `H` that is not a
+///          hash does not compile.
 template <class H>
 constexpr bool check_hash() {
     static_assert(is_hash_v<H>,
@@ -3339,11 +3389,10 @@ constexpr bool check_hash() {
 }
 
 /// Names a hash type as a value, for the runtime-name dispatch in
-/// <fitstream/hash/builtin.hpp>.
+/// <fitstream/hash/builtin.hpp>: `visit_hash("sha256", [](auto tag) { using H =
+/// typename decltype(tag)::type; ... })`. Boost.Mp11's mp_identity.
 template <class H>
-struct hash_tag {
-    using type = H;
-};
+using hash_tag = boost::mp11::mp_identity<H>;
 
 }  // namespace fitstream
 // ---- end <fitstream/hash/concept.hpp> ----
@@ -3370,7 +3419,9 @@ public:
     static constexpr std::string_view fit_name = "crc32";
     static constexpr std::size_t digest_size = 4;
 
+    /// Adds [data, data + size); never throws.
     void update(const void* data, std::size_t size) { crc_ = detail::crc32_update(crc_, data, size); }
+    /// @returns the CRC-32 so far, big-endian (as U-Boot compares it).
     std::array<std::uint8_t, digest_size> final() {
         return {static_cast<std::uint8_t>(crc_ >> 24), static_cast<std::uint8_t>(crc_ >> 16),
                 static_cast<std::uint8_t>(crc_ >> 8), static_cast<std::uint8_t>(crc_)};
@@ -3566,6 +3617,8 @@ inline std::vector<std::uint8_t> bn_bytes(const BIGNUM* n, std::size_t size, con
 namespace fitstream {
 namespace detail {
 /// One OpenSSL-backed FIT hash: `Name` is the FIT algo, `Md` the EVP getter.
+/// The constructor, update() and final() throw fitstream::error
+/// (openssl_category()) when libcrypto fails.
 template <const char* Name, std::size_t Size, const EVP_MD* (*Md)()>
 class evp_hash {
 public:
@@ -3573,7 +3626,9 @@ public:
     static constexpr std::size_t digest_size = Size;
 
     evp_hash() : digest_(Md()) {}
+    /// Adds [data, data + size) to the digest.
     void update(const void* data, std::size_t size) { digest_.update(data, size); }
+    /// @returns the digest of everything added; the hash is spent.
     std::array<std::uint8_t, digest_size> final() { return digest_.final(); }
 
 private:
@@ -3617,27 +3672,27 @@ struct hash_list {
 /// The hashes fitstream ships.
 using builtin_hashes = hash_list<hash::crc32, hash::md5, hash::sha1, hash::sha256, hash::sha384, hash::sha512>;
 
-/// "crc32, md5, sha1, ...": the names a list accepts.
+/// @returns the FIT names of the list's hashes in list order, joined by ", "
+///          ("crc32, md5, sha1, sha256, sha384, sha512" for builtin_hashes).
 template <class... Hashes>
 std::string hash_names(hash_list<Hashes...>) {
-    std::string names;
-    ((names += (names.empty() ? "" : ", "), names += Hashes::fit_name), ...);
-    return names;
+    return detail::policy_names<hash_list<Hashes...>>();
 }
 
-/// Calls `visitor(hash_tag<H>{})` for the hash `H` whose FIT name is `name`.
-/// @throws fitstream::error (errc::unsupported) naming the valid names.
+/// Calls `visitor(hash_tag<H>{})` for the hash `H` of the list whose FIT name
+/// is `name`, and returns after it.
+/// @throws fitstream::error (errc::unsupported, subject `name`, "unknown hash
+///         algorithm (valid: <hash_names(list)>)") when no hash in the list
+///         has that name; whatever the visitor throws.
 template <class Visitor, class... Hashes>
-void visit_hash(std::string_view name, Visitor&& visitor, hash_list<Hashes...> list) {
-    const bool found = ((name == Hashes::fit_name ? (visitor(hash_tag<Hashes>{}), true) : false) || ...);
-    if (!found)
-        throw error(errc::unsupported, std::string(name), "unknown hash algorithm (valid: " + hash_names(list) + ")");
+void visit_hash(std::string_view name, Visitor&& visitor, hash_list<Hashes...>) {
+    detail::visit_policy<hash_list<Hashes...>>(name, visitor, "unknown hash algorithm");
 }
 
-/// hash_names() over the built-in hashs.
+/// hash_names() over the built-in hashes.
 inline std::string hash_names() { return hash_names(builtin_hashes{}); }
 
-/// visit_hash() over the built-in hashs.
+/// visit_hash() over the built-in hashes.
 template <class Visitor>
 void visit_hash(std::string_view name, Visitor&& visitor) {
     visit_hash(name, std::forward<Visitor>(visitor), builtin_hashes{});

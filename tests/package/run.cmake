@@ -1,13 +1,15 @@
 # Builds and runs the consumer in tests/package/ from an empty directory.
 #
-#   cmake -DMODE=add_subdirectory|find_package
+#   cmake -DMODE=add_subdirectory|find_package|single_header
 #         -DFITSTREAM_SOURCE_DIR=... -DFITSTREAM_BINARY_DIR=... -DWORK_DIR=...
 #         [-DEXPECTED_VERSION=x.y.z] [-DGENERATOR=...] [-DMAKE_PROGRAM=...]
 #         [-DCXX_COMPILER=...] [-DCONFIG=...] -P run.cmake
 #
-# find_package mode first installs FITSTREAM_BINARY_DIR (an already built
-# fitstream tree) into WORK_DIR/find_package/prefix and makes sure the
-# consumer found fitstream there and nowhere else.
+# find_package and single_header modes first install FITSTREAM_BINARY_DIR
+# (an already built fitstream tree) into WORK_DIR/<mode>/prefix and make
+# sure the consumer found fitstream there and nowhere else. single_header
+# builds tests/package/single/ (the installed single header with only the
+# zstd codec besides none and gzip) instead of tests/package/.
 
 cmake_minimum_required(VERSION 3.21)
 
@@ -34,8 +36,15 @@ function(run_step what)
   endif()
 endfunction()
 
+set(_source "${CMAKE_CURRENT_LIST_DIR}")
+set(_consumers consumer consumer_lz4)
+if(MODE STREQUAL "single_header")
+  set(_source "${CMAKE_CURRENT_LIST_DIR}/single")
+  set(_consumers consumer_single)
+endif()
+
 set(_configure_args
-  -S "${CMAKE_CURRENT_LIST_DIR}" -B "${_build}"
+  -S "${_source}" -B "${_build}"
   "-DFITSTREAM_PACKAGE_MODE=${MODE}"
   "-DCMAKE_BUILD_TYPE=${CONFIG}"
   -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
@@ -54,17 +63,17 @@ endif()
 
 if(MODE STREQUAL "add_subdirectory")
   list(APPEND _configure_args "-DFITSTREAM_SOURCE_DIR=${FITSTREAM_SOURCE_DIR}")
-elseif(MODE STREQUAL "find_package")
+elseif(MODE STREQUAL "find_package" OR MODE STREQUAL "single_header")
   run_step("install fitstream into ${_prefix}"
     "${CMAKE_COMMAND}" --install "${FITSTREAM_BINARY_DIR}" --prefix "${_prefix}" --config "${CONFIG}")
   list(APPEND _configure_args "-DCMAKE_PREFIX_PATH=${_prefix}")
 else()
-  message(FATAL_ERROR "run.cmake: MODE must be add_subdirectory or find_package, not '${MODE}'")
+  message(FATAL_ERROR "run.cmake: MODE must be add_subdirectory, find_package or single_header, not '${MODE}'")
 endif()
 
 run_step("configure" "${CMAKE_COMMAND}" ${_configure_args})
 
-if(MODE STREQUAL "find_package")
+if(NOT MODE STREQUAL "add_subdirectory")
   file(STRINGS "${_build}/CMakeCache.txt" _dir_line REGEX "^fitstream_DIR:")
   string(REGEX REPLACE "^fitstream_DIR:[A-Z]+=" "" _found_dir "${_dir_line}")
   file(REAL_PATH "${_found_dir}" _found_dir)
@@ -77,7 +86,7 @@ endif()
 
 run_step("build" "${CMAKE_COMMAND}" --build "${_build}" --config "${CONFIG}")
 
-foreach(_name IN ITEMS consumer consumer_lz4)
+foreach(_name IN LISTS _consumers)
   set(_exe "${_build}/${_name}")
   if(NOT EXISTS "${_exe}" AND EXISTS "${_build}/${CONFIG}/${_name}")
     set(_exe "${_build}/${CONFIG}/${_name}")

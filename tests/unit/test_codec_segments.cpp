@@ -46,14 +46,14 @@ std::string run_tool(const std::vector<std::string>& argv, const std::string& in
     return r.out;
 }
 
-/// The plain encoder, through detail::run_encoder with a 64 KiB scratch.
+/// The plain encoder, through detail::run_filter with a 64 KiB scratch.
 template <class C>
 std::string encode_plain(const std::string& input, const typename C::options& options = {},
                          std::uint64_t source_size = 0, bool use_source_size = true) {
     typename C::encoder encoder(options, use_source_size ? input.size() : source_size);
     std::string out;
     std::vector<char> scratch(64 * 1024);
-    fitstream::detail::run_encoder(encoder, input.data(), input.size(), true, scratch.data(), scratch.size(),
+    fitstream::detail::run_filter(encoder, input.data(), input.size(), true, scratch.data(), scratch.size(),
                                    [&](const char* p, std::size_t n) { out.append(p, n); });
     return out;
 }
@@ -240,7 +240,7 @@ BOOST_AUTO_TEST_CASE(lz4_frame_size_in_header_and_liar_refused) {
     BOOST_TEST(static_cast<unsigned char>(f[5]) == 0x60u);  // 1 MiB blocks
     codec::lz4::encoder liar(codec::lz4::options{}, input.size() + 1);
     std::vector<char> scratch(mib);
-    BOOST_CHECK_THROW(fitstream::detail::run_encoder(liar, input.data(), input.size(), true, scratch.data(),
+    BOOST_CHECK_THROW(fitstream::detail::run_filter(liar, input.data(), input.size(), true, scratch.data(),
                                                      scratch.size(), [](const char*, std::size_t) {}),
                       fitstream::error);
 }
@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(zstd_output_is_the_same_for_any_thread_count) {
             codec::zstd::encoder enc(codec::zstd::options{}, input.size(), threads);
             std::string out;
             std::vector<char> scratch(64 * 1024);
-            fitstream::detail::run_encoder(enc, input.data(), input.size(), true, scratch.data(), scratch.size(),
+            fitstream::detail::run_filter(enc, input.data(), input.size(), true, scratch.data(), scratch.size(),
                                            [&](const char* p, std::size_t n) { out.append(p, n); });
             if (threads == 1) {
                 first = out;
@@ -277,7 +277,7 @@ BOOST_AUTO_TEST_CASE(zstd_output_is_the_same_for_any_thread_count) {
         auto enc = img.codec().make_encoder(input.size(), threads);
         std::string& out = threads == 1 ? one : four;
         std::vector<char> scratch(64 * 1024);
-        fitstream::detail::run_encoder(*enc, input.data(), input.size(), true, scratch.data(), scratch.size(),
+        fitstream::detail::run_filter(*enc, input.data(), input.size(), true, scratch.data(), scratch.size(),
                                        [&](const char* p, std::size_t n) { out.append(p, n); });
     }
     BOOST_TEST((one == four));

@@ -176,7 +176,7 @@ void check_decodes(const std::string& encoded, const std::string& input, std::ui
 // ---------------------------------------------------------------------------
 
 /// Feeds `input` to a fresh encoder in `in_chunk`-byte pieces through
-/// fitstream::detail::run_encoder, with a scratch buffer of `scratch_size`.
+/// fitstream::detail::run_filter, with a scratch buffer of `scratch_size`.
 template <class C>
 std::string encode_run(typename C::encoder& enc, const std::string& input, std::size_t in_chunk,
                        std::size_t scratch_size) {
@@ -185,7 +185,7 @@ std::string encode_run(typename C::encoder& enc, const std::string& input, std::
     std::size_t done = 0;
     do {
         const std::size_t n = std::min(in_chunk, input.size() - done);
-        fitstream::detail::run_encoder(enc, input.data() + done, n, done + n == input.size(), scratch.data(),
+        fitstream::detail::run_filter(enc, input.data() + done, n, done + n == input.size(), scratch.data(),
                                        scratch.size(), [&](const char* p, std::size_t k) { out.append(p, k); });
         done += n;
     } while (done < input.size());
@@ -259,7 +259,7 @@ std::string label(const std::string& codec_name, const sample& s, const std::str
 // Round trips through the reference decoders
 // ---------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(run_encoder_whole_input_round_trips, C, all_codecs) {
+BOOST_AUTO_TEST_CASE_TEMPLATE(run_filter_whole_input_round_trips, C, all_codecs) {
     for (const auto& s : samples()) {
         for (const std::uint64_t pledged : {static_cast<std::uint64_t>(s.bytes.size()), fitstream::unknown_size}) {
             const std::string how = pledged == fitstream::unknown_size ? "whole input, size unknown"
@@ -271,7 +271,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(run_encoder_whole_input_round_trips, C, all_codecs
     }
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(run_encoder_odd_chunks_and_small_scratch_round_trip, C, all_codecs) {
+BOOST_AUTO_TEST_CASE_TEMPLATE(run_filter_odd_chunks_and_small_scratch_round_trip, C, all_codecs) {
     for (const auto& s : samples()) {
         const std::string encoded = encode_run<C>(s.bytes, s.bytes.size(), 4093, 17);
         check_decodes<C>(encoded, s.bytes, s.bytes.size(),
@@ -279,10 +279,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(run_encoder_odd_chunks_and_small_scratch_round_tri
     }
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(run_encoder_one_byte_chunks_and_windows_round_trip, C, all_codecs) {
+BOOST_AUTO_TEST_CASE_TEMPLATE(run_filter_one_byte_chunks_and_windows_round_trip, C, all_codecs) {
     for (const auto& s : samples()) {
         const std::string encoded = encode_run<C>(s.bytes, s.bytes.size(), 1, 1);
-        check_decodes<C>(encoded, s.bytes, s.bytes.size(), label(std::string(C::fit_name), s, "run_encoder 1-byte"));
+        check_decodes<C>(encoded, s.bytes, s.bytes.size(), label(std::string(C::fit_name), s, "run_filter 1-byte"));
     }
 }
 
@@ -312,7 +312,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(output_is_deterministic_and_close_resets, C, all_c
     typename C::encoder broken(typename C::options{}, input.size());
     {
         std::vector<char> scratch(4096);
-        fitstream::detail::run_encoder(broken, input.data(), input.size() / 2, false, scratch.data(), scratch.size(),
+        fitstream::detail::run_filter(broken, input.data(), input.size() / 2, false, scratch.data(), scratch.size(),
                                        [](const char*, std::size_t) {});
     }
     broken.close();
@@ -370,7 +370,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(symmetric_filter_adapter_on_output_chain, C, all_c
     }
     check_decodes<C>(encoded, input, input.size(), std::string(C::fit_name) + " via filtering_ostream");
     check_same(encoded, encode_run<C>(input, input.size(), 1u << 20, 1u << 20),
-               std::string(C::fit_name) + ": adapter output vs run_encoder output");
+               std::string(C::fit_name) + ": adapter output vs run_filter output");
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(symmetric_filter_adapter_on_input_chain, C, all_codecs) {

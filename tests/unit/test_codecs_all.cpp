@@ -5,7 +5,7 @@
 //  - the reference tools' own output decoded by our decoders;
 //  - the SymmetricFilter contract across chunk boundaries: 1-byte input
 //    chunks and 1-byte output windows, odd-sized chunks, and
-//    detail::run_encoder with a 1 MiB scratch, giving identical bytes;
+//    detail::run_filter with a 1 MiB scratch, giving identical bytes;
 //  - the container U-Boot reads, byte by byte (and, for lzop, U-Boot's own
 //    block walk, redone here with liblzo2);
 //  - corrupt, truncated and hostile input throwing fitstream::error of the
@@ -215,7 +215,7 @@ std::string encode(const std::string& input, const typename C::options& options 
     typename C::encoder encoder(options, input.size());
     std::string out;
     std::vector<char> scratch(mib);
-    fitstream::detail::run_encoder(encoder, input.data(), input.size(), true, scratch.data(), scratch.size(),
+    fitstream::detail::run_filter(encoder, input.data(), input.size(), true, scratch.data(), scratch.size(),
                                    [&](const char* p, std::size_t n) { out.append(p, n); });
     return out;
 }

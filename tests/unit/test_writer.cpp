@@ -194,7 +194,7 @@ std::string encode_directly(const std::string& input) {
     typename C::encoder enc(typename C::options{}, input.size());
     std::string out;
     std::vector<char> scratch(1u << 16);
-    fitstream::detail::run_encoder(enc, input.data(), input.size(), true, scratch.data(), scratch.size(),
+    fitstream::detail::run_filter(enc, input.data(), input.size(), true, scratch.data(), scratch.size(),
                                    [&](const char* p, std::size_t n) { out.append(p, n); });
     return out;
 }

@@ -7,9 +7,20 @@
 ///
 /// Including this header pulls in every codec and so needs every codec
 /// library (CMake target fitstream::fitstream). A program that wants fewer
-/// includes only <fitstream/codec/NAME.hpp> for the codecs it uses, links
-/// fitstream::core plus fitstream::NAME for each, and may name its own
-/// `codec_list<...>` for the runtime dispatch below.
+/// either includes only <fitstream/codec/NAME.hpp> for the codecs it uses,
+/// links fitstream::core plus fitstream::NAME for each, and may name its
+/// own `codec_list<...>` for the runtime dispatch below; or it defines, before
+/// including any fitstream header (best on the command line), one macro per
+/// codec it leaves out:
+///
+///   FITSTREAM_NO_BZIP2  FITSTREAM_NO_LZMA  FITSTREAM_NO_LZO
+///   FITSTREAM_NO_LZ4    FITSTREAM_NO_ZSTD
+///
+/// Such a codec is then not in `builtin_codecs` (so the reader, visit_codec()
+/// and the Kbuild front end refuse its name as an unknown compression), its
+/// header declares nothing, and neither its C header nor its library is
+/// needed. `none` and `gzip` are always there (gzip needs zlib and
+/// libdeflate, which fitstream::core links anyway).
 ///
 /// @code
 /// fitstream::visit_codec(name, [&](auto tag) {
@@ -26,7 +37,7 @@
 #include <fitstream/codec/lzo.hpp>
 #include <fitstream/codec/none.hpp>
 #include <fitstream/codec/zstd.hpp>
-#include <fitstream/error.hpp>
+#include <fitstream/detail/policy_list.hpp>
 
 #include <string>
 #include <string_view>
@@ -41,34 +52,50 @@ struct codec_list {
 };
 
 /// The codecs fitstream ships, in the order `codec_names()` lists them: every
-/// compression U-Boot decodes, and each with a decoder.
-using builtin_codecs =
-    codec_list<codec::none, codec::gzip, codec::bzip2, codec::lzma, codec::lzo, codec::lz4, codec::zstd>;
+/// compression U-Boot decodes, and each with a decoder; less those left out
+/// with FITSTREAM_NO_<CODEC>.
+using builtin_codecs = codec_list<codec::none, codec::gzip
+#ifndef FITSTREAM_NO_BZIP2
+                                  , codec::bzip2
+#endif
+#ifndef FITSTREAM_NO_LZMA
+                                  , codec::lzma
+#endif
+#ifndef FITSTREAM_NO_LZO
+                                  , codec::lzo
+#endif
+#ifndef FITSTREAM_NO_LZ4
+                                  , codec::lz4
+#endif
+#ifndef FITSTREAM_NO_ZSTD
+                                  , codec::zstd
+#endif
+                                  >;
 
-/// "none, gzip, bzip2, lzma, lzo, lz4, zstd": the names a list accepts, for
-/// messages and --help.
+/// @returns the FIT names of the list's codecs in list order, joined by
+///          ", " ("none, gzip, bzip2, lzma, lzo, lz4, zstd" for
+///          builtin_codecs): for messages and --help. Never throws but
+///          std::bad_alloc.
 template <class... Codecs>
 std::string codec_names(codec_list<Codecs...>) {
-    std::string names;
-    ((names += (names.empty() ? "" : ", "), names += Codecs::fit_name), ...);
-    return names;
+    return detail::policy_names<codec_list<Codecs...>>();
 }
 
-/// True when `name` is the FIT name of a codec in the list.
+/// @returns true when `name` is the FIT name of a codec in the list (exactly:
+///          "GZIP" is not "gzip").
 template <class... Codecs>
 bool is_codec_name(std::string_view name, codec_list<Codecs...>) {
-    return ((name == Codecs::fit_name) || ...);
+    return detail::is_policy_name<codec_list<Codecs...>>(name);
 }
 
-/// Calls `visitor(codec_tag<C>{})` for the codec `C` whose FIT name is `name`.
-/// @throws fitstream::error (errc::unsupported) naming the valid names when
-///         no codec in the list has that name.
+/// Calls `visitor(codec_tag<C>{})` for the codec `C` of the list whose FIT
+/// name is `name`, and returns after it.
+/// @throws fitstream::error (errc::unsupported, subject `name`, "unknown
+///         compression (valid: <codec_names(list)>)") when no codec in the
+///         list has that name; whatever the visitor throws.
 template <class Visitor, class... Codecs>
-void visit_codec(std::string_view name, Visitor&& visitor, codec_list<Codecs...> list) {
-    const bool found = ((name == Codecs::fit_name ? (visitor(codec_tag<Codecs>{}), true) : false) || ...);
-    if (!found)
-        throw error(errc::unsupported, std::string(name),
-                    "unknown compression (valid: " + codec_names(list) + ")");
+void visit_codec(std::string_view name, Visitor&& visitor, codec_list<Codecs...>) {
+    detail::visit_policy<codec_list<Codecs...>>(name, visitor, "unknown compression");
 }
 
 /// codec_names() over the built-in codecs.

@@ -11,12 +11,19 @@
 /// libbz2 offers neither, and hand-written bit stitching is not worth it
 /// for a codec this slow to decode at boot.
 ///
-/// Needs libbz2 (CMake target fitstream::bzip2).
+/// Needs libbz2 (CMake target fitstream::bzip2). Defining FITSTREAM_NO_BZIP2
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
 
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
 #include <fitstream/codec/concept.hpp>
-#include <fitstream/detail/lib/bzip2.hpp>
+#include <fitstream/detail/codec/filter.hpp>
+#include <fitstream/error.hpp>
 
-#include <memory>
+#ifndef FITSTREAM_NO_BZIP2
+
+#include <fitstream/detail/lib/bzip2.hpp>
 
 namespace fitstream {
 namespace codec {
@@ -28,40 +35,25 @@ struct bzip2 {
         int block_size_100k = 9;  ///< 1..9: blocks of N * 100 000 bytes; 9 is bzip2's default
     };
 
-    class encoder {
+    /// Writes one bzip2 stream.
+    /// @throws fitstream::error (bzip2_category(), BZ_PARAM_ERROR) from the
+    ///         constructor for a block size outside 1..9; (bzip2_category())
+    ///         when libbz2 fails (BZ_MEM_ERROR: out of memory).
+    class encoder : public detail::engine_filter<detail::bzip2_compressor> {
     public:
-        using char_type = char;
-        encoder(const options& opts, std::uint64_t /*source_size*/)
-            : compressor_(std::make_unique<detail::bzip2_compressor>(opts.block_size_100k)) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_->step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_->reset(); }
-
-    private:
-        // bz_stream's state points back at it: keep it at a stable address.
-        std::unique_ptr<detail::bzip2_compressor> compressor_;
+        encoder(const options& opts, std::uint64_t /*source_size*/) : engine_filter(opts.block_size_100k) {}
     };
 
     /// Reads one bzip2 stream, verifying its block and stream CRCs.
-    /// Throws fitstream::error (bzip2_category()) on corrupt or truncated input.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() : decompressor_(std::make_unique<detail::bzip2_decompressor>()) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_->step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_->reset(); }
-
-    private:
-        std::unique_ptr<detail::bzip2_decompressor> decompressor_;
-    };
+    /// @throws fitstream::error (bzip2_category()) on corrupt input
+    ///         (BZ_DATA_ERROR, BZ_DATA_ERROR_MAGIC) and truncated input
+    ///         (BZ_UNEXPECTED_EOF).
+    using decoder = detail::engine_filter<detail::bzip2_decompressor>;
 };
 
 static_assert(check_decodable_codec<bzip2>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_BZIP2

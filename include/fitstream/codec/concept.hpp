@@ -88,8 +88,10 @@
 /// The stored bytes are header + every segment's bytes in order + trailer.
 ///
 /// The bytes the encoder produces must be exactly the container U-Boot's
-/// decoder for `fit_name` expects (see FIT-NOTES: a gzip member, not zlib;
-/// LZMA_Alone, not xz; an LZ4 frame, not legacy; ...). A decoder reads one
+/// decoder for `fit_name` expects (image_decomp() in U-Boot's boot/image.c
+/// and the decoders it calls: lib/gunzip.c wants a gzip member, not zlib;
+/// lib/lzma/LzmaTools.c LZMA_Alone, not xz; lib/lz4_wrapper.c an LZ4 frame,
+/// not the legacy format; lib/lzo/lzo1x_decompress.c an lzop file; ...). A decoder reads one
 /// such container (one gzip member, one zstd or LZ4 frame, ...) and never
 /// allocates more than a fixed bound, whatever the container's header says.
 ///
@@ -97,12 +99,10 @@
 /// concept is checked; `fitstream::check_codec<C>()` wraps it, and
 /// `fitstream::check_decodable_codec<C>()` adds the decoder.
 
-#include <algorithm>
-#include <cstddef>
+#include <boost/mp11/utility.hpp>
+
 #include <cstdint>
-#include <cstring>
 #include <limits>
-#include <memory>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -175,6 +175,8 @@ template <class C>
 inline constexpr bool has_segments_v = is_codec_v<C> && detail::has_segments_impl<C>::value;
 
 /// Checks `C` against the Codec concept with one readable message.
+/// @returns true (so it can sit in a `static_assert`); a `C` that is not a
+///          codec does not compile, it never fails at run time.
 template <class C>
 constexpr bool check_codec() {
     static_assert(is_codec_v<C>,
@@ -187,6 +189,7 @@ constexpr bool check_codec() {
 }
 
 /// Checks `C` against the Codec concept and requires its `decoder`.
+/// @returns true; a `C` without a usable decoder does not compile.
 template <class C>
 constexpr bool check_decodable_codec() {
     static_assert(check_codec<C>());
@@ -200,139 +203,8 @@ constexpr bool check_decodable_codec() {
 
 /// Names a codec type as a value, for the runtime-name dispatch in
 /// <fitstream/codec/builtin.hpp>: `visit_codec("gzip", [](auto tag) { using C =
-/// typename decltype(tag)::type; ... })`.
+/// typename decltype(tag)::type; ... })`. Boost.Mp11's mp_identity.
 template <class C>
-struct codec_tag {
-    using type = C;
-};
+using codec_tag = boost::mp11::mp_identity<C>;
 
-namespace detail {
-
-/// Runs a SymmetricFilter (an encoder or a decoder) over [data, data + size)
-/// in one call sequence, with `emit` receiving each produced block; `last`
-/// says no more input follows. Stops early when the filter reports the end
-/// of its stream (a decoder that met its end leaves the rest of the input).
-/// Returns the number of input bytes consumed.
-template <class Filter, class Emit>
-std::size_t run_filter(Filter& filter, const char* data, std::size_t size, bool last, char* scratch,
-                       std::size_t scratch_size, Emit&& emit) {
-    const char* in = data;
-    const char* const in_end = data + size;
-    for (;;) {
-        char* out = scratch;
-        const bool more = filter.filter(in, in_end, out, scratch + scratch_size, last);
-        if (out != scratch) emit(scratch, static_cast<std::size_t>(out - scratch));
-        if (!more || (!last && in == in_end)) return static_cast<std::size_t>(in - data);
-    }
-}
-
-/// run_filter() under the name the writer's pump uses.
-template <class Encoder, class Emit>
-void run_encoder(Encoder& encoder, const char* data, std::size_t size, bool last, char* scratch,
-                 std::size_t scratch_size, Emit&& emit) {
-    run_filter(encoder, data, size, last, scratch, scratch_size, std::forward<Emit>(emit));
-}
-
-// Bytes a codec has produced but not yet handed out, for libraries that
-// need more room than the caller's output window (LZ4F_compressUpdate wants
-// a worst-case bound) and for containers assembled by hand (lzop). The
-// storage is never zero-filled: a library writes into reserve()d space and
-// commit() says how much of it is valid.
-class output_queue {
-public:
-    bool empty() const noexcept { return begin_ == end_; }
-    std::size_t size() const noexcept { return end_ - begin_; }
-
-    // Room for `n` more bytes at the end; valid until the next call.
-    unsigned char* reserve(std::size_t n) {
-        if (capacity_ - end_ < n) {
-            const std::size_t used = end_ - begin_;
-            if (capacity_ - used < n || begin_ == 0) {
-                const std::size_t want = std::max(used + n, capacity_ * 2);
-                std::unique_ptr<unsigned char[]> bigger(new unsigned char[want]);
-                if (used) std::memcpy(bigger.get(), data_.get() + begin_, used);
-                data_ = std::move(bigger);
-                capacity_ = want;
-            } else {
-                std::memmove(data_.get(), data_.get() + begin_, used);
-            }
-            begin_ = 0;
-            end_ = used;
-        }
-        return data_.get() + end_;
-    }
-    void commit(std::size_t n) noexcept { end_ += n; }
-    void append(const void* bytes, std::size_t n) {
-        if (n == 0) return;
-        std::memcpy(reserve(n), bytes, n);
-        commit(n);
-    }
-    void append_be32(std::uint32_t v) {
-        const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
-                                    static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
-        append(b, 4);
-    }
-    // Moves as much as fits into [out, out_end).
-    void drain(char*& out, char* out_end) noexcept {
-        const std::size_t n = std::min(size(), static_cast<std::size_t>(out_end - out));
-        if (n == 0) return;
-        std::memcpy(out, data_.get() + begin_, n);
-        out += n;
-        begin_ += n;
-        if (begin_ == end_) begin_ = end_ = 0;
-    }
-    void clear() noexcept { begin_ = end_ = 0; }
-
-private:
-    std::unique_ptr<unsigned char[]> data_;
-    std::size_t capacity_ = 0;
-    std::size_t begin_ = 0;
-    std::size_t end_ = 0;
-};
-
-// Records the first bytes a library consumed and checks them against a
-// container's magic number: some libraries also accept other containers
-// (skippable frames), which U-Boot does not.
-class magic_check {
-public:
-    magic_check(const unsigned char* magic, std::size_t size) noexcept : magic_(magic), size_(size) {}
-    // `consumed` bytes starting at `p` were just taken from the input.
-    // Returns false as soon as they disagree with the magic number.
-    bool feed(const char* p, std::size_t consumed) noexcept {
-        while (seen_ < size_ && consumed > 0) {
-            if (static_cast<unsigned char>(*p) != magic_[seen_]) return false;
-            ++seen_;
-            ++p;
-            --consumed;
-        }
-        return true;
-    }
-    void reset() noexcept { seen_ = 0; }
-
-private:
-    const unsigned char* magic_;
-    std::size_t size_;
-    std::size_t seen_ = 0;
-};
-
-// Decides when a library decoder that reports no explicit error is stuck on
-// truncated input: no input left, flush set, room for output, and two calls
-// in a row moved nothing (one may have been an internal state change).
-class stall_detector {
-public:
-    // Returns true when the stream must be truncated.
-    bool stalled(bool progress, bool flush, bool input_left, bool output_room) noexcept {
-        if (progress || !flush || input_left || !output_room) {
-            idle_ = 0;
-            return false;
-        }
-        return ++idle_ >= 2;
-    }
-    void reset() noexcept { idle_ = 0; }
-
-private:
-    int idle_ = 0;
-};
-
-}  // namespace detail
 }  // namespace fitstream

@@ -10,9 +10,18 @@
 /// on every core; see <fitstream/detail/lib/lz4.hpp> for why the frame has this
 /// shape.
 ///
-/// Needs liblz4 (CMake target fitstream::lz4).
+/// Needs liblz4 (CMake target fitstream::lz4). Defining FITSTREAM_NO_LZ4
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
 
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
 #include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/codec/filter.hpp>
+#include <fitstream/error.hpp>
+
+#ifndef FITSTREAM_NO_LZ4
+
 #include <fitstream/detail/lib/lz4.hpp>
 
 #include <cstddef>
@@ -30,7 +39,8 @@ struct lz4 {
     };
 
     /// One segment per block (1 MiB): the header, each block compressed on
-    /// its own, the end mark. The same bytes as the encoder.
+    /// its own, the end mark. The same bytes as the encoder. header() and
+    /// encode() throw fitstream::error (lz4_category()) when liblz4 fails.
     class segments {
     public:
         struct summary {};  // blocks need nothing joined
@@ -53,39 +63,25 @@ struct lz4 {
         std::uint64_t source_size_;
     };
 
-    class encoder {
+    /// Streams the frame, a block per 1 MiB of input.
+    /// @throws fitstream::error (lz4_category(), LZ4F_ERROR_frameSize_wrong)
+    ///         when the input is longer or shorter than a known
+    ///         `source_size`; (lz4_category()) when liblz4 fails.
+    class encoder : public detail::engine_filter<detail::lz4_compressor> {
     public:
-        using char_type = char;
-        encoder(const options& opts, std::uint64_t source_size) : compressor_(opts.level, source_size) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_.reset(); }
-
-    private:
-        detail::lz4_compressor compressor_;
+        encoder(const options& opts, std::uint64_t source_size) : engine_filter(opts.level, source_size) {}
     };
 
     /// Reads one LZ4 frame, verifying its checksums and content size.
-    /// Throws fitstream::error (lz4_category()) on corrupt or truncated input
-    /// and on anything that is not an LZ4 frame.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() = default;
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_.reset(); }
-
-    private:
-        detail::lz4_decompressor decompressor_;
-    };
+    /// @throws fitstream::error (lz4_category()) on corrupt or truncated
+    ///         input and on anything that is not an LZ4 frame
+    ///         (LZ4F_ERROR_frameType_unknown).
+    using decoder = detail::engine_filter<detail::lz4_decompressor>;
 };
 
 static_assert(check_decodable_codec<lz4>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_LZ4

@@ -12,12 +12,19 @@
 /// dictionary run from the first byte to the last; only xz (LZMA2) has
 /// independent blocks, and U-Boot does not read xz.
 ///
-/// Needs liblzma (CMake target fitstream::lzma).
+/// Needs liblzma (CMake target fitstream::lzma). Defining FITSTREAM_NO_LZMA
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
 
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
 #include <fitstream/codec/concept.hpp>
-#include <fitstream/detail/lib/lzma.hpp>
+#include <fitstream/detail/codec/filter.hpp>
+#include <fitstream/error.hpp>
 
-#include <memory>
+#ifndef FITSTREAM_NO_LZMA
+
+#include <fitstream/detail/lib/lzma.hpp>
 
 namespace fitstream {
 namespace codec {
@@ -29,40 +36,27 @@ struct lzma {
         int level = 6;  ///< preset 0..9, as `lzma -0` .. `lzma -9`; 6 is the tool's default
     };
 
-    class encoder {
+    /// Writes one LZMA_Alone stream.
+    /// @throws fitstream::error (lzma_category(), LZMA_OPTIONS_ERROR) from the
+    ///         constructor for a level outside 0..9; (lzma_category()) when
+    ///         liblzma fails (LZMA_MEM_ERROR: out of memory).
+    class encoder : public detail::engine_filter<detail::lzma_alone_compressor> {
     public:
-        using char_type = char;
-        encoder(const options& opts, std::uint64_t /*source_size*/)
-            : compressor_(std::make_unique<detail::lzma_alone_compressor>(opts.level)) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_->step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_->reset(); }
-
-    private:
-        std::unique_ptr<detail::lzma_alone_compressor> compressor_;
+        encoder(const options& opts, std::uint64_t /*source_size*/) : engine_filter(opts.level) {}
     };
 
     /// Reads one LZMA_Alone stream (known size or end marker). Memory use is
     /// capped at 256 MiB whatever the header's dictionary size says.
-    /// Throws fitstream::error (lzma_category()) on corrupt or truncated input.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() : decompressor_(std::make_unique<detail::lzma_alone_decompressor>()) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_->step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_->reset(); }
-
-    private:
-        std::unique_ptr<detail::lzma_alone_decompressor> decompressor_;
-    };
+    /// @throws fitstream::error (lzma_category()) on corrupt input
+    ///         (LZMA_DATA_ERROR, LZMA_FORMAT_ERROR, LZMA_OPTIONS_ERROR), a
+    ///         larger dictionary (LZMA_MEMLIMIT_ERROR) and truncated input
+    ///         (LZMA_BUF_ERROR).
+    using decoder = detail::engine_filter<detail::lzma_alone_decompressor>;
 };
 
 static_assert(check_decodable_codec<lzma>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_LZMA

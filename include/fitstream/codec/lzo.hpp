@@ -9,9 +9,18 @@
 /// name. `lzop -d` reads it too. See <fitstream/detail/lib/lzo.hpp> for what
 /// U-Boot parses and why each field is as it is.
 ///
-/// Needs liblzo2 (CMake target fitstream::lzo).
+/// Needs liblzo2 (CMake target fitstream::lzo). Defining FITSTREAM_NO_LZO
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
 
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
 #include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/codec/filter.hpp>
+#include <fitstream/error.hpp>
+
+#ifndef FITSTREAM_NO_LZO
+
 #include <fitstream/detail/lib/lzo.hpp>
 
 #include <cstddef>
@@ -32,13 +41,15 @@ struct lzo {
     };
 
     /// Segments of 1 MiB, each four 256 KiB lzop blocks (blocks carry
-    /// their own sizes and Adler-32: nothing to join). The same bytes as the
-    /// encoder. 1 MiB rather than one block keeps the writer's hand-offs
-    /// few; LZO1X-1 runs at several hundred MB/s per core.
+    /// their own sizes and Adler-32: nothing to join). 1 MiB rather than
+    /// one block keeps the writer's hand-offs few; LZO1X-1 runs at several
+    /// hundred MB/s per core.
     class segments {
     public:
         struct summary {};
 
+        /// @throws fitstream::error (lzo_category(), LZO_E_INVALID_ARGUMENT)
+        ///         for a level outside 1..9.
         segments(const options& opts, std::uint64_t /*source_size*/)
             : method_(detail::lzop_method::for_level(opts.level)) {
             detail::lzo_initialise();
@@ -60,40 +71,22 @@ struct lzo {
         detail::lzop_method method_;
     };
 
-    class encoder {
-    public:
-        using char_type = char;
-        encoder(const options& opts, std::uint64_t /*source_size*/) : compressor_(opts.level) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_.reset(); }
-
-    private:
-        detail::lzop_compressor compressor_;
-    };
+    /// The segments one after the other: the same bytes.
+    /// @throws fitstream::error (lzo_category(), LZO_E_INVALID_ARGUMENT) from
+    ///         the constructor for a level outside 1..9.
+    using encoder = detail::engine_filter<detail::segments_in_series<lzo>>;
 
     /// Reads one lzop file, verifying every checksum it carries. Blocks
-    /// claiming more than 64 MiB are refused. Throws fitstream::error
-    /// (lzo_category()) on corrupt or truncated input, and on lzop features
-    /// U-Boot cannot use (filters, extra fields, multipart).
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() = default;
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_.reset(); }
-
-    private:
-        detail::lzop_decompressor decompressor_;
-    };
+    /// claiming more than 64 MiB are refused.
+    /// @throws fitstream::error (lzo_category()) on corrupt or truncated
+    ///         input, and on lzop features U-Boot cannot use (filters, extra
+    ///         fields, multipart: LZO_E_NOT_YET_IMPLEMENTED).
+    using decoder = detail::engine_filter<detail::lzop_decompressor>;
 };
 
 static_assert(check_decodable_codec<lzo>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_LZO

@@ -5,9 +5,7 @@
 /// `none`: stores the bytes as they are.
 
 #include <fitstream/codec/concept.hpp>
-
-#include <algorithm>
-#include <cstring>
+#include <fitstream/detail/codec/filter.hpp>
 
 namespace fitstream {
 namespace codec {
@@ -17,40 +15,14 @@ struct none {
     static constexpr std::string_view fit_name = "none";
     struct options {};
 
-    class encoder {
+    /// Copies the bytes; never throws.
+    class encoder : public detail::engine_filter<detail::copy_engine> {
     public:
-        using char_type = char;
-        encoder(const options&, std::uint64_t) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            const std::ptrdiff_t n = std::min(in_end - in, out_end - out);
-            if (n > 0) {
-                std::memcpy(out, in, static_cast<std::size_t>(n));
-                in += n;
-                out += n;
-            }
-            return !flush || in != in_end;
-        }
-        void close() {}
+        encoder(const options&, std::uint64_t /*source_size*/) {}
     };
 
     /// Copies the bytes back out; there is nothing to be corrupt.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() = default;
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            const std::ptrdiff_t n = std::min(in_end - in, out_end - out);
-            if (n > 0) {
-                std::memcpy(out, in, static_cast<std::size_t>(n));
-                in += n;
-                out += n;
-            }
-            return !flush || in != in_end;
-        }
-        void close() {}
-    };
+    using decoder = detail::engine_filter<detail::copy_engine>;
 };
 
 static_assert(check_decodable_codec<none>());

@@ -5,9 +5,18 @@
 /// `zstd`: one Zstandard frame (magic 28 b5 2f fd) with a content checksum
 /// and, when the input size is known, the content size in its header.
 ///
-/// Needs libzstd (CMake target fitstream::zstd).
+/// Needs libzstd (CMake target fitstream::zstd). Defining FITSTREAM_NO_ZSTD
+/// leaves the codec out: this header then declares nothing and needs
+/// nothing (see <fitstream/codec/builtin.hpp>).
 
+// The shared headers stay outside the #ifndef: the single header inlines
+// each header where it is first included.
 #include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/codec/filter.hpp>
+#include <fitstream/error.hpp>
+
+#ifndef FITSTREAM_NO_ZSTD
+
 #include <fitstream/detail/lib/zstd.hpp>
 
 namespace fitstream {
@@ -30,45 +39,31 @@ struct zstd {
     /// detail::zstd_threading for why these numbers): `threads` of them, at
     /// least one, and the bytes are the same for any count. A smaller
     /// source is compressed on the caller's thread.
-    class encoder {
+    /// @throws fitstream::error (zstd_category()) when libzstd fails: out of
+    ///         memory (ZSTD_error_memory_allocation), a parameter it refuses,
+    ///         input longer or shorter than a known `source_size`
+    ///         (ZSTD_error_srcSize_wrong).
+    class encoder : public detail::engine_filter<detail::zstd_compressor> {
     public:
-        using char_type = char;
         encoder(const options& opts, std::uint64_t source_size) : encoder(opts, source_size, 1) {}
         encoder(const options& opts, std::uint64_t source_size, unsigned threads)
-            : compressor_(opts.level, detail::zstd_threading::workers(zstd_size(source_size), threads, opts.workers),
-                          zstd_size(source_size)) {}
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return compressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { compressor_.reset(); }
-
-    private:
-        static std::uint64_t zstd_size(std::uint64_t source_size) noexcept {
-            return source_size == unknown_size ? ZSTD_CONTENTSIZE_UNKNOWN : source_size;
-        }
-        detail::zstd_compressor compressor_;
+            : engine_filter(opts.level,
+                            detail::zstd_threading::workers(detail::zstd_content_size(source_size), threads,
+                                                            opts.workers),
+                            detail::zstd_content_size(source_size)) {}
     };
 
     /// Reads one zstd frame (skippable frames refused), checking the content
     /// checksum and size when present. Windows above 128 MiB are refused.
-    /// Throws fitstream::error (zstd_category()) on corrupt or truncated input.
-    class decoder {
-    public:
-        using char_type = char;
-        decoder() = default;
-
-        bool filter(const char*& in, const char* in_end, char*& out, char* out_end, bool flush) {
-            return decompressor_.step(in, in_end, out, out_end, flush);
-        }
-        void close() { decompressor_.reset(); }
-
-    private:
-        detail::zstd_decompressor decompressor_;
-    };
+    /// @throws fitstream::error (zstd_category()) on corrupt input, a frame
+    ///         that is not zstd (ZSTD_error_prefix_unknown) and truncated
+    ///         input (ZSTD_error_srcSize_wrong).
+    using decoder = detail::engine_filter<detail::zstd_decompressor>;
 };
 
 static_assert(check_decodable_codec<zstd>());
 
 }  // namespace codec
 }  // namespace fitstream
+
+#endif  // FITSTREAM_NO_ZSTD

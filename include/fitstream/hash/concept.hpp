@@ -20,6 +20,8 @@
 /// i.e. after compression, which is what U-Boot recomputes. `value` holds
 /// the digest as U-Boot compares it: CRC-32 as a big-endian u32.
 
+#include <boost/mp11/utility.hpp>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +51,8 @@ template <class H>
 inline constexpr bool is_hash_v = detail::is_hash_impl<H>::value;
 
 /// Checks `H` against the Hash concept with one readable message.
+/// @returns true (so it can sit in a `static_assert`); an `H` that is not a
+///          hash does not compile.
 template <class H>
 constexpr bool check_hash() {
     static_assert(is_hash_v<H>,
@@ -60,10 +64,9 @@ constexpr bool check_hash() {
 }
 
 /// Names a hash type as a value, for the runtime-name dispatch in
-/// <fitstream/hash/builtin.hpp>.
+/// <fitstream/hash/builtin.hpp>: `visit_hash("sha256", [](auto tag) { using H =
+/// typename decltype(tag)::type; ... })`. Boost.Mp11's mp_identity.
 template <class H>
-struct hash_tag {
-    using type = H;
-};
+using hash_tag = boost::mp11::mp_identity<H>;
 
 }  // namespace fitstream

@@ -16,7 +16,9 @@ public:
     static constexpr std::string_view fit_name = "crc32";
     static constexpr std::size_t digest_size = 4;
 
+    /// Adds [data, data + size); never throws.
     void update(const void* data, std::size_t size) { crc_ = detail::crc32_update(crc_, data, size); }
+    /// @returns the CRC-32 so far, big-endian (as U-Boot compares it).
     std::array<std::uint8_t, digest_size> final() {
         return {static_cast<std::uint8_t>(crc_ >> 24), static_cast<std::uint8_t>(crc_ >> 16),
                 static_cast<std::uint8_t>(crc_ >> 8), static_cast<std::uint8_t>(crc_)};

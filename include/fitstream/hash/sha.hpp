@@ -10,6 +10,8 @@
 namespace fitstream {
 namespace detail {
 /// One OpenSSL-backed FIT hash: `Name` is the FIT algo, `Md` the EVP getter.
+/// The constructor, update() and final() throw fitstream::error
+/// (openssl_category()) when libcrypto fails.
 template <const char* Name, std::size_t Size, const EVP_MD* (*Md)()>
 class evp_hash {
 public:
@@ -17,7 +19,9 @@ public:
     static constexpr std::size_t digest_size = Size;
 
     evp_hash() : digest_(Md()) {}
+    /// Adds [data, data + size) to the digest.
     void update(const void* data, std::size_t size) { digest_.update(data, size); }
+    /// @returns the digest of everything added; the hash is spent.
     std::array<std::uint8_t, digest_size> final() { return digest_.final(); }
 
 private:

@@ -5,7 +5,7 @@
 // `BZh` stream and a decompressor that reads one. Only this header includes
 // <bzlib.h>.
 
-#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/codec/filter.hpp>
 #include <fitstream/error.hpp>
 
 #include <bzlib.h>

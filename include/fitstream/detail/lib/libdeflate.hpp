@@ -4,18 +4,11 @@
 // libdeflate behind RAII: one-shot raw DEFLATE of a buffer, and its CRC-32.
 // Only this header includes <libdeflate.h>.
 //
-// Why libdeflate and not zlib for gzip's compression: on this project's
-// machine class (x86-64, level 6), measured over 107 MB of concatenated
-// shared libraries and a 40 MiB kernel-like payload:
-//   zlib 1.2.13 deflate, one core      31 MB/s  30.50 %   16 MB/s  50.21 %
-//   pigz 2.6 -6 -p2 (zlib, 128 KiB)    59 MB/s  30.48 %   32 MB/s  50.23 %
-//   libdeflate 1.14 one shot, one core 83 MB/s  30.18 %   86 MB/s  49.69 %
-//   libdeflate, 1 MiB segments, 1 core 65 MB/s  30.24 %   62 MB/s  49.81 %
-//   libdeflate, 1 MiB segments, 2 cores 125 MB/s 30.24 %  117 MB/s  49.81 %
-// libdeflate is 2.7-5x faster than zlib and about 1 % smaller; the price is
-// that it only makes whole streams (no dictionary, last block always
-// final), which <fitstream/detail/lib/zlib.hpp>'s deflate_continue() turns into
-// pieces of one stream.
+// libdeflate and not zlib compresses gzip because it is several times
+// faster and a little smaller (docs/bench/codecs.md); the price is that it
+// only makes whole streams (no dictionary, last block always final), which
+// <fitstream/detail/lib/zlib.hpp>'s deflate_continue() turns into pieces of
+// one stream.
 
 #include <fitstream/error.hpp>
 

@@ -7,6 +7,7 @@
 // includes <lz4frame.h>.
 
 #include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/codec/filter.hpp>
 #include <fitstream/error.hpp>
 
 // The error code enumeration sits in lz4frame.h's "static linking only"
@@ -79,9 +80,8 @@ struct lz4_dctx_deleter {
 ///    cannot produce; block checksums are, and still let `lz4 -t` and our
 ///    decoder catch a damaged frame;
 ///  - the content size when known, so `lz4 -t` and our decoder check it.
-/// 1 MiB blocks rather than the lz4 tool's 4 MiB: measured with lz4 -1 on
-/// 107 MB of shared libraries, 48.64 MB against 48.60 MB (+0.08 %), with a
-/// quarter of the memory per block in flight.
+/// 1 MiB blocks rather than the lz4 tool's 4 MiB: 0.08 % larger, a quarter
+/// of the memory per block in flight (docs/bench/codecs.md).
 namespace lz4_frame {
 
 inline constexpr std::size_t block_size = std::size_t{1} << 20;  // LZ4F_max1MB

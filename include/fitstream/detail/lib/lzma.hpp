@@ -18,7 +18,7 @@
 // before 5.2.6 (dropping the marker needs LZMA_FILTER_LZMA1EXT, liblzma
 // 5.4); it would buy nothing U-Boot needs, so we do not.
 
-#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/codec/filter.hpp>
 #include <fitstream/error.hpp>
 
 #include <lzma.h>

@@ -2,8 +2,9 @@
 #pragma once
 
 // liblzo2 behind RAII, inside the lzop file format that U-Boot's `lzo`
-// decompression reads: the error category, an lzop writer and an lzop
-// reader. Only this header includes <lzo/...>.
+// decompression reads: the error category, the pieces of an lzop file
+// (codec::lzo's segments put them together) and an lzop reader. Only this
+// header includes <lzo/...>.
 //
 // What U-Boot's lzop_decompress (lib/lzo/lzo1x_decompress.c) accepts, and
 // therefore what the writer produces:
@@ -30,7 +31,7 @@
 // with mode 0, mtime 0, no name and no F_STDIN/F_STDOUT, so output depends
 // on the input alone.
 
-#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/codec/filter.hpp>
 #include <fitstream/error.hpp>
 
 #include <lzo/lzo1x.h>
@@ -216,65 +217,6 @@ inline void blocks(const lzop_method& m, unsigned char* work, const char* in, st
 inline void end(std::vector<char>& out) { out.insert(out.end(), 4, '\0'); }
 
 }  // namespace lzop_file
-
-/// An lzop file around LZO1X (see lzop_method and the file comment), made
-/// as a stream: header, a block per 256 KiB of input, end.
-class lzop_compressor {
-public:
-    explicit lzop_compressor(int level) : method_(lzop_method::for_level(level)) {
-        lzo_initialise();
-        work_.reset(new unsigned char[method_.work_size]);
-        block_.reserve(lzop::block_size);
-        start();
-    }
-
-    bool step(const char*& in, const char* in_end, char*& out, char* out_end, bool finish) {
-        queue_.drain(out, out_end);
-        while (queue_.empty() && in != in_end) {
-            const std::size_t n = std::min(static_cast<std::size_t>(in_end - in), lzop::block_size - block_.size());
-            block_.insert(block_.end(), in, in + n);
-            in += n;
-            if (block_.size() == lzop::block_size) write_block();
-            queue_.drain(out, out_end);
-        }
-        if (finish && in == in_end && !ended_ && queue_.empty()) {
-            write_block();
-            packed_.clear();
-            lzop_file::end(packed_);
-            queue_.append(packed_.data(), packed_.size());
-            ended_ = true;
-            queue_.drain(out, out_end);
-        }
-        return !finish || !ended_ || !queue_.empty();
-    }
-
-    void reset() {
-        queue_.clear();
-        block_.clear();
-        ended_ = false;
-        start();
-    }
-
-private:
-    void start() {
-        packed_.clear();
-        lzop_file::header(method_, packed_);
-        queue_.append(packed_.data(), packed_.size());
-    }
-    void write_block() {
-        packed_.clear();
-        lzop_file::blocks(method_, work_.get(), block_.data(), block_.size(), packed_);
-        queue_.append(packed_.data(), packed_.size());
-        block_.clear();
-    }
-
-    lzop_method method_;
-    std::unique_ptr<unsigned char[]> work_;
-    std::vector<char> block_;
-    std::vector<char> packed_;
-    output_queue queue_;
-    bool ended_ = false;
-};
 
 /// Reads one lzop file: any LZO1X method, every checksum lzop can write
 /// (header Adler-32 or CRC-32, per-block Adler-32/CRC-32 of the data and of

@@ -6,7 +6,7 @@
 // libdeflate's whole DEFLATE streams into pieces of one. Only this header
 // includes <zlib.h>.
 
-#include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/codec/filter.hpp>
 #include <fitstream/error.hpp>
 
 #include <zlib.h>

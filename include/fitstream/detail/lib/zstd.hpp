@@ -5,6 +5,7 @@
 // decompression context. Only this header includes <zstd.h>.
 
 #include <fitstream/codec/concept.hpp>
+#include <fitstream/detail/codec/filter.hpp>
 #include <fitstream/error.hpp>
 
 #include <zstd.h>
@@ -57,11 +58,9 @@ struct zstd_dctx_deleter {
 /// one: so a source above the threshold (or of unknown size) always goes
 /// through the workers, and the thread count only says how many.
 ///
-/// Measured with zstd -3 on 107 MB of shared libraries (size; peak RSS of
-/// the zstd tool with 2 workers): jobs of 8 MiB, libzstd's default for
-/// level 3, 31.38 MB, 62 MB; 4 MiB +0.15 %, 33 MB; 2 MiB +0.34 %, 20 MB;
-/// 1 MiB +0.77 %, 13 MB. 4 MiB keeps two workers well inside the 64 MiB
-/// the whole writer may use. Below one job there is nothing to share out,
+/// 4 MiB jobs cost 0.15 % against libzstd's default of 8 MiB for level 3
+/// and keep two workers well inside the 64 MiB the whole writer may use
+/// (docs/bench/codecs.md). Below one job there is nothing to share out,
 /// so a smaller source is compressed on the caller's thread.
 struct zstd_threading {
     static constexpr std::size_t job_size = std::size_t{4} << 20;
@@ -76,6 +75,11 @@ struct zstd_threading {
         return static_cast<int>(std::min(wanted, 64u));
     }
 };
+
+/// libzstd's name for a source size: ZSTD_CONTENTSIZE_UNKNOWN for unknown_size.
+inline std::uint64_t zstd_content_size(std::uint64_t source_size) noexcept {
+    return source_size == unknown_size ? ZSTD_CONTENTSIZE_UNKNOWN : source_size;
+}
 
 /// A streaming zstd compressor producing one frame with a content checksum
 /// (as the zstd command line does) and, when known, the content size.
