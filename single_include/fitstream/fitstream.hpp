@@ -3989,7 +3989,8 @@ namespace detail {
 
 // The characters U-Boot accepts in a FIT node name: devicetree's node-name
 // set without '#' and '@'. '@' (a unit address) is refused because U-Boot
-// refuses it when it checks signatures (CVE-2021-27138); see FIT-NOTES.
+// refuses it when it checks signatures (CVE-2021-27138: fdt_check_no_at()
+// in fit_check_format(), U-Boot's boot/image-fit.c).
 constexpr bool is_node_name_char(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ',' || c == '.' ||
            c == '_' || c == '+' || c == '-';
