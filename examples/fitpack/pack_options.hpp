@@ -87,12 +87,10 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
                  "standard error. On a terminal, long runs also show a progress line there (bytes, rate, time "
                  "left), with or without -v");
     app.add_option("--files-from", a.files_from, "Read further DTB paths from FILE, one per line ('-': stdin)");
-    app.add_option("--hash", a.hashes,
-                   "Hash algorithms for every image, comma-separated (" + fitstream::hash_names() + "), or none")
-        ->delimiter(',')
-        ->allow_extra_args(false)
-        ->check(hash_name("--hash"))
-        ->capture_default_str();
+    add_list_option(app, "--hash", a.hashes,
+                    "Hash algorithms for every image, comma-separated (" + fitstream::hash_names() + "), or none",
+                    hash_name("--hash"))
+        ->default_str("sha256");
     app.add_option("-B,--align", a.align, "Align external data to this many bytes (implies -E), e.g. 0x1000")
         ->check(unsigned_number("--align", 0x80000000ull));
     app.add_option("-p,--position", a.position,
@@ -159,21 +157,6 @@ inline void check_combinations(const pack_arguments& a) {
         throw usage_error("--kernel is required (or --no-kernel for a FIT of devicetrees only)");
     if (!a.depfile.empty() && a.output == "-")
         throw usage_error("--depfile needs an output file: a depfile cannot name standard output");
-}
-
-/// Splits `text` at commas, leaving out empty items.
-inline std::vector<std::string> split_commas(const std::string& text) {
-    std::vector<std::string> items;
-    std::string current;
-    for (const char c : text + ",") {
-        if (c == ',') {
-            if (!current.empty()) items.push_back(current);
-            current.clear();
-        } else {
-            current += c;
-        }
-    }
-    return items;
 }
 
 /// `--config NAME:BASE.dtb[,OVERLAY.dtbo...]`.

@@ -17,6 +17,7 @@
 // only after the FIT was, so a failure of either leaves both unchanged.
 
 #include "exit_status.hpp"
+#include "validators.hpp"
 
 #include <fitstream/hash/builtin.hpp>
 #include <fitstream/sign/key_dtb.hpp>
@@ -69,11 +70,9 @@ inline void add_signing_options(CLI::App& app, signing_arguments& s) {
     app.add_option("--padding", s.padding, "RSA padding: pkcs-1.5 (default) or pss")
         ->check(CLI::IsMember({"pkcs-1.5", "pss"}))
         ->group(group);
-    app.add_option("--sign-images", s.sign_images,
-                   "Configuration properties the signature covers, comma-separated (default: kernel, fdt, "
-                   "ramdisk, loadables, each when present)")
-        ->delimiter(',')
-        ->allow_extra_args(false)
+    add_list_option(app, "--sign-images", s.sign_images,
+                    "Configuration properties the signature covers, comma-separated (default: kernel, fdt, "
+                    "ramdisk, loadables, each when present)")
         ->group(group);
     app.add_flag("--image-signatures", s.image_signatures,
                  "Sign every image node too (over its stored bytes; checked by keys required for images)")

@@ -16,8 +16,26 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace fitpack {
+
+/// Splits `text` at commas, leaving out empty items.
+inline std::vector<std::string> split_commas(const std::string& text) {
+    std::vector<std::string> items;
+    std::string current;
+    for (const char c : text + ",") {
+        if (c == ',') {
+            if (!current.empty()) items.push_back(current);
+            current.clear();
+        } else {
+            current += c;
+        }
+    }
+    return items;
+}
+
 
 /// A C-style unsigned number (decimal, 0x hex, 0 octal) as strtoull reads
 /// it, or nullopt. Unlike strtoull (and CLI11 2.1.2, which turns "-1"
@@ -83,6 +101,32 @@ inline CLI::Validator hash_name(const std::string& option) {
             return std::string();
         },
         "", "hash name");
+}
+
+/// Checks every item of a comma-separated list with `item`.
+inline CLI::Validator each_comma_item(CLI::Validator item) {
+    return CLI::Validator(
+        [item](std::string& text) {
+            for (std::string part : split_commas(text)) {
+                std::string why = item(part);
+                if (!why.empty()) return why;
+            }
+            return std::string();
+        },
+        "", "comma-separated list");
+}
+
+/// A comma-separated list option whose last occurrence wins, as every other
+/// option's does (CLI11's delimiter() would add the occurrences up, and an
+/// earlier `--hash` in FIT_EXTRA_ARGS must be overridable): `target` gets the
+/// items of the last one, each checked by `item`.
+inline CLI::Option* add_list_option(CLI::App& app, const std::string& name, std::vector<std::string>& target,
+                                    const std::string& help, CLI::Validator item = CLI::Validator()) {
+    return app
+        .add_option_function<std::string>(
+            name, [&target](const std::string& list) { target = split_commas(list); }, help)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+        ->check(each_comma_item(std::move(item)));
 }
 
 }  // namespace fitpack
