@@ -60,22 +60,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using fitstream_test::absent;
-using fitstream_test::describe;
-using fitstream_test::directory_names;
-using fitstream_test::epoch_env;
-using fitstream_test::fdtget;
-using fitstream_test::fitpack;
-using fitstream_test::has;
-using fitstream_test::join;
-using fitstream_test::lines_of;
-using fitstream_test::operator+;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::write_file;
+using namespace fitstream_test;
 using clock_type = std::chrono::steady_clock;
 
 const std::string out_placeholder = "{OUT}";

@@ -37,17 +37,7 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
-using fitstream_test::describe;
-using fitstream_test::epoch_env;
-using fitstream_test::fitpack;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::tool;
-using fitstream_test::trim_newline;
-using fitstream_test::write_file;
+using namespace fitstream_test;
 
 namespace {
 

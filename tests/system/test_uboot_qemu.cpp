@@ -53,24 +53,7 @@
 
 namespace bdata = boost::unit_test::data;
 namespace utf = boost::unit_test;
-namespace fs = std::filesystem;
-using fitstream_test::align_up;
-using fitstream_test::be32;
-using fitstream_test::board_model;
-using fitstream_test::fit_base;
-using fitstream_test::fit_stride;
-using fitstream_test::fitpack_ok;
-using fitstream_test::hex;
-using fitstream_test::kernel_load;
-using fitstream_test::qemu_enabled;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::tool;
-using fitstream_test::trim_newline;
-using fitstream_test::uboot_qemu;
-using fitstream_test::write_file;
+using namespace fitstream_test;
 using layout = fitstream_test::fit_layout;
 
 namespace {

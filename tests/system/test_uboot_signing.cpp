@@ -39,21 +39,7 @@
 #include <vector>
 
 namespace utf = boost::unit_test;
-namespace fs = std::filesystem;
-using fitstream_test::board_model;
-using fitstream_test::epoch_env;
-using fitstream_test::fit_base;
-using fitstream_test::fit_stride;
-using fitstream_test::fitpack_ok;
-using fitstream_test::hex;
-using fitstream_test::kernel_load;
-using fitstream_test::qemu_enabled;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_ok;
-using fitstream_test::temp_dir;
-using fitstream_test::uboot_qemu;
-using fitstream_test::write_file;
+using namespace fitstream_test;
 
 namespace {
 

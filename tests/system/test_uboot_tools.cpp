@@ -27,24 +27,8 @@
 #include <vector>
 
 namespace bdata = boost::unit_test::data;
-namespace fs = std::filesystem;
-using fitstream_test::absent;
-using fitstream_test::align_up;
-using fitstream_test::be32;
-using fitstream_test::fdt_properties;
-using fitstream_test::fdtget;
-using fitstream_test::fitpack_ok;
-using fitstream_test::hex;
-using fitstream_test::join;
-using fitstream_test::lines_of;
+using namespace fitstream_test;
 using layout = fitstream_test::fit_layout;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::tool;
-using fitstream_test::trim_newline;
-using fitstream_test::write_file;
 
 namespace {
 
