@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// The write side on bad input and faults (issue 6): every row of the table
+// The write side on bad input and faults: every row of the table
 // is run through fitpack and, where the library is involved, through
 // fitstream::make_kernel_fit() + fitstream::write_fit(tree, path). Each
 // failure must
@@ -13,8 +13,8 @@
 //  - both: leave no output file and no ".tmp-" temporary behind, and leave
 //    an existing output byte for byte as it was.
 //
-// tests/test_fitpack_cli.cpp covers the command line as such (response
-// file syntax, --files-from, what is skipped); tests/test_writer.cpp the
+// cli/test_fitpack_cli.cpp covers the command line as such (response
+// file syntax, --files-from, what is skipped); unit/test_writer.cpp the
 // writer on hand-made trees. This file is the fault table, end to end.
 //
 // Running as root: chmod 000 and read-only directories do not stop a
@@ -30,6 +30,7 @@
 #include <fitstream/fitstream.hpp>
 
 #include "support.hpp"
+#include "tools.hpp"
 
 #include <fcntl.h>
 #include <libfdt.h>
@@ -59,29 +60,12 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using fitstream_test::describe;
-using fitstream_test::join;
-using fitstream_test::lines_of;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::write_file;
+using namespace fitstream_test;
 using clock_type = std::chrono::steady_clock;
 
-const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
-const std::string absent = "<absent>";
 const std::string out_placeholder = "{OUT}";
 /// What an earlier build left at the output path.
 const std::string old_bytes = std::string("an earlier FIT\0\xd0\x0d\xfe\xed", 18) + std::string(5000, 'x');
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
     for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
@@ -89,27 +73,10 @@ std::string replace_all(std::string text, const std::string& from, const std::st
     return text;
 }
 
-std::set<std::string> directory_names(const fs::path& dir) {
-    std::set<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
-    return names;
-}
-
 std::string names_of(const std::set<std::string>& names) { return join({names.begin(), names.end()}, ", "); }
 
 /// The OS's text for an errno value, as fitpack prints it.
 std::string os_text(int errno_value) { return std::generic_category().message(errno_value); }
-
-/// One property as fdtget prints it, or `absent`.
-std::string fdtget(const fs::path& file, const std::string& node, const std::string& prop) {
-    const std::vector<std::string> argv{"fdtget", file.string(), node, prop};
-    const run_result r = run(argv);
-    if (r.exit_code != 0) {
-        BOOST_REQUIRE_MESSAGE(has(r.err, "FDT_ERR_NOTFOUND"), describe(argv, r));
-        return absent;
-    }
-    return fitstream_test::trim_newline(r.out);
-}
 
 // ---------------------------------------------------------------------------
 // Inputs
@@ -212,14 +179,6 @@ fitstream::write_options external_layout() {
 // Running fitpack
 // ---------------------------------------------------------------------------
 
-/// Runs fitpack with `args`, optionally under `wrapper` (setpriv, prlimit).
-run_result fitpack(const std::vector<std::string>& args, const std::vector<std::string>& wrapper = {}) {
-    std::vector<std::string> argv = wrapper;
-    argv.push_back(fitstream_test::fitpack_path);
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, {}, {epoch_env});
-}
-
 /// Checks one failed run's exit code and message: one line,
 /// "fitpack: error: <subject>: <reason>", each of `words` in the reason,
 /// nothing on stdout.
@@ -248,7 +207,7 @@ void fitpack_fails(const std::vector<std::string>& args, const std::string& subj
     for (const fs::path& target : {fresh, existing}) {
         std::vector<std::string> actual = args;
         std::replace(actual.begin(), actual.end(), out_placeholder, target.string());
-        const run_result r = fitpack(actual, wrapper);
+        const run_result r = fitpack(actual, {{epoch_env}, {}, {}, wrapper});
         BOOST_TEST_CONTEXT(join(wrapper) << (wrapper.empty() ? "" : " ") << "fitpack " << join(actual)
                                          << "\nexit " << r.exit_code << ", stderr: " << r.err) {
             check_fitpack_error(r, 1, replace_all(subject, out_placeholder, target.string()), words);
@@ -917,7 +876,8 @@ BOOST_AUTO_TEST_CASE(fitpack_read_only_output_directory) {
     } else {
         for (const fs::path& target : {ro.dir / "new.fit", ro.existing}) {
             BOOST_TEST_CONTEXT(target) {
-                const run_result r = fitpack(pack_args(target.string(), files{}), permission_wrapper());
+                const run_result r =
+                    fitpack(pack_args(target.string(), files{}), {{epoch_env}, {}, {}, permission_wrapper()});
                 check_fitpack_error(r, 1, target.string(), {"cannot create a temporary file", os_text(EACCES)});
                 ro.check_untouched();
             }
@@ -954,8 +914,8 @@ BOOST_AUTO_TEST_CASE(library_read_only_output_directory) {
 }
 
 BOOST_AUTO_TEST_CASE(fitpack_output_equal_to_an_input_is_refused_before_any_work) {
-    // Specified, being added: writing would replace the kernel (or a DTB)
-    // with the FIT, so fitpack refuses before it reads anything.
+    // Writing would replace the kernel (or a DTB) with the FIT, so fitpack
+    // refuses before it reads anything.
     for (const role r : all_roles) {
         BOOST_TEST_CONTEXT(name_of(r)) {
             temp_dir t;
@@ -1044,7 +1004,7 @@ void limit_file_size() {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(fitpack_output_larger_than_the_file_size_limit) {
-    // Specified, being added: fitpack ignores SIGXFSZ and reports EFBIG.
+    // fitpack ignores SIGXFSZ and reports EFBIG.
     fitpack_fails(pack_args(out_placeholder, files{}, "none"), out_placeholder, {"cannot write", os_text(EFBIG)},
                   {"prlimit", "--fsize=" + std::to_string(fsize_limit)});
 }
@@ -1144,8 +1104,8 @@ BOOST_AUTO_TEST_CASE(fitpack_kernel_that_shrinks_or_grows_while_being_read) {
 // ===========================================================================
 
 BOOST_AUTO_TEST_CASE(fitpack_interrupted_mid_write_leaves_nothing) {
-    // Specified, being added: fitpack removes its temporary file on SIGINT
-    // and SIGTERM, then dies of the signal (or exits non-zero).
+    // fitpack removes its temporary file on SIGINT and SIGTERM, then dies
+    // of the signal (or exits non-zero).
     for (const int sig : {SIGINT, SIGTERM}) {
         for (const bool over_existing : {false, true}) {
             BOOST_TEST_CONTEXT(::strsignal(sig) << (over_existing ? ", over an existing output" : ", new output")) {

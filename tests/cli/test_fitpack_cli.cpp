@@ -13,6 +13,7 @@
 #include <boost/test/data/test_case.hpp>
 
 #include "support.hpp"
+#include "tools.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -23,63 +24,9 @@
 #include <vector>
 
 namespace bdata = boost::unit_test::data;
-namespace fs = std::filesystem;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::write_file;
-using fitstream_test::join;
-using fitstream_test::lines_of;
-using fitstream_test::describe;
+using namespace fitstream_test;
 
 namespace {
-
-const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
-const std::string absent = "<absent>";
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-/// Runs fitpack with `args`, `input` on stdin and a fixed SOURCE_DATE_EPOCH.
-run_result fitpack(const std::vector<std::string>& args, const std::string& input = {},
-                   const std::vector<std::string>& env = {epoch_env}) {
-    std::vector<std::string> argv{fitstream_test::fitpack_path};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, input, env);
-}
-
-run_result fitpack_ok(const std::vector<std::string>& args, const std::string& input = {}) {
-    const run_result r = fitpack(args, input);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(args, r));
-    return r;
-}
-
-std::string tool(const std::vector<std::string>& argv) {
-    const run_result r = run(argv);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
-    return r.out;
-}
-
-/// One property as fdtget prints it, or `absent`.
-std::string fdtget(const fs::path& file, const std::string& node, const std::string& prop,
-                   const std::string& type = {}) {
-    std::vector<std::string> argv{"fdtget"};
-    if (!type.empty()) argv.insert(argv.end(), {"-t", type});
-    argv.insert(argv.end(), {file.string(), node, prop});
-    const run_result r = run(argv);
-    if (r.exit_code != 0) {
-        BOOST_REQUIRE_MESSAGE(has(r.err, "FDT_ERR_NOTFOUND"), describe(argv, r));
-        return absent;
-    }
-    std::string out = r.out;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
-}
-
-/// Subnode names of a node.
-std::vector<std::string> fdt_subnodes(const fs::path& file, const std::string& node) {
-    return lines_of(tool({"fdtget", "-l", file.string(), node}));
-}
 
 /// Boards from tests/data/boards, compiled once.
 struct inputs {
@@ -118,17 +65,6 @@ std::vector<std::string> base_args(const std::string& out, const std::string& co
     return {"-o", out, "-A", "arm64", "-O", "linux", "-n", "Linux 6.12", "-c", codec, "-k", in().kernel.string()};
 }
 
-std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
-std::set<std::string> directory_names(const fs::path& dir) {
-    std::set<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
-    return names;
-}
-
 /// "MAJOR.MINOR.PATCH" from include/fitstream/version.hpp, the one place
 /// the version is stated (read as CMake reads it).
 std::string library_version() {
@@ -164,7 +100,7 @@ void check_fails_cleanly(const std::vector<std::string>& args, int code, const s
     for (const fs::path& target : {fresh, existing}) {
         std::vector<std::string> actual = args;
         std::replace(actual.begin(), actual.end(), out_placeholder, target.string());
-        const run_result r = fitpack(actual, input, env);
+        const run_result r = fitpack(actual, {env, {}, input});
         BOOST_TEST_CONTEXT(join(actual) << "\nstderr: " << r.err) {
             BOOST_TEST(r.exit_code == code);
             BOOST_TEST(r.err.rfind("fitpack: error: ", 0) == 0u);
@@ -328,7 +264,7 @@ BOOST_AUTO_TEST_CASE(files_from_file_and_stdin) {
 
     const fs::path b = t / "b.fit";
     fitpack_ok(base_args(b.string()) + std::vector<std::string>{"--files-from", "-"},
-               in().hdk.string() + "\n" + in().nomodel.string() + "\n");
+               {{epoch_env}, {}, in().hdk.string() + "\n" + in().nomodel.string() + "\n"});
     BOOST_TEST(fdt_subnodes(b, "/configurations") == (std::vector<std::string>{"conf-1", "conf-2"}));
     BOOST_TEST(fdtget(b, "/images/fdt-1", "description") == "umbrella-sm8250-hdk.dtb");
     BOOST_TEST(fdtget(b, "/images/fdt-2", "description") == "nomodel-evb.dtb");
@@ -336,7 +272,7 @@ BOOST_AUTO_TEST_CASE(files_from_file_and_stdin) {
     // A list naming a .dtbo: skipped like a positional one.
     const fs::path c = t / "c.fit";
     fitpack_ok(base_args(c.string()) + std::vector<std::string>{"--files-from", "-"},
-               in().overlay.string() + "\n" + in().sbc.string() + "\n");
+               {{epoch_env}, {}, in().overlay.string() + "\n" + in().sbc.string() + "\n"});
     BOOST_TEST(fdt_subnodes(c, "/configurations") == (std::vector<std::string>{"conf-1"}));
 }
 

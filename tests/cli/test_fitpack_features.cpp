@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 //
-// Issue 5's features, through fitpack and through the library: -D on a tree
-// laid out as Kbuild lays it (composite DTB made by the real fdtoverlay,
-// `.<name>.dtb.cmd` files), content deduplication, overlays and explicit
-// configurations, compression per image kind, loadables, FITs of
-// devicetrees only, 64-bit addresses, configuration naming and --default,
-// depfiles, and reproducible output. Every FIT is read back with
+// fitpack's features beyond a plain kernel + DTBs FIT, through fitpack and
+// through the library: -D on a tree laid out as Kbuild lays it (composite
+// DTB made by the real fdtoverlay, `.<name>.dtb.cmd` files), content
+// deduplication, overlays and explicit configurations, compression per
+// image kind, loadables, FITs of devicetrees only, 64-bit addresses,
+// configuration naming and --default, depfiles, and reproducible output. Every FIT is read back with
 // `dumpimage -l` and fdtget.
 
 #define BOOST_TEST_MODULE fitpack_features
@@ -14,6 +14,7 @@
 #include <fitstream/fitstream.hpp>
 
 #include "support.hpp"
+#include "tools.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -22,74 +23,19 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
-using fitstream_test::describe;
-using fitstream_test::join;
-using fitstream_test::lines_of;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::write_file;
+using namespace fitstream_test;
 
 namespace {
-
-const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
-const std::string absent = "<absent>";
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
-/// Runs fitpack in `dir` (the current directory when empty).
-run_result fitpack(const std::vector<std::string>& args, const fs::path& dir = {},
-                   const std::vector<std::string>& env = {epoch_env}) {
-    std::vector<std::string> argv;
-    if (!dir.empty()) argv = {"env", "-C", dir.string()};
-    argv.push_back(fitstream_test::fitpack_path);
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, {}, env);
-}
-
-run_result fitpack_ok(const std::vector<std::string>& args, const fs::path& dir = {},
-                      const std::vector<std::string>& env = {epoch_env}) {
-    const run_result r = fitpack(args, dir, env);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(args, r));
-    return r;
-}
 
 /// fitpack must fail with exit status `code`, naming each of `mentions`.
 void fitpack_fails(const std::vector<std::string>& args, int code, const std::vector<std::string>& mentions,
                    const fs::path& dir = {}) {
-    const run_result r = fitpack(args, dir);
+    const run_result r = fitpack(args, {{epoch_env}, dir});
     BOOST_TEST_CONTEXT(describe(args, r)) {
         BOOST_TEST(r.exit_code == code);
         BOOST_TEST(r.err.rfind("fitpack: error: ", 0) == 0u);
         for (const auto& m : mentions) BOOST_TEST(has(r.err, m), "stderr does not mention '" << m << "'");
     }
-}
-
-/// One property as fdtget prints it, or `absent`.
-std::string fdtget(const fs::path& file, const std::string& node, const std::string& prop,
-                   const std::string& type = {}) {
-    std::vector<std::string> argv{"fdtget"};
-    if (!type.empty()) argv.insert(argv.end(), {"-t", type});
-    argv.insert(argv.end(), {file.string(), node, prop});
-    const run_result r = run(argv);
-    if (r.exit_code != 0) {
-        BOOST_REQUIRE_MESSAGE(has(r.err, "FDT_ERR_NOTFOUND"), describe(argv, r));
-        return absent;
-    }
-    return fitstream_test::trim_newline(r.out);
-}
-
-std::vector<std::string> subnodes(const fs::path& file, const std::string& node) {
-    const run_result r = run({"fdtget", "-l", file.string(), node});
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    return lines_of(r.out);
 }
 
 /// `dumpimage -l`, parsed: section ("kernel", "conf-1", "" for the header)
@@ -261,10 +207,10 @@ BOOST_AUTO_TEST_CASE(decompose_dtbs_stores_base_and_overlays_as_make_fit_does) {
             fs::copy_file(in().kernel, k.root / "Image");
             const fs::path fit = k.root / "image.fit";
             fitpack_ok(k.args("image.fit") + std::vector<std::string>{"-D", "-c", "gzip", "--depfile", "image.fit.d"},
-                       k.root.path());
+                       {{epoch_env}, k.root.path()});
             const listing l = dumpimage(fit);
             // Each unique file once, in first-seen order; the composite itself is not stored.
-            BOOST_TEST(subnodes(fit, "/images") ==
+            BOOST_TEST(fdt_subnodes(fit, "/images") ==
                            (std::vector<std::string>{"kernel", "fdt-1", "fdt-2", "fdt-3", "fdt-4"}),
                        boost::test_tools::per_element());
             BOOST_TEST(l.at("fdt-1").at("Description") == "wombat-base.dtb");
@@ -303,8 +249,8 @@ BOOST_AUTO_TEST_CASE(without_decompose_the_composite_is_one_image_and_overlays_a
     kbuild_tree k;
     fs::copy_file(in().kernel, k.root / "Image");
     const fs::path fit = k.root / "image.fit";
-    fitpack_ok(k.args("image.fit"), k.root.path());
-    BOOST_TEST(subnodes(fit, "/images") == (std::vector<std::string>{"kernel", "fdt-1", "fdt-2", "fdt-3"}),
+    fitpack_ok(k.args("image.fit"), {{epoch_env}, k.root.path()});
+    BOOST_TEST(fdt_subnodes(fit, "/images") == (std::vector<std::string>{"kernel", "fdt-1", "fdt-2", "fdt-3"}),
                boost::test_tools::per_element());
     BOOST_TEST(fdtget(fit, "/images/fdt-2", "description") == "wombat-pro.dtb");
     BOOST_TEST(fdtget(fit, "/configurations/conf-2", "fdt") == "fdt-2");
@@ -346,7 +292,7 @@ BOOST_AUTO_TEST_CASE(identical_dtbs_are_stored_once) {
     const auto args = base_args(fit) + std::vector<std::string>{(t / "board-a.dtb").string(), in().imx.string(),
                                                                 (t / "board-b.dtb").string(), "-v"};
     const run_result r = fitpack_ok(args);
-    BOOST_TEST(subnodes(fit, "/images") == (std::vector<std::string>{"kernel", "fdt-1", "fdt-2"}),
+    BOOST_TEST(fdt_subnodes(fit, "/images") == (std::vector<std::string>{"kernel", "fdt-1", "fdt-2"}),
                boost::test_tools::per_element());
     const listing l = dumpimage(fit);
     BOOST_TEST(l.at("conf-1").at("FDT") == "fdt-1");
@@ -361,7 +307,7 @@ BOOST_AUTO_TEST_CASE(identical_dtbs_are_stored_once) {
     const fs::path plain = t / "plain.fit";
     fitpack_ok(base_args(plain) + std::vector<std::string>{(t / "board-a.dtb").string(), in().imx.string(),
                                                            (t / "board-b.dtb").string(), "--no-dedup"});
-    BOOST_TEST(subnodes(plain, "/images").size() == 4u);
+    BOOST_TEST(fdt_subnodes(plain, "/images").size() == 4u);
     BOOST_TEST(fdtget(plain, "/configurations/conf-3", "fdt") == "fdt-3");
 }
 
@@ -407,7 +353,7 @@ BOOST_AUTO_TEST_CASE(overlays_and_explicit_configurations) {
     BOOST_TEST(l.at("fdt-3").at("Description") == "numbat-board.dtb");
     BOOST_TEST(l.at("fdt-4").at("Description") == "wombat-pro.dtbo");
     BOOST_TEST(l.at("fdt-5").at("Description") == "acme-rk3399-sbc.dtb");
-    BOOST_TEST(subnodes(fit, "/configurations") ==
+    BOOST_TEST(fdt_subnodes(fit, "/configurations") ==
                    (std::vector<std::string>{"conf-1", "conf-2", "wombat-flash", "wombat-all", "acme"}),
                boost::test_tools::per_element());
     BOOST_TEST(l.at("wombat-flash").at("FDT") == "fdt-1 fdt-2");
@@ -477,7 +423,7 @@ BOOST_AUTO_TEST_CASE(loadables_are_listed_by_every_configuration) {
                    "--loadable", in().tee.string() + ":type=tee,compression=gzip,load=0x48000000", "--loadable",
                    in().firmware.string()});
     const listing l = dumpimage(fit);
-    BOOST_TEST(subnodes(fit, "/images") ==
+    BOOST_TEST(fdt_subnodes(fit, "/images") ==
                    (std::vector<std::string>{"kernel", "fdt-1", "fdt-2", "atf", "loadable-1", "loadable-2"}),
                boost::test_tools::per_element());
     for (const std::string conf : {"conf-1", "conf-2"}) {
@@ -515,7 +461,7 @@ BOOST_AUTO_TEST_CASE(identical_loadables_are_stored_once) {
     fitpack_ok(base_args(fit) + std::vector<std::string>{in().sbc.string(), "--loadable", in().firmware.string(),
                                                          "--loadable", (t / "copy.bin").string()});
     BOOST_TEST(fdtget(fit, "/configurations/conf-1", "loadables") == "loadable-1");
-    BOOST_TEST(subnodes(fit, "/images").size() == 3u);
+    BOOST_TEST(fdt_subnodes(fit, "/images").size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(a_fit_of_devicetrees_only) {
@@ -523,7 +469,7 @@ BOOST_AUTO_TEST_CASE(a_fit_of_devicetrees_only) {
     const fs::path fit = t / "dtbs.fit";
     fitpack_ok({"-o", fit.string(), "-A", "arm64", "-O", "linux", "-n", "Vendor DTBs", "--no-kernel",
                 in().sbc.string(), in().imx.string()});
-    BOOST_TEST(subnodes(fit, "/images") == (std::vector<std::string>{"fdt-1", "fdt-2"}),
+    BOOST_TEST(fdt_subnodes(fit, "/images") == (std::vector<std::string>{"fdt-1", "fdt-2"}),
                boost::test_tools::per_element());
     for (const std::string conf : {"conf-1", "conf-2"}) {
         BOOST_TEST(fdtget(fit, "/configurations/" + conf, "kernel") == absent);
@@ -601,7 +547,7 @@ BOOST_AUTO_TEST_CASE(configurations_named_after_their_dtbs) {
     fitpack_ok(base_args(fit) + std::vector<std::string>{(t / "a/board.dtb").string(), (t / "b/board.dtb").string(),
                                                          (t / "odd name@2.dtb").string(), in().base.string(),
                                                          "--conf-names", "basename"});
-    BOOST_TEST(subnodes(fit, "/configurations") ==
+    BOOST_TEST(fdt_subnodes(fit, "/configurations") ==
                    (std::vector<std::string>{"conf-board", "conf-board-2", "conf-odd_name_2", "conf-wombat-base"}),
                boost::test_tools::per_element());
     BOOST_TEST(fdtget(fit, "/configurations", "default") == "conf-board");
@@ -695,25 +641,25 @@ BOOST_AUTO_TEST_CASE(output_does_not_depend_on_mtimes_locale_or_directory) {
     kbuild_tree k(schema_check);
     fs::copy_file(in().kernel, k.root / "Image");
     const auto args = k.args("image.fit") + std::vector<std::string>{"-D", "-c", "gzip", "-E", "--overlays"};
-    fitpack_ok(args, k.root.path());
+    fitpack_ok(args, {{epoch_env}, k.root.path()});
     const std::string first = read_file(k.root / "image.fit");
 
     // Touch every input.
     const auto later = fs::file_time_type::clock::now() + std::chrono::hours(24 * 365);
     for (const auto& e : fs::recursive_directory_iterator(k.root.path()))
         if (e.is_regular_file()) fs::last_write_time(e.path(), later);
-    fitpack_ok(args, k.root.path());
+    fitpack_ok(args, {{epoch_env}, k.root.path()});
     BOOST_TEST((read_file(k.root / "image.fit") == first), "touching the inputs changed the FIT");
 
     // Another locale.
-    fitpack_ok(args, k.root.path(), {epoch_env, "LANG=de_DE.UTF-8", "LC_ALL=de_DE.UTF-8", "LC_NUMERIC=de_DE.UTF-8"});
+    fitpack_ok(args, {{epoch_env, "LANG=de_DE.UTF-8", "LC_ALL=de_DE.UTF-8", "LC_NUMERIC=de_DE.UTF-8"}, k.root.path()});
     BOOST_TEST((read_file(k.root / "image.fit") == first), "the locale changed the FIT");
 
     // Another directory: the same tree copied elsewhere, run from there.
     temp_dir other;
     fs::copy(k.root.path(), other / "tree", fs::copy_options::recursive);
     fs::remove(other / "tree/image.fit");
-    fitpack_ok(args, other / "tree");
+    fitpack_ok(args, {{epoch_env}, other / "tree"});
     BOOST_TEST((read_file(other / "tree/image.fit") == first), "the directory changed the FIT");
 }
 

@@ -12,6 +12,7 @@
 #include <boost/test/data/test_case.hpp>
 
 #include "support.hpp"
+#include "tools.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -23,63 +24,16 @@
 #include <vector>
 
 namespace bdata = boost::unit_test::data;
-namespace fs = std::filesystem;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::write_file;
-using fitstream_test::join;
+using namespace fitstream_test;
 
 namespace {
 
-const std::string absent = "<absent>";
-
-std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-/// Runs fitpack in `cwd` (when not empty) with `env` added to the environment.
-run_result fitpack(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                   const fs::path& cwd = {}) {
-    std::vector<std::string> argv;
-    if (!cwd.empty()) argv = {"env", "-C", cwd.string()};
-    argv.push_back(fitstream_test::fitpack_path);
-    return run(argv + args, {}, env);
-}
-
 /// Runs fitpack with SOURCE_DATE_EPOCH removed from the environment.
 run_result fitpack_without_epoch(const std::vector<std::string>& args) {
-    return run(std::vector<std::string>{"env", "-u", "SOURCE_DATE_EPOCH", fitstream_test::fitpack_path} + args);
-}
-
-run_result fitpack_ok(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                      const fs::path& cwd = {}) {
-    const run_result r = fitpack(args, env, cwd);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, join(args) << " (in " << cwd << ") -> exit " << r.exit_code
-                                                       << "\nstderr: " << r.err);
-    return r;
+    return fitpack(args, {{}, {}, {}, {"env", "-u", "SOURCE_DATE_EPOCH"}});
 }
 
 std::string epoch(std::uint64_t seconds) { return "SOURCE_DATE_EPOCH=" + std::to_string(seconds); }
-
-std::string fdtget(const fs::path& file, const std::string& node, const std::string& prop,
-                   const std::string& type = {}) {
-    std::vector<std::string> argv{"fdtget"};
-    if (!type.empty()) argv.insert(argv.end(), {"-t", type});
-    argv.insert(argv.end(), {file.string(), node, prop});
-    const run_result r = run(argv);
-    if (r.exit_code != 0) {
-        BOOST_REQUIRE_MESSAGE(has(r.err, "FDT_ERR_NOTFOUND"), join(argv) << ": " << r.err);
-        return absent;
-    }
-    std::string out = r.out;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
-}
 
 /// Where two byte strings differ, as "size a/size b, N bytes differ from offset X to Y".
 std::string difference(const std::string& a, const std::string& b) {
@@ -106,11 +60,7 @@ struct inputs {
     inputs() {
         write_file(dir / kernel, fitstream_test::kernel_like_payload((3u << 19) + 1, 21));
         write_file(dir / ramdisk, fitstream_test::kernel_like_payload(64 * 1024 + 2, 22));
-        std::vector<fs::path> sources;
-        for (const auto& e : fs::directory_iterator(fitstream_test::data_dir / "boards"))
-            if (e.path().extension() == ".dts") sources.push_back(e.path());
-        std::sort(sources.begin(), sources.end());
-        for (const auto& src : sources) {
+        for (const auto& src : fitstream_test::board_sources()) {
             names.push_back(src.stem().string() + ".dtb");
             fitstream_test::compile_dts(src, dir / names.back());
         }
@@ -158,7 +108,7 @@ BOOST_AUTO_TEST_CASE(same_epoch_gives_identical_bytes_for_every_codec_and_layout
     for (const auto& codec : codecs)
         for (const auto& layout : layouts) {
             const fs::path f = out / ("first-" + std::to_string(first.size()) + ".fit");
-            fitpack_ok(base_args(f.string(), codec) + split(layout) + in().args(), {e1});
+            fitpack_ok(base_args(f.string(), codec) + split(layout) + in().args(), {{e1}});
             first.push_back(read_file(f));
         }
     // Let the clock move on, and change what should not matter: the inputs'
@@ -173,12 +123,12 @@ BOOST_AUTO_TEST_CASE(same_epoch_gives_identical_bytes_for_every_codec_and_layout
             BOOST_TEST_CONTEXT("-c " << codec << " " << layout) {
                 const fs::path f = out / ("second-run-" + std::to_string(i) + ".fit");
                 fitpack_ok(base_args(f.string(), codec) + split(layout) + in().args(),
-                           {e1, "TMPDIR=" + other_tmp.path().string()}, other_tmp.path());
+                           {{e1, "TMPDIR=" + other_tmp.path().string()}, other_tmp.path()});
                 const std::string second = read_file(f);
                 BOOST_TEST((second == first[i]), difference(first[i], second));
                 // And the same bytes streamed to a pipe.
                 const run_result piped = fitpack_ok(base_args("-", codec) + split(layout) + in().args(),
-                                                    {e1, "TMPDIR=" + other_tmp.path().string()});
+                                                    {{e1, "TMPDIR=" + other_tmp.path().string()}});
                 BOOST_TEST((piped.out == first[i]), "-o -: " << difference(first[i], piped.out));
             }
             ++i;
@@ -191,8 +141,8 @@ BOOST_AUTO_TEST_CASE(same_epoch_gives_identical_bytes_for_every_codec_and_layout
 BOOST_DATA_TEST_CASE(another_epoch_changes_only_the_timestamp, bdata::make(codecs), codec) {
     temp_dir out;
     const fs::path a = out / "a.fit", b = out / "b.fit";
-    fitpack_ok(base_args(a.string(), codec) + std::vector<std::string>{"-E"} + in().args(), {epoch(1700000000)});
-    fitpack_ok(base_args(b.string(), codec) + std::vector<std::string>{"-E"} + in().args(), {epoch(1700000001)});
+    fitpack_ok(base_args(a.string(), codec) + std::vector<std::string>{"-E"} + in().args(), {{epoch(1700000000)}});
+    fitpack_ok(base_args(b.string(), codec) + std::vector<std::string>{"-E"} + in().args(), {{epoch(1700000001)}});
     const std::string x = read_file(a), y = read_file(b);
     BOOST_REQUIRE_EQUAL(x.size(), y.size());
     std::vector<std::size_t> diffs;
@@ -213,7 +163,7 @@ BOOST_AUTO_TEST_CASE(timestamp_is_source_date_epoch) {
     for (const std::uint64_t seconds : {0ull, 1ull, 1700000000ull, 2147483648ull, 4294967295ull}) {
         BOOST_TEST_CONTEXT("SOURCE_DATE_EPOCH=" << seconds) {
             const fs::path f = out / (std::to_string(seconds) + ".fit");
-            fitpack_ok(base_args(f.string(), "gzip") + in().args(), {epoch(seconds)});
+            fitpack_ok(base_args(f.string(), "gzip") + in().args(), {{epoch(seconds)}});
             BOOST_TEST(fdtget(f, "/", "timestamp", "u") == std::to_string(seconds));
         }
     }
@@ -223,7 +173,7 @@ BOOST_AUTO_TEST_CASE(source_date_epoch_wins_over_the_timestamp_option) {
     temp_dir out;
     const fs::path f = out / "x.fit";
     fitpack_ok(base_args(f.string(), "none") + std::vector<std::string>{"--timestamp", "12345"} + in().args(),
-               {epoch(1600000000)});
+               {{epoch(1600000000)}});
     BOOST_TEST(fdtget(f, "/", "timestamp", "u") == "1600000000");
 }
 
@@ -260,7 +210,7 @@ void check_rejected(const std::vector<std::string>& args, const std::vector<std:
     temp_dir out;
     const fs::path f = out / "x.fit";
     const auto full = base_args(f.string(), "gzip") + args + in().args();
-    const run_result r = without_epoch ? fitpack_without_epoch(full) : fitpack(full, env);
+    const run_result r = without_epoch ? fitpack_without_epoch(full) : fitpack(full, {env});
     BOOST_TEST_CONTEXT(join(env) << " " << join(args) << "\nstderr: " << r.err) {
         BOOST_TEST(r.exit_code == 1);
         BOOST_TEST(r.err.rfind("fitpack: error: ", 0) == 0u);
@@ -302,7 +252,7 @@ BOOST_DATA_TEST_CASE(output_does_not_depend_on_how_inputs_are_named, bdata::make
 
     // Absolute paths, run from elsewhere.
     const fs::path absolute = out / "absolute.fit";
-    fitpack_ok(base_args(absolute.string(), codec) + std::vector<std::string>{"-E"} + in().args(), env, out.path());
+    fitpack_ok(base_args(absolute.string(), codec) + std::vector<std::string>{"-E"} + in().args(), {env, out.path()});
     const std::string expected = read_file(absolute);
 
     struct variant {
@@ -319,7 +269,7 @@ BOOST_DATA_TEST_CASE(output_does_not_depend_on_how_inputs_are_named, bdata::make
     for (const auto& v : variants) {
         BOOST_TEST_CONTEXT(v.name << " (prefix '" << v.prefix << "')") {
             const fs::path f = out / "variant.fit";
-            fitpack_ok(base_args(f.string(), codec) + std::vector<std::string>{"-E"} + in().args(v.prefix), env, v.cwd);
+            fitpack_ok(base_args(f.string(), codec) + std::vector<std::string>{"-E"} + in().args(v.prefix), {env, v.cwd});
             BOOST_TEST((read_file(f) == expected), difference(expected, read_file(f)));
             fs::remove(f);
         }
@@ -329,8 +279,8 @@ BOOST_DATA_TEST_CASE(output_does_not_depend_on_how_inputs_are_named, bdata::make
     temp_dir copy;
     for (const auto& e : fs::directory_iterator(dir)) fs::copy_file(e.path(), copy / e.path().filename().string());
     const std::string copy_prefix = fs::relative(copy.path(), out.path()).string() + "/";
-    fitpack_ok(base_args("relative-out.fit", codec) + std::vector<std::string>{"-E"} + in().args(copy_prefix), env,
-               out.path());
+    fitpack_ok(base_args("relative-out.fit", codec) + std::vector<std::string>{"-E"} + in().args(copy_prefix),
+               {env, out.path()});
     const std::string relative_out = read_file(out / "relative-out.fit");
     BOOST_TEST((relative_out == expected), difference(expected, relative_out));
 
@@ -343,8 +293,8 @@ BOOST_DATA_TEST_CASE(pipe_output_is_byte_identical_to_file_output, bdata::make(c
     temp_dir out;
     const fs::path f = out / "image.fit";
     const std::vector<std::string> env{epoch(1700000000)};
-    fitpack_ok(base_args(f.string(), codec) + split(layout) + in().args(), env);
-    const run_result piped = fitpack_ok(base_args("-", codec) + split(layout) + in().args(), env);
+    fitpack_ok(base_args(f.string(), codec) + split(layout) + in().args(), {env});
+    const run_result piped = fitpack_ok(base_args("-", codec) + split(layout) + in().args(), {env});
     BOOST_TEST(piped.out.size() == fs::file_size(f));
     BOOST_TEST((piped.out == read_file(f)), difference(read_file(f), piped.out));
 }
@@ -354,7 +304,7 @@ BOOST_AUTO_TEST_CASE(gzip_members_carry_no_time_or_name) {
     // bytes depend on the data only; the OS byte is fixed.
     temp_dir out;
     const fs::path f = out / "image.fit";
-    fitpack_ok(base_args(f.string(), "gzip") + in().args(), {epoch(1700000000)});
+    fitpack_ok(base_args(f.string(), "gzip") + in().args(), {{epoch(1700000000)}});
     std::string os_byte;
     for (std::size_t i = 0; i < 2 + in().names.size(); ++i) {
         if (i == 1) continue;  // the ramdisk is stored uncompressed

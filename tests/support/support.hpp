@@ -2,8 +2,13 @@
 #pragma once
 
 // Test support shared by the suite: temporary directories, running real
-// programs (fitpack, dtc, dumpimage, ...) and capturing their output, and
-// small file helpers. Paths come from compile definitions set by CMake.
+// programs (fitpack, dtc, dumpimage, ...) and capturing their output, small
+// file, byte and text helpers, and test inputs. Paths come from compile
+// definitions set by tests/CMakeLists.txt. The fdtget wrappers are in
+// tools.hpp, the QEMU harness in uboot_qemu.hpp, the codec segment driver in
+// segments.hpp.
+
+#include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,12 +17,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
+#include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -35,9 +46,24 @@ inline const std::string fitpack_path = FITSTREAM_TEST_FITPACK;
 #ifdef FITSTREAM_TEST_DATA_DIR
 inline const fs::path data_dir = FITSTREAM_TEST_DATA_DIR;
 #endif
+#ifdef FITSTREAM_TEST_DATA_DIR
+/// The files in tests/data/boards whose extension is `ext` (".dts" or
+/// ".dtso"), sorted by name.
+inline std::vector<fs::path> board_sources(const std::string& ext = ".dts") {
+    std::vector<fs::path> sources;
+    for (const auto& e : fs::directory_iterator(data_dir / "boards"))
+        if (e.path().extension() == ext) sources.push_back(e.path());
+    std::sort(sources.begin(), sources.end());
+    return sources;
+}
+#endif
 #ifdef FITSTREAM_TEST_EXAMPLES_DIR
 inline const fs::path examples_dir = FITSTREAM_TEST_EXAMPLES_DIR;
 #endif
+
+/// A fixed SOURCE_DATE_EPOCH for fitpack runs, so FITs do not depend on the
+/// clock.
+inline const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
 
 /// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
 class temp_dir {
@@ -194,6 +220,107 @@ inline std::string describe(const std::vector<std::string>& argv, const run_resu
            "\nstderr: " + r.err;
 }
 
+/// Runs `argv` like run(), which must exit 0 (else the test case stops,
+/// with describe()'s message).
+inline run_result run_ok(const std::vector<std::string>& argv, const std::string& input = {},
+                         const std::vector<std::string>& extra_env = {}) {
+    run_result r = run(argv, input, extra_env);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
+    return r;
+}
+
+/// The standard output of run_ok().
+inline std::string tool(const std::vector<std::string>& argv, const std::string& input = {},
+                        const std::vector<std::string>& extra_env = {}) {
+    return run_ok(argv, input, extra_env).out;
+}
+
+/// How fitpack is run: `env` added to the environment (by default the fixed
+/// SOURCE_DATE_EPOCH; give {} for none), in `cwd` (here when empty), with
+/// `input` on standard input, under `wrapper` (setpriv, prlimit, env -u ...)
+/// when not empty.
+struct fitpack_run {
+    std::vector<std::string> env{epoch_env};
+    fs::path cwd{};
+    std::string input{};
+    std::vector<std::string> wrapper{};
+};
+
+#ifdef FITSTREAM_TEST_FITPACK
+/// The command line fitpack_of() runs: [env -C cwd] [wrapper] fitpack args.
+inline std::vector<std::string> fitpack_argv(const std::vector<std::string>& args, const fitpack_run& how = {}) {
+    std::vector<std::string> argv;
+    if (!how.cwd.empty()) argv = {"env", "-C", how.cwd.string()};
+    argv.insert(argv.end(), how.wrapper.begin(), how.wrapper.end());
+    argv.push_back(fitpack_path);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
+/// Runs fitpack with `args` as `how` says; any exit status.
+inline run_result fitpack(const std::vector<std::string>& args, const fitpack_run& how = {}) {
+    return run(fitpack_argv(args, how), how.input, how.env);
+}
+
+/// Runs fitpack with `args` as `how` says; it must exit 0.
+inline run_result fitpack_ok(const std::vector<std::string>& args, const fitpack_run& how = {}) {
+    return run_ok(fitpack_argv(args, how), how.input, how.env);
+}
+#endif
+
+/// Whether `text` contains `part`.
+inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// `a` followed by `b`, for building command lines
+/// (`using fitstream_test::operator+;`).
+inline std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+/// `value` as C's "%#llx" prints it ("0x40400000"; "0" for zero), the way
+/// fitpack's options and U-Boot's commands take addresses.
+inline std::string hex(std::uint64_t value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%#llx", static_cast<unsigned long long>(value));
+    return text;
+}
+
+/// The big-endian 32-bit value at `at` (a FIT header field); the bytes must
+/// be there.
+inline std::uint32_t be32(const std::string& bytes, std::size_t at) {
+    BOOST_REQUIRE(bytes.size() >= at + 4);
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+    return v;
+}
+
+inline std::uint64_t align_up(std::uint64_t value, std::uint64_t align) { return (value + align - 1) / align * align; }
+
+/// Where fitpack puts the payloads: in the structure, after it (-E), after
+/// it aligned (-E -B 0x1000), or at a given position (-p).
+enum class fit_layout { embedded, external, external_aligned, position };
+
+inline const char* layout_name(fit_layout l) {
+    switch (l) {
+        case fit_layout::embedded: return "embedded";
+        case fit_layout::external: return "-E";
+        case fit_layout::external_aligned: return "-E -B 0x1000";
+        case fit_layout::position: return "-p";
+    }
+    return "?";
+}
+
+inline std::ostream& operator<<(std::ostream& os, fit_layout l) { return os << layout_name(l); }
+
+/// Compares big strings without printing them; names the first difference.
+inline void check_same(const std::string& got, const std::string& want, const std::string& what) {
+    BOOST_TEST(got.size() == want.size(), what << ": size " << got.size() << " != " << want.size());
+    std::size_t i = 0;
+    while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+    BOOST_TEST((i == got.size() && i == want.size()), what << ": first difference at byte " << i);
+}
+
 /// The whole file as bytes.
 inline std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -207,12 +334,28 @@ inline void write_file(const fs::path& path, const std::string& bytes) {
     if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
+/// The names of everything in a directory.
+inline std::set<std::string> directory_names(const fs::path& dir) {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
+    return names;
+}
+
 /// Compiles a .dts file with dtc into `out` (a .dtb or .dtbo); throws with
 /// dtc's message on failure.
 inline fs::path compile_dts(const fs::path& dts, const fs::path& out) {
     const auto r = run({"dtc", "-q", "-@", "-I", "dts", "-O", "dtb", "-o", out.string(), dts.string()});
     if (r.exit_code != 0) throw std::runtime_error("dtc failed on " + dts.string() + ": " + r.err);
     return out;
+}
+
+/// `size` bytes of noise from mt19937 (whose output sequence the standard
+/// fixes, so they are the same everywhere).
+inline std::string random_bytes(std::size_t size, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::string bytes(size, '\0');
+    for (auto& b : bytes) b = static_cast<char>(rng() & 0xff);
+    return bytes;
 }
 
 /// Deterministic bytes that compress like machine code, not like zeros or

@@ -58,6 +58,26 @@ inline bool qemu_tests_disabled() {
     return v && std::string(v) == "1";
 }
 
+/// Boost.Test precondition for the QEMU tests: false, saying why, when
+/// FITSTREAM_SKIP_QEMU=1.
+inline boost::test_tools::assertion_result qemu_enabled(boost::unit_test::test_unit_id) {
+    boost::test_tools::assertion_result r(!qemu_tests_disabled());
+    r.message() << "FITSTREAM_SKIP_QEMU=1";
+    return r;
+}
+
+// Where the QEMU tests put things in guest RAM (qemu virt's RAM starts at
+// 0x40000000), and what they call the board.
+
+/// U-Boot's kernel_addr_r on qemu virt; the FITs say load = entry = this.
+inline constexpr std::uint64_t kernel_load = 0x40400000;
+/// The first preloaded FIT's address, and the space between FITs (16 MiB).
+inline constexpr std::uint64_t fit_base = 0x50000000;
+inline constexpr std::uint64_t fit_stride = 0x1000000;
+/// The model the tests give QEMU virt's own DTB; the payload prints it, which
+/// shows it got the FIT's DTB and not U-Boot's.
+inline const std::string board_model = "fitstream test: QEMU virt board";
+
 /// Looks `name` up in PATH (or takes it as a path if it has a '/'); empty
 /// when not found.
 inline std::string find_program(const std::string& name) {

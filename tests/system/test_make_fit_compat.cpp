@@ -48,9 +48,12 @@
 
 namespace bdata = boost::unit_test::data;
 namespace fs = std::filesystem;
-using fitstream_test::describe;
+using fitstream_test::epoch_env;
+using fitstream_test::fitpack_ok;
+using fitstream_test::operator+;
 using fitstream_test::read_file;
 using fitstream_test::run;
+using fitstream_test::run_ok;
 using fitstream_test::run_result;
 using fitstream_test::temp_dir;
 using fitstream_test::write_file;
@@ -60,19 +63,6 @@ namespace {
 const fs::path linux_source_tarball = "/usr/src/linux-source-6.12.tar.xz";
 const std::string make_fit_member = "linux-source-6.12/scripts/make_fit.py";
 const std::string debian_python = "/usr/bin/python3";
-const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
-
-std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
-run_result run_ok(const std::vector<std::string>& argv, const std::string& input = {},
-                  const std::vector<std::string>& env = {}) {
-    const run_result r = run(argv, input, env);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
-    return r;
-}
 
 /// make_fit.py, extracted once from the linux-source-6.12 tarball.
 class make_fit_script {
@@ -108,14 +98,6 @@ void run_make_fit(const std::vector<std::string>& args, const fs::path& cwd = {}
     if (!cwd.empty()) argv = {"env", "-C", cwd.string()};
     argv = argv + std::vector<std::string>{debian_python, make_fit().path().string()} + args;
     run_ok(argv);
-}
-
-/// Runs fitpack with `args` in `cwd` (or here when empty).
-void run_fitpack(const std::vector<std::string>& args, const fs::path& cwd = {}) {
-    std::vector<std::string> argv;
-    if (!cwd.empty()) argv = {"env", "-C", cwd.string()};
-    argv = argv + std::vector<std::string>{fitstream_test::fitpack_path} + args;
-    run_ok(argv, {}, {epoch_env});
 }
 
 // ---------------------------------------------------------------------------
@@ -556,7 +538,7 @@ BOOST_DATA_TEST_CASE(same_fit_as_make_fit_py,
         return a + dtbs;
     };
     run_make_fit(args(reference));
-    run_fitpack(args(ours));
+    fitpack_ok(args(ours));
     const fit_summary ref = parse_fit(reference);
     const fit_summary our = parse_fit(ours);
     compare(ref, our, plain().expected);
@@ -612,7 +594,7 @@ BOOST_DATA_TEST_CASE(decompose_dtbs_same_as_make_fit_py, bdata::make(std::vector
     const fit_summary ref = parse_fit(tree.top() / "make_fit.fit");
     BOOST_TEST_CONTEXT("make_fit.py -D") { check_decomposed_layout(ref); }
 
-    run_fitpack(tree.cmd_fit("fitpack.fit", codec, "--decompose-dtbs"), tree.top());
+    fitpack_ok(tree.cmd_fit("fitpack.fit", codec, "--decompose-dtbs"), {{epoch_env}, tree.top()});
     const fit_summary our = parse_fit(tree.top() / "fitpack.fit");
     compare(ref, our, tree.expected);
     BOOST_TEST_CONTEXT("fitpack -D") { check_decomposed_layout(our); }
@@ -626,7 +608,7 @@ BOOST_AUTO_TEST_CASE(decompose_dtbs_reads_the_command_up_to_the_first_semicolon)
     const fit_summary ref = parse_fit(plain_tree.top() / "make_fit.fit");
 
     const kbuild_tree checked_tree(cmd_style::schema_check);
-    run_fitpack(checked_tree.cmd_fit("fitpack.fit", "gzip", "-D"), checked_tree.top());
+    fitpack_ok(checked_tree.cmd_fit("fitpack.fit", "gzip", "-D"), {{epoch_env}, checked_tree.top()});
     const fit_summary our = parse_fit(checked_tree.top() / "fitpack.fit");
     // Same layout, same names and configurations; payloads come from the
     // second tree's files, which are byte for byte the first's.

@@ -37,28 +37,16 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
-using fitstream_test::describe;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::trim_newline;
-using fitstream_test::write_file;
+using namespace fitstream_test;
 
 namespace {
 
-const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
+/// Runs a tool (with the fixed SOURCE_DATE_EPOCH, for mkimage) that must succeed.
+void tool_ok(const std::vector<std::string>& argv) { fitstream_test::run_ok(argv, {}, {epoch_env}); }
 
-void tool_ok(const std::vector<std::string>& argv) {
-    const run_result r = run(argv, {}, {epoch_env});
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
-}
-
+/// One property, which must exist, as `fdtget -t TYPE` prints it.
 std::string fdtget(const fs::path& file, const std::string& node, const std::string& prop, const char* type = "x") {
-    const run_result r = run({"fdtget", "-t", type, file.string(), node, prop});
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "fdtget " << file << " " << node << " " << prop << ": " << r.err);
-    return trim_newline(r.out);
+    return trim_newline(tool({"fdtget", "-t", type, file.string(), node, prop}));
 }
 
 /// Keys (dev: RSA-2048 with its certificate for mkimage -K; big: RSA-4096;
@@ -93,11 +81,6 @@ struct inputs {
 const inputs& in() {
     static const inputs instance;
     return instance;
-}
-
-run_result fitpack(std::vector<std::string> args) {
-    args.insert(args.begin(), fitstream_test::fitpack_path);
-    return run(args, {}, {epoch_env});
 }
 
 std::vector<std::string> pack_args(const fs::path& out, std::vector<std::string> extra) {

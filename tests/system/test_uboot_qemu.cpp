@@ -2,7 +2,7 @@
 //
 // fitpack's output read, decoded and booted by real U-Boot: Debian 12's
 // u-boot-qemu (qemu_arm64) under qemu-system-aarch64, driven through its
-// console by tests/uboot_qemu.hpp. The FITs are preloaded into guest RAM
+// console by tests/support/uboot_qemu.hpp. The FITs are preloaded into guest RAM
 // with QEMU's generic loader.
 //
 //  - iminfo_and_loados*: for one codec, four FITs (embedded, -E,
@@ -27,8 +27,8 @@
 //    stored bytes (embedded and external) fails `iminfo` and `bootm`, while
 //    the untouched FIT boots in the same session.
 //
-// lzma and lz4 cases run when `fitpack --help` lists those codecs and are
-// skipped (visibly) until then. FITSTREAM_SKIP_QEMU=1 skips everything here;
+// lzma and lz4 cases run when `fitpack --help` lists those codecs (a
+// fitpack built without one skips its cases, visibly). FITSTREAM_SKIP_QEMU=1 skips everything here;
 // otherwise a missing QEMU, U-Boot or cross compiler is a failure.
 
 #define BOOST_TEST_MODULE fitpack output under U-Boot in QEMU
@@ -53,58 +53,13 @@
 
 namespace bdata = boost::unit_test::data;
 namespace utf = boost::unit_test;
-namespace fs = std::filesystem;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::uboot_qemu;
-using fitstream_test::write_file;
-using fitstream_test::describe;
+using namespace fitstream_test;
+using layout = fitstream_test::fit_layout;
 
 namespace {
 
-const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
 const std::string all_hashes = "crc32,md5,sha1,sha256,sha384,sha512";
 const std::vector<std::string> all_hash_algos{"crc32", "md5", "sha1", "sha256", "sha384", "sha512"};
-// U-Boot's kernel_addr_r on qemu virt; the FITs say load = entry = this.
-constexpr std::uint64_t kernel_load = 0x40400000;
-constexpr std::uint64_t fit_base = 0x50000000;
-constexpr std::uint64_t fit_stride = 0x1000000;  // 16 MiB between preloaded FITs
-const std::string board_model = "fitstream test: QEMU virt board";
-
-std::string hex(std::uint64_t v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%#llx", static_cast<unsigned long long>(v));
-    return text;
-}
-
-std::string tool(const std::vector<std::string>& argv) {
-    const run_result r = run(argv);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
-    return r.out;
-}
-
-std::string trim_newline(std::string text) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    return text;
-}
-
-void fitpack_ok(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{fitstream_test::fitpack_path};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const run_result r = run(argv, {}, {epoch_env});
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
-}
-
-std::uint32_t be32(const std::string& bytes, std::size_t at) {
-    BOOST_REQUIRE(bytes.size() >= at + 4);
-    std::uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
-    return v;
-}
-
-std::uint64_t align_up(std::uint64_t value, std::uint64_t align) { return (value + align - 1) / align * align; }
 
 /// CRC-32 (IEEE 802.3, zlib's and U-Boot's `crc32` command's).
 std::uint32_t crc32_of(const std::string& bytes) {
@@ -129,19 +84,13 @@ bool fitpack_has_codec(const std::string& codec) {
 }
 
 // --- Preconditions (decorators): skip only when told to, or when fitpack
-// does not have the codec yet.
-
-boost::test_tools::assertion_result qemu_enabled(utf::test_unit_id) {
-    boost::test_tools::assertion_result r(!fitstream_test::qemu_tests_disabled());
-    r.message() << "FITSTREAM_SKIP_QEMU=1";
-    return r;
-}
+// was built without the codec.
 
 struct codec_available {
     std::string codec;
     boost::test_tools::assertion_result operator()(utf::test_unit_id) const {
         boost::test_tools::assertion_result r(fitpack_has_codec(codec));
-        r.message() << "fitpack -c does not list " << codec << " yet";
+        r.message() << "fitpack -c does not list " << codec;
         return r;
     }
 };
@@ -156,11 +105,7 @@ struct inputs {
     fs::path ramdisk;
 
     inputs() {
-        std::vector<fs::path> sources;
-        for (const auto& e : fs::directory_iterator(fitstream_test::data_dir / "boards"))
-            if (e.path().extension() == ".dts") sources.push_back(e.path());
-        std::sort(sources.begin(), sources.end());
-        for (const auto& src : sources)
+        for (const auto& src : fitstream_test::board_sources())
             boards.push_back(fitstream_test::compile_dts(src, dir / (src.stem().string() + ".dtb")));
         if (boards.size() < 4) throw std::runtime_error("tests/data/boards needs at least 4 .dts files");
 
@@ -184,21 +129,7 @@ const inputs& shared_inputs() {
     return instance;
 }
 
-/// Where a FIT's layout puts the payloads.
-enum class layout { embedded, external, external_aligned, position };
 const std::vector<layout> all_layouts{layout::embedded, layout::external, layout::external_aligned, layout::position};
-
-const char* layout_name(layout l) {
-    switch (l) {
-        case layout::embedded: return "embedded";
-        case layout::external: return "-E";
-        case layout::external_aligned: return "-E -B 0x1000";
-        case layout::position: return "-p";
-    }
-    return "?";
-}
-
-std::ostream& operator<<(std::ostream& os, layout l) { return os << layout_name(l); }
 
 /// One FIT to pack.
 struct fit_spec {

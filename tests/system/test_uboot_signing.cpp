@@ -39,46 +39,17 @@
 #include <vector>
 
 namespace utf = boost::unit_test;
-namespace fs = std::filesystem;
-using fitstream_test::describe;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::uboot_qemu;
-using fitstream_test::write_file;
+using namespace fitstream_test;
 
 namespace {
 
-const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
-constexpr std::uint64_t kernel_load = 0x40400000;
-constexpr std::uint64_t fit_base = 0x50000000;
-constexpr std::uint64_t fit_stride = 0x1000000;
-const std::string board_model = "fitstream test: QEMU virt board";
 const std::string refused_signature = "Failed to verify required signature";
-
-std::string hex(std::uint64_t v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%#llx", static_cast<unsigned long long>(v));
-    return text;
-}
-
-void tool_ok(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}) {
-    const run_result r = run(argv, {}, env);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
-}
-
-boost::test_tools::assertion_result qemu_enabled(utf::test_unit_id) {
-    boost::test_tools::assertion_result r(!fitstream_test::qemu_tests_disabled());
-    r.message() << "FITSTREAM_SKIP_QEMU=1";
-    return r;
-}
 
 /// An RSA key of `bits` at DIR/NAME.key, as mkimage -k DIR looks for it.
 fs::path make_rsa_key(const fs::path& dir, const std::string& name, int bits) {
     const fs::path key = dir / (name + ".key");
-    tool_ok({"openssl", "genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:" + std::to_string(bits),
-             "-out", key.string()});
+    run_ok({"openssl", "genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:" + std::to_string(bits),
+            "-out", key.string()});
     return key;
 }
 
@@ -93,7 +64,7 @@ struct inputs {
         control = uboot_qemu::dump_board_dtb(uboot_qemu::options{}, dir / "control.dtb");
         board = dir / "qemu-virt.dtb";
         fs::copy_file(control, board);
-        tool_ok({"fdtput", "-t", "s", board.string(), "/", "model", board_model});
+        run_ok({"fdtput", "-t", "s", board.string(), "/", "model", board_model});
         const fs::path build = dir / "payload";
         fs::create_directories(build);
         payload = fitstream_test::build_qemu_payload(fitstream_test::data_dir / "qemu", build);
@@ -101,8 +72,8 @@ struct inputs {
         fs::create_directories(keys);
         make_rsa_key(keys, "dev", 2048);
         // mkimage -K takes an RSA public key from KEYDIR/<name>.crt.
-        tool_ok({"openssl", "req", "-batch", "-new", "-x509", "-key", (keys / "dev.key").string(), "-subj", "/CN=dev",
-                 "-out", (keys / "dev.crt").string()});
+        run_ok({"openssl", "req", "-batch", "-new", "-x509", "-key", (keys / "dev.key").string(), "-subj", "/CN=dev",
+                "-out", (keys / "dev.crt").string()});
     }
 };
 
@@ -115,11 +86,11 @@ const inputs& shared_inputs() {
 /// QEMU board's DTB, plus `extra`.
 void pack(const fs::path& out, const std::vector<std::string>& extra) {
     const auto& in = shared_inputs();
-    std::vector<std::string> argv{fitstream_test::fitpack_path, "-A", "arm64", "-O", "linux", "-n", "fitstream test",
-                                  "--load", hex(kernel_load), "-k", in.payload.string(), "-o", out.string()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.push_back(in.board.string());
-    tool_ok(argv, {epoch_env});
+    std::vector<std::string> args{"-A", "arm64", "-O", "linux", "-n", "fitstream test", "--load", hex(kernel_load),
+                                  "-k", in.payload.string(), "-o", out.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(in.board.string());
+    fitpack_ok(args);
 }
 
 /// A copy of the control DTB to add keys to.
@@ -244,7 +215,7 @@ BOOST_AUTO_TEST_CASE(mkimage_key_dtb) {
     pack(external, {"--key-dir", in.keys.string(), "--key-name", "dev", "-E", "-B", "0x1000"});
     // mkimage re-signs a copy of fitpack's FIT and writes the key, required.
     fs::copy_file(embedded, resigned);
-    tool_ok({"mkimage", "-F", "-k", in.keys.string(), "-K", control.string(), "-r", resigned.string()}, {epoch_env});
+    run_ok({"mkimage", "-F", "-k", in.keys.string(), "-K", control.string(), "-r", resigned.string()}, {}, {epoch_env});
     // PKCS#1 v1.5 is deterministic: mkimage's value equals fitpack's only if
     // both signed the same regions with the same key.
     const auto value = [](const fs::path& f) {
@@ -305,13 +276,13 @@ BOOST_AUTO_TEST_CASE(every_algorithm) {
             fits.push_back(f);
         }
     }
-    tool_ok({"fdtput", "-t", "s", control.string(), "/signature", "required-mode", "any"});
+    run_ok({"fdtput", "-t", "s", control.string(), "/signature", "required-mode", "any"});
 
     // What this U-Boot does not support, packed the same way.
     const fs::path pss = out / "pss.fit", ecdsa = out / "ecdsa.fit";
     pack(pss, {"--key-dir", keys.string(), "--key-name", "sha256-rsa2048", "--padding", "pss", "-E"});
-    tool_ok({"openssl", "genpkey", "-quiet", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out",
-             (keys / "ec.pem").string()});
+    run_ok({"openssl", "genpkey", "-quiet", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out",
+            (keys / "ec.pem").string()});
     const fs::path control_ec = control_copy(out.path(), "u-boot-ec.dtb");
     pack(ecdsa, {"--key", (keys / "ec.pem").string(), "--key-dtb", control_ec.string(), "--required", "conf", "-E"});
 

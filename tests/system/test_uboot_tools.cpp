@@ -15,6 +15,7 @@
 #include <boost/test/data/test_case.hpp>
 
 #include "support.hpp"
+#include "tools.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -26,63 +27,10 @@
 #include <vector>
 
 namespace bdata = boost::unit_test::data;
-namespace fs = std::filesystem;
-using fitstream_test::read_file;
-using fitstream_test::run;
-using fitstream_test::run_result;
-using fitstream_test::temp_dir;
-using fitstream_test::write_file;
-using fitstream_test::join;
-using fitstream_test::lines_of;
-using fitstream_test::describe;
-using fitstream_test::trim_newline;
+using namespace fitstream_test;
+using layout = fitstream_test::fit_layout;
 
 namespace {
-
-// A fixed SOURCE_DATE_EPOCH, so listings do not depend on the clock.
-const std::string epoch_env = "SOURCE_DATE_EPOCH=1700000000";
-
-/// Runs a tool that must succeed; returns its standard output.
-std::string tool(const std::vector<std::string>& argv, const std::string& input = {}) {
-    const run_result r = run(argv, input);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
-    return r.out;
-}
-
-/// Runs fitpack (with a fixed SOURCE_DATE_EPOCH); it must succeed.
-run_result fitpack_ok(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{fitstream_test::fitpack_path};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const run_result r = run(argv, {}, {epoch_env});
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
-    return r;
-}
-
-std::uint32_t be32(const std::string& bytes, std::size_t at) {
-    BOOST_REQUIRE(bytes.size() >= at + 4);
-    std::uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
-    return v;
-}
-
-std::uint64_t align_up(std::uint64_t value, std::uint64_t align) { return (value + align - 1) / align * align; }
-
-const std::string absent = "<absent>";
-
-/// One property, as fdtget prints it (string lists joined by spaces), or
-/// `absent` when the node has no such property.
-std::string fdtget(const fs::path& file, const std::string& node, const std::string& prop,
-                   const std::string& type = {}) {
-    std::vector<std::string> argv{"fdtget"};
-    if (!type.empty()) argv.insert(argv.end(), {"-t", type});
-    argv.insert(argv.end(), {file.string(), node, prop});
-    const run_result r = run(argv);
-    if (r.exit_code != 0) {
-        BOOST_REQUIRE_MESSAGE(r.err.find("FDT_ERR_NOTFOUND") != std::string::npos, describe(argv, r));
-        return absent;
-    }
-    return trim_newline(r.out);
-}
 
 /// Many (node, property) values in one fdtget call; a missing property
 /// reads as `absent`.
@@ -97,11 +45,6 @@ std::vector<std::string> fdtget_many(const fs::path& file, const std::vector<nod
     auto values = lines_of(tool(argv));
     BOOST_REQUIRE_EQUAL(values.size(), pairs.size());
     return values;
-}
-
-/// The property names of a node.
-std::vector<std::string> fdt_properties(const fs::path& file, const std::string& node) {
-    return lines_of(tool({"fdtget", "-p", file.string(), node}));
 }
 
 bool contains(const std::vector<std::string>& items, const std::string& item) {
@@ -246,20 +189,15 @@ struct inputs {
         // last chunk is short and the payload needs padding.
         write_file(kernel, fitstream_test::kernel_like_payload((5u << 19) + 3, 7));
         write_file(ramdisk, fitstream_test::kernel_like_payload(100 * 1024 + 1, 11));
-        std::vector<fs::path> sources;
-        for (const auto& e : fs::directory_iterator(fitstream_test::data_dir / "boards")) sources.push_back(e.path());
-        std::sort(sources.begin(), sources.end());
-        for (const auto& src : sources) {
-            if (src.extension() == ".dts") {
-                board b;
-                b.dtb = fitstream_test::compile_dts(src, dir / (src.stem().string() + ".dtb"));
-                b.model = fdtget(b.dtb, "/", "model");
-                b.compatible = fdtget(b.dtb, "/", "compatible");
-                boards.push_back(b);
-            } else if (src.extension() == ".dtso") {
-                dtbo = fitstream_test::compile_dts(src, dir / (src.stem().string() + ".dtbo"));
-            }
+        for (const auto& src : fitstream_test::board_sources()) {
+            board b;
+            b.dtb = fitstream_test::compile_dts(src, dir / (src.stem().string() + ".dtb"));
+            b.model = fdtget(b.dtb, "/", "model");
+            b.compatible = fdtget(b.dtb, "/", "compatible");
+            boards.push_back(b);
         }
+        for (const auto& src : fitstream_test::board_sources(".dtso"))
+            dtbo = fitstream_test::compile_dts(src, dir / (src.stem().string() + ".dtbo"));
         if (boards.size() < 5 || dtbo.empty())
             throw std::runtime_error("tests/data/boards needs at least 5 .dts and one .dtso");
     }
@@ -296,21 +234,6 @@ std::vector<expected_image> expected_images(const std::string& codec) {
     return images;
 }
 
-/// Where the FIT's layout puts the payloads.
-enum class layout { embedded, external, external_aligned, position };
-
-const char* layout_name(layout l) {
-    switch (l) {
-        case layout::embedded: return "embedded";
-        case layout::external: return "-E";
-        case layout::external_aligned: return "-E -B 0x1000";
-        case layout::position: return "-p";
-    }
-    return "?";
-}
-
-std::ostream& operator<<(std::ostream& os, layout l) { return os << layout_name(l); }
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -342,9 +265,7 @@ BOOST_DATA_TEST_CASE(every_codec_and_layout_reads_back_with_uboot_tools, bdata::
             fitpack_ok(probe_args);
             const std::uint32_t structure = be32(read_file(out / "probe.fit"), 4);
             position = std::max<std::uint64_t>(0x2000, align_up(structure, 0x1000) + 0x1000);
-            char text[32];
-            std::snprintf(text, sizeof text, "%#llx", static_cast<unsigned long long>(*position));
-            layout_args = {"-p", text};
+            layout_args = {"-p", hex(*position)};
             break;
         }
     }
@@ -624,13 +545,9 @@ struct kbuild_tree {
     std::string list = "arch/arm64/boot/dts/dtbs-list";
 
     kbuild_tree() {
-        std::vector<fs::path> sources;
-        fs::path overlay;
-        for (const auto& e : fs::directory_iterator(fitstream_test::data_dir / "boards")) {
-            if (e.path().extension() == ".dts") sources.push_back(e.path());
-            if (e.path().extension() == ".dtso") overlay = e.path();
-        }
-        std::sort(sources.begin(), sources.end());
+        const std::vector<fs::path> sources = fitstream_test::board_sources();
+        const std::vector<fs::path> overlays = fitstream_test::board_sources(".dtso");
+        const fs::path overlay = overlays.empty() ? fs::path() : overlays.back();
         if (sources.empty() || overlay.empty()) throw std::runtime_error("tests/data/boards is incomplete");
 
         const fs::path dts_dir = objtree / "arch/arm64/boot/dts";
@@ -689,12 +606,10 @@ BOOST_DATA_TEST_CASE(kbuild_cmd_fit_with_200_dtbs, bdata::make(std::vector<std::
     const fs::path fit = root / output;
 
     // Exactly Kbuild's command line, run in the object tree; FIT_EXTRA_ARGS=-E.
-    std::vector<std::string> argv{"env", "-C", root.string(), fitstream_test::fitpack_path, "-o", output,
-                                  "--arch", "arm64", "--os", "linux", "--name", "Linux 6.12"};
-    if (external) argv.push_back("-E");
-    argv.insert(argv.end(), {"--compress", "gzip", "-k", kb.kernel, "@" + kb.list});
-    const run_result r = run(argv, {}, {epoch_env});
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(argv, r));
+    std::vector<std::string> args{"-o", output, "--arch", "arm64", "--os", "linux", "--name", "Linux 6.12"};
+    if (external) args.push_back("-E");
+    args.insert(args.end(), {"--compress", "gzip", "-k", kb.kernel, "@" + kb.list});
+    const run_result r = fitpack_ok(args, {{fitstream_test::epoch_env}, root});
     // Each DTB without compatible is warned about, by name; nothing else is said.
     std::size_t without_compatible = 0;
     std::vector<std::string> not_named;

@@ -10,24 +10,13 @@
 
 #include <boost/iostreams/device/back_inserter.hpp>
 
+#include "read_back.hpp"
 #include "support.hpp"
 
 #include <string>
 #include <vector>
 
 using namespace fitstream_test;
-
-namespace {
-
-std::string decoded(const fitstream::reader& fit, const std::string& image) {
-    std::string out;
-    const auto* img = fit.find_image(image);
-    BOOST_TEST_REQUIRE(img != nullptr, image);
-    fit.read_decoded(*img, [&](const char* p, std::size_t n) { out.append(p, n); });
-    return out;
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(builder_from_files_and_memory_to_a_path_and_a_device) {
     temp_dir dir;

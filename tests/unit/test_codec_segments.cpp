@@ -40,12 +40,6 @@ using fitstream_test::write_file;
 
 constexpr std::size_t mib = std::size_t{1} << 20;
 
-std::string run_tool(const std::vector<std::string>& argv, const std::string& input = {}) {
-    const auto r = fitstream_test::run(argv, input);
-    BOOST_TEST_REQUIRE(r.exit_code == 0, fitstream_test::describe(argv, r));
-    return r.out;
-}
-
 /// The plain encoder, through detail::run_filter with a 64 KiB scratch.
 template <class C>
 std::string encode_plain(const std::string& input, const typename C::options& options = {},
@@ -96,8 +90,8 @@ void check_with_reference_tool(const std::string& compressed, const std::string&
     temp_dir dir;
     const auto file = dir / ("payload" + t.suffix);
     write_file(file, compressed);
-    run_tool({t.program, "-t", file.string()});
-    const std::string back = run_tool({t.program, "-dc", file.string()});
+    fitstream_test::tool({t.program, "-t", file.string()});
+    const std::string back = fitstream_test::tool({t.program, "-dc", file.string()});
     BOOST_TEST((back == input), what << ": " << t.program << " -dc gives " << back.size() << " bytes, want "
                                      << input.size());
 }
@@ -222,7 +216,7 @@ BOOST_AUTO_TEST_CASE(gzip_member_header_and_joined_trailer) {
     // One member: gzip -l counts the whole input under one header.
     temp_dir dir;
     write_file(dir / "k.gz", gz);
-    const std::string listing = run_tool({"gzip", "-lv", (dir / "k.gz").string()});
+    const std::string listing = fitstream_test::tool({"gzip", "-lv", (dir / "k.gz").string()});
     BOOST_TEST(listing.find(std::to_string(input.size())) != std::string::npos, listing);
 }
 
@@ -260,7 +254,7 @@ BOOST_AUTO_TEST_CASE(zstd_output_is_the_same_for_any_thread_count) {
             if (threads == 1) {
                 first = out;
                 BOOST_TEST((decode_ours<codec::zstd>(out) == input));
-                BOOST_TEST((run_tool({"zstd", "-q", "-dc"}, out) == input));
+                BOOST_TEST((fitstream_test::tool({"zstd", "-q", "-dc"}, out) == input));
                 // The two-argument constructor is the one-thread case.
                 BOOST_TEST((encode_plain<codec::zstd>(input) == out));
             } else {

@@ -32,6 +32,8 @@
 namespace {
 
 using fitstream_test::kernel_like_payload;
+using fitstream_test::check_same;
+using fitstream_test::random_bytes;
 namespace codec = fitstream::codec;
 
 using all_codecs = std::tuple<codec::none, codec::gzip, codec::zstd>;
@@ -45,13 +47,6 @@ struct sample {
     std::string bytes;
 };
 
-std::string random_bytes(std::size_t size, std::uint32_t seed) {
-    std::mt19937 rng(seed);  // mt19937's output sequence is fixed by the standard
-    std::string bytes(size, '\0');
-    for (auto& b : bytes) b = static_cast<char>(rng() & 0xff);
-    return bytes;
-}
-
 /// Empty, one byte, ~3 MiB that compresses like machine code, 1 MiB of noise.
 const std::vector<sample>& samples() {
     static const std::vector<sample> all = {
@@ -61,14 +56,6 @@ const std::vector<sample>& samples() {
         {"random 1 MiB", random_bytes(1u << 20, 20240601u)},
     };
     return all;
-}
-
-/// Compares big strings without printing them; names the first difference.
-void check_same(const std::string& got, const std::string& want, const std::string& what) {
-    BOOST_TEST(got.size() == want.size(), what << ": size " << got.size() << " != " << want.size());
-    std::size_t i = 0;
-    while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-    BOOST_TEST((i == got.size() && i == want.size()), what << ": first difference at byte " << i);
 }
 
 // ---------------------------------------------------------------------------

@@ -39,6 +39,9 @@
 namespace {
 
 using fitstream_test::kernel_like_payload;
+using fitstream_test::check_same;
+using fitstream_test::random_bytes;
+using fitstream_test::tool;
 namespace codec = fitstream::codec;
 
 using all_codecs = std::tuple<codec::none, codec::gzip, codec::bzip2, codec::lzma, codec::lzo, codec::lz4, codec::zstd>;
@@ -55,13 +58,6 @@ struct ignore_sigpipe {
 // ---------------------------------------------------------------------------
 // Inputs
 // ---------------------------------------------------------------------------
-
-std::string random_bytes(std::size_t size, std::uint32_t seed) {
-    std::mt19937 rng(seed);  // mt19937's sequence is fixed by the standard
-    std::string bytes(size, '\0');
-    for (auto& b : bytes) b = static_cast<char>(rng() & 0xff);
-    return bytes;
-}
 
 struct sample {
     const char* name;
@@ -84,14 +80,6 @@ const sample& samples(sample_id id) {
     return all.at(id);
 }
 constexpr sample_id all_samples[] = {empty_sample, one_byte_sample, kernel_sample, random_sample};
-
-/// Compares big strings without printing them; names the first difference.
-void check_same(const std::string& got, const std::string& want, const std::string& what) {
-    BOOST_TEST(got.size() == want.size(), what << ": size " << got.size() << " != " << want.size());
-    std::size_t i = 0;
-    while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-    BOOST_TEST((i == got.size() && i == want.size()), what << ": first difference at byte " << i);
-}
 
 std::uint32_t be32(const std::string& s, std::size_t at) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data()) + at;
@@ -163,12 +151,6 @@ struct reference<codec::zstd> {
     static std::vector<std::string> decompress() { return {"zstd", "-q", "-dc"}; }
     static const std::error_category* category() { return &fitstream::zstd_category(); }
 };
-
-std::string run_tool(const std::vector<std::string>& argv, const std::string& input) {
-    const auto r = fitstream_test::run(argv, input);
-    BOOST_TEST_REQUIRE(r.exit_code == 0, argv.front() << " failed (" << r.exit_code << "): " << r.err);
-    return r.out;
-}
 
 // ---------------------------------------------------------------------------
 // Driving the SymmetricFilter API
@@ -340,7 +322,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(round_trip_through_our_decoder, C, all_codecs) {
 BOOST_AUTO_TEST_CASE_TEMPLATE(round_trip_through_the_reference_tool, C, all_codecs) {
     for (sample_id id : all_samples) {
         const auto& s = samples(id);
-        check_same(run_tool(reference<C>::decompress(), encoded<C>(id)), s.bytes,
+        check_same(tool(reference<C>::decompress(), encoded<C>(id)), s.bytes,
                    reference<C>::decompress().front() + " -d of our " + std::string(C::fit_name) + " / " + s.name);
     }
 }
@@ -348,7 +330,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(round_trip_through_the_reference_tool, C, all_code
 BOOST_AUTO_TEST_CASE_TEMPLATE(reference_tool_output_through_our_decoder, C, all_codecs) {
     for (sample_id id : all_samples) {
         const auto& s = samples(id);
-        const std::string theirs = run_tool(reference<C>::compress(), s.bytes);
+        const std::string theirs = tool(reference<C>::compress(), s.bytes);
         std::size_t consumed = 0;
         check_same(decode<C>(theirs, &consumed), s.bytes,
                    "our " + std::string(C::fit_name) + " decoder on " + reference<C>::compress().front() + " / " +
@@ -426,7 +408,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(unknown_source_size, C, all_codecs) {
     typename C::encoder encoder(typename C::options{}, fitstream::unknown_size);
     const pumped packed = pump(encoder, input, 65536, 65536);
     check_same(decode<C>(packed.out), input, std::string(C::fit_name) + ": unknown size, our decoder");
-    check_same(run_tool(reference<C>::decompress(), packed.out), input,
+    check_same(tool(reference<C>::decompress(), packed.out), input,
                std::string(C::fit_name) + ": unknown size, reference tool");
 }
 
@@ -657,7 +639,7 @@ BOOST_AUTO_TEST_CASE(bzip2_container) {
     small.block_size_100k = 1;
     const std::string b1 = encode<codec::bzip2>(samples(small_kernel_sample).bytes, small);
     BOOST_TEST(b1.substr(0, 4) == "BZh1");
-    check_same(run_tool({"bzip2", "-dc"}, b1), samples(small_kernel_sample).bytes, "bzip2 -1");
+    check_same(tool({"bzip2", "-dc"}, b1), samples(small_kernel_sample).bytes, "bzip2 -1");
     small.block_size_100k = 10;
     BOOST_CHECK_THROW(codec::bzip2::encoder(small, 0), fitstream::error);
 }
@@ -680,7 +662,7 @@ BOOST_AUTO_TEST_CASE(lzma_container_is_lzma_alone) {
     const std::string& input = samples(small_kernel_sample).bytes;
     const std::string l0 = encode<codec::lzma>(input, fast);
     BOOST_TEST(le32(l0, 1) == 256u * 1024);  // preset 0's dictionary
-    check_same(run_tool({"lzma", "-dc"}, l0), input, "lzma -0 via lzma -dc");
+    check_same(tool({"lzma", "-dc"}, l0), input, "lzma -0 via lzma -dc");
     check_same(decode<codec::lzma>(l0), input, "lzma -0 via our decoder");
     fast.level = 10;
     BOOST_CHECK_THROW(codec::lzma::encoder(fast, 0), fitstream::error);
@@ -721,17 +703,17 @@ BOOST_AUTO_TEST_CASE(lz4_frames_with_several_blocks_and_hc_levels) {
     const std::string input = kernel_like_payload(5 * mib + mib / 2, 3);
     const std::string f = encode<codec::lz4>(input);
     check_same(decode<codec::lz4>(f), input, "lz4 5 MiB, our decoder");
-    check_same(run_tool({"lz4", "-dc"}, f), input, "lz4 5 MiB, lz4 -dc");
+    check_same(tool({"lz4", "-dc"}, f), input, "lz4 5 MiB, lz4 -dc");
     codec::lz4::options hc;
     hc.level = 9;
     const std::string small = encode<codec::lz4>(samples(small_kernel_sample).bytes, hc);
     BOOST_TEST(small.size() < encoded<codec::lz4>(small_kernel_sample).size());
-    check_same(run_tool({"lz4", "-dc"}, small), samples(small_kernel_sample).bytes, "lz4 -9, lz4 -dc");
+    check_same(tool({"lz4", "-dc"}, small), samples(small_kernel_sample).bytes, "lz4 -9, lz4 -dc");
     // Skippable frames are valid LZ4 streams, but not what U-Boot reads.
     const std::string skippable = std::string("\x50\x2a\x4d\x18\x04\x00\x00\x00" "abcd", 12) + f;
     expect_codec_error<codec::lz4>([&] { decode<codec::lz4>(skippable); }, "lz4 skippable frame first");
     // The legacy format (lz4 -l), which U-Boot rejects.
-    const std::string legacy = run_tool({"lz4", "-l", "-c"}, samples(one_byte_sample).bytes);
+    const std::string legacy = tool({"lz4", "-l", "-c"}, samples(one_byte_sample).bytes);
     expect_codec_error<codec::lz4>([&] { decode<codec::lz4>(legacy); }, "lz4 legacy format");
 }
 
@@ -835,7 +817,7 @@ BOOST_AUTO_TEST_CASE(lzo_levels_as_lzop_chooses_them) {
         const std::string l = encode<codec::lzo>(input, options);
         const std::string what = "lzo level " + std::to_string(level);
         BOOST_TEST(byte(l, 15) == (level == 1 ? 2u : level <= 6 ? 1u : 3u), what);
-        check_same(run_tool({"lzop", "-dc"}, l), input, what + ", lzop -dc");
+        check_same(tool({"lzop", "-dc"}, l), input, what + ", lzop -dc");
         check_same(decode<codec::lzo>(l), input, what + ", our decoder");
         check_same(u_boot_lzop_decompress(l), input, what + ", U-Boot's walk");
     }
@@ -849,7 +831,7 @@ BOOST_AUTO_TEST_CASE(lzo_decoder_reads_every_lzop_checksum) {
     // blocks) and its slow method parse and verify too.
     const std::string& input = samples(small_kernel_sample).bytes;
     for (const char* option : {"--crc32", "-1", "-9"}) {
-        const std::string theirs = run_tool({"lzop", option, "-c"}, input);
+        const std::string theirs = tool({"lzop", option, "-c"}, input);
         check_same(decode<codec::lzo>(theirs), input, std::string("lzop ") + option);
     }
 }

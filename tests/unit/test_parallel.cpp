@@ -34,6 +34,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using fitstream::data_layout;
+using fitstream_test::check_same;
 using fitstream_test::kernel_like_payload;
 using fitstream_test::read_file;
 using fitstream_test::run;
@@ -56,14 +57,6 @@ std::string make_dtb(int n) {
     fdt.end_node();
     const auto blob = std::move(fdt).finish();
     return std::string(blob.begin(), blob.end());
-}
-
-/// Compares big strings without printing them; names the first difference.
-void check_same(const std::string& got, const std::string& want, const std::string& what) {
-    BOOST_TEST(got.size() == want.size(), what << ": size " << got.size() << " != " << want.size());
-    std::size_t i = 0;
-    while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-    BOOST_TEST((i == got.size() && i == want.size()), what << ": first difference at byte " << i);
 }
 
 /// The inputs of a kernel build: a kernel larger than a few codec segments,

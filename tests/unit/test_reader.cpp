@@ -11,6 +11,7 @@
 
 #include <libfdt.h>
 
+#include "read_back.hpp"
 #include "support.hpp"
 
 #include <algorithm>
@@ -36,13 +37,12 @@ struct fixture {
 
     fs::path pack(const std::string& name, const std::vector<std::string>& extra) const {
         const fs::path out = dir / name;
-        std::vector<std::string> args{fitpack_path, "-o",      out.string(), "--arch", "arm64", "--os", "linux",
-                                      "--name",     "Test",    "-k",         kernel.string()};
+        std::vector<std::string> args{"-o",     out.string(), "--arch", "arm64", "--os", "linux",
+                                      "--name", "Test",       "-k",     kernel.string()};
         args.insert(args.end(), extra.begin(), extra.end());
         args.push_back(dtb_a.string());
         args.push_back(dtb_b.string());
-        const auto r = run(args, {}, {"SOURCE_DATE_EPOCH=1700000000"});
-        BOOST_TEST_REQUIRE(r.exit_code == 0, "fitpack failed: " << r.err);
+        fitpack_ok(args);
         return out;
     }
 };
@@ -79,14 +79,6 @@ void expect_verify_fails(const fs::path& fit, const std::string& words) {
     const auto r = run({fitpack_path, "verify", fit.string()});
     BOOST_TEST(r.exit_code == 1);
     BOOST_TEST(r.err.find(words) != std::string::npos, "stderr: " << r.err);
-}
-
-std::string decoded(const fitstream::reader& fit, const std::string& image) {
-    std::string out;
-    const auto* img = fit.find_image(image);
-    BOOST_TEST_REQUIRE(img != nullptr, image);
-    fit.read_decoded(*img, [&](const char* p, std::size_t n) { out.append(p, n); });
-    return out;
 }
 
 }  // namespace

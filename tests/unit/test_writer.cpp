@@ -43,7 +43,10 @@ namespace fs = std::filesystem;
 namespace codec = fitstream::codec;
 namespace hash = fitstream::hash;
 using fitstream::data_layout;
+using fitstream_test::check_same;
+using fitstream_test::directory_names;
 using fitstream_test::kernel_like_payload;
+using fitstream_test::random_bytes;
 using fitstream_test::read_file;
 using fitstream_test::temp_dir;
 using fitstream_test::write_file;
@@ -56,13 +59,6 @@ const fs::path unit_data = fs::path(FITSTREAM_TEST_DATA_DIR) / "unit";
 // ---------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------
-
-std::string random_bytes(std::size_t size, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::string bytes(size, '\0');
-    for (auto& b : bytes) b = static_cast<char>(rng() & 0xff);
-    return bytes;
-}
 
 std::vector<char> to_vector(const std::string& s) { return {s.begin(), s.end()}; }
 
@@ -77,24 +73,9 @@ fitstream::source memory_source(const std::string& bytes, const std::string& nam
 
 std::uint64_t align_to(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
 
-/// Compares big strings without printing them; names the first difference.
-void check_same(const std::string& got, const std::string& want, const std::string& what) {
-    BOOST_TEST(got.size() == want.size(), what << ": size " << got.size() << " != " << want.size());
-    std::size_t i = 0;
-    while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-    BOOST_TEST((i == got.size() && i == want.size()), what << ": first difference at byte " << i);
-}
-
 bool all_zero(const std::string& s, std::size_t from, std::size_t to) {
     return std::all_of(s.begin() + static_cast<std::ptrdiff_t>(from), s.begin() + static_cast<std::ptrdiff_t>(to),
                        [](char c) { return c == '\0'; });
-}
-
-/// The names of everything in a directory.
-std::set<std::string> listing(const fs::path& dir) {
-    std::set<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
-    return names;
 }
 
 /// A DTB compiled from tests/data/unit/<name>.dts into `dir`.
@@ -707,7 +688,7 @@ BOOST_AUTO_TEST_CASE(position_inside_the_structure_is_refused) {
     std::vector<expected_image> expected;
     make_mixed(t, expected, dir);
     write_file(dir / "keep.fit", "previous contents");
-    const auto before = listing(dir.path());
+    const auto before = directory_names(dir.path());
     for (const std::uint64_t position : {std::uint64_t{0}, std::uint64_t{4}, std::uint64_t{0x100}}) {
         const auto e = expect_error(
             [&] {
@@ -719,7 +700,7 @@ BOOST_AUTO_TEST_CASE(position_inside_the_structure_is_refused) {
             BOOST_TEST(e->subject() == "position");
         }
     }
-    BOOST_TEST(listing(dir.path()) == before, boost::test_tools::per_element());
+    BOOST_TEST(directory_names(dir.path()) == before, boost::test_tools::per_element());
     BOOST_TEST(read_file(dir / "keep.fit") == "previous contents");
 }
 
@@ -740,7 +721,7 @@ BOOST_AUTO_TEST_CASE(external_area_past_4_gib_is_refused_before_writing) {
             },
             compressed ? "gzip payload" : "stored payload");
         if (e) BOOST_TEST((e->code() == fitstream::errc::limit_exceeded), e->what());
-        BOOST_TEST(listing(dir.path()).empty(), "no file left behind");
+        BOOST_TEST(directory_names(dir.path()).empty(), "no file left behind");
     }
 }
 
@@ -752,7 +733,7 @@ BOOST_AUTO_TEST_CASE(invalid_trees_are_refused_and_leave_no_file) {
     temp_dir dir;
     const fs::path target = dir / "image.fit";
     write_file(target, "old FIT");
-    const auto before = listing(dir.path());
+    const auto before = directory_names(dir.path());
 
     const auto base = [] {
         fitstream::tree t;
@@ -797,7 +778,7 @@ BOOST_AUTO_TEST_CASE(invalid_trees_are_refused_and_leave_no_file) {
             BOOST_TEST((e->code() == fitstream::errc::invalid_argument), c.what << ": " << e->what());
             BOOST_TEST(std::string(e->what()).rfind("fitstream: ", 0) == 0, e->what());
         }
-        BOOST_TEST(listing(dir.path()) == before, c.what << ": directory changed");
+        BOOST_TEST(directory_names(dir.path()) == before, c.what << ": directory changed");
     }
     BOOST_TEST(read_file(target) == "old FIT");
 
@@ -937,7 +918,7 @@ BOOST_AUTO_TEST_CASE(missing_source_file_fails_and_leaves_no_file) {
     const fs::path target = dir / "image.fit";
     const std::string old = kernel_like_payload(1000, 1);
     write_file(target, old);
-    const auto before = listing(dir.path());
+    const auto before = directory_names(dir.path());
     const std::string missing = (dir / "no-such-Image").string();
     for (const data_layout layout : {data_layout::embedded, data_layout::external}) {
         fitstream::tree t;
@@ -956,7 +937,7 @@ BOOST_AUTO_TEST_CASE(missing_source_file_fails_and_leaves_no_file) {
             BOOST_TEST(e->subject() == missing);
             BOOST_TEST(std::string(e->what()).find(missing) != std::string::npos, e->what());
         }
-        BOOST_TEST(listing(dir.path()) == before, boost::test_tools::per_element());
+        BOOST_TEST(directory_names(dir.path()) == before, boost::test_tools::per_element());
         BOOST_TEST((read_file(target) == old), "the existing target is untouched");
     }
     // Into a directory that does not exist: no file either.
@@ -1064,7 +1045,7 @@ BOOST_AUTO_TEST_CASE(input_resized_while_being_read_is_detected) {
                     BOOST_TEST(e->subject() == victim.string());
                 }
             }
-            BOOST_TEST(listing(dir.path()) == std::set<std::string>{"victim.bin"}, boost::test_tools::per_element());
+            BOOST_TEST(directory_names(dir.path()) == std::set<std::string>{"victim.bin"}, boost::test_tools::per_element());
         }
     }
 }
