@@ -146,7 +146,7 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
                        "). The output is the same for every N. Work ahead of the image being written holds "
                        "at most " + std::to_string(fitstream::default_memory_budget >> 20) +
                        " MiB of buffered data; each thread adds one input buffer and its codec's state")
-        ->check(CLI::Range(1, 4096));
+        ->check(thread_count(4096));
     app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
     add_signing_options(app, a.signing);
 }

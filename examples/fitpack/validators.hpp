@@ -5,6 +5,8 @@
 // fitstream::error naming the option, as the library's own errors do
 // (exit 1), where CLI11's own validators fail as usage errors (exit 2).
 
+#include "exit_status.hpp"
+
 #include <fitstream/codec/builtin.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/hash/builtin.hpp>
@@ -70,6 +72,20 @@ inline CLI::Validator unsigned_argument() {
     return CLI::Validator(
         [](std::string& text) { return parse_unsigned(text) ? std::string() : "'" + text + "' is not a number"; }, "",
         "unsigned argument");
+}
+
+/// A thread count for -j/--jobs: 1 to `most`. A usage error (exit 2) that
+/// names both spellings of the option, which CLI::Range's message does not.
+inline CLI::Validator thread_count(std::uint64_t most) {
+    return CLI::Validator(
+        [most](std::string& text) {
+            const auto value = parse_unsigned(text);
+            if (!value || *value < 1 || *value > most)
+                throw usage_error("-j/--jobs must be a number of threads from 1 to " + std::to_string(most) +
+                                  ", not '" + text + "'");
+            return std::string();
+        },
+        "", "thread count");
 }
 
 /// A codec fitstream knows, by FIT name.
