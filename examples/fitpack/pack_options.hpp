@@ -40,7 +40,7 @@ struct pack_arguments {
     std::optional<std::uint64_t> align;
     std::optional<std::uint64_t> position;
     std::string default_configuration;
-    std::optional<std::uint64_t> timestamp;
+    std::string timestamp;  // read only when SOURCE_DATE_EPOCH is not set
     std::optional<std::uint64_t> load;
     std::optional<std::uint64_t> entry;
     // Beyond make_fit.py.
@@ -99,9 +99,9 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
     app.add_option("--default", a.default_configuration,
                    "Default configuration: a configuration name, a DTB file, or a compatible string "
                    "(default: the first configuration)");
+    // Checked only when it is used (kernel_fit_options_of): SOURCE_DATE_EPOCH overrides it.
     app.add_option("--timestamp", a.timestamp,
-                   "FIT timestamp in seconds since 1970, when SOURCE_DATE_EPOCH is not set (default: now)")
-        ->check(unsigned_number("--timestamp", 0xFFFFFFFFull, "does not fit 32 bits"));
+                   "FIT timestamp in seconds since 1970, when SOURCE_DATE_EPOCH is not set (default: now)");
     auto* load = app.add_option("--load", a.load,
                                 "Load the kernel at ADDR: type 'kernel' instead of 'kernel_noload', which U-Boot "
                                 "before 2024 cannot decompress")
@@ -248,7 +248,14 @@ inline fitstream::kernel_fit_options kernel_fit_options_of(const pack_arguments&
     options.default_configuration = a.default_configuration;
     options.timestamp = fitstream::source_date_epoch();
     if (!options.timestamp) {
-        const auto now = a.timestamp ? *a.timestamp : static_cast<std::uint64_t>(std::time(nullptr));
+        std::uint64_t now = static_cast<std::uint64_t>(std::time(nullptr));
+        if (!a.timestamp.empty()) {
+            const auto given = parse_unsigned(a.timestamp);
+            if (!given)
+                throw fitstream::error(fitstream::errc::invalid_argument, "--timestamp",
+                                       "'" + a.timestamp + "' is not a number");
+            now = *given;
+        }
         if (now > fitstream::max_cell_value)
             throw fitstream::error(fitstream::errc::invalid_argument, "--timestamp", "does not fit 32 bits");
         options.timestamp = static_cast<std::uint32_t>(now);

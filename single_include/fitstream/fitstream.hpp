@@ -346,9 +346,11 @@ inline void wipe(void* data, std::size_t size) noexcept {
 /// file") to its end, at most `limit` bytes. A regular file is checked by
 /// its size before a byte is read. With `sensitive`, every buffer that held
 /// the bytes is wiped before it is freed (key files).
-/// @throws fitstream::error: the OS error ("cannot read WHAT"), EISDIR for
-///         a directory, or errc::invalid_input "larger than LIMIT bytes:
-///         not a WHAT".
+/// @throws fitstream::error: the OS error ("cannot read WHAT" when the file
+///         cannot be examined, EISDIR for a directory; "cannot read" when a
+///         read fails), errc::invalid_input "larger than LIMIT bytes: not a
+///         WHAT", or errc::input_changed when a regular file shrank while
+///         it was read.
 inline std::string read_bounded(int fd, const std::string& path, std::uint64_t limit, const std::string& what,
                                 bool sensitive = false) {
     struct stat st {};
@@ -370,7 +372,10 @@ inline std::string read_bounded(int fd, const std::string& path, std::uint64_t l
             used += n;
             if (used > limit) throw too_large();
             if (used < out.size()) break;  // end of file
-            std::string bigger(std::min<std::uint64_t>(out.size() * 2, limit + 1), '\0');
+            // Never past limit + 1 bytes (one more shows the file is too
+            // large); `limit` may be the largest value, so no `limit + 1`.
+            const std::uint64_t grown = std::min<std::uint64_t>(out.size() * 2, limit);
+            std::string bigger(static_cast<std::size_t>(grown == limit ? grown + 1 : grown), '\0');
             std::memcpy(bigger.data(), out.data(), used);
             if (sensitive) wipe(out.data(), out.size());
             out.swap(bigger);
@@ -380,6 +385,10 @@ inline std::string read_bounded(int fd, const std::string& path, std::uint64_t l
         throw;
     }
     if (sensitive) wipe(out.data() + used, out.size() - used);
+    if (regular && used < static_cast<std::uint64_t>(st.st_size)) {
+        if (sensitive) wipe(out.data(), out.size());
+        throw error(errc::input_changed, path, "shrank while being read");
+    }
     out.resize(used);
     return out;
 }
@@ -676,11 +685,19 @@ inline dtb_info inspect_dtb(const void* data, std::size_t size, const std::strin
     return info;
 }
 
+namespace detail {
+
+// A DTB file's bytes, at most max_dtb_file_size of them.
+inline std::string read_dtb_file(const std::string& path) {
+    return read_file_bounded(path, max_dtb_file_size, "devicetree blob");
+}
+
+}  // namespace detail
+
 /// Reads a DTB file and inspects it as `inspect_dtb(data, size, name)` does.
 /// @throws fitstream::error for I/O failures (OS category) and invalid blobs.
 inline dtb_info inspect_dtb_file(const std::string& path) {
-    // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
-    const auto bytes = detail::read_file_bounded(path, max_dtb_file_size, "devicetree blob");
+    const auto bytes = detail::read_dtb_file(path);
     return inspect_dtb(bytes.data(), bytes.size(), path);
 }
 
@@ -2511,6 +2528,8 @@ inline std::uint32_t lzo_adler32_of(const unsigned char* p, std::size_t n) {
 inline std::uint32_t lzo_crc32_of(const unsigned char* p, std::size_t n) {
     return static_cast<std::uint32_t>(lzo_crc32(0, p, static_cast<lzo_uint>(n)));
 }
+// lzop's header fields are big-endian. libfdt's fdt32_ld would do, but it
+// would make libfdt a dependency of this codec, which has none.
 inline std::uint32_t load_be32(const unsigned char* p) noexcept {
     return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
            static_cast<std::uint32_t>(p[2]) << 8 | p[3];
@@ -9279,11 +9298,6 @@ inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::str
     dtb_inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
     if (with_digest) out.sha = digest_of(bytes.data(), bytes.size());
     return out;
-}
-
-// A DTB is at most a few MiB; anything near libfdt's int limit is not one.
-inline std::string read_dtb_file(const std::string& path) {
-    return read_file_bounded(path, max_dtb_file_size, "devicetree blob");
 }
 
 // Reads and inspects [first, last) on `threads` worker threads (the

@@ -71,11 +71,19 @@ inline dtb_info inspect_dtb(const void* data, std::size_t size, const std::strin
     return info;
 }
 
+namespace detail {
+
+// A DTB file's bytes, at most max_dtb_file_size of them.
+inline std::string read_dtb_file(const std::string& path) {
+    return read_file_bounded(path, max_dtb_file_size, "devicetree blob");
+}
+
+}  // namespace detail
+
 /// Reads a DTB file and inspects it as `inspect_dtb(data, size, name)` does.
 /// @throws fitstream::error for I/O failures (OS category) and invalid blobs.
 inline dtb_info inspect_dtb_file(const std::string& path) {
-    // A DTB is at most a few MiB; anything near libfdt's int limit is not one.
-    const auto bytes = detail::read_file_bounded(path, max_dtb_file_size, "devicetree blob");
+    const auto bytes = detail::read_dtb_file(path);
     return inspect_dtb(bytes.data(), bytes.size(), path);
 }
 

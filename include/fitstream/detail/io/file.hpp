@@ -168,9 +168,11 @@ inline void wipe(void* data, std::size_t size) noexcept {
 /// file") to its end, at most `limit` bytes. A regular file is checked by
 /// its size before a byte is read. With `sensitive`, every buffer that held
 /// the bytes is wiped before it is freed (key files).
-/// @throws fitstream::error: the OS error ("cannot read WHAT"), EISDIR for
-///         a directory, or errc::invalid_input "larger than LIMIT bytes:
-///         not a WHAT".
+/// @throws fitstream::error: the OS error ("cannot read WHAT" when the file
+///         cannot be examined, EISDIR for a directory; "cannot read" when a
+///         read fails), errc::invalid_input "larger than LIMIT bytes: not a
+///         WHAT", or errc::input_changed when a regular file shrank while
+///         it was read.
 inline std::string read_bounded(int fd, const std::string& path, std::uint64_t limit, const std::string& what,
                                 bool sensitive = false) {
     struct stat st {};
@@ -192,7 +194,10 @@ inline std::string read_bounded(int fd, const std::string& path, std::uint64_t l
             used += n;
             if (used > limit) throw too_large();
             if (used < out.size()) break;  // end of file
-            std::string bigger(std::min<std::uint64_t>(out.size() * 2, limit + 1), '\0');
+            // Never past limit + 1 bytes (one more shows the file is too
+            // large); `limit` may be the largest value, so no `limit + 1`.
+            const std::uint64_t grown = std::min<std::uint64_t>(out.size() * 2, limit);
+            std::string bigger(static_cast<std::size_t>(grown == limit ? grown + 1 : grown), '\0');
             std::memcpy(bigger.data(), out.data(), used);
             if (sensitive) wipe(out.data(), out.size());
             out.swap(bigger);
@@ -202,6 +207,10 @@ inline std::string read_bounded(int fd, const std::string& path, std::uint64_t l
         throw;
     }
     if (sensitive) wipe(out.data() + used, out.size() - used);
+    if (regular && used < static_cast<std::uint64_t>(st.st_size)) {
+        if (sensitive) wipe(out.data(), out.size());
+        throw error(errc::input_changed, path, "shrank while being read");
+    }
     out.resize(used);
     return out;
 }

@@ -33,11 +33,6 @@ inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::str
     return out;
 }
 
-// A DTB is at most a few MiB; anything near libfdt's int limit is not one.
-inline std::string read_dtb_file(const std::string& path) {
-    return read_file_bounded(path, max_dtb_file_size, "devicetree blob");
-}
-
 // Reads and inspects [first, last) on `threads` worker threads (the
 // writer's scheduler) into `out` (keyed by path): with 1,500 DTBs, reading
 // them and fdt_check_full are most of the time spent outside the codecs. A

@@ -116,6 +116,8 @@ inline std::uint32_t lzo_adler32_of(const unsigned char* p, std::size_t n) {
 inline std::uint32_t lzo_crc32_of(const unsigned char* p, std::size_t n) {
     return static_cast<std::uint32_t>(lzo_crc32(0, p, static_cast<lzo_uint>(n)));
 }
+// lzop's header fields are big-endian. libfdt's fdt32_ld would do, but it
+// would make libfdt a dependency of this codec, which has none.
 inline std::uint32_t load_be32(const unsigned char* p) noexcept {
     return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
            static_cast<std::uint32_t>(p[2]) << 8 | p[3];
