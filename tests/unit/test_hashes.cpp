@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_CASE(fit_names_and_digest_sizes_match_u_boot) {
     BOOST_TEST(hash::sha256::digest_size == 32u);
     BOOST_TEST(hash::sha384::digest_size == 48u);
     BOOST_TEST(hash::sha512::digest_size == 64u);
-    BOOST_TEST(fitstream::hash_names() == "crc32, md5, sha1, sha256, sha384, sha512");
+    BOOST_TEST(fitstream::hash_names() == "crc16-ccitt, crc32, md5, sha1, sha256, sha384, sha512");
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(digest_size_matches_reference_length, H, all_hashes) {
@@ -244,6 +244,21 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(agrees_with_command_line_tools, H, all_hashes) {
         BOOST_REQUIRE_EQUAL(r.exit_code, 0);
         BOOST_TEST(r.out.substr(0, 2 * H::digest_size) == hex(ours));
     }
+}
+
+BOOST_AUTO_TEST_CASE(crc16_ccitt_is_u_boots_crc16) {
+    // U-Boot's "crc16-ccitt" is CRC-16/XMODEM (poly 0x1021, init 0): the CRC
+    // catalogue's check value for "123456789" is 0x31c3, stored big-endian.
+    // mkimage (u-boot-tools 2023.01) fills the same value: see
+    // tests/system/test_its_conformance.cpp.
+    const std::string data = "123456789";
+    hash::crc16_ccitt h;
+    h.update(data.data(), 4);
+    h.update(data.data() + 4, data.size() - 4);
+    const auto got = h.final();
+    BOOST_TEST(got[0] == 0x31);
+    BOOST_TEST(got[1] == 0xc3);
+    BOOST_TEST(hash::crc16_ccitt::fit_name == "crc16-ccitt");
 }
 
 BOOST_AUTO_TEST_CASE(crc32_value_is_big_endian) {
@@ -364,7 +379,7 @@ BOOST_AUTO_TEST_CASE(visit_hash_unknown_names_throw) {
         } catch (const fitstream::error& e) {
             BOOST_TEST((e.code() == fitstream::errc::unsupported), name);
             BOOST_TEST(e.subject() == name);
-            BOOST_TEST(std::string(e.what()).find("crc32, md5, sha1, sha256, sha384, sha512") != std::string::npos,
+            BOOST_TEST(std::string(e.what()).find("crc16-ccitt, crc32, md5, sha1, sha256, sha384, sha512") != std::string::npos,
                        e.what());
         }
         BOOST_TEST(calls == 0);

@@ -8,6 +8,7 @@
 #include <fitstream/detail/policy_list.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/hash/concept.hpp>
+#include <fitstream/hash/crc16.hpp>
 #include <fitstream/hash/crc32.hpp>
 #include <fitstream/hash/sha.hpp>
 
@@ -24,7 +25,7 @@ struct hash_list {
 };
 
 /// The hashes fitstream ships.
-using builtin_hashes = hash_list<hash::crc32, hash::md5, hash::sha1, hash::sha256, hash::sha384, hash::sha512>;
+using builtin_hashes = hash_list<hash::crc16_ccitt, hash::crc32, hash::md5, hash::sha1, hash::sha256, hash::sha384, hash::sha512>;
 
 /// @returns the FIT names of the list's hashes in list order, joined by ", "
 ///          ("crc32, md5, sha1, sha256, sha384, sha512" for builtin_hashes).
