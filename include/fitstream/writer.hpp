@@ -166,9 +166,16 @@ private:
 ///         libfdt or sink failure. When several images fail, the first in
 ///         tree order is reported, after every worker has stopped. When it
 ///         throws, `out` is not committed.
-inline write_result write_fit(const tree& fit, sink& out, const write_options& options = {}) {
+inline write_result write_fit(const tree& fit, sink& out, const write_options& options = {});
+
+namespace detail {
+
+/// The writer after the structure: lays out `st` (built for `fit`, with one
+/// image_slots entry per image of `fit`, in order), streams every payload
+/// into place, signs, writes the structure and commits `out`. Every front
+/// end (a tree, an image tree source) ends here. Only `fit.images` is read.
+inline write_result write_structured(const tree& fit, structure st, sink& out, const write_options& options) {
     if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
-    detail::structure st = detail::build_structure(fit, options.layout);
     detail::layout_plan plan(options.layout);
     plan.place_data_area(st.blob);
     plan.plan_sizes(fit, st.blob.size(), out.name());
@@ -198,6 +205,13 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
     result.total_size = place.total_size();
     out.commit(result.total_size);
     return result;
+}
+
+}  // namespace detail
+
+inline write_result write_fit(const tree& fit, sink& out, const write_options& options) {
+    if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
+    return detail::write_structured(fit, detail::build_structure(fit, options.layout), out, options);
 }
 
 namespace detail {

@@ -34,6 +34,16 @@ public:
         s.name_ = std::move(path);
         return s;
     }
+    /// `length` bytes of a file from byte `offset` (an image tree source's
+    /// `/incbin/("file", offset, length)`). The file may be longer; it must
+    /// hold the range when the FIT is written.
+    static source file_range(std::string path, std::uint64_t offset, std::uint64_t length) {
+        source s;
+        s.name_ = std::move(path);
+        s.offset_ = offset;
+        s.range_length_ = length;
+        return s;
+    }
     /// Memory the source owns; `name` appears in messages.
     static source memory(std::vector<char> bytes, std::string name) {
         source s;
@@ -58,6 +68,10 @@ public:
     /// The file path, or the name given to a memory source.
     const std::string& name() const noexcept { return name_; }
     bool is_file() const noexcept { return !in_memory_; }
+    /// Files: where the bytes start in the file (0 unless a file_range).
+    std::uint64_t offset() const noexcept { return offset_; }
+    /// Files: the range's length, when the source is a file_range.
+    const std::optional<std::uint64_t>& range_length() const noexcept { return range_length_; }
     /// Memory sources only: the bytes.
     const char* data() const noexcept { return data_; }
     /// Memory sources only: the size.
@@ -69,7 +83,27 @@ private:
     const char* data_ = nullptr;
     std::size_t size_ = 0;
     bool in_memory_ = false;
+    std::uint64_t offset_ = 0;
+    std::optional<std::uint64_t> range_length_;
 };
+
+namespace detail {
+
+/// The size of file source `src` opened as `fd`: the file's size, or for a
+/// range its length once the file is known to hold it.
+/// @throws errc::input_changed when the file ends before the range does
+inline std::uint64_t file_source_size(const source& src, int fd) {
+    const std::uint64_t size = file_size(fd, src.name());
+    if (!src.range_length()) return size;
+    const std::uint64_t length = *src.range_length();
+    if (src.offset() > size || length > size - src.offset())
+        throw error(errc::input_changed, src.name(),
+                    "holds " + std::to_string(size) + " bytes, too few for " + std::to_string(length) +
+                        " bytes from offset " + std::to_string(src.offset()));
+    return length;
+}
+
+}  // namespace detail
 
 /// The size of a source now: a file's size on disk, a memory block's length.
 /// @throws fitstream::error (OS category) when the file cannot be opened or
@@ -78,7 +112,7 @@ private:
 inline std::uint64_t source_size(const source& src) {
     if (!src.is_file()) return src.memory_size();
     const auto fd = detail::open_for_reading(src.name());
-    return detail::file_size(fd.get(), src.name());
+    return detail::file_source_size(src, fd.get());
 }
 
 namespace detail {
@@ -100,9 +134,9 @@ public:
     explicit source_reader(const source& src) : src_(&src) {
         if (src.is_file()) {
             fd_ = open_for_reading(src.name());
-            size_ = file_size(fd_.get(), src.name());
-            // The whole file will be read once, front to back.
-            (void)::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+            size_ = file_source_size(src, fd_.get());
+            // The file (or its range) will be read once, front to back.
+            (void)::posix_fadvise(fd_.get(), static_cast<off_t>(src.offset()), 0, POSIX_FADV_SEQUENTIAL);
         } else {
             size_ = src.memory_size();
         }
@@ -127,7 +161,13 @@ public:
     /// Reads the next bytes into `buffer`; returns 0 at the end.
     std::size_t read(char* buffer, std::size_t capacity) {
         std::size_t n;
-        if (src_->is_file()) {
+        if (src_->range_length()) {
+            // A range of a longer file: read no further than its end, and
+            // fail only when the file has shrunk under it.
+            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - done_));
+            n = pread_up_to(fd_.get(), buffer, want, src_->offset() + done_, src_->name());
+            if (n < want) throw input_changed_while_read(src_->name(), size_, done_ + n, false);
+        } else if (src_->is_file()) {
             n = read_up_to(fd_.get(), buffer, capacity, src_->name());
         } else {
             n = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - done_));

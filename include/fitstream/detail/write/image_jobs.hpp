@@ -203,20 +203,23 @@ private:
         } else {
             std::call_once(state.opened, [&] {
                 state.fd = open_for_reading(img.data.name());
-                const std::uint64_t now = file_size(state.fd.get(), img.data.name());
+                const std::uint64_t now = file_source_size(img.data, state.fd.get());
                 if (now != sizes_[job.image])
                     throw error(errc::input_changed, img.data.name(),
                                 "changed size before it was read (" + std::to_string(sizes_[job.image]) +
                                     " bytes when planned, " + std::to_string(now) + " now)");
                 (void)::posix_fadvise(state.fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
             });
-            // The last segment reads one byte more, to see a file that grew.
-            const std::size_t want = dict + size + (job.last ? 1 : 0);
+            // The last segment reads one byte more, to see a file that grew
+            // (a range of a file may be followed by more bytes).
+            const bool whole_file = !img.data.range_length();
+            const std::size_t want = dict + size + (job.last && whole_file ? 1 : 0);
             char* buffer = ensure(input_, input_capacity_, want);
-            const std::uint64_t from = job.begin - dict;
+            const std::uint64_t from = img.data.offset() + job.begin - dict;
             const std::size_t got = pread_up_to(state.fd.get(), buffer, want, from, img.data.name());
             if (got != dict + size)
-                throw input_changed_while_read(img.data.name(), sizes_[job.image], from + got, got > dict + size);
+                throw input_changed_while_read(img.data.name(), sizes_[job.image], job.begin - dict + got,
+                                               got > dict + size);
             base = buffer;
         }
         const char* in = base ? base + dict : nullptr;

@@ -50,12 +50,16 @@ public:
     // Image `index` is stored: its digests (concatenated in image::hashes()
     // order), size and offset go into the structure.
     void end(const image& img, std::size_t index, const std::uint8_t* digests) {
-        const image_slots& slots = st_.slots[index];
+        image_slots& slots = st_.slots[index];
         char* blob = st_.blob.data();
         std::size_t at = 0;
         for (std::size_t k = 0; k < slots.hash_value_at.size(); ++k) {
-            std::memcpy(blob + slots.hash_value_at[k], digests + at, img.hashes()[k].digest_size);
-            at += img.hashes()[k].digest_size;
+            const std::size_t size = img.hashes()[k].digest_size;
+            if (slots.hash_value_at[k] == image_slots::unstored)
+                slots.unstored_digests.insert(slots.unstored_digests.end(), digests + at, digests + at + size);
+            else
+                std::memcpy(blob + slots.hash_value_at[k], digests + at, size);
+            at += size;
         }
         // The limits checked in store() keep these within a cell.
         const auto stored = static_cast<std::uint32_t>(stored_);

@@ -15,6 +15,7 @@
 #include <fitstream/sign/key.hpp>
 #include <fitstream/detail/write/structure.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -49,15 +50,19 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
         if (sig.hashed_strings_at) {
             // hashed-strings = <0 size>: the first cell is a legacy offset
             // that must stay 0; every string is in the block by now.
+            const std::uint32_t covered =
+                sig.hashed_strings_size != 0 ? std::min(sig.hashed_strings_size, strings_size) : strings_size;
             for (auto* blob : {&st.blob, &walk}) {
                 fdt32_st(blob->data() + sig.hashed_strings_at, 0);
-                fdt32_st(blob->data() + sig.hashed_strings_at + 4, strings_size);
+                fdt32_st(blob->data() + sig.hashed_strings_at + 4, covered);
             }
             auto regions = find_signed_regions(walk.data(), sig.hashed_nodes, sig.node);
-            regions.push_back({fdt_off_dt_strings(walk.data()), strings_size});
+            regions.push_back({fdt_off_dt_strings(walk.data()), covered});
             digest = digest_regions(sig.algo.checksum, walk.data(), regions);
         } else {
-            const auto* at = reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
+            const auto* at = sig.digest_at == image_slots::unstored
+                                 ? st.slots[sig.image].unstored_digests.data() + sig.unstored_digest_at
+                                 : reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
             digest.assign(at, at + static_cast<std::size_t>(EVP_MD_get_size(checksum_md(sig.algo.checksum))));
         }
         const auto value = sig.key->sign_digest(sig.algo, sig.padding, digest);

@@ -39,6 +39,11 @@ struct image_slots {
     std::size_t data_size_at = 0;    ///< external: the `data-size` value
     std::size_t data_offset_at = 0;  ///< external: the `data-offset` or `data-position` value
     std::vector<std::size_t> hash_value_at;  ///< each hash node's `value`, in order
+    /// A hash_value_at entry for a digest with no hash node: an image
+    /// signature over the data needs it, and it is kept in unstored_digests
+    /// (concatenated, in image::hashes() order) instead of the blob.
+    static constexpr std::size_t unstored = static_cast<std::size_t>(-1);
+    std::vector<std::uint8_t> unstored_digests;
 };
 
 /// A signature node waiting for its `value` (and, in a configuration, its
@@ -50,9 +55,16 @@ struct signature_slot {
     std::shared_ptr<const signing_key> key;
     std::size_t value_at = 0;           ///< `value`, algo.signature_size bytes
     std::size_t hashed_strings_at = 0;  ///< configuration: `hashed-strings`, 8 bytes; image: 0
+    /// Configuration: the strings block bytes the signature covers; 0: all
+    /// of it. mkimage covers the block as it was before the signature's own
+    /// properties were added, and an image tree source is signed as it does.
+    std::uint32_t hashed_strings_size = 0;
     std::vector<std::string> hashed_nodes;  ///< configuration: what the signature covers
     std::size_t image = 0;              ///< image signature: the image's index
     std::size_t digest_at = 0;          ///< image signature: its hash node's `value`, the digest signed
+    /// Image signature with digest_at == image_slots::unstored: where its
+    /// digest starts in the image's unstored_digests.
+    std::size_t unstored_digest_at = 0;
 };
 
 /// A finished FDT blob with placeholders, and where they are.
