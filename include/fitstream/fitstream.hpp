@@ -55,3 +55,7 @@
 #include <fitstream/kbuild/depfile.hpp>
 #include <fitstream/kbuild/source_date_epoch.hpp>
 #include <fitstream/kbuild/list_file.hpp>
+#include <fitstream/its/source.hpp>
+#include <fitstream/its/options.hpp>
+#include <fitstream/its/checks.hpp>
+#include <fitstream/its/writer.hpp>
