@@ -6,11 +6,15 @@
 // lacks: hashes, a default configuration, external data in one pass,
 // alignment, reproducible timestamps, streaming to standard output.
 //
+// With -f (or as `fitpack mkimage ARGS`) it builds any FIT from an image
+// tree source instead, as mkimage -f does (its_mode.hpp).
+//
 // A run: parse the command line -> build the tree -> plan the signing ->
 // write the FIT -> finish (the key DTB and the depfile, renamed into place
 // only once the FIT is). Every error leaves through exit_status().
 
 #include "exit_status.hpp"
+#include "its_mode.hpp"
 #include "messages.hpp"
 #include "outputs.hpp"
 #include "pack_options.hpp"
@@ -128,6 +132,7 @@ int main(int argc, char** argv) {
         // Interrupted (Ctrl-C, kill, hang-up): the temporary output goes too.
         fitstream::remove_temporaries_on_signals();
         if (fitpack::is_read_verb(args)) return fitpack::run_read_mode(app, args);
+        if (fitpack::is_its_mode(args)) return fitpack::run_its_mode(args);
         return pack(app, args);
     } catch (...) {
         return fitpack::exit_status(app);

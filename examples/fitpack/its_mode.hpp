@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// fitpack's image tree source mode: `fitpack -f image.its [-o] image.fit`
+// and `fitpack mkimage ARGS...`, which takes a mkimage FIT command line
+// unchanged. Both are parsed with getopt_long, as mkimage parses its own,
+// so clustered flags (-Ef), attached values (-B0x1000) and options after
+// the output behave alike. The one difference: in `fitpack -f` mode -o is
+// the output, as everywhere in fitpack, and the signing algorithm is
+// --sign-algo; under `fitpack mkimage` -o is mkimage's algorithm and the
+// output is the last argument.
+//
+// A run: parse -> compile the source with dtc (payloads unread) -> check and
+// plan (keys loaded, structure laid out) -> stage the key DTB -> write the
+// FIT in one pass -> rename the key DTB into place.
+
+#include "auto_its.hpp"
+#include "exit_status.hpp"
+#include "validators.hpp"
+
+#include <fitstream/fitstream.hpp>
+
+#include <getopt.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fitpack {
+
+/// What an image tree source command line asks for.
+struct its_arguments {
+    std::string source;  // -f
+    std::string output;  // -o (fitpack -f) or the last argument
+    bool external = false;
+    std::optional<std::uint64_t> align;     // -B
+    std::optional<std::uint64_t> position;  // -p
+    std::vector<std::string> include_dirs;  // -I, and -i inside -D
+    fitstream::its::build_options build;
+    std::string key_dtb;  // -K
+    unsigned threads = 0;
+    bool verbose = false;
+    auto_fit_arguments auto_fit;  // -f auto
+};
+
+/// True when `args` is an image tree source command line: `mkimage ...`, or
+/// one with -f (which make_fit.py's command line does not have).
+inline bool is_its_mode(const std::vector<std::string>& args) {
+    if (!args.empty() && args.front() == "mkimage") return true;
+    for (const auto& a : args) {
+        if (a == "--") break;
+        if (a == "-f" || (a.rfind("-f", 0) == 0 && a.size() > 2) || a == "--its") return true;
+    }
+    return false;
+}
+
+namespace detail {
+
+inline std::uint64_t hex_value(const char* text, const std::string& option) {
+    // mkimage reads -B and -p as hexadecimal, with or without 0x.
+    const std::string s(text);
+    std::size_t at = (s.rfind("0x", 0) == 0 || s.rfind("0X", 0) == 0) ? 2 : 0;
+    if (at == s.size()) throw usage_error(option + ": '" + s + "' is not a hexadecimal number");
+    std::uint64_t value = 0;
+    for (; at < s.size(); ++at) {
+        const char c = s[at];
+        const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (digit < 0) throw usage_error(option + ": '" + s + "' is not a hexadecimal number");
+        if (value > (UINT64_MAX >> 4)) throw usage_error(option + ": '" + s + "' is out of range");
+        value = value << 4 | static_cast<unsigned>(digit);
+    }
+    return value;
+}
+
+// mkimage's -D: options for dtc. The tree does not depend on them, except
+// include directories, which are honoured; the rest are output details
+// (padding, format) fitstream decides itself.
+inline void apply_dtc_options(const std::string& text, its_arguments& a) {
+    std::istringstream words(text);
+    std::vector<std::string> w{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+    for (std::size_t i = 0; i < w.size(); ++i) {
+        const std::string& o = w[i];
+        const auto value = [&]() -> std::string {
+            if (i + 1 >= w.size()) throw usage_error("-D: dtc option " + o + " needs a value");
+            return w[++i];
+        };
+        if (o == "-i" || o == "--include") a.include_dirs.push_back(value());
+        else if (o.rfind("-i", 0) == 0 && o.size() > 2) a.include_dirs.push_back(o.substr(2));
+        else if (o == "-I" || o == "-O" || o == "-p" || o == "-P" || o == "-b" || o == "-W" || o == "-E" ||
+                 o == "-V" || o == "-R" || o == "-S" || o == "-a" || o == "-d")
+            (void)value();
+        else if (o == "-q" || o == "-@" || o == "-A" || o == "-H" || o == "-s" || o == "-f")
+            continue;
+        else
+            throw usage_error("-D: dtc option '" + o + "' is not supported (only -i DIR changes the tree)");
+    }
+}
+
+}  // namespace detail
+
+/// Parses an image tree source command line (`args` without a leading
+/// "mkimage", and `mkimage` true for mkimage's own spelling).
+/// @throws usage_error for what mkimage would not take, or a mode that does
+///         not build a FIT, naming it
+inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mkimage) {
+    its_arguments a;
+    enum long_only { sign_algo = 1000, compress_images, allow_mismatch, include_dir, help };
+    static const option long_options[] = {
+        {"output", required_argument, nullptr, 'o'},
+        {"sign-algo", required_argument, nullptr, sign_algo},
+        {"compress-images", no_argument, nullptr, compress_images},
+        {"allow-compression-mismatch", no_argument, nullptr, allow_mismatch},
+        {"include", required_argument, nullptr, include_dir},
+        {"jobs", required_argument, nullptr, 'j'},
+        {"verbose", no_argument, nullptr, 'v'},
+        {"external", no_argument, nullptr, 'E'},
+        {"help", no_argument, nullptr, help},
+        {nullptr, 0, nullptr, 0}};
+    // mkimage 2023.01's short options, and fitpack's -I and -j.
+    const char* short_options = ":a:A:b:B:c:C:d:D:e:Ef:FG:g:i:I:j:k:K:ln:N:o:O:p:qrR:sStT:vVx";
+    std::vector<char*> argv;
+    std::string program = mkimage ? "fitpack mkimage" : "fitpack";
+    argv.push_back(program.data());
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    opterr = 0;
+    optind = 0;  // GNU: start afresh
+    bool auto_fit_option = false;
+    for (;;) {
+        const int c = getopt_long(static_cast<int>(argv.size() - 1), argv.data(), short_options, long_options, nullptr);
+        if (c == -1) break;
+        const std::string value = optarg ? optarg : "";
+        switch (c) {
+            case 'f': a.source = value; break;
+            case 'E': a.external = true; break;
+            case 'B': a.align = detail::hex_value(optarg, "-B"); break;
+            case 'p': a.position = detail::hex_value(optarg, "-p"); break;
+            case 'k': a.build.key_dir = value; break;
+            case 'G': a.build.key_file = value; break;
+            case 'K': a.key_dtb = value; break;
+            case 'r': a.build.require_keys = true; break;
+            case 'c': a.build.comment = value; break;
+            case 'o':
+                if (mkimage) a.build.algo = value;
+                else a.output = value;
+                break;
+            case sign_algo: a.build.algo = value; break;
+            case compress_images: a.build.compress_images = true; break;
+            case allow_mismatch: a.build.allow_compression_mismatch = true; break;
+            case 'I':
+            case include_dir: a.include_dirs.push_back(value); break;
+            case 'D': detail::apply_dtc_options(value, a); break;
+            case 'j': {
+                const auto n = parse_unsigned(value);
+                if (!n || *n > 1024) throw usage_error("-j/--jobs: '" + value + "' is not a thread count (0 to 1024)");
+                a.threads = static_cast<unsigned>(*n);
+                break;
+            }
+            case 't': break;  // the timestamp is always set with -f, as mkimage does
+            case 'q': break;
+            case 'v': a.verbose = true; break;
+            case 'g': a.auto_fit.key_name_hint = value; break;  // -f auto only: an .its names its own
+            case 'F':
+                throw usage_error("-F (re-signing an existing FIT) is not supported yet; sign while building with -k");
+            case 'N':
+                throw usage_error("-N " + value + ": signing engines (PKCS#11) are not supported yet; use -k or -G");
+            case 'l': throw usage_error("-l lists an image: that is 'fitpack list FIT'");
+            case 'x': throw usage_error("-x (execute in place) makes a legacy image, not a FIT");
+            case 's': case 'S': case 'R':
+                throw usage_error(std::string("-") + static_cast<char>(c) + " is not a FIT option");
+            // -f auto's inputs (mkimage ignores them with an .its).
+            case 'a': a.auto_fit.load = detail::hex_value(optarg, "-a"); auto_fit_option = true; break;
+            case 'e': a.auto_fit.entry = detail::hex_value(optarg, "-e"); auto_fit_option = true; break;
+            case 'A': a.auto_fit.arch = value; auto_fit_option = true; break;
+            case 'O': a.auto_fit.os = value; auto_fit_option = true; break;
+            case 'T': a.auto_fit.type = value; auto_fit_option = true; break;
+            case 'C': a.auto_fit.compression = value; auto_fit_option = true; break;
+            case 'n': a.auto_fit.name = value; auto_fit_option = true; break;
+            case 'd': a.auto_fit.data = value; auto_fit_option = true; break;
+            case 'b': a.auto_fit.dtbs.push_back(value); auto_fit_option = true; break;
+            case 'i': a.auto_fit.ramdisk = value; auto_fit_option = true; break;
+            case 'V': throw usage_error("-V: use 'fitpack --version'");
+            case help:
+                throw usage_error("usage: fitpack -f IMAGE.its [-E] [-B HEX] [-p HEX] [-k KEYDIR | -G KEY] [-K DTB] "
+                                  "[-r] [-c COMMENT] [--sign-algo ALGO] [-I DIR] [-D DTCOPTS] [-j N] "
+                                  "[--compress-images] [--allow-compression-mismatch] -o OUT | OUT");
+            case ':': throw usage_error(std::string("option -") + static_cast<char>(optopt) + " needs a value");
+            default:
+                if (optopt) throw usage_error(std::string("unknown option -") + static_cast<char>(optopt));
+                throw usage_error("unknown option " + std::string(argv[static_cast<std::size_t>(optind) - 1]));
+        }
+    }
+    std::vector<std::string> rest(argv.begin() + optind, argv.end() - 1);
+    if (a.source.empty()) {
+        if (auto_fit_option && !mkimage) throw usage_error("no -f: fitpack builds a FIT from an image tree source");
+        throw usage_error(auto_fit_option ? "this mkimage command line makes a legacy (uImage) image, not a FIT: "
+                                            "fitpack mkimage builds FITs only (-f)"
+                                          : "no -f IMAGE.its: nothing to build");
+    }
+    if (!rest.empty()) {
+        if (rest.size() > 1 || !a.output.empty())
+            throw usage_error("one output only (got '" + rest.back() + "' and '" +
+                              (a.output.empty() ? rest.front() : a.output) + "')");
+        a.output = rest.front();
+    }
+    if (a.output.empty()) throw usage_error("no output FIT named");
+    if (!a.key_dtb.empty() && a.build.key_dir.empty() && a.build.key_file.empty())
+        throw usage_error("-K needs -k KEYDIR or -G KEY (keys to sign with)");
+    return a;
+}
+
+namespace detail {
+
+// The output may be none of the inputs: the rename would replace one with the FIT.
+inline void refuse_output_as_input(const std::string& output, const std::vector<std::string>& inputs) {
+    struct stat out {};
+    if (output == "-" || ::stat(output.c_str(), &out) != 0) return;
+    for (const auto& in_path : inputs) {
+        struct stat in {};
+        if (::stat(in_path.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            throw fitstream::error(fitstream::errc::invalid_argument, output,
+                                   "output would overwrite an input (" + in_path + ")");
+    }
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// A path that means the same from any directory (generated sources live in
+// the temporary directory).
+inline std::string absolute(const std::string& path) {
+    if (path.empty() || path.front() == '/') return path;
+    char cwd[4096];
+    if (!::getcwd(cwd, sizeof cwd)) throw fitstream::error(std::error_code(errno, std::generic_category()), path,
+                                                           "cannot resolve against the current directory");
+    return std::string(cwd) + "/" + path;
+}
+
+// A generated image tree source in a temporary file, removed with it.
+class temporary_its {
+public:
+    explicit temporary_its(const std::string& text) {
+        const char* dir = std::getenv("TMPDIR");
+        path_ = std::string(dir && *dir ? dir : "/tmp") + "/fitpack-auto-XXXXXX.its";
+        const int fd = ::mkstemps(path_.data(), 4);
+        if (fd < 0) throw fitstream::error(std::error_code(errno, std::generic_category()), path_, "cannot create");
+        const fitstream::detail::unique_fd owned(fd);
+        fitstream::detail::pwrite_all(fd, text.data(), text.size(), 0, path_);
+    }
+    temporary_its(const temporary_its&) = delete;
+    temporary_its& operator=(const temporary_its&) = delete;
+    ~temporary_its() { ::unlink(path_.c_str()); }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+}  // namespace detail
+
+/// Builds the FIT `args` describes. @returns the exit status
+inline int run_its_mode(std::vector<std::string> args) {
+    const bool mkimage = !args.empty() && args.front() == "mkimage";
+    if (mkimage) args.erase(args.begin());
+    its_arguments a = parse_its_arguments(std::move(args), mkimage);
+
+    fitstream::write_options write;
+    write.threads = a.threads;
+    // mkimage ignores -B and -p without -E; fitpack's own spelling takes
+    // either to mean external data, as its Kbuild command line does.
+    if (!mkimage && (a.align || a.position)) a.external = true;
+    if (a.external) {
+        write.layout.layout = fitstream::data_layout::external;
+        if (a.align) write.layout.align = *a.align;
+        write.layout.position = a.position;
+    }
+    a.build.timestamp = fitstream::source_date_epoch();
+
+    fitstream::its::compile_options compile;
+    compile.include_dirs = a.include_dirs;
+    std::optional<detail::temporary_its> generated;
+    if (a.source == "auto") {
+        // mkimage -f auto: the source it would build, built the same way.
+        a.auto_fit.signing = !a.build.key_dir.empty() || !a.build.key_file.empty();
+        a.auto_fit.algo = a.build.algo;
+        for (auto* path : {&a.auto_fit.data, &a.auto_fit.ramdisk}) *path = detail::absolute(*path);
+        for (auto& path : a.auto_fit.dtbs) path = detail::absolute(path);
+        generated.emplace(auto_its_source(a.auto_fit, std::string("fitpack ") + fitstream::version_string()));
+    }
+    const fitstream::its::compiled_source source =
+        fitstream::its::compile_its(generated ? generated->path() : a.source, compile);
+    fitstream::its::prepared_source prepared(source, a.build, write.layout);
+
+    std::vector<std::string> inputs{a.source};
+    for (const auto& img : prepared.images())
+        if (img.data.is_file()) inputs.push_back(img.data.name());
+    if (!a.key_dtb.empty()) inputs.push_back(a.key_dtb);
+    if (!a.build.key_file.empty()) inputs.push_back(a.build.key_file);
+    detail::refuse_output_as_input(a.output, inputs);
+
+    // The key DTB is staged before the FIT is written and renamed after it.
+    std::optional<fitstream::key_dtb> dtb;
+    std::unique_ptr<fitstream::file_sink> dtb_out;
+    if (!a.key_dtb.empty()) {
+        dtb.emplace(a.key_dtb);
+        for (const auto& e : prepared.key_dtb_entries()) dtb->check(e);
+        for (const auto& e : prepared.key_dtb_entries()) dtb->add(e);
+        dtb_out = dtb->stage();
+    }
+
+    fitstream::write_result result;
+    if (a.output == "-") {
+        if (::isatty(STDOUT_FILENO))
+            throw fitstream::error(fitstream::errc::invalid_argument, "standard output",
+                                   "refusing to write a binary FIT to a terminal");
+        fitstream::fd_sink out(STDOUT_FILENO, "standard output");
+        result = std::move(prepared).write(out, write);
+    } else {
+        fitstream::file_sink out(a.output);
+        result = std::move(prepared).write(out, write);
+    }
+    if (dtb_out) dtb_out->commit(fdt_totalsize(dtb->blob()));
+    if (a.verbose)
+        std::cerr << "fitpack: " << a.output << ": " << result.images.size() << " images, " << result.total_size
+                  << " bytes\n";
+    return exit_ok;
+}
+
+}  // namespace fitpack
