@@ -23,11 +23,12 @@
 //    the hash is over the stored bytes.
 //  - Under QEMU (FITSTREAM_SKIP_QEMU=1 skips it): Debian's U-Boot verifies a
 //    configuration signed by `fitpack -f` with the key fitpack wrote into
-//    its control DTB.
+//    its control DTB (qemu/signed-boot.its).
 //
 // FITSTREAM_ITS_CANDIDATE=/path/to/mkimage runs the comparisons with that
-// program in the place of `fitpack mkimage` (and skips the `fitpack -f`
-// runs): with Debian's mkimage itself it checks this harness.
+// program in the place of `fitpack mkimage` (and of `fitpack -f` in the
+// QEMU case; the other `fitpack -f` runs are skipped): with Debian's mkimage
+// itself it checks this harness.
 
 #define BOOST_TEST_MODULE fitpack -f and fitpack mkimage against mkimage -f
 #include <boost/test/unit_test.hpp>
@@ -497,8 +498,13 @@ BOOST_AUTO_TEST_CASE(uboot_verifies_signed_configuration, *utf::precondition(qem
     const fs::path control = uboot_qemu::dump_board_dtb(uboot_qemu::options{}, out / "control.dtb");
     fs::copy_file(control, src / "board.dtb");
     const fs::path fit = out / "signed.fit";
-    fitpack_ok({"-f", (src / "signed-boot.its").string(), "-o", fit.string(), "-k", ws().keys.string(), "-K",
-                control.string(), "-r"});
+    const std::vector<std::string> sign{"-k", ws().keys.string(), "-K", control.string(), "-r"};
+    const fs::path its = src / "signed-boot.its";
+    if (candidate_is_fitpack())
+        fitpack_ok(std::vector<std::string>{"-f", its.string(), "-o", fit.string()} + sign);
+    else
+        run_ok(std::vector<std::string>{"env", epoch_env} + candidate() + sign +
+               std::vector<std::string>{"-f", its.string(), fit.string()});
     uboot_qemu::options o;
     o.blobs.push_back({fit, fit_base});
     o.extra_args = {"-dtb", control.string()};
