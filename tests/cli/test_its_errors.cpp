@@ -295,7 +295,8 @@ BOOST_AUTO_TEST_CASE(mkimage_f_auto_builds_or_says_auto) {
                                         "-d", (out / "Image").string(), (out / "image.fit").string()};
     const auto r = fitpack(argv);
     if (r.exit_code == 0) {
-        run_ok({"dumpimage", "-T", "flat_dt", "-p", "0", "-o", (out / "kernel").string(), (out / "image.fit").string()});
+        const fs::path fit = out / "image.fit";
+        run_ok({"dumpimage", "-T", "flat_dt", "-p", "0", "-o", (out / "kernel").string(), fit.string()});
         BOOST_TEST(read_file(out / "kernel") == read_file(out / "Image"));
     } else {
         BOOST_TEST(has(r.err, "auto"), describe(fitpack_argv(argv), r));

@@ -52,7 +52,8 @@ inline std::vector<fdt_item> fdt_items(const std::string& blob, const std::strin
             paths[static_cast<std::size_t>(depth)] =
                 paths[static_cast<std::size_t>(depth) - 1] + "/" + (name ? name : "?");
         }
-        const std::string path = paths[static_cast<std::size_t>(depth)].empty() ? "/" : paths[static_cast<std::size_t>(depth)];
+        const std::string& own = paths[static_cast<std::size_t>(depth)];
+        const std::string path = own.empty() ? "/" : own;
         items.push_back({path, {}, {}, depth});
         int prop = 0;
         fdt_for_each_property_offset(prop, fdt, node) {

@@ -17,6 +17,8 @@
 //    v1.5 is deterministic), so are the two key DTBs' /signature nodes;
 //    `fitpack verify --key-dtb` accepts both FITs, and upstream U-Boot's
 //    fit_check_sign (../shared/uboot-2026.10, skipped when absent) too.
+//  - More of mkimage's options (include-path/, signed-config.its): -D "-i
+//    DIR" (fitpack -f: -I DIR), -G KEY, -c COMMENT.
 //  - --compress-images (tests/data/its/compress/): a payload that is not yet
 //    compressed is compressed in the codec its node declares; the reference
 //    tool (gzip, lz4, zstd, xz --format=lzma, bzip2, lzop) gives it back, and
@@ -44,8 +46,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <ostream>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bdata = boost::unit_test::data;
@@ -166,7 +170,11 @@ struct layout_case {
 };
 
 const std::vector<layout_case> layouts{
-    {"embedded", {}}, {"-E", {"-E"}}, {"-E -B 0x1000", {"-E", "-B", "0x1000"}}, {"-E -p 0x20000", {"-E", "-p", "0x20000"}}};
+    {"embedded", {}},
+    {"-E", {"-E"}},
+    {"-E -B 0x1000", {"-E", "-B", "0x1000"}},
+    {"-E -p 0x20000", {"-E", "-p", "0x20000"}},
+};
 
 /// What stands in for mkimage: `fitpack mkimage`, or FITSTREAM_ITS_CANDIDATE.
 std::vector<std::string> candidate() {
@@ -346,8 +354,8 @@ BOOST_DATA_TEST_CASE(same_fit_as_mkimage, bdata::make(its_names()), name) {
             if (f.exit_code != 0) continue;
             compare_fits(mk, fp, l, out / ("x-" + tag));
             if (is_signed(name)) {
-                const std::string diff =
-                    fdt_first_difference(read_file(mk_ctrl), read_file(fp_ctrl), {}, "/signature", "mkimage -K", "fitpack -K");
+                const std::string diff = fdt_first_difference(read_file(mk_ctrl), read_file(fp_ctrl), {}, "/signature",
+                                                              "mkimage -K", "fitpack -K");
                 BOOST_TEST(diff.empty(), "key DTBs differ: " << diff);
                 check_signed(mk, mk_ctrl, "mkimage's FIT");
                 check_signed(fp, fp_ctrl, "fitpack's FIT");
@@ -384,6 +392,68 @@ BOOST_AUTO_TEST_CASE(positional_output, *utf::precondition([](utf::test_unit_id)
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe({"fitpack -f", its.string(), (out / "fp.fit").string()}, r));
     const std::string diff = fdt_first_difference(read_file(out / "mk.fit"), read_file(out / "fp.fit"));
     BOOST_TEST(diff.empty(), "trees differ: " << diff);
+}
+
+/// mkimage's options beyond the layout, in both of fitpack's spellings:
+/// `mkimage_args` for mkimage and fitpack mkimage, `its_args` for fitpack -f
+/// (its own spelling of the same), before `-f ITS OUT` / after `-f ITS -o OUT`.
+struct option_case {
+    std::string name, its;
+    std::vector<std::string> mkimage_args, its_args;
+    bool signs = false;
+};
+
+std::ostream& operator<<(std::ostream& os, const option_case& c) { return os << c.name; }
+
+/// {DIR} and {KEY} stand for include-path/dir and keys/dev.key in the
+/// workspace, which is made only when a test runs.
+std::vector<option_case> option_cases() {
+    const std::string comment = "built by the its tests";
+    return {
+        // dtc's include path: mkimage -D "-i DIR", fitpack -f -I DIR.
+        {"-D -i", "include-path/include-path.its", {"-D", "-i {DIR}"}, {"-I", "{DIR}"}},
+        {"-E -D -i", "include-path/include-path.its", {"-E", "-D", "-i {DIR}"}, {"-E", "-I", "{DIR}"}},
+        // A key file (-G; mkimage -K still reads KEYDIR/dev.crt) and a comment
+        // (-c) in every signature node.
+        {"-G -c", "signed-config.its", {"-G", "{KEY}", "-c", comment}, {"-G", "{KEY}", "-c", comment}, true},
+    };
+}
+
+std::vector<std::string> expand(std::vector<std::string> args) {
+    for (auto& a : args) {
+        for (const auto& [from, to] : {std::pair<std::string, fs::path>{"{DIR}", ws().its / "include-path" / "dir"},
+                                       std::pair<std::string, fs::path>{"{KEY}", ws().keys / "dev.key"}})
+            if (const auto at = a.find(from); at != std::string::npos) a.replace(at, from.size(), to.string());
+    }
+    return args;
+}
+
+BOOST_DATA_TEST_CASE(more_mkimage_options, bdata::make(option_cases()), c) {
+    temp_dir out;
+    const fs::path its = ws().its / c.its;
+    const bool external = std::find(c.mkimage_args.begin(), c.mkimage_args.end(), "-E") != c.mkimage_args.end();
+    const auto& layout = external ? layouts[1] : layouts[0];
+    const auto sign = [&](const std::string& tag) {
+        if (!c.signs) return std::vector<std::string>{};
+        fs::copy_file(ws().ctrl, out / (tag + ".dtb"));
+        return std::vector<std::string>{"-k", ws().keys.string(), "-K", (out / (tag + ".dtb")).string(), "-r"};
+    };
+    const fs::path mk = out / "mkimage.fit", fp = out / "fitpack.fit", own = out / "fitpack-f.fit";
+    run_ok(std::vector<std::string>{"env", epoch_env, "mkimage"} + expand(c.mkimage_args) + sign("mkimage") +
+           std::vector<std::string>{"-f", its.string(), mk.string()});
+    if (c.signs) BOOST_TEST(has(property(read_file(mk), "/configurations/conf-1/signature-1", "comment"), "its tests"));
+    const auto fp_argv = candidate() + expand(c.mkimage_args) + sign("fitpack") +
+                         std::vector<std::string>{"-f", its.string(), fp.string()};
+    const auto f = run_epoch(fp_argv);
+    BOOST_TEST(f.exit_code == 0, describe(fp_argv, f));
+    if (f.exit_code == 0) compare_fits(mk, fp, layout, out / "x");
+    if (!candidate_is_fitpack()) return;
+    const auto own_argv = std::vector<std::string>{fitpack_path, "-f", its.string(), "-o", own.string()} +
+                          expand(c.its_args) + sign("fitpack-f");
+    const auto o = run_epoch(own_argv);
+    BOOST_TEST(o.exit_code == 0, describe(own_argv, o));
+    if (o.exit_code == 0) compare_fits(mk, own, layout, out / "y");
+    if (c.signs && o.exit_code == 0) check_signed(own, out / "fitpack-f.dtb", "fitpack -f's FIT");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -454,7 +524,8 @@ BOOST_AUTO_TEST_CASE(compress_images, *utf::precondition([](utf::test_unit_id) {
     for (const auto& l : {layouts[0], layouts[2]}) {
         BOOST_TEST_CONTEXT(l.name) {
             const fs::path fit = out / (l.external() ? "ext.fit" : "emb.fit");
-            const auto argv = std::vector<std::string>{"-f", its.string(), "-o", fit.string(), "--compress-images"} + l.args;
+            const auto argv =
+                std::vector<std::string>{"-f", its.string(), "-o", fit.string(), "--compress-images"} + l.args;
             const auto r = fitpack(argv);
             BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(fitpack_argv(argv), r));
             dumpimage_lists(fit);
@@ -473,7 +544,8 @@ BOOST_AUTO_TEST_CASE(compress_images, *utf::precondition([](utf::test_unit_id) {
                     BOOST_TEST(stored.size() < plain.size());
                     BOOST_TEST(property(bytes, "/images/" + c.image, "compression") == c.codec + '\0');
                     // The hash is over what is stored.
-                    BOOST_TEST(hex_of(property(bytes, "/images/" + c.image + "/hash-1", "value")) == sha256_hex(stored));
+                    const std::string hash = property(bytes, "/images/" + c.image + "/hash-1", "value");
+                    BOOST_TEST(hex_of(hash) == sha256_hex(stored));
                 }
             }
             // An already compressed payload is stored as it is.
