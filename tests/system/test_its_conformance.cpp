@@ -289,7 +289,7 @@ void check_signed(const fs::path& fit, const fs::path& key_dtb, const std::strin
             const auto r = run(argv);
             BOOST_TEST(r.exit_code == 0, describe(argv, r));
         } else {
-            BOOST_TEST_MESSAGE("fit_check_sign not run: no ../shared/uboot-2026.10/fit_check_sign beside the source tree");
+            BOOST_TEST_MESSAGE("fit_check_sign not run: no ../shared/uboot-2026.10 beside the source tree");
         }
     }
 }
