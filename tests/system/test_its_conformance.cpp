@@ -20,6 +20,7 @@
 //  - More of mkimage's options (include-path/, signed-config.its): -D "-i
 //    DIR" (fitpack -f: -I DIR), -G KEY, -c COMMENT, -o ALGO (fitpack -f:
 //    --sign-algo ALGO); and fitpack -f -j 1 and -j 2 give the same bytes.
+//  - /incbin/ paths: beside the naming file first, the current folder last.
 //  - --compress-images (tests/data/its/compress/): a payload that is not yet
 //    compressed is compressed in the codec its node declares; the reference
 //    tool (gzip, lz4, zstd, xz --format=lzma, bzip2, lzop) gives it back, and
@@ -485,6 +486,35 @@ BOOST_AUTO_TEST_CASE(jobs_do_not_change_the_fit, *utf::precondition([](utf::test
         BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(fitpack_argv(argv), r));
     }
     check_same(read_file(out / "j2"), read_file(out / "j1"), "-j 2 against -j 1");
+}
+
+BOOST_AUTO_TEST_CASE(incbin_search_order, *utf::precondition([](utf::test_unit_id) {
+                         return utf::assertion_result(candidate_is_fitpack());
+                     })) {
+    // An /incbin/ resolves beside the file that names it first, and (a
+    // fitpack addition mkimage lacks) in the current folder last.
+    temp_dir out;
+    const fs::path src = out / "src", cwd = out / "cwd";
+    fs::create_directories(src);
+    fs::create_directories(cwd);
+    std::string text = read_file(its_data / "kernel.its");
+    const std::string image = "/incbin/(\"Image\")";
+    BOOST_REQUIRE(text.find(image) != std::string::npos);
+    text.replace(text.find(image), image.size(), "/incbin/(\"payload.bin\")");
+    write_file(src / "k.its", text);
+    write_file(cwd / "payload.bin", plain_payload("in the current folder"));
+    const auto build = [&](const std::string& name) {
+        const fs::path fit = out / name;
+        const std::vector<std::string> argv{"-f", (src / "k.its").string(), "-o", fit.string()};
+        fitpack_run how;
+        how.cwd = cwd;
+        const auto r = fitpack(argv, how);
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(fitpack_argv(argv, how), r));
+        return dumpimage_extract(fit, 0, out / (name + ".kernel"));
+    };
+    check_same(build("from-cwd.fit"), read_file(cwd / "payload.bin"), "found in the current folder");
+    write_file(src / "payload.bin", plain_payload("beside the source"));
+    check_same(build("beside.fit"), read_file(src / "payload.bin"), "beside the source, before the current folder");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
