@@ -5,7 +5,8 @@
 // Every failure, in both spellings:
 //
 //  - exit 1, one line on stderr "fitpack: error: ..." naming what to fix
-//    (the file and line of a syntax error, the node, the missing file, the
+//    (the file and line of a syntax error, also in an /include/d file, the
+//    node, the missing file, the
 //    codec the bytes really are), nothing on stdout;
 //  - nothing written: the output's folder is as it was (no FIT, no
 //    temporary file), an existing output unchanged.
@@ -114,6 +115,7 @@ std::ostream& operator<<(std::ostream& os, const refusal& r) { return os << r.it
 const std::vector<refusal> refusals{
     // dtc's message, with the source's name and line (not a rewritten copy's).
     {"syntax-error", {"syntax-error.its:7"}},
+    {"syntax-in-include", {"broken.dtsi:4"}},
     {"missing-incbin", {"does-not-exist.bin", "/images/kernel"}},
     {"missing-incbin", {"does-not-exist.bin", "/images/kernel"}, {"-E"}},
     {"at-sign", {"kernel@1"}},
