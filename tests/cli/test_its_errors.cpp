@@ -5,9 +5,9 @@
 // Every failure, in both spellings:
 //
 //  - exit 1, one line on stderr "fitpack: error: ..." naming what to fix
-//    (the file and line of a syntax error, also in an /include/d file, the
-//    node, the missing file, the
-//    codec the bytes really are), nothing on stdout;
+//    (the file and line of a syntax error, also in an /include/d file; the
+//    node; the missing file; the codec the bytes really are), nothing on
+//    stdout;
 //  - nothing written: the output's folder is as it was (no FIT, no
 //    temporary file), an existing output unchanged.
 //
