@@ -201,7 +201,7 @@ run_result run_epoch(const std::vector<std::string>& argv, const fs::path& cwd =
 std::vector<std::string> image_names(const std::string& fit) {
     std::vector<std::string> names;
     const void* fdt = fit.data();
-    BOOST_REQUIRE(fdt_check_header(fdt) == 0);
+    BOOST_REQUIRE(fit.size() >= sizeof(fdt_header) && fdt_check_header(fdt) == 0);
     const int images = fdt_path_offset(fdt, "/images");
     if (images < 0) return names;
     int node = 0;
@@ -241,8 +241,8 @@ std::size_t external_start(const std::string& fit, const layout_case& l) {
     return static_cast<std::size_t>(align_up(be32(fit, 4), 4));
 }
 
-/// `theirs` (the candidate's FIT) against `ours` (mkimage's): the trees,
-/// the external area, dumpimage's listing and every extracted image.
+/// `theirs` (the candidate's FIT) against `mk` (mkimage's): the trees, the
+/// external area, dumpimage's listing and every extracted image.
 void compare_fits(const fs::path& mk, const fs::path& theirs, const layout_case& l, const fs::path& scratch) {
     const std::string a = read_file(mk), b = read_file(theirs);
     const std::string diff = fdt_first_difference(a, b, fit_tool_properties, "/", "mkimage", "fitpack");
