@@ -371,7 +371,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(visit_hash_picks_the_hash_by_name, H, all_hashes) 
 }
 
 BOOST_AUTO_TEST_CASE(visit_hash_unknown_names_throw) {
-    for (const char* name : {"sha3-256", "", "SHA256", "crc16-ccitt", "sha256,rsa2048"}) {
+    for (const char* name : {"sha3-256", "", "SHA256", "crc16", "sha256,rsa2048"}) {
         int calls = 0;
         try {
             fitstream::visit_hash(name, [&](auto) { ++calls; });

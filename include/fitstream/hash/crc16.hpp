@@ -33,7 +33,7 @@ public:
     }
 
 private:
-    boost::crc_xmodem_type crc_;
+    boost::crc_optimal<16, 0x1021, 0, 0, false, false> crc_;  // CRC-16/XMODEM (Boost's crc_xmodem_type is a reflected variant)
 };
 
 static_assert(check_hash<crc16_ccitt>());
