@@ -441,6 +441,16 @@ public:
         s.name_ = std::move(path);
         return s;
     }
+    /// `length` bytes of a file from byte `offset` (an image tree source's
+    /// `/incbin/("file", offset, length)`). The file may be longer; it must
+    /// hold the range when the FIT is written.
+    static source file_range(std::string path, std::uint64_t offset, std::uint64_t length) {
+        source s;
+        s.name_ = std::move(path);
+        s.offset_ = offset;
+        s.range_length_ = length;
+        return s;
+    }
     /// Memory the source owns; `name` appears in messages.
     static source memory(std::vector<char> bytes, std::string name) {
         source s;
@@ -465,6 +475,10 @@ public:
     /// The file path, or the name given to a memory source.
     const std::string& name() const noexcept { return name_; }
     bool is_file() const noexcept { return !in_memory_; }
+    /// Files: where the bytes start in the file (0 unless a file_range).
+    std::uint64_t offset() const noexcept { return offset_; }
+    /// Files: the range's length, when the source is a file_range.
+    const std::optional<std::uint64_t>& range_length() const noexcept { return range_length_; }
     /// Memory sources only: the bytes.
     const char* data() const noexcept { return data_; }
     /// Memory sources only: the size.
@@ -476,7 +490,27 @@ private:
     const char* data_ = nullptr;
     std::size_t size_ = 0;
     bool in_memory_ = false;
+    std::uint64_t offset_ = 0;
+    std::optional<std::uint64_t> range_length_;
 };
+
+namespace detail {
+
+/// The size of file source `src` opened as `fd`: the file's size, or for a
+/// range its length once the file is known to hold it.
+/// @throws errc::input_changed when the file ends before the range does
+inline std::uint64_t file_source_size(const source& src, int fd) {
+    const std::uint64_t size = file_size(fd, src.name());
+    if (!src.range_length()) return size;
+    const std::uint64_t length = *src.range_length();
+    if (src.offset() > size || length > size - src.offset())
+        throw error(errc::input_changed, src.name(),
+                    "holds " + std::to_string(size) + " bytes, too few for " + std::to_string(length) +
+                        " bytes from offset " + std::to_string(src.offset()));
+    return length;
+}
+
+}  // namespace detail
 
 /// The size of a source now: a file's size on disk, a memory block's length.
 /// @throws fitstream::error (OS category) when the file cannot be opened or
@@ -485,7 +519,7 @@ private:
 inline std::uint64_t source_size(const source& src) {
     if (!src.is_file()) return src.memory_size();
     const auto fd = detail::open_for_reading(src.name());
-    return detail::file_size(fd.get(), src.name());
+    return detail::file_source_size(src, fd.get());
 }
 
 namespace detail {
@@ -507,9 +541,9 @@ public:
     explicit source_reader(const source& src) : src_(&src) {
         if (src.is_file()) {
             fd_ = open_for_reading(src.name());
-            size_ = file_size(fd_.get(), src.name());
-            // The whole file will be read once, front to back.
-            (void)::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+            size_ = file_source_size(src, fd_.get());
+            // The file (or its range) will be read once, front to back.
+            (void)::posix_fadvise(fd_.get(), static_cast<off_t>(src.offset()), 0, POSIX_FADV_SEQUENTIAL);
         } else {
             size_ = src.memory_size();
         }
@@ -534,7 +568,13 @@ public:
     /// Reads the next bytes into `buffer`; returns 0 at the end.
     std::size_t read(char* buffer, std::size_t capacity) {
         std::size_t n;
-        if (src_->is_file()) {
+        if (src_->range_length()) {
+            // A range of a longer file: read no further than its end, and
+            // fail only when the file has shrunk under it.
+            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - done_));
+            n = pread_up_to(fd_.get(), buffer, want, src_->offset() + done_, src_->name());
+            if (n < want) throw input_changed_while_read(src_->name(), size_, done_ + n, false);
+        } else if (src_->is_file()) {
             n = read_up_to(fd_.get(), buffer, capacity, src_->name());
         } else {
             n = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - done_));
@@ -3422,6 +3462,48 @@ using hash_tag = boost::mp11::mp_identity<H>;
 /// Every built-in hash, and the one place a runtime algo name ("sha256")
 /// maps onto the compile-time hash policies.
 
+// ---- begin <fitstream/hash/crc16.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// `crc16-ccitt`: the CRC-16 U-Boot's hash table names so (polynomial
+/// 0x1021, initial value 0, unreflected: CRC-16/XMODEM), stored big-endian.
+/// mkimage fills it and U-Boot checks it like any other hash node.
+
+
+#include <boost/crc.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace fitstream {
+namespace hash {
+
+/// FIT `algo = "crc16-ccitt"`.
+class crc16_ccitt {
+public:
+    static constexpr std::string_view fit_name = "crc16-ccitt";
+    static constexpr std::size_t digest_size = 2;
+
+    /// Adds [data, data + size); never throws.
+    void update(const void* data, std::size_t size) { crc_.process_bytes(data, size); }
+    /// @returns the CRC so far, big-endian (as U-Boot stores it).
+    std::array<std::uint8_t, digest_size> final() {
+        const auto value = crc_.checksum();
+        return {static_cast<std::uint8_t>(value >> 8), static_cast<std::uint8_t>(value)};
+    }
+
+private:
+    boost::crc_optimal<16, 0x1021, 0, 0, false, false> crc_;  // CRC-16/XMODEM (Boost's crc_xmodem_type is a reflected variant)
+};
+
+static_assert(check_hash<crc16_ccitt>());
+
+}  // namespace hash
+}  // namespace fitstream
+// ---- end <fitstream/hash/crc16.hpp> ----
 // ---- begin <fitstream/hash/crc32.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -3689,7 +3771,7 @@ struct hash_list {
 };
 
 /// The hashes fitstream ships.
-using builtin_hashes = hash_list<hash::crc32, hash::md5, hash::sha1, hash::sha256, hash::sha384, hash::sha512>;
+using builtin_hashes = hash_list<hash::crc16_ccitt, hash::crc32, hash::md5, hash::sha1, hash::sha256, hash::sha384, hash::sha512>;
 
 /// @returns the FIT names of the list's hashes in list order, joined by ", "
 ///          ("crc32, md5, sha1, sha256, sha384, sha512" for builtin_hashes).
@@ -5366,20 +5448,23 @@ private:
         } else {
             std::call_once(state.opened, [&] {
                 state.fd = open_for_reading(img.data.name());
-                const std::uint64_t now = file_size(state.fd.get(), img.data.name());
+                const std::uint64_t now = file_source_size(img.data, state.fd.get());
                 if (now != sizes_[job.image])
                     throw error(errc::input_changed, img.data.name(),
                                 "changed size before it was read (" + std::to_string(sizes_[job.image]) +
                                     " bytes when planned, " + std::to_string(now) + " now)");
                 (void)::posix_fadvise(state.fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
             });
-            // The last segment reads one byte more, to see a file that grew.
-            const std::size_t want = dict + size + (job.last ? 1 : 0);
+            // The last segment reads one byte more, to see a file that grew
+            // (a range of a file may be followed by more bytes).
+            const bool whole_file = !img.data.range_length();
+            const std::size_t want = dict + size + (job.last && whole_file ? 1 : 0);
             char* buffer = ensure(input_, input_capacity_, want);
-            const std::uint64_t from = job.begin - dict;
+            const std::uint64_t from = img.data.offset() + job.begin - dict;
             const std::size_t got = pread_up_to(state.fd.get(), buffer, want, from, img.data.name());
             if (got != dict + size)
-                throw input_changed_while_read(img.data.name(), sizes_[job.image], from + got, got > dict + size);
+                throw input_changed_while_read(img.data.name(), sizes_[job.image], job.begin - dict + got,
+                                               got > dict + size);
             base = buffer;
         }
         const char* in = base ? base + dict : nullptr;
@@ -6708,6 +6793,11 @@ struct image_slots {
     std::size_t data_size_at = 0;    ///< external: the `data-size` value
     std::size_t data_offset_at = 0;  ///< external: the `data-offset` or `data-position` value
     std::vector<std::size_t> hash_value_at;  ///< each hash node's `value`, in order
+    /// A hash_value_at entry for a digest with no hash node: an image
+    /// signature over the data needs it, and it is kept in unstored_digests
+    /// (concatenated, in image::hashes() order) instead of the blob.
+    static constexpr std::size_t unstored = static_cast<std::size_t>(-1);
+    std::vector<std::uint8_t> unstored_digests;
 };
 
 /// A signature node waiting for its `value` (and, in a configuration, its
@@ -6719,9 +6809,16 @@ struct signature_slot {
     std::shared_ptr<const signing_key> key;
     std::size_t value_at = 0;           ///< `value`, algo.signature_size bytes
     std::size_t hashed_strings_at = 0;  ///< configuration: `hashed-strings`, 8 bytes; image: 0
+    /// Configuration: the strings block bytes the signature covers; 0: all
+    /// of it. mkimage covers the block as it was before the signature's own
+    /// properties were added, and an image tree source is signed as it does.
+    std::uint32_t hashed_strings_size = 0;
     std::vector<std::string> hashed_nodes;  ///< configuration: what the signature covers
     std::size_t image = 0;              ///< image signature: the image's index
     std::size_t digest_at = 0;          ///< image signature: its hash node's `value`, the digest signed
+    /// Image signature with digest_at == image_slots::unstored: where its
+    /// digest starts in the image's unstored_digests.
+    std::size_t unstored_digest_at = 0;
 };
 
 /// A finished FDT blob with placeholders, and where they are.
@@ -7011,12 +7108,16 @@ public:
     // Image `index` is stored: its digests (concatenated in image::hashes()
     // order), size and offset go into the structure.
     void end(const image& img, std::size_t index, const std::uint8_t* digests) {
-        const image_slots& slots = st_.slots[index];
+        image_slots& slots = st_.slots[index];
         char* blob = st_.blob.data();
         std::size_t at = 0;
         for (std::size_t k = 0; k < slots.hash_value_at.size(); ++k) {
-            std::memcpy(blob + slots.hash_value_at[k], digests + at, img.hashes()[k].digest_size);
-            at += img.hashes()[k].digest_size;
+            const std::size_t size = img.hashes()[k].digest_size;
+            if (slots.hash_value_at[k] == image_slots::unstored)
+                slots.unstored_digests.insert(slots.unstored_digests.end(), digests + at, digests + at + size);
+            else
+                std::memcpy(blob + slots.hash_value_at[k], digests + at, size);
+            at += size;
         }
         // The limits checked in store() keep these within a cell.
         const auto stored = static_cast<std::uint32_t>(stored_);
@@ -7090,6 +7191,7 @@ private:
 /// bytes, and an image signature signs the digest its hash node holds.
 
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -7124,15 +7226,19 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
         if (sig.hashed_strings_at) {
             // hashed-strings = <0 size>: the first cell is a legacy offset
             // that must stay 0; every string is in the block by now.
+            const std::uint32_t covered =
+                sig.hashed_strings_size != 0 ? std::min(sig.hashed_strings_size, strings_size) : strings_size;
             for (auto* blob : {&st.blob, &walk}) {
                 fdt32_st(blob->data() + sig.hashed_strings_at, 0);
-                fdt32_st(blob->data() + sig.hashed_strings_at + 4, strings_size);
+                fdt32_st(blob->data() + sig.hashed_strings_at + 4, covered);
             }
             auto regions = find_signed_regions(walk.data(), sig.hashed_nodes, sig.node);
-            regions.push_back({fdt_off_dt_strings(walk.data()), strings_size});
+            regions.push_back({fdt_off_dt_strings(walk.data()), covered});
             digest = digest_regions(sig.algo.checksum, walk.data(), regions);
         } else {
-            const auto* at = reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
+            const auto* at = sig.digest_at == image_slots::unstored
+                                 ? st.slots[sig.image].unstored_digests.data() + sig.unstored_digest_at
+                                 : reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
             digest.assign(at, at + static_cast<std::size_t>(EVP_MD_get_size(checksum_md(sig.algo.checksum))));
         }
         const auto value = sig.key->sign_digest(sig.algo, sig.padding, digest);
@@ -7287,9 +7393,16 @@ private:
 ///         libfdt or sink failure. When several images fail, the first in
 ///         tree order is reported, after every worker has stopped. When it
 ///         throws, `out` is not committed.
-inline write_result write_fit(const tree& fit, sink& out, const write_options& options = {}) {
+inline write_result write_fit(const tree& fit, sink& out, const write_options& options = {});
+
+namespace detail {
+
+/// The writer after the structure: lays out `st` (built for `fit`, with one
+/// image_slots entry per image of `fit`, in order), streams every payload
+/// into place, signs, writes the structure and commits `out`. Every front
+/// end (a tree, an image tree source) ends here. Only `fit.images` is read.
+inline write_result write_structured(const tree& fit, structure st, sink& out, const write_options& options) {
     if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
-    detail::structure st = detail::build_structure(fit, options.layout);
     detail::layout_plan plan(options.layout);
     plan.place_data_area(st.blob);
     plan.plan_sizes(fit, st.blob.size(), out.name());
@@ -7319,6 +7432,13 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
     result.total_size = place.total_size();
     out.commit(result.total_size);
     return result;
+}
+
+}  // namespace detail
+
+inline write_result write_fit(const tree& fit, sink& out, const write_options& options) {
+    if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
+    return detail::write_structured(fit, detail::build_structure(fit, options.layout), out, options);
 }
 
 namespace detail {
@@ -9943,4 +10063,1618 @@ inline std::string read_list_file(int fd, const std::string& name, const std::st
 
 }  // namespace fitstream
 // ---- end <fitstream/kbuild/list_file.hpp> ----
+// ---- begin <fitstream/its/source.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// The front end for image tree sources (`.its`, as `mkimage -f` takes
+/// them): the source is compiled by dtc, the reference parser, but no
+/// `/incbin/` payload is read. Each `/incbin/` is rewritten, before dtc
+/// sees it, into a marker dtc compiles without opening the file; the
+/// markers are then taken out of the blob again and described as file
+/// ranges, which the writer streams in chunks like every other input.
+///
+/// @code
+/// auto its = fitstream::its::compile_its("image.its");
+/// for (const auto& p : its.payloads) std::cout << p.node << "/" << p.property << "\n";
+/// @endcode
+
+// ---- begin <fitstream/detail/its/rewrite.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// The first step of compile_its(): each source file (the .its and every
+// file it /include/s, recursively) is copied into a temporary directory
+// with its directives rewritten, so that dtc compiles it without opening a
+// payload. mkimage hands the .its to dtc as it is, and dtc reads every
+// /incbin/ file whole into memory; a FIT's payloads may be gigabytes, and
+// the writer streams them in chunks instead.
+//
+//   /incbin/("f"[, OFF, LEN])  ->  [MAGIC], /bits/ 32 <N>, "f", /bits/ 64 <OFF LEN>
+//   /include/ "f"              ->  /include/ "<the rewritten copy of f>"
+//
+// The marker is a valid dtc property value wherever /incbin/ is one, and
+// dtc evaluates OFF and LEN (literals, character literals, expressions)
+// itself; its_decode_markers() finds the markers in the compiled values.
+// Newlines are kept, so dtc's line numbers still point into the user's
+// files.
+//
+// The lexer knows only what it takes to find the two directives where dtc
+// would see them: comments, string and character literals and path
+// references are skipped as dtc-lexer.l's patterns match them (a pattern
+// that does not match, such as an unterminated string, leaves a single
+// character, as in dtc).
+
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// 16 random bytes that open every marker. A property value that holds them
+// by chance would be taken for a marker, and fail its checks loudly.
+inline constexpr unsigned char its_marker_magic[16] = {0x9e, 0x70, 0x8d, 0x5f, 0xa7, 0xea, 0xa3, 0xe4,
+                                                       0xcd, 0x4a, 0x0f, 0x2d, 0x11, 0xa5, 0x9e, 0xfd};
+
+// The largest source file read: a .its or .dtsi is text, a few KiB.
+inline constexpr std::uint64_t its_max_source_size = 64u << 20;
+
+// How deep /include/ may nest (dtc itself has no limit but the stack).
+inline constexpr int its_max_include_depth = 64;
+
+// A private directory under $TMPDIR (or /tmp), removed with the files in
+// it when it goes out of scope. Only flat files are made in it.
+class its_temp_dir {
+public:
+    its_temp_dir() {
+        const char* env = std::getenv("TMPDIR");
+        std::string pattern = std::string(env && *env ? env : "/tmp") + "/fitstream-its-XXXXXX";
+        std::vector<char> buf(pattern.begin(), pattern.end());
+        buf.push_back('\0');
+        if (!::mkdtemp(buf.data())) throw_os_error(errno, pattern, "cannot make a temporary directory");
+        path_ = buf.data();
+    }
+    its_temp_dir(const its_temp_dir&) = delete;
+    its_temp_dir& operator=(const its_temp_dir&) = delete;
+    ~its_temp_dir() {
+        if (DIR* d = ::opendir(path_.c_str())) {
+            std::vector<std::string> names;
+            while (const dirent* e = ::readdir(d)) {
+                const std::string_view name = e->d_name;
+                if (name != "." && name != "..") names.emplace_back(name);
+            }
+            ::closedir(d);
+            for (const auto& name : names) ::unlink((path_ + "/" + name).c_str());
+        }
+        ::rmdir(path_.c_str());
+    }
+
+    const std::string& path() const noexcept { return path_; }
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+// dtc's get_dirname(): the part before the last '/', or none (then names
+// are opened as they are, relative to the current directory).
+inline std::optional<std::string> its_dir_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return std::nullopt;
+    return path.substr(0, slash);
+}
+
+// dtc's join_path().
+inline std::string its_join_path(const std::string& dir, const std::string& name) {
+    if (!dir.empty() && dir.back() == '/') return dir + name;
+    return dir + "/" + name;
+}
+
+// Where a name in an /include/ or /incbin/ is found.
+struct its_resolved {
+    std::string path;  // the first candidate that exists (empty when none)
+    int error = 0;     // 0, or why none was found (ENOENT unless another errno says more)
+};
+
+// dtc's fopen_any_on_path(): an absolute name as it is; otherwise the
+// directory of the file holding the directive, then each include
+// directory in order; then, unlike dtc, the current directory when asked
+// (fitpack's fallback). The first that exists wins: a directory found
+// first is not skipped (dtc's fopen() succeeds on one too), it fails later.
+inline its_resolved its_resolve(const std::string& name, const std::optional<std::string>& dir,
+                                const std::vector<std::string>& include_dirs, bool search_current_directory) {
+    std::vector<std::string> candidates;
+    if (!name.empty() && name[0] == '/') {
+        candidates.push_back(name);
+    } else {
+        candidates.push_back(dir ? its_join_path(*dir, name) : name);
+        for (const auto& d : include_dirs) candidates.push_back(its_join_path(d, name));
+        if (search_current_directory) candidates.push_back(name);
+    }
+    its_resolved out;
+    out.error = ENOENT;
+    for (const auto& c : candidates) {
+        struct stat st {};
+        if (::stat(c.c_str(), &st) == 0) {
+            out.path = c;
+            out.error = 0;
+            return out;
+        }
+        if (errno != ENOENT && out.error == ENOENT) out.error = errno;
+    }
+    return out;
+}
+
+// dtc's data_copy_escape_string(): the bytes a string literal's text
+// (without its quotes) stands for. \x with no hex digit, which dtc refuses,
+// is kept as 'x'; dtc then reports it when it compiles the marker.
+inline std::string its_unescape(std::string_view raw) {
+    std::string out;
+    const auto is_oct = [](char c) { return c >= '0' && c <= '7'; };
+    const auto hex_value = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] != '\\' || i + 1 == raw.size()) {
+            out += raw[i];
+            continue;
+        }
+        const char c = raw[++i];
+        switch (c) {
+            case 'a': out += '\a'; break;
+            case 'b': out += '\b'; break;
+            case 't': out += '\t'; break;
+            case 'n': out += '\n'; break;
+            case 'v': out += '\v'; break;
+            case 'f': out += '\f'; break;
+            case 'r': out += '\r'; break;
+            case 'x': {
+                unsigned value = 0;
+                std::size_t digits = 0;
+                for (; digits < 2 && i + 1 < raw.size() && hex_value(raw[i + 1]) >= 0; ++digits)
+                    value = value * 16 + static_cast<unsigned>(hex_value(raw[++i]));
+                out += digits ? static_cast<char>(value) : 'x';
+                break;
+            }
+            default:
+                if (is_oct(c)) {
+                    unsigned value = static_cast<unsigned>(c - '0');
+                    for (int digits = 1; digits < 3 && i + 1 < raw.size() && is_oct(raw[i + 1]); ++digits)
+                        value = value * 8 + static_cast<unsigned>(raw[++i] - '0');
+                    out += static_cast<char>(value & 0xff);
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out;
+}
+
+// One /incbin/ directive, by its index N in the markers.
+struct its_incbin_directive {
+    std::string written;               // the path literal as written, without its quotes
+    std::string bytes;                 // what dtc makes of the literal (its_unescape)
+    std::string path;                  // the name dtc would open: `bytes` up to a NUL
+    std::optional<std::string> dir;    // the directory of the file holding it (its_dir_of)
+    std::string origin;                // "dir/image.its:12"
+};
+
+// A source file and its rewritten copy, for mapping dtc's messages back.
+struct its_copy {
+    std::string original;
+    std::string rewritten;
+};
+
+// Rewrites a source file and, recursively, the files it /include/s into
+// `temp`, recording the /incbin/ directives in the order they are met.
+// Errors are thrown about `subject` (the .its as given).
+class its_rewriter {
+public:
+    its_rewriter(const its_temp_dir& temp, std::string subject, std::vector<std::string> include_dirs,
+                 bool search_current_directory)
+        : temp_(temp),
+          subject_(std::move(subject)),
+          include_dirs_(std::move(include_dirs)),
+          search_current_directory_(search_current_directory) {}
+
+    // Rewrites `path` (and what it includes); returns the rewritten copy's path.
+    std::string rewrite(const std::string& path) {
+        chain_.clear();
+        return rewrite_file(path);
+    }
+
+    const std::vector<its_incbin_directive>& incbins() const noexcept { return incbins_; }
+    const std::vector<its_copy>& copies() const noexcept { return copies_; }
+
+private:
+    struct file_id {
+        dev_t dev;
+        ino_t ino;
+        std::string path;
+    };
+
+    std::string rewrite_file(const std::string& path) {
+        const std::string text = read_file_bounded(path, its_max_source_size, "device tree source");
+        const std::string out_path = temp_ / ("src-" + std::to_string(copies_.size()) + ".dts");
+        copies_.push_back({path, out_path});
+
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) throw_os_error(errno, path, "cannot stat");
+        for (const auto& f : chain_)
+            if (f.dev == st.st_dev && f.ino == st.st_ino) {
+                std::string cycle;
+                for (const auto& g : chain_) cycle += g.path + " -> ";
+                throw error(errc::invalid_input, subject_, "/include/ cycle: " + cycle + path);
+            }
+        if (static_cast<int>(chain_.size()) >= its_max_include_depth)
+            throw error(errc::invalid_input, subject_,
+                        path + ": /include/ nested more than " + std::to_string(its_max_include_depth) + " deep");
+        chain_.push_back({st.st_dev, st.st_ino, path});
+
+        const std::string rewritten = rewrite_text(text, path);
+        chain_.pop_back();
+
+        unique_fd fd(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (!fd) throw_os_error(errno, out_path, "cannot write");
+        write_all(fd.get(), rewritten.data(), rewritten.size(), out_path);
+        return out_path;
+    }
+
+    // The lexer. `at` walks `text`; what is not a directive is copied.
+    std::string rewrite_text(const std::string& text, const std::string& path) {
+        std::string out;
+        out.reserve(text.size() + 256);
+        const std::size_t n = text.size();
+        std::size_t at = 0;
+        while (at < n) {
+            std::size_t end = skip_comment(text, at);
+            if (end == at) end = skip_string(text, at);
+            if (end == at) end = skip_char_literal(text, at);
+            if (end == at) end = skip_path_ref(text, at);
+            if (end != at) {
+                out.append(text, at, end - at);
+                at = end;
+            } else if (text.compare(at, 8, "/incbin/") == 0) {
+                at = incbin(text, at, path, out);
+            } else if (text.compare(at, 9, "/include/") == 0) {
+                at = include(text, at, path, out);
+            } else {
+                out += text[at++];
+            }
+        }
+        return out;
+    }
+
+    // The end of a comment at `at`: dtc's COMMENT "/*" ... "*/" or
+    // LINECOMMENT "//" to and including a newline; `at` when there is none.
+    static std::size_t skip_comment(const std::string& text, std::size_t at) {
+        if (text.compare(at, 2, "/*") == 0) {
+            const auto close = text.find("*/", at + 2);
+            return close == std::string::npos ? at : close + 2;
+        }
+        if (text.compare(at, 2, "//") == 0) {
+            const auto newline = text.find('\n', at + 2);
+            return newline == std::string::npos ? at : newline + 1;
+        }
+        return at;
+    }
+
+    // dtc's STRING \"([^\\"]|\\.)*\" ('.' is not a newline).
+    static std::size_t skip_string(const std::string& text, std::size_t at) {
+        if (at >= text.size() || text[at] != '"') return at;
+        for (std::size_t i = at + 1; i < text.size(); ++i) {
+            if (text[i] == '"') return i + 1;
+            if (text[i] == '\\') {
+                if (i + 1 == text.size() || text[i + 1] == '\n') return at;
+                ++i;
+            }
+        }
+        return at;
+    }
+
+    // dtc's CHAR_LITERAL '([^']|\\')*', matched as flex does, longest
+    // first: every quote inside must follow a backslash.
+    static std::size_t skip_char_literal(const std::string& text, std::size_t at) {
+        if (at >= text.size() || text[at] != '\'') return at;
+        std::size_t end = at;
+        for (std::size_t i = at + 1; i < text.size(); ++i) {
+            if (text[i] != '\'') continue;
+            end = i + 1;
+            if (!(i > at + 1 && text[i - 1] == '\\')) break;
+        }
+        return end;
+    }
+
+    // dtc's path reference "&{/"{PATHCHAR}*"}", which may hold "/*" or "//".
+    static std::size_t skip_path_ref(const std::string& text, std::size_t at) {
+        if (text.compare(at, 3, "&{/") != 0) return at;
+        static constexpr std::string_view pathchar =
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,._+*#?@-/";
+        std::size_t i = at + 3;
+        while (i < text.size() && pathchar.find(text[i]) != std::string_view::npos) ++i;
+        return i < text.size() && text[i] == '}' ? i + 1 : at;
+    }
+
+    // Whitespace and comments, as dtc skips them between tokens.
+    static std::size_t skip_blank(const std::string& text, std::size_t at) {
+        for (;;) {
+            if (at < text.size() && std::strchr(" \t\n\v\f\r", text[at]) && text[at] != '\0') {
+                ++at;
+                continue;
+            }
+            const std::size_t end = skip_comment(text, at);
+            if (end == at) return at;
+            at = end;
+        }
+    }
+
+    // dtc's integer_prim: a literal ([0-9]+|0[xX][0-9a-fA-F]+)(U|L|UL|LL|ULL)?,
+    // a character literal or '(' integer_expr ')'; its end, or `at`.
+    static std::size_t skip_integer_prim(const std::string& text, std::size_t at) {
+        const auto digit = [&](std::size_t i, bool hex) {
+            if (i >= text.size()) return false;
+            const char c = text[i];
+            return (c >= '0' && c <= '9') || (hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+        };
+        if (at >= text.size()) return at;
+        if (text[at] == '\'') return skip_char_literal(text, at);
+        if (text[at] == '(') {
+            int depth = 0;
+            std::size_t i = at;
+            while (i < text.size()) {
+                std::size_t end = skip_comment(text, i);
+                if (end == i) end = skip_char_literal(text, i);
+                if (end != i) {
+                    i = end;
+                    continue;
+                }
+                if (text[i] == '"') return at;  // not in an expression
+                if (text[i] == '(') ++depth;
+                if (text[i] == ')' && --depth == 0) return i + 1;
+                ++i;
+            }
+            return at;
+        }
+        if (!digit(at, false)) return at;
+        std::size_t i = at;
+        const bool hex = text[at] == '0' && at + 1 < text.size() && (text[at + 1] == 'x' || text[at + 1] == 'X');
+        if (hex && digit(at + 2, true)) {
+            i = at + 2;
+            while (digit(i, true)) ++i;
+        } else {
+            while (digit(i, false)) ++i;
+        }
+        for (const char* suffix : {"ULL", "UL", "LL", "U", "L"})
+            if (text.compare(i, std::strlen(suffix), suffix) == 0) return i + std::strlen(suffix);
+        return i;
+    }
+
+    static std::size_t count_newlines(const std::string& text, std::size_t from, std::size_t to) {
+        return static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(from),
+                                                   text.begin() + static_cast<std::ptrdiff_t>(to), '\n'));
+    }
+
+    // Pads `replacement` with newlines to as many as text[from, to) holds.
+    static void append_keeping_lines(std::string& out, std::string replacement, const std::string& text,
+                                     std::size_t from, std::size_t to) {
+        const std::size_t want = count_newlines(text, from, to);
+        const std::size_t have = count_newlines(replacement, 0, replacement.size());
+        if (want > have) replacement.append(want - have, '\n');
+        out += replacement;
+    }
+
+    std::string origin(const std::string& text, std::size_t at, const std::string& path) const {
+        return path + ":" + std::to_string(1 + count_newlines(text, 0, at));
+    }
+
+    // /incbin/ at `at`: appends the marker, returns where the directive ends.
+    std::size_t incbin(const std::string& text, std::size_t at, const std::string& path, std::string& out) {
+        const auto fail = [&]() -> std::size_t {
+            throw error(errc::invalid_input, subject_,
+                        origin(text, at, path) +
+                            ": /incbin/ not understood: expected /incbin/(\"file\") or /incbin/(\"file\", "
+                            "offset, length)");
+        };
+        std::size_t i = skip_blank(text, at + 8);
+        if (i >= text.size() || text[i] != '(') return fail();
+        i = skip_blank(text, i + 1);
+        const std::size_t literal_end = skip_string(text, i);
+        if (literal_end == i) return fail();
+        const std::string literal = text.substr(i, literal_end - i);
+        i = skip_blank(text, literal_end);
+        std::string range = "0 0xffffffffffffffff";
+        if (i < text.size() && text[i] == ',') {
+            std::string parts[2];
+            for (int k = 0; k < 2; ++k) {
+                i = skip_blank(text, i + (k == 0 ? 1 : 0));
+                const std::size_t end = skip_integer_prim(text, i);
+                if (end == i) return fail();
+                parts[k] = text.substr(i, end - i);
+                i = skip_blank(text, end);
+                if (k == 0) {
+                    if (i >= text.size() || text[i] != ',') return fail();
+                    ++i;
+                }
+            }
+            range = parts[0] + " " + parts[1];
+        }
+        if (i >= text.size() || text[i] != ')') return fail();
+        const std::size_t end = i + 1;
+
+        its_incbin_directive d;
+        d.written = literal.substr(1, literal.size() - 2);
+        d.bytes = its_unescape(d.written);
+        d.path = d.bytes.substr(0, d.bytes.find('\0'));
+        d.dir = its_dir_of(path);
+        d.origin = origin(text, at, path);
+        const std::size_t index = incbins_.size();
+        incbins_.push_back(std::move(d));
+
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string marker = "[";
+        for (const unsigned char b : its_marker_magic) {
+            marker += digits[b >> 4];
+            marker += digits[b & 15];
+        }
+        marker += "], /bits/ 32 <" + std::to_string(index) + ">, " + literal + ", /bits/ 64 <" + range + ">";
+        append_keeping_lines(out, std::move(marker), text, at, end);
+        return end;
+    }
+
+    // /include/ at `at`: dtc's "/include/"{WS}*{STRING}, whose name is taken
+    // raw (no escapes). Anything else is left for dtc to refuse.
+    std::size_t include(const std::string& text, std::size_t at, const std::string& path, std::string& out) {
+        std::size_t i = at + 9;
+        while (i < text.size() && std::strchr(" \t\n\v\f\r", text[i]) && text[i] != '\0') ++i;
+        const std::size_t end = skip_string(text, i);
+        if (end == i) {
+            out += text[at];
+            return at + 1;
+        }
+        const std::string name = text.substr(i + 1, end - i - 2);
+        const its_resolved found = its_resolve(name, its_dir_of(path), include_dirs_, search_current_directory_);
+        if (found.error != 0)
+            throw_os_error(found.error, subject_, origin(text, at, path) + ": /include/ \"" + name + "\"");
+        const std::string copy = rewrite_file(found.path);
+        // The copies share one directory, which dtc searches first: the
+        // copy's own name needs no escaping, whatever the directory's path
+        // holds (dtc takes an /include/ name raw, so a '"' or '\' in it
+        // could not be written).
+        const std::string copy_name = copy.substr(copy.rfind('/') + 1);
+        append_keeping_lines(out, "/include/ \"" + copy_name + "\"", text, at, end);
+        return end;
+    }
+
+    const its_temp_dir& temp_;
+    std::string subject_;
+    std::vector<std::string> include_dirs_;
+    bool search_current_directory_;
+    std::vector<file_id> chain_;
+    std::vector<its_incbin_directive> incbins_;
+    std::vector<its_copy> copies_;
+};
+
+// A property value cut at its markers.
+struct its_marker {
+    std::uint32_t index = 0;  // N: its_rewriter::incbins()[N]
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;  // all ones: to the end of the file
+};
+struct its_value_part {
+    std::string bytes;                // literal bytes, when `marker` is empty
+    std::optional<its_marker> marker;
+};
+
+// Whether `value` holds a marker.
+inline bool its_has_marker(const char* value, std::size_t size) {
+    const auto* magic = reinterpret_cast<const char*>(its_marker_magic);
+    return std::search(value, value + size, magic, magic + sizeof its_marker_magic) != value + size;
+}
+
+// Cuts `value` into literal bytes and markers: magic, N (be32), the path
+// literal's bytes as dtc compiled them with a NUL (compared with the
+// directive's, which may itself hold a NUL), OFF and LEN (be64). Returns an
+// empty string on success, else what is wrong.
+inline std::string its_decode_markers(const char* value, std::size_t size,
+                                      const std::vector<its_incbin_directive>& directives,
+                                      std::vector<its_value_part>& parts) {
+    const auto* magic = reinterpret_cast<const char*>(its_marker_magic);
+    const auto be = [&](std::size_t at, std::size_t bytes) {
+        std::uint64_t v = 0;
+        for (std::size_t k = 0; k < bytes; ++k) v = (v << 8) | static_cast<unsigned char>(value[at + k]);
+        return v;
+    };
+    std::size_t at = 0;
+    while (at < size) {
+        const char* found = std::search(value + at, value + size, magic, magic + sizeof its_marker_magic);
+        const auto start = static_cast<std::size_t>(found - value);
+        if (start > at) parts.push_back({std::string(value + at, start - at), std::nullopt});
+        if (start == size) break;
+        std::size_t i = start + sizeof its_marker_magic;
+        if (size - i < 4) return "a truncated /incbin/ marker";
+        its_marker m;
+        m.index = static_cast<std::uint32_t>(be(i, 4));
+        i += 4;
+        if (m.index >= directives.size()) return "an /incbin/ marker with an unknown index " + std::to_string(m.index);
+        const std::string& bytes = directives[m.index].bytes;
+        if (size - i < bytes.size() + 1 + 16 || std::memcmp(value + i, bytes.data(), bytes.size()) != 0 ||
+            value[i + bytes.size()] != '\0')
+            return "an /incbin/ marker that does not match its directive at " + directives[m.index].origin;
+        i += bytes.size() + 1;
+        m.offset = be(i, 8);
+        m.length = be(i + 8, 8);
+        i += 16;
+        parts.push_back({std::string(), m});
+        at = i;
+    }
+    return {};
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/its/rewrite.hpp> ----
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+extern char** environ;
+
+namespace fitstream {
+namespace its {
+
+/// One `/incbin/("path"[, offset, length])`: a range of a file.
+struct incbin {
+    std::string path;         ///< the file, resolved as dtc resolves it (openable as is)
+    std::string written;      ///< the path as the source wrote it, for messages
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;  ///< bytes from `offset`: the rest of the file when not given
+    std::string origin;       ///< where the directive is: "dir/image.its:12"
+};
+
+/// A piece of a property value: literal bytes from the source, or an /incbin/.
+struct value_piece {
+    std::vector<char> bytes;     ///< literal bytes (empty when `file` is set)
+    std::optional<incbin> file;  ///< a file range
+};
+
+/// A property whose value holds at least one /incbin/. Its value in
+/// compiled_source::blob is empty (the property keeps its place); the
+/// pieces say what it is, in order.
+struct payload_property {
+    std::string node;      ///< the node's path ("/images/kernel")
+    std::string property;  ///< the property's name ("data")
+    std::vector<value_piece> pieces;
+};
+
+/// An image tree source compiled by dtc, its /incbin/ payloads unread.
+struct compiled_source {
+    std::string path;                        ///< the .its as given
+    std::vector<char> blob;                  ///< dtc's output (see payload_property)
+    std::vector<payload_property> payloads;  ///< in the blob's node order
+};
+
+/// How compile_its() finds files and dtc.
+struct compile_options {
+    /// Searched, in order, after the directory of the file holding an
+    /// `/include/` or `/incbin/` (dtc's `-i`; mkimage's `-D "-i DIR"`).
+    std::vector<std::string> include_dirs;
+    /// Searched last (fitpack: the current directory). dtc itself does not.
+    bool search_current_directory = true;
+    /// The dtc program, found on PATH unless it holds a slash.
+    std::string dtc = "dtc";
+};
+
+}  // namespace its
+
+namespace detail {
+
+// What dtc said and how it ended.
+struct its_dtc_result {
+    int status = 0;  // exit status, or 128 + signal number
+    bool signalled = false;
+    std::string err;  // the start of its standard error
+};
+
+// Runs `argv` (argv[0] found on PATH unless it holds a slash) with no shell,
+// standard input and output /dev/null, standard error into `err_path`.
+// @throws the OS error when it cannot be started (ENOENT: no such program).
+inline its_dtc_result its_run_dtc(const std::vector<std::string>& argv, const std::string& err_path) {
+    posix_spawn_file_actions_t actions;
+    if (const int rc = ::posix_spawn_file_actions_init(&actions)) throw_os_error(rc, argv.at(0), "cannot run");
+    struct cleanup {
+        posix_spawn_file_actions_t* a;
+        ~cleanup() { ::posix_spawn_file_actions_destroy(a); }
+    } destroy{&actions};
+    int rc = ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (!rc) rc = ::posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    if (!rc) rc = ::posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (rc) throw_os_error(rc, argv.at(0), "cannot run");
+    std::vector<std::string> args = argv;
+    std::vector<char*> argp;
+    for (auto& a : args) argp.push_back(a.data());
+    argp.push_back(nullptr);
+    pid_t pid = 0;
+    rc = ::posix_spawnp(&pid, argp[0], &actions, nullptr, argp.data(), environ);
+    if (rc) throw_os_error(rc, argv.at(0), "cannot run");
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) throw_os_error(errno, argv.at(0), "cannot wait for");
+
+    its_dtc_result result;
+    result.signalled = WIFSIGNALED(status);
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    // dtc's first error comes early; a flood of warnings is not kept.
+    const int fd = ::open(err_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        const unique_fd owned(fd);
+        result.err.resize(64 * 1024);
+        result.err.resize(read_up_to(fd, result.err.data(), result.err.size(), err_path));
+    }
+    return result;
+}
+
+// The first line of dtc's standard error that says what failed ("Error:
+// ...", "Lexical error: ...", "...: ERROR (check): ...", "FATAL ERROR: ...";
+// else the first line), with the rewritten copies' paths replaced by the
+// user's files' paths.
+inline std::string its_dtc_message(const std::string& err, const std::vector<its_copy>& copies) {
+    std::string first, chosen;
+    std::size_t at = 0;
+    while (at < err.size() && chosen.empty()) {
+        auto end = err.find('\n', at);
+        if (end == std::string::npos) end = err.size();
+        const std::string line = err.substr(at, end - at);
+        at = end + 1;
+        if (line.empty()) continue;
+        if (first.empty()) first = line;
+        for (const char* start : {"Error:", "Lexical error:", "FATAL ERROR:", "ERROR:"})
+            if (line.compare(0, std::strlen(start), start) == 0) chosen = line;
+        if (line.find(": ERROR (") != std::string::npos) chosen = line;  // a failed check
+    }
+    std::string message = chosen.empty() ? first : chosen;
+    // Longest first, so that no path is replaced inside a longer one.
+    std::vector<its_copy> by_length = copies;
+    std::sort(by_length.begin(), by_length.end(),
+              [](const its_copy& a, const its_copy& b) { return a.rewritten.size() > b.rewritten.size(); });
+    for (const auto& c : by_length)
+        for (auto pos = message.find(c.rewritten); pos != std::string::npos;
+             pos = message.find(c.rewritten, pos + c.original.size()))
+            message.replace(pos, c.rewritten.size(), c.original);
+    return message;
+}
+
+}  // namespace detail
+
+namespace its {
+
+/// Compiles the image tree source at `path` with dtc, without reading a
+/// byte of any `/incbin/` file.
+///
+/// Every `/incbin/("file"[, offset, length])` becomes a payload_property
+/// piece: a range of a file, resolved as dtc resolves it (the directory of
+/// the file holding the directive, then `options.include_dirs` in order,
+/// then the current directory when `options.search_current_directory`),
+/// checked with stat() only. The property's value in the blob is empty.
+/// `/include/`d files are compiled the same way, recursively. Temporary
+/// files (rewritten copies of the sources, dtc's output) are made in a
+/// directory under $TMPDIR (or /tmp), removed before this returns or throws.
+///
+/// Unlike dtc, which reads what there is, an offset or length that goes
+/// beyond the end of its file is refused.
+///
+/// @param path    the .its; messages name it as given
+/// @param options where files and dtc are found
+/// @returns the compiled blob and its payloads, in node order
+/// @throws fitstream::error:
+///   - errc::invalid_input: dtc refused the source (the reason is dtc's
+///     first error line, e.g. "Error: dir/image.its:12.5-6 syntax error",
+///     naming the user's files); an /incbin/ the front end cannot parse;
+///     an /include/ cycle or nesting deeper than 64; an /incbin/ file that
+///     is not a regular file, or a range beyond its end
+///     ("/images/kernel: data: /incbin/(\"Image\") at image.its:12: ...");
+///   - the OS error: the .its or an /include/d file cannot be read or
+///     found; an /incbin/ file is missing (ENOENT, worded as above); dtc
+///     cannot be run (ENOENT: dtc is not installed; Debian's package is
+///     device-tree-compiler);
+///   - a libfdt error when dtc's output is not a valid blob.
+///
+/// @code
+/// fitstream::its::compile_options options;
+/// options.include_dirs = {"board/common"};
+/// auto its = fitstream::its::compile_its("board/image.its", options);
+/// @endcode
+inline compiled_source compile_its(const std::string& path, const compile_options& options = {}) {
+    const detail::its_temp_dir temp;
+    detail::its_rewriter rewriter(temp, path, options.include_dirs, options.search_current_directory);
+    const std::string main_copy = rewriter.rewrite(path);
+    const auto& directives = rewriter.incbins();
+
+    // dtc: the blob, or its first error about the user's own files.
+    const std::string out_path = temp / "out.dtb";
+    detail::its_dtc_result dtc;
+    try {
+        dtc = detail::its_run_dtc({options.dtc, "-I", "dts", "-O", "dtb", "-o", out_path, main_copy}, temp / "dtc.err");
+    } catch (const error& e) {
+        if (e.code() == std::errc::no_such_file_or_directory)
+            throw error(e.code(), options.dtc,
+                        "cannot run; compiling an image tree source needs dtc (Debian package device-tree-compiler)");
+        throw;
+    }
+    if (dtc.status != 0) {
+        std::string message = detail::its_dtc_message(dtc.err, rewriter.copies());
+        if (dtc.signalled)
+            message = "dtc killed by signal " + std::to_string(dtc.status - 128) +
+                      (message.empty() ? "" : ": " + message);
+        if (message.empty()) message = "dtc failed with exit status " + std::to_string(dtc.status);
+        throw error(errc::invalid_input, path, message);
+    }
+    const std::string bytes = detail::read_file_bounded(out_path, 256u << 20, "devicetree blob from dtc");
+    std::vector<std::uint64_t> aligned((bytes.size() + 7) / 8 + 1);
+    std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    const void* fdt = aligned.data();
+    detail::fdt_check(detail::check_fdt(fdt, bytes.size()), path, "dtc's output");
+
+    compiled_source result;
+    result.path = path;
+    std::vector<int> payload_nodes;  // the node offset of each payload, for emptying its value
+    std::vector<std::string> node_paths;
+    int depth = 0;
+    int node = 0;
+    // Depth-first, in blob order; past the root's end the depth is -1.
+    for (; node >= 0 && depth >= 0; node = fdt_next_node(fdt, node, &depth)) {
+        const char* name = fdt_get_name(fdt, node, nullptr);
+        if (!name) detail::fdt_check(-FDT_ERR_BADSTRUCTURE, path, "dtc's output");
+        node_paths.resize(static_cast<std::size_t>(depth) + 1);
+        node_paths[static_cast<std::size_t>(depth)] =
+            depth == 0 ? "/" : (depth == 1 ? "" : node_paths[static_cast<std::size_t>(depth) - 1]) + "/" + name;
+        const std::string& node_path = node_paths[static_cast<std::size_t>(depth)];
+        int prop = 0;
+        fdt_for_each_property_offset(prop, fdt, node) {
+            const char* prop_name = nullptr;
+            int len = 0;
+            const auto* value = static_cast<const char*>(fdt_getprop_by_offset(fdt, prop, &prop_name, &len));
+            if (!value || !prop_name) detail::fdt_check(len < 0 ? len : -FDT_ERR_BADSTRUCTURE, path, "dtc's output");
+            if (!detail::its_has_marker(value, static_cast<std::size_t>(len))) continue;
+
+            const std::string where = node_path + ": " + prop_name;
+            std::vector<detail::its_value_part> parts;
+            const std::string bad = detail::its_decode_markers(value, static_cast<std::size_t>(len), directives, parts);
+            if (!bad.empty()) throw error(errc::invalid_input, path, where + ": " + bad);
+
+            payload_property payload{node_path, prop_name, {}};
+            for (auto& part : parts) {
+                value_piece piece;
+                if (!part.marker) {
+                    piece.bytes.assign(part.bytes.begin(), part.bytes.end());
+                    payload.pieces.push_back(std::move(piece));
+                    continue;
+                }
+                const auto& d = directives[part.marker->index];
+                const std::string what = where + ": /incbin/(\"" + d.written + "\") at " + d.origin;
+                const detail::its_resolved found =
+                    detail::its_resolve(d.path, d.dir, options.include_dirs, options.search_current_directory);
+                if (found.error) detail::throw_os_error(found.error, path, what);
+                struct stat st {};
+                if (::stat(found.path.c_str(), &st) != 0) detail::throw_os_error(errno, path, what);
+                if (!S_ISREG(st.st_mode)) throw error(errc::invalid_input, path, what + ": not a regular file");
+                const auto size = static_cast<std::uint64_t>(st.st_size);
+                const std::uint64_t offset = part.marker->offset;
+                const bool to_end = part.marker->length == ~std::uint64_t{0};
+                if (offset > size || (!to_end && part.marker->length > size - offset))
+                    throw error(errc::invalid_input, path,
+                                what + ": offset " + std::to_string(offset) +
+                                    (to_end ? "" : " + length " + std::to_string(part.marker->length)) +
+                                    " is beyond the end of " + found.path + " (" + std::to_string(size) + " bytes)");
+                incbin file;
+                file.path = found.path;
+                file.written = d.written;
+                file.offset = offset;
+                file.length = to_end ? size - offset : part.marker->length;
+                file.origin = d.origin;
+                piece.file = std::move(file);
+                payload.pieces.push_back(std::move(piece));
+            }
+            result.payloads.push_back(std::move(payload));
+            payload_nodes.push_back(node);
+        }
+        if (prop != -FDT_ERR_NOTFOUND) detail::fdt_check(prop, path, "dtc's output");
+    }
+    if (node < 0 && node != -FDT_ERR_NOTFOUND) detail::fdt_check(node, path, "dtc's output");
+
+    // Empty each payload property in place, last first: a property made
+    // shorter moves only what follows it, so earlier node offsets hold.
+    const int size = static_cast<int>(fdt_totalsize(fdt));
+    std::vector<std::uint64_t> edited((static_cast<std::size_t>(size) + 7) / 8);
+    detail::fdt_check(fdt_open_into(fdt, edited.data(), size), path, "dtc's output");
+    for (std::size_t i = result.payloads.size(); i-- > 0;)
+        detail::fdt_check(fdt_setprop(edited.data(), payload_nodes[i], result.payloads[i].property.c_str(), "", 0),
+                          path, "emptying a payload property");
+    detail::fdt_check(fdt_pack(edited.data()), path, "dtc's output");
+    const auto* packed = reinterpret_cast<const char*>(edited.data());
+    result.blob.assign(packed, packed + fdt_totalsize(edited.data()));
+    return result;
+}
+
+}  // namespace its
+}  // namespace fitstream
+// ---- end <fitstream/its/source.hpp> ----
+// ---- begin <fitstream/its/options.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// How an image tree source becomes a FIT: the choices `mkimage -f` takes
+/// on its command line (timestamp, keys, `-K`, `-r`, `-c`, `-o`), and the
+/// checks and compression fitstream adds.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace fitstream {
+namespace its {
+
+/// The options of write_its() besides the layout (which write_options
+/// carries: embedded or external data, `-B` alignment, `-p` position).
+struct build_options {
+    /// The root `timestamp` and every new signature's `timestamp`, as
+    /// mkimage writes them; empty: the current time.
+    std::optional<std::uint32_t> timestamp;
+
+    /// Signing, as mkimage: with a key directory (`-k`) or a key file (`-G`)
+    /// every `signature-N` node of the source is signed, images' and
+    /// configurations'; without either, signature nodes are left as written.
+    std::string key_dir;
+    std::string key_file;
+    /// `-o`: the `algo` every signature is made with and written as,
+    /// overriding the nodes' own; empty keeps theirs.
+    std::string algo;
+    /// `-c`: the `comment` of every new signature.
+    std::string comment;
+    /// `signer-name` and `signer-version` of new signatures (mkimage writes
+    /// its own name and U-Boot's version); empty version: fitstream's.
+    std::string signer_name = "fitstream";
+    std::string signer_version;
+    /// `-r`: keys written to the key DTB are marked required (`required =
+    /// "conf"` or `"image"`, as the signature they made).
+    bool require_keys = false;
+
+    /// Compresses an image whose node declares a codec and whose payload is
+    /// plain data, in the container U-Boot decodes for that name (a source
+    /// can then point at a plain Image and ship a gzip kernel). An image
+    /// whose payload already matches is stored as is.
+    bool compress_images = false;
+    /// Stores a payload whose bytes do not match its node's `compression`
+    /// anyway (U-Boot will fail to decompress it); by default that is an error.
+    bool allow_compression_mismatch = false;
+    /// Bytes of `/incbin/` data read into memory where a payload cannot be
+    /// streamed (a property other than an image's `data`, or a value that
+    /// mixes literal bytes and files); more is an error.
+    std::uint64_t max_inline_payload = 64u << 20;
+};
+
+}  // namespace its
+}  // namespace fitstream
+// ---- end <fitstream/its/options.hpp> ----
+// ---- begin <fitstream/its/checks.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// What mkimage lets through and U-Boot then refuses, caught while an image
+/// tree source is built: payload bytes that are not in the container their
+/// node's `compression` names, node names with '@', configurations naming
+/// images that do not exist, a `default` naming no configuration, `load`
+/// and `entry` values whose size does not match `#address-cells`.
+///
+/// @code
+/// fitstream::its::check_tree(blob.data(), "image.its");  // throws on the first problem
+/// auto what = fitstream::its::identify_payload(first_bytes);   // "gzip", "xz", ...
+/// @endcode
+
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+inline std::string fdt_node_path(const void* fdt, int node) {
+    char path[4096];
+    if (fdt_get_path(fdt, node, path, sizeof path) < 0) return "?";
+    return path;
+}
+
+// The strings of a string-list property (empty when absent).
+inline std::vector<std::string> fdt_string_list(const void* fdt, int node, const char* name) {
+    std::vector<std::string> out;
+    int len = 0;
+    const char* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
+    if (!p || len <= 0) return out;
+    const char* end = p + len;
+    while (p < end) {
+        const char* nul = static_cast<const char*>(std::memchr(p, '\0', static_cast<std::size_t>(end - p)));
+        if (!nul) nul = end;
+        out.emplace_back(p, nul);
+        p = nul + 1;
+    }
+    return out;
+}
+
+}  // namespace detail
+
+namespace its {
+
+/// How many leading bytes identify_payload() looks at.
+inline constexpr std::size_t payload_head_size = 64;
+
+/// What a payload's first bytes say it is: the FIT compression name of the
+/// container U-Boot decodes for it ("gzip", "bzip2", "lzma", "lzo", "lz4",
+/// "zstd"), another known format ("xz", "zlib", "lz4-legacy", "fdt",
+/// "arm64-image", "elf"), or "" when the bytes are in no format fitstream
+/// recognises (plain data).
+inline std::string identify_payload(const std::uint8_t* head, std::size_t size) {
+    const auto starts = [&](std::initializer_list<std::uint8_t> magic) {
+        if (size < magic.size()) return false;
+        return std::equal(magic.begin(), magic.end(), head);
+    };
+    if (starts({0x1f, 0x8b})) return "gzip";
+    if (starts({0xfd, '7', 'z', 'X', 'Z', 0x00})) return "xz";
+    if (starts({'B', 'Z', 'h'}) && size > 3 && head[3] >= '1' && head[3] <= '9') return "bzip2";
+    if (starts({0x89, 'L', 'Z', 'O', 0x00, 0x0d, 0x0a, 0x1a, 0x0a})) return "lzo";
+    if (starts({0x04, 0x22, 0x4d, 0x18})) return "lz4";
+    if (starts({0x02, 0x21, 0x4c, 0x18})) return "lz4-legacy";
+    if (starts({0x28, 0xb5, 0x2f, 0xfd})) return "zstd";
+    if (starts({0xd0, 0x0d, 0xfe, 0xed})) return "fdt";
+    if (starts({0x7f, 'E', 'L', 'F'})) return "elf";
+    if (size >= 0x3c && std::memcmp(head + 0x38, "ARM\x64", 4) == 0) return "arm64-image";
+    // LZMA_Alone (what U-Boot's lzma means): a properties byte below 225
+    // and a dictionary size xz --format=lzma writes, 2^n or 2^n + 2^(n-1).
+    if (size >= 13 && head[0] < 225) {
+        const std::uint32_t dict = static_cast<std::uint32_t>(head[1]) | static_cast<std::uint32_t>(head[2]) << 8 |
+                                   static_cast<std::uint32_t>(head[3]) << 16 |
+                                   static_cast<std::uint32_t>(head[4]) << 24;
+        const auto power_of_two = [](std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; };
+        if (dict >= 4096 && (power_of_two(dict) || (dict % 3 == 0 && power_of_two(dict / 3 * 2)))) return "lzma";
+    }
+    // zlib: CM 8, a window of at most 32 KiB, and a header check that holds.
+    if (size >= 2 && (head[0] & 0x0f) == 8 && (head[0] >> 4) <= 7 && ((head[0] << 8) | head[1]) % 31 == 0)
+        return "zlib";
+    return "";
+}
+
+/// A reader's words for what identify_payload() returned.
+inline std::string describe_payload(const std::string& kind) {
+    if (kind.empty()) return "not in a compressed format U-Boot decodes (plain data)";
+    if (kind == "xz") return "an xz stream (U-Boot's lzma is LZMA_Alone, as xz --format=lzma writes)";
+    if (kind == "zlib") return "a raw zlib stream (U-Boot's gzip needs the gzip header, as gzip -n writes)";
+    if (kind == "lz4-legacy") return "an lz4 legacy frame (U-Boot's lz4 needs the lz4 frame format)";
+    if (kind == "fdt") return "an uncompressed devicetree blob";
+    if (kind == "arm64-image") return "an uncompressed arm64 kernel Image";
+    if (kind == "elf") return "an ELF file";
+    return kind + " data";
+}
+
+/// True when a payload identified as `kind` is stored correctly under
+/// `compression` ("none" takes anything: a ramdisk may be compressed for
+/// the kernel to unpack).
+inline bool payload_matches(const std::string& compression, const std::string& kind) {
+    return compression == "none" || compression == kind;
+}
+
+/// True when `kind` is a compressed container of any sort (so compressing
+/// it again would be a mistake).
+inline bool payload_is_compressed(const std::string& kind) {
+    return kind == "gzip" || kind == "xz" || kind == "bzip2" || kind == "lzo" || kind == "lz4" ||
+           kind == "lz4-legacy" || kind == "zstd" || kind == "lzma" || kind == "zlib";
+}
+
+
+/// The configuration properties that name images (U-Boot's FIT_*_PROP).
+inline constexpr std::array<const char*, 8> image_reference_properties = {
+    "kernel", "fdt", "ramdisk", "loadables", "fpga", "setup", "firmware", "script"};
+
+/// Checks the tree of a compiled image tree source (see the file comment).
+/// `source` names the .its in messages; the subject of an error is the
+/// node's path.
+/// @throws fitstream::error (errc::invalid_argument) on the first problem.
+inline void check_tree(const void* fdt, const std::string& source) {
+    const auto fail = [&](const std::string& subject, const std::string& reason) {
+        return error(errc::invalid_argument, source + ": " + subject, reason);
+    };
+    // '@' anywhere: U-Boot's fit_check_format refuses a FIT with a unit
+    // address in a node name before it checks a signature (CVE-2021-27138).
+    for (int node = 0, depth = 0; node >= 0; node = fdt_next_node(fdt, node, &depth)) {
+        const char* name = fdt_get_name(fdt, node, nullptr);
+        if (name && std::strchr(name, '@'))
+            throw fail(fitstream::detail::fdt_node_path(fdt, node),
+                       "node name contains '@', which U-Boot refuses when it checks signatures");
+    }
+    const int images = fdt_path_offset(fdt, "/images");
+    if (images < 0) throw fail("/images", "the source has no /images node");
+    std::unordered_set<std::string> image_names;
+    int address_cells = 0;
+    int len = 0;
+    if (const void* cells = fdt_getprop(fdt, 0, "#address-cells", &len)) {
+        if (len != 4) throw fail("/#address-cells", "must be one cell");
+        address_cells = static_cast<int>(fdt32_ld(static_cast<const fdt32_t*>(cells)));
+        if (address_cells != 1 && address_cells != 2) throw fail("/#address-cells", "must be 1 or 2");
+    }
+    int image;
+    fdt_for_each_subnode(image, fdt, images) {
+        const std::string path = fitstream::detail::fdt_node_path(fdt, image);
+        image_names.insert(fdt_get_name(fdt, image, nullptr));
+        for (const char* prop : {"load", "entry"}) {
+            if (!fdt_getprop(fdt, image, prop, &len)) continue;
+            const int cells = len / 4;
+            if (len % 4 != 0 || cells < 1 || cells > 2 || (address_cells != 0 && cells != address_cells))
+                throw fail(path, std::string(prop) + " has " + std::to_string(len) + " bytes, but " +
+                                     (address_cells != 0 ? "#address-cells is " + std::to_string(address_cells)
+                                                         : std::string("U-Boot reads one or two cells")));
+        }
+    }
+    if (image < 0 && image != -FDT_ERR_NOTFOUND) fitstream::detail::fdt_check(image, source, "/images");
+
+    const int confs = fdt_path_offset(fdt, "/configurations");
+    std::unordered_set<std::string> conf_names;
+    if (confs >= 0) {
+        int conf;
+        fdt_for_each_subnode(conf, fdt, confs) {
+            conf_names.insert(fdt_get_name(fdt, conf, nullptr));
+            const std::string path = fitstream::detail::fdt_node_path(fdt, conf);
+            for (const char* prop : image_reference_properties) {
+                for (const auto& name : fitstream::detail::fdt_string_list(fdt, conf, prop))
+                    if (!image_names.count(name))
+                        throw fail(path, std::string(prop) + " names image '" + name + "', which /images lacks");
+            }
+        }
+        const auto defaults = fitstream::detail::fdt_string_list(fdt, confs, "default");
+        if (!defaults.empty() && !conf_names.count(defaults.front()))
+            throw fail("/configurations", "default names '" + defaults.front() + "', which is not a configuration");
+    }
+}
+
+}  // namespace its
+}  // namespace fitstream
+// ---- end <fitstream/its/checks.hpp> ----
+// ---- begin <fitstream/its/writer.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Writes the FIT an image tree source describes, as `mkimage -f` would
+/// (the same nodes, properties, order and values; mkimage's -E, -B, -p, -k,
+/// -G, -K, -r, -c and -o as options), in the writer's single pass: the
+/// payloads named by `/incbin/` stream through codec and hashes on every
+/// worker, in chunks, never held whole.
+///
+/// @code
+/// auto its = fitstream::its::compile_its("image.its");
+/// fitstream::file_sink out("image.fit");
+/// fitstream::write_options write;
+/// write.layout.layout = fitstream::data_layout::external;   // mkimage -E
+/// fitstream::its::write_its(its, out, {}, write);
+/// @endcode
+
+// ---- begin <fitstream/detail/its/structure.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// The FIT structure of an image tree source, made the way mkimage makes it,
+// so that the result has the same nodes, properties, order and values:
+// mkimage (tools/fit_image.c, fit_handle_file) compiles the source with dtc
+// and then edits the blob with libfdt: the root `timestamp`; per image, in
+// order, each hash node's `value` and each image signature; then each
+// configuration signature; then, with -E, every `data` replaced by
+// `data-offset` (or `data-position`) and `data-size`. A property libfdt adds
+// goes first in its node, one it replaces keeps its place. Replaying the same
+// edits on dtc's blob, with zero placeholders where mkimage has digests,
+// sizes and signatures, gives the same tree; the writer's pipeline then
+// streams the payloads and fills the placeholders as for any FIT.
+//
+// Nothing here reads a payload, except the first bytes of each (to check
+// its container against `compression`) and /incbin/ data that cannot be
+// streamed (bounded by build_options::max_inline_payload).
+
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// A devicetree edited in place with libfdt's read-write functions, grown
+// whenever an edit needs room. Nodes are named by path: offsets move with
+// every edit.
+class fdt_editor {
+public:
+    fdt_editor(const std::vector<char>& blob, std::string subject) : subject_(std::move(subject)) {
+        resize(blob.data(), blob.size() + blob.size() / 4 + 4096);
+    }
+
+    const void* fdt() const { return buffer_.data(); }
+
+    int node(const std::string& path) const {
+        const int at = fdt_path_offset(fdt(), path.c_str());
+        fdt_check(at, subject_, path.c_str());
+        return at;
+    }
+
+    void setprop(const std::string& path, const char* name, const void* value, std::size_t size) {
+        edit([&] { return fdt_setprop(data(), node(path), name, value, static_cast<int>(size)); }, path, name);
+    }
+    void setprop_u32(const std::string& path, const char* name, std::uint32_t value) {
+        char be[4];
+        fdt32_st(be, value);
+        setprop(path, name, be, 4);
+    }
+    void setprop_string(const std::string& path, const char* name, const std::string& value) {
+        setprop(path, name, value.c_str(), value.size() + 1);
+    }
+    void setprop_zeros(const std::string& path, const char* name, std::size_t size) {
+        setprop(path, name, std::vector<char>(size, '\0').data(), size);
+    }
+    void delprop(const std::string& path, const char* name) {
+        edit([&] { return fdt_delprop(data(), node(path), name); }, path, name);
+    }
+    std::uint32_t strings_size() const { return fdt_size_dt_strings(fdt()); }
+
+    // The finished blob, packed (no free space inside).
+    std::vector<char> packed() && {
+        fdt_check(fdt_pack(data()), subject_, "fdt_pack");
+        const auto* bytes = reinterpret_cast<const char*>(buffer_.data());
+        return std::vector<char>(bytes, bytes + fdt_totalsize(fdt()));
+    }
+
+private:
+    void* data() { return buffer_.data(); }
+
+    void resize(const void* from, std::size_t size) {
+        if (size > static_cast<std::size_t>(INT32_MAX / 2))
+            throw error(errc::limit_exceeded, subject_, "FIT structure too large");
+        std::vector<std::uint64_t> bigger((size + 7) / 8);
+        fdt_check(fdt_open_into(from, bigger.data(), static_cast<int>(bigger.size() * 8)), subject_,
+                  "cannot open the compiled source");
+        buffer_.swap(bigger);
+    }
+
+    template <class Op>
+    void edit(Op&& op, const std::string& path, const char* name) {
+        for (;;) {
+            const int rc = op();
+            if (rc != -FDT_ERR_NOSPACE) {
+                fdt_check(rc, subject_, (path + "/" + name).c_str());
+                return;
+            }
+            const std::vector<std::uint64_t> old = buffer_;
+            resize(old.data(), old.size() * 8 * 2);
+        }
+    }
+
+    std::string subject_;
+    std::vector<std::uint64_t> buffer_;  // 8-byte aligned, as libfdt wants
+};
+
+// Subnode names of `path`, in order.
+inline std::vector<std::string> subnode_names(const void* fdt, int node) {
+    std::vector<std::string> out;
+    int sub;
+    fdt_for_each_subnode(sub, fdt, node) out.emplace_back(fdt_get_name(fdt, sub, nullptr));
+    return out;
+}
+
+inline bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// The bytes of a value made of literal pieces and /incbin/ ranges, read
+// whole: for the few values that cannot be streamed.
+inline std::vector<char> materialize(const its::payload_property& p, std::uint64_t& budget) {
+    std::vector<char> out;
+    for (const auto& piece : p.pieces) {
+        if (!piece.file) {
+            out.insert(out.end(), piece.bytes.begin(), piece.bytes.end());
+            continue;
+        }
+        const its::incbin& f = *piece.file;
+        if (f.length > budget)
+            throw error(errc::limit_exceeded, p.node + ": " + p.property,
+                        "/incbin/(\"" + f.written + "\") at " + f.origin +
+                            " is read into memory here (only an image's whole `data` is streamed), and " +
+                            std::to_string(f.length) + " bytes exceed the limit");
+        budget -= f.length;
+        const auto fd = open_for_reading(f.path);
+        const std::size_t at = out.size();
+        out.resize(at + static_cast<std::size_t>(f.length));
+        if (f.length) pread_exact(fd.get(), out.data() + at, static_cast<std::size_t>(f.length), f.offset, f.path);
+    }
+    return out;
+}
+
+// The first bytes of a source, to tell its format.
+inline std::vector<std::uint8_t> payload_head(const source& data) {
+    std::vector<std::uint8_t> head;
+    if (!data.is_file()) {
+        const auto n = std::min<std::size_t>(data.memory_size(), its::payload_head_size);
+        head.assign(data.data(), data.data() + n);
+        return head;
+    }
+    const auto fd = open_for_reading(data.name());
+    const std::uint64_t size = file_source_size(data, fd.get());
+    head.resize(static_cast<std::size_t>(std::min<std::uint64_t>(size, its::payload_head_size)));
+    if (!head.empty()) pread_exact(fd.get(), head.data(), head.size(), data.offset(), data.name());
+    return head;
+}
+
+// What an image tree source becomes before the payloads stream: the images
+// to stream (in /images order), the structure with its placeholders, and
+// the keys to write to a key DTB (mkimage -K).
+struct its_plan {
+    tree fit;  // images only: name, source, codec, hashes
+    structure st;
+    std::vector<key_dtb_entry> key_dtb_entries;
+};
+
+// What one image node holds, as the replay finds it.
+struct its_image_node {
+    std::string path;
+    std::vector<std::string> hash_nodes;  // hash* subnodes, in order
+    std::vector<std::string> hash_algos;
+    // image::hashes() in order: a hash node's name, or "" for a digest
+    // only an image signature needs (mkimage signs the data itself).
+    std::vector<std::string> digests;
+    std::vector<std::pair<std::string, std::size_t>> unstored;  // algo, offset in unstored_digests
+    std::size_t unstored_size = 0;
+};
+
+inline its_plan plan_its(const its::compiled_source& src, const its::build_options& options,
+                         const layout_options& layout) {
+    check_layout_options(layout);
+    const std::string& subject = src.path;
+    its::check_tree(src.blob.data(), subject);
+    fdt_editor tree_edit(src.blob, subject);
+    its_plan plan;
+    const bool signing = !options.key_dir.empty() || !options.key_file.empty();
+    const bool embedded = layout.layout == data_layout::embedded;
+    const std::uint32_t timestamp =
+        options.timestamp ? *options.timestamp : static_cast<std::uint32_t>(std::time(nullptr));
+
+    // Payloads: an image's whole `data` from one /incbin/ streams; any other
+    // /incbin/ value is read now and set, as dtc would have.
+    std::map<std::string, const its::payload_property*> streamed;  // image path -> its data
+    std::uint64_t inline_budget = options.max_inline_payload;
+    for (const auto& p : src.payloads) {
+        const bool image_data = p.property == "data" && p.node.rfind("/images/", 0) == 0 &&
+                                p.node.find('/', 8) == std::string::npos;
+        if (image_data && p.pieces.size() == 1 && p.pieces.front().file) {
+            streamed[p.node] = &p;
+            continue;
+        }
+        const auto bytes = materialize(p, inline_budget);
+        tree_edit.setprop(p.node, p.property.c_str(), bytes.data(), bytes.size());
+    }
+
+    // mkimage's first edit: the root timestamp.
+    tree_edit.setprop_u32("/", "timestamp", timestamp);
+
+    key_cache keys;
+    std::vector<its_image_node> image_nodes;
+    std::vector<std::string> signature_paths;  // in the order they are made
+    const auto sign_spec = [&](const std::string& path) {
+        const int node = tree_edit.node(path);
+        signature_spec spec;
+        spec.algo = options.algo.empty() ? fdt_string_prop(tree_edit.fdt(), node, "algo") : options.algo;
+        if (spec.algo.empty()) throw error(errc::invalid_argument, subject + ": " + path, "signature node has no algo");
+        spec.key_name_hint = fdt_string_prop(tree_edit.fdt(), node, "key-name-hint");
+        spec.key_dir = options.key_dir;
+        spec.key_file = options.key_file;
+        const std::string padding = fdt_string_prop(tree_edit.fdt(), node, "padding");
+        if (padding == "pss") spec.padding = signature_padding::pss;
+        else if (!padding.empty() && padding != "pkcs-1.5")
+            throw error(errc::unsupported, subject + ": " + path, "padding \"" + padding + "\" is not pkcs-1.5 or pss");
+        return spec;
+    };
+    // fit_image_write_sig's properties, each added (so first) or replaced.
+    const auto write_signature = [&](const std::string& path, const signature_spec& spec, signature_slot& slot) {
+        tree_edit.setprop_zeros(path, "value", slot.algo.signature_size);
+        tree_edit.setprop_string(path, "signer-name", options.signer_name);
+        tree_edit.setprop_string(path, "signer-version",
+                                 options.signer_version.empty() ? version_string() : options.signer_version);
+        if (!options.comment.empty()) tree_edit.setprop_string(path, "comment", options.comment);
+        tree_edit.setprop_u32(path, "timestamp", timestamp);
+        (void)spec;
+    };
+
+    // Images, in order: data, hashes, image signatures.
+    const std::vector<std::string> image_names = subnode_names(tree_edit.fdt(), tree_edit.node("/images"));
+    std::vector<signature_slot> signatures;
+    for (const auto& name : image_names) {
+        its_image_node node;
+        node.path = "/images/" + name;
+        int at = tree_edit.node(node.path);
+        source data = source::memory({}, node.path);
+        if (auto s = streamed.find(node.path); s != streamed.end()) {
+            const its::incbin& f = *s->second->pieces.front().file;
+            data = source::file_range(f.path, f.offset, f.length);
+        } else {
+            int len = 0;
+            const void* value = fdt_getprop(tree_edit.fdt(), at, "data", &len);
+            if (!value)
+                throw error(errc::invalid_argument, subject + ": " + node.path,
+                            "image has no data (mkimage: \"Can't get image data/size\")");
+            const auto* bytes = static_cast<const char*>(value);
+            data = source::memory(std::vector<char>(bytes, bytes + len), node.path + "/data");
+            tree_edit.setprop(node.path, "data", nullptr, 0);
+            at = tree_edit.node(node.path);
+        }
+        image img(name, fdt_string_prop(tree_edit.fdt(), at, "type"), std::move(data));
+
+        // The payload against its declared container.
+        std::string compression = fdt_string_prop(tree_edit.fdt(), at, "compression");
+        if (compression.empty()) compression = "none";
+        if (!is_codec_name(compression) && !options.allow_compression_mismatch)
+            throw error(errc::unsupported, subject + ": " + node.path,
+                        "compression \"" + compression + "\" is not one U-Boot decodes (" +
+                            codec_names(builtin_codecs{}) + ")");
+        const auto head = payload_head(img.data);
+        const std::string kind = its::identify_payload(head.data(), head.size());
+        if (!its::payload_matches(compression, kind)) {
+            const std::string what = "compression = \"" + compression + "\", but the payload (" + img.data.name() +
+                                     ") is " + its::describe_payload(kind);
+            if (options.compress_images && !its::payload_is_compressed(kind) && is_codec_name(compression)) {
+                visit_codec(compression, [&](auto tag) { img.compress_with<typename decltype(tag)::type>(); });
+            } else if (!options.allow_compression_mismatch) {
+                throw error(errc::invalid_input, subject + ": " + node.path,
+                            what + (its::payload_is_compressed(kind)
+                                        ? std::string("; U-Boot would fail to decompress it")
+                                        : std::string("; --compress-images has fitpack compress it")) +
+                                " (--allow-compression-mismatch stores it anyway)");
+            }
+        }
+
+        for (const auto& sub : subnode_names(tree_edit.fdt(), at)) {
+            const std::string path = node.path + "/" + sub;
+            if (starts_with(sub, "hash")) {
+                const std::string algo = fdt_string_prop(tree_edit.fdt(), tree_edit.node(path), "algo");
+                if (algo.empty())
+                    throw error(errc::invalid_argument, subject + ": " + path, "hash node has no algo");
+                std::size_t size = 0;
+                visit_hash(algo, [&](auto tag) {
+                    using hash_type = typename decltype(tag)::type;
+                    img.add_hash<hash_type>();
+                    size = hash_type::digest_size;
+                });
+                tree_edit.setprop_zeros(path, "value", size);
+                node.hash_nodes.push_back(sub);
+                node.hash_algos.push_back(algo);
+                node.digests.push_back(sub);
+            } else if (starts_with(sub, "cipher")) {
+                throw error(errc::unsupported, subject + ": " + path,
+                            "encrypted images (cipher nodes) are not supported yet");
+            } else if (signing && starts_with(sub, "signature")) {
+                const auto spec = sign_spec(path);
+                auto slot = prepare_signature(spec, path, keys);
+                // The signature signs the digest of the data: a hash node's
+                // value when one has its algorithm, else a digest computed
+                // alongside and stored nowhere.
+                const auto h = std::find(node.hash_algos.begin(), node.hash_algos.end(), slot.algo.checksum);
+                if (h != node.hash_algos.end()) {
+                    slot.hashed_nodes = {node.hash_nodes[static_cast<std::size_t>(h - node.hash_algos.begin())]};
+                } else {
+                    auto u = std::find_if(node.unstored.begin(), node.unstored.end(),
+                                          [&](const auto& e) { return e.first == slot.algo.checksum; });
+                    if (u == node.unstored.end()) {
+                        std::size_t size = 0;
+                        visit_hash(slot.algo.checksum, [&](auto tag) {
+                            using hash_type = typename decltype(tag)::type;
+                            img.add_hash<hash_type>();
+                            size = hash_type::digest_size;
+                        });
+                        node.digests.emplace_back();
+                        node.unstored.emplace_back(slot.algo.checksum, node.unstored_size);
+                        node.unstored_size += size;
+                        u = node.unstored.end() - 1;
+                    }
+                    slot.digest_at = image_slots::unstored;
+                    slot.unstored_digest_at = u->second;
+                }
+                write_signature(path, spec, slot);
+                if (!options.algo.empty()) tree_edit.setprop_string(path, "algo", options.algo);
+                slot.image = plan.fit.images.size();
+                plan.key_dtb_entries.push_back({slot.key, spec.key_name_hint, slot.algo.name,
+                                                options.require_keys ? "image" : ""});
+                signatures.push_back(std::move(slot));
+                signature_paths.push_back(path);
+            }
+        }
+        image_nodes.push_back(std::move(node));
+        plan.fit.images.push_back(std::move(img));
+    }
+
+    // Configuration signatures, as fit_config_process_sig makes them.
+    if (signing && fdt_path_offset(tree_edit.fdt(), "/configurations") >= 0) {
+        for (const auto& conf : subnode_names(tree_edit.fdt(), tree_edit.node("/configurations"))) {
+            const std::string conf_path = "/configurations/" + conf;
+            for (const auto& sub : subnode_names(tree_edit.fdt(), tree_edit.node(conf_path))) {
+                if (!starts_with(sub, "signature")) continue;
+                const std::string path = conf_path + "/" + sub;
+                const auto spec = sign_spec(path);
+                auto slot = prepare_signature(spec, path, keys);
+                // The images to cover: sign-images, else mkimage's default.
+                const int sig_node = tree_edit.node(path);
+                std::vector<std::string> props = fdt_string_list(tree_edit.fdt(), sig_node, "sign-images");
+                const bool allow_missing = !fdt_getprop(tree_edit.fdt(), sig_node, "sign-images", nullptr);
+                if (allow_missing) props = {"kernel", "fdt"};
+                std::vector<hashed_image> covered;
+                for (const auto& prop : props) {
+                    const auto names = fdt_string_list(tree_edit.fdt(), tree_edit.node(conf_path), prop.c_str());
+                    if (names.empty() && !allow_missing)
+                        throw error(errc::invalid_argument, subject + ": " + path,
+                                    "sign-images names '" + prop + "', which the configuration does not have");
+                    for (const auto& image_name : names) {
+                        const auto n = std::find(image_names.begin(), image_names.end(), image_name);
+                        covered.push_back({image_name, image_nodes[static_cast<std::size_t>(n - image_names.begin())]
+                                                           .hash_nodes});
+                    }
+                }
+                slot.hashed_nodes = hashed_node_list(conf, covered);
+                if (slot.hashed_nodes.size() > max_hashed_nodes)
+                    throw error(errc::invalid_argument, subject + ": " + path,
+                                "signs " + std::to_string(slot.hashed_nodes.size()) + " nodes, but U-Boot verifies at most " +
+                                    std::to_string(max_hashed_nodes) + " per configuration");
+                // mkimage covers the strings block as it is before this
+                // signature's own properties join it.
+                slot.hashed_strings_size = tree_edit.strings_size();
+                write_signature(path, spec, slot);
+                std::string joined;
+                for (const auto& n : slot.hashed_nodes) joined.append(n).push_back('\0');
+                tree_edit.setprop(path, "hashed-nodes", joined.data(), joined.size());
+                tree_edit.setprop_zeros(path, "hashed-strings", 8);
+                if (!options.algo.empty()) tree_edit.setprop_string(path, "algo", options.algo);
+                plan.key_dtb_entries.push_back({slot.key, spec.key_name_hint, slot.algo.name,
+                                                options.require_keys ? "conf" : ""});
+                signatures.push_back(std::move(slot));
+                signature_paths.push_back(path);
+            }
+        }
+    }
+
+    // External data, as fit_extract_data: `data` out, offset and size in.
+    if (!embedded) {
+        for (const auto& node : image_nodes) {
+            tree_edit.delprop(node.path, "data");
+            tree_edit.setprop_zeros(node.path, layout.position ? "data-position" : "data-offset", 4);
+            tree_edit.setprop_zeros(node.path, "data-size", 4);
+        }
+    }
+
+    // The final blob, and where its placeholders are.
+    plan.st.blob = std::move(tree_edit).packed();
+    const void* fdt = plan.st.blob.data();
+    const auto value_at = [&](const std::string& path, const char* name) {
+        const int node = fdt_path_offset(fdt, path.c_str());
+        fdt_check(node, subject, path.c_str());
+        int len = 0;
+        const void* value = fdt_getprop(fdt, node, name, &len);
+        if (!value) fdt_check(len, subject, (path + "/" + name).c_str());
+        return static_cast<std::size_t>(static_cast<const char*>(value) - plan.st.blob.data());
+    };
+    plan.st.slots.resize(image_nodes.size());
+    for (std::size_t i = 0; i < image_nodes.size(); ++i) {
+        const auto& node = image_nodes[i];
+        auto& slots = plan.st.slots[i];
+        if (embedded) {
+            slots.data_end = value_at(node.path, "data");
+        } else {
+            slots.data_size_at = value_at(node.path, "data-size");
+            slots.data_offset_at = value_at(node.path, layout.position ? "data-position" : "data-offset");
+        }
+        for (const auto& h : node.digests)
+            slots.hash_value_at.push_back(h.empty() ? image_slots::unstored : value_at(node.path + "/" + h, "value"));
+    }
+    for (std::size_t k = 0; k < signatures.size(); ++k) {
+        auto& slot = signatures[k];
+        slot.value_at = value_at(signature_paths[k], "value");
+        if (slot.hashed_strings_size != 0) {
+            slot.hashed_strings_at = value_at(signature_paths[k], "hashed-strings");
+        } else if (slot.digest_at != image_slots::unstored) {
+            const auto& node = image_nodes[slot.image];
+            slot.digest_at = value_at(node.path + "/" + slot.hashed_nodes.front(), "value");
+            slot.hashed_nodes.clear();
+        }
+    }
+    plan.st.signatures = std::move(signatures);
+    return plan;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/its/structure.hpp> ----
+
+#include <string>
+#include <vector>
+
+namespace fitstream {
+namespace its {
+
+/// An image tree source ready to write: checked, with every key loaded, its
+/// structure laid out. Nothing has been read but the payloads' first bytes.
+class prepared_source {
+public:
+    /// @throws fitstream::error: a check of <fitstream/its/checks.hpp>
+    ///         (errc::invalid_argument, or errc::invalid_input for a payload
+    ///         that does not match its `compression`), a hash or signature
+    ///         the node names that fitstream cannot make (errc::unsupported),
+    ///         a key that cannot be read or does not suit its algo, a missing
+    ///         /incbin/ file, or libfdt's error.
+    prepared_source(const compiled_source& source, const build_options& options, const layout_options& layout)
+        : plan_(fitstream::detail::plan_its(source, options, layout)) {}
+
+    /// The images to stream, in /images order (name, source, codec, hashes).
+    const std::vector<image>& images() const noexcept { return plan_.fit.images; }
+
+    /// The public keys of every signature made, for a key DTB (mkimage -K),
+    /// in the order made; a key used twice appears twice (the last says
+    /// what it is `required` for, as with mkimage).
+    const std::vector<key_dtb_entry>& key_dtb_entries() const noexcept { return plan_.key_dtb_entries; }
+
+    /// Writes the FIT to `out` and commits it (see write_fit()); `options`'
+    /// layout must be the one the source was prepared with. Once only.
+    /// @throws fitstream::error as write_fit()
+    write_result write(sink& out, const write_options& options) && {
+        return fitstream::detail::write_structured(plan_.fit, std::move(plan_.st), out, options);
+    }
+
+private:
+    fitstream::detail::its_plan plan_;
+};
+
+/// prepare, then write: see prepared_source.
+inline write_result write_its(const compiled_source& source, sink& out, const build_options& options = {},
+                              const write_options& write = {}) {
+    return prepared_source(source, options, write.layout).write(out, write);
+}
+
+}  // namespace its
+}  // namespace fitstream
+// ---- end <fitstream/its/writer.hpp> ----
 // ---- end <fitstream/fitstream.hpp> ----
