@@ -51,15 +51,48 @@ struct its_arguments {
     unsigned threads = 0;
     bool verbose = false;
     auto_fit_arguments auto_fit;  // -f auto
+    bool help = false;
 };
+
+/// `fitpack -f --help`.
+inline const char* its_help =
+    "Usage: fitpack -f IMAGE.its [OPTIONS] -o FIT     (or FIT last, as mkimage)\n"
+    "       fitpack mkimage MKIMAGE-ARGS...            (mkimage's FIT command line, unchanged: -o is the algo)\n"
+    "Builds the FIT an image tree source describes, as mkimage -f does, in one pass: /incbin/ payloads\n"
+    "are streamed, never loaded whole.\n"
+    "\n"
+    "  -f FILE|auto       the image tree source; auto: mkimage's automatic FIT of -d, -b and -i\n"
+    "  -o, --output FILE  the FIT (fitpack -f only), or - for standard output\n"
+    "  -E, --external     place image data after the FIT structure\n"
+    "  -B HEX             align external data to HEX bytes (fitpack -f: implies -E)\n"
+    "  -p HEX             place external data at file offset HEX, data-position (fitpack -f: implies -E)\n"
+    "  -k DIR             sign every signature node with DIR/<key-name-hint>.key\n"
+    "  -G FILE            sign with this key file instead\n"
+    "  -K DTB             add the public keys to this control DTB (/signature/key-NAME)\n"
+    "  -r                 mark those keys required\n"
+    "  -c TEXT            a comment in every new signature\n"
+    "  --sign-algo ALGO   sign with ALGO, e.g. sha256,rsa2048 (mkimage's -o)\n"
+    "  -D \"DTC OPTS\"      dtc options: -i DIR is honoured\n"
+    "  -I, --include DIR  search DIR for /include/ and /incbin/ files\n"
+    "  -j, --jobs N       worker threads (default: one per core)\n"
+    "  --compress-images  compress a plain payload whose node declares a codec, in U-Boot's container\n"
+    "  --allow-compression-mismatch  store a payload that does not match its compression anyway\n"
+    "  -t, -q             accepted, as mkimage; -v, --verbose: a summary line\n"
+    "  -f auto takes -A ARCH -O OS -T TYPE -C COMP -a HEX -e HEX -n NAME -d FILE -b DTB... -i RAMDISK -g KEYNAME\n"
+    "Not yet: -F (re-sign an existing FIT), -N (signing engines).\n"
+    "SOURCE_DATE_EPOCH sets the timestamps.\n";
 
 /// True when `args` is an image tree source command line: `mkimage ...`, or
 /// one with -f (which make_fit.py's command line does not have).
 inline bool is_its_mode(const std::vector<std::string>& args) {
     if (!args.empty() && args.front() == "mkimage") return true;
+    // -f alone, with its value attached (-fimage.its), or last in a cluster
+    // of mkimage's flags (-Ef).
     for (const auto& a : args) {
         if (a == "--") break;
-        if (a == "-f" || (a.rfind("-f", 0) == 0 && a.size() > 2) || a == "--its") return true;
+        if (a.size() < 2 || a[0] != '-' || a[1] == '-') continue;
+        const auto f = a.find_first_not_of("Etq", 1);  // not r or v: make_fit.py's -r takes a value
+        if (f != std::string::npos && a[f] == 'f') return true;
     }
     return false;
 }
@@ -115,6 +148,12 @@ inline void apply_dtc_options(const std::string& text, its_arguments& a) {
 ///         not build a FIT, naming it
 inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mkimage) {
     its_arguments a;
+    // Help wins wherever it is (even as -f's value: `fitpack -f --help`).
+    for (const auto& arg : args)
+        if (arg == "--help" || arg == "-h") {
+            a.help = true;
+            return a;
+        }
     enum long_only { sign_algo = 1000, compress_images, allow_mismatch, include_dir, help };
     static const option long_options[] = {
         {"output", required_argument, nullptr, 'o'},
@@ -191,10 +230,7 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
             case 'b': a.auto_fit.dtbs.push_back(value); auto_fit_option = true; break;
             case 'i': a.auto_fit.ramdisk = value; auto_fit_option = true; break;
             case 'V': throw usage_error("-V: use 'fitpack --version'");
-            case help:
-                throw usage_error("usage: fitpack -f IMAGE.its [-E] [-B HEX] [-p HEX] [-k KEYDIR | -G KEY] [-K DTB] "
-                                  "[-r] [-c COMMENT] [--sign-algo ALGO] [-I DIR] [-D DTCOPTS] [-j N] "
-                                  "[--compress-images] [--allow-compression-mismatch] -o OUT | OUT");
+            case help: a.help = true; return a;
             case ':': throw usage_error(std::string("option -") + static_cast<char>(optopt) + " needs a value");
             default:
                 if (optopt) throw usage_error(std::string("unknown option -") + static_cast<char>(optopt));
@@ -275,6 +311,10 @@ inline int run_its_mode(std::vector<std::string> args) {
     const bool mkimage = !args.empty() && args.front() == "mkimage";
     if (mkimage) args.erase(args.begin());
     its_arguments a = parse_its_arguments(std::move(args), mkimage);
+    if (a.help) {
+        std::cout << its_help;
+        return exit_ok;
+    }
 
     fitstream::write_options write;
     write.threads = a.threads;

@@ -67,7 +67,9 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
     app.description(
         "Pack a kernel, an optional ramdisk and devicetree blobs into a U-Boot FIT.\n"
         "Accepts scripts/make_fit.py's command line; @FILE reads further arguments from FILE.\n"
-        "Read modes: fitpack list FIT [--json] | fitpack verify FIT | fitpack extract FIT IMAGE -o FILE [--raw]");
+        "Read modes: fitpack list FIT [--json] | fitpack verify FIT | fitpack extract FIT IMAGE -o FILE [--raw]\n"
+        "From an image tree source: fitpack -f IMAGE.its [-E] [-B HEX] [-p HEX] [-k KEYDIR] [-K DTB] [-r] -o FIT\n"
+        "  (fitpack -f --help lists its options); fitpack mkimage ARGS takes mkimage's FIT command line unchanged");
     app.set_version_flag("--version", std::string("fitpack ") + fitstream::version_string());
     app.add_option("-A,--arch", a.arch, "FIT architecture, e.g. arm64")->required();
     app.add_option("-c,--compress", a.compression,

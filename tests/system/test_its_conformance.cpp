@@ -406,6 +406,49 @@ BOOST_AUTO_TEST_CASE(positional_output, *utf::precondition([](utf::test_unit_id)
     BOOST_TEST(diff.empty(), "trees differ: " << diff);
 }
 
+/// mkimage -f auto (one image, DTBs, a ramdisk; signed images with -g):
+/// the same tree as mkimage's, its `creator` (which names the tool) aside.
+BOOST_AUTO_TEST_CASE(f_auto_same_fit_as_mkimage, *utf::precondition([](utf::test_unit_id) {
+                         return utf::assertion_result(candidate_is_fitpack());
+                     })) {
+    temp_dir out;
+    const fs::path dtb_a = compile_dts(its_data / "dts" / "board-a.dts", out / "board-a.dtb");
+    const fs::path dtb_b = compile_dts(its_data / "dts" / "board-b.dts", out / "board-b.dtb");
+    write_file(out / "Image", kernel_like_payload(30000, 9));
+    write_file(out / "rootfs.cpio", random_bytes(7000, 9));
+    const std::vector<std::string> common{"-A", "arm64", "-O", "linux", "-T", "kernel", "-C", "none",
+                                          "-a", "40400000", "-n", "Linux 6.12", "-d", "Image",
+                                          "-b", "board-a.dtb", "-b", "board-b.dtb", "-i", "rootfs.cpio"};
+    const auto creator_too = [](const std::string& path, const std::string& name) {
+        return fit_tool_properties(path, name) || (path == "/" && name == "creator");
+    };
+    struct variant {
+        std::string name;
+        std::vector<std::string> args;
+    };
+    const std::vector<variant> variants{
+        {"embedded", {}},
+        {"-E", {"-E"}},
+        {"signed images", {"-k", ws().keys.string(), "-g", "dev", "-o", "sha256,rsa2048"}},
+    };
+    for (const auto& v : variants) {
+        BOOST_TEST_CONTEXT(v.name) {
+            const auto mk = run_epoch(std::vector<std::string>{"mkimage", "-f", "auto"} + common + v.args +
+                                          std::vector<std::string>{"mk.fit"},
+                                      out.path());
+            BOOST_REQUIRE_MESSAGE(mk.exit_code == 0, mk.err);
+            const auto fp = run_epoch(std::vector<std::string>{fitpack_path, "mkimage", "-f", "auto"} + common +
+                                          v.args + std::vector<std::string>{"fp.fit"},
+                                      out.path());
+            BOOST_REQUIRE_MESSAGE(fp.exit_code == 0, fp.err);
+            const std::string diff = fdt_first_difference(read_file(out / "mk.fit"), read_file(out / "fp.fit"),
+                                                          creator_too, "/", "mkimage", "fitpack");
+            BOOST_TEST(diff.empty(), "trees differ: " << diff);
+            BOOST_TEST(property(read_file(out / "fp.fit"), "/", "creator").rfind("fitpack ", 0) == 0u);
+        }
+    }
+}
+
 /// mkimage's options beyond the layout, in both of fitpack's spellings:
 /// `mkimage_args` for mkimage and fitpack mkimage, `its_args` for fitpack -f
 /// (its own spelling of the same), before `-f ITS OUT` / after `-f ITS -o OUT`.
