@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -46,6 +47,7 @@ struct its_arguments {
     std::optional<std::uint64_t> align;     // -B
     std::optional<std::uint64_t> position;  // -p
     std::vector<std::string> include_dirs;  // -I, and -i inside -D
+    std::vector<std::string> dtc_args;      // the rest of -D
     fitstream::its::build_options build;
     std::string key_dtb;  // -K
     unsigned threads = 0;
@@ -91,13 +93,19 @@ inline bool is_its_mode(const std::vector<std::string>& args) {
     for (const auto& a : args) {
         if (a == "--") break;
         if (a.size() < 2 || a[0] != '-' || a[1] == '-') continue;
-        const auto f = a.find_first_not_of("Etq", 1);  // not r or v: make_fit.py's -r takes a value
+        const auto f = a.find_first_not_of("Etqv", 1);  // not r: make_fit.py's -r takes a value
         if (f != std::string::npos && a[f] == 'f') return true;
     }
     return false;
 }
 
 namespace detail {
+
+// mkimage looks image, arch, os and compression names up case-blind.
+inline std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
 
 inline std::uint64_t hex_value(const char* text, const std::string& option) {
     // mkimage reads -B and -p as hexadecimal, with or without 0x.
@@ -116,9 +124,12 @@ inline std::uint64_t hex_value(const char* text, const std::string& option) {
     return value;
 }
 
-// mkimage's -D: options for dtc. The tree does not depend on them, except
-// include directories, which are honoured; the rest are output details
-// (padding, format) fitstream decides itself.
+// mkimage's -D: options for dtc. Include directories are fitstream's to
+// search (it resolves every /include/ and /incbin/ itself); the input and
+// output formats and files are its own; everything else goes to dtc as
+// given, so options that change the tree (-@, -A, -H, -L, -s) and padding
+// or warning options behave as under mkimage, and dtc refuses what it
+// does not know.
 inline void apply_dtc_options(const std::string& text, its_arguments& a) {
     std::istringstream words(text);
     std::vector<std::string> w{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
@@ -130,13 +141,17 @@ inline void apply_dtc_options(const std::string& text, its_arguments& a) {
         };
         if (o == "-i" || o == "--include") a.include_dirs.push_back(value());
         else if (o.rfind("-i", 0) == 0 && o.size() > 2) a.include_dirs.push_back(o.substr(2));
-        else if (o == "-I" || o == "-O" || o == "-p" || o == "-P" || o == "-b" || o == "-W" || o == "-E" ||
-                 o == "-V" || o == "-R" || o == "-S" || o == "-a" || o == "-d")
+        else if (o.rfind("--include=", 0) == 0) a.include_dirs.push_back(o.substr(10));
+        else if (o == "-I" || o == "-O" || o == "-o" || o == "-d" || o == "--in-format" || o == "--out-format" ||
+                 o == "--out" || o == "--out-dependency")
             (void)value();
-        else if (o == "-q" || o == "-@" || o == "-A" || o == "-H" || o == "-s" || o == "-f")
+        else if ((o.size() > 2 && (o.rfind("-I", 0) == 0 || o.rfind("-O", 0) == 0 || o.rfind("-o", 0) == 0 ||
+                                   o.rfind("-d", 0) == 0)) ||
+                 o.rfind("--in-format=", 0) == 0 || o.rfind("--out-format=", 0) == 0 || o.rfind("--out=", 0) == 0 ||
+                 o.rfind("--out-dependency=", 0) == 0)
             continue;
         else
-            throw usage_error("-D: dtc option '" + o + "' is not supported (only -i DIR changes the tree)");
+            a.dtc_args.push_back(o);
     }
 }
 
@@ -183,8 +198,16 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
         switch (c) {
             case 'f': a.source = value; break;
             case 'E': a.external = true; break;
-            case 'B': a.align = detail::hex_value(optarg, "-B"); break;
-            case 'p': a.position = detail::hex_value(optarg, "-p"); break;
+            // 0 means unset, as in mkimage: U-Boot's own build passes
+            // -p $(CONFIG_FIT_EXTERNAL_OFFSET), 0 by default.
+            case 'B':
+                a.align = detail::hex_value(optarg, "-B");
+                if (*a.align == 0) a.align.reset();
+                break;
+            case 'p':
+                a.position = detail::hex_value(optarg, "-p");
+                if (*a.position == 0) a.position.reset();
+                break;
             case 'k': a.build.key_dir = value; break;
             case 'G': a.build.key_file = value; break;
             case 'K': a.key_dtb = value; break;
@@ -221,17 +244,22 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
             // -f auto's inputs (mkimage ignores them with an .its).
             case 'a': a.auto_fit.load = detail::hex_value(optarg, "-a"); auto_fit_option = true; break;
             case 'e': a.auto_fit.entry = detail::hex_value(optarg, "-e"); auto_fit_option = true; break;
-            case 'A': a.auto_fit.arch = value; auto_fit_option = true; break;
-            case 'O': a.auto_fit.os = value; auto_fit_option = true; break;
-            case 'T': a.auto_fit.type = value; auto_fit_option = true; break;
-            case 'C': a.auto_fit.compression = value; auto_fit_option = true; break;
+            case 'A': a.auto_fit.arch = detail::lower(value); auto_fit_option = true; break;
+            case 'O': a.auto_fit.os = detail::lower(value); auto_fit_option = true; break;
+            case 'T': a.auto_fit.type = detail::lower(value); auto_fit_option = true; break;
+            case 'C': a.auto_fit.compression = detail::lower(value); auto_fit_option = true; break;
             case 'n': a.auto_fit.name = value; auto_fit_option = true; break;
             case 'd': a.auto_fit.data = value; auto_fit_option = true; break;
             case 'b': a.auto_fit.dtbs.push_back(value); auto_fit_option = true; break;
             case 'i': a.auto_fit.ramdisk = value; auto_fit_option = true; break;
             case 'V': throw usage_error("-V: use 'fitpack --version'");
             case help: a.help = true; return a;
-            case ':': throw usage_error(std::string("option -") + static_cast<char>(optopt) + " needs a value");
+            case ':': {
+                std::string name = std::string("-") + static_cast<char>(optopt);
+                for (const option* o = long_options; o->name; ++o)
+                    if (o->val == optopt && optopt >= 256) name = std::string("--") + o->name;
+                throw usage_error("option " + name + " needs a value");
+            }
             default:
                 if (optopt) throw usage_error(std::string("unknown option -") + static_cast<char>(optopt));
                 throw usage_error("unknown option " + std::string(argv[static_cast<std::size_t>(optind) - 1]));
@@ -293,15 +321,20 @@ public:
         const int fd = ::mkstemps(path_.data(), 4);
         if (fd < 0) throw fitstream::error(std::error_code(errno, std::generic_category()), path_, "cannot create");
         const fitstream::detail::unique_fd owned(fd);
+        slot_ = fitstream::detail::register_temporary(path_);  // removed on SIGINT/SIGTERM too
         fitstream::detail::pwrite_all(fd, text.data(), text.size(), 0, path_);
     }
     temporary_its(const temporary_its&) = delete;
     temporary_its& operator=(const temporary_its&) = delete;
-    ~temporary_its() { ::unlink(path_.c_str()); }
+    ~temporary_its() {
+        fitstream::detail::unregister_temporary(slot_);
+        ::unlink(path_.c_str());
+    }
     const std::string& path() const { return path_; }
 
 private:
     std::string path_;
+    int slot_ = -1;
 };
 
 }  // namespace detail
@@ -330,22 +363,28 @@ inline int run_its_mode(std::vector<std::string> args) {
 
     fitstream::its::compile_options compile;
     compile.include_dirs = a.include_dirs;
-    std::optional<detail::temporary_its> generated;
+    compile.dtc_args = a.dtc_args;
+    fitstream::its::compiled_source source;
     if (a.source == "auto") {
-        // mkimage -f auto: the source it would build, built the same way.
+        // mkimage -f auto: the source it would build, built the same way;
+        // the generated file lives only while dtc reads it.
         a.auto_fit.signing = !a.build.key_dir.empty() || !a.build.key_file.empty();
         a.auto_fit.algo = a.build.algo;
         for (auto* path : {&a.auto_fit.data, &a.auto_fit.ramdisk}) *path = detail::absolute(*path);
         for (auto& path : a.auto_fit.dtbs) path = detail::absolute(path);
-        generated.emplace(auto_its_source(a.auto_fit, std::string("fitpack ") + fitstream::version_string()));
+        const detail::temporary_its generated(
+            auto_its_source(a.auto_fit, std::string("fitpack ") + fitstream::version_string()));
+        source = fitstream::its::compile_its(generated.path(), compile);
+        source.path = "-f auto";  // messages name the command line, not the temporary
+        source.files.erase(source.files.begin());
+    } else {
+        source = fitstream::its::compile_its(a.source, compile);
     }
-    const fitstream::its::compiled_source source =
-        fitstream::its::compile_its(generated ? generated->path() : a.source, compile);
     fitstream::its::prepared_source prepared(source, a.build, write.layout);
 
-    std::vector<std::string> inputs{a.source};
-    for (const auto& img : prepared.images())
-        if (img.data.is_file()) inputs.push_back(img.data.name());
+    // Every file read: the source, its /include/s and /incbin/s, the keys, the key DTB.
+    std::vector<std::string> inputs = source.files;
+    inputs.insert(inputs.end(), prepared.key_files().begin(), prepared.key_files().end());
     if (!a.key_dtb.empty()) inputs.push_back(a.key_dtb);
     if (!a.build.key_file.empty()) inputs.push_back(a.build.key_file);
     detail::refuse_output_as_input(a.output, inputs);

@@ -10312,12 +10312,15 @@ private:
     };
 
     std::string rewrite_file(const std::string& path) {
-        const std::string text = read_file_bounded(path, its_max_source_size, "device tree source");
-        const std::string out_path = temp_ / ("src-" + std::to_string(copies_.size()) + ".dts");
-        copies_.push_back({path, out_path});
-
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0) throw_os_error(errno, path, "cannot stat");
+        // A file included again (from a folder that resolves its names the
+        // same way) reuses its copy: a copy depends only on the file and
+        // its folder, and rewriting each occurrence would grow
+        // exponentially with files that include the next one twice.
+        const std::string dir = its_dir_of(path).value_or("");
+        for (const auto& done : done_)
+            if (done.dev == st.st_dev && done.ino == st.st_ino && done.path == dir) return done_copies_[&done - done_.data()];
         for (const auto& f : chain_)
             if (f.dev == st.st_dev && f.ino == st.st_ino) {
                 std::string cycle;
@@ -10329,8 +10332,13 @@ private:
                         path + ": /include/ nested more than " + std::to_string(its_max_include_depth) + " deep");
         chain_.push_back({st.st_dev, st.st_ino, path});
 
+        const std::string text = read_file_bounded(path, its_max_source_size, "device tree source");
+        const std::string out_path = temp_ / ("src-" + std::to_string(copies_.size()) + ".dts");
+        copies_.push_back({path, out_path});
         const std::string rewritten = rewrite_text(text, path);
         chain_.pop_back();
+        done_.push_back({st.st_dev, st.st_ino, dir});
+        done_copies_.push_back(out_path);
 
         unique_fd fd(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         if (!fd) throw_os_error(errno, out_path, "cannot write");
@@ -10568,6 +10576,8 @@ private:
     std::vector<std::string> include_dirs_;
     bool search_current_directory_;
     std::vector<file_id> chain_;
+    std::vector<file_id> done_;  // files rewritten (path: their folder), parallel to done_copies_
+    std::vector<std::string> done_copies_;
     std::vector<its_incbin_directive> incbins_;
     std::vector<its_copy> copies_;
 };
@@ -10635,6 +10645,7 @@ inline std::string its_decode_markers(const char* value, std::size_t size,
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10682,6 +10693,9 @@ struct compiled_source {
     std::string path;                        ///< the .its as given
     std::vector<char> blob;                  ///< dtc's output (see payload_property)
     std::vector<payload_property> payloads;  ///< in the blob's node order
+    /// Every file the source reads or names: the .its, each /include/d
+    /// file, each /incbin/ file (for an output that must not be one of them).
+    std::vector<std::string> files;
 };
 
 /// How compile_its() finds files and dtc.
@@ -10693,6 +10707,10 @@ struct compile_options {
     bool search_current_directory = true;
     /// The dtc program, found on PATH unless it holds a slash.
     std::string dtc = "dtc";
+    /// More dtc options (mkimage's -D), given before the source: those that
+    /// change the tree (-@, -A, -H, -L, -s) take effect; the input and
+    /// output format are fitstream's (-I dts -O dtb).
+    std::vector<std::string> dtc_args;
 };
 
 }  // namespace its
@@ -10824,7 +10842,10 @@ inline compiled_source compile_its(const std::string& path, const compile_option
     const std::string out_path = temp / "out.dtb";
     detail::its_dtc_result dtc;
     try {
-        dtc = detail::its_run_dtc({options.dtc, "-I", "dts", "-O", "dtb", "-o", out_path, main_copy}, temp / "dtc.err");
+        std::vector<std::string> argv{options.dtc, "-I", "dts", "-O", "dtb", "-o", out_path};
+        argv.insert(argv.end(), options.dtc_args.begin(), options.dtc_args.end());
+        argv.push_back(main_copy);
+        dtc = detail::its_run_dtc(argv, temp / "dtc.err");
     } catch (const error& e) {
         if (e.code() == std::errc::no_such_file_or_directory)
             throw error(e.code(), options.dtc,
@@ -10847,6 +10868,7 @@ inline compiled_source compile_its(const std::string& path, const compile_option
 
     compiled_source result;
     result.path = path;
+    for (const auto& copy : rewriter.copies()) result.files.push_back(copy.original);
     std::vector<int> payload_nodes;  // the node offset of each payload, for emptying its value
     std::vector<std::string> node_paths;
     int depth = 0;
@@ -10887,8 +10909,13 @@ inline compiled_source compile_its(const std::string& path, const compile_option
                 if (found.error) detail::throw_os_error(found.error, path, what);
                 struct stat st {};
                 if (::stat(found.path.c_str(), &st) != 0) detail::throw_os_error(errno, path, what);
-                if (!S_ISREG(st.st_mode)) throw error(errc::invalid_input, path, what + ": not a regular file");
-                const auto size = static_cast<std::uint64_t>(st.st_size);
+                // /dev/null is an empty payload (U-Boot's own build packs
+                // `-f auto -d /dev/null`); any other non-regular file has no
+                // size to plan with.
+                const bool dev_null = S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+                if (!S_ISREG(st.st_mode) && !dev_null)
+                    throw error(errc::invalid_input, path, what + ": not a regular file");
+                const auto size = dev_null ? std::uint64_t{0} : static_cast<std::uint64_t>(st.st_size);
                 const std::uint64_t offset = part.marker->offset;
                 const bool to_end = part.marker->length == ~std::uint64_t{0};
                 if (offset > size || (!to_end && part.marker->length > size - offset))
@@ -10898,6 +10925,7 @@ inline compiled_source compile_its(const std::string& path, const compile_option
                                     " is beyond the end of " + found.path + " (" + std::to_string(size) + " bytes)");
                 incbin file;
                 file.path = found.path;
+                result.files.push_back(found.path);
                 file.written = d.written;
                 file.offset = offset;
                 file.length = to_end ? size - offset : part.marker->length;
@@ -11067,7 +11095,14 @@ inline std::string identify_payload(const std::uint8_t* head, std::size_t size) 
     if (size >= 0x3c && std::memcmp(head + 0x38, "ARM\x64", 4) == 0) return "arm64-image";
     // LZMA_Alone (what U-Boot's lzma means): a properties byte below 225
     // and a dictionary size xz --format=lzma writes, 2^n or 2^n + 2^(n-1).
-    if (size >= 13 && head[0] < 225) {
+    // The uncompressed size that follows is -1 (unknown) or a size a real
+    // payload has (below 2^40), which plain data rarely matches as well.
+    const auto plausible_size = [&] {
+        bool unknown = true;
+        for (std::size_t i = 5; i < 13; ++i) unknown = unknown && head[i] == 0xff;
+        return unknown || (head[10] == 0 && head[11] == 0 && head[12] == 0);
+    };
+    if (size >= 13 && head[0] < 225 && head[0] != 0 && plausible_size()) {
         const std::uint32_t dict = static_cast<std::uint32_t>(head[1]) | static_cast<std::uint32_t>(head[2]) << 8 |
                                    static_cast<std::uint32_t>(head[3]) << 16 |
                                    static_cast<std::uint32_t>(head[4]) << 24;
@@ -11108,8 +11143,8 @@ inline bool payload_is_compressed(const std::string& kind) {
 
 
 /// The configuration properties that name images (U-Boot's FIT_*_PROP).
-inline constexpr std::array<const char*, 8> image_reference_properties = {
-    "kernel", "fdt", "ramdisk", "loadables", "fpga", "setup", "firmware", "script"};
+inline constexpr std::array<const char*, 9> image_reference_properties = {
+    "kernel", "fdt", "ramdisk", "loadables", "fpga", "setup", "firmware", "standalone", "script"};
 
 /// Checks the tree of a compiled image tree source (see the file comment).
 /// `source` names the .its in messages; the subject of an error is the
@@ -11127,6 +11162,9 @@ inline void check_tree(const void* fdt, const std::string& source) {
             throw fail(fitstream::detail::fdt_node_path(fdt, node),
                        "node name contains '@', which U-Boot refuses when it checks signatures");
     }
+    // U-Boot's fit_check_format refuses a FIT without a root description.
+    if (!fdt_getprop(fdt, 0, "description", nullptr))
+        throw fail("/", "no description (U-Boot refuses a FIT without one: \"Wrong FIT format: no description\")");
     const int images = fdt_path_offset(fdt, "/images");
     if (images < 0) throw fail("/images", "the source has no /images node");
     std::unordered_set<std::string> image_names;
@@ -11306,6 +11344,30 @@ inline std::vector<std::string> subnode_names(const void* fdt, int node) {
 
 inline bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
+// The first string of a property (mkimage reads only that one), "" when absent.
+inline std::string first_string(const void* fdt, int node, const char* name) {
+    const auto all = fdt_string_list(fdt, node, name);
+    return all.empty() ? std::string() : all.front();
+}
+
+// Runs `f`; an error it throws that does not name the source yet is
+// rethrown naming the source and `node`, its own subject kept in the reason.
+template <class F>
+void at_node(const std::string& source, const std::string& node, F&& f) {
+    try {
+        f();
+    } catch (const error& e) {
+        if (e.subject().rfind(source + ": ", 0) == 0) throw;
+        throw error(e.code(), source + ": " + node, (e.subject().empty() ? "" : e.subject() + ": ") + e.reason());
+    }
+}
+
+inline std::string join_names(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
 // The bytes of a value made of literal pieces and /incbin/ ranges, read
 // whole: for the few values that cannot be streamed.
 inline std::vector<char> materialize(const its::payload_property& p, std::uint64_t& budget) {
@@ -11317,15 +11379,16 @@ inline std::vector<char> materialize(const its::payload_property& p, std::uint64
         }
         const its::incbin& f = *piece.file;
         if (f.length > budget)
-            throw error(errc::limit_exceeded, p.node + ": " + p.property,
+            throw error(errc::limit_exceeded, p.property,
                         "/incbin/(\"" + f.written + "\") at " + f.origin +
                             " is read into memory here (only an image's whole `data` is streamed), and " +
                             std::to_string(f.length) + " bytes exceed the limit");
         budget -= f.length;
+        if (f.length == 0) continue;
         const auto fd = open_for_reading(f.path);
         const std::size_t at = out.size();
         out.resize(at + static_cast<std::size_t>(f.length));
-        if (f.length) pread_exact(fd.get(), out.data() + at, static_cast<std::size_t>(f.length), f.offset, f.path);
+        pread_exact(fd.get(), out.data() + at, static_cast<std::size_t>(f.length), f.offset, f.path);
     }
     return out;
 }
@@ -11352,6 +11415,7 @@ struct its_plan {
     tree fit;  // images only: name, source, codec, hashes
     structure st;
     std::vector<key_dtb_entry> key_dtb_entries;
+    std::vector<std::string> key_files;  // every key file read
 };
 
 // What one image node holds, as the replay finds it.
@@ -11389,7 +11453,8 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             streamed[p.node] = &p;
             continue;
         }
-        const auto bytes = materialize(p, inline_budget);
+        std::vector<char> bytes;
+        at_node(subject, p.node, [&] { bytes = materialize(p, inline_budget); });
         tree_edit.setprop(p.node, p.property.c_str(), bytes.data(), bytes.size());
     }
 
@@ -11402,12 +11467,12 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
     const auto sign_spec = [&](const std::string& path) {
         const int node = tree_edit.node(path);
         signature_spec spec;
-        spec.algo = options.algo.empty() ? fdt_string_prop(tree_edit.fdt(), node, "algo") : options.algo;
+        spec.algo = options.algo.empty() ? first_string(tree_edit.fdt(), node, "algo") : options.algo;
         if (spec.algo.empty()) throw error(errc::invalid_argument, subject + ": " + path, "signature node has no algo");
-        spec.key_name_hint = fdt_string_prop(tree_edit.fdt(), node, "key-name-hint");
+        spec.key_name_hint = first_string(tree_edit.fdt(), node, "key-name-hint");
         spec.key_dir = options.key_dir;
         spec.key_file = options.key_file;
-        const std::string padding = fdt_string_prop(tree_edit.fdt(), node, "padding");
+        const std::string padding = first_string(tree_edit.fdt(), node, "padding");
         if (padding == "pss") spec.padding = signature_padding::pss;
         else if (!padding.empty() && padding != "pkcs-1.5")
             throw error(errc::unsupported, subject + ": " + path, "padding \"" + padding + "\" is not pkcs-1.5 or pss");
@@ -11427,14 +11492,15 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
     // Images, in order: data, hashes, image signatures.
     const std::vector<std::string> image_names = subnode_names(tree_edit.fdt(), tree_edit.node("/images"));
     std::vector<signature_slot> signatures;
-    for (const auto& name : image_names) {
+    for (const auto& name : image_names) at_node(subject, "/images/" + name, [&] {
         its_image_node node;
         node.path = "/images/" + name;
         int at = tree_edit.node(node.path);
         source data = source::memory({}, node.path);
         if (auto s = streamed.find(node.path); s != streamed.end()) {
             const its::incbin& f = *s->second->pieces.front().file;
-            data = source::file_range(f.path, f.offset, f.length);
+            // An empty payload (/dev/null, or a range of length 0) needs no file.
+            data = f.length == 0 ? source::memory({}, f.path) : source::file_range(f.path, f.offset, f.length);
         } else {
             int len = 0;
             const void* value = fdt_getprop(tree_edit.fdt(), at, "data", &len);
@@ -11446,10 +11512,10 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             tree_edit.setprop(node.path, "data", nullptr, 0);
             at = tree_edit.node(node.path);
         }
-        image img(name, fdt_string_prop(tree_edit.fdt(), at, "type"), std::move(data));
+        image img(name, first_string(tree_edit.fdt(), at, "type"), std::move(data));
 
         // The payload against its declared container.
-        std::string compression = fdt_string_prop(tree_edit.fdt(), at, "compression");
+        std::string compression = first_string(tree_edit.fdt(), at, "compression");
         if (compression.empty()) compression = "none";
         if (!is_codec_name(compression) && !options.allow_compression_mismatch)
             throw error(errc::unsupported, subject + ": " + node.path,
@@ -11474,7 +11540,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
         for (const auto& sub : subnode_names(tree_edit.fdt(), at)) {
             const std::string path = node.path + "/" + sub;
             if (starts_with(sub, "hash")) {
-                const std::string algo = fdt_string_prop(tree_edit.fdt(), tree_edit.node(path), "algo");
+                const std::string algo = first_string(tree_edit.fdt(), tree_edit.node(path), "algo");
                 if (algo.empty())
                     throw error(errc::invalid_argument, subject + ": " + path, "hash node has no algo");
                 std::size_t size = 0;
@@ -11487,7 +11553,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 node.hash_nodes.push_back(sub);
                 node.hash_algos.push_back(algo);
                 node.digests.push_back(sub);
-            } else if (starts_with(sub, "cipher")) {
+            } else if (sub == "cipher") {
                 throw error(errc::unsupported, subject + ": " + path,
                             "encrypted images (cipher nodes) are not supported yet");
             } else if (signing && starts_with(sub, "signature")) {
@@ -11528,7 +11594,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
         }
         image_nodes.push_back(std::move(node));
         plan.fit.images.push_back(std::move(img));
-    }
+    });
 
     // Configuration signatures, as fit_config_process_sig makes them.
     if (signing && fdt_path_offset(tree_edit.fdt(), "/configurations") >= 0) {
@@ -11537,6 +11603,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             for (const auto& sub : subnode_names(tree_edit.fdt(), tree_edit.node(conf_path))) {
                 if (!starts_with(sub, "signature")) continue;
                 const std::string path = conf_path + "/" + sub;
+                at_node(subject, path, [&] {
                 const auto spec = sign_spec(path);
                 auto slot = prepare_signature(spec, path, keys);
                 // The images to cover: sign-images, else mkimage's default.
@@ -11544,18 +11611,35 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 std::vector<std::string> props = fdt_string_list(tree_edit.fdt(), sig_node, "sign-images");
                 const bool allow_missing = !fdt_getprop(tree_edit.fdt(), sig_node, "sign-images", nullptr);
                 if (allow_missing) props = {"kernel", "fdt"};
+                // As mkimage's fit_config_get_hash_list: a property the
+                // configuration lacks names nothing; an image that does not
+                // exist is an error (skipped under the default list); an
+                // image without a hash node, or no image at all, would leave
+                // the payloads unprotected and is refused.
                 std::vector<hashed_image> covered;
                 for (const auto& prop : props) {
-                    const auto names = fdt_string_list(tree_edit.fdt(), tree_edit.node(conf_path), prop.c_str());
-                    if (names.empty() && !allow_missing)
-                        throw error(errc::invalid_argument, subject + ": " + path,
-                                    "sign-images names '" + prop + "', which the configuration does not have");
-                    for (const auto& image_name : names) {
+                    for (const auto& image_name :
+                         fdt_string_list(tree_edit.fdt(), tree_edit.node(conf_path), prop.c_str())) {
                         const auto n = std::find(image_names.begin(), image_names.end(), image_name);
-                        covered.push_back({image_name, image_nodes[static_cast<std::size_t>(n - image_names.begin())]
-                                                           .hash_nodes});
+                        if (n == image_names.end()) {
+                            if (allow_missing) continue;
+                            throw error(errc::invalid_argument, subject + ": " + path,
+                                        "sign-images names '" + prop + "', whose image '" + image_name +
+                                            "' is not in /images");
+                        }
+                        const auto& hashes = image_nodes[static_cast<std::size_t>(n - image_names.begin())].hash_nodes;
+                        if (hashes.empty())
+                            throw error(errc::invalid_argument, subject + ": " + path,
+                                        "image '" + image_name + "' has no hash node, so the signature cannot "
+                                        "protect its data (mkimage refuses this too)");
+                        covered.push_back({image_name, hashes});
                     }
                 }
+                if (covered.empty())
+                    throw error(errc::invalid_argument, subject + ": " + path,
+                                "signs no image: none of sign-images (" +
+                                    (allow_missing ? std::string("by default kernel, fdt") : join_names(props)) +
+                                    ") names an image of the configuration");
                 slot.hashed_nodes = hashed_node_list(conf, covered);
                 if (slot.hashed_nodes.size() > max_hashed_nodes)
                     throw error(errc::invalid_argument, subject + ": " + path,
@@ -11574,9 +11658,12 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                                                 options.require_keys ? "conf" : ""});
                 signatures.push_back(std::move(slot));
                 signature_paths.push_back(path);
+                });
             }
         }
     }
+
+    for (const auto& k : keys) plan.key_files.push_back(k.first);
 
     // External data, as fit_extract_data: `data` out, offset and size in.
     if (!embedded) {
@@ -11656,6 +11743,9 @@ public:
     /// in the order made; a key used twice appears twice (the last says
     /// what it is `required` for, as with mkimage).
     const std::vector<key_dtb_entry>& key_dtb_entries() const noexcept { return plan_.key_dtb_entries; }
+
+    /// Every key file the signatures are made with.
+    const std::vector<std::string>& key_files() const noexcept { return plan_.key_files; }
 
     /// Writes the FIT to `out` and commits it (see write_fit()); `options`'
     /// layout must be the one the source was prepared with. Once only.

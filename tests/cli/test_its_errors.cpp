@@ -341,3 +341,66 @@ BOOST_AUTO_TEST_CASE(help_and_clustered_flags) {
         BOOST_TEST(tool({"fdtget", fit.string(), "/images/kernel", "data-offset"}) == "0\n");
     }
 }
+
+// ---------------------------------------------------------------------------
+// The output may be no file the build reads, and what U-Boot's own build
+// passes is taken.
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(output_may_not_be_an_include_or_a_key) {
+    temp_dir dir;
+    write_file(dir / "Image", random_bytes(1000, 5));
+    write_file(dir / "common.dtsi", "/ { description = \"c\"; };\n");
+    write_file(dir / "image.its",
+               "/dts-v1/;\n/include/ \"common.dtsi\"\n/ { images { kernel { description = \"k\"; data = "
+               "/incbin/(\"Image\"); type = \"kernel\"; compression = \"none\"; hash-1 { algo = \"sha256\"; }; }; };"
+               " configurations { default = \"c\"; c { kernel = \"kernel\"; signature-1 { algo = "
+               "\"sha256,rsa2048\"; key-name-hint = \"dev\"; }; }; }; };\n");
+    fs::create_directories(dir / "keys");
+    run_ok({"openssl", "genrsa", "-out", (dir / "keys" / "dev.key").string(), "2048"});
+    const std::string dtsi = read_file(dir / "common.dtsi"), key = read_file(dir / "keys" / "dev.key");
+    for (const auto& target : {dir / "common.dtsi", dir / "keys" / "dev.key", dir / "Image"}) {
+        const std::vector<std::string> argv{"-f", (dir / "image.its").string(), "-k", (dir / "keys").string(),
+                                            "-o", target.string()};
+        expect_error(fitpack(argv), argv, 1, {"would overwrite an input"});
+    }
+    BOOST_TEST(read_file(dir / "common.dtsi") == dtsi);
+    BOOST_TEST(read_file(dir / "keys" / "dev.key") == key);
+}
+
+BOOST_AUTO_TEST_CASE(what_u_boots_own_build_passes) {
+    temp_dir dir;
+    write_file(dir / "Image", random_bytes(1000, 6));
+    // U-Boot's Makefile: mkimage ... -p $(CONFIG_FIT_EXTERNAL_OFFSET), 0 by
+    // default, meaning no position; and -f auto ... -d /dev/null.
+    const std::vector<std::string> p0{"mkimage", "-E", "-p", "0x0", "-f", "auto", "-A", "ARM", "-O", "U-Boot",
+                                      "-T", "firmware", "-C", "NONE", "-d", (dir / "Image").string(),
+                                      (dir / "a.fit").string()};
+    const auto r = fitpack(p0);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(fitpack_argv(p0), r));
+    BOOST_TEST(tool({"fdtget", (dir / "a.fit").string(), "/images/firmware-1", "data-offset"}) == "0\n");
+    // The names are case-blind, as in mkimage, and written in lower case.
+    BOOST_TEST(tool({"fdtget", (dir / "a.fit").string(), "/images/firmware-1", "arch"}) == "arm\n");
+    const std::vector<std::string> null{"mkimage", "-f", "auto", "-A", "arm", "-O", "u-boot", "-T", "firmware",
+                                        "-C", "none", "-d", "/dev/null", (dir / "b.fit").string()};
+    const auto n = fitpack(null);
+    BOOST_REQUIRE_MESSAGE(n.exit_code == 0, describe(fitpack_argv(null), n));
+    BOOST_TEST(tool({"fdtget", "-t", "x", (dir / "b.fit").string(), "/images/firmware-1/hash-1", "value"}) == "0\n");
+    // A -f auto error names -f auto, not a temporary file.
+    const std::vector<std::string> bad{"mkimage", "-f", "auto", "-A", "arm", "-O", "linux", "-T", "kernel",
+                                       "-C", "gzip", "-d", (dir / "Image").string(), (dir / "c.fit").string()};
+    expect_error(fitpack(bad), bad, 1, {"-f auto: /images/kernel-1", "gzip"});
+}
+
+BOOST_AUTO_TEST_CASE(dtc_options_that_change_the_tree_reach_dtc) {
+    // -D "-@": dtc adds __symbols__ for the labels, as under mkimage.
+    temp_dir dir;
+    write_file(dir / "Image", random_bytes(1000, 7));
+    write_file(dir / "image.its", "/dts-v1/;\n/ { description = \"d\"; images { k: kernel { description = \"k\"; "
+                                  "data = /incbin/(\"Image\"); type = \"kernel\"; compression = \"none\"; }; }; };\n");
+    const std::vector<std::string> argv{"mkimage", "-D", "-I dts -O dtb -p 500 -@", "-f",
+                                        (dir / "image.its").string(), (dir / "a.fit").string()};
+    const auto r = fitpack(argv);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(fitpack_argv(argv), r));
+    BOOST_TEST(tool({"fdtget", (dir / "a.fit").string(), "/__symbols__", "k"}) == "/images/kernel\n");
+}

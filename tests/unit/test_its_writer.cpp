@@ -227,3 +227,102 @@ BOOST_AUTO_TEST_CASE(a_range_past_the_file_end_is_refused_before_writing) {
     BOOST_CHECK_THROW(write(src, fitstream::data_layout::external), fitstream::error);
     BOOST_TEST(!fs::exists(dir.path() / "out.fit"));
 }
+
+namespace {
+
+std::string try_signed(const temp_dir& dir, const std::string& images, const std::string& conf,
+                       const std::string& sign_images) {
+    fs::create_directories(dir.path() / "keys");
+    if (!fs::exists(dir.path() / "keys" / "dev.key"))
+        fitstream_test::run_ok({"openssl", "genrsa", "-out", (dir.path() / "keys" / "dev.key").string(), "2048"});
+    const auto src = compile(dir, "/dts-v1/;\n/ { description = \"s\"; images { " + images +
+                                      " }; configurations { default = \"c\"; c { " + conf +
+                                      " signature-1 { algo = \"sha256,rsa2048\"; key-name-hint = \"dev\"; " +
+                                      sign_images + " }; }; }; };\n");
+    fitstream::its::build_options options;
+    options.key_dir = (dir.path() / "keys").string();
+    try {
+        write(src, fitstream::data_layout::external, options);
+        return {};
+    } catch (const fitstream::error& e) {
+        BOOST_TEST(!fs::exists(dir.path() / "out.fit"));
+        return e.what();
+    }
+}
+
+const std::string hashed_kernel = "kernel { description = \"k\"; data = [01 02 03]; type = \"kernel\"; "
+                                  "compression = \"none\"; hash-1 { algo = \"sha256\"; }; };";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(configuration_signatures_that_protect_nothing_are_refused) {
+    temp_dir dir;
+    // sign-images naming a property that lists no image: an error naming
+    // the signature, not a crash.
+    std::string e = try_signed(dir, hashed_kernel, "kernel = \"kernel\"; description = \"d\";",
+                               "sign-images = \"kernel\", \"description\";");
+    BOOST_TEST(e.find("/configurations/c/signature-1") != std::string::npos, e);
+    BOOST_TEST(e.find("'d'") != std::string::npos, e);
+    // An image without a hash node could be swapped under the signature.
+    e = try_signed(dir,
+                   "kernel { description = \"k\"; data = [01]; type = \"kernel\"; compression = \"none\"; };",
+                   "kernel = \"kernel\";", "");
+    BOOST_TEST(e.find("no hash node") != std::string::npos, e);
+    // Nothing covered at all (the default list is kernel, fdt).
+    e = try_signed(dir,
+                   "fw { description = \"f\"; data = [01]; type = \"firmware\"; compression = \"none\"; "
+                   "hash-1 { algo = \"sha256\"; }; };",
+                   "firmware = \"fw\";", "");
+    BOOST_TEST(e.find("signs no image") != std::string::npos, e);
+    // A property the configuration lacks names nothing, as with mkimage.
+    e = try_signed(dir, hashed_kernel, "kernel = \"kernel\";", "sign-images = \"kernel\", \"ramdisk\";");
+    BOOST_TEST(e.empty(), e);
+    const std::string fit = read_file(dir.path() / "out.fit");
+    BOOST_TEST(property(fit, "/configurations/c/signature-1", "hashed-nodes") ==
+               std::string("/\0/configurations/c\0/images/kernel\0/images/kernel/hash-1\0", 57));
+}
+
+BOOST_AUTO_TEST_CASE(a_root_without_description_is_refused) {
+    temp_dir dir;
+    const auto src = compile(dir, "/dts-v1/;\n/ { images { " + hashed_kernel + " }; };\n");
+    BOOST_CHECK_EXCEPTION(write(src, fitstream::data_layout::embedded), fitstream::error,
+                          [](const fitstream::error& e) {
+                              return std::string(e.what()).find("no description") != std::string::npos;
+                          });
+}
+
+BOOST_AUTO_TEST_CASE(dev_null_is_an_empty_payload) {
+    // U-Boot's own build packs `mkimage -f auto ... -d /dev/null`.
+    temp_dir dir;
+    const auto src = compile(dir, "/dts-v1/;\n/ { description = \"n\"; images { empty { description = \"e\"; "
+                                  "data = /incbin/(\"/dev/null\"); type = \"firmware\"; compression = \"none\"; "
+                                  "hash-1 { algo = \"crc32\"; }; }; }; };\n");
+    const std::string fit = write(src, fitstream::data_layout::embedded);
+    BOOST_TEST(property(fit, "/images/empty", "data").empty());
+    BOOST_TEST(property(fit, "/images/empty/hash-1", "value") == std::string(4, '\0'));  // crc32 of nothing
+}
+
+BOOST_AUTO_TEST_CASE(a_file_included_many_times_is_rewritten_once) {
+    // Each file includes the next twice. Rewriting every occurrence doubles
+    // with each level; one copy per file stays linear.
+    const auto chain = [](const temp_dir& dir, int levels) {
+        for (int i = 0; i < levels; ++i)
+            write_file(dir.path() / ("f" + std::to_string(i) + ".dtsi"),
+                       "/include/ \"f" + std::to_string(i + 1) + ".dtsi\"\n/include/ \"f" + std::to_string(i + 1) +
+                           ".dtsi\"\n");
+        write_file(dir.path() / ("f" + std::to_string(levels) + ".dtsi"), "/ { leaf = <1>; };\n");
+    };
+    const std::string its = "/dts-v1/;\n/include/ \"f0.dtsi\"\n/ { description = \"d\"; images { " + hashed_kernel +
+                            " }; };\n";
+    temp_dir dir;
+    chain(dir, 5);
+    const auto src = compile(dir, its);
+    BOOST_TEST(src.files.size() == 7u);  // the .its and six includes, once each (not 63 copies)
+    BOOST_TEST(property(std::string(src.blob.begin(), src.blob.end()), "/", "leaf").size() == 4u);
+    // 40 levels: 2^40 occurrences. dtc refuses such nesting; fitpack gets that far at once.
+    temp_dir deep;
+    chain(deep, 40);
+    BOOST_CHECK_EXCEPTION(compile(deep, its), fitstream::error, [](const fitstream::error& e) {
+        return std::string(e.what()).find("nested too deeply") != std::string::npos;
+    });
+}

@@ -81,7 +81,14 @@ inline std::string identify_payload(const std::uint8_t* head, std::size_t size) 
     if (size >= 0x3c && std::memcmp(head + 0x38, "ARM\x64", 4) == 0) return "arm64-image";
     // LZMA_Alone (what U-Boot's lzma means): a properties byte below 225
     // and a dictionary size xz --format=lzma writes, 2^n or 2^n + 2^(n-1).
-    if (size >= 13 && head[0] < 225) {
+    // The uncompressed size that follows is -1 (unknown) or a size a real
+    // payload has (below 2^40), which plain data rarely matches as well.
+    const auto plausible_size = [&] {
+        bool unknown = true;
+        for (std::size_t i = 5; i < 13; ++i) unknown = unknown && head[i] == 0xff;
+        return unknown || (head[10] == 0 && head[11] == 0 && head[12] == 0);
+    };
+    if (size >= 13 && head[0] < 225 && head[0] != 0 && plausible_size()) {
         const std::uint32_t dict = static_cast<std::uint32_t>(head[1]) | static_cast<std::uint32_t>(head[2]) << 8 |
                                    static_cast<std::uint32_t>(head[3]) << 16 |
                                    static_cast<std::uint32_t>(head[4]) << 24;
@@ -122,8 +129,8 @@ inline bool payload_is_compressed(const std::string& kind) {
 
 
 /// The configuration properties that name images (U-Boot's FIT_*_PROP).
-inline constexpr std::array<const char*, 8> image_reference_properties = {
-    "kernel", "fdt", "ramdisk", "loadables", "fpga", "setup", "firmware", "script"};
+inline constexpr std::array<const char*, 9> image_reference_properties = {
+    "kernel", "fdt", "ramdisk", "loadables", "fpga", "setup", "firmware", "standalone", "script"};
 
 /// Checks the tree of a compiled image tree source (see the file comment).
 /// `source` names the .its in messages; the subject of an error is the
@@ -141,6 +148,9 @@ inline void check_tree(const void* fdt, const std::string& source) {
             throw fail(fitstream::detail::fdt_node_path(fdt, node),
                        "node name contains '@', which U-Boot refuses when it checks signatures");
     }
+    // U-Boot's fit_check_format refuses a FIT without a root description.
+    if (!fdt_getprop(fdt, 0, "description", nullptr))
+        throw fail("/", "no description (U-Boot refuses a FIT without one: \"Wrong FIT format: no description\")");
     const int images = fdt_path_offset(fdt, "/images");
     if (images < 0) throw fail("/images", "the source has no /images node");
     std::unordered_set<std::string> image_names;

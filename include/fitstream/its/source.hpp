@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,9 @@ struct compiled_source {
     std::string path;                        ///< the .its as given
     std::vector<char> blob;                  ///< dtc's output (see payload_property)
     std::vector<payload_property> payloads;  ///< in the blob's node order
+    /// Every file the source reads or names: the .its, each /include/d
+    /// file, each /incbin/ file (for an output that must not be one of them).
+    std::vector<std::string> files;
 };
 
 /// How compile_its() finds files and dtc.
@@ -80,6 +84,10 @@ struct compile_options {
     bool search_current_directory = true;
     /// The dtc program, found on PATH unless it holds a slash.
     std::string dtc = "dtc";
+    /// More dtc options (mkimage's -D), given before the source: those that
+    /// change the tree (-@, -A, -H, -L, -s) take effect; the input and
+    /// output format are fitstream's (-I dts -O dtb).
+    std::vector<std::string> dtc_args;
 };
 
 }  // namespace its
@@ -211,7 +219,10 @@ inline compiled_source compile_its(const std::string& path, const compile_option
     const std::string out_path = temp / "out.dtb";
     detail::its_dtc_result dtc;
     try {
-        dtc = detail::its_run_dtc({options.dtc, "-I", "dts", "-O", "dtb", "-o", out_path, main_copy}, temp / "dtc.err");
+        std::vector<std::string> argv{options.dtc, "-I", "dts", "-O", "dtb", "-o", out_path};
+        argv.insert(argv.end(), options.dtc_args.begin(), options.dtc_args.end());
+        argv.push_back(main_copy);
+        dtc = detail::its_run_dtc(argv, temp / "dtc.err");
     } catch (const error& e) {
         if (e.code() == std::errc::no_such_file_or_directory)
             throw error(e.code(), options.dtc,
@@ -234,6 +245,7 @@ inline compiled_source compile_its(const std::string& path, const compile_option
 
     compiled_source result;
     result.path = path;
+    for (const auto& copy : rewriter.copies()) result.files.push_back(copy.original);
     std::vector<int> payload_nodes;  // the node offset of each payload, for emptying its value
     std::vector<std::string> node_paths;
     int depth = 0;
@@ -274,8 +286,13 @@ inline compiled_source compile_its(const std::string& path, const compile_option
                 if (found.error) detail::throw_os_error(found.error, path, what);
                 struct stat st {};
                 if (::stat(found.path.c_str(), &st) != 0) detail::throw_os_error(errno, path, what);
-                if (!S_ISREG(st.st_mode)) throw error(errc::invalid_input, path, what + ": not a regular file");
-                const auto size = static_cast<std::uint64_t>(st.st_size);
+                // /dev/null is an empty payload (U-Boot's own build packs
+                // `-f auto -d /dev/null`); any other non-regular file has no
+                // size to plan with.
+                const bool dev_null = S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+                if (!S_ISREG(st.st_mode) && !dev_null)
+                    throw error(errc::invalid_input, path, what + ": not a regular file");
+                const auto size = dev_null ? std::uint64_t{0} : static_cast<std::uint64_t>(st.st_size);
                 const std::uint64_t offset = part.marker->offset;
                 const bool to_end = part.marker->length == ~std::uint64_t{0};
                 if (offset > size || (!to_end && part.marker->length > size - offset))
@@ -285,6 +302,7 @@ inline compiled_source compile_its(const std::string& path, const compile_option
                                     " is beyond the end of " + found.path + " (" + std::to_string(size) + " bytes)");
                 incbin file;
                 file.path = found.path;
+                result.files.push_back(found.path);
                 file.written = d.written;
                 file.offset = offset;
                 file.length = to_end ? size - offset : part.marker->length;

@@ -50,6 +50,9 @@ public:
     /// what it is `required` for, as with mkimage).
     const std::vector<key_dtb_entry>& key_dtb_entries() const noexcept { return plan_.key_dtb_entries; }
 
+    /// Every key file the signatures are made with.
+    const std::vector<std::string>& key_files() const noexcept { return plan_.key_files; }
+
     /// Writes the FIT to `out` and commits it (see write_fit()); `options`'
     /// layout must be the one the source was prepared with. Once only.
     /// @throws fitstream::error as write_fit()

@@ -233,12 +233,15 @@ private:
     };
 
     std::string rewrite_file(const std::string& path) {
-        const std::string text = read_file_bounded(path, its_max_source_size, "device tree source");
-        const std::string out_path = temp_ / ("src-" + std::to_string(copies_.size()) + ".dts");
-        copies_.push_back({path, out_path});
-
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0) throw_os_error(errno, path, "cannot stat");
+        // A file included again (from a folder that resolves its names the
+        // same way) reuses its copy: a copy depends only on the file and
+        // its folder, and rewriting each occurrence would grow
+        // exponentially with files that include the next one twice.
+        const std::string dir = its_dir_of(path).value_or("");
+        for (const auto& done : done_)
+            if (done.dev == st.st_dev && done.ino == st.st_ino && done.path == dir) return done_copies_[&done - done_.data()];
         for (const auto& f : chain_)
             if (f.dev == st.st_dev && f.ino == st.st_ino) {
                 std::string cycle;
@@ -250,8 +253,13 @@ private:
                         path + ": /include/ nested more than " + std::to_string(its_max_include_depth) + " deep");
         chain_.push_back({st.st_dev, st.st_ino, path});
 
+        const std::string text = read_file_bounded(path, its_max_source_size, "device tree source");
+        const std::string out_path = temp_ / ("src-" + std::to_string(copies_.size()) + ".dts");
+        copies_.push_back({path, out_path});
         const std::string rewritten = rewrite_text(text, path);
         chain_.pop_back();
+        done_.push_back({st.st_dev, st.st_ino, dir});
+        done_copies_.push_back(out_path);
 
         unique_fd fd(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         if (!fd) throw_os_error(errno, out_path, "cannot write");
@@ -489,6 +497,8 @@ private:
     std::vector<std::string> include_dirs_;
     bool search_current_directory_;
     std::vector<file_id> chain_;
+    std::vector<file_id> done_;  // files rewritten (path: their folder), parallel to done_copies_
+    std::vector<std::string> done_copies_;
     std::vector<its_incbin_directive> incbins_;
     std::vector<its_copy> copies_;
 };

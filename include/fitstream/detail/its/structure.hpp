@@ -127,6 +127,30 @@ inline std::vector<std::string> subnode_names(const void* fdt, int node) {
 
 inline bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
+// The first string of a property (mkimage reads only that one), "" when absent.
+inline std::string first_string(const void* fdt, int node, const char* name) {
+    const auto all = fdt_string_list(fdt, node, name);
+    return all.empty() ? std::string() : all.front();
+}
+
+// Runs `f`; an error it throws that does not name the source yet is
+// rethrown naming the source and `node`, its own subject kept in the reason.
+template <class F>
+void at_node(const std::string& source, const std::string& node, F&& f) {
+    try {
+        f();
+    } catch (const error& e) {
+        if (e.subject().rfind(source + ": ", 0) == 0) throw;
+        throw error(e.code(), source + ": " + node, (e.subject().empty() ? "" : e.subject() + ": ") + e.reason());
+    }
+}
+
+inline std::string join_names(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
 // The bytes of a value made of literal pieces and /incbin/ ranges, read
 // whole: for the few values that cannot be streamed.
 inline std::vector<char> materialize(const its::payload_property& p, std::uint64_t& budget) {
@@ -138,15 +162,16 @@ inline std::vector<char> materialize(const its::payload_property& p, std::uint64
         }
         const its::incbin& f = *piece.file;
         if (f.length > budget)
-            throw error(errc::limit_exceeded, p.node + ": " + p.property,
+            throw error(errc::limit_exceeded, p.property,
                         "/incbin/(\"" + f.written + "\") at " + f.origin +
                             " is read into memory here (only an image's whole `data` is streamed), and " +
                             std::to_string(f.length) + " bytes exceed the limit");
         budget -= f.length;
+        if (f.length == 0) continue;
         const auto fd = open_for_reading(f.path);
         const std::size_t at = out.size();
         out.resize(at + static_cast<std::size_t>(f.length));
-        if (f.length) pread_exact(fd.get(), out.data() + at, static_cast<std::size_t>(f.length), f.offset, f.path);
+        pread_exact(fd.get(), out.data() + at, static_cast<std::size_t>(f.length), f.offset, f.path);
     }
     return out;
 }
@@ -173,6 +198,7 @@ struct its_plan {
     tree fit;  // images only: name, source, codec, hashes
     structure st;
     std::vector<key_dtb_entry> key_dtb_entries;
+    std::vector<std::string> key_files;  // every key file read
 };
 
 // What one image node holds, as the replay finds it.
@@ -210,7 +236,8 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             streamed[p.node] = &p;
             continue;
         }
-        const auto bytes = materialize(p, inline_budget);
+        std::vector<char> bytes;
+        at_node(subject, p.node, [&] { bytes = materialize(p, inline_budget); });
         tree_edit.setprop(p.node, p.property.c_str(), bytes.data(), bytes.size());
     }
 
@@ -223,12 +250,12 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
     const auto sign_spec = [&](const std::string& path) {
         const int node = tree_edit.node(path);
         signature_spec spec;
-        spec.algo = options.algo.empty() ? fdt_string_prop(tree_edit.fdt(), node, "algo") : options.algo;
+        spec.algo = options.algo.empty() ? first_string(tree_edit.fdt(), node, "algo") : options.algo;
         if (spec.algo.empty()) throw error(errc::invalid_argument, subject + ": " + path, "signature node has no algo");
-        spec.key_name_hint = fdt_string_prop(tree_edit.fdt(), node, "key-name-hint");
+        spec.key_name_hint = first_string(tree_edit.fdt(), node, "key-name-hint");
         spec.key_dir = options.key_dir;
         spec.key_file = options.key_file;
-        const std::string padding = fdt_string_prop(tree_edit.fdt(), node, "padding");
+        const std::string padding = first_string(tree_edit.fdt(), node, "padding");
         if (padding == "pss") spec.padding = signature_padding::pss;
         else if (!padding.empty() && padding != "pkcs-1.5")
             throw error(errc::unsupported, subject + ": " + path, "padding \"" + padding + "\" is not pkcs-1.5 or pss");
@@ -248,14 +275,15 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
     // Images, in order: data, hashes, image signatures.
     const std::vector<std::string> image_names = subnode_names(tree_edit.fdt(), tree_edit.node("/images"));
     std::vector<signature_slot> signatures;
-    for (const auto& name : image_names) {
+    for (const auto& name : image_names) at_node(subject, "/images/" + name, [&] {
         its_image_node node;
         node.path = "/images/" + name;
         int at = tree_edit.node(node.path);
         source data = source::memory({}, node.path);
         if (auto s = streamed.find(node.path); s != streamed.end()) {
             const its::incbin& f = *s->second->pieces.front().file;
-            data = source::file_range(f.path, f.offset, f.length);
+            // An empty payload (/dev/null, or a range of length 0) needs no file.
+            data = f.length == 0 ? source::memory({}, f.path) : source::file_range(f.path, f.offset, f.length);
         } else {
             int len = 0;
             const void* value = fdt_getprop(tree_edit.fdt(), at, "data", &len);
@@ -267,10 +295,10 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             tree_edit.setprop(node.path, "data", nullptr, 0);
             at = tree_edit.node(node.path);
         }
-        image img(name, fdt_string_prop(tree_edit.fdt(), at, "type"), std::move(data));
+        image img(name, first_string(tree_edit.fdt(), at, "type"), std::move(data));
 
         // The payload against its declared container.
-        std::string compression = fdt_string_prop(tree_edit.fdt(), at, "compression");
+        std::string compression = first_string(tree_edit.fdt(), at, "compression");
         if (compression.empty()) compression = "none";
         if (!is_codec_name(compression) && !options.allow_compression_mismatch)
             throw error(errc::unsupported, subject + ": " + node.path,
@@ -295,7 +323,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
         for (const auto& sub : subnode_names(tree_edit.fdt(), at)) {
             const std::string path = node.path + "/" + sub;
             if (starts_with(sub, "hash")) {
-                const std::string algo = fdt_string_prop(tree_edit.fdt(), tree_edit.node(path), "algo");
+                const std::string algo = first_string(tree_edit.fdt(), tree_edit.node(path), "algo");
                 if (algo.empty())
                     throw error(errc::invalid_argument, subject + ": " + path, "hash node has no algo");
                 std::size_t size = 0;
@@ -308,7 +336,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 node.hash_nodes.push_back(sub);
                 node.hash_algos.push_back(algo);
                 node.digests.push_back(sub);
-            } else if (starts_with(sub, "cipher")) {
+            } else if (sub == "cipher") {
                 throw error(errc::unsupported, subject + ": " + path,
                             "encrypted images (cipher nodes) are not supported yet");
             } else if (signing && starts_with(sub, "signature")) {
@@ -349,7 +377,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
         }
         image_nodes.push_back(std::move(node));
         plan.fit.images.push_back(std::move(img));
-    }
+    });
 
     // Configuration signatures, as fit_config_process_sig makes them.
     if (signing && fdt_path_offset(tree_edit.fdt(), "/configurations") >= 0) {
@@ -358,6 +386,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             for (const auto& sub : subnode_names(tree_edit.fdt(), tree_edit.node(conf_path))) {
                 if (!starts_with(sub, "signature")) continue;
                 const std::string path = conf_path + "/" + sub;
+                at_node(subject, path, [&] {
                 const auto spec = sign_spec(path);
                 auto slot = prepare_signature(spec, path, keys);
                 // The images to cover: sign-images, else mkimage's default.
@@ -365,18 +394,35 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 std::vector<std::string> props = fdt_string_list(tree_edit.fdt(), sig_node, "sign-images");
                 const bool allow_missing = !fdt_getprop(tree_edit.fdt(), sig_node, "sign-images", nullptr);
                 if (allow_missing) props = {"kernel", "fdt"};
+                // As mkimage's fit_config_get_hash_list: a property the
+                // configuration lacks names nothing; an image that does not
+                // exist is an error (skipped under the default list); an
+                // image without a hash node, or no image at all, would leave
+                // the payloads unprotected and is refused.
                 std::vector<hashed_image> covered;
                 for (const auto& prop : props) {
-                    const auto names = fdt_string_list(tree_edit.fdt(), tree_edit.node(conf_path), prop.c_str());
-                    if (names.empty() && !allow_missing)
-                        throw error(errc::invalid_argument, subject + ": " + path,
-                                    "sign-images names '" + prop + "', which the configuration does not have");
-                    for (const auto& image_name : names) {
+                    for (const auto& image_name :
+                         fdt_string_list(tree_edit.fdt(), tree_edit.node(conf_path), prop.c_str())) {
                         const auto n = std::find(image_names.begin(), image_names.end(), image_name);
-                        covered.push_back({image_name, image_nodes[static_cast<std::size_t>(n - image_names.begin())]
-                                                           .hash_nodes});
+                        if (n == image_names.end()) {
+                            if (allow_missing) continue;
+                            throw error(errc::invalid_argument, subject + ": " + path,
+                                        "sign-images names '" + prop + "', whose image '" + image_name +
+                                            "' is not in /images");
+                        }
+                        const auto& hashes = image_nodes[static_cast<std::size_t>(n - image_names.begin())].hash_nodes;
+                        if (hashes.empty())
+                            throw error(errc::invalid_argument, subject + ": " + path,
+                                        "image '" + image_name + "' has no hash node, so the signature cannot "
+                                        "protect its data (mkimage refuses this too)");
+                        covered.push_back({image_name, hashes});
                     }
                 }
+                if (covered.empty())
+                    throw error(errc::invalid_argument, subject + ": " + path,
+                                "signs no image: none of sign-images (" +
+                                    (allow_missing ? std::string("by default kernel, fdt") : join_names(props)) +
+                                    ") names an image of the configuration");
                 slot.hashed_nodes = hashed_node_list(conf, covered);
                 if (slot.hashed_nodes.size() > max_hashed_nodes)
                     throw error(errc::invalid_argument, subject + ": " + path,
@@ -395,9 +441,12 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                                                 options.require_keys ? "conf" : ""});
                 signatures.push_back(std::move(slot));
                 signature_paths.push_back(path);
+                });
             }
         }
     }
+
+    for (const auto& k : keys) plan.key_files.push_back(k.first);
 
     // External data, as fit_extract_data: `data` out, offset and size in.
     if (!embedded) {
