@@ -8,7 +8,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fitstream/fitstream.hpp>
-#include <fitstream/its/source.hpp>
 
 #include <libfdt.h>
 #include <sys/stat.h>
