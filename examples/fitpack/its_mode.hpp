@@ -169,9 +169,10 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
             a.help = true;
             return a;
         }
-    enum long_only { sign_algo = 1000, compress_images, allow_mismatch, include_dir, help };
+    enum long_only { sign_algo = 1000, compress_images, allow_mismatch, include_dir, help, output };
     static const option long_options[] = {
-        {"output", required_argument, nullptr, 'o'},
+        // --output is the output in both spellings (mkimage's -o is the algo).
+        {"output", required_argument, nullptr, output},
         {"sign-algo", required_argument, nullptr, sign_algo},
         {"compress-images", no_argument, nullptr, compress_images},
         {"allow-compression-mismatch", no_argument, nullptr, allow_mismatch},
@@ -217,6 +218,7 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
                 if (mkimage) a.build.algo = value;
                 else a.output = value;
                 break;
+            case output: a.output = value; break;
             case sign_algo: a.build.algo = value; break;
             case compress_images: a.build.compress_images = true; break;
             case allow_mismatch: a.build.allow_compression_mismatch = true; break;

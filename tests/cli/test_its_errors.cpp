@@ -340,6 +340,12 @@ BOOST_AUTO_TEST_CASE(help_and_clustered_flags) {
         // External data: a data-offset, no data.
         BOOST_TEST(tool({"fdtget", fit.string(), "/images/kernel", "data-offset"}) == "0\n");
     }
+    // --output names the output under both spellings (mkimage's -o is the algorithm).
+    const std::vector<std::string> long_output{"mkimage", "-f", (out / "image.its").string(), "--output",
+                                               (out / "c.fit").string()};
+    const auto r = fitpack(long_output);
+    BOOST_TEST(r.exit_code == 0, describe(fitpack_argv(long_output), r));
+    BOOST_TEST(fs::exists(out / "c.fit"));
 }
 
 // ---------------------------------------------------------------------------
