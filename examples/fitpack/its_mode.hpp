@@ -16,18 +16,19 @@
 
 #include "auto_its.hpp"
 #include "exit_status.hpp"
+#include "outputs.hpp"
 #include "validators.hpp"
 
 #include <fitstream/fitstream.hpp>
 
 #include <getopt.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -288,32 +289,6 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
 
 namespace detail {
 
-// The output may be none of the inputs: the rename would replace one with the FIT.
-inline void refuse_output_as_input(const std::string& output, const std::vector<std::string>& inputs) {
-    struct stat out {};
-    if (output == "-" || ::stat(output.c_str(), &out) != 0) return;
-    for (const auto& in_path : inputs) {
-        struct stat in {};
-        if (::stat(in_path.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
-            throw fitstream::error(fitstream::errc::invalid_argument, output,
-                                   "output would overwrite an input (" + in_path + ")");
-    }
-}
-
-}  // namespace detail
-
-namespace detail {
-
-// A path that means the same from any directory (generated sources live in
-// the temporary directory).
-inline std::string absolute(const std::string& path) {
-    if (path.empty() || path.front() == '/') return path;
-    char cwd[4096];
-    if (!::getcwd(cwd, sizeof cwd)) throw fitstream::error(std::error_code(errno, std::generic_category()), path,
-                                                           "cannot resolve against the current directory");
-    return std::string(cwd) + "/" + path;
-}
-
 // A generated image tree source in a temporary file, removed with it.
 class temporary_its {
 public:
@@ -372,8 +347,13 @@ inline int run_its_mode(std::vector<std::string> args) {
         // the generated file lives only while dtc reads it.
         a.auto_fit.signing = !a.build.key_dir.empty() || !a.build.key_file.empty();
         a.auto_fit.algo = a.build.algo;
-        for (auto* path : {&a.auto_fit.data, &a.auto_fit.ramdisk}) *path = detail::absolute(*path);
-        for (auto& path : a.auto_fit.dtbs) path = detail::absolute(path);
+        // Absolute: the generated source lives in the temporary directory.
+        const auto absolute = [](std::string& path) {
+            if (!path.empty()) path = std::filesystem::absolute(path).string();
+        };
+        absolute(a.auto_fit.data);
+        absolute(a.auto_fit.ramdisk);
+        for (auto& path : a.auto_fit.dtbs) absolute(path);
         const detail::temporary_its generated(
             auto_its_source(a.auto_fit, std::string("fitpack ") + fitstream::version_string()));
         source = fitstream::its::compile_its(generated.path(), compile);
@@ -384,12 +364,15 @@ inline int run_its_mode(std::vector<std::string> args) {
     }
     fitstream::its::prepared_source prepared(source, a.build, write.layout);
 
-    // Every file read: the source, its /include/s and /incbin/s, the keys, the key DTB.
-    std::vector<std::string> inputs = source.files;
-    inputs.insert(inputs.end(), prepared.key_files().begin(), prepared.key_files().end());
-    if (!a.key_dtb.empty()) inputs.push_back(a.key_dtb);
-    if (!a.build.key_file.empty()) inputs.push_back(a.build.key_file);
-    detail::refuse_output_as_input(a.output, inputs);
+    // The output may be no file read: the source, its /include/s and
+    // /incbin/s, the keys, the key DTB.
+    if (a.output != "-")
+        fitstream::detail::refuse_overwriting_inputs(a.output, [&](const auto& visit) {
+            for (const auto& f : source.files) visit(f);
+            for (const auto& f : prepared.key_files()) visit(f);
+            if (!a.key_dtb.empty()) visit(a.key_dtb);
+            if (!a.build.key_file.empty()) visit(a.build.key_file);
+        });
 
     // The key DTB is staged before the FIT is written and renamed after it.
     std::optional<fitstream::key_dtb> dtb;
@@ -401,17 +384,8 @@ inline int run_its_mode(std::vector<std::string> args) {
         dtb_out = dtb->stage();
     }
 
-    fitstream::write_result result;
-    if (a.output == "-") {
-        if (::isatty(STDOUT_FILENO))
-            throw fitstream::error(fitstream::errc::invalid_argument, "standard output",
-                                   "refusing to write a binary FIT to a terminal");
-        fitstream::fd_sink out(STDOUT_FILENO, "standard output");
-        result = std::move(prepared).write(out, write);
-    } else {
-        fitstream::file_sink out(a.output);
-        result = std::move(prepared).write(out, write);
-    }
+    const fitstream::write_result result =
+        write_output(a.output, [&](fitstream::sink& out) { return std::move(prepared).write(out, write); });
     if (dtb_out) dtb_out->commit(fdt_totalsize(dtb->blob()));
     if (a.verbose)
         std::cerr << "fitpack: " << a.output << ": " << result.images.size() << " images, " << result.total_size

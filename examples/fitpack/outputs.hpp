@@ -17,15 +17,27 @@
 
 namespace fitpack {
 
-/// Writes the FIT to a file (atomically) or, for "-", to standard output.
-inline fitstream::write_result write_fit_to(const std::string& output, const fitstream::tree& fit,
-                                            const fitstream::write_options& options) {
-    if (output != "-") return fitstream::write_fit(fit, output, options);
+/// Runs `write(sink&)` on the output: a file sink (replaced atomically) or,
+/// for "-", standard output, which must not be a terminal.
+template <class Write>
+fitstream::write_result write_output(const std::string& output, Write&& write) {
+    if (output != "-") {
+        fitstream::file_sink out(output);
+        return write(out);
+    }
     if (::isatty(STDOUT_FILENO))
         throw fitstream::error(fitstream::errc::invalid_argument, "standard output",
                                "refusing to write a binary FIT to a terminal");
     fitstream::fd_sink out(STDOUT_FILENO, "standard output");
-    return fitstream::write_fit(fit, out, options);
+    return write(out);
+}
+
+/// Writes the FIT to a file (atomically, never over one of its inputs) or,
+/// for "-", to standard output.
+inline fitstream::write_result write_fit_to(const std::string& output, const fitstream::tree& fit,
+                                            const fitstream::write_options& options) {
+    if (output != "-") fitstream::detail::refuse_overwriting_inputs(fit, output);
+    return write_output(output, [&](fitstream::sink& out) { return fitstream::write_fit(fit, out, options); });
 }
 
 /// A depfile written to a temporary file now and renamed into place by

@@ -217,17 +217,27 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
 namespace detail {
 
 /// Refuses an output path that is one of the inputs (the same file, however
-/// it is named): the rename would replace the input with the FIT, which is
-/// never what the caller meant.
-inline void refuse_overwriting_inputs(const tree& fit, const std::string& path) {
+/// it is named): the rename would replace that input with the FIT, which is
+/// never what the caller meant. `for_each_input(visit)` calls
+/// `visit(input_path)` for every input; it is not called at all when the
+/// output does not exist yet (then it is no input), so a tree of 100,000
+/// DTBs costs one stat.
+template <class ForEachInput>
+void refuse_overwriting_inputs(const std::string& path, ForEachInput&& for_each_input) {
     struct stat out {};
-    if (::stat(path.c_str(), &out) != 0) return;  // not there yet, so not an input
-    for (const auto& img : fit.images) {
+    if (::stat(path.c_str(), &out) != 0) return;
+    for_each_input([&](const std::string& input) {
         struct stat in {};
-        if (img.data.is_file() && ::stat(img.data.name().c_str(), &in) == 0 && in.st_dev == out.st_dev &&
-            in.st_ino == out.st_ino)
-            throw error(errc::invalid_argument, path, "output would overwrite an input (" + img.data.name() + ")");
-    }
+        if (::stat(input.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            throw error(errc::invalid_argument, path, "output would overwrite an input (" + input + ")");
+    });
+}
+
+inline void refuse_overwriting_inputs(const tree& fit, const std::string& path) {
+    refuse_overwriting_inputs(path, [&](const auto& visit) {
+        for (const auto& img : fit.images)
+            if (img.data.is_file()) visit(img.data.name());
+    });
 }
 
 }  // namespace detail

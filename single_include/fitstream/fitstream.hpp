@@ -4125,6 +4125,10 @@ inline std::string base_name(const std::string& path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+inline bool has_prefix(std::string_view s, std::string_view prefix) noexcept {
+    return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
 inline bool has_suffix(std::string_view s, std::string_view suffix) noexcept {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -6334,8 +6338,10 @@ inline const char* padding_name(signature_padding p) noexcept {
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace fitstream {
 namespace detail {
@@ -6347,6 +6353,30 @@ inline std::string fdt_string_prop(const void* fdt, int node, const char* name) 
     const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
     if (!p || len <= 0 || p[len - 1] != '\0') return {};
     return std::string(p, static_cast<std::size_t>(len - 1));
+}
+
+// The strings of a string list, split in one pass (fdt_stringlist_get()
+// would rescan the list from its start for each index, quadratic in a
+// hostile list); an unterminated last string is kept as it is. Empty when
+// the property is absent.
+inline std::vector<std::string> fdt_strings_prop(const void* fdt, int node, const char* name) {
+    std::vector<std::string> out;
+    int len = 0;
+    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
+    if (!p) return out;
+    for (int pos = 0; pos < len;) {
+        const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
+        out.emplace_back(p + pos, n);
+        pos += static_cast<int>(n) + 1;
+    }
+    return out;
+}
+
+// The first string of a list (what mkimage and U-Boot read of a string
+// property), "" when absent.
+inline std::string fdt_first_string_prop(const void* fdt, int node, const char* name) {
+    auto all = fdt_strings_prop(fdt, node, name);
+    return all.empty() ? std::string() : std::move(all.front());
 }
 
 // A property of exactly one 32-bit cell; nullopt when absent or another size.
@@ -7444,17 +7474,27 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
 namespace detail {
 
 /// Refuses an output path that is one of the inputs (the same file, however
-/// it is named): the rename would replace the input with the FIT, which is
-/// never what the caller meant.
-inline void refuse_overwriting_inputs(const tree& fit, const std::string& path) {
+/// it is named): the rename would replace that input with the FIT, which is
+/// never what the caller meant. `for_each_input(visit)` calls
+/// `visit(input_path)` for every input; it is not called at all when the
+/// output does not exist yet (then it is no input), so a tree of 100,000
+/// DTBs costs one stat.
+template <class ForEachInput>
+void refuse_overwriting_inputs(const std::string& path, ForEachInput&& for_each_input) {
     struct stat out {};
-    if (::stat(path.c_str(), &out) != 0) return;  // not there yet, so not an input
-    for (const auto& img : fit.images) {
+    if (::stat(path.c_str(), &out) != 0) return;
+    for_each_input([&](const std::string& input) {
         struct stat in {};
-        if (img.data.is_file() && ::stat(img.data.name().c_str(), &in) == 0 && in.st_dev == out.st_dev &&
-            in.st_ino == out.st_ino)
-            throw error(errc::invalid_argument, path, "output would overwrite an input (" + img.data.name() + ")");
-    }
+        if (::stat(input.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            throw error(errc::invalid_argument, path, "output would overwrite an input (" + input + ")");
+    });
+}
+
+inline void refuse_overwriting_inputs(const tree& fit, const std::string& path) {
+    refuse_overwriting_inputs(path, [&](const auto& visit) {
+        for (const auto& img : fit.images)
+            if (img.data.is_file()) visit(img.data.name());
+    });
 }
 
 }  // namespace detail
@@ -8370,18 +8410,11 @@ inline std::string reader::get_string(int node, const char* name, const std::str
 // reader still shows what the file says: fdt_stringlist_get() would rescan
 // the list from its start for each index, quadratic in a hostile list.
 inline std::vector<std::string> reader::get_strings(int node, const char* name, const std::string& subject) {
-    std::vector<std::string> out;
     int len = 0;
-    const auto* p = static_cast<const char*>(fdt_getprop(fdt(), node, name, &len));
-    if (!p) return out;
+    if (!fdt_getprop(fdt(), node, name, &len)) return {};
     if (len <= 0 || fdt_stringlist_count(fdt(), node, name) < 0)
         note(subject, std::string(name) + " is not a NUL-terminated string");
-    for (int pos = 0; pos < len;) {
-        const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
-        out.emplace_back(p + pos, n);
-        pos += static_cast<int>(n) + 1;
-    }
-    return out;
+    return detail::fdt_strings_prop(fdt(), node, name);
 }
 
 inline void reader::index() {
@@ -11032,6 +11065,7 @@ struct build_options {
 
 #include <algorithm>
 #include <array>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -11042,32 +11076,6 @@ struct build_options {
 #include <vector>
 
 namespace fitstream {
-namespace detail {
-
-inline std::string fdt_node_path(const void* fdt, int node) {
-    char path[4096];
-    if (fdt_get_path(fdt, node, path, sizeof path) < 0) return "?";
-    return path;
-}
-
-// The strings of a string-list property (empty when absent).
-inline std::vector<std::string> fdt_string_list(const void* fdt, int node, const char* name) {
-    std::vector<std::string> out;
-    int len = 0;
-    const char* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
-    if (!p || len <= 0) return out;
-    const char* end = p + len;
-    while (p < end) {
-        const char* nul = static_cast<const char*>(std::memchr(p, '\0', static_cast<std::size_t>(end - p)));
-        if (!nul) nul = end;
-        out.emplace_back(p, nul);
-        p = nul + 1;
-    }
-    return out;
-}
-
-}  // namespace detail
-
 namespace its {
 
 /// How many leading bytes identify_payload() looks at.
@@ -11156,12 +11164,10 @@ inline void check_tree(const void* fdt, const std::string& source) {
     };
     // '@' anywhere: U-Boot's fit_check_format refuses a FIT with a unit
     // address in a node name before it checks a signature (CVE-2021-27138).
-    for (int node = 0, depth = 0; node >= 0; node = fdt_next_node(fdt, node, &depth)) {
-        const char* name = fdt_get_name(fdt, node, nullptr);
-        if (name && std::strchr(name, '@'))
-            throw fail(fitstream::detail::fdt_node_path(fdt, node),
-                       "node name contains '@', which U-Boot refuses when it checks signatures");
-    }
+    fitstream::detail::for_each_node(fdt, INT_MAX, [&](const std::string& path, const std::string& name) {
+        if (name.find('@') != std::string::npos)
+            throw fail(path, "node name contains '@', which U-Boot refuses when it checks signatures");
+    });
     // U-Boot's fit_check_format refuses a FIT without a root description.
     if (!fdt_getprop(fdt, 0, "description", nullptr))
         throw fail("/", "no description (U-Boot refuses a FIT without one: \"Wrong FIT format: no description\")");
@@ -11177,8 +11183,9 @@ inline void check_tree(const void* fdt, const std::string& source) {
     }
     int image;
     fdt_for_each_subnode(image, fdt, images) {
-        const std::string path = fitstream::detail::fdt_node_path(fdt, image);
-        image_names.insert(fdt_get_name(fdt, image, nullptr));
+        const char* image_name = fdt_get_name(fdt, image, nullptr);
+        const std::string path = std::string("/images/") + image_name;
+        image_names.insert(image_name);
         for (const char* prop : {"load", "entry"}) {
             if (!fdt_getprop(fdt, image, prop, &len)) continue;
             const int cells = len / 4;
@@ -11195,15 +11202,16 @@ inline void check_tree(const void* fdt, const std::string& source) {
     if (confs >= 0) {
         int conf;
         fdt_for_each_subnode(conf, fdt, confs) {
-            conf_names.insert(fdt_get_name(fdt, conf, nullptr));
-            const std::string path = fitstream::detail::fdt_node_path(fdt, conf);
+            const char* conf_name = fdt_get_name(fdt, conf, nullptr);
+            conf_names.insert(conf_name);
+            const std::string path = std::string("/configurations/") + conf_name;
             for (const char* prop : image_reference_properties) {
-                for (const auto& name : fitstream::detail::fdt_string_list(fdt, conf, prop))
+                for (const auto& name : fitstream::detail::fdt_strings_prop(fdt, conf, prop))
                     if (!image_names.count(name))
                         throw fail(path, std::string(prop) + " names image '" + name + "', which /images lacks");
             }
         }
-        const auto defaults = fitstream::detail::fdt_string_list(fdt, confs, "default");
+        const auto defaults = fitstream::detail::fdt_strings_prop(fdt, confs, "default");
         if (!defaults.empty() && !conf_names.count(defaults.front()))
             throw fail("/configurations", "default names '" + defaults.front() + "', which is not a configuration");
     }
@@ -11342,14 +11350,6 @@ inline std::vector<std::string> subnode_names(const void* fdt, int node) {
     return out;
 }
 
-inline bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
-// The first string of a property (mkimage reads only that one), "" when absent.
-inline std::string first_string(const void* fdt, int node, const char* name) {
-    const auto all = fdt_string_list(fdt, node, name);
-    return all.empty() ? std::string() : all.front();
-}
-
 // Runs `f`; an error it throws that does not name the source yet is
 // rethrown naming the source and `node`, its own subject kept in the reason.
 template <class F>
@@ -11467,26 +11467,25 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
     const auto sign_spec = [&](const std::string& path) {
         const int node = tree_edit.node(path);
         signature_spec spec;
-        spec.algo = options.algo.empty() ? first_string(tree_edit.fdt(), node, "algo") : options.algo;
+        spec.algo = options.algo.empty() ? fdt_first_string_prop(tree_edit.fdt(), node, "algo") : options.algo;
         if (spec.algo.empty()) throw error(errc::invalid_argument, subject + ": " + path, "signature node has no algo");
-        spec.key_name_hint = first_string(tree_edit.fdt(), node, "key-name-hint");
+        spec.key_name_hint = fdt_first_string_prop(tree_edit.fdt(), node, "key-name-hint");
         spec.key_dir = options.key_dir;
         spec.key_file = options.key_file;
-        const std::string padding = first_string(tree_edit.fdt(), node, "padding");
+        const std::string padding = fdt_first_string_prop(tree_edit.fdt(), node, "padding");
         if (padding == "pss") spec.padding = signature_padding::pss;
         else if (!padding.empty() && padding != "pkcs-1.5")
             throw error(errc::unsupported, subject + ": " + path, "padding \"" + padding + "\" is not pkcs-1.5 or pss");
         return spec;
     };
     // fit_image_write_sig's properties, each added (so first) or replaced.
-    const auto write_signature = [&](const std::string& path, const signature_spec& spec, signature_slot& slot) {
+    const auto write_signature = [&](const std::string& path, const signature_slot& slot) {
         tree_edit.setprop_zeros(path, "value", slot.algo.signature_size);
         tree_edit.setprop_string(path, "signer-name", options.signer_name);
         tree_edit.setprop_string(path, "signer-version",
                                  options.signer_version.empty() ? version_string() : options.signer_version);
         if (!options.comment.empty()) tree_edit.setprop_string(path, "comment", options.comment);
         tree_edit.setprop_u32(path, "timestamp", timestamp);
-        (void)spec;
     };
 
     // Images, in order: data, hashes, image signatures.
@@ -11512,10 +11511,10 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             tree_edit.setprop(node.path, "data", nullptr, 0);
             at = tree_edit.node(node.path);
         }
-        image img(name, first_string(tree_edit.fdt(), at, "type"), std::move(data));
+        image img(name, fdt_first_string_prop(tree_edit.fdt(), at, "type"), std::move(data));
 
         // The payload against its declared container.
-        std::string compression = first_string(tree_edit.fdt(), at, "compression");
+        std::string compression = fdt_first_string_prop(tree_edit.fdt(), at, "compression");
         if (compression.empty()) compression = "none";
         if (!is_codec_name(compression) && !options.allow_compression_mismatch)
             throw error(errc::unsupported, subject + ": " + node.path,
@@ -11539,8 +11538,8 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
 
         for (const auto& sub : subnode_names(tree_edit.fdt(), at)) {
             const std::string path = node.path + "/" + sub;
-            if (starts_with(sub, "hash")) {
-                const std::string algo = first_string(tree_edit.fdt(), tree_edit.node(path), "algo");
+            if (has_prefix(sub, "hash")) {
+                const std::string algo = fdt_first_string_prop(tree_edit.fdt(), tree_edit.node(path), "algo");
                 if (algo.empty())
                     throw error(errc::invalid_argument, subject + ": " + path, "hash node has no algo");
                 std::size_t size = 0;
@@ -11556,7 +11555,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             } else if (sub == "cipher") {
                 throw error(errc::unsupported, subject + ": " + path,
                             "encrypted images (cipher nodes) are not supported yet");
-            } else if (signing && starts_with(sub, "signature")) {
+            } else if (signing && has_prefix(sub, "signature")) {
                 const auto spec = sign_spec(path);
                 auto slot = prepare_signature(spec, path, keys);
                 // The signature signs the digest of the data: a hash node's
@@ -11583,7 +11582,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                     slot.digest_at = image_slots::unstored;
                     slot.unstored_digest_at = u->second;
                 }
-                write_signature(path, spec, slot);
+                write_signature(path, slot);
                 if (!options.algo.empty()) tree_edit.setprop_string(path, "algo", options.algo);
                 slot.image = plan.fit.images.size();
                 plan.key_dtb_entries.push_back({slot.key, spec.key_name_hint, slot.algo.name,
@@ -11601,14 +11600,14 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
         for (const auto& conf : subnode_names(tree_edit.fdt(), tree_edit.node("/configurations"))) {
             const std::string conf_path = "/configurations/" + conf;
             for (const auto& sub : subnode_names(tree_edit.fdt(), tree_edit.node(conf_path))) {
-                if (!starts_with(sub, "signature")) continue;
+                if (!has_prefix(sub, "signature")) continue;
                 const std::string path = conf_path + "/" + sub;
                 at_node(subject, path, [&] {
                 const auto spec = sign_spec(path);
                 auto slot = prepare_signature(spec, path, keys);
                 // The images to cover: sign-images, else mkimage's default.
                 const int sig_node = tree_edit.node(path);
-                std::vector<std::string> props = fdt_string_list(tree_edit.fdt(), sig_node, "sign-images");
+                std::vector<std::string> props = fdt_strings_prop(tree_edit.fdt(), sig_node, "sign-images");
                 const bool allow_missing = !fdt_getprop(tree_edit.fdt(), sig_node, "sign-images", nullptr);
                 if (allow_missing) props = {"kernel", "fdt"};
                 // As mkimage's fit_config_get_hash_list: a property the
@@ -11619,7 +11618,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 std::vector<hashed_image> covered;
                 for (const auto& prop : props) {
                     for (const auto& image_name :
-                         fdt_string_list(tree_edit.fdt(), tree_edit.node(conf_path), prop.c_str())) {
+                         fdt_strings_prop(tree_edit.fdt(), tree_edit.node(conf_path), prop.c_str())) {
                         const auto n = std::find(image_names.begin(), image_names.end(), image_name);
                         if (n == image_names.end()) {
                             if (allow_missing) continue;
@@ -11648,7 +11647,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 // mkimage covers the strings block as it is before this
                 // signature's own properties join it.
                 slot.hashed_strings_size = tree_edit.strings_size();
-                write_signature(path, spec, slot);
+                write_signature(path, slot);
                 std::string joined;
                 for (const auto& n : slot.hashed_nodes) joined.append(n).push_back('\0');
                 tree_edit.setprop(path, "hashed-nodes", joined.data(), joined.size());

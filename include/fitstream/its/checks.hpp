@@ -14,10 +14,13 @@
 /// @endcode
 
 #include <fitstream/detail/lib/libfdt.hpp>
+#include <fitstream/detail/read/node_path.hpp>
+#include <fitstream/detail/read/properties.hpp>
 #include <fitstream/error.hpp>
 
 #include <algorithm>
 #include <array>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -28,32 +31,6 @@
 #include <vector>
 
 namespace fitstream {
-namespace detail {
-
-inline std::string fdt_node_path(const void* fdt, int node) {
-    char path[4096];
-    if (fdt_get_path(fdt, node, path, sizeof path) < 0) return "?";
-    return path;
-}
-
-// The strings of a string-list property (empty when absent).
-inline std::vector<std::string> fdt_string_list(const void* fdt, int node, const char* name) {
-    std::vector<std::string> out;
-    int len = 0;
-    const char* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
-    if (!p || len <= 0) return out;
-    const char* end = p + len;
-    while (p < end) {
-        const char* nul = static_cast<const char*>(std::memchr(p, '\0', static_cast<std::size_t>(end - p)));
-        if (!nul) nul = end;
-        out.emplace_back(p, nul);
-        p = nul + 1;
-    }
-    return out;
-}
-
-}  // namespace detail
-
 namespace its {
 
 /// How many leading bytes identify_payload() looks at.
@@ -142,12 +119,10 @@ inline void check_tree(const void* fdt, const std::string& source) {
     };
     // '@' anywhere: U-Boot's fit_check_format refuses a FIT with a unit
     // address in a node name before it checks a signature (CVE-2021-27138).
-    for (int node = 0, depth = 0; node >= 0; node = fdt_next_node(fdt, node, &depth)) {
-        const char* name = fdt_get_name(fdt, node, nullptr);
-        if (name && std::strchr(name, '@'))
-            throw fail(fitstream::detail::fdt_node_path(fdt, node),
-                       "node name contains '@', which U-Boot refuses when it checks signatures");
-    }
+    fitstream::detail::for_each_node(fdt, INT_MAX, [&](const std::string& path, const std::string& name) {
+        if (name.find('@') != std::string::npos)
+            throw fail(path, "node name contains '@', which U-Boot refuses when it checks signatures");
+    });
     // U-Boot's fit_check_format refuses a FIT without a root description.
     if (!fdt_getprop(fdt, 0, "description", nullptr))
         throw fail("/", "no description (U-Boot refuses a FIT without one: \"Wrong FIT format: no description\")");
@@ -163,8 +138,9 @@ inline void check_tree(const void* fdt, const std::string& source) {
     }
     int image;
     fdt_for_each_subnode(image, fdt, images) {
-        const std::string path = fitstream::detail::fdt_node_path(fdt, image);
-        image_names.insert(fdt_get_name(fdt, image, nullptr));
+        const char* image_name = fdt_get_name(fdt, image, nullptr);
+        const std::string path = std::string("/images/") + image_name;
+        image_names.insert(image_name);
         for (const char* prop : {"load", "entry"}) {
             if (!fdt_getprop(fdt, image, prop, &len)) continue;
             const int cells = len / 4;
@@ -181,15 +157,16 @@ inline void check_tree(const void* fdt, const std::string& source) {
     if (confs >= 0) {
         int conf;
         fdt_for_each_subnode(conf, fdt, confs) {
-            conf_names.insert(fdt_get_name(fdt, conf, nullptr));
-            const std::string path = fitstream::detail::fdt_node_path(fdt, conf);
+            const char* conf_name = fdt_get_name(fdt, conf, nullptr);
+            conf_names.insert(conf_name);
+            const std::string path = std::string("/configurations/") + conf_name;
             for (const char* prop : image_reference_properties) {
-                for (const auto& name : fitstream::detail::fdt_string_list(fdt, conf, prop))
+                for (const auto& name : fitstream::detail::fdt_strings_prop(fdt, conf, prop))
                     if (!image_names.count(name))
                         throw fail(path, std::string(prop) + " names image '" + name + "', which /images lacks");
             }
         }
-        const auto defaults = fitstream::detail::fdt_string_list(fdt, confs, "default");
+        const auto defaults = fitstream::detail::fdt_strings_prop(fdt, confs, "default");
         if (!defaults.empty() && !conf_names.count(defaults.front()))
             throw fail("/configurations", "default names '" + defaults.front() + "', which is not a configuration");
     }

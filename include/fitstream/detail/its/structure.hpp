@@ -21,6 +21,7 @@
 #include <fitstream/detail/io/file.hpp>
 #include <fitstream/detail/lib/libfdt.hpp>
 #include <fitstream/detail/read/properties.hpp>
+#include <fitstream/detail/text.hpp>
 #include <fitstream/detail/sign/regions.hpp>
 #include <fitstream/detail/write/structure.hpp>
 #include <fitstream/error.hpp>
@@ -123,14 +124,6 @@ inline std::vector<std::string> subnode_names(const void* fdt, int node) {
     int sub;
     fdt_for_each_subnode(sub, fdt, node) out.emplace_back(fdt_get_name(fdt, sub, nullptr));
     return out;
-}
-
-inline bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
-// The first string of a property (mkimage reads only that one), "" when absent.
-inline std::string first_string(const void* fdt, int node, const char* name) {
-    const auto all = fdt_string_list(fdt, node, name);
-    return all.empty() ? std::string() : all.front();
 }
 
 // Runs `f`; an error it throws that does not name the source yet is
@@ -250,26 +243,25 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
     const auto sign_spec = [&](const std::string& path) {
         const int node = tree_edit.node(path);
         signature_spec spec;
-        spec.algo = options.algo.empty() ? first_string(tree_edit.fdt(), node, "algo") : options.algo;
+        spec.algo = options.algo.empty() ? fdt_first_string_prop(tree_edit.fdt(), node, "algo") : options.algo;
         if (spec.algo.empty()) throw error(errc::invalid_argument, subject + ": " + path, "signature node has no algo");
-        spec.key_name_hint = first_string(tree_edit.fdt(), node, "key-name-hint");
+        spec.key_name_hint = fdt_first_string_prop(tree_edit.fdt(), node, "key-name-hint");
         spec.key_dir = options.key_dir;
         spec.key_file = options.key_file;
-        const std::string padding = first_string(tree_edit.fdt(), node, "padding");
+        const std::string padding = fdt_first_string_prop(tree_edit.fdt(), node, "padding");
         if (padding == "pss") spec.padding = signature_padding::pss;
         else if (!padding.empty() && padding != "pkcs-1.5")
             throw error(errc::unsupported, subject + ": " + path, "padding \"" + padding + "\" is not pkcs-1.5 or pss");
         return spec;
     };
     // fit_image_write_sig's properties, each added (so first) or replaced.
-    const auto write_signature = [&](const std::string& path, const signature_spec& spec, signature_slot& slot) {
+    const auto write_signature = [&](const std::string& path, const signature_slot& slot) {
         tree_edit.setprop_zeros(path, "value", slot.algo.signature_size);
         tree_edit.setprop_string(path, "signer-name", options.signer_name);
         tree_edit.setprop_string(path, "signer-version",
                                  options.signer_version.empty() ? version_string() : options.signer_version);
         if (!options.comment.empty()) tree_edit.setprop_string(path, "comment", options.comment);
         tree_edit.setprop_u32(path, "timestamp", timestamp);
-        (void)spec;
     };
 
     // Images, in order: data, hashes, image signatures.
@@ -295,10 +287,10 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             tree_edit.setprop(node.path, "data", nullptr, 0);
             at = tree_edit.node(node.path);
         }
-        image img(name, first_string(tree_edit.fdt(), at, "type"), std::move(data));
+        image img(name, fdt_first_string_prop(tree_edit.fdt(), at, "type"), std::move(data));
 
         // The payload against its declared container.
-        std::string compression = first_string(tree_edit.fdt(), at, "compression");
+        std::string compression = fdt_first_string_prop(tree_edit.fdt(), at, "compression");
         if (compression.empty()) compression = "none";
         if (!is_codec_name(compression) && !options.allow_compression_mismatch)
             throw error(errc::unsupported, subject + ": " + node.path,
@@ -322,8 +314,8 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
 
         for (const auto& sub : subnode_names(tree_edit.fdt(), at)) {
             const std::string path = node.path + "/" + sub;
-            if (starts_with(sub, "hash")) {
-                const std::string algo = first_string(tree_edit.fdt(), tree_edit.node(path), "algo");
+            if (has_prefix(sub, "hash")) {
+                const std::string algo = fdt_first_string_prop(tree_edit.fdt(), tree_edit.node(path), "algo");
                 if (algo.empty())
                     throw error(errc::invalid_argument, subject + ": " + path, "hash node has no algo");
                 std::size_t size = 0;
@@ -339,7 +331,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             } else if (sub == "cipher") {
                 throw error(errc::unsupported, subject + ": " + path,
                             "encrypted images (cipher nodes) are not supported yet");
-            } else if (signing && starts_with(sub, "signature")) {
+            } else if (signing && has_prefix(sub, "signature")) {
                 const auto spec = sign_spec(path);
                 auto slot = prepare_signature(spec, path, keys);
                 // The signature signs the digest of the data: a hash node's
@@ -366,7 +358,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                     slot.digest_at = image_slots::unstored;
                     slot.unstored_digest_at = u->second;
                 }
-                write_signature(path, spec, slot);
+                write_signature(path, slot);
                 if (!options.algo.empty()) tree_edit.setprop_string(path, "algo", options.algo);
                 slot.image = plan.fit.images.size();
                 plan.key_dtb_entries.push_back({slot.key, spec.key_name_hint, slot.algo.name,
@@ -384,14 +376,14 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
         for (const auto& conf : subnode_names(tree_edit.fdt(), tree_edit.node("/configurations"))) {
             const std::string conf_path = "/configurations/" + conf;
             for (const auto& sub : subnode_names(tree_edit.fdt(), tree_edit.node(conf_path))) {
-                if (!starts_with(sub, "signature")) continue;
+                if (!has_prefix(sub, "signature")) continue;
                 const std::string path = conf_path + "/" + sub;
                 at_node(subject, path, [&] {
                 const auto spec = sign_spec(path);
                 auto slot = prepare_signature(spec, path, keys);
                 // The images to cover: sign-images, else mkimage's default.
                 const int sig_node = tree_edit.node(path);
-                std::vector<std::string> props = fdt_string_list(tree_edit.fdt(), sig_node, "sign-images");
+                std::vector<std::string> props = fdt_strings_prop(tree_edit.fdt(), sig_node, "sign-images");
                 const bool allow_missing = !fdt_getprop(tree_edit.fdt(), sig_node, "sign-images", nullptr);
                 if (allow_missing) props = {"kernel", "fdt"};
                 // As mkimage's fit_config_get_hash_list: a property the
@@ -402,7 +394,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 std::vector<hashed_image> covered;
                 for (const auto& prop : props) {
                     for (const auto& image_name :
-                         fdt_string_list(tree_edit.fdt(), tree_edit.node(conf_path), prop.c_str())) {
+                         fdt_strings_prop(tree_edit.fdt(), tree_edit.node(conf_path), prop.c_str())) {
                         const auto n = std::find(image_names.begin(), image_names.end(), image_name);
                         if (n == image_names.end()) {
                             if (allow_missing) continue;
@@ -431,7 +423,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 // mkimage covers the strings block as it is before this
                 // signature's own properties join it.
                 slot.hashed_strings_size = tree_edit.strings_size();
-                write_signature(path, spec, slot);
+                write_signature(path, slot);
                 std::string joined;
                 for (const auto& n : slot.hashed_nodes) joined.append(n).push_back('\0');
                 tree_edit.setprop(path, "hashed-nodes", joined.data(), joined.size());

@@ -40,18 +40,11 @@ inline std::string reader::get_string(int node, const char* name, const std::str
 // reader still shows what the file says: fdt_stringlist_get() would rescan
 // the list from its start for each index, quadratic in a hostile list.
 inline std::vector<std::string> reader::get_strings(int node, const char* name, const std::string& subject) {
-    std::vector<std::string> out;
     int len = 0;
-    const auto* p = static_cast<const char*>(fdt_getprop(fdt(), node, name, &len));
-    if (!p) return out;
+    if (!fdt_getprop(fdt(), node, name, &len)) return {};
     if (len <= 0 || fdt_stringlist_count(fdt(), node, name) < 0)
         note(subject, std::string(name) + " is not a NUL-terminated string");
-    for (int pos = 0; pos < len;) {
-        const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
-        out.emplace_back(p + pos, n);
-        pos += static_cast<int>(n) + 1;
-    }
-    return out;
+    return detail::fdt_strings_prop(fdt(), node, name);
 }
 
 inline void reader::index() {

@@ -9,8 +9,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace fitstream {
 namespace detail {
@@ -22,6 +24,30 @@ inline std::string fdt_string_prop(const void* fdt, int node, const char* name) 
     const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
     if (!p || len <= 0 || p[len - 1] != '\0') return {};
     return std::string(p, static_cast<std::size_t>(len - 1));
+}
+
+// The strings of a string list, split in one pass (fdt_stringlist_get()
+// would rescan the list from its start for each index, quadratic in a
+// hostile list); an unterminated last string is kept as it is. Empty when
+// the property is absent.
+inline std::vector<std::string> fdt_strings_prop(const void* fdt, int node, const char* name) {
+    std::vector<std::string> out;
+    int len = 0;
+    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
+    if (!p) return out;
+    for (int pos = 0; pos < len;) {
+        const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
+        out.emplace_back(p + pos, n);
+        pos += static_cast<int>(n) + 1;
+    }
+    return out;
+}
+
+// The first string of a list (what mkimage and U-Boot read of a string
+// property), "" when absent.
+inline std::string fdt_first_string_prop(const void* fdt, int node, const char* name) {
+    auto all = fdt_strings_prop(fdt, node, name);
+    return all.empty() ? std::string() : std::move(all.front());
 }
 
 // A property of exactly one 32-bit cell; nullopt when absent or another size.
