@@ -18,7 +18,7 @@ counts=("$@")
 [[ ${#counts[@]} -gt 0 ]] || counts=(10 1000 10000 30000 100000)
 codecs=${FITSTREAM_BENCH_CODECS:-"none gzip"}
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh test
 command -v /usr/bin/time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DFITSTREAM_BUILD_TESTS=OFF >/dev/null

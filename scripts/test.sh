@@ -19,7 +19,7 @@ builds=${FITSTREAM_TEST_BUILDS:-"ci ci-single ci-asan"}
 jobs=${FITSTREAM_JOBS:-$(nproc)}
 ctest_jobs=${FITSTREAM_CTEST_JOBS:-2}
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh test
 
 echo "==> python3 tools/amalgamate.py --check"
 python3 tools/amalgamate.py --check

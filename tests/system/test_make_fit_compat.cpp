@@ -70,7 +70,7 @@ public:
     make_fit_script() {
         BOOST_TEST_REQUIRE(fs::exists(linux_source_tarball),
                            linux_source_tarball << " is missing: install Debian's linux-source-6.12 "
-                                                   "(scripts/install-deps.sh)");
+                                                   "(scripts/install-deps.sh test)");
         const run_result libfdt = run({debian_python, "-c", "import libfdt"});
         BOOST_TEST_REQUIRE(libfdt.exit_code == 0, debian_python << " cannot import libfdt: install python3-libfdt ("
                                                                 << libfdt.err << ")");
