@@ -8,6 +8,7 @@
 #include "exit_status.hpp"
 #include "signing_options.hpp"
 #include "validators.hpp"
+#include "version_info.hpp"
 
 #include <fitstream/fitstream.hpp>
 
@@ -70,7 +71,7 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
         "Read modes: fitpack list FIT [--json] | fitpack verify FIT | fitpack extract FIT IMAGE -o FILE [--raw]\n"
         "From an image tree source: fitpack -f IMAGE.its [-E] [-B HEX] [-p HEX] [-k KEYDIR] [-K DTB] [-r] -o FIT\n"
         "  (fitpack -f --help lists its options); fitpack mkimage ARGS takes mkimage's FIT command line unchanged");
-    app.set_version_flag("--version", std::string("fitpack ") + fitstream::version_string());
+    app.set_version_flag("--version", fitpack::version_text());
     app.add_option("-A,--arch", a.arch, "FIT architecture, e.g. arm64")->required();
     app.add_option("-c,--compress", a.compression,
                    "Compression for the kernel and DTBs: " + fitstream::codec_names())

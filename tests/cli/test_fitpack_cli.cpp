@@ -15,6 +15,16 @@
 #include "support.hpp"
 #include "tools.hpp"
 
+// The libraries fitpack --version names, asked for their versions here too.
+#include <bzlib.h>
+#include <libdeflate.h>
+#include <lz4.h>
+#include <lzma.h>
+#include <lzo/lzoconf.h>
+#include <openssl/crypto.h>
+#include <zlib.h>
+#include <zstd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <regex>
@@ -412,8 +422,26 @@ BOOST_AUTO_TEST_CASE(unknown_option_and_missing_value_are_usage_errors) {
 BOOST_AUTO_TEST_CASE(version_and_help) {
     const run_result v = fitpack({"--version"});
     BOOST_TEST(v.exit_code == 0);
-    BOOST_TEST(v.out == "fitpack " + library_version() + "\n");
-    BOOST_TEST(std::regex_match(v.out, std::regex("fitpack [0-9]+\\.[0-9]+\\.[0-9]+\n")), v.out);
+    // Line 1 is fitpack's version alone; then one line per library, each
+    // with the version this test, linked against the same libraries, sees.
+    const std::vector<std::string> lines = lines_of(v.out);
+    BOOST_REQUIRE(!lines.empty());
+    BOOST_TEST(lines[0] == "fitpack " + library_version());
+    BOOST_TEST(std::regex_match(lines[0], std::regex("fitpack [0-9]+\\.[0-9]+\\.[0-9]+")), lines[0]);
+    std::string bzip2 = BZ2_bzlibVersion();
+    bzip2 = bzip2.substr(0, bzip2.find(','));
+    for (const std::string& expected :
+         {"fitstream " + library_version() + " (header-only, C++17)", std::string("zlib ") + zlibVersion(),
+          std::string("libdeflate ") + LIBDEFLATE_VERSION_STRING, std::string("zstd ") + ZSTD_versionString(),
+          std::string("lz4 ") + LZ4_versionString(), std::string("liblzma ") + lzma_version_string(),
+          "bzip2 " + bzip2, std::string("lzo ") + lzo_version_string(),
+          std::string(OpenSSL_version(OPENSSL_VERSION))})
+        BOOST_TEST((std::find(lines.begin(), lines.end(), expected) != lines.end()), "no line '" << expected << "' in:\n"
+                                                                                           << v.out);
+    // libfdt has no version API: fitpack reads it off the loaded libfdt-X.Y.Z.so.
+    BOOST_TEST(std::regex_search(v.out, std::regex("\nlibfdt [0-9]+\\.[0-9]+\\.[0-9]+\n")), v.out);
+    BOOST_TEST(std::regex_search(v.out, std::regex("\nBoost [0-9.]+, CLI11 [0-9.]+, nlohmann/json [0-9.]+ \\(headers\\)\n")),
+               v.out);
 
     const run_result h = fitpack({"--help"});
     BOOST_TEST(h.exit_code == 0);
