@@ -41,20 +41,25 @@ public:
     /// Writes into the spool file.
     /// @throws fitstream::error (OS category) naming the sink
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
-        detail::pwrite_all(spool_.get(), data, size, offset, name_);
+        detail::pwrite_in_steps(spool_.get(), data, size, offset, name_);
     }
 
     /// Writes the first `total_size` bytes of the spool file to the device
     /// (gaps as zeros). Without it nothing reaches the device.
     /// @throws fitstream::error (OS category: EIO when the device accepts
-    ///         no more bytes), or what the device throws
+    ///         no more bytes; the spool file's read errors),
+    ///         errc::invalid_input when the spool file ended early, or what
+    ///         the device throws
     void commit(std::uint64_t total_size) override {
+        // Sized first: unwritten gaps (alignment padding past the last
+        // payload) are then the file's own zeros, and a read that comes
+        // back short is an error, never taken for padding.
+        if (::ftruncate(spool_.get(), static_cast<off_t>(total_size)) != 0)
+            detail::throw_os_error(errno, name_, "cannot set size");
         std::vector<char> buffer(1u << 20);
         for (std::uint64_t at = 0; at < total_size;) {
-            // Unwritten gaps (alignment padding past the last payload) read as zero.
-            std::fill(buffer.begin(), buffer.end(), '\0');
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(total_size - at, buffer.size()));
-            detail::pread_up_to(spool_.get(), buffer.data(), n, at, name_);
+            detail::pread_exact(spool_.get(), buffer.data(), n, at, name_);
             for (std::size_t done = 0; done < n;) {
                 const std::streamsize put = boost::iostreams::write(device_, buffer.data() + done,
                                                                     static_cast<std::streamsize>(n - done));
