@@ -28,15 +28,6 @@ inline std::uint64_t payload_alignment(const layout_options& options) {
     return options.layout == data_layout::embedded ? 4 : options.align;
 }
 
-// The size to build a structure measured at `measured` bytes in: for
-// external data, the size padded to the alignment when the padding is small
-// next to the structure, so that padding it later does not copy it.
-inline std::size_t structure_capacity(std::size_t measured, const layout_options& options) {
-    if (options.layout != data_layout::external) return measured;
-    const auto padded = static_cast<std::size_t>(align_up(measured, std::max<std::uint64_t>(4, options.align)));
-    return padded - measured <= measured / 2 + 64 * 1024 ? padded : measured;
-}
-
 // Where an image's stored bytes go and how many may be stored there.
 struct image_place {
     std::uint64_t file_offset = 0;
@@ -59,13 +50,24 @@ public:
 
     // External data starts after the structure padded to the alignment, and
     // the padded size is what the header says, as with mkimage -E -B; a
-    // position moves it further. Pads `blob` (a finished FDT).
-    // @throws errc::invalid_argument when the position falls inside the structure
+    // position moves it further. Sets `blob`'s (a finished FDT's) totalsize
+    // to the padded size but leaves the padding out of memory: the blob
+    // stays its measured size, the padding is a gap the writer never
+    // writes, which every sink reads as zeros (-B 0x80000000 is 2 GiB).
+    // @throws errc::limit_exceeded (subject "align") when the padded
+    //         structure is past libfdt's 2 GiB - 1 (no reader could open
+    //         it: -B 0x80000000); errc::invalid_argument when the position
+    //         falls inside the structure
     void place_data_area(std::vector<char>& blob) {
         if (embedded_) return;
         const std::uint64_t padded = align_up(blob.size(), std::max<std::uint64_t>(4, align_));
-        blob.resize(static_cast<std::size_t>(padded), '\0');
+        if (padded > max_embedded_size)
+            throw error(errc::limit_exceeded, "align",
+                        "alignment " + std::to_string(align_) + " pads the FIT structure to " +
+                            std::to_string(padded) + " bytes, past the " + std::to_string(max_embedded_size) +
+                            " bytes libfdt (and so U-Boot) can read");
         fdt_set_totalsize(blob.data(), static_cast<std::uint32_t>(padded));
+        structure_size_ = padded;
         data_base_ = padded;
         if (options_.position) {
             if (*options_.position < padded)
@@ -75,6 +77,10 @@ public:
             data_base_ = *options_.position;
         }
     }
+
+    // External: the structure's size with its padding, its FDT totalsize
+    // (after place_data_area()).
+    std::uint64_t padded_structure_size() const { return structure_size_; }
 
     // Every input's size is taken now, so a missing file fails before any
     // work, a file that changes size before its turn is caught, and what
@@ -134,6 +140,7 @@ private:
     const bool embedded_;
     const std::uint64_t align_;
     std::uint64_t data_base_ = 0;
+    std::uint64_t structure_size_ = 0;
     std::vector<std::uint64_t> sizes_;
     std::uint64_t input_total_ = 0;
 };

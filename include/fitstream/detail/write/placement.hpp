@@ -88,14 +88,17 @@ public:
         fdt_set_totalsize(hdr, static_cast<std::uint32_t>(fdt_totalsize(hdr) + shift_));
     }
 
-    // The FDT totalsize the FIT has once the structure is written.
-    std::uint64_t structure_size() const { return st_.blob.size() + (plan_.embedded() ? shift_ : 0); }
+    // The FDT totalsize the FIT has once the structure is written
+    // (external: with the padding, which is not in the blob).
+    std::uint64_t structure_size() const {
+        return plan_.embedded() ? st_.blob.size() + shift_ : plan_.padded_structure_size();
+    }
     // The size of the FIT file.
     std::uint64_t total_size() const { return plan_.embedded() ? structure_size() : plan_.data_base() + shift_; }
 
     // The last step, once every payload is stored and the structure is
     // final: writes it (for embedded data, spliced around the payloads
-    // already in place).
+    // already in place; for external data, its padding is left a gap).
     void write_structure() {
         if (!plan_.embedded()) return out_.write_at(0, st_.blob.data(), st_.blob.size());
         std::size_t from = 0;

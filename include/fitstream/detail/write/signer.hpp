@@ -38,7 +38,10 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
     // their final length but not the bytes yet. Walk a copy where they are
     // empty again; U-Boot leaves `data` out of the signed regions anyway, so
     // the regions hold the same bytes either way.
+    // External data's padding is in the totalsize, not in the blob: the
+    // copy says its own size (the header is no part of any signed region).
     std::vector<char> walk(st.blob);
+    fdt_set_totalsize(walk.data(), static_cast<std::uint32_t>(walk.size()));
     for (const auto& slot : st.slots)
         if (slot.data_end != 0) fdt32_st(walk.data() + slot.data_end - 8, 0);
     const int rc = check_fdt(walk.data(), walk.size());

@@ -296,11 +296,11 @@ inline structure build_structure(const tree& fit, const layout_options& options)
         fdt.end_node();
     };
 
-    // Measured first, then built in a buffer of exactly that size (plus
-    // the padding the layout plan adds for external data, when that is
-    // small),
-    // so the blob is never copied to grow and keeps no slack: with 100,000
-    // DTBs it is tens of MiB. The keys are loaded in the first pass only.
+    // Measured first, then built in a buffer of exactly that size, so the
+    // blob is never copied to grow and keeps no slack: with 100,000 DTBs it
+    // is tens of MiB. (External data's padding after it is never held in
+    // memory: see layout_plan::place_data_area().) The keys are loaded in
+    // the first pass only.
     std::size_t size = 0;
     {
         auto measure = fdt_builder::measure();
@@ -308,7 +308,7 @@ inline structure build_structure(const tree& fit, const layout_options& options)
         write(measure, nullptr, signatures);
         size = measure.size();
     }
-    fdt_builder fdt(structure_capacity(size, options));
+    fdt_builder fdt(size);
     write(fdt, &out.slots, out.signatures);
     out.blob = std::move(fdt).finish();
     return out;
