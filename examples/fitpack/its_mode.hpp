@@ -385,7 +385,8 @@ inline int run_its_mode(std::vector<std::string> args) {
     }
 
     const fitstream::write_result result =
-        write_output(a.output, [&](fitstream::sink& out) { return std::move(prepared).write(out, write); });
+        write_output(a.output, [&](fitstream::sink& out) { return std::move(prepared).write(out, write); },
+                     {&write.layout});
     if (dtb_out) dtb_out->commit(fdt_totalsize(dtb->blob()));
     if (a.verbose)
         std::cerr << "fitpack: " << a.output << ": " << result.images.size() << " images, " << result.total_size

@@ -80,9 +80,22 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
 
     // Plan the signing: specs added, key and DTB checked before any write.
     fitpack::signing_plan signing = fitpack::apply_signing(a.signing, fit);
+    // No output may be a file read (a DTB, a response file, a --files-from
+    // list, the key) or another output; the key DTB is read and rewritten.
+    fitpack::refuse_clashing_files(
+        {{"output", a.output}, {"--depfile", a.depfile}, {"--key-dtb", a.signing.key_dtb}}, [&](const auto& visit) {
+            for (const auto& img : fit.images) {
+                if (img.data.is_file()) visit(img.data.name());
+                for (const auto& sig : img.signatures) visit(sig.key_file);
+            }
+            for (const auto& conf : fit.configurations)
+                for (const auto& sig : conf.signatures) visit(sig.key_file);
+            for (const auto& f : inputs_read) visit(f);
+        });
     if (a.verbose) fitpack::report_deduplication(report);
     fitpack::stage_signing(signing);  // the new --key-dtb to a temporary file, renamed after the FIT
-    fitpack::staged_depfile depfile(a.depfile, a.output, inputs_read);
+    const auto sync = a.no_fsync ? fitstream::file_sync::unsynced : fitstream::file_sync::synced;
+    fitpack::staged_depfile depfile(a.depfile, a.output, inputs_read, sync);
     fitpack::warn_configurations_without_compatible(fit);
 
     // Write.
@@ -105,7 +118,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
 #endif
     fitstream::write_result result;
     try {
-        result = fitpack::write_fit_to(a.output, fit, write);
+        result = fitpack::write_fit_to(a.output, fit, write, sync);
     } catch (...) {
         progress.clear();  // the error message gets a line of its own
         throw;

@@ -58,6 +58,7 @@ struct pack_arguments {
     std::string conf_names = "sequence";
     std::string depfile;
     std::optional<unsigned> jobs;
+    bool no_fsync = false;
     signing_arguments signing;
 };
 
@@ -143,6 +144,9 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
         ->capture_default_str();
     app.add_option("--depfile", a.depfile,
                    "Write a Make/Ninja dependency file listing every input read, once the FIT is written");
+    app.add_flag("--no-fsync", a.no_fsync,
+                 "Do not wait for the FIT and the depfile to reach the disk before exiting (faster; a power "
+                 "loss soon after may then leave an empty or partial file)");
     app.add_option("-j,--jobs", a.jobs,
                    "Compress and hash on N threads while the FIT is written in one pass (default: one per "
                    "core, here " + std::to_string(std::max(1u, std::thread::hardware_concurrency())) +

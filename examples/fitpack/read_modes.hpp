@@ -8,6 +8,7 @@
 // A verb is recognised only as the first argument and only when no file of
 // that name exists, so a make_fit.py command line is never taken for one.
 
+#include "outputs.hpp"
 #include "validators.hpp"
 
 #include <fitstream/sign/key_dtb.hpp>
@@ -216,11 +217,7 @@ inline int extract(const std::string& path, const std::string& which, const std:
         if (errno == 0 && index < fit.images().size()) img = &fit.images()[index];
     }
     if (!img) throw fitstream::error(fitstream::errc::invalid_argument, which, "no such image in " + path);
-    std::unique_ptr<fitstream::sink> out;
-    if (output == "-")
-        out = std::make_unique<fitstream::fd_sink>(1, "standard output");
-    else
-        out = std::make_unique<fitstream::file_sink>(output);
+    const auto out = open_output(output, {path}, false);  // never over the FIT itself
     std::uint64_t at = 0;
     const auto write = [&](const char* p, std::size_t n) {
         out->write_at(at, p, n);
