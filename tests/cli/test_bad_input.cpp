@@ -456,13 +456,20 @@ std::optional<int> wait_for(pid_t pid, double seconds) {
 
 /// A temporary file of fitpack's in `dir` that holds payload bytes already
 /// (so the run is past planning and streaming its first image), waiting up
-/// to `seconds`. Nullopt if none appeared or `pid` ended first.
+/// to `seconds`: a named ".tmp-" file, or an unnamed one (O_TMPFILE), seen
+/// through `pid`'s /proc/PID/fd link ("DIR/#INODE (deleted)"). Nullopt if
+/// none appeared or `pid` ended first.
 std::optional<fs::path> wait_for_busy_temporary(const fs::path& dir, pid_t pid, double seconds) {
     const auto deadline = clock_type::now() + std::chrono::duration<double>(seconds);
     while (clock_type::now() < deadline) {
         std::error_code ec;
         for (const auto& e : fs::directory_iterator(dir, ec)) {
             if (!has(e.path().filename().string(), ".tmp-")) continue;
+            if (fs::file_size(e.path(), ec) > 0 && !ec) return e.path();
+        }
+        for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+            const std::string target = fs::read_symlink(e.path(), ec).string();
+            if (ec || target.rfind(dir.string() + "/#", 0) != 0 || !has(target, "(deleted)")) continue;
             if (fs::file_size(e.path(), ec) > 0 && !ec) return e.path();
         }
         // Ended already? Asked without reaping it: wait_for() collects it.
