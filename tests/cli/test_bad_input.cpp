@@ -1208,3 +1208,113 @@ BOOST_AUTO_TEST_CASE(library_embedded_data_past_2_gib) {
                   {"exceed what a FIT can address", "2 GiB - 1 with embedded data"});
     BOOST_TEST(seconds_since(start) < fail_fast_seconds, "two writes took " << seconds_since(start) << " s");
 }
+
+// --- issue 14: OUT ---
+// Outputs that must not destroy a file, padding that must not fill memory
+// or disk, and kills that must not leave a temporary (tests/cli/
+// test_outputs.cpp has the streams, links and signals in full).
+
+namespace {
+
+fitstream::write_options aligned(std::uint32_t align) {
+    fitstream::write_options w = external_layout();
+    w.layout.align = align;
+    return w;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(fitpack_depfile_that_is_the_output_or_an_input) {
+    fitpack_fails(pack_args(out_placeholder, files{}) + std::vector<std::string>{"--depfile", out_placeholder},
+                  out_placeholder, {"the output and --depfile are the same file"});
+    temp_dir t;
+    const fs::path kernel = t / "Image";
+    fs::copy_file(in().kernel, kernel);
+    const std::string before = read_file(kernel);
+    fitpack_fails(pack_args(out_placeholder, with(role::kernel, kernel.string())) +
+                      std::vector<std::string>{"--depfile", kernel.string()},
+                  kernel.string(), {"--depfile would overwrite an input (" + kernel.string() + ")"});
+    BOOST_TEST((read_file(kernel) == before), "the kernel was overwritten by the depfile");
+}
+
+BOOST_AUTO_TEST_CASE(fitpack_output_that_is_a_response_file_or_file_list) {
+    for (const bool list : {false, true}) {
+        BOOST_TEST_CONTEXT((list ? "--files-from" : "@response")) {
+            temp_dir t;
+            const fs::path file = t / (list ? "dtbs.list" : "args.rsp");
+            const std::string text = list ? in().sbc.string() + "\n" : "-k " + in().kernel.string() + "\n";
+            write_file(file, text);
+            std::vector<std::string> args{"-o", file.string(), "-A", "arm64", "-O", "linux", "-n", "Linux 6.12"};
+            if (list)
+                args.insert(args.end(), {"-k", in().kernel.string(), "--files-from", file.string()});
+            else
+                args.insert(args.end(), {"@" + file.string(), in().sbc.string()});
+            const run_result r = fitpack(args);
+            BOOST_TEST_CONTEXT("fitpack " << join(args) << "\nstderr: " << r.err) {
+                check_fitpack_error(r, 1, file.string(), {"output would overwrite an input (" + file.string() + ")"});
+                BOOST_TEST((read_file(file) == text), "the input was overwritten");
+                BOOST_TEST(directory_names(t.path()) == std::set<std::string>{file.filename().string()});
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(fitpack_alignment_past_libfdts_limit_is_refused_naming_b) {
+    const auto start = clock_type::now();
+    fitpack_fails(pack_args(out_placeholder, files{}, "none") + std::vector<std::string>{"-B", "0x80000000"},
+                  "-B/--align", {"pads the FIT structure to 2147483648 bytes", "libfdt"});
+    BOOST_TEST(seconds_since(start) < fail_fast_seconds, "two runs took " << seconds_since(start) << " s");
+}
+
+BOOST_AUTO_TEST_CASE(library_alignment_past_libfdts_limit_is_refused) {
+    library_fails([](const std::string& out) { write_kernel_fit(out, files{}, fit_options("none"), aligned(0x80000000u)); },
+                  make_error_code(fitstream::errc::limit_exceeded), "align",
+                  {"pads the FIT structure to 2147483648 bytes", "libfdt"});
+}
+
+BOOST_AUTO_TEST_CASE(fitpack_file_size_limit_while_padding_names_b) {
+    // 1 GiB of padding never fits a 64 KiB file size limit: the message
+    // says that -B is what made the file large.
+    fitpack_fails(pack_args(out_placeholder, files{}, "none") + std::vector<std::string>{"-B", "0x40000000"},
+                  out_placeholder, {"-B 0x40000000 pads the structure and every image", os_text(EFBIG)},
+                  {"prlimit", "--fsize=" + std::to_string(fsize_limit)});
+}
+
+BOOST_AUTO_TEST_CASE(library_file_size_limit_while_padding) {
+    library_fails([](const std::string& out) { write_kernel_fit(out, files{}, fit_options("none"), aligned(0x40000000u)); },
+                  os_error(EFBIG), out_placeholder, {"cannot write", os_text(EFBIG)}, limit_file_size);
+}
+
+BOOST_AUTO_TEST_CASE(fitpack_killed_mid_write_leaves_nothing) {
+    // SIGKILL cannot be handled: only an unnamed temporary file (O_TMPFILE)
+    // leaves nothing. Where the filesystem has none, the named fallback
+    // stays, and this row says so instead.
+    temp_dir probe;
+    const int fd = ::open(probe.path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        BOOST_TEST_MESSAGE("no O_TMPFILE under " << probe.path() << ": SIGKILL row skipped");
+        return;
+    }
+    ::close(fd);
+    for (const bool over_existing : {false, true}) {
+        BOOST_TEST_CONTEXT((over_existing ? "over an existing output" : "new output")) {
+            temp_dir work, out;
+            const fs::path existing = out / "old.fit";
+            write_file(existing, old_bytes);
+            const fs::path target = over_existing ? existing : out / "new.fit";
+            files f;
+            f.kernel = big_kernel().string();
+            const pid_t pid = spawn(std::vector<std::string>{fitstream_test::fitpack_path} +
+                                        pack_args(target.string(), f, "gzip"),
+                                    work / "stdout", work / "stderr");
+            const auto temp = wait_for_busy_temporary(out.path(), pid, 20);
+            BOOST_TEST(temp.has_value(), "no busy temporary file appeared");
+            ::kill(pid, SIGKILL);
+            const auto status = wait_for(pid, 10);
+            BOOST_TEST_REQUIRE(status.has_value());
+            BOOST_TEST((read_file(existing) == old_bytes), "the existing output changed");
+            const auto left = directory_names(out.path());
+            BOOST_TEST((left == std::set<std::string>{"old.fit"}), "left: " << names_of(left));
+        }
+    }
+}
