@@ -8,6 +8,11 @@
 # from the program: `fitpack --help` (packing, and the value lists),
 # `fitpack VERB --help` (list, verify, extract), `fitpack -f --help`
 # (-f IMAGE.its and `fitpack mkimage`).
+#
+# As in bash-completion's own completions, candidates are split from
+# compgen's output (none has a blank, bar file names, which _filedir and
+# mapfile take) and compgen -W expands its single-quoted word list itself.
+# shellcheck disable=SC2207,SC2016
 
 # Reads the options `"$@"` prints into the caller's _fitpack_opts (every
 # spelling, in order) and _fitpack_args (spelling -> value placeholder, for
@@ -72,19 +77,21 @@ _fitpack_takes_value()
 _fitpack_codecs()
 {
     local text
+    local -a names
     text=$(_fitpack_describe "$1" --compress)
-    text=${text##*: }
-    printf '%s\n' ${text//,/ }
+    IFS=', ' read -ra names <<<"${text##*: }"
+    printf '%s\n' "${names[@]}"
 }
 
 # Hash names: --hash's "(crc16-ccitt, crc32, ...), or none".
 _fitpack_hashes()
 {
     local text
+    local -a names
     text=$(_fitpack_describe "$1" --hash)
     [[ $text =~ \(([^\)]*)\) ]] || return
-    text=${BASH_REMATCH[1]}
-    printf '%s\n' ${text//,/ } none
+    IFS=', ' read -ra names <<<"${BASH_REMATCH[1]}"
+    printf '%s\n' "${names[@]}" none
 }
 
 # Signature algorithms: --sign-algo's "sha1|sha256 , rsa2048|ecdsa256",
@@ -198,7 +205,7 @@ _fitpack()
 
     # Response files: @FILE.
     if [[ $mode == pack && $cur == @* ]]; then
-        COMPREPLY=($(compgen -P @ -f -- "${cur#@}"))
+        mapfile -t COMPREPLY < <(compgen -P @ -f -- "${cur#@}")
         compopt -o filenames 2>/dev/null
         return
     fi
