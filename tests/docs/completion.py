@@ -84,6 +84,8 @@ def main():
             "fitpack mkimage -E -f ": ["auto", "c.its", "sub"],
             "fitpack -f c.its -I ": ["sub"],
             "fitpack list ": ["d.fit", "e.itb", "image.fit", "sub"],
+            "fitpack list --json ": ["d.fit", "e.itb", "image.fit", "sub"],
+            "fitpack verify --key-dtb a.dtb ": ["d.fit", "e.itb", "image.fit", "sub"],
             "fitpack verify --key-dtb ": ["a.dtb", "sub"],
             "fitpack extract image.fit ": ["kernel", "ramdisk"],
             "fitpack extract -o out image.fit k": ["kernel"],
