@@ -73,8 +73,8 @@ say "Build-Depends: ${build_depends//$'\n'/ } -- all in scripts/packages/{build,
 for tool in git dpkg-buildpackage lintian apt-get; do
     command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/install-deps.sh test installs it)"
 done
-git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
-    skip "$src is not a git work tree; the test copies the files git knows"
+git_error=$(git -C "$src" rev-parse --is-inside-work-tree 2>&1 >/dev/null) ||
+    skip "the test copies the files git knows, but git cannot list them in $src: ${git_error:-not a work tree}"
 for package in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
     if [[ -n "$status" && "$status" != not-installed ]]; then
