@@ -97,6 +97,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
     const auto sync = a.no_fsync ? fitstream::file_sync::unsynced : fitstream::file_sync::synced;
     fitpack::staged_depfile depfile(a.depfile, a.output, inputs_read, sync);
     fitpack::warn_configurations_without_compatible(fit);
+    fitpack::warn_compressed_overlays(fit, report);
 
     // Write.
     std::uint64_t input_total = 0;
