@@ -50,7 +50,7 @@ def main():
             "fitpack --overlays ": ["a.dtb", "b.dtbo", "sub"],
             # Options of the mode.
             "fitpack --comp": PACK_COMPRESS,
-            "fitpack -o x.fit --no-": ["--no-dedup", "--no-kernel"],
+            "fitpack -o x.fit --no-": ["--no-dedup", "--no-fsync", "--no-kernel"],
             "fitpack --key": ["--key", "--key-dir", "--key-dtb", "--key-name"],
             "fitpack verify --": ["--help", "--key-dtb", "--max-decoded-size"],
             "fitpack list --": ["--help", "--json"],
