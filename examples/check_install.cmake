@@ -1,9 +1,12 @@
 # Installs the build tree into an empty prefix and checks that, of the
-# programs in examples/, only fitpack is installed: pack_folder,
-# stream_stdout and custom_codec are there to be read and copied.
+# programs in examples/, only fitpack is installed (with its bash
+# completion and, when built, its man page): pack_folder, stream_stdout and
+# custom_codec are there to be read and copied.
 #
 #   cmake -DBINARY_DIR=<build> -DPREFIX=<empty dir> -DCONFIG=<config>
-#         -DINSTALL_FITPACK=ON|OFF -P check_install.cmake
+#         -DINSTALL_FITPACK=ON|OFF -DINSTALL_MANPAGE=ON|OFF
+#         -DMANDIR=<CMAKE_INSTALL_MANDIR> -DDATADIR=<CMAKE_INSTALL_DATADIR>
+#         -P check_install.cmake
 
 file(REMOVE_RECURSE "${PREFIX}")
 set(_config_args "")
@@ -24,8 +27,16 @@ foreach(_example IN ITEMS pack_folder stream_stdout custom_codec)
     endif()
   endforeach()
 endforeach()
-if(INSTALL_FITPACK AND NOT EXISTS "${PREFIX}/bin/fitpack")
-  message(FATAL_ERROR "fitpack was not installed in ${PREFIX}/bin")
+if(INSTALL_FITPACK)
+  set(_expected "bin/fitpack" "${DATADIR}/bash-completion/completions/fitpack")
+  if(INSTALL_MANPAGE)
+    list(APPEND _expected "${MANDIR}/man1/fitpack.1")
+  endif()
+  foreach(_file IN LISTS _expected)
+    if(NOT EXISTS "${PREFIX}/${_file}")
+      message(FATAL_ERROR "${_file} was not installed in ${PREFIX}")
+    endif()
+  endforeach()
 endif()
 file(REMOVE_RECURSE "${PREFIX}")
-message(STATUS "installed: only fitpack of the examples")
+message(STATUS "installed: only fitpack of the examples (${_expected})")

@@ -84,6 +84,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
     fitpack::stage_signing(signing);  // the new --key-dtb to a temporary file, renamed after the FIT
     fitpack::staged_depfile depfile(a.depfile, a.output, inputs_read);
     fitpack::warn_configurations_without_compatible(fit);
+    fitpack::warn_compressed_overlays(fit, report);
 
     // Write.
     std::uint64_t input_total = 0;

@@ -6,6 +6,7 @@
 
 #include <fitstream/fitstream.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -28,6 +29,18 @@ inline void warn_configurations_without_compatible(const fitstream::tree& fit) {
                   << "): the DTB has no root compatible, so U-Boot can pick " << conf.name
                   << " only by name or as the default\n";
     }
+}
+
+/// Overlays --compress-fdt compressed: U-Boot applies overlays without
+/// decompressing them (see fitstream::make_kernel_fit()).
+inline void warn_compressed_overlays(const fitstream::tree& fit, const fitstream::kernel_fit_report& report) {
+    if (report.compressed_overlays.empty()) return;
+    for (const auto& img : fit.images)
+        if (std::find(report.compressed_overlays.begin(), report.compressed_overlays.end(), img.name) !=
+            report.compressed_overlays.end())
+            std::cerr << "fitpack: warning: " << img.data.name() << " (" << img.name << "): overlay stored "
+                      << img.compression() << "-compressed as --compress-fdt says, but U-Boot applies overlays "
+                      << "without decompressing them: a configuration applying it will not boot\n";
 }
 
 inline void report_deduplication(const fitstream::kernel_fit_report& report) {

@@ -136,7 +136,7 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_option("--compress-kernel", a.compress_kernel, "Compression for the kernel (default: --compress)")
         ->check(codec_name("--compress-kernel"));
-    app.add_option("--compress-fdt", a.compress_fdt, "Compression for DTBs and overlays (default: --compress)")
+    app.add_option("--compress-fdt", a.compress_fdt, "Compression for DTBs (default: --compress) and overlays (default: none, as U-Boot applies overlays without decompressing them; naming a codec here compresses them too, with a warning)")
         ->check(codec_name("--compress-fdt"));
     app.add_option("--compress-ramdisk", a.compress_ramdisk, "Compression for the ramdisk (default: none)")
         ->check(codec_name("--compress-ramdisk"));

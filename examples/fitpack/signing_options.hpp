@@ -64,8 +64,8 @@ inline void add_signing_options(CLI::App& app, signing_arguments& s) {
                    "key-name-hint: names the key in U-Boot's DTB (default: the --key file's base name)")
         ->group(group);
     app.add_option("--sign-algo", s.algo,
-                   "Signature algo, e.g. sha256,rsa2048 (" + fitstream::signature_algorithm_names() +
-                       "; default: sha256 with the key's type and size)")
+                   "Signature algo CHECKSUM,CRYPTO: " + fitstream::signature_algorithm_names() +
+                       "; default: sha256 with the key's type and size")
         ->group(group);
     app.add_option("--padding", s.padding, "RSA padding: pkcs-1.5 (default) or pss")
         ->check(CLI::IsMember({"pkcs-1.5", "pss"}))

@@ -17,6 +17,11 @@
 /// fit.hash_every_image<fitstream::hash::sha256>();
 /// fit.write("image.fit");
 /// @endcode
+///
+/// The references add_kernel(), add_ramdisk(), add_loadable() and
+/// add_configuration() return stay valid for the builder's life, however
+/// many images are added after them (and across a move of the builder):
+/// images and configurations live in deques, whose elements never move.
 
 #include <fitstream/codec/none.hpp>
 #include <fitstream/detail/text.hpp>
@@ -26,6 +31,7 @@
 #include <fitstream/tree.hpp>
 #include <fitstream/writer.hpp>
 
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -90,8 +96,8 @@ public:
         const dtb_info info = dtb.is_file() ? inspect_dtb_file(dtb.name())
                                             : inspect_dtb(dtb.data(), dtb.memory_size(), dtb.name());
         const std::string fdt_name = add_overlay<Codec>(std::move(dtb), options);
-        configuration& conf = add_configuration("conf-" + std::to_string(tree_.configurations.size() + 1), fdt_name);
-        conf.description = info.model ? *info.model : tree_.images.back().description;
+        configuration& conf = add_configuration("conf-" + std::to_string(configurations_.size() + 1), fdt_name);
+        conf.description = info.model ? *info.model : images_.back().description;
         conf.compatible = info.compatible;
         return conf.name;
     }
@@ -116,7 +122,7 @@ public:
 
     /// Adds a configuration applying `overlays` (image names) to `base`.
     configuration& add_configuration(std::string name, std::string base, std::vector<std::string> overlays = {}) {
-        configuration& conf = tree_.configurations.emplace_back();
+        configuration& conf = configurations_.emplace_back();
         conf.name = std::move(name);
         conf.description = conf.name;
         conf.fdt.push_back(std::move(base));
@@ -128,7 +134,7 @@ public:
     template <class Hash>
     fit_builder& hash_every_image() {
         hashes_.push_back([](image& img) { img.add_hash<Hash>(); });
-        for (auto& img : tree_.images) img.add_hash<Hash>();
+        for (auto& img : images_) img.add_hash<Hash>();
         return *this;
     }
 
@@ -137,6 +143,8 @@ public:
     /// (tree::validate()).
     tree build() const {
         tree out = tree_;
+        out.images.assign(images_.begin(), images_.end());
+        out.configurations.assign(configurations_.begin(), configurations_.end());
         // Looked up once, not per configuration: linear in the tree's size.
         bool has_kernel = false, has_ramdisk = false;
         for (const auto& img : out.images) {
@@ -166,7 +174,7 @@ private:
     template <class Codec>
     image& add_image(std::string name, std::string type, source data, const typename Codec::options& options,
                      std::string description) {
-        image& img = tree_.images.emplace_back(std::move(name), std::move(type), std::move(data));
+        image& img = images_.emplace_back(std::move(name), std::move(type), std::move(data));
         img.description = std::move(description);
         img.arch = arch_;
         img.compress_with<Codec>(options);
@@ -177,7 +185,9 @@ private:
     std::string name_;
     std::string arch_;
     std::string os_ = "linux";
-    tree tree_;
+    tree tree_;  // description, timestamp, default; no images or configurations
+    std::deque<image> images_;                   // deques: the references handed out stay valid
+    std::deque<configuration> configurations_;
     std::vector<std::string> loadables_;
     std::vector<void (*)(image&)> hashes_;
     int fdt_count_ = 0;

@@ -1,15 +1,19 @@
 # Builds and runs the consumer in tests/package/ from an empty directory.
 #
-#   cmake -DMODE=add_subdirectory|find_package|single_header
+#   cmake -DMODE=add_subdirectory|find_package|single_header|pkg_config
 #         -DFITSTREAM_SOURCE_DIR=... -DFITSTREAM_BINARY_DIR=... -DWORK_DIR=...
 #         [-DEXPECTED_VERSION=x.y.z] [-DGENERATOR=...] [-DMAKE_PROGRAM=...]
-#         [-DCXX_COMPILER=...] [-DCONFIG=...] -P run.cmake
+#         [-DCXX_COMPILER=...] [-DCONFIG=...] [-DPKG_CONFIG=...] -P run.cmake
 #
-# find_package and single_header modes first install FITSTREAM_BINARY_DIR
-# (an already built fitstream tree) into WORK_DIR/<mode>/prefix and make
-# sure the consumer found fitstream there and nowhere else. single_header
-# builds tests/package/single/ (the installed single header with only the
-# zstd codec besides none and gzip) instead of tests/package/.
+# find_package, single_header and pkg_config modes first install
+# FITSTREAM_BINARY_DIR (an already built fitstream tree) into
+# WORK_DIR/<mode>/prefix and make sure the consumer found fitstream there and
+# nowhere else. single_header builds tests/package/single/ (the installed
+# single header with only the zstd codec besides none and gzip) instead of
+# tests/package/. pkg_config compiles the same three consumers without CMake,
+# as `c++ -std=c++17 X.cpp $(pkg-config --cflags --libs M)` with
+# PKG_CONFIG_PATH=<prefix>/share/pkgconfig: main.cpp with fitstream,
+# main_lz4.cpp with fitstream-lz4, single/main.cpp with fitstream-single.
 
 cmake_minimum_required(VERSION 3.21)
 
@@ -61,6 +65,11 @@ if(EXPECTED_VERSION)
   list(APPEND _configure_args "-DFITSTREAM_EXPECTED_VERSION=${EXPECTED_VERSION}")
 endif()
 
+if(MODE STREQUAL "pkg_config")
+  include("${CMAKE_CURRENT_LIST_DIR}/pkg_config.cmake")
+  return()
+endif()
+
 if(MODE STREQUAL "add_subdirectory")
   list(APPEND _configure_args "-DFITSTREAM_SOURCE_DIR=${FITSTREAM_SOURCE_DIR}")
 elseif(MODE STREQUAL "find_package" OR MODE STREQUAL "single_header")
@@ -68,7 +77,7 @@ elseif(MODE STREQUAL "find_package" OR MODE STREQUAL "single_header")
     "${CMAKE_COMMAND}" --install "${FITSTREAM_BINARY_DIR}" --prefix "${_prefix}" --config "${CONFIG}")
   list(APPEND _configure_args "-DCMAKE_PREFIX_PATH=${_prefix}")
 else()
-  message(FATAL_ERROR "run.cmake: MODE must be add_subdirectory, find_package or single_header, not '${MODE}'")
+  message(FATAL_ERROR "run.cmake: MODE must be add_subdirectory, find_package, single_header or pkg_config, not '${MODE}'")
 endif()
 
 run_step("configure" "${CMAKE_COMMAND}" ${_configure_args})

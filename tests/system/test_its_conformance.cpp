@@ -41,6 +41,7 @@
 #include "fdt_compare.hpp"
 #include "support.hpp"
 #include "uboot_qemu.hpp"
+#include "uboot_sandbox.hpp"
 
 #include <libfdt.h>
 
@@ -274,9 +275,7 @@ void compare_fits(const fs::path& mk, const fs::path& theirs, const layout_case&
 
 /// Upstream U-Boot's fit_check_sign, when ../shared/uboot-2026.10 is there.
 std::optional<fs::path> fit_check_sign() {
-    for (const fs::path& dir : {fs::path(FITSTREAM_TEST_SOURCE_DIR) / ".." / "shared" / "uboot-2026.10",
-                               fs::path(FITSTREAM_TEST_SOURCE_DIR) / ".." / ".." / "shared" / "uboot-2026.10"})
-        if (fs::exists(dir / "fit_check_sign")) return dir / "fit_check_sign";
+    if (const auto dir = fitstream_test::uboot_2026_dir()) return *dir / "fit_check_sign";
     return std::nullopt;
 }
 

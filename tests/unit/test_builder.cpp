@@ -91,3 +91,42 @@ BOOST_AUTO_TEST_CASE(builder_refuses_an_invalid_dtb_by_name) {
                               return e.subject() == "junk.dtb" && e.code() == fitstream::errc::invalid_input;
                           });
 }
+
+// The README's pattern: keep the reference add_kernel() returns, add more,
+// then set the load address. With references into a vector that grew, this
+// wrote to freed memory (ASan: heap-use-after-free) and the tree kept 0.
+BOOST_AUTO_TEST_CASE(references_the_builder_returns_survive_later_additions) {
+    temp_dir dir;
+    const auto board = read_file(compile_dts(data_dir / "unit" / "board.dts", dir / "board.dtb"));
+    const std::string kernel(4096, 'k');
+    const std::string firmware(512, 'f');
+
+    fitstream::fit_builder fit("Handles");
+    fit.arch("arm64");
+    fitstream::image& k = fit.add_kernel(fitstream::source::memory_view(kernel.data(), kernel.size(), "Image"));
+    fitstream::image& tee =
+        fit.add_loadable("tee", "tee", fitstream::source::memory_view(firmware.data(), firmware.size(), "tee.bin"));
+    fitstream::configuration& custom = fit.add_configuration("custom", "fdt-1");
+    constexpr int boards = 300;  // many times any initial capacity: the containers grow repeatedly
+    for (int i = 0; i < boards; ++i)
+        fit.add_fdt(fitstream::source::memory_view(board.data(), board.size(), "b" + std::to_string(i) + ".dtb"));
+    fitstream::fit_builder moved = std::move(fit);  // and the references survive a move of the builder
+    k.type = "kernel";
+    k.load = 0x40200000;
+    k.entry = 0x40200000;
+    tee.load = 0x60000000;
+    custom.description = "set after 300 additions";
+
+    const fitstream::tree t = moved.build();
+    BOOST_TEST_REQUIRE(t.images.size() == static_cast<std::size_t>(boards + 2));
+    BOOST_TEST(t.images[0].name == "kernel");
+    BOOST_TEST(t.images[0].type == "kernel");
+    BOOST_TEST(t.images[0].load.value_or(0) == 0x40200000u);
+    BOOST_TEST(t.images[0].entry.value_or(0) == 0x40200000u);
+    BOOST_TEST(t.images[1].name == "tee");
+    BOOST_TEST(t.images[1].load.value_or(0) == 0x60000000u);
+    BOOST_TEST_REQUIRE(t.configurations.size() == static_cast<std::size_t>(boards + 1));
+    BOOST_TEST(t.configurations[0].name == "custom");
+    BOOST_TEST(t.configurations[0].description == "set after 300 additions");
+    BOOST_TEST(t.configurations[boards].name == "conf-" + std::to_string(boards + 1));
+}

@@ -120,6 +120,47 @@ BOOST_AUTO_TEST_CASE(overlays_are_packed_only_when_asked) {
     BOOST_TEST(fit.configurations.front().fdt == strings{"fdt-1"});
 }
 
+// U-Boot applies an overlay without decompressing it (boot_get_fdt_fit()
+// loads it with FIT_LOAD_IGNORED): every overlay is stored uncompressed,
+// the bases and the kernel keep the codec, unless fdt_compression names
+// one explicitly.
+BOOST_AUTO_TEST_CASE(overlays_are_stored_uncompressed_unless_fdt_compression_is_explicit) {
+    inputs in;
+    const std::string board_overlay = in.copy(in.overlay, "board-overlay.dtb");  // an overlay by use, not by name
+    auto options = base_options();
+    options.compression = "gzip";
+    options.pack_overlays = true;
+    options.configurations.push_back({"with-flash", in.sbc, {in.overlay}});
+    options.configurations.push_back({"imx-with-overlay", in.imx, {board_overlay}});
+    fitstream::kernel_fit_report report;
+    // in.overlay packed on its own first (.dtbo), then applied by with-flash;
+    // board-overlay.dtb is the same bytes: deduplicated into fdt-3.
+    auto fit = fitstream::make_kernel_fit(options, in.kernel, "", {in.sbc, in.overlay, in.imx}, {}, &report);
+    BOOST_TEST(image_names(fit) == (strings{"kernel", "fdt-1", "fdt-2", "fdt-3"}));
+    BOOST_TEST(image_named(fit, "kernel").compression() == "gzip");
+    BOOST_TEST(image_named(fit, "fdt-1").compression() == "gzip");  // acme base
+    BOOST_TEST(image_named(fit, "fdt-2").compression() == "none");  // the .dtbo
+    BOOST_TEST(image_named(fit, "fdt-3").compression() == "gzip");  // imx base
+    BOOST_TEST(fit.configurations.back().fdt == (strings{"fdt-3", "fdt-2"}));
+    BOOST_TEST(report.compressed_overlays.empty());
+
+    // Without deduplication the .dtb-named copy is an image of its own, an
+    // overlay only by its place in imx-with-overlay.
+    options.deduplicate = false;
+    fit = fitstream::make_kernel_fit(options, in.kernel, "", {in.sbc, in.overlay, in.imx}, {}, &report);
+    BOOST_TEST(image_names(fit) == (strings{"kernel", "fdt-1", "fdt-2", "fdt-3", "fdt-4"}));
+    BOOST_TEST(image_named(fit, "fdt-4").data.name() == board_overlay);
+    BOOST_TEST(image_named(fit, "fdt-4").compression() == "none");
+    BOOST_TEST(image_named(fit, "fdt-3").compression() == "gzip");
+
+    // An explicit fdt codec compresses them anyway, and says which.
+    options.fdt_compression = "lz4";
+    fit = fitstream::make_kernel_fit(options, in.kernel, "", {in.sbc, in.overlay, in.imx}, {}, &report);
+    BOOST_TEST(image_named(fit, "fdt-2").compression() == "lz4");
+    BOOST_TEST(image_named(fit, "fdt-4").compression() == "lz4");
+    BOOST_TEST(report.compressed_overlays == (strings{"fdt-2", "fdt-4"}));
+}
+
 BOOST_AUTO_TEST_CASE(identical_dtbs_are_stored_once) {
     inputs in;
     const std::string twin = in.copy(in.sbc, "other/acme-rk3399-sbc.dtb");

@@ -124,6 +124,9 @@ struct kernel_fit_report {
     /// overlays, loadables. (Response files and file lists are the caller's.)
     std::vector<std::string> files_read;
     std::size_t images_deduplicated = 0;   ///< images not stored because their bytes were already
+    /// Overlays left compressed because `fdt_compression` asked for a codec
+    /// explicitly: U-Boot cannot apply them (see make_kernel_fit()).
+    std::vector<std::string> compressed_overlays;
     std::uint64_t bytes_deduplicated = 0;  ///< their total size (before compression)
 };
 
@@ -188,7 +191,8 @@ public:
         configuration conf;
         conf.description = in.info.model ? std::move(*in.info.model) : base_name(dtb);
         conf.compatible = std::move(in.info.compatible);
-        for (const auto& f : files) conf.fdt.push_back(f == dtb ? fdt_image(f, &in) : fdt_image(f));
+        for (std::size_t i = 0; i < files.size(); ++i)
+            conf.fdt.push_back(files[i] == dtb ? fdt_image(files[i], &in) : fdt_image(files[i], nullptr, i > 0));
         add_configuration(std::move(conf), dtb, /*automatic=*/true);
     }
 
@@ -201,16 +205,24 @@ public:
         conf.description = in.info.model ? std::move(*in.info.model) : base_name(spec.base);
         conf.compatible = std::move(in.info.compatible);
         conf.fdt.push_back(fdt_image(spec.base, &in));
-        for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay));
+        for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay, nullptr, /*as_overlay=*/true));
         add_configuration(std::move(conf), spec.base, /*automatic=*/false);
     }
 
     // Stores a devicetree (DTB or overlay) once; returns its image name.
     // `known`: what inspect() found for `path` when the caller has it (the
     // file is read once); otherwise it is read and checked here.
-    std::string fdt_image(const std::string& path, const dtb_inspection* known = nullptr) {
-        if (const auto i = fdt_paths_.find(path); i != fdt_paths_.npos) return fit.images[i].name;
-        if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return fit.images[i].name;
+    // `as_overlay`: a configuration applies it to a base (see
+    // store_overlays_uncompressed()); so is every `.dtbo` file.
+    std::string fdt_image(const std::string& path, const dtb_inspection* known = nullptr, bool as_overlay = false) {
+        const std::size_t index = fdt_image_index(path, known);
+        if (as_overlay || has_suffix(path, ".dtbo")) overlays_.push_back(index);
+        return fit.images[index].name;
+    }
+
+    std::size_t fdt_image_index(const std::string& path, const dtb_inspection* known) {
+        if (const auto i = fdt_paths_.find(path); i != fdt_paths_.npos) return i;
+        if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return i;
         const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
         if (options_.deduplicate) {
             const std::size_t existing =
@@ -218,7 +230,7 @@ public:
             if (existing != fdt_dedup_.npos) {
                 count_duplicate(path);
                 fdt_dedup_.add_alias(path, existing);
-                return fit.images[existing].name;
+                return existing;
             }
         }
         std::string name = "fdt-" + std::to_string(++fdt_count_);
@@ -229,7 +241,7 @@ public:
         const std::size_t index = fit.images.size() - 1;
         fdt_paths_.insert(index);
         if (options_.deduplicate) fdt_dedup_.add(*sha, index);
-        return name;
+        return index;
     }
 
     void add_loadable(const loadable_spec& spec) {
@@ -286,6 +298,7 @@ public:
     // Names the configurations, links kernel/ramdisk/loadables, sets the
     // address cells and the default.
     tree finish() {
+        store_overlays_uncompressed();
         const auto source = [this](std::size_t conf) -> const std::string& {
             return report_.files_read[sources_[conf]];
         };
@@ -310,6 +323,28 @@ public:
     }
 
 private:
+    // U-Boot decompresses a configuration's base devicetree but applies
+    // each overlay straight from the FIT: boot_get_fdt_fit() loads overlays
+    // with FIT_LOAD_IGNORED, for which fit_image_load() skips decompression,
+    // so a compressed one fails ("failed on fdt_open_into for DTO:
+    // FDT_ERR_BADMAGIC", boot/image-fit.c, v2023.01 to v2026.10). Overlays
+    // are therefore stored uncompressed, unless fdt_compression asks for a
+    // codec explicitly: then they keep it and the report names them.
+    void store_overlays_uncompressed() {
+        for (const std::size_t i : overlays_) {
+            image& img = fit.images[i];
+            if (img.compression() == "none") continue;
+            if (options_.fdt_compression) {
+                if (std::find(report_.compressed_overlays.begin(), report_.compressed_overlays.end(), img.name) ==
+                    report_.compressed_overlays.end())
+                    report_.compressed_overlays.push_back(img.name);
+                continue;
+            }
+            img.compress_with<codec::none>();
+        }
+        std::vector<std::size_t>().swap(overlays_);
+    }
+
     void note_read(const std::string& path) {
         if (files_seen_.find(path) != files_seen_.npos) return;
         report_.files_read.push_back(path);
@@ -368,6 +403,7 @@ private:
     std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
     std::unordered_map<std::string, dtb_inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
     std::vector<bool> automatic_;  // per configuration: named by `naming`
+    std::vector<std::size_t> overlays_;  // fdt images applied as overlays (indices; repeats possible)
     std::vector<std::string> loadables_;
     std::string kernel_, ramdisk_;
     int fdt_count_ = 0;
@@ -392,6 +428,12 @@ private:
 /// paths relative to the current directory) are stored instead, and the
 /// configuration's `fdt` lists them, base first; its description and
 /// compatible still come from the composite DTB.
+///
+/// Overlays (`.dtbo` files, and every devicetree a configuration applies
+/// to its base) are stored uncompressed whatever `options.compression`
+/// says: U-Boot applies overlays without decompressing them. An explicit
+/// `options.fdt_compression` still compresses them; report.compressed_overlays
+/// then names them.
 ///
 /// Then come `options.configurations` (explicit ones) and the loadables,
 /// which every configuration lists. Each devicetree is read and checked
