@@ -1354,6 +1354,24 @@ BOOST_AUTO_TEST_CASE(args_response_file_of_one_10_mb_argument) {
                huge.string() + ": response files hold more than 67108864 bytes in all (fitpack's limit)");
 }
 
+BOOST_AUTO_TEST_CASE(args_a_nul_byte_in_a_file_name_from_a_response_file) {
+    // open() would read the name only up to the NUL: another file. A
+    // response file (or a list) can carry one; the name is refused.
+    temp_dir t;
+    const fs::path rsp = t / "nul.rsp", list = t / "nul.list";
+    const std::string name = in().sbc.string() + std::string(1, '\0') + "evil.dtb";
+    const std::string shown = in().sbc.string() + "\\0evil.dtb";
+    write_file(rsp, name + "\n");
+    args_fails(pack_args(out_placeholder, with(role::dtb, "")) + std::vector<std::string>{"@" + rsp.string()}, 1,
+               shown + ": file name holds a NUL byte");
+    write_file(list, name + "\n");
+    args_fails(pack_args(out_placeholder, with(role::dtb, "")) + std::vector<std::string>{"--files-from", list.string()},
+               1, shown + ": file name holds a NUL byte");
+    write_file(rsp, "@" + rsp.string() + std::string(1, '\0') + "x\n");
+    args_fails(pack_args(out_placeholder, with(role::dtb, "")) + std::vector<std::string>{"@" + rsp.string()}, 1,
+               rsp.string() + "\\0x: file name holds a NUL byte");
+}
+
 BOOST_AUTO_TEST_CASE(args_numeric_options_out_of_range_or_negative) {
     const auto pack = [](const std::vector<std::string>& extra) {
         return pack_args(out_placeholder, files{}) + extra;

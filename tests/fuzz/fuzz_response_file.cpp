@@ -61,6 +61,7 @@ struct model {
         }
         const std::string name = arg.substr(1);
         if (open.size() >= limits.max_depth || files >= limits.max_files) throw model_failed();
+        if (name.find('\0') != std::string::npos) throw model_failed();  // open() would cut it short
         ++files;
         struct stat st {};
         if (::stat(name.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) throw model_failed();

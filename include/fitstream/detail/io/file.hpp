@@ -51,12 +51,23 @@ private:
 /// "PATH: Is a directory" (EISDIR, with no words of ours around it).
 [[noreturn]] inline void throw_is_a_directory(const std::string& path) { throw_os_error(EISDIR, path); }
 
+/// Throws unless `path` can name a file: a NUL byte (from a response file or a
+/// list, never from a command line) would silently cut the name short at
+/// open(), so another file would be read. The subject shows each NUL as \0.
+inline void check_path_name(const std::string& path) {
+    if (path.find('\0') == std::string::npos) return;
+    std::string shown;
+    for (const char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+    throw error(errc::invalid_input, shown, "file name holds a NUL byte");
+}
+
 /// Opens `path` for reading; a directory or other non-regular file is refused
 /// with a clear reason rather than failing later on read(). The size of
 /// every input is planned before it is read, which a pipe or a device
 /// cannot give. O_NONBLOCK keeps open() of a FIFO with no writer from
 /// hanging; it is cleared again for the regular file.
 inline unique_fd open_for_reading(const std::string& path) {
+    check_path_name(path);
     int fd;
     do {
         fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -229,6 +240,7 @@ inline std::string read_file_bounded(const std::string& path, std::uint64_t limi
         const auto fd = open_for_reading(path);
         return read_bounded(fd.get(), path, limit, what, sensitive);
     }
+    check_path_name(path);
     int fd;
     do {
         fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
