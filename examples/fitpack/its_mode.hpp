@@ -67,7 +67,7 @@ inline const char* its_help =
     "  -f FILE|auto       the image tree source; auto: mkimage's automatic FIT (options below)\n"
     "  -o, --output FILE  the FIT (fitpack -f only), or - for standard output\n"
     "  -E, --external     place image data after the FIT structure\n"
-    "  -B HEX             align external data to HEX bytes (fitpack -f: implies -E)\n"
+    "  -B HEX             align external data to HEX bytes, at most 10000000 (fitpack -f: implies -E)\n"
     "  -p HEX             place external data at file offset HEX, data-position (fitpack -f: implies -E)\n"
     "  -k DIR             sign every signature node with DIR/<key-name-hint>.key\n"
     "  -G FILE            sign with this key file instead\n"
@@ -344,8 +344,14 @@ inline int run_its_mode(std::vector<std::string> args) {
     // either to mean external data, as its Kbuild command line does.
     if (!mkimage && (a.align || a.position)) a.external = true;
     if (a.external) {
+        // Checked before the source is compiled or anything is allocated
+        // (as mkimage, both are ignored without -E).
         write.layout.layout = fitstream::data_layout::external;
-        if (a.align) write.layout.align = *a.align;
+        if (a.align) {
+            check_alignment(*a.align, "-B");
+            write.layout.align = static_cast<std::uint32_t>(*a.align);
+        }
+        if (a.position) check_data_position(*a.position, "-p");
         write.layout.position = a.position;
     }
     a.build.timestamp = fitstream::source_date_epoch();

@@ -68,7 +68,9 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     app.description(
         "Pack a kernel, an optional ramdisk and devicetree blobs into a U-Boot FIT.\n"
-        "Accepts scripts/make_fit.py's command line; @FILE reads further arguments from FILE.\n"
+        "Accepts scripts/make_fit.py's command line; @FILE reads further arguments from FILE, one a line,\n"
+        "  verbatim, as make_fit.py does (nested at most 64 deep; at most 10,000 files, 64 MiB and\n"
+        "  1,000,000 arguments in all, 128 KiB in one).\n"
         "Read modes: fitpack list FIT [--json] | fitpack verify FIT | fitpack extract FIT IMAGE -o FILE [--raw]\n"
         "From an image tree source: fitpack -f IMAGE.its [-E] [-B HEX] [-p HEX] [-k KEYDIR] [-K DTB] [-r] -o FIT\n"
         "  (fitpack -f --help lists its options); fitpack mkimage ARGS takes mkimage's FIT command line unchanged");
@@ -95,8 +97,18 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
                     "Hash algorithms for every image, comma-separated (" + fitstream::hash_names() + "), or none",
                     hash_name("--hash"))
         ->default_str("sha256");
-    app.add_option("-B,--align", a.align, "Align external data to this many bytes (implies -E), e.g. 0x1000")
-        ->check(unsigned_number("--align", 0x80000000ull));
+    app.add_option("-B,--align", a.align, "Align external data to this many bytes, a power of two from 4 to 0x40000000 (1 GiB) "
+                   "(implies -E), e.g. 0x1000")
+        ->check(CLI::Validator(
+            [](std::string& text) {
+                const auto value = parse_unsigned(text);
+                if (!value)
+                    throw fitstream::error(fitstream::errc::invalid_argument, "-B/--align",
+                                           "'" + text + "' is not a number");
+                check_alignment_limit(*value, "-B/--align");
+                return std::string();
+            },
+            "", "alignment"));
     app.add_option("-p,--position", a.position,
                    "Place external data at this absolute file offset, with data-position (implies -E)")
         ->check(unsigned_number("--position"));
@@ -139,7 +151,8 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
         ->check(CLI::IsMember({"1", "2", "auto"}))
         ->capture_default_str();
     app.add_option("--conf-names", a.conf_names,
-                   "How configurations are named: sequence (conf-N) or basename (conf-<dtb name>)")
+                   "How configurations are named: sequence (conf-N) or basename (conf-<dtb file name>, e.g. "
+                   "conf-board.dtb, as Yocto names them)")
         ->check(CLI::IsMember({"sequence", "basename"}))
         ->capture_default_str();
     app.add_option("--depfile", a.depfile,
@@ -277,21 +290,12 @@ inline fitstream::write_options write_options_of(const pack_arguments& a) {
     if (a.jobs) write.threads = *a.jobs;
     if (a.external || a.align || a.position) write.layout.layout = fitstream::data_layout::external;
     if (a.align) {
-        const auto align = *a.align;
-        if (align < 4 || (align & (align - 1)) != 0)
-            throw fitstream::error(fitstream::errc::invalid_argument, "-B/--align",
-                                   "alignment " + std::to_string(align) + " is not a power of two of at least 4");
-        write.layout.align = static_cast<std::uint32_t>(align);
+        check_alignment(*a.align, "-B/--align");
+        write.layout.align = static_cast<std::uint32_t>(*a.align);
     }
     if (a.position) {
-        const auto position = *a.position;
-        if (position % 4 != 0)
-            throw fitstream::error(fitstream::errc::invalid_argument, "-p/--position",
-                                   "data position " + std::to_string(position) + " is not a multiple of 4");
-        if (position > fitstream::max_cell_value)
-            throw fitstream::error(fitstream::errc::limit_exceeded, "-p/--position",
-                                   "data position " + std::to_string(position) + " does not fit 32 bits");
-        write.layout.position = position;
+        check_data_position(*a.position, "-p/--position");
+        write.layout.position = *a.position;
     }
     return write;
 }

@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -49,6 +50,50 @@ inline std::optional<std::uint64_t> parse_unsigned(const std::string& text) {
     const unsigned long long value = std::strtoull(text.c_str(), &end, 0);
     if (*end != '\0' || errno == ERANGE) return std::nullopt;
     return value;
+}
+
+/// The largest -B/--align fitpack takes: 1 GiB, the largest alignment whose
+/// padded structure libfdt (and so U-Boot) can still open (2 GiB - 1 is
+/// its limit, and -B pads the structure too). Larger than any page, erase
+/// block or partition alignment a boot medium uses; the padding is a gap,
+/// never held in memory (see the writer). mkimage sets no limit.
+inline constexpr std::uint64_t max_alignment = 0x40000000;
+
+/// "0x40000000 (1024 MiB)": a byte count as -B is written, and in MiB.
+inline std::string hex_and_mib(std::uint64_t bytes) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%#llx (%llu MiB)", static_cast<unsigned long long>(bytes),
+                  static_cast<unsigned long long>(bytes >> 20));
+    return text;
+}
+
+/// Throws, naming `option`, when `align` is above max_alignment; checked
+/// as the command line is read, before anything is allocated.
+inline void check_alignment_limit(std::uint64_t align, const std::string& option) {
+    if (align > max_alignment)
+        throw fitstream::error(fitstream::errc::invalid_argument, option,
+                               "alignment " + hex_and_mib(align) + " is larger than " + hex_and_mib(max_alignment) +
+                                   ", the most fitpack aligns to");
+}
+
+/// Throws, naming `option`, unless `align` is a power of two from 4 to
+/// max_alignment.
+inline void check_alignment(std::uint64_t align, const std::string& option) {
+    check_alignment_limit(align, option);
+    if (align < 4 || (align & (align - 1)) != 0)
+        throw fitstream::error(fitstream::errc::invalid_argument, option,
+                               "alignment " + std::to_string(align) + " is not a power of two of at least 4");
+}
+
+/// Throws, naming `option`, unless `position` is a multiple of 4 that a
+/// 32-bit data-position cell holds.
+inline void check_data_position(std::uint64_t position, const std::string& option) {
+    if (position % 4 != 0)
+        throw fitstream::error(fitstream::errc::invalid_argument, option,
+                               "data position " + std::to_string(position) + " is not a multiple of 4");
+    if (position > fitstream::max_cell_value)
+        throw fitstream::error(fitstream::errc::limit_exceeded, option,
+                               "data position " + std::to_string(position) + " does not fit 32 bits");
 }
 
 /// An unsigned number of at most `max` for `option`; the value is left as

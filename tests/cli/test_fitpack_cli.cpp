@@ -15,6 +15,8 @@
 #include "support.hpp"
 #include "tools.hpp"
 
+#include <sys/stat.h>
+
 // The libraries fitpack --version names, asked for their versions here too.
 #include <bzlib.h>
 #include <libdeflate.h>
@@ -131,27 +133,28 @@ void check_fails_cleanly(const std::vector<std::string>& args, int code, const s
 // Response files
 // ---------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(response_files_nest_and_quote) {
+BOOST_AUTO_TEST_CASE(response_files_are_one_argument_per_line_as_argparse_reads_them) {
+    // make_fit.py's argparse (fromfile_prefix_chars='@'): each line is one
+    // argument, verbatim. Spaces, quotes and backslashes are part of it.
     temp_dir t;
-    // DTB paths with spaces, quoted three ways.
     fs::create_directories(t / "dir with space");
-    fs::copy_file(in().imx, t / "dir with space/board one.dtb");
-    fs::copy_file(in().tablet, t / "dir with space/board two.dtb");
-    fs::copy_file(in().hdk, t / "it's.dtb");
+    const fs::path one = t / "dir with space/board one.dtb";
+    const fs::path odd = t / "it's \"quoted\" \\ too.dtb";
+    fs::copy_file(in().imx, one);
+    fs::copy_file(in().tablet, odd);
+    fs::copy_file(in().hdk, t / " leading space.dtb");
     const fs::path inner = t / "inner.rsp";
     const fs::path middle = t / "middle.rsp";
     const fs::path outer = t / "outer.rsp";
-    // Inner: a double-quoted path, a backslash-escaped one, one in single
-    // quotes with an escaped quote outside them, and tabs and CRLF between.
-    const std::string dir = (t / "dir with space").string();
-    std::string escaped_dir;
-    for (const char c : dir) escaped_dir += (c == ' ' ? std::string("\\ ") : std::string(1, c));
-    write_file(inner, "\"" + dir + "/board one.dtb\"\r\n\t" + escaped_dir + "/board\\ two.dtb  '" + t.path().string() +
-                          "/it'\\''s.dtb'\n");
-    // Middle: options with quoted values, then the inner file.
-    write_file(middle, "--name 'Linux 6.12 \"rc1\"' -c \"zstd\"\n@" + inner.string() + "\n");
-    // Outer: a DTB, and the middle file.
-    write_file(outer, in().sbc.string() + "\n@" + middle.string() + "\n");
+    // Inner: CR LF, a lone CR (Python's universal newlines), and a last
+    // line without an end.
+    write_file(inner, one.string() + "\r\n" + odd.string() + "\r" + (t / " leading space.dtb").string());
+    // Middle: an option and its value on lines of their own, one written
+    // --opt=value with a space in the value, then the inner file.
+    write_file(middle, "--name=Linux 6.12 \"rc1\"\n-c\nzstd\n@" + inner.string() + "\n");
+    // Outer: a DTB, an empty line (an empty argument: as a DTB it is skipped,
+    // as make_fit.py skips every name not ending in .dtb), the middle file.
+    write_file(outer, in().sbc.string() + "\n\n@" + middle.string() + "\n");
 
     const fs::path fit = t / "out.fit";
     fitpack_ok({"-o", fit.string(), "-A", "arm64", "-O", "linux", "-k", in().kernel.string(), "@" + outer.string()});
@@ -161,16 +164,32 @@ BOOST_AUTO_TEST_CASE(response_files_nest_and_quote) {
                (std::vector<std::string>{"conf-1", "conf-2", "conf-3", "conf-4"}));
     BOOST_TEST(fdtget(fit, "/images/fdt-1", "description") == "acme-rk3399-sbc.dtb");
     BOOST_TEST(fdtget(fit, "/images/fdt-2", "description") == "board one.dtb");
-    BOOST_TEST(fdtget(fit, "/images/fdt-3", "description") == "board two.dtb");
-    BOOST_TEST(fdtget(fit, "/images/fdt-4", "description") == "it's.dtb");
+    BOOST_TEST(fdtget(fit, "/images/fdt-3", "description") == odd.filename().string());
+    BOOST_TEST(fdtget(fit, "/images/fdt-4", "description") == " leading space.dtb");
     BOOST_TEST(fdtget(fit, "/configurations/conf-2", "description") == "Globex i.MX8MP SoM on DevKit carrier");
-    BOOST_TEST(fdtget(fit, "/configurations/conf-4", "compatible") ==
-               "umbrella,sm8250-hdk-v2 umbrella,sm8250-hdk qcom,sm8250-mtp qcom,sm8250");
+}
+
+BOOST_AUTO_TEST_CASE(quotes_in_a_response_file_are_part_of_the_name) {
+    // What GNU-style splitting would have unescaped is a file name of its
+    // own under argparse's rule: "board\ one.dtb" is not "board one.dtb".
+    temp_dir t;
+    fs::copy_file(in().imx, t / "board one.dtb");
+    const fs::path rsp = t / "escaped.rsp";
+    const std::string escaped = (t / "board\\ one.dtb").string();
+    write_file(rsp, escaped + "\n");
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + rsp.string()}, 1,
+                        {"fitpack: error: " + escaped + ": cannot open: No such file or directory"});
+    // Two paths on one line are one name.
+    write_file(rsp, in().sbc.string() + " " + in().imx.string() + "\n");
+    const fs::path fit = t / "out.fit";
+    const run_result r = fitpack(base_args(fit.string()) + std::vector<std::string>{"@" + rsp.string()});
+    BOOST_TEST(r.exit_code == 1, r.err);
+    BOOST_TEST(has(r.err, in().sbc.string() + " " + in().imx.string() + ": cannot open"), r.err);
 }
 
 BOOST_AUTO_TEST_CASE(response_file_options_are_read_in_place) {
     temp_dir t;
-    write_file(t / "opts.rsp", "-c zstd\n--name FromFile -r " + in().ramdisk.string() + "\n");
+    write_file(t / "opts.rsp", "-c\nzstd\n--name\nFromFile\n-r\n" + in().ramdisk.string() + "\n");
     const fs::path a = t / "a.fit";
     fitpack_ok({"-o", a.string(), "-A", "arm64", "-O", "linux", "@" + (t / "opts.rsp").string(), "-k",
                 in().kernel.string(), in().sbc.string()});
@@ -183,7 +202,7 @@ BOOST_AUTO_TEST_CASE(a_repeated_option_takes_the_last_value_as_argparse_does) {
     // make_fit.py's argparse lets a later option override an earlier one, so
     // Kbuild's FIT_EXTRA_ARGS or a response file can override a default.
     temp_dir t;
-    write_file(t / "opts.rsp", "-c zstd --name FromFile\n");
+    write_file(t / "opts.rsp", "-c\nzstd\n--name\nFromFile\n");
     const fs::path a = t / "a.fit", b = t / "b.fit";
     fitpack_ok(base_args(a.string()) + std::vector<std::string>{"@" + (t / "opts.rsp").string()});
     BOOST_TEST(fdtget(a, "/images/kernel", "compression") == "zstd");
@@ -198,7 +217,7 @@ BOOST_AUTO_TEST_CASE(response_file_read_twice_is_not_recursion) {
     temp_dir t;
     const fs::path list = t / "dtbs.rsp";
     write_file(list, in().sbc.string() + "\n");
-    write_file(t / "both.rsp", "@" + list.string() + " @" + list.string() + "\n");
+    write_file(t / "both.rsp", "@" + list.string() + "\n@" + list.string() + "\n");
     const fs::path fit = t / "out.fit";
     fitpack_ok(base_args(fit.string()) + std::vector<std::string>{"@" + (t / "both.rsp").string()});
     BOOST_TEST(fdt_subnodes(fit, "/configurations") == (std::vector<std::string>{"conf-1", "conf-2"}));
@@ -218,7 +237,7 @@ BOOST_AUTO_TEST_CASE(missing_response_file_is_an_error) {
 BOOST_AUTO_TEST_CASE(recursive_response_files_are_an_error) {
     temp_dir t;
     const fs::path self = t / "self.rsp", a = t / "a.rsp", b = t / "b.rsp";
-    write_file(self, in().sbc.string() + " @" + self.string() + "\n");
+    write_file(self, in().sbc.string() + "\n@" + self.string() + "\n");
     write_file(a, "@" + b.string() + "\n");
     // b names a by another spelling of the same path.
     write_file(b, in().sbc.string() + "\n@" + (t / "." / "a.rsp").string() + "\n");
@@ -234,24 +253,72 @@ BOOST_AUTO_TEST_CASE(recursive_response_files_are_an_error) {
                         {"includes itself"});
 }
 
-BOOST_AUTO_TEST_CASE(deeply_nested_response_files_are_fine) {
+BOOST_AUTO_TEST_CASE(response_files_nested_64_deep_are_fine_65_are_not) {
     temp_dir t;
-    const int depth = 64;
-    for (int i = 0; i < depth; ++i) {
-        const std::string next = i + 1 < depth ? "@" + (t / ("level-" + std::to_string(i + 1))).string() : "";
-        write_file(t / ("level-" + std::to_string(i)), (i == depth / 2 ? in().sbc.string() + " " : "") + next + "\n");
-    }
+    const auto chain = [&](int depth) {
+        for (int i = 0; i < depth; ++i) {
+            const std::string next = i + 1 < depth ? "@" + (t / ("level-" + std::to_string(i + 1))).string() : "";
+            write_file(t / ("level-" + std::to_string(i)), (i == depth / 2 ? in().sbc.string() + "\n" : "") + next + "\n");
+        }
+    };
+    chain(64);
     const fs::path fit = t / "out.fit";
     fitpack_ok(base_args(fit.string()) + std::vector<std::string>{"@" + (t / "level-0").string()});
     BOOST_TEST(fdt_subnodes(fit, "/configurations") == std::vector<std::string>{"conf-1"});
+    chain(65);
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + (t / "level-0").string()}, 1,
+                        {"fitpack: error: " + (t / "level-64").string() +
+                         ": response files nested more than 64 deep (fitpack's limit)\n"});
 }
 
-BOOST_AUTO_TEST_CASE(unterminated_quote_in_response_file_is_an_error) {
+BOOST_AUTO_TEST_CASE(a_response_file_must_be_a_regular_file) {
+    // As for DTB inputs: a directory, a FIFO (no hang without a writer) or a
+    // device is refused before anything is read.
     temp_dir t;
-    const fs::path bad = t / "bad.rsp";
-    write_file(bad, in().sbc.string() + " \"" + in().imx.string() + "\n");
-    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + bad.string()}, 1,
-                        {bad.string() + ": ", "quote"});
+    fs::create_directories(t / "dir.rsp");
+    const fs::path fifo = t / "fifo.rsp";
+    BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + (t / "dir.rsp").string()}, 1,
+                        {"fitpack: error: " + (t / "dir.rsp").string() + ": Is a directory\n"});
+    for (const std::string& path : {fifo.string(), std::string("/dev/zero")})
+        check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + path}, 1,
+                            {"fitpack: error: " + path + ": not a regular file"});
+}
+
+BOOST_AUTO_TEST_CASE(response_file_limits) {
+    temp_dir t;
+    // One argument past the kernel's limit for one argument (128 KiB).
+    const fs::path long_line = t / "long.rsp";
+    write_file(long_line, in().sbc.string() + "\n" + std::string(128 * 1024 + 1, 'x') + "\n");
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + long_line.string()}, 1,
+                        {"fitpack: error: " + long_line.string() +
+                         ": line 2 is longer than 131072 bytes, the most one argument may hold\n"});
+    // 128 KiB exactly is an argument (here a DTB name too long to open).
+    write_file(long_line, std::string(128 * 1024 - 4, 'x') + ".dtb\n");
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + long_line.string()}, 1,
+                        {"fitpack: error: ", "File name too long"});
+    // More than 64 MiB of response files in all: refused by size, unread.
+    const fs::path huge = t / "huge.rsp";
+    write_file(huge, "");
+    fs::resize_file(huge, (64u << 20) + 1);
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + huge.string()}, 1,
+                        {"fitpack: error: " + huge.string() +
+                         ": response files hold more than 67108864 bytes in all (fitpack's limit)\n"});
+    // More than 10,000 response files read: a file naming another 10,001 times.
+    const fs::path empty = t / "empty.rsp", many = t / "many.rsp";
+    write_file(empty, "");
+    std::string lines;
+    for (int i = 0; i < 10000; ++i) lines += "@" + empty.string() + "\n";
+    write_file(many, lines);
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + many.string()}, 1,
+                        {"fitpack: error: " + empty.string() +
+                         ": more than 10000 response files read in all (fitpack's limit)\n"});
+    // More than 1,000,000 arguments.
+    const fs::path args = t / "args.rsp";
+    write_file(args, std::string(1000000, '\n'));
+    check_fails_cleanly(base_args(out_placeholder) + std::vector<std::string>{"@" + args.string()}, 1,
+                        {"fitpack: error: " + args.string() +
+                         ": response files give more than 1000000 arguments (fitpack's limit)\n"});
 }
 
 // ---------------------------------------------------------------------------

@@ -547,12 +547,14 @@ BOOST_AUTO_TEST_CASE(configurations_named_after_their_dtbs) {
     fitpack_ok(base_args(fit) + std::vector<std::string>{(t / "a/board.dtb").string(), (t / "b/board.dtb").string(),
                                                          (t / "odd name@2.dtb").string(), in().base.string(),
                                                          "--conf-names", "basename"});
+    // As Yocto names them: FIT_CONF_PREFIX + the DTB's file name, .dtb kept.
     BOOST_TEST(fdt_subnodes(fit, "/configurations") ==
-                   (std::vector<std::string>{"conf-board", "conf-board-2", "conf-odd_name_2", "conf-wombat-base"}),
+                   (std::vector<std::string>{"conf-board.dtb", "conf-board.dtb-2", "conf-odd_name_2.dtb",
+                                             "conf-wombat-base.dtb"}),
                boost::test_tools::per_element());
-    BOOST_TEST(fdtget(fit, "/configurations", "default") == "conf-board");
-    BOOST_TEST(fdtget(fit, "/configurations/conf-board-2", "fdt") == "fdt-2");
-    BOOST_TEST(dumpimage(fit).at("conf-wombat-base").at("FDT") == "fdt-4");
+    BOOST_TEST(fdtget(fit, "/configurations", "default") == "conf-board.dtb");
+    BOOST_TEST(fdtget(fit, "/configurations/conf-board.dtb-2", "fdt") == "fdt-2");
+    BOOST_TEST(dumpimage(fit).at("conf-wombat-base.dtb").at("FDT") == "fdt-4");
     fitpack_fails(base_args(t / "x.fit") + std::vector<std::string>{in().sbc.string(), "--conf-names", "yocto"}, 2,
                   {"--conf-names"});
 }
@@ -593,8 +595,8 @@ BOOST_AUTO_TEST_CASE(depfile_lists_every_input_read) {
     const fs::path rsp = t / "args.rsp";
     const fs::path inner = t / "inner.rsp";
     const fs::path list = t / "list.txt";
-    write_file(inner, "-c gzip\n");
-    write_file(rsp, "'" + dtb_a.string() + "' @" + inner.string() + "\n");
+    write_file(inner, "-c\ngzip\n");
+    write_file(rsp, dtb_a.string() + "\n@" + inner.string() + "\n");  // one argument a line
     write_file(list, dtb_b.string() + "\n" + in().spi_flash.string() + "\n");
     const fs::path fit = t / "out dir.fit";
     const fs::path dep = t / "out.d";
@@ -718,9 +720,9 @@ BOOST_AUTO_TEST_CASE(library_api_reaches_every_feature) {
     BOOST_TEST(report.bytes_deduplicated == 2 * fs::file_size(in().sbc));
     std::vector<std::string> names;
     for (const auto& c : fit.configurations) names.push_back(c.name);
-    BOOST_TEST(names == (std::vector<std::string>{"conf-wombat-pro", "conf-sbc-a", "conf-sbc-b", "sbc-flash"}),
+    BOOST_TEST(names == (std::vector<std::string>{"conf-wombat-pro.dtb", "conf-sbc-a.dtb", "conf-sbc-b.dtb", "sbc-flash"}),
                boost::test_tools::per_element());
-    BOOST_TEST(fit.default_configuration == "conf-wombat-pro");
+    BOOST_TEST(fit.default_configuration == "conf-wombat-pro.dtb");
     BOOST_TEST(fit.configurations[0].fdt == (std::vector<std::string>{"fdt-1", "fdt-2", "fdt-3"}),
                boost::test_tools::per_element());
     BOOST_TEST(fit.configurations[2].fdt == std::vector<std::string>{"fdt-4"}, boost::test_tools::per_element());

@@ -528,7 +528,9 @@ BOOST_AUTO_TEST_CASE(a_structure_padded_past_libfdts_limit_is_refused_naming_b) 
     for (const std::string& target : {(t / "new.fit").string(), std::string("-")}) {
         const auto start = clock_type::now();
         const run_result r = fitpack(pack_args(target, "none") + std::vector<std::string>{"-B", "0x80000000"});
-        check_error(r, "-B/--align", {"2147483648 bytes", "libfdt"});
+        // fitpack refuses it as it reads -B (the library would, before any
+        // work: test_bad_input's library row).
+        check_error(r, "-B/--align", {"0x80000000 (2048 MiB) is larger than 0x40000000 (1024 MiB)"});
         BOOST_TEST(std::chrono::duration<double>(clock_type::now() - start).count() < 10.0);
     }
     BOOST_TEST(directory_names(t.path()).empty());

@@ -251,16 +251,16 @@ BOOST_AUTO_TEST_CASE(configurations_are_named_by_sequence_or_basename) {
     auto options = base_options();
     options.naming = fitstream::conf_naming::basename;
     BOOST_TEST(configuration_names(fitstream::make_kernel_fit(options, in.kernel, "", dtbs)) ==
-               (strings{"conf-acme-rk3399-sbc", "conf-globex-imx8mp-som-devkit", "conf-acme-rk3399-sbc-2"}));
+               (strings{"conf-acme-rk3399-sbc.dtb", "conf-globex-imx8mp-som-devkit.dtb", "conf-acme-rk3399-sbc.dtb-2"}));
     // A character a node name cannot hold becomes '_'; explicit names are kept.
     const std::string odd = in.copy(in.imx, "board@1 v2.dtb");
-    options.configurations.push_back({"conf-acme-rk3399-sbc", in.sbc, {}});
+    options.configurations.push_back({"conf-acme-rk3399-sbc.dtb", in.sbc, {}});
     BOOST_TEST(configuration_names(fitstream::make_kernel_fit(options, in.kernel, "", {in.sbc, odd})) ==
-               (strings{"conf-acme-rk3399-sbc-2", "conf-board_1_v2", "conf-acme-rk3399-sbc"}));
+               (strings{"conf-acme-rk3399-sbc.dtb-2", "conf-board_1_v2.dtb", "conf-acme-rk3399-sbc.dtb"}));
     // Two explicit configurations of the same name.
-    options.configurations.push_back({"conf-acme-rk3399-sbc", in.imx, {}});
+    options.configurations.push_back({"conf-acme-rk3399-sbc.dtb", in.imx, {}});
     const auto twice = error_of([&] { fitstream::make_kernel_fit(options, in.kernel, "", {}); });
-    BOOST_TEST(twice.subject() == "/configurations/conf-acme-rk3399-sbc");
+    BOOST_TEST(twice.subject() == "/configurations/conf-acme-rk3399-sbc.dtb");
 }
 
 BOOST_AUTO_TEST_CASE(the_default_is_found_by_name_file_or_compatible) {

@@ -51,7 +51,7 @@ namespace fitstream {
 /// How the configurations made from DTB files are named.
 enum class conf_naming {
     sequence,  ///< `conf-1`, `conf-2`, ... in input order (make_fit.py, Kbuild)
-    basename,  ///< `conf-<DTB file name without .dtb>`, as Yocto names them
+    basename,  ///< `conf-<DTB file name>` (`conf-board.dtb`), as Yocto names them
 };
 
 /// One extra image (firmware, TEE, ATF blob, ...) that every configuration

@@ -21,7 +21,8 @@ inline constexpr std::uint64_t max_list_file_size = 256u << 20;
 /// The whole text of `path`. A pipe (`<(...)`, /dev/stdin) is read too.
 /// @param what the file's role in messages ("response file", "file list")
 /// @throws fitstream::error (subject `path`): the OS error as
-///         "cannot read WHAT: <strerror>" (EISDIR for a directory), or
+///         "cannot read WHAT: <strerror>", EISDIR "Is a directory" for a
+///         directory (the same words as for every file fitstream reads), or
 ///         errc::invalid_input "larger than N bytes: not a WHAT".
 inline std::string read_list_file(const std::string& path, const std::string& what,
                                   std::uint64_t limit = max_list_file_size) {

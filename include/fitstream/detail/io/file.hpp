@@ -47,12 +47,27 @@ private:
     int fd_ = -1;
 };
 
+/// Throws the one error every file fitstream reads gives for a directory:
+/// "PATH: Is a directory" (EISDIR, with no words of ours around it).
+[[noreturn]] inline void throw_is_a_directory(const std::string& path) { throw_os_error(EISDIR, path); }
+
+/// Throws unless `path` can name a file: a NUL byte (from a response file or a
+/// list, never from a command line) would silently cut the name short at
+/// open(), so another file would be read. The subject shows each NUL as \0.
+inline void check_path_name(const std::string& path) {
+    if (path.find('\0') == std::string::npos) return;
+    std::string shown;
+    for (const char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+    throw error(errc::invalid_input, shown, "file name holds a NUL byte");
+}
+
 /// Opens `path` for reading; a directory or other non-regular file is refused
 /// with a clear reason rather than failing later on read(). The size of
 /// every input is planned before it is read, which a pipe or a device
 /// cannot give. O_NONBLOCK keeps open() of a FIFO with no writer from
 /// hanging; it is cleared again for the regular file.
 inline unique_fd open_for_reading(const std::string& path) {
+    check_path_name(path);
     int fd;
     do {
         fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -61,7 +76,7 @@ inline unique_fd open_for_reading(const std::string& path) {
     unique_fd owned(fd);
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw_os_error(errno, path, "cannot stat");
-    if (S_ISDIR(st.st_mode)) throw_os_error(EISDIR, path, "cannot read");
+    if (S_ISDIR(st.st_mode)) throw_is_a_directory(path);
     if (!S_ISREG(st.st_mode)) throw error(errc::invalid_input, path, "not a regular file (a pipe or device has no size to plan with)");
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) throw_os_error(errno, path, "cannot open");
@@ -169,7 +184,8 @@ inline void wipe(void* data, std::size_t size) noexcept {
 /// its size before a byte is read. With `sensitive`, every buffer that held
 /// the bytes is wiped before it is freed (key files).
 /// @throws fitstream::error: the OS error ("cannot read WHAT" when the file
-///         cannot be examined, EISDIR for a directory; "cannot read" when a
+///         cannot be examined, EISDIR "PATH: Is a directory" for a
+///         directory, whether it was named or opened; "cannot read" when a
 ///         read fails), errc::invalid_input "larger than LIMIT bytes: not a
 ///         WHAT", or errc::input_changed when a regular file shrank while
 ///         it was read.
@@ -177,7 +193,7 @@ inline std::string read_bounded(int fd, const std::string& path, std::uint64_t l
                                 bool sensitive = false) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw_os_error(errno, path, "cannot read " + what);
-    if (S_ISDIR(st.st_mode)) throw_os_error(EISDIR, path, "cannot read " + what);
+    if (S_ISDIR(st.st_mode)) throw_is_a_directory(path);
     const auto too_large = [&] {
         return error(errc::invalid_input, path, "larger than " + std::to_string(limit) + " bytes: not a " + what);
     };
@@ -224,6 +240,7 @@ inline std::string read_file_bounded(const std::string& path, std::uint64_t limi
         const auto fd = open_for_reading(path);
         return read_bounded(fd.get(), path, limit, what, sensitive);
     }
+    check_path_name(path);
     int fd;
     do {
         fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -66,13 +66,18 @@ inline std::vector<std::string> decompose_dtb(const std::string& dtb, const std:
 }
 
 // Reads `cmd_file` for decompose_dtb(); a failure names the DTB that
-// needed it, since the user never named the command file.
+// needed it, since the user never named the command file. The reason is
+// said once: "CMD: cannot read the Kbuild command file that
+// --decompose-dtbs needs for DTB: No such file or directory".
 inline std::string read_cmd_file(const std::string& cmd_file, const std::string& dtb) {
     try {
         return read_file_bounded(cmd_file, max_cmd_file_size, "Kbuild command file");
     } catch (const error& e) {
-        throw error(e.code(), cmd_file,
-                    "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb + ": " + e.reason());
+        const std::string what = "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb;
+        // An OS error's own text (strerror) is added by error() again; a
+        // fitstream error's reason says what no code says ("larger than ...").
+        if (e.code().category() == fitstream_category()) throw error(e.code(), cmd_file, what + ": " + e.reason());
+        throw error(e.code(), cmd_file, what);
     }
 }
 

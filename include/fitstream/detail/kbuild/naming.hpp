@@ -28,13 +28,14 @@ inline std::string sanitise_node_name(const std::string& text) {
 }
 
 // The name configuration `index` (0-based) made from DTB `source` would
-// have, before any clash: `conf-N`, or with `by_basename` `conf-<file name
-// without .dtb>`.
+// have, before any clash: `conf-N`, or with `by_basename` `conf-<file
+// name>`, .dtb kept, as Yocto names them (openembedded-core's
+// oe/fitimage.py: FIT_CONF_PREFIX "conf-" + the DTB's os.path.basename(),
+// also for vendor subdirectories, so `qcom/board.dtb` gives
+// `conf-board.dtb`). Characters a node name cannot hold become '_'.
 inline std::string configuration_stem(bool by_basename, std::size_t index, const std::string& source) {
     if (!by_basename) return "conf-" + std::to_string(index + 1);
-    std::string stem = base_name(source);
-    if (has_suffix(stem, ".dtb")) stem.resize(stem.size() - 4);
-    return "conf-" + sanitise_node_name(stem);
+    return "conf-" + sanitise_node_name(base_name(source));
 }
 
 // Names the configurations marked `automatic` (the others were named by
