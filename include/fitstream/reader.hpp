@@ -108,7 +108,9 @@ struct problem {
 
 /// What verify() checks and how far it goes.
 struct verify_options {
-    /// Decoding stops with an error past this many bytes per image.
+    /// Decoding stops with an error past this many bytes per image, and
+    /// past this many for all images together (the images after that are
+    /// reported as not decoded), so many small bombs cost no more than one.
     std::uint64_t max_decoded_size = 1ull << 30;
     /// Decode every image (not only devicetrees) to prove its stream is whole.
     bool decode_all = true;
@@ -196,9 +198,15 @@ public:
     /// (inside the file, one cell per external property, not overlapping
     /// the structure or another payload, not both embedded and external),
     /// every hash, every stream decoded whole and every fdt a valid DTB,
-    /// string properties NUL-terminated, no '@' in node names, no two images
-    /// or configurations of one name, every configuration reference and the
-    /// default resolving, no name listed twice in one reference property.
+    /// string properties NUL-terminated, no '@', '/' or control character in
+    /// node names, no two nodes of one name under one parent (two /images,
+    /// two images or configurations of one name) and no two properties of
+    /// one name in a node, every hash node with an algo U-Boot knows (a
+    /// missing or unknown one fails the image there), no empty
+    /// `compression`, every configuration reference and the default
+    /// resolving, no name listed twice in one reference property. Names in
+    /// problem subjects and messages have control characters escaped
+    /// (\x0a) and are cut past 256 bytes.
     /// See verify_options for what it decodes and how many problems it lists.
     /// @throws fitstream::error only when memory runs out: what is wrong with
     ///         the file is a problem in the list, never an exception.
