@@ -158,9 +158,15 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
             checks.emplace_back(&h, static_cast<std::size_t>(known - algorithms.begin()));
         }
         if (!checks.empty()) {
-            read_stored(img, [&](const char* p, std::size_t n) {
-                for (auto& a : algorithms) a.hasher->update(p, n);
-            });
+            try {
+                read_stored(img, [&](const char* p, std::size_t n) {
+                    for (auto& a : algorithms) a.hasher->update(p, n);
+                });
+            } catch (const error& e) {
+                // The file changed under the reader, or cannot be read.
+                report(subject, e.reason());
+                continue;
+            }
             for (auto& a : algorithms) {
                 a.digest.resize(a.digest_size);
                 a.hasher->final(a.digest.data());
