@@ -92,7 +92,7 @@ inline key_node_key read_key_node(const void* fdt, int node, const std::string& 
                          std::to_string(max_rsa_bits) + " (RSA_MAX_KEY_BITS)");
         if (static_cast<std::size_t>(mod_len) * 8 != *bits)
             throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " + std::to_string(mod_len) +
-                         "-byte rsa,modulus");
+                         "-byte rsa,modulus of " + std::to_string(static_cast<std::size_t>(mod_len) * 8) + " bits");
         n.reset(BN_bin2bn(mod, mod_len, nullptr));
         if (!n) throw_openssl(subject, "cannot read rsa,modulus");
         const auto constants = rsa_constants_of(n.get(), subject);
