@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,16 @@ inline std::uint64_t reader::read_decoded(const image_info& img,
     visit_codec(img.compression, [&](auto tag) {
         using codec = typename decltype(tag)::type;
         typename codec::decoder decoder;
-        std::vector<char> out(1u << 20);
+        // Output in steps of 1 MiB, in a buffer left uninitialised; a stored
+        // image ("none") decodes to its own size, so a small one gets a small
+        // buffer: a FIT of 20,000 tiny images must not cost 20 GB of zeroing.
+        // (A codec keeps 1 MiB: some decode a block at a time.)
+        const std::size_t out_size =
+            img.compression == "none" ? static_cast<std::size_t>(std::clamp<std::uint64_t>(img.size, 4096, 1u << 20))
+                                      : std::size_t(1) << 20;
+        const std::unique_ptr<char[]> out_buffer(new char[out_size]);
+        char* const out = out_buffer.get();
+        char* const out_end = out + out_size;
         bool more = true;
         // At most 1 MiB of input a step (read as it is needed, so pages
         // already decoded can be dropped again), decoded until the step is
@@ -64,25 +74,25 @@ inline std::uint64_t reader::read_decoded(const image_info& img,
             const char* const in_end = in + n;
             while (more) {
                 const char* const before = in;
-                char* o = out.data();
+                char* o = out;
                 try {
-                    more = decoder.filter(in, in_end, o, out.data() + out.size(), last);
+                    more = decoder.filter(in, in_end, o, out_end, last);
                 } catch (const error& e) {
                     throw error(e.code(), subject, img.compression + " data: " + e.reason());
                 }
-                const auto produced = static_cast<std::size_t>(o - out.data());
+                const auto produced = static_cast<std::size_t>(o - out);
                 if (produced > max_decoded_size - total)
                     throw error(errc::bad_image, subject,
                                 "decodes to more than " + std::to_string(max_decoded_size) + " bytes");
                 total += produced;
-                if (produced) sink(out.data(), produced);
+                if (produced) sink(out, produced);
                 if (in == before && produced == 0) {
                     // A decoder that neither reads nor writes at the end of
                     // its input is waiting for bytes the image does not have.
                     if (last && more) throw error(errc::bad_image, subject, img.compression + " data is truncated");
                     if (in == in_end) break;  // wants the next piece
                 }
-                if (!last && in == in_end && o != out.data() + out.size()) break;
+                if (!last && in == in_end && o != out_end) break;
             }
         });
     });
