@@ -3,8 +3,8 @@
 
 // Hand-made devicetrees for the read side's hostile-input tests (issue 14):
 // libfdt's sequential writer into a buffer of the capacity given, then
-// optional bytes after the structure (external data), and the hostile FITs
-// the tests build at two sizes to compare times.
+// optional bytes after the structure (external data). dtc cannot make some
+// of them (it runs out of parser stack past ~10,000 sibling nodes).
 
 #include <libfdt.h>
 
