@@ -25,9 +25,12 @@ inline void warn_configurations_without_compatible(const fitstream::tree& fit) {
         if (image_by_name.empty())
             for (const auto& img : fit.images) image_by_name.emplace(img.name, &img);
         const fitstream::image* dtb = image_by_name.at(conf.fdt.front());
-        std::cerr << "fitpack: warning: " << dtb->data.name() << " (" << conf.description
-                  << "): the DTB has no root compatible, so U-Boot can pick " << conf.name
-                  << " only by name or as the default\n";
+        // The model and names come from the DTB: escaped and capped as every
+        // message's untrusted text is (exit_status.hpp).
+        std::cerr << "fitpack: warning: " << fitstream::detail::printable(dtb->data.name(), 1024) << " ("
+                  << fitstream::detail::printable(conf.description, 1024)
+                  << "): the DTB has no root compatible, so U-Boot can pick "
+                  << fitstream::detail::printable(conf.name, 1024) << " only by name or as the default\n";
     }
 }
 

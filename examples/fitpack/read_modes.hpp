@@ -8,6 +8,7 @@
 // A verb is recognised only as the first argument and only when no file of
 // that name exists, so a make_fit.py command line is never taken for one.
 
+#include "exit_status.hpp"
 #include "outputs.hpp"
 #include "validators.hpp"
 
@@ -57,12 +58,22 @@ inline const char* location_name(fitstream::data_location location) {
     return "missing";
 }
 
-/// Decoded size of an image, or nullopt (with the reason) when it does not decode.
+/// Decoded size of an image, or nullopt (with the reason) when it does not
+/// decode. `budget` is what is left of the bytes list decodes for all
+/// images together (1 GiB): many small bombs cost no more than one.
 inline std::optional<std::uint64_t> decoded_size(const fitstream::reader& fit, const fitstream::image_info& img,
-                                                 std::string& why) {
+                                                 std::string& why, std::uint64_t& budget) {
+    if (budget == 0) {
+        why = "not decoded: the images before it decode to 1073741824 bytes, the limit for all together";
+        return std::nullopt;
+    }
+    std::uint64_t spent = 0;
     try {
-        return fit.read_decoded(img, [](const char*, std::size_t) {});
+        const auto size = fit.read_decoded(img, [&](const char*, std::size_t n) { spent += n; }, budget);
+        budget -= size;
+        return size;
     } catch (const fitstream::error& e) {
+        budget -= std::min(spent, budget);
         why = e.reason();
         return std::nullopt;
     }
@@ -80,6 +91,7 @@ inline std::string hex_bytes(const std::vector<std::uint8_t>& bytes) {
 
 inline int list(const std::string& path, bool json) {
     const fitstream::reader fit(path);
+    std::uint64_t budget = 1ull << 30;
     if (json) {
         nlohmann::ordered_json doc;
         doc["file"] = path;
@@ -103,7 +115,7 @@ inline int list(const std::string& path, bool json) {
             j["alignment"] = alignment_of(img.offset);
             j["stored_size"] = img.size;
             std::string why;
-            const auto decoded = img.data_problem.empty() ? decoded_size(fit, img, why) : std::nullopt;
+            const auto decoded = img.data_problem.empty() ? decoded_size(fit, img, why, budget) : std::nullopt;
             j["decoded_size"] = decoded ? nlohmann::ordered_json(*decoded) : nlohmann::ordered_json();
             if (!img.data_problem.empty() || !decoded) j["problem"] = img.data_problem.empty() ? why : img.data_problem;
             j["hashes"] = nlohmann::ordered_json::array();
@@ -128,51 +140,51 @@ inline int list(const std::string& path, bool json) {
         return 0;
     }
 
-    std::cout << "FIT description: " << fit.description() << '\n';
+    std::cout << "FIT description: " << shown(fit.description(), 4096) << '\n';
     if (fit.timestamp()) std::cout << "Timestamp:       " << *fit.timestamp() << '\n';
     std::cout << "File size:       " << fit.file_size() << " bytes (structure " << fit.structure_size() << ")\n";
     int index = 0;
     for (const auto& img : fit.images()) {
-        std::cout << " Image " << index++ << " (" << img.name << ")\n";
-        std::cout << "  Description:  " << img.description << '\n';
-        std::cout << "  Type:         " << img.type << '\n';
-        if (!img.arch.empty()) std::cout << "  Architecture: " << img.arch << '\n';
-        if (!img.os.empty()) std::cout << "  OS:           " << img.os << '\n';
-        std::cout << "  Compression:  " << img.compression << '\n';
+        std::cout << " Image " << index++ << " (" << shown(img.name) << ")\n";
+        std::cout << "  Description:  " << shown(img.description, 4096) << '\n';
+        std::cout << "  Type:         " << shown(img.type) << '\n';
+        if (!img.arch.empty()) std::cout << "  Architecture: " << shown(img.arch) << '\n';
+        if (!img.os.empty()) std::cout << "  OS:           " << shown(img.os) << '\n';
+        std::cout << "  Compression:  " << shown(img.compression) << '\n';
         if (img.load) std::cout << "  Load Address: 0x" << std::hex << *img.load << std::dec << '\n';
         if (img.entry) std::cout << "  Entry Point:  0x" << std::hex << *img.entry << std::dec << '\n';
         if (!img.data_problem.empty()) {
-            std::cout << "  Data:         " << location_name(img.location) << ", unusable: " << img.data_problem << '\n';
+            std::cout << "  Data:         " << location_name(img.location) << ", unusable: " << shown(img.data_problem, 4096) << '\n';
         } else {
             std::cout << "  Data:         " << location_name(img.location) << " at offset " << img.offset
                       << " (aligned to " << alignment_of(img.offset) << ")\n";
             std::cout << "  Stored Size:  " << img.size << " bytes\n";
             std::string why;
-            if (const auto decoded = decoded_size(fit, img, why)) {
+            if (const auto decoded = decoded_size(fit, img, why, budget)) {
                 char ratio[32];
                 std::snprintf(ratio, sizeof ratio, "%.1f%%",
                               *decoded ? 100.0 * static_cast<double>(img.size) / static_cast<double>(*decoded) : 100.0);
                 std::cout << "  Decoded Size: " << *decoded << " bytes (stored " << ratio << ")\n";
             } else {
-                std::cout << "  Decoded Size: cannot decode: " << why << '\n';
+                std::cout << "  Decoded Size: cannot decode: " << shown(why, 4096) << '\n';
             }
         }
         for (const auto& h : img.hashes) {
-            std::cout << "  Hash algo:    " << h.algo << '\n';
+            std::cout << "  Hash algo:    " << shown(h.algo) << '\n';
             std::cout << "  Hash value:   " << hex_bytes(h.value) << '\n';
         }
     }
     if (!fit.default_configuration().empty())
-        std::cout << " Default Configuration: '" << fit.default_configuration() << "'\n";
+        std::cout << " Default Configuration: '" << shown(fit.default_configuration()) << "'\n";
     index = 0;
     for (const auto& conf : fit.configurations()) {
-        std::cout << " Configuration " << index++ << " (" << conf.name << ")\n";
-        std::cout << "  Description:  " << conf.description << '\n';
-        if (!conf.kernel.empty()) std::cout << "  Kernel:       " << conf.kernel << '\n';
-        if (!conf.ramdisk.empty()) std::cout << "  Init Ramdisk: " << conf.ramdisk << '\n';
-        for (const auto& f : conf.fdt) std::cout << "  FDT:          " << f << '\n';
-        for (const auto& l : conf.loadables) std::cout << "  Loadables:    " << l << '\n';
-        for (const auto& c : conf.compatible) std::cout << "  Compatible:   " << c << '\n';
+        std::cout << " Configuration " << index++ << " (" << shown(conf.name) << ")\n";
+        std::cout << "  Description:  " << shown(conf.description, 4096) << '\n';
+        if (!conf.kernel.empty()) std::cout << "  Kernel:       " << shown(conf.kernel) << '\n';
+        if (!conf.ramdisk.empty()) std::cout << "  Init Ramdisk: " << shown(conf.ramdisk) << '\n';
+        for (const auto& f : conf.fdt) std::cout << "  FDT:          " << shown(f) << '\n';
+        for (const auto& l : conf.loadables) std::cout << "  Loadables:    " << shown(l) << '\n';
+        for (const auto& c : conf.compatible) std::cout << "  Compatible:   " << shown(c) << '\n';
     }
     return 0;
 }
@@ -191,17 +203,18 @@ inline int verify(const std::string& path, std::uint64_t max_decoded, const std:
         problems.insert(problems.end(), sigs.problems.begin(), sigs.problems.end());
         verified = std::move(sigs.verified);
     }
-    for (const auto& v : verified) std::cout << path << ": " << v << " OK\n";
+    const std::string file = shown(path);
+    for (const auto& v : verified) std::cout << file << ": " << shown(v) << " OK\n";
     for (const auto& p : problems) {
         const bool is_error = p.level == fitstream::problem::severity::error;
         errors += is_error;
-        std::cerr << "fitpack: " << (is_error ? "error: " : "warning: ") << path << ": " << p.subject << ": "
-                  << p.message << '\n';
+        std::cerr << "fitpack: " << (is_error ? "error: " : "warning: ") << file << ": " << shown(p.subject) << ": "
+                  << shown(p.message, 4096) << '\n';
     }
     if (errors) return 1;
     std::size_t hashes = 0;
     for (const auto& img : fit.images()) hashes += img.hashes.size();
-    std::cout << path << ": OK (" << fit.images().size() << " images, " << fit.configurations().size()
+    std::cout << file << ": OK (" << fit.images().size() << " images, " << fit.configurations().size()
               << " configurations, " << hashes << " hashes"
               << (key_dtb.empty() ? std::string() : ", " + std::to_string(verified.size()) + " signatures verified")
               << ")\n";
@@ -216,7 +229,7 @@ inline int extract(const std::string& path, const std::string& which, const std:
         const auto index = std::strtoull(which.c_str(), nullptr, 10);
         if (errno == 0 && index < fit.images().size()) img = &fit.images()[index];
     }
-    if (!img) throw fitstream::error(fitstream::errc::invalid_argument, which, "no such image in " + path);
+    if (!img) throw fitstream::error(fitstream::errc::invalid_argument, which, "no such image in " + shown(path));
     const auto out = open_output(output, {path}, false);  // never over the FIT itself
     std::uint64_t at = 0;
     const auto write = [&](const char* p, std::size_t n) {

@@ -6,8 +6,12 @@
 /// payload (embedded `data`, `data-offset` or `data-position`), stream it
 /// stored or decoded, and verify the whole file.
 ///
-/// The file is memory-mapped, never read whole; payloads are decoded in
-/// fixed-size chunks. Nothing in the file is trusted: every offset and size
+/// The file is read with pread(2), never memory-mapped (a mapped file that
+/// shrinks kills its reader with SIGBUS): the devicetree structure (FDT
+/// totalsize, embedded data included, what U-Boot loads) is read into
+/// memory once, external data in pieces of at most 1 MiB as it is needed,
+/// and a file that has become shorter since it was opened is an error, not
+/// a signal. Payloads are decoded in fixed-size chunks. Nothing in the file is trusted: every offset and size
 /// is checked against the file before it is used, and decoding stops at a
 /// configurable size so a small file cannot expand without bound. Where a
 /// payload is, is decided as U-Boot decides it, so the bytes listed, hashed
@@ -104,7 +108,9 @@ struct problem {
 
 /// What verify() checks and how far it goes.
 struct verify_options {
-    /// Decoding stops with an error past this many bytes per image.
+    /// Decoding stops with an error past this many bytes per image, and
+    /// past this many for all images together (the images after that are
+    /// reported as not decoded), so many small bombs cost no more than one.
     std::uint64_t max_decoded_size = 1ull << 30;
     /// Decode every image (not only devicetrees) to prove its stream is whole.
     bool decode_all = true;
@@ -121,9 +127,10 @@ inline constexpr int max_checked_depth = 64;
 /// A FIT opened for reading. See the file comment.
 class reader {
 public:
-    /// Opens, maps and indexes `path`.
+    /// Opens `path`, reads its structure and indexes it.
     /// @throws fitstream::error naming `path`: the OS error when it cannot
-    ///         be opened or mapped; errc::bad_image when it is shorter than
+    ///         be opened or read; errc::bad_image when it shrinks while the
+    ///         structure is read; errc::bad_image when it is shorter than
     ///         an FDT header, has no devicetree magic or is shorter than the
     ///         header's totalsize; libfdt's error (FDT_ERR_BADVERSION for a
     ///         version before 16, else what fdt_check_full returns) when the
@@ -142,7 +149,9 @@ public:
     const std::string& path() const noexcept { return path_; }
     /// The file's size in bytes: the structure and any external data.
     std::uint64_t file_size() const noexcept { return file_.size(); }
-    /// The whole file as mapped (8-byte aligned): the FDT starts here.
+    /// The devicetree structure as read into memory (8-byte aligned,
+    /// structure_size() bytes, embedded data included; external data is not
+    /// in memory: read it with read_stored()).
     const void* blob() const noexcept { return file_.data(); }
     /// The FDT header's totalsize: the structure, with embedded data.
     std::uint32_t structure_size() const noexcept { return fdt_totalsize(fdt()); }
@@ -167,7 +176,9 @@ public:
     /// at most 1 MiB.
     /// @throws fitstream::error (errc::bad_image), naming the image node,
     ///         when it has no data or image_info::data_problem says its
-    ///         bytes are unusable; whatever `sink` throws.
+    ///         bytes are unusable; naming the file, when it has become
+    ///         shorter since it was opened ("file changed while being
+    ///         read"); the OS error; whatever `sink` throws.
     void read_stored(const image_info& img, const std::function<void(const char*, std::size_t)>& sink) const;
 
     /// Calls `sink(data, size)` with the image's bytes decoded by its
@@ -187,9 +198,15 @@ public:
     /// (inside the file, one cell per external property, not overlapping
     /// the structure or another payload, not both embedded and external),
     /// every hash, every stream decoded whole and every fdt a valid DTB,
-    /// string properties NUL-terminated, no '@' in node names, no two images
-    /// or configurations of one name, every configuration reference and the
-    /// default resolving, no name listed twice in one reference property.
+    /// string properties NUL-terminated, no '@', '/' or control character in
+    /// node names, no two nodes of one name under one parent (two /images,
+    /// two images or configurations of one name) and no two properties of
+    /// one name in a node, every hash node with an algo U-Boot knows (a
+    /// missing or unknown one fails the image there), no empty
+    /// `compression`, every configuration reference and the default
+    /// resolving, no name listed twice in one reference property. Names in
+    /// problem subjects and messages have control characters escaped
+    /// (\x0a) and are cut past 256 bytes.
     /// See verify_options for what it decodes and how many problems it lists.
     /// @throws fitstream::error only when memory runs out: what is wrong with
     ///         the file is a problem in the list, never an exception.
@@ -199,6 +216,11 @@ private:
     const void* fdt() const noexcept { return file_.data(); }
 
     void require_data(const image_info& img) const;
+    // Calls `piece(data, size, last)` with the stored bytes in pieces of at
+    // most 1 MiB (once with size 0 for an empty payload), external ones read
+    // into one reused buffer (detail/read/decode.hpp).
+    void for_each_stored_piece(const image_info& img,
+                               const std::function<void(const char*, std::size_t, bool)>& piece) const;
 
     // String properties, reported against `subject` when not NUL-terminated
     // (detail/read/index.hpp).
@@ -218,7 +240,7 @@ private:
     void check_overlaps();
 
     std::string path_;
-    detail::mapped_file file_;
+    detail::input_file file_;
     std::string description_;
     std::optional<std::uint32_t> timestamp_;
     std::vector<image_info> images_;

@@ -29,6 +29,7 @@
 
 #include <fitstream/fitstream.hpp>
 
+#include "hostile_fit.hpp"
 #include "support.hpp"
 #include "tools.hpp"
 
@@ -1585,4 +1586,311 @@ BOOST_AUTO_TEST_CASE(args_conf_names_basename_as_yocto_names_them) {
                std::vector<std::string>{"--conf-names", "basename"});
     BOOST_TEST(fdt_subnodes(fit, "/configurations") == std::vector<std::string>{"conf-board.dtb"});
     BOOST_TEST(fdtget(fit, "/configurations", "default") == "conf-board.dtb");
+}
+
+// --- issue 14: READ ---
+//
+// The read verbs (list, verify, extract) on hostile files: wrong accepts,
+// names that would forge output, a file that shrinks while it is read, key
+// DTBs too big to be keys, and the cases whose time grew faster than the
+// input, each run at two sizes in one test (a linear check costs ~4x at 4n,
+// a quadratic one 16x; the bound is 8, with an absolute backstop).
+
+namespace read14 {
+
+using fitstream_test::fdt_writer;
+
+/// A FIT with one image `kernel` (its node gets `props` after description,
+/// type, arch, os and compression) and one configuration naming it.
+template <class Props>
+std::string one_image_fit(Props&& props, const std::string& external = {}) {
+    fdt_writer w;
+    w.str("description", "issue 14");
+    w.begin("images").image("kernel");
+    props(w);
+    w.end().end();
+    w.begin("configurations").str("default", "conf-1").begin("conf-1").str("description", "c").str("kernel", "kernel");
+    w.end().end();
+    return w.finish(external);
+}
+
+fs::path fit_file(const temp_dir& t, const std::string& bytes, const std::string& name = "hostile.fit") {
+    const fs::path p = t / name;
+    write_file(p, bytes);
+    return p;
+}
+
+/// `fitpack verify FIT` fails with exactly one line naming `subject` (a node path).
+void verify_fails_with(const fs::path& fit, const std::string& subject, const std::vector<std::string>& words) {
+    const auto r = fitpack({"verify", fit.string()});
+    check_fitpack_error(r, 1, fit.string() + ": " + subject, words);
+}
+
+/// A key pair (RSA-2048) and a control DTB requiring it for configurations.
+struct signing {
+    temp_dir dir;
+    fs::path key = dir / "dev.key";
+    fs::path dtb = dir / "u-boot.dtb";
+    signing() {
+        tool({"openssl", "genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out",
+              key.string()});
+        fdt_writer w;
+        write_file(dtb, w.finish());
+        fitstream::key_dtb keys(dtb.string());
+        keys.add({fitstream::signing_key::load(key.string()), "dev", "sha256,rsa2048", "conf"});
+        keys.save();
+    }
+};
+
+const signing& keys() {
+    static const signing instance;
+    return instance;
+}
+
+/// An image node `name` with empty data and a matching crc32 hash.
+void hashed_image(fdt_writer& w, const std::string& name) {
+    w.image(name).raw("data", "").begin("hash-1").str("algo", "crc32").raw("value", std::string(4, '\0')).end().end();
+}
+
+/// A signature node that does not verify (its value is zeros).
+void bad_signature(fdt_writer& w, const std::string& name) {
+    w.begin(name).str("algo", "sha256,rsa2048").str("key-name-hint", "dev").raw("value", std::string(256, '\0')).end();
+}
+
+/// Seconds `fitpack verify FIT --key-dtb DTB` takes; it must exit 1 and
+/// not be killed.
+double time_verify(const fs::path& fit, const std::vector<std::string>& extra = {"--key-dtb", keys().dtb.string()}) {
+    const auto start = clock_type::now();
+    const auto r = fitpack(std::vector<std::string>{"verify", fit.string()} + extra);
+    const double took = seconds_since(start);
+    BOOST_TEST(r.exit_code == 1, "exit " << r.exit_code << ": " << r.err.substr(0, 500));
+    for (const auto& line : lines_of(r.err))
+        BOOST_TEST_REQUIRE(line.size() < 8192u, "a line of " << line.size() << " bytes");
+    return took;
+}
+
+/// n and 4n in one run: linear work is ~4x, quadratic 16x.
+void check_linear(double small, double large, const std::string& what) {
+    BOOST_TEST_MESSAGE(what << ": " << small << " s at n, " << large << " s at 4n");
+    BOOST_TEST(large / std::max(small, 0.05) < 8.0, what << ": " << small << " s at n, " << large << " s at 4n");
+    BOOST_TEST(large < 60.0, what << " took " << large << " s at 4n");
+}
+
+}  // namespace read14
+
+BOOST_AUTO_TEST_CASE(verify_hash_node_without_algo) {
+    temp_dir t;
+    const auto fit = read14::fit_file(t, read14::one_image_fit([](fdt_writer& w) {
+        w.str("data", "x").begin("hash-1").raw("value", "1234").end();
+    }));
+    read14::verify_fails_with(fit, "/images/kernel/hash-1", {"no algo", "Can't get hash algo property"});
+}
+
+BOOST_AUTO_TEST_CASE(verify_hash_node_with_an_unknown_algo) {
+    temp_dir t;
+    const auto fit = read14::fit_file(t, read14::one_image_fit([](fdt_writer& w) {
+        w.str("data", "x").begin("hash-1").str("algo", "md4").raw("value", "1234").end();
+    }));
+    read14::verify_fails_with(fit, "/images/kernel/hash-1",
+                              {"hash algo 'md4' is not one U-Boot knows", "Unsupported hash algorithm"});
+}
+
+BOOST_AUTO_TEST_CASE(verify_empty_compression) {
+    temp_dir t;
+    fdt_writer w;
+    w.str("description", "d").begin("images").begin("kernel").str("description", "k").str("type", "kernel");
+    w.str("compression", "").str("data", "x").end().end();
+    w.begin("configurations").begin("conf-1").str("kernel", "kernel").end().end();
+    read14::verify_fails_with(read14::fit_file(t, w.finish()), "/images/kernel", {"compression is an empty string"});
+}
+
+BOOST_AUTO_TEST_CASE(verify_two_data_properties) {
+    temp_dir t;
+    const auto fit = read14::fit_file(t, read14::one_image_fit([](fdt_writer& w) { w.str("data", "x").str("data", "y"); }));
+    read14::verify_fails_with(fit, "/images/kernel", {"two 'data' properties", "read only the first"});
+}
+
+BOOST_AUTO_TEST_CASE(verify_two_images_nodes) {
+    temp_dir t;
+    fdt_writer w;
+    w.str("description", "d");
+    w.begin("images").image("kernel").str("data", "x").end().end();
+    w.begin("images").image("evil").str("data", "y").end().end();
+    w.begin("configurations").begin("conf-1").str("kernel", "kernel").end().end();
+    read14::verify_fails_with(read14::fit_file(t, w.finish()), "/images", {"a second node of this name", "only the first"});
+}
+
+BOOST_AUTO_TEST_CASE(verify_slash_in_a_node_name) {
+    temp_dir t;
+    fdt_writer w;
+    w.str("description", "d");
+    w.begin("images").image("kernel").str("data", "x").end().image("a/b").str("data", "y").end().end();
+    w.begin("configurations").begin("conf-1").str("kernel", "kernel").end().end();
+    read14::verify_fails_with(read14::fit_file(t, w.finish()), "/images/a/b", {"contains '/'"});
+}
+
+BOOST_AUTO_TEST_CASE(verify_newline_in_a_node_name_cannot_forge_an_ok_line) {
+    temp_dir t;
+    const fs::path fit = t / "hostile.fit";
+    fdt_writer w;
+    w.str("description", "d");
+    w.begin("images").image("kernel").str("data", "x").end();
+    w.image("x\nhostile.fit: OK (1 images").str("data", "y").end().end();
+    w.begin("configurations").begin("conf-1").str("kernel", "kernel").end().end();
+    write_file(fit, w.finish());
+    read14::verify_fails_with(fit, "/images/x\\x0ahostile.fit: OK (1 images", {"control character"});
+}
+
+BOOST_AUTO_TEST_CASE(list_escapes_control_characters_from_the_file) {
+    temp_dir t;
+    fdt_writer w;
+    w.str("description", "\x1b[31mred\x1b]0;title\x07");
+    w.begin("images").image("ker\rnel").str("data", "x").end().end();
+    w.begin("configurations").begin("conf-1").str("kernel", "ker\rnel").str("description", "two\nlines").end().end();
+    const auto fit = read14::fit_file(t, w.finish());
+    const auto r = fitpack({"list", fit.string()});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    for (const char c : r.out) BOOST_TEST_REQUIRE((c == '\n' || static_cast<unsigned char>(c) >= 0x20), "a control character");
+    BOOST_TEST(has(r.out, "FIT description: \\x1b[31mred\\x1b]0;title\\x07\n"), r.out);
+    BOOST_TEST(has(r.out, " Image 0 (ker\\x0dnel)\n"), r.out);
+    BOOST_TEST(has(r.out, "  Description:  two\\x0alines\n"), r.out);
+    // JSON escapes them itself.
+    const auto j = fitpack({"list", "--json", fit.string()});
+    BOOST_TEST(j.exit_code == 0);
+    BOOST_TEST(has(j.out, "\\u001b[31mred"), j.out);
+}
+
+BOOST_AUTO_TEST_CASE(long_path_is_echoed_cut) {
+    temp_dir t;
+    const std::string path = (t / std::string(100000, 'p')).string();
+    for (const std::string verb : {"list", "verify"}) {
+        const auto r = fitpack({verb, path});
+        BOOST_TEST(r.exit_code == 1);
+        BOOST_TEST(lines_of(r.err).size() == 1u);
+        BOOST_TEST(r.err.size() < 2000u, verb << ": " << r.err.size() << " bytes");
+        BOOST_TEST(has(r.err, "...(" + std::to_string(path.size()) + " bytes)"), r.err.substr(0, 300));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(verify_key_dtb_with_a_4_mib_modulus_is_refused_at_once) {
+    temp_dir t;
+    fdt_writer w(8u << 20);
+    w.begin("signature").begin("key-big").str("key-name-hint", "big").str("algo", "sha256,rsa4096");
+    w.u32("rsa,num-bits", 32u << 20).raw("rsa,modulus", std::string(4u << 20, '\xff')).str("required", "conf").end().end();
+    const fs::path dtb = t / "big.dtb";
+    write_file(dtb, w.finish());
+    const auto fit = read14::fit_file(t, read14::one_image_fit([](fdt_writer& x) { x.str("data", "x"); }));
+    const auto start = clock_type::now();
+    const auto r = fitpack({"verify", fit.string(), "--key-dtb", dtb.string()});
+    check_fitpack_error(r, 1, dtb.string() + ": /signature/key-big",
+                        {"rsa,num-bits is 33554432, outside U-Boot's 1..4096"});
+    BOOST_TEST(seconds_since(start) < fail_fast_seconds);
+}
+
+BOOST_AUTO_TEST_CASE(verify_signature_failures_are_listed_capped) {
+    temp_dir t;
+    const std::size_t n = 2000;
+    fdt_writer w(n * 512 + (1u << 16));
+    w.str("description", "d").begin("images");
+    read14::hashed_image(w, "kernel");
+    w.end().begin("configurations").begin("conf-1").str("description", "c").str("kernel", "kernel");
+    for (std::size_t i = 0; i < n; ++i) read14::bad_signature(w, "signature-" + std::to_string(i));
+    w.end().end();
+    const auto fit = read14::fit_file(t, w.finish());
+    const auto r = fitpack({"verify", fit.string(), "--key-dtb", read14::keys().dtb.string()});
+    check_fitpack_error(r, 1, fit.string() + ": /configurations/conf-1",
+                        {"no signature verifies with required key 'dev'", "... and 1,990 more"});
+    BOOST_TEST(r.err.size() < 4096u, r.err.size() << " bytes");
+}
+
+BOOST_AUTO_TEST_CASE(verify_file_that_shrinks_while_it_is_read) {
+    temp_dir t;
+    const fs::path fit = t / "shrinks.fit";
+    const std::uint32_t size = 1u << 30;  // sparse: hashing it takes a second or two
+    const std::string structure = read14::one_image_fit([&](fdt_writer& w) {
+        w.u32("data-offset", 0).u32("data-size", size);
+        w.begin("hash-1").str("algo", "sha256").raw("value", std::string(32, '\0')).end();
+    });
+    write_file(fit, structure);
+    fs::resize_file(fit, (structure.size() + 3) / 4 * 4 + size);
+    std::thread cut([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        fs::resize_file(fit, structure.size());
+    });
+    const auto r = fitpack({"verify", fit.string()});
+    cut.join();
+    BOOST_TEST(r.exit_code == 1, "exit " << r.exit_code << " (" << 128 + SIGBUS << " is SIGBUS)");
+    BOOST_TEST((has(r.err, "file changed while being read") || has(r.err, "data lies outside the file")), r.err);
+    for (const auto& line : lines_of(r.err)) BOOST_TEST(line.rfind("fitpack: error: ", 0) == 0u, line);
+}
+
+BOOST_AUTO_TEST_CASE(verify_time_is_linear_in_signed_configurations) {
+    temp_dir t;
+    const auto make = [&](std::size_t n) {
+        fdt_writer w(n * 1024 + (1u << 16));
+        w.str("description", "d").begin("images");
+        read14::hashed_image(w, "kernel");
+        w.end().begin("configurations");
+        for (std::size_t i = 0; i < n; ++i) {
+            w.begin("conf-" + std::to_string(i)).str("description", "c").str("kernel", "kernel");
+            read14::bad_signature(w, "signature-1");
+            w.end();
+        }
+        w.end();
+        return read14::fit_file(t, w.finish(), "confs-" + std::to_string(n) + ".fit");
+    };
+    const auto small = make(1500), large = make(6000);
+    read14::check_linear(read14::time_verify(small), read14::time_verify(large), "signed configurations");
+}
+
+BOOST_AUTO_TEST_CASE(verify_time_is_linear_in_references_of_one_configuration) {
+    temp_dir t;
+    const auto make = [&](std::size_t n) {
+        fdt_writer w(n * 256 + (1u << 16));
+        w.str("description", "d").begin("images");
+        std::vector<std::string> names;
+        for (std::size_t i = 0; i < n; ++i) {
+            names.push_back("img-" + std::to_string(i));
+            read14::hashed_image(w, names.back());
+        }
+        w.end().begin("configurations").begin("conf-1").str("description", "c").strs("loadables", names);
+        read14::bad_signature(w, "signature-1");
+        w.end().end();
+        return read14::fit_file(t, w.finish(), "refs-" + std::to_string(n) + ".fit");
+    };
+    const auto small = make(5000), large = make(20000);
+    read14::check_linear(read14::time_verify(small), read14::time_verify(large), "references");
+}
+
+BOOST_AUTO_TEST_CASE(verify_time_is_linear_in_signatures_of_one_configuration) {
+    temp_dir t;
+    const auto make = [&](std::size_t n) {
+        fdt_writer w(n * 512 + (1u << 16));
+        w.str("description", "d").begin("images");
+        read14::hashed_image(w, "kernel");
+        w.end().begin("configurations").begin("conf-1").str("description", "c").str("kernel", "kernel");
+        for (std::size_t i = 0; i < n; ++i) read14::bad_signature(w, "signature-" + std::to_string(i));
+        w.end().end();
+        return read14::fit_file(t, w.finish(), "sigs-" + std::to_string(n) + ".fit");
+    };
+    const auto small = make(1250), large = make(5000);
+    read14::check_linear(read14::time_verify(small), read14::time_verify(large), "signatures");
+}
+
+BOOST_AUTO_TEST_CASE(verify_many_small_bzip2_bombs_share_one_decode_budget) {
+    temp_dir t;
+    write_file(t / "zeros", std::string(16u << 20, '\0'));
+    const std::string bomb = tool({"bzip2", "-9c", (t / "zeros").string()});
+    const auto make = [&](std::size_t n) {
+        fdt_writer w(n * (bomb.size() + 256) + (1u << 16));
+        w.str("description", "d").begin("images");
+        for (std::size_t i = 0; i < n; ++i) w.image("bomb-" + std::to_string(i), "bzip2").raw("data", bomb).end();
+        w.end().begin("configurations").begin("conf-1").str("kernel", "bomb-0").end().end();
+        return read14::fit_file(t, w.finish(), "bombs-" + std::to_string(n) + ".fit");
+    };
+    const auto small = make(16), large = make(64);
+    const std::vector<std::string> limit{"--max-decoded-size", std::to_string(128u << 20)};
+    read14::check_linear(read14::time_verify(small, limit), read14::time_verify(large, limit), "bzip2 bombs");
+    const auto r = fitpack({"verify", large.string(), "--max-decoded-size", std::to_string(128u << 20)});
+    BOOST_TEST(has(r.err, large.string() + ": /images/bomb-8: not decoded"), r.err.substr(0, 2000));
 }

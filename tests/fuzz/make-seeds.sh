@@ -10,6 +10,10 @@
 #                  U-Boot's mkimage -f auto (with and without -E) when it
 #                  is installed.
 #                  Seeds fuzz_reader and fuzz_list.
+#   OUT/keys/      control DTBs with the public keys fitpack adds (--key-dtb,
+#                  as mkimage -K): RSA-2048 required for configurations,
+#                  RSA-3072 for images, ECDSA P-256; one with all three.
+#                  Seeds fuzz_key_dtb.
 #   OUT/decoders/  small files compressed by the reference tools (gzip,
 #                  bzip2, xz --format=lzma, lzop, lz4, zstd; a few variants
 #                  each), prefixed with the codec byte fuzz_decoders reads
@@ -104,6 +108,25 @@ done
 seed 6 "zstd-two-frames" sh -c "zstd -q -c '$work/Image'; zstd -q -c '$work/a.dtb'"
 seed 1 "gzip-two-members" sh -c "gzip -c -n '$work/Image'; gzip -c -n '$work/a.dtb'"
 
+# Key DTBs for fuzz_key_dtb, written by fitpack as mkimage -K writes them.
+mkdir -p "$out/keys"
+openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/rsa2048.key"
+openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$work/rsa3072.key"
+openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$work/ec256.key"
+cp "$work/b.dtb" "$out/keys/all.dtb"
+for k in rsa2048:conf rsa3072:image ec256:conf; do
+  name=${k%%:*}
+  cp "$work/b.dtb" "$out/keys/$name.dtb"
+  required=${k#*:}
+  extra=()
+  [[ $required == image ]] && extra=(--image-signatures)
+  for dtb in "$out/keys/$name.dtb" "$out/keys/all.dtb"; do
+    "$fitpack" -o "$work/signed.fit" -A arm64 -O linux -n seed -k "$work/Image" --key "$work/$name.key" \
+               --key-dtb "$dtb" --required "$required" "${extra[@]}" "$work/a.dtb" >/dev/null
+  done
+done
+
 rm -rf "$work"
 echo "make-seeds: $(find "$out/fit" -type f | wc -l) FITs in $out/fit," \
-     "$(find "$out/decoders" -type f | wc -l) streams in $out/decoders"
+     "$(find "$out/decoders" -type f | wc -l) streams in $out/decoders," \
+     "$(find "$out/keys" -type f | wc -l) key DTBs in $out/keys"

@@ -523,3 +523,34 @@ BOOST_AUTO_TEST_CASE(long_node_name_in_many_problems) {
     // The image itself keeps its whole name.
     BOOST_TEST(fitstream::reader(fit.data(), fit.size(), "test.fit").images().at(0).name == name);
 }
+
+// ---------------------------------------------------------------------------
+// For fuzz_key_dtb (issue 14).
+// ---------------------------------------------------------------------------
+
+// A key node whose rsa,modulus is 4 MiB kept `verify --key-dtb` busy for a
+// minute computing RSA constants before rsa,num-bits was looked at: sizes
+// are checked first, against U-Boot's 4096-bit limit.
+BOOST_AUTO_TEST_CASE(key_node_with_a_4_mib_modulus_is_refused_before_any_arithmetic) {
+    for (const std::uint32_t bits : {32u << 20, 8192u, 2048u}) {
+        fdt_writer w(8u << 20);
+        w.begin("signature").begin("key-big").u32("rsa,num-bits", bits);
+        w.raw("rsa,modulus", std::string(4u << 20, '\xff')).end().end();
+        const auto dtb = w.finish();
+        std::vector<std::uint64_t> aligned((dtb.size() + 7) / 8);
+        std::memcpy(aligned.data(), dtb.data(), dtb.size());
+        const int node = fdt_path_offset(aligned.data(), "/signature/key-big");
+        BOOST_TEST_REQUIRE(node >= 0);
+        const auto start = std::chrono::steady_clock::now();
+        BOOST_CHECK_EXCEPTION(fitstream::public_key::from_fdt(aligned.data(), node, "k"), fitstream::error,
+                              [&](const fitstream::error& e) {
+                                  BOOST_TEST(e.code() == make_error_code(fitstream::errc::invalid_input));
+                                  BOOST_TEST((e.reason().find("outside U-Boot's 1..4096") != std::string::npos ||
+                                              e.reason().find("does not match the 4194304-byte rsa,modulus of 33554432 bits") !=
+                                                  std::string::npos),
+                                             e.reason());
+                                  return true;
+                              });
+        BOOST_TEST(seconds_since(start) < 1.0);
+    }
+}

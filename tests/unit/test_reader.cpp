@@ -11,6 +11,7 @@
 
 #include <libfdt.h>
 
+#include "hostile_fit.hpp"
 #include "read_back.hpp"
 #include "support.hpp"
 
@@ -274,3 +275,129 @@ BOOST_AUTO_TEST_CASE(decompression_bomb_is_stopped_at_the_limit) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// Issue 14: a file that changes under the reader, wrong accepts, names that
+// could forge output, the decode budget for all images together.
+// ---------------------------------------------------------------------------
+
+namespace {
+
+/// A FIT with one image `kernel` whose node gets `props` (after the usual
+/// description, type, arch, os and compression) and one configuration.
+template <class Props>
+std::string one_image_fit(Props&& props, const std::string& external = {}) {
+    fdt_writer w;
+    w.str("description", "issue 14");
+    w.begin("images").image("kernel");
+    props(w);
+    w.end().end();
+    w.begin("configurations").str("default", "conf-1").begin("conf-1").str("description", "c").str("kernel", "kernel");
+    w.end().end();
+    return w.finish(external);
+}
+
+std::vector<fitstream::problem> verify_bytes(const std::string& fit, fitstream::verify_options options = {}) {
+    return fitstream::reader(fit.data(), fit.size(), "test.fit").verify(options);
+}
+
+std::string dump(const std::vector<fitstream::problem>& problems) {
+    std::string out;
+    for (const auto& p : problems) out += "\n  " + p.subject.substr(0, 200) + ": " + p.message.substr(0, 200);
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(file_that_shrinks_after_it_is_opened_is_an_error_not_sigbus) {
+    temp_dir t;
+    const fs::path path = t / "shrinks.fit";
+    const std::string payload(3u << 20, 'k');  // three 1 MiB pieces
+    write_file(path, one_image_fit(
+                         [&](fdt_writer& w) {
+                             w.u32("data-offset", 0).u32("data-size", static_cast<std::uint32_t>(payload.size()));
+                         },
+                         payload));
+    const fitstream::reader fit(path.string());
+    const auto& img = fit.images().at(0);
+    BOOST_TEST_REQUIRE(img.data_problem.empty(), img.data_problem);
+    fs::resize_file(path, fit.structure_size() + (1u << 20) + 10);  // a second piece cut short
+    BOOST_CHECK_EXCEPTION(fit.read_stored(img, [](const char*, std::size_t) {}), fitstream::error,
+                          [&](const fitstream::error& e) {
+                              BOOST_TEST(e.subject() == path.string());
+                              BOOST_TEST(e.reason().find("file changed while being read") != std::string::npos,
+                                         e.reason());
+                              return true;
+                          });
+    // verify() reports it as a problem, never throws or dies.
+    std::vector<fitstream::problem> problems;
+    BOOST_REQUIRE_NO_THROW(problems = fit.verify());
+    BOOST_TEST(has_problem(problems, "/images/kernel", "file changed while being read"), dump(problems));
+}
+
+BOOST_AUTO_TEST_CASE(hash_node_without_or_with_an_unknown_algo_is_an_error) {
+    const auto missing = verify_bytes(one_image_fit([](fdt_writer& w) {
+        w.str("data", "x").begin("hash-1").raw("value", "1234").end();
+    }));
+    BOOST_TEST(has_problem(missing, "/images/kernel/hash-1", "no algo: U-Boot fails the image"), dump(missing));
+    const auto unknown = verify_bytes(one_image_fit([](fdt_writer& w) {
+        w.str("data", "x").begin("hash-1").str("algo", "md4").raw("value", "1234").end();
+    }));
+    BOOST_TEST(has_problem(unknown, "/images/kernel/hash-1", "hash algo 'md4' is not one U-Boot knows"), dump(unknown));
+}
+
+BOOST_AUTO_TEST_CASE(empty_compression_string_is_an_error) {
+    fdt_writer w;
+    w.str("description", "d").begin("images").begin("kernel").str("description", "k").str("type", "kernel");
+    w.str("compression", "").str("data", "x").end().end();
+    w.begin("configurations").begin("conf-1").str("kernel", "kernel").end().end();
+    const auto problems = verify_bytes(w.finish());
+    BOOST_TEST(has_problem(problems, "/images/kernel", "compression is an empty string"), dump(problems));
+}
+
+BOOST_AUTO_TEST_CASE(two_data_properties_or_two_images_nodes_are_errors) {
+    const auto props = verify_bytes(one_image_fit([](fdt_writer& w) { w.str("data", "x").str("data", "y"); }));
+    BOOST_TEST(has_problem(props, "/images/kernel", "two 'data' properties"), dump(props));
+
+    fdt_writer w;
+    w.str("description", "d");
+    w.begin("images").image("kernel").str("data", "x").end().end();
+    w.begin("images").image("evil").str("data", "y").end().end();
+    w.begin("configurations").begin("conf-1").str("kernel", "kernel").end().end();
+    const auto nodes = verify_bytes(w.finish());
+    BOOST_TEST(has_problem(nodes, "/images", "a second node of this name"), dump(nodes));
+}
+
+BOOST_AUTO_TEST_CASE(slash_or_control_character_in_a_node_name_is_an_error_and_escaped) {
+    fdt_writer w;
+    w.str("description", "d");
+    w.begin("images").image("ker\nnel: OK").str("data", "x").end().image("a/b").str("data", "y").end().end();
+    w.begin("configurations").begin("conf-1").str("kernel", "a/b").end().end();
+    const auto problems = verify_bytes(w.finish());
+    BOOST_TEST(has_problem(problems, "/images/ker\\x0anel: OK", "control character"), dump(problems));
+    BOOST_TEST(has_problem(problems, "/images/a/b", "contains '/'"), dump(problems));
+    for (const auto& p : problems) {
+        BOOST_TEST(p.subject.find('\n') == std::string::npos);
+        BOOST_TEST(p.message.find('\n') == std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(decode_limit_applies_to_all_images_together) {
+    // 8 gzip images of 1 MiB of zeros each; a 3 MiB limit stops the 4th.
+    std::string gz;
+    {
+        temp_dir t;
+        write_file(t / "z", std::string(1u << 20, '\0'));
+        gz = run_ok({"gzip", "-9nc", (t / "z").string()}).out;
+    }
+    fdt_writer w(1u << 20);
+    w.str("description", "d").begin("images");
+    for (int i = 0; i < 8; ++i) w.image("k" + std::to_string(i), "gzip").raw("data", gz).end();
+    w.end().begin("configurations").begin("conf-1").str("kernel", "k0").end().end();
+    fitstream::verify_options options;
+    options.max_decoded_size = 3u << 20;
+    const auto problems = verify_bytes(w.finish(), options);
+    BOOST_TEST(!has_problem(problems, "/images/k2", "decode"), dump(problems));
+    BOOST_TEST(has_problem(problems, "/images/k3", "for all images together"), dump(problems));
+    BOOST_TEST(has_problem(problems, "/images/k7", "not decoded"), dump(problems));
+}

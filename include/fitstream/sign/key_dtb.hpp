@@ -22,6 +22,7 @@
 #include <fitstream/detail/io/file.hpp>
 #include <fitstream/detail/lib/libfdt.hpp>
 #include <fitstream/detail/lib/openssl.hpp>
+#include <fitstream/detail/read/node_path.hpp>
 #include <fitstream/detail/read/properties.hpp>
 #include <fitstream/detail/sign/key_node.hpp>
 #include <fitstream/error.hpp>
@@ -101,7 +102,8 @@ public:
             }
             k.algo = string_prop(node, "algo");
             k.required = string_prop(node, "required");
-            k.key = std::make_shared<const public_key>(public_key::from_fdt(blob(), node, path_ + ": " + k.node));
+            k.key = std::make_shared<const public_key>(
+                public_key::from_fdt(blob(), node, path_ + ": " + detail::shown_name(k.node)));
             out.push_back(std::move(k));
         }
         return out;

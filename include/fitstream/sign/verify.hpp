@@ -20,6 +20,8 @@
 /// information, and what does not verify is a warning, not an error.
 
 #include <fitstream/detail/lib/libfdt.hpp>
+#include <fitstream/detail/lib/openssl.hpp>
+#include <fitstream/detail/read/node_path.hpp>
 #include <fitstream/detail/read/properties.hpp>
 #include <fitstream/detail/sign/regions.hpp>
 #include <fitstream/error.hpp>
@@ -30,9 +32,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -48,10 +53,10 @@ struct signature_verification {
 namespace detail {
 
 struct signature_node {
-    std::string path;
+    std::string name;  // as shown in messages
+    std::string path;  // as shown in messages
     std::string algo;
     std::string padding;
-    std::string hint;
     int offset = -1;
 };
 
@@ -63,10 +68,10 @@ inline std::vector<signature_node> signature_nodes(const void* fdt, int parent, 
         const char* name = fdt_get_name(fdt, node, &len);
         if (!name || std::string_view(name, static_cast<std::size_t>(len)).compare(0, 9, "signature") != 0) continue;
         signature_node s;
-        s.path = parent_path + "/" + std::string(name, static_cast<std::size_t>(len));
+        s.name = shown_name(std::string(name, static_cast<std::size_t>(len)));
+        s.path = parent_path + "/" + s.name;
         s.algo = fdt_string_prop(fdt, node, "algo");
         s.padding = fdt_string_prop(fdt, node, "padding");
-        s.hint = fdt_string_prop(fdt, node, "key-name-hint");
         s.offset = node;
         out.push_back(std::move(s));
     }
@@ -82,100 +87,222 @@ std::optional<std::string> check_signature(const void* fdt, const signature_node
     try {
         algo = parse_signature_algorithm(sig.algo);
     } catch (const error&) {
-        return "unknown algo '" + sig.algo + "'";
+        return "unknown algo '" + shown_name(sig.algo) + "'";
     }
     signature_padding padding = signature_padding::pkcs1_5;
     if (sig.padding == "pss")
         padding = signature_padding::pss;
     else if (!sig.padding.empty() && sig.padding != "pkcs-1.5")
-        return "unknown padding '" + sig.padding + "'";
+        return "unknown padding '" + shown_name(sig.padding) + "'";
     int len = 0;
     const auto* value = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "value", &len));
     if (!value || len <= 0) return std::string("no value");
-    std::vector<std::uint8_t> digest;
+    const std::vector<std::uint8_t>* digest = nullptr;
     try {
-        digest = digest_of(algo);
+        digest = &digest_of(algo);
     } catch (const error& e) {
         return e.reason();
     }
-    if (!key.verify_digest(algo, padding, digest, value, static_cast<std::size_t>(len)))
+    if (!key.verify_digest(algo, padding, *digest, value, static_cast<std::size_t>(len)))
         return "verification failed";
     return std::nullopt;
 }
 
-/// The nodes a configuration signature covers, as U-Boot works them out
-/// itself (boot/image-fit-sig.c, fit_config_get_signed_nodes; Debian's
-/// 2023.01+dfsg-2+deb12u3 has it as the CVE-2026-46728 fix): "/", the
-/// configuration, then each image a property of the configuration names
-/// (kernel, fdt, ramdisk, loadables, ...) with its hash-* subnodes. The
-/// signature's own `hashed-nodes` is not trusted.
-inline std::vector<std::string> signed_nodes(const void* fdt, const configuration_info& conf,
-                                             const std::string& subject) {
-    std::vector<std::string> nodes{"/", "/configurations/" + conf.name};
-    std::size_t images = 0;
-    for (const auto& ref : conf.references) {
-        const std::string path = "/images/" + ref.second;
-        const int image = fdt_path_offset(fdt, path.c_str());
-        if (image < 0) continue;  // U-Boot skips what it cannot find
-        nodes.push_back(path);
-        std::size_t hashes = 0;
-        int sub = 0;
-        fdt_for_each_subnode(sub, fdt, image) {
-            int len = 0;
-            const char* name = fdt_get_name(fdt, sub, &len);
-            if (!name || std::string_view(name, static_cast<std::size_t>(len)).compare(0, 4, "hash") != 0) continue;
-            nodes.push_back(path + "/" + std::string(name, static_cast<std::size_t>(len)));
-            ++hashes;
+/// What the signature check needs of a FIT, found once for all its
+/// configurations, so that checking C configurations costs C times the
+/// size of one, not C times the size of the file: the structure walked for
+/// regions once, images found by name through a map, each image's hash
+/// subnodes listed once.
+class signed_fit {
+public:
+    explicit signed_fit(const reader& fit) : fit_(fit), fdt_(fit.blob()), regions_(fdt_) {
+        if (const int images = fdt_subnode_offset(fdt_, 0, "images"); images >= 0) {
+            int node = 0;
+            fdt_for_each_subnode(node, fdt_, images) {
+                int len = 0;
+                const char* name = fdt_get_name(fdt_, node, &len);
+                if (name) images_.emplace(std::string_view(name, static_cast<std::size_t>(len)), node);
+            }
         }
-        if (hashes == 0) throw error(errc::bad_image, subject, "image '" + ref.second + "' has no hash node");
-        if (fdt_subnode_offset(fdt, image, "cipher") >= 0) nodes.push_back(path + "/cipher");
-        ++images;
+        if (const int confs = fdt_subnode_offset(fdt_, 0, "configurations"); confs >= 0) {
+            int node = 0;
+            fdt_for_each_subnode(node, fdt_, confs) {
+                int len = 0;
+                const char* name = fdt_get_name(fdt_, node, &len);
+                if (name) configurations_.emplace(std::string_view(name, static_cast<std::size_t>(len)), node);
+            }
+        }
     }
-    if (images == 0) throw error(errc::bad_image, subject, "the configuration names no image");
-    if (nodes.size() > max_hashed_nodes) throw error(errc::bad_image, subject, "more than 100 nodes to hash");
-    return nodes;
-}
 
-/// The digest a configuration signature covers (see the file comment).
-inline std::vector<std::uint8_t> configuration_digest(const void* fdt, const signature_node& sig,
-                                                      const configuration_info& conf,
-                                                      const signature_algorithm& algo) {
-    const auto nodes = signed_nodes(fdt, conf, sig.path);
-    auto regions = find_signed_regions(fdt, nodes, sig.path);
-    int len = 0;
-    const auto* strings = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "hashed-strings", &len));
-    if (strings) {
-        if (len < 8) throw error(errc::bad_image, sig.path, "invalid hashed-strings property");
-        const std::uint32_t size = fdt32_ld(reinterpret_cast<const fdt32_t*>(strings) + 1);
-        if (size > fdt_size_dt_strings(fdt)) throw error(errc::bad_image, sig.path, "strings region out of bounds");
-        regions.push_back({fdt_off_dt_strings(fdt), size});
+    const void* fdt() const noexcept { return fdt_; }
+    const reader& fit() const noexcept { return fit_; }
+
+    /// The node of image or configuration `name` (the first of that name,
+    /// as fdt_path_offset finds it), or -1.
+    int image_node(const std::string& name) const {
+        const auto it = images_.find(name);
+        return it == images_.end() ? -1 : it->second;
     }
-    return digest_regions(algo.checksum, static_cast<const char*>(fdt), regions);
-}
+    int configuration_node(const std::string& name) const {
+        const auto it = configurations_.find(name);
+        return it == configurations_.end() ? -1 : it->second;
+    }
 
-/// Names the images U-Boot covers that the signature's `hashed-nodes`
-/// (mkimage writes it from `sign-images`) leaves out, for a failure's
-/// explanation; empty when it leaves none out. A `hashed-nodes` that is
-/// absent, empty or not NUL-terminated lists nothing: fdt_stringlist_count
-/// says so first, since fdt_stringlist_search can find a name ahead of
-/// the unterminated end.
-inline std::string uncovered_images(const void* fdt, const signature_node& sig, const configuration_info& conf) {
-    const bool listed = fdt_stringlist_count(fdt, sig.offset, "hashed-nodes") > 0;
-    std::string out;
-    for (const auto& [prop, ref] : conf.references)
-        if (!listed || fdt_stringlist_search(fdt, sig.offset, "hashed-nodes", ("/images/" + ref).c_str()) < 0)
-            out += (out.empty() ? "" : ", ") + prop + " '" + ref + "'";
+    /// The nodes a configuration signature covers, as U-Boot works them out
+    /// itself (boot/image-fit-sig.c, fit_config_get_signed_nodes; Debian's
+    /// 2023.01+dfsg-2+deb12u3 has it as the CVE-2026-46728 fix): "/", the
+    /// configuration, then each image a property of the configuration
+    /// names (kernel, fdt, ramdisk, loadables, ...) with its hash-*
+    /// subnodes. The signature's own `hashed-nodes` is not trusted.
+    /// Throws errc::bad_image naming `subject` where U-Boot fails.
+    std::vector<std::string> signed_nodes(const configuration_info& conf, const std::string& subject) {
+        std::vector<std::string> nodes{"/", "/configurations/" + conf.name};
+        std::size_t count = nodes.size(), images = 0;
+        for (const auto& ref : conf.references) {
+            const int image = image_node(ref.second);
+            if (image < 0) continue;  // U-Boot skips what it cannot find
+            const auto& sub = subnodes_of(image);
+            if (sub.hashes.empty())
+                throw error(errc::bad_image, subject, "image '" + shown_name(ref.second) + "' has no hash node");
+            count += 1 + sub.hashes.size() + sub.cipher;
+            ++images;
+            if (count > max_hashed_nodes) continue;  // only counted from here on
+            const std::string path = "/images/" + ref.second;
+            nodes.push_back(path);
+            for (const auto& h : sub.hashes) nodes.push_back(path + "/" + h);
+            if (sub.cipher) nodes.push_back(path + "/cipher");
+        }
+        if (images == 0) throw error(errc::bad_image, subject, "the configuration names no image");
+        if (count > max_hashed_nodes) throw error(errc::bad_image, subject, "more than 100 nodes to hash");
+        return nodes;
+    }
+
+    std::vector<byte_region> regions(const std::vector<std::string>& nodes, const std::string& subject) const {
+        return regions_.regions(nodes, subject);
+    }
+
+private:
+    struct image_subnodes {
+        std::vector<std::string> hashes;
+        bool cipher = false;
+    };
+    const image_subnodes& subnodes_of(int image) {
+        const auto found = subnodes_.find(image);
+        if (found != subnodes_.end()) return found->second;
+        image_subnodes out;
+        int sub = 0;
+        fdt_for_each_subnode(sub, fdt_, image) {
+            int len = 0;
+            const char* name = fdt_get_name(fdt_, sub, &len);
+            if (!name) continue;
+            const std::string_view n(name, static_cast<std::size_t>(len));
+            if (n.compare(0, 4, "hash") == 0) out.hashes.emplace_back(n);
+            if (n == "cipher") out.cipher = true;
+        }
+        return subnodes_.emplace(image, std::move(out)).first->second;
+    }
+
+    const reader& fit_;
+    const void* fdt_;
+    signed_region_index regions_;
+    std::unordered_map<std::string_view, int> images_, configurations_;
+    std::unordered_map<int, image_subnodes> subnodes_;
+};
+
+/// The digests a configuration's signatures cover, each made once: the
+/// regions are worked out on first use, and one digest is made per
+/// checksum and `hashed-strings` length however many signatures share it.
+class configuration_digests {
+public:
+    configuration_digests(signed_fit& fit, const configuration_info& conf, std::string subject)
+        : fit_(fit), conf_(conf), subject_(std::move(subject)) {}
+
+    const std::vector<std::uint8_t>& of(const signature_node& sig, const signature_algorithm& algo) {
+        if (!computed_) {
+            computed_ = true;
+            try {
+                regions_ = fit_.regions(fit_.signed_nodes(conf_, subject_), subject_);
+            } catch (const error& e) {
+                failure_ = e.reason();
+            }
+        }
+        if (!failure_.empty()) throw error(errc::bad_image, sig.path, failure_);
+        const void* fdt = fit_.fdt();
+        int len = 0;
+        const auto* strings = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "hashed-strings", &len));
+        std::uint64_t strings_size = UINT64_MAX;  // none
+        if (strings) {
+            if (len < 8) throw error(errc::bad_image, sig.path, "invalid hashed-strings property");
+            strings_size = fdt32_ld(reinterpret_cast<const fdt32_t*>(strings) + 1);
+            if (strings_size > fdt_size_dt_strings(fdt)) throw error(errc::bad_image, sig.path, "strings region out of bounds");
+        }
+        const auto key = std::make_pair(algo.checksum, strings_size);
+        const auto found = digests_.find(key);
+        if (found != digests_.end()) return found->second;
+        auto regions = regions_;
+        if (strings) regions.push_back({fdt_off_dt_strings(fdt), static_cast<std::size_t>(strings_size)});
+        return digests_.emplace(key, digest_regions(algo.checksum, static_cast<const char*>(fdt), regions))
+            .first->second;
+    }
+
+    /// Names the images U-Boot covers that the signature's `hashed-nodes`
+    /// (mkimage writes it from `sign-images`) leaves out, for a failure's
+    /// explanation; empty when it leaves none out. A `hashed-nodes` that is
+    /// absent, empty or not NUL-terminated lists nothing.
+    std::string uncovered_images(const signature_node& sig) const {
+        // Only where the regions could be made: the configuration then names
+        // at most 100 nodes, and the list is read once.
+        if (!computed_ || !failure_.empty()) return {};
+        const void* fdt = fit_.fdt();
+        const bool listed = fdt_stringlist_count(fdt, sig.offset, "hashed-nodes") > 0;
+        std::unordered_set<std::string> hashed;
+        if (listed)
+            for (auto& n : fdt_strings_prop(fdt, sig.offset, "hashed-nodes")) hashed.insert(std::move(n));
+        capped_list out(", ");
+        for (const auto& [prop, ref] : conf_.references)
+            if (!hashed.count("/images/" + ref)) out.add(prop + " '" + shown_name(ref) + "'");
+        return out.str();
+    }
+
+private:
+    signed_fit& fit_;
+    const configuration_info& conf_;
+    std::string subject_;
+    bool computed_ = false;
+    std::string failure_;
+    std::vector<byte_region> regions_;
+    std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint8_t>> digests_;
+};
+
+/// The digest of an image's stored bytes, read as reader::read_stored()
+/// reads them (external data included, in bounded pieces).
+inline std::vector<std::uint8_t> stored_digest(const reader& fit, const image_info& img, const std::string& checksum) {
+    ERR_clear_error();
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    const EVP_MD* md = checksum_md(checksum);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
+    fit.read_stored(img, [&](const char* p, std::size_t n) {
+        if (EVP_DigestUpdate(ctx.get(), p, n) != 1) throw_openssl("digest update failed");
+    });
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
+    out.resize(n);
     return out;
 }
 
 }  // namespace detail
 
 /// Checks the signatures of `fit` with the keys of `keys`, as U-Boot would
-/// before booting it; see the file comment.
+/// before booting it; see the file comment. The work grows with the sizes
+/// of the FIT and the key DTB times the number of keys, never with the
+/// number of configurations times the size of the FIT: the structure is
+/// walked once, and each configuration's digest is made once per checksum.
 /// @returns one problem per required key a configuration or image does not
-///          verify with (a warning, when no key is required), and one line
-///          per signature that verifies. A FIT too large for U-Boot to check
-///          any signature is one problem.
+///          verify with (a warning, when no key is required; the reasons
+///          each signature failed are listed, at most 10 of them and how
+///          many more), and one line per signature that verifies. A FIT
+///          too large for U-Boot to check any signature is one problem.
 /// @throws fitstream::error only when the key DTB itself is unusable: as
 ///         key_dtb::keys() for a key node that is not a usable key.
 inline signature_verification verify_signatures(const reader& fit, const key_dtb& keys) {
@@ -204,7 +331,6 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
     }
     const auto conf_level = advisory ? problem::severity::warning : problem::severity::error;
     const bool any = keys.required_mode() == "any";
-    const void* fdt = fit.blob();
     try {
         detail::check_signed_fit_size(fit.structure_size(), fit.path());
     } catch (const error& e) {
@@ -212,70 +338,85 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
         report(e.subject(), e.reason(), conf_level);
         return out;
     }
+    detail::signed_fit signed_fit(fit);
+    const void* fdt = fit.blob();
+    const auto key_name = [](const key_dtb_key* key) { return detail::shown_name(key->name); };
 
     for (const auto& conf : fit.configurations()) {
-        const std::string conf_path = "/configurations/" + conf.name;
-        const int node = fdt_path_offset(fdt, conf_path.c_str());
+        const std::string conf_path = "/configurations/" + detail::shown_name(conf.name);
+        const int node = signed_fit.configuration_node(conf.name);
         if (node < 0) continue;
         const auto sigs = detail::signature_nodes(fdt, node, conf_path);
+        detail::configuration_digests digests(signed_fit, conf, conf_path);
+        std::vector<std::optional<std::string>> uncovered(sigs.size());  // each explained once
         std::size_t good_keys = 0;
-        std::string failures;
+        detail::capped_list failures;
         for (const auto* key : conf_keys) {
             bool ok = false;
-            for (const auto& sig : sigs) {
-                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo) {
-                    return detail::configuration_digest(fdt, sig, conf, algo);
+            for (std::size_t i = 0; i < sigs.size(); ++i) {
+                const auto& sig = sigs[i];
+                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo)
+                                                             -> const std::vector<std::uint8_t>& {
+                    return digests.of(sig, algo);
                 });
                 if (why) {
                     std::string because = *why;
-                    const std::string missing = detail::uncovered_images(fdt, sig, conf);
-                    if (!missing.empty())
-                        because += " (its hashed-nodes leave out " + missing +
+                    if (!uncovered[i]) uncovered[i] = digests.uncovered_images(sig);
+                    if (!uncovered[i]->empty())
+                        because += " (its hashed-nodes leave out " + *uncovered[i] +
                                    ", but U-Boot covers every image the configuration names)";
-                    failures += "; " + sig.path.substr(conf_path.size() + 1) + " with key '" + key->name + "': " + because;
+                    failures.add(sig.name + " with key '" + key_name(key) + "': " + because);
                     continue;
                 }
                 ok = true;
-                out.verified.push_back(sig.path + ": " + sig.algo + ":" + key->name + "+");
+                out.verified.push_back(sig.path + ": " + detail::shown_name(sig.algo) + ":" + key_name(key) + "+");
                 break;
             }
             good_keys += ok;
             if (!ok && !any)
                 report(conf_path,
-                       sigs.empty() ? "no signature node, but key '" + key->name + "' is required"
-                                    : "no signature verifies with required key '" + key->name + "'" + failures,
+                       sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required"
+                                    : "no signature verifies with required key '" + key_name(key) + "'; " +
+                                          failures.str(),
                        conf_level);
         }
         if (any && good_keys == 0 && !conf_keys.empty())
-            report(conf_path, "no signature verifies with any required key" + failures, conf_level);
+            report(conf_path,
+                   "no signature verifies with any required key" + (failures.empty() ? "" : "; " + failures.str()),
+                   conf_level);
     }
 
     for (const auto& img : fit.images()) {
         if (image_keys.empty()) break;
-        const std::string img_path = "/images/" + img.name;
-        const int node = fdt_path_offset(fdt, img_path.c_str());
+        const std::string img_path = "/images/" + detail::shown_name(img.name);
+        const int node = signed_fit.image_node(img.name);
         if (node < 0) continue;
         const auto sigs = detail::signature_nodes(fdt, node, img_path);
+        std::map<std::string, std::vector<std::uint8_t>> digests;  // by checksum, each made once
         for (const auto* key : image_keys) {
             bool ok = false;
-            std::string failures;
+            detail::capped_list failures;
             for (const auto& sig : sigs) {
-                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo) {
+                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo)
+                                                             -> const std::vector<std::uint8_t>& {
                     if (!img.data_problem.empty()) throw error(errc::bad_image, img_path, img.data_problem);
-                    return detail::digest_regions(algo.checksum, static_cast<const char*>(fdt),
-                                                  {{static_cast<std::size_t>(img.offset), static_cast<std::size_t>(img.size)}});
+                    auto found = digests.find(algo.checksum);
+                    if (found == digests.end())
+                        found = digests.emplace(algo.checksum, detail::stored_digest(fit, img, algo.checksum)).first;
+                    return found->second;
                 });
                 if (why) {
-                    failures += "; " + sig.path.substr(img_path.size() + 1) + ": " + *why;
+                    failures.add(sig.name + ": " + *why);
                     continue;
                 }
                 ok = true;
-                out.verified.push_back(sig.path + ": " + sig.algo + ":" + key->name + "+");
+                out.verified.push_back(sig.path + ": " + detail::shown_name(sig.algo) + ":" + key_name(key) + "+");
                 break;
             }
             if (!ok)
-                report(img_path, sigs.empty() ? "no signature node, but key '" + key->name + "' is required for images"
-                                              : "no signature verifies with required key '" + key->name + "'" + failures);
+                report(img_path, sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required for images"
+                                              : "no signature verifies with required key '" + key_name(key) + "'; " +
+                                                    failures.str());
         }
     }
     return out;

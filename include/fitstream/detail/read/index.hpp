@@ -89,7 +89,11 @@ inline void reader::index_image(int node) {
     img.arch = get_string(node, "arch", subject);
     img.os = get_string(node, "os", subject);
     img.compression = get_string(node, "compression", subject);
-    if (img.compression.empty()) img.compression = "none";
+    if (img.compression.empty()) {
+        if (fdt_getprop(fdt(), node, "compression", nullptr))
+            note(subject, "compression is an empty string, which names no compression U-Boot knows (write \"none\")");
+        img.compression = "none";
+    }
     img.load = detail::fdt_cells_prop(fdt(), node, "load");
     img.entry = detail::fdt_cells_prop(fdt(), node, "entry");
     index_data(node, img);

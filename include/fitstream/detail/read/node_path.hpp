@@ -10,17 +10,77 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fitstream {
 namespace detail {
 
-// A node name as it appears in problem subjects: names past 256 bytes are
-// cut, so that a long name repeated in many subjects stays cheap.
-inline std::string shown_name(const std::string& name) {
-    if (name.size() <= 256) return name;
-    return name.substr(0, 200) + "...(" + std::to_string(name.size()) + " bytes)";
+// `text` from a file as it may be shown on a terminal: control characters
+// (C0, DEL and the C1 range as UTF-8 encodes it) written as \xNN, so that a
+// name cannot move the cursor, recolour the terminal or start a line of
+// its own, and text past `max` bytes cut, saying how long it was.
+inline std::string printable(std::string_view text, std::size_t max = 256) {
+    static constexpr char digits[] = "0123456789abcdef";
+    const bool cut = text.size() > max;
+    const std::string_view shown = cut ? text.substr(0, max * 3 / 4) : text;
+    std::string out;
+    out.reserve(shown.size() + 16);
+    for (std::size_t i = 0; i < shown.size(); ++i) {
+        const auto c = static_cast<unsigned char>(shown[i]);
+        const bool c1 = c == 0xc2 && i + 1 < shown.size() && static_cast<unsigned char>(shown[i + 1]) >= 0x80 &&
+                        static_cast<unsigned char>(shown[i + 1]) <= 0x9f;
+        if (c < 0x20 || c == 0x7f || c1) {
+            const auto v = c1 ? static_cast<unsigned char>(shown[++i]) : c;
+            out += "\\x";
+            out += digits[v >> 4];
+            out += digits[v & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (cut) out += "...(" + std::to_string(text.size()) + " bytes)";
+    return out;
 }
+
+// A node name as it appears in problem subjects: control characters
+// escaped and names past 256 bytes cut, so that a long name repeated in
+// many subjects stays cheap and no name can forge a line of output.
+inline std::string shown_name(const std::string& name) { return printable(name, 256); }
+
+// "4,990": a count as messages print it.
+inline std::string with_commas(std::size_t n) {
+    std::string digits = std::to_string(n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+// A list inside one message ("a; b; c; ... and 4,990 more"): the first
+// `max` items are kept, the rest only counted, so a file with thousands of
+// failing nodes still makes a line a person can read.
+class capped_list {
+public:
+    explicit capped_list(std::string separator = "; ", std::size_t max = 10)
+        : separator_(std::move(separator)), max_(max) {}
+    void add(const std::string& item) {
+        if (count_++ < max_) text_ += (text_.empty() ? std::string() : separator_) + item;
+    }
+    bool empty() const noexcept { return count_ == 0; }
+    std::string str() const {
+        if (count_ <= max_) return text_;
+        return text_ + separator_ + "... and " + with_commas(count_ - max_) + " more";
+    }
+
+private:
+    std::string separator_;
+    std::size_t max_;
+    std::size_t count_ = 0;
+    std::string text_;
+};
 
 // Walks the nodes of `fdt` down to `max_depth` levels below the root,
 // calling `visit(path, name)`; returns true when deeper nodes were skipped.

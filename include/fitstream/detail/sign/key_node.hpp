@@ -46,6 +46,10 @@ inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& su
     return out;
 }
 
+// U-Boot's RSA_MAX_KEY_BITS (include/u-boot/rsa.h): the largest modulus
+// its verifier takes.
+inline constexpr std::uint32_t max_rsa_bits = 4096;
+
 // A public key read from a key node.
 struct key_node_key {
     evp_pkey_ptr key;
@@ -76,15 +80,23 @@ inline key_node_key read_key_node(const void* fdt, int node, const std::string& 
     if (const auto [mod, mod_len] = bytes("rsa,modulus"); mod) {
         type = "RSA";
         out.rsa = true;
-        n.reset(BN_bin2bn(mod, mod_len, nullptr));
-        if (!n) throw_openssl(subject, "cannot read rsa,modulus");
-        const auto constants = rsa_constants_of(n.get(), subject);
         const auto broken = [&](const std::string& what) {
             return error(errc::invalid_input, subject, what + ", so U-Boot fails every signature with this key");
         };
+        // Sizes first: the constants below cost time that grows with the
+        // square of the modulus, and a key DTB is not to be trusted with that.
         const auto bits = fdt_u32_prop(fdt, node, "rsa,num-bits");
         if (!bits) throw broken("no 32-bit rsa,num-bits");
-        if (*bits != constants.bits || static_cast<std::size_t>(mod_len) * 8 != *bits)
+        if (*bits == 0 || *bits > max_rsa_bits)
+            throw broken("rsa,num-bits is " + std::to_string(*bits) + ", outside U-Boot's 1.." +
+                         std::to_string(max_rsa_bits) + " (RSA_MAX_KEY_BITS)");
+        if (static_cast<std::size_t>(mod_len) * 8 != *bits)
+            throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " + std::to_string(mod_len) +
+                         "-byte rsa,modulus of " + std::to_string(static_cast<std::size_t>(mod_len) * 8) + " bits");
+        n.reset(BN_bin2bn(mod, mod_len, nullptr));
+        if (!n) throw_openssl(subject, "cannot read rsa,modulus");
+        const auto constants = rsa_constants_of(n.get(), subject);
+        if (*bits != constants.bits)
             throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
                          std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
                          " bits");
@@ -112,6 +124,7 @@ inline key_node_key read_key_node(const void* fdt, int node, const std::string& 
         const auto [x, x_len] = bytes("ecdsa,x-point");
         const auto [y, y_len] = bytes("ecdsa,y-point");
         if (!x || !y || x_len != y_len) throw error(errc::invalid_input, subject, "incomplete ECDSA key");
+        if (x_len > 66) throw error(errc::invalid_input, subject, "ECDSA point longer than any curve's (66 bytes)");
         point.push_back(0x04);  // uncompressed point: 04 || x || y
         point.insert(point.end(), x, x + x_len);
         point.insert(point.end(), y, y + y_len);
