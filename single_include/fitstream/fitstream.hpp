@@ -225,12 +225,27 @@ private:
     int fd_ = -1;
 };
 
+/// Throws the one error every file fitstream reads gives for a directory:
+/// "PATH: Is a directory" (EISDIR, with no words of ours around it).
+[[noreturn]] inline void throw_is_a_directory(const std::string& path) { throw_os_error(EISDIR, path); }
+
+/// Throws unless `path` can name a file: a NUL byte (from a response file or a
+/// list, never from a command line) would silently cut the name short at
+/// open(), so another file would be read. The subject shows each NUL as \0.
+inline void check_path_name(const std::string& path) {
+    if (path.find('\0') == std::string::npos) return;
+    std::string shown;
+    for (const char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+    throw error(errc::invalid_input, shown, "file name holds a NUL byte");
+}
+
 /// Opens `path` for reading; a directory or other non-regular file is refused
 /// with a clear reason rather than failing later on read(). The size of
 /// every input is planned before it is read, which a pipe or a device
 /// cannot give. O_NONBLOCK keeps open() of a FIFO with no writer from
 /// hanging; it is cleared again for the regular file.
 inline unique_fd open_for_reading(const std::string& path) {
+    check_path_name(path);
     int fd;
     do {
         fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -239,7 +254,7 @@ inline unique_fd open_for_reading(const std::string& path) {
     unique_fd owned(fd);
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw_os_error(errno, path, "cannot stat");
-    if (S_ISDIR(st.st_mode)) throw_os_error(EISDIR, path, "cannot read");
+    if (S_ISDIR(st.st_mode)) throw_is_a_directory(path);
     if (!S_ISREG(st.st_mode)) throw error(errc::invalid_input, path, "not a regular file (a pipe or device has no size to plan with)");
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) throw_os_error(errno, path, "cannot open");
@@ -347,7 +362,8 @@ inline void wipe(void* data, std::size_t size) noexcept {
 /// its size before a byte is read. With `sensitive`, every buffer that held
 /// the bytes is wiped before it is freed (key files).
 /// @throws fitstream::error: the OS error ("cannot read WHAT" when the file
-///         cannot be examined, EISDIR for a directory; "cannot read" when a
+///         cannot be examined, EISDIR "PATH: Is a directory" for a
+///         directory, whether it was named or opened; "cannot read" when a
 ///         read fails), errc::invalid_input "larger than LIMIT bytes: not a
 ///         WHAT", or errc::input_changed when a regular file shrank while
 ///         it was read.
@@ -355,7 +371,7 @@ inline std::string read_bounded(int fd, const std::string& path, std::uint64_t l
                                 bool sensitive = false) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw_os_error(errno, path, "cannot read " + what);
-    if (S_ISDIR(st.st_mode)) throw_os_error(EISDIR, path, "cannot read " + what);
+    if (S_ISDIR(st.st_mode)) throw_is_a_directory(path);
     const auto too_large = [&] {
         return error(errc::invalid_input, path, "larger than " + std::to_string(limit) + " bytes: not a " + what);
     };
@@ -402,6 +418,7 @@ inline std::string read_file_bounded(const std::string& path, std::uint64_t limi
         const auto fd = open_for_reading(path);
         return read_bounded(fd.get(), path, limit, what, sensitive);
     }
+    check_path_name(path);
     int fd;
     do {
         fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -4422,6 +4439,11 @@ inline void tree::validate() const {
 /// fit.hash_every_image<fitstream::hash::sha256>();
 /// fit.write("image.fit");
 /// @endcode
+///
+/// The references add_kernel(), add_ramdisk(), add_loadable() and
+/// add_configuration() return stay valid for the builder's life, however
+/// many images are added after them (and across a move of the builder):
+/// images and configurations live in deques, whose elements never move.
 
 // ---- begin <fitstream/sink.hpp> ----
 // SPDX-License-Identifier: MIT
@@ -4431,19 +4453,122 @@ inline void tree::validate() const {
 /// works (payloads first, the structure once the hashes are known), and a
 /// user needs the target to change only when the whole FIT is good. So:
 ///
-/// - `file_sink` writes a temporary file beside the target and renames it
-///   over the target in `commit()`; destroyed without commit, it removes
-///   the temporary file and the target is untouched.
+/// - `file_sink` writes a temporary file beside the target and puts it in
+///   place of the target in `commit()`; destroyed without commit, it
+///   removes the temporary file and the target is untouched. The temporary
+///   file has no name until then (O_TMPFILE), so not even SIGKILL or a
+///   power loss leaves it behind; commit() syncs it to the disk first. A
+///   device, FIFO or socket as the target is written to, as a stream,
+///   never replaced.
 /// - `fd_sink` (standard output, a pipe) spools into an anonymous temporary
 ///   file and copies it to the descriptor in `commit()`, so a pipe still
 ///   gets the structure first and the payloads after it, and memory stays
 ///   bounded.
+///
+/// Every write and copy goes in steps of at most 8 MiB: a signal handler
+/// (remove_temporaries_on_signals()) runs only between system calls, and a
+/// write of GiB to a file is one system call the kernel does not interrupt.
 
+// ---- begin <fitstream/detail/io/output_path.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Where an output really goes, and which file a path names. A symbolic link
+// as the output is written through (the file it points to is replaced and
+// the link kept, as a shell's `>` does); two spellings of one file, or an
+// output and an input that are one file, are found by device and inode.
+
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace fitstream {
+namespace detail {
+
+/// `path` split into its directory (with the trailing '/', empty for the
+/// current one) and its last component.
+inline std::pair<std::string, std::string> split_directory(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return {std::string(), path};
+    return {path.substr(0, slash + 1), path.substr(slash + 1)};
+}
+
+/// `path` with every symbolic link at its last component followed, as
+/// open() follows them (at most 40, the kernel's limit): the file a write
+/// through `path` must replace. A relative link is taken from the link's
+/// own directory; a dangling link gives the file it would create. Links in
+/// the directory part are left alone: rename() follows them itself.
+/// @throws fitstream::error ELOOP naming `path` past 40 links, or the OS
+///         error of readlink()
+inline std::string resolve_final_symlinks(const std::string& path) {
+    std::string current = path;
+    for (int hops = 0; hops <= 40; ++hops) {
+        struct stat st {};
+        if (::lstat(current.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return current;
+        // st_size is the link's length, except for /proc's magic links (0).
+        std::string target(st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 256, '\0');
+        for (;;) {
+            const ssize_t n = ::readlink(current.c_str(), target.data(), target.size());
+            if (n < 0) throw_os_error(errno, path, "cannot follow the link");
+            if (static_cast<std::size_t>(n) < target.size()) {
+                target.resize(static_cast<std::size_t>(n));
+                break;
+            }
+            target.resize(target.size() * 2);
+        }
+        if (target.empty()) return current;
+        current = target.front() == '/' ? target : split_directory(current).first + target;
+    }
+    throw_os_error(ELOOP, path, "cannot follow the link");
+}
+
+/// Which file a path names, for comparing paths: an existing file by its
+/// device and inode however it is spelt (`name` empty); a file not there
+/// yet by its directory's device and inode and its name.
+struct file_identity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    std::string name;
+
+    bool exists() const noexcept { return name.empty(); }
+    friend bool operator==(const file_identity& a, const file_identity& b) {
+        return a.device == b.device && a.inode == b.inode && a.name == b.name;
+    }
+    friend bool operator!=(const file_identity& a, const file_identity& b) { return !(a == b); }
+};
+
+/// The identity of `path` (see file_identity); nullopt when neither the
+/// file nor its directory can be examined (then no write to it can succeed
+/// either, and the write reports why).
+inline std::optional<file_identity> identity_of(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) return file_identity{st.st_dev, st.st_ino, {}};
+    std::string target;
+    try {
+        target = resolve_final_symlinks(path);
+    } catch (const error&) {
+        return std::nullopt;
+    }
+    auto [directory, name] = split_directory(target);
+    if (name.empty() || name == "." || name == "..") return std::nullopt;
+    if (::stat(directory.empty() ? "." : directory.c_str(), &st) != 0) return std::nullopt;
+    return file_identity{st.st_dev, st.st_ino, std::move(name)};
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/io/output_path.hpp> ----
 
 #include <fcntl.h>
-#include <sys/sendfile.h>
 #include <signal.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -4452,6 +4577,7 @@ inline void tree::validate() const {
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -4475,23 +4601,134 @@ public:
 
 namespace detail {
 
-/// A fresh, empty file beside `target` that no other process is using.
-inline unique_fd create_temporary_beside(const std::string& target, std::string& temp_path) {
-    const auto slash = target.rfind('/');
-    const std::string dir = slash == std::string::npos ? std::string() : target.substr(0, slash + 1);
-    const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
+/// The most bytes one write or copy system call is given (see the file
+/// comment): small enough that a signal is acted on within a fraction of
+/// a second, large enough to cost nothing.
+inline constexpr std::size_t io_step = 8u << 20;
+
+/// pwrite_all() in steps of io_step.
+inline void pwrite_in_steps(int fd, const void* data, std::size_t size, std::uint64_t offset,
+                            const std::string& path) {
+    const auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+        const std::size_t n = std::min(size, io_step);
+        pwrite_all(fd, p, n, offset, path);
+        p += n;
+        offset += n;
+        size -= n;
+    }
+}
+
+/// A name beside `target` for a temporary file: ".NAME.tmp-PID-N", N
+/// counting up in this process.
+inline std::string temporary_name_beside(const std::string& target) {
     static std::atomic<unsigned> counter{0};
+    const auto [dir, base] = split_directory(target);
+    return dir + "." + base + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+/// A fresh, empty, named file beside `target` that no other process is
+/// using; errors name `subject`.
+inline unique_fd create_temporary_beside(const std::string& target, std::string& temp_path,
+                                         const std::string& subject) {
+    const std::string dir = split_directory(target).first;
     for (int attempt = 0; attempt < 100; ++attempt) {
-        temp_path = dir + "." + base + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+        temp_path = temporary_name_beside(target);
         // 0666 so the file ends up with the permissions the umask allows, as
         // a file made by the shell's redirection would.
         const int fd = ::open(temp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd >= 0) return unique_fd(fd);
         if (errno != EEXIST)
-            throw_os_error(errno, target,
+            throw_os_error(errno, subject,
                            "cannot create a temporary file in " + (dir.empty() ? std::string(".") : dir));
     }
-    throw_os_error(EEXIST, target, "cannot create a temporary file");
+    temp_path.clear();
+    throw_os_error(EEXIST, subject, "cannot create a temporary file");
+}
+
+/// The path through which an unnamed file's descriptor can be linked.
+inline std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+/// An unnamed file (O_TMPFILE) in `target`'s directory, to be linked into
+/// place by link_unnamed(); an empty descriptor when this cannot be done
+/// here (the filesystem has no O_TMPFILE: EOPNOTSUPP, EISDIR or EINVAL
+/// from older kernels; no /proc to link it through), and for any other
+/// failure, which creating a named file then reports in its own words.
+inline unique_fd create_unnamed_beside(const std::string& target) {
+#ifdef O_TMPFILE
+    const std::string dir = split_directory(target).first;
+    int fd;
+    do {
+        // 0666 and the umask, as for the named file.
+        fd = ::open(dir.empty() ? "." : dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return unique_fd();
+    unique_fd owned(fd);
+    if (::access(proc_fd_path(fd).c_str(), F_OK) != 0) return unique_fd();
+    return owned;
+#else
+    (void)target;
+    return unique_fd();
+#endif
+}
+
+/// Gives the unnamed file `fd` the name `path` (which must not exist);
+/// returns 0 or the errno value (EEXIST when `path` exists).
+inline int link_unnamed(int fd, const std::string& path) {
+    // AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH; /proc's link does not.
+    if (::linkat(AT_FDCWD, proc_fd_path(fd).c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return 0;
+    return errno;
+}
+
+/// fsync() of `fd`; its errors are the write errors not reported before.
+inline void sync(int fd, const std::string& subject) {
+    while (::fsync(fd) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EINVAL || errno == EROFS) return;  // a file that cannot be synced (a special file)
+        throw_os_error(errno, subject, "cannot write");
+    }
+}
+
+/// fsync() of the directory holding `target`, so that a rename into it
+/// survives a power loss.
+inline void sync_directory_of(const std::string& target, const std::string& subject) {
+    const std::string dir = split_directory(target).first;
+    int fd;
+    do {
+        fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) throw_os_error(errno, subject, "cannot sync its directory");
+    const unique_fd owned(fd);
+    while (::fsync(fd) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EINVAL || errno == EROFS) return;
+        throw_os_error(errno, subject, "cannot sync its directory");
+    }
+}
+
+/// A stream connection to the Unix socket at `path` (as `-o SOCKET`).
+inline unique_fd connect_to_socket(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw_os_error(errno, path, "cannot open");
+    unique_fd owned(fd);
+    // A long path is reached through an O_PATH descriptor's /proc link.
+    unique_fd by_path;
+    std::string address = path;
+    sockaddr_un sa{};
+    if (address.size() >= sizeof sa.sun_path) {
+        const int p = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+        if (p < 0) throw_os_error(errno, path, "cannot open");
+        by_path.reset(p);
+        address = proc_fd_path(p);
+    }
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, address.c_str(), address.size() + 1);
+    int rc;
+    do {
+        rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) throw_os_error(errno, path, "cannot open (a socket)");
+    return owned;
 }
 
 /// An unnamed temporary file in $TMPDIR (or /tmp) that vanishes on close.
@@ -4515,7 +4752,7 @@ inline unique_fd create_anonymous_temporary() {
 inline void copy_file_contents(int from, int to, std::uint64_t size, const std::string& to_name) {
     off_t offset = 0;
     while (static_cast<std::uint64_t>(offset) < size) {
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, 1u << 30));
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, io_step));
         const ssize_t n = ::sendfile(to, from, &offset, want);
         if (n > 0) continue;
         if (n < 0 && errno == EINTR) continue;
@@ -4576,6 +4813,24 @@ extern "C" inline void remove_temporaries_and_reraise(int sig) {
     ::raise(sig);
 }
 
+/// The signals remove_temporaries_on_signals() handles, blocked on the
+/// calling thread while it lives: they are acted on when it ends.
+class signals_deferred {
+public:
+    signals_deferred() noexcept {
+        sigset_t set;
+        sigemptyset(&set);
+        for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+        ::pthread_sigmask(SIG_BLOCK, &set, &old_);
+    }
+    signals_deferred(const signals_deferred&) = delete;
+    signals_deferred& operator=(const signals_deferred&) = delete;
+    ~signals_deferred() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+private:
+    sigset_t old_;
+};
+
 }  // namespace detail
 
 /// Makes SIGINT, SIGTERM and SIGHUP remove every file_sink's temporary file
@@ -4595,59 +4850,6 @@ inline void remove_temporaries_on_signals() {
     }
 }
 
-/// Writes a file at `path` atomically: a temporary file beside it, renamed
-/// over it by commit(). See the file comment.
-class file_sink final : public sink {
-public:
-    /// Creates the temporary file beside `path`; `path` itself is not
-    /// touched before commit().
-    /// @throws fitstream::error (OS category) when the temporary file cannot
-    ///         be created, e.g. the directory is missing or read-only.
-    explicit file_sink(std::string path) : path_(std::move(path)) {
-        fd_ = detail::create_temporary_beside(path_, temp_path_);
-        slot_ = detail::register_temporary(temp_path_);
-    }
-    file_sink(const file_sink&) = delete;
-    file_sink& operator=(const file_sink&) = delete;
-    /// Without a successful commit(), removes the temporary file: the
-    /// target stays as it was (or absent).
-    ~file_sink() override {
-        if (!committed_) ::unlink(temp_path_.c_str());
-        detail::unregister_temporary(slot_);
-    }
-
-    /// The temporary file being written (renamed to name() by commit()).
-    const std::string& temporary_path() const noexcept { return temp_path_; }
-
-    /// Writes into the temporary file.
-    /// @throws fitstream::error (OS category, e.g. ENOSPC) naming the target
-    void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
-        detail::pwrite_all(fd_.get(), data, size, offset, path_);
-    }
-
-    /// Sizes the temporary file to `total_size`, closes it and renames it
-    /// over the target. Call it once.
-    /// @throws fitstream::error (OS category) naming the target when any
-    ///         step fails; the temporary file is then removed by the destructor
-    void commit(std::uint64_t total_size) override {
-        if (::ftruncate(fd_.get(), static_cast<off_t>(total_size)) != 0)
-            detail::throw_os_error(errno, path_, "cannot set size");
-        // close() reports delayed write errors (NFS, full disks) that write() may not.
-        if (::close(fd_.release()) != 0) detail::throw_os_error(errno, path_, "cannot write");
-        if (::rename(temp_path_.c_str(), path_.c_str()) != 0) detail::throw_os_error(errno, path_, "cannot rename");
-        committed_ = true;
-    }
-
-    const std::string& name() const noexcept override { return path_; }
-
-private:
-    std::string path_;
-    std::string temp_path_;
-    detail::unique_fd fd_;
-    int slot_ = -1;
-    bool committed_ = false;
-};
-
 /// Writes to an open descriptor (not owned), e.g. standard output or a
 /// pipe, through a spool file. See the file comment.
 class fd_sink final : public sink {
@@ -4661,7 +4863,7 @@ public:
     /// Writes into the spool file.
     /// @throws fitstream::error (OS category) naming the sink
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
-        detail::pwrite_all(spool_.get(), data, size, offset, name_);
+        detail::pwrite_in_steps(spool_.get(), data, size, offset, name_);
     }
 
     /// Copies the first `total_size` bytes of the spool file to the
@@ -4682,6 +4884,162 @@ private:
     detail::unique_fd spool_;
 };
 
+/// Whether file_sink::commit() waits for the data to reach the disk.
+enum class file_sync {
+    /// fsync() the new file before it replaces the target, and its
+    /// directory after: once commit() returns, a power loss leaves the new
+    /// file, and before, the old one, never an empty or partial file.
+    synced,
+    /// Leave both to the kernel's writeback (a crash soon after commit()
+    /// may leave an empty or partial file under the target's name).
+    unsynced,
+};
+
+/// Writes the file at `path`. A regular file (or a new one) is replaced
+/// atomically: the FIT is written to a temporary file beside it, unnamed
+/// while it is written (O_TMPFILE; a named ".NAME.tmp-*" file where the
+/// filesystem has no unnamed ones), and moved over the target by commit().
+/// A symbolic link is written through: the file it points to is replaced,
+/// the link stays. A character or block device, a FIFO or a Unix socket is
+/// written to as a stream, in order, by commit() (see fd_sink), and never
+/// replaced: `-o /dev/null` stays a device. See the file comment.
+class file_sink final : public sink {
+public:
+    /// Opens the output: for a file, creates the temporary file beside the
+    /// target (the target itself is not touched before commit()); for a
+    /// device or FIFO, opens it for writing (a FIFO waits here for its
+    /// reader, as a shell's redirection does) and the spool file.
+    /// @throws fitstream::error (OS category) when the temporary file cannot
+    ///         be created (e.g. the directory is missing or read-only:
+    ///         "cannot create a temporary file in DIR"), the target is a
+    ///         directory (EISDIR), or a device, FIFO or socket cannot be
+    ///         opened ("cannot open")
+    explicit file_sink(std::string path, file_sync sync = file_sync::synced) : path_(std::move(path)), sync_(sync) {
+        struct stat st {};
+        if (::stat(path_.c_str(), &st) == 0) {
+            if (S_ISDIR(st.st_mode)) detail::throw_os_error(EISDIR, path_, "cannot write");
+            if (!S_ISREG(st.st_mode)) {
+                open_stream(st);
+                return;
+            }
+        }
+        target_ = detail::resolve_final_symlinks(path_);
+        fd_ = detail::create_unnamed_beside(target_);
+        if (!fd_) {
+            fd_ = detail::create_temporary_beside(target_, temp_path_, path_);
+            slot_ = detail::register_temporary(temp_path_);
+        }
+    }
+    file_sink(const file_sink&) = delete;
+    file_sink& operator=(const file_sink&) = delete;
+    /// Without a successful commit(), removes the temporary file (an
+    /// unnamed one vanishes by itself, even when the process is killed):
+    /// the target stays as it was (or absent). A stream got nothing.
+    ~file_sink() override {
+        if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+        detail::unregister_temporary(slot_);
+    }
+
+    /// The named temporary file being written, renamed to name() by
+    /// commit(); empty while the file has no name (O_TMPFILE) and for a
+    /// device, FIFO or socket.
+    const std::string& temporary_path() const noexcept { return temp_path_; }
+
+    /// Writes into the temporary (or spool) file.
+    /// @throws fitstream::error (OS category, e.g. ENOSPC) naming the target
+    void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
+        if (stream_) return stream_->write_at(offset, data, size);
+        detail::pwrite_in_steps(fd_.get(), data, size, offset, path_);
+    }
+
+    /// A file: sizes the temporary file to `total_size`, syncs it (see
+    /// file_sync) and puts it in place of the target, which stays whole
+    /// until then. A stream: writes the `total_size` bytes to it, in order.
+    /// Call it once.
+    /// @throws fitstream::error (OS category) naming the target when any
+    ///         step fails; the temporary file is then removed by the destructor
+    void commit(std::uint64_t total_size) override {
+        if (stream_) {
+            stream_->commit(total_size);
+            if (sync_ == file_sync::synced && stream_is_disk_) detail::sync(stream_fd_.get(), path_);
+            committed_ = true;
+            return;
+        }
+        if (::ftruncate(fd_.get(), static_cast<off_t>(total_size)) != 0)
+            detail::throw_os_error(errno, path_, "cannot set size");
+        if (sync_ == file_sync::synced) detail::sync(fd_.get(), path_);
+        if (temp_path_.empty()) {
+            place_unnamed();
+        } else {
+            // close() reports delayed write errors (NFS, full disks) that write() may not.
+            if (::close(fd_.release()) != 0) detail::throw_os_error(errno, path_, "cannot write");
+            if (::rename(temp_path_.c_str(), target_.c_str()) != 0)
+                detail::throw_os_error(errno, path_, "cannot rename");
+        }
+        committed_ = true;
+        if (sync_ == file_sync::synced) detail::sync_directory_of(target_, path_);
+    }
+
+    const std::string& name() const noexcept override { return path_; }
+
+private:
+    void open_stream(const struct stat& st) {
+        stream_is_disk_ = S_ISBLK(st.st_mode);
+        if (S_ISSOCK(st.st_mode)) {
+            stream_fd_ = detail::connect_to_socket(path_);
+        } else {
+            int fd;
+            do {
+                fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+            } while (fd < 0 && errno == EINTR);
+            if (fd < 0) detail::throw_os_error(errno, path_, "cannot open");
+            stream_fd_.reset(fd);
+        }
+        stream_.emplace(stream_fd_.get(), path_);
+    }
+
+    // The unnamed file goes where the target is. linkat() cannot replace
+    // an existing name, and rename() is the only atomic replacement, so a
+    // target that exists is replaced by linking the file under a unique
+    // temporary name and renaming that over it; a new target gets the file
+    // in one step. Between the link and the rename (two system calls) the
+    // temporary name exists; SIGINT, SIGTERM and SIGHUP wait (blocked on
+    // this thread) until the rename is done, and the name is registered for
+    // their cleanup in case another thread takes one. Only SIGKILL or a
+    // power loss in that window leaves it. (Writing the target in place
+    // would lose the old file on a failure; renameat2(RENAME_EXCHANGE)
+    // needs a name for the new file too.)
+    void place_unnamed() {
+        int rc = detail::link_unnamed(fd_.get(), target_);
+        for (int attempt = 0; attempt < 100 && rc == EEXIST; ++attempt) {
+            const std::string name = detail::temporary_name_beside(target_);
+            const detail::signals_deferred deferred;
+            rc = detail::link_unnamed(fd_.get(), name);
+            if (rc != 0) continue;
+            const int slot = detail::register_temporary(name);
+            const bool renamed = ::rename(name.c_str(), target_.c_str()) == 0;
+            const int rename_errno = errno;
+            if (!renamed) ::unlink(name.c_str());
+            detail::unregister_temporary(slot);
+            if (!renamed) detail::throw_os_error(rename_errno, path_, "cannot rename");
+        }
+        if (rc != 0) detail::throw_os_error(rc, path_, "cannot link the new file into place");
+        // Any delayed write error: fsync() has reported it already when synced.
+        if (::close(fd_.release()) != 0) detail::throw_os_error(errno, path_, "cannot write");
+    }
+
+    std::string path_;    // as given, for messages
+    std::string target_;  // the file replaced: path_ with its links followed
+    file_sync sync_;
+    std::string temp_path_;  // the named temporary file, if there is one
+    detail::unique_fd fd_;
+    int slot_ = -1;
+    bool committed_ = false;
+    // A device, FIFO or socket: written through a spool, in order.
+    detail::unique_fd stream_fd_;
+    std::optional<fd_sink> stream_;
+    bool stream_is_disk_ = false;
+};
 }  // namespace fitstream
 // ---- end <fitstream/sink.hpp> ----
 // ---- begin <fitstream/writer.hpp> ----
@@ -4727,15 +5085,6 @@ inline std::uint64_t payload_alignment(const layout_options& options) {
     return options.layout == data_layout::embedded ? 4 : options.align;
 }
 
-// The size to build a structure measured at `measured` bytes in: for
-// external data, the size padded to the alignment when the padding is small
-// next to the structure, so that padding it later does not copy it.
-inline std::size_t structure_capacity(std::size_t measured, const layout_options& options) {
-    if (options.layout != data_layout::external) return measured;
-    const auto padded = static_cast<std::size_t>(align_up(measured, std::max<std::uint64_t>(4, options.align)));
-    return padded - measured <= measured / 2 + 64 * 1024 ? padded : measured;
-}
-
 // Where an image's stored bytes go and how many may be stored there.
 struct image_place {
     std::uint64_t file_offset = 0;
@@ -4758,13 +5107,24 @@ public:
 
     // External data starts after the structure padded to the alignment, and
     // the padded size is what the header says, as with mkimage -E -B; a
-    // position moves it further. Pads `blob` (a finished FDT).
-    // @throws errc::invalid_argument when the position falls inside the structure
+    // position moves it further. Sets `blob`'s (a finished FDT's) totalsize
+    // to the padded size but leaves the padding out of memory: the blob
+    // stays its measured size, the padding is a gap the writer never
+    // writes, which every sink reads as zeros (-B 0x80000000 is 2 GiB).
+    // @throws errc::limit_exceeded (subject "align") when the padded
+    //         structure is past libfdt's 2 GiB - 1 (no reader could open
+    //         it: -B 0x80000000); errc::invalid_argument when the position
+    //         falls inside the structure
     void place_data_area(std::vector<char>& blob) {
         if (embedded_) return;
         const std::uint64_t padded = align_up(blob.size(), std::max<std::uint64_t>(4, align_));
-        blob.resize(static_cast<std::size_t>(padded), '\0');
+        if (padded > max_embedded_size)
+            throw error(errc::limit_exceeded, "align",
+                        "alignment " + std::to_string(align_) + " pads the FIT structure to " +
+                            std::to_string(padded) + " bytes, past the " + std::to_string(max_embedded_size) +
+                            " bytes libfdt (and so U-Boot) can read");
         fdt_set_totalsize(blob.data(), static_cast<std::uint32_t>(padded));
+        structure_size_ = padded;
         data_base_ = padded;
         if (options_.position) {
             if (*options_.position < padded)
@@ -4774,6 +5134,10 @@ public:
             data_base_ = *options_.position;
         }
     }
+
+    // External: the structure's size with its padding, its FDT totalsize
+    // (after place_data_area()).
+    std::uint64_t padded_structure_size() const { return structure_size_; }
 
     // Every input's size is taken now, so a missing file fails before any
     // work, a file that changes size before its turn is caught, and what
@@ -4833,6 +5197,7 @@ private:
     const bool embedded_;
     const std::uint64_t align_;
     std::uint64_t data_base_ = 0;
+    std::uint64_t structure_size_ = 0;
     std::vector<std::uint64_t> sizes_;
     std::uint64_t input_total_ = 0;
 };
@@ -6065,6 +6430,8 @@ private:
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace fitstream {
@@ -6104,112 +6471,193 @@ inline constexpr std::size_t max_hashed_nodes = 100;
 inline constexpr std::size_t max_region_path = 200;
 inline constexpr int max_region_depth = 32;
 
-// The structure regions U-Boot's fdt_find_regions() returns for the nodes
-// `include` (full paths), excluding the data properties, as byte ranges
-// from the start of `fdt`; the strings region is not among them. Its rules,
-// kept exactly: an included node brings its properties, its subnodes'
-// begin and end tags (not their properties) and, where a region closes on
-// an end tag of a node not included, that end tag too; a region that starts
-// where the previous one ended extends it; FDT_END closes the last one.
-// Throws errc::bad_image, naming `subject`, where U-Boot fails: a corrupt
-// structure, nodes 32 deep, a path of 200 bytes or more, more regions than
-// fit_config_check_sig's array holds (20 + 7 per node, one kept back for
-// the strings).
+// The structure regions U-Boot's fdt_find_regions() returns for a list of
+// nodes, excluding the data properties, as byte ranges from the start of
+// the blob; the strings region is not among them. Its rules, kept exactly:
+// an included node brings its properties, its subnodes' begin and end tags
+// (not their properties) and, where a region closes on an end tag of a node
+// not included, that end tag too; a region that starts where the previous
+// one ended extends it; FDT_END closes the last one. U-Boot fails (and so
+// does regions()) on a corrupt structure, nodes 32 deep, a path of 200
+// bytes or more, more regions than fit_config_check_sig's array holds (20 +
+// 7 per node, one kept back for the strings).
+//
+// U-Boot walks the whole structure for every signature, which makes a FIT
+// of many signed configurations quadratic. Here the structure is walked
+// once (the tags, the nodes, their paths and whatever makes U-Boot fail
+// anywhere in the tree) and each node list then visits only what it can
+// include: the nodes it lists with their properties and subnodes, their
+// ancestors, and the root's own tags and subnodes.
+class signed_region_index {
+public:
+    explicit signed_region_index(const void* fdt) : fdt_(fdt) { walk(); }
+
+    // The regions for the nodes `include` (full paths); throws
+    // errc::bad_image, naming `subject`, where U-Boot fails.
+    std::vector<byte_region> regions(const std::vector<std::string>& include, const std::string& subject) const {
+        if (!failure_.empty()) throw error(errc::bad_image, subject, failure_);
+        // The listed nodes and every ancestor of one: the only nodes below a
+        // node that includes no subnode tags that can include anything.
+        std::unordered_set<int> listed;
+        std::unordered_map<int, std::vector<int>> interesting;  // node -> its interesting children
+        for (const auto& path : include) {
+            const auto it = by_path_.find(path);
+            if (it == by_path_.end()) continue;
+            for (const int node : it->second) {
+                if (!listed.insert(node).second) continue;
+                for (int child = node, parent = nodes_[static_cast<std::size_t>(node)].parent; parent >= 0;
+                     child = parent, parent = nodes_[static_cast<std::size_t>(parent)].parent) {
+                    auto& list = interesting[parent];
+                    if (std::find(list.begin(), list.end(), child) != list.end()) break;
+                    list.push_back(child);
+                }
+            }
+        }
+        for (auto& [node, children] : interesting) {
+            (void)node;
+            std::sort(children.begin(), children.end());  // node ids are in file order
+        }
+        std::vector<std::size_t> included;  // tag indices, in file order
+        // The tags before the root (NOPs) are never included.
+        visit(0, 0, listed, interesting, included);
+        included.push_back(tags_.size() - 1);  // FDT_END
+        std::vector<byte_region> out;
+        const std::size_t base = fdt_off_dt_struct(fdt_);
+        for (std::size_t i = 0; i < included.size();) {
+            const std::size_t first = included[i];
+            std::size_t last = first;
+            while (i + 1 < included.size() && included[i + 1] == last + 1) last = included[++i];
+            ++i;
+            std::size_t stop = static_cast<std::size_t>(tags_[last].next);
+            if (last + 1 < tags_.size() && tags_[last + 1].type == FDT_END_NODE)
+                stop = static_cast<std::size_t>(tags_[last + 1].next);
+            const std::size_t start = base + static_cast<std::size_t>(tags_[first].offset);
+            if (!out.empty() && out.back().offset + out.back().size == start)
+                out.back().size += base + stop - start;
+            else
+                out.push_back({start, base + stop - start});
+        }
+        // U-Boot's region array: 20 + 7 per node, one kept back for the strings.
+        if (out.size() >= 20 + 7 * include.size() - 1) throw error(errc::bad_image, subject, "too many hash regions for U-Boot");
+        return out;
+    }
+
+private:
+    struct tag_entry {
+        int offset = 0;
+        int next = 0;
+        std::uint32_t type = 0;
+        int node = -1;          // for begin and end tags
+        bool excluded = false;  // a data property
+    };
+    struct node_entry {
+        std::size_t begin = 0, end = 0;  // tag indices
+        int parent = -1;
+    };
+
+    // Adds the included tags of `node` (and below) whose parent's want is
+    // `parent_want`, as fdt_find_regions decides them.
+    void visit(int node, int parent_want, const std::unordered_set<int>& listed,
+               const std::unordered_map<int, std::vector<int>>& interesting, std::vector<std::size_t>& out) const {
+        const auto& n = nodes_[static_cast<std::size_t>(node)];
+        const int want = listed.count(node) ? 2 : (parent_want ? parent_want - 1 : 0);
+        if (want) out.push_back(n.begin);
+        if (want >= 2) {
+            for (std::size_t k = n.begin + 1; k < n.end;) {
+                const auto& t = tags_[k];
+                if (t.type == FDT_BEGIN_NODE) {
+                    visit(t.node, want, listed, interesting, out);
+                    k = nodes_[static_cast<std::size_t>(t.node)].end + 1;
+                    continue;
+                }
+                if (!t.excluded) out.push_back(k);
+                ++k;
+            }
+        } else if (const auto it = interesting.find(node); it != interesting.end()) {
+            for (const int child : it->second) visit(child, want, listed, interesting, out);
+        }
+        if (want) out.push_back(n.end);
+    }
+
+    void walk() {
+        const auto fail = [&](const char* why) { failure_ = why; };
+        std::vector<int> stack;  // open nodes
+        std::vector<std::size_t> path_lengths;
+        std::string path;
+        int next = 0;
+        bool expect_end = false;
+        std::uint32_t tag = 0;
+        do {
+            const int offset = next;
+            tag = fdt_next_tag(fdt_, offset, &next);
+            if (next < 0) return fail("corrupt structure block");
+            if (expect_end && tag != FDT_END) return fail("a second root node");
+            tag_entry t;
+            t.offset = offset;
+            t.next = next;
+            t.type = tag;
+            switch (tag) {
+                case FDT_PROP: {
+                    int len = 0;
+                    const struct fdt_property* prop = fdt_get_property_by_offset(fdt_, offset, &len);
+                    const char* name = prop ? fdt_string(fdt_, static_cast<int>(fdt32_ld(&prop->nameoff))) : nullptr;
+                    if (!name) return fail("property without a name");
+                    t.excluded = excluded_from_signature(name);
+                    break;
+                }
+                case FDT_NOP:
+                    break;
+                case FDT_BEGIN_NODE: {
+                    // U-Boot's depth counts from 0 at the root and fails on reaching 32.
+                    const int depth = static_cast<int>(stack.size());
+                    if (depth >= max_region_depth) return fail("nodes nested too deeply for U-Boot");
+                    int len = 0;
+                    const char* name = fdt_get_name(fdt_, offset, &len);
+                    if (!name) return fail("node without a name");
+                    if (depth == 0 && len != 0) return fail("root node has a name");
+                    if (path.size() + 2 + static_cast<std::size_t>(len) >= max_region_path)
+                        return fail("node path longer than U-Boot's 200-byte limit");
+                    path_lengths.push_back(path.size());
+                    if (path.size() != 1) path += '/';
+                    path.append(name, static_cast<std::size_t>(len));
+                    t.node = static_cast<int>(nodes_.size());
+                    nodes_.push_back({tags_.size(), 0, stack.empty() ? -1 : stack.back()});
+                    by_path_[path].push_back(t.node);
+                    stack.push_back(t.node);
+                    break;
+                }
+                case FDT_END_NODE:
+                    if (stack.empty()) return fail("unbalanced end of node");
+                    t.node = stack.back();
+                    nodes_[static_cast<std::size_t>(t.node)].end = tags_.size();
+                    stack.pop_back();
+                    path.resize(path_lengths.back());
+                    path_lengths.pop_back();
+                    if (stack.empty()) expect_end = true;
+                    break;
+                case FDT_END:
+                    break;
+                default:
+                    return fail("unknown structure tag");
+            }
+            tags_.push_back(t);
+        } while (tag != FDT_END);
+        if (next != static_cast<int>(fdt_size_dt_struct(fdt_))) return fail("structure block size does not match its end");
+        if (nodes_.empty()) return fail("no root node");
+    }
+
+    const void* fdt_;
+    std::vector<tag_entry> tags_;
+    std::vector<node_entry> nodes_;
+    std::unordered_map<std::string, std::vector<int>> by_path_;
+    std::string failure_;
+};
+
+// The regions for `include` in `fdt` (see signed_region_index), walking the
+// structure once for this one list.
 inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::vector<std::string>& include,
                                                     const std::string& subject) {
-    const auto fail = [&](const std::string& why) { return error(errc::bad_image, subject, why); };
-    const auto listed = [&](const std::string& path) {
-        return std::find(include.begin(), include.end(), path) != include.end();
-    };
-    const int base = static_cast<int>(fdt_off_dt_struct(fdt));
-    std::vector<byte_region> regions;
-    std::vector<int> want_stack;
-    std::vector<std::size_t> path_lengths;
-    std::string path;
-    int next = 0, start = -1, want = 0;
-    bool expect_end = false;
-    std::uint32_t tag = 0;
-    do {
-        const int offset = next;
-        tag = fdt_next_tag(fdt, offset, &next);
-        if (next < 0) throw fail("corrupt structure block");
-        int stop_at = next;
-        int include_tag = 0;
-        if (expect_end && tag != FDT_END) throw fail("a second root node");
-        switch (tag) {
-            case FDT_PROP: {
-                include_tag = want >= 2;
-                stop_at = offset;
-                int len = 0;
-                const struct fdt_property* prop = fdt_get_property_by_offset(fdt, offset, &len);
-                const char* name = prop ? fdt_string(fdt, static_cast<int>(fdt32_ld(&prop->nameoff))) : nullptr;
-                if (!name) throw fail("property without a name");
-                if (excluded_from_signature(name)) include_tag = 0;
-                break;
-            }
-            case FDT_NOP:
-                include_tag = want >= 2;
-                stop_at = offset;
-                break;
-            case FDT_BEGIN_NODE: {
-                // U-Boot's depth counts from 0 at the root and fails on reaching 32.
-                const int depth = static_cast<int>(want_stack.size());
-                if (depth >= max_region_depth) throw fail("nodes nested too deeply for U-Boot");
-                int len = 0;
-                const char* name = fdt_get_name(fdt, offset, &len);
-                if (!name) throw fail("node without a name");
-                if (depth == 0 && len != 0) throw fail("root node has a name");
-                if (path.size() + 2 + static_cast<std::size_t>(len) >= max_region_path)
-                    throw fail("node path longer than U-Boot's 200-byte limit");
-                path_lengths.push_back(path.size());
-                if (path.size() != 1) path += '/';
-                path.append(name, static_cast<std::size_t>(len));
-                want_stack.push_back(want);
-                if (want == 1) stop_at = offset;
-                if (listed(path))
-                    want = 2;
-                else if (want)
-                    --want;
-                else
-                    stop_at = offset;
-                include_tag = want;
-                break;
-            }
-            case FDT_END_NODE:
-                if (want_stack.empty()) throw fail("unbalanced end of node");
-                include_tag = want;
-                want = want_stack.back();
-                want_stack.pop_back();
-                path.resize(path_lengths.back());
-                path_lengths.pop_back();
-                if (want_stack.empty()) expect_end = true;
-                break;
-            case FDT_END:
-                include_tag = 1;
-                break;
-            default:
-                throw fail("unknown structure tag");
-        }
-        if (include_tag && start == -1) {
-            // Continue the previous region when this one starts where it ended.
-            if (!regions.empty() &&
-                static_cast<std::size_t>(base + offset) == regions.back().offset + regions.back().size) {
-                start = static_cast<int>(regions.back().offset) - base;
-                regions.pop_back();
-            } else {
-                start = offset;
-            }
-        }
-        if (!include_tag && start != -1) {
-            regions.push_back({static_cast<std::size_t>(base + start), static_cast<std::size_t>(stop_at - start)});
-            start = -1;
-        }
-    } while (tag != FDT_END);
-    if (next != static_cast<int>(fdt_size_dt_struct(fdt))) throw fail("structure block size does not match its end");
-    regions.push_back({static_cast<std::size_t>(base + start), static_cast<std::size_t>(next - start)});
-    // U-Boot's region array: 20 + 7 per node, one kept back for the strings.
-    if (regions.size() >= 20 + 7 * include.size() - 1) throw fail("too many hash regions for U-Boot");
-    return regions;
+    return signed_region_index(fdt).regions(include, subject);
 }
 
 // An image a configuration signature covers, for hashed_node_list().
@@ -6437,6 +6885,10 @@ inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& su
     return out;
 }
 
+// U-Boot's RSA_MAX_KEY_BITS (include/u-boot/rsa.h): the largest modulus
+// its verifier takes.
+inline constexpr std::uint32_t max_rsa_bits = 4096;
+
 // A public key read from a key node.
 struct key_node_key {
     evp_pkey_ptr key;
@@ -6467,15 +6919,23 @@ inline key_node_key read_key_node(const void* fdt, int node, const std::string& 
     if (const auto [mod, mod_len] = bytes("rsa,modulus"); mod) {
         type = "RSA";
         out.rsa = true;
-        n.reset(BN_bin2bn(mod, mod_len, nullptr));
-        if (!n) throw_openssl(subject, "cannot read rsa,modulus");
-        const auto constants = rsa_constants_of(n.get(), subject);
         const auto broken = [&](const std::string& what) {
             return error(errc::invalid_input, subject, what + ", so U-Boot fails every signature with this key");
         };
+        // Sizes first: the constants below cost time that grows with the
+        // square of the modulus, and a key DTB is not to be trusted with that.
         const auto bits = fdt_u32_prop(fdt, node, "rsa,num-bits");
         if (!bits) throw broken("no 32-bit rsa,num-bits");
-        if (*bits != constants.bits || static_cast<std::size_t>(mod_len) * 8 != *bits)
+        if (*bits == 0 || *bits > max_rsa_bits)
+            throw broken("rsa,num-bits is " + std::to_string(*bits) + ", outside U-Boot's 1.." +
+                         std::to_string(max_rsa_bits) + " (RSA_MAX_KEY_BITS)");
+        if (static_cast<std::size_t>(mod_len) * 8 != *bits)
+            throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " + std::to_string(mod_len) +
+                         "-byte rsa,modulus of " + std::to_string(static_cast<std::size_t>(mod_len) * 8) + " bits");
+        n.reset(BN_bin2bn(mod, mod_len, nullptr));
+        if (!n) throw_openssl(subject, "cannot read rsa,modulus");
+        const auto constants = rsa_constants_of(n.get(), subject);
+        if (*bits != constants.bits)
             throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
                          std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
                          " bits");
@@ -6503,6 +6963,7 @@ inline key_node_key read_key_node(const void* fdt, int node, const std::string& 
         const auto [x, x_len] = bytes("ecdsa,x-point");
         const auto [y, y_len] = bytes("ecdsa,y-point");
         if (!x || !y || x_len != y_len) throw error(errc::invalid_input, subject, "incomplete ECDSA key");
+        if (x_len > 66) throw error(errc::invalid_input, subject, "ECDSA point longer than any curve's (66 bytes)");
         point.push_back(0x04);  // uncompressed point: 04 || x || y
         point.insert(point.end(), x, x + x_len);
         point.insert(point.end(), y, y + y_len);
@@ -7080,11 +7541,11 @@ inline structure build_structure(const tree& fit, const layout_options& options)
         fdt.end_node();
     };
 
-    // Measured first, then built in a buffer of exactly that size (plus
-    // the padding the layout plan adds for external data, when that is
-    // small),
-    // so the blob is never copied to grow and keeps no slack: with 100,000
-    // DTBs it is tens of MiB. The keys are loaded in the first pass only.
+    // Measured first, then built in a buffer of exactly that size, so the
+    // blob is never copied to grow and keeps no slack: with 100,000 DTBs it
+    // is tens of MiB. (External data's padding after it is never held in
+    // memory: see layout_plan::place_data_area().) The keys are loaded in
+    // the first pass only.
     std::size_t size = 0;
     {
         auto measure = fdt_builder::measure();
@@ -7092,7 +7553,7 @@ inline structure build_structure(const tree& fit, const layout_options& options)
         write(measure, nullptr, signatures);
         size = measure.size();
     }
-    fdt_builder fdt(structure_capacity(size, options));
+    fdt_builder fdt(size);
     write(fdt, &out.slots, out.signatures);
     out.blob = std::move(fdt).finish();
     return out;
@@ -7176,14 +7637,17 @@ public:
         fdt_set_totalsize(hdr, static_cast<std::uint32_t>(fdt_totalsize(hdr) + shift_));
     }
 
-    // The FDT totalsize the FIT has once the structure is written.
-    std::uint64_t structure_size() const { return st_.blob.size() + (plan_.embedded() ? shift_ : 0); }
+    // The FDT totalsize the FIT has once the structure is written
+    // (external: with the padding, which is not in the blob).
+    std::uint64_t structure_size() const {
+        return plan_.embedded() ? st_.blob.size() + shift_ : plan_.padded_structure_size();
+    }
     // The size of the FIT file.
     std::uint64_t total_size() const { return plan_.embedded() ? structure_size() : plan_.data_base() + shift_; }
 
     // The last step, once every payload is stored and the structure is
     // final: writes it (for embedded data, spliced around the payloads
-    // already in place).
+    // already in place; for external data, its padding is left a gap).
     void write_structure() {
         if (!plan_.embedded()) return out_.write_at(0, st_.blob.data(), st_.blob.size());
         std::size_t from = 0;
@@ -7244,7 +7708,10 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
     // their final length but not the bytes yet. Walk a copy where they are
     // empty again; U-Boot leaves `data` out of the signed regions anyway, so
     // the regions hold the same bytes either way.
+    // External data's padding is in the totalsize, not in the blob: the
+    // copy says its own size (the header is no part of any signed region).
     std::vector<char> walk(st.blob);
+    fdt_set_totalsize(walk.data(), static_cast<std::uint32_t>(walk.size()));
     for (const auto& slot : st.slots)
         if (slot.data_end != 0) fdt32_st(walk.data() + slot.data_end - 8, 0);
     const int rc = check_fdt(walk.data(), walk.size());
@@ -7511,6 +7978,7 @@ inline write_result write_fit(const tree& fit, const std::string& path, const wr
 }  // namespace fitstream
 // ---- end <fitstream/writer.hpp> ----
 
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -7575,8 +8043,8 @@ public:
         const dtb_info info = dtb.is_file() ? inspect_dtb_file(dtb.name())
                                             : inspect_dtb(dtb.data(), dtb.memory_size(), dtb.name());
         const std::string fdt_name = add_overlay<Codec>(std::move(dtb), options);
-        configuration& conf = add_configuration("conf-" + std::to_string(tree_.configurations.size() + 1), fdt_name);
-        conf.description = info.model ? *info.model : tree_.images.back().description;
+        configuration& conf = add_configuration("conf-" + std::to_string(configurations_.size() + 1), fdt_name);
+        conf.description = info.model ? *info.model : images_.back().description;
         conf.compatible = info.compatible;
         return conf.name;
     }
@@ -7601,7 +8069,7 @@ public:
 
     /// Adds a configuration applying `overlays` (image names) to `base`.
     configuration& add_configuration(std::string name, std::string base, std::vector<std::string> overlays = {}) {
-        configuration& conf = tree_.configurations.emplace_back();
+        configuration& conf = configurations_.emplace_back();
         conf.name = std::move(name);
         conf.description = conf.name;
         conf.fdt.push_back(std::move(base));
@@ -7613,7 +8081,7 @@ public:
     template <class Hash>
     fit_builder& hash_every_image() {
         hashes_.push_back([](image& img) { img.add_hash<Hash>(); });
-        for (auto& img : tree_.images) img.add_hash<Hash>();
+        for (auto& img : images_) img.add_hash<Hash>();
         return *this;
     }
 
@@ -7622,6 +8090,8 @@ public:
     /// (tree::validate()).
     tree build() const {
         tree out = tree_;
+        out.images.assign(images_.begin(), images_.end());
+        out.configurations.assign(configurations_.begin(), configurations_.end());
         // Looked up once, not per configuration: linear in the tree's size.
         bool has_kernel = false, has_ramdisk = false;
         for (const auto& img : out.images) {
@@ -7651,7 +8121,7 @@ private:
     template <class Codec>
     image& add_image(std::string name, std::string type, source data, const typename Codec::options& options,
                      std::string description) {
-        image& img = tree_.images.emplace_back(std::move(name), std::move(type), std::move(data));
+        image& img = images_.emplace_back(std::move(name), std::move(type), std::move(data));
         img.description = std::move(description);
         img.arch = arch_;
         img.compress_with<Codec>(options);
@@ -7662,7 +8132,9 @@ private:
     std::string name_;
     std::string arch_;
     std::string os_ = "linux";
-    tree tree_;
+    tree tree_;  // description, timestamp, default; no images or configurations
+    std::deque<image> images_;                   // deques: the references handed out stay valid
+    std::deque<configuration> configurations_;
     std::vector<std::string> loadables_;
     std::vector<void (*)(image&)> hashes_;
     int fdt_count_ = 0;
@@ -7714,20 +8186,25 @@ public:
     /// Writes into the spool file.
     /// @throws fitstream::error (OS category) naming the sink
     void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
-        detail::pwrite_all(spool_.get(), data, size, offset, name_);
+        detail::pwrite_in_steps(spool_.get(), data, size, offset, name_);
     }
 
     /// Writes the first `total_size` bytes of the spool file to the device
     /// (gaps as zeros). Without it nothing reaches the device.
     /// @throws fitstream::error (OS category: EIO when the device accepts
-    ///         no more bytes), or what the device throws
+    ///         no more bytes; the spool file's read errors),
+    ///         errc::invalid_input when the spool file ended early, or what
+    ///         the device throws
     void commit(std::uint64_t total_size) override {
+        // Sized first: unwritten gaps (alignment padding past the last
+        // payload) are then the file's own zeros, and a read that comes
+        // back short is an error, never taken for padding.
+        if (::ftruncate(spool_.get(), static_cast<off_t>(total_size)) != 0)
+            detail::throw_os_error(errno, name_, "cannot set size");
         std::vector<char> buffer(1u << 20);
         for (std::uint64_t at = 0; at < total_size;) {
-            // Unwritten gaps (alignment padding past the last payload) read as zero.
-            std::fill(buffer.begin(), buffer.end(), '\0');
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(total_size - at, buffer.size()));
-            detail::pread_up_to(spool_.get(), buffer.data(), n, at, name_);
+            detail::pread_exact(spool_.get(), buffer.data(), n, at, name_);
             for (std::size_t done = 0; done < n;) {
                 const std::streamsize put = boost::iostreams::write(device_, buffer.data() + done,
                                                                     static_cast<std::streamsize>(n - done));
@@ -7771,6 +8248,127 @@ private:
 /// dtb.save();   // temporary file + rename: all or nothing
 /// @endcode
 
+// ---- begin <fitstream/detail/read/node_path.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Node paths as the reader's problems name them: a walk over every node
+// with its path, and node names cut short so that a hostile name repeated
+// in many messages stays cheap.
+
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// `text` from a file as it may be shown on a terminal: control characters
+// (C0, DEL and the C1 range as UTF-8 encodes it) written as \xNN, so that a
+// name cannot move the cursor, recolour the terminal or start a line of
+// its own, and text past `max` bytes cut, saying how long it was.
+inline std::string printable(std::string_view text, std::size_t max = 256) {
+    static constexpr char digits[] = "0123456789abcdef";
+    const bool cut = text.size() > max;
+    const std::string_view shown = cut ? text.substr(0, max * 3 / 4) : text;
+    std::string out;
+    out.reserve(shown.size() + 16);
+    for (std::size_t i = 0; i < shown.size(); ++i) {
+        const auto c = static_cast<unsigned char>(shown[i]);
+        const bool c1 = c == 0xc2 && i + 1 < shown.size() && static_cast<unsigned char>(shown[i + 1]) >= 0x80 &&
+                        static_cast<unsigned char>(shown[i + 1]) <= 0x9f;
+        if (c < 0x20 || c == 0x7f || c1) {
+            const auto v = c1 ? static_cast<unsigned char>(shown[++i]) : c;
+            out += "\\x";
+            out += digits[v >> 4];
+            out += digits[v & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (cut) out += "...(" + std::to_string(text.size()) + " bytes)";
+    return out;
+}
+
+// A node name as it appears in problem subjects: control characters
+// escaped and names past 256 bytes cut, so that a long name repeated in
+// many subjects stays cheap and no name can forge a line of output.
+inline std::string shown_name(const std::string& name) { return printable(name, 256); }
+
+// "4,990": a count as messages print it.
+inline std::string with_commas(std::size_t n) {
+    std::string digits = std::to_string(n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+// A list inside one message ("a; b; c; ... and 4,990 more"): the first
+// `max` items are kept, the rest only counted, so a file with thousands of
+// failing nodes still makes a line a person can read.
+class capped_list {
+public:
+    explicit capped_list(std::string separator = "; ", std::size_t max = 10)
+        : separator_(std::move(separator)), max_(max) {}
+    void add(const std::string& item) {
+        if (count_++ < max_) text_ += (text_.empty() ? std::string() : separator_) + item;
+    }
+    bool empty() const noexcept { return count_ == 0; }
+    std::string str() const {
+        if (count_ <= max_) return text_;
+        return text_ + separator_ + "... and " + with_commas(count_ - max_) + " more";
+    }
+
+private:
+    std::string separator_;
+    std::size_t max_;
+    std::size_t count_ = 0;
+    std::string text_;
+};
+
+// Walks the nodes of `fdt` down to `max_depth` levels below the root,
+// calling `visit(path, name)`; returns true when deeper nodes were skipped.
+// The path is built once per node from its parent's, so the walk is linear
+// in the size of the tree however deep it goes.
+inline bool for_each_node(const void* fdt, int max_depth,
+                          const std::function<void(const std::string&, const std::string&)>& visit) {
+    std::string path;               // of the node being visited
+    std::vector<std::size_t> ends;  // ends[d]: path length of the current node at depth d
+    bool skipped = false;
+    int depth = 0;
+    for (int node = 0; node >= 0; node = fdt_next_node(fdt, node, &depth)) {
+        if (depth < 0) break;
+        if (depth > max_depth) {
+            skipped = true;
+            continue;
+        }
+        int len = 0;
+        const char* name = fdt_get_name(fdt, node, &len);
+        const std::string own = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
+        if (depth == 0) {
+            ends.assign(1, 0);
+            visit("/", own);
+            continue;
+        }
+        // The parent is the last node visited at depth - 1.
+        path.resize(ends[static_cast<std::size_t>(depth - 1)]);
+        path += '/';
+        path += shown_name(own);
+        ends.resize(static_cast<std::size_t>(depth));
+        ends.push_back(path.size());
+        visit(path, own);
+    }
+    return skipped;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/read/node_path.hpp> ----
 
 #include <cstddef>
 #include <cstdint>
@@ -7844,7 +8442,8 @@ public:
             }
             k.algo = string_prop(node, "algo");
             k.required = string_prop(node, "required");
-            k.key = std::make_shared<const public_key>(public_key::from_fdt(blob(), node, path_ + ": " + k.node));
+            k.key = std::make_shared<const public_key>(
+                public_key::from_fdt(blob(), node, path_ + ": " + detail::shown_name(k.node)));
             out.push_back(std::move(k));
         }
         return out;
@@ -8028,8 +8627,12 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 /// payload (embedded `data`, `data-offset` or `data-position`), stream it
 /// stored or decoded, and verify the whole file.
 ///
-/// The file is memory-mapped, never read whole; payloads are decoded in
-/// fixed-size chunks. Nothing in the file is trusted: every offset and size
+/// The file is read with pread(2), never memory-mapped (a mapped file that
+/// shrinks kills its reader with SIGBUS): the devicetree structure (FDT
+/// totalsize, embedded data included, what U-Boot loads) is read into
+/// memory once, external data in pieces of at most 1 MiB as it is needed,
+/// and a file that has become shorter since it was opened is an error, not
+/// a signal. Payloads are decoded in fixed-size chunks. Nothing in the file is trusted: every offset and size
 /// is checked against the file before it is used, and decoding stops at a
 /// configurable size so a small file cannot expand without bound. Where a
 /// payload is, is decided as U-Boot decides it, so the bytes listed, hashed
@@ -8051,14 +8654,21 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 // ---- begin <fitstream/detail/io/mapped_file.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// A read-only memory mapping of a whole file: the reader's view of a FIT.
-// Pages are loaded as they are touched, so a large FIT is never read whole
-// into memory. For a FIT already in memory it holds an 8-byte aligned copy
-// instead, since libfdt refuses unaligned blobs.
+// The reader's view of a FIT file, read with pread(2), never memory-mapped:
+// a mapped file that shrinks under the reader kills it with SIGBUS, which no
+// library may do to its caller. The devicetree structure (the FDT header's
+// totalsize: the nodes, the strings and any embedded data, what U-Boot
+// loads and libfdt walks) is read into memory once; everything past it
+// (external data) is read on demand, in the caller's bounded buffers. A
+// read that finds the file shorter than when it was opened is an error
+// naming the file, never a signal. For a FIT already in memory it holds an
+// 8-byte aligned copy instead, since libfdt refuses unaligned blobs.
+//
+// (The header keeps its name so that includes elsewhere need not change.)
 
 
-#include <sys/mman.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -8069,42 +8679,65 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 namespace fitstream {
 namespace detail {
 
-class mapped_file {
+class input_file {
 public:
-    explicit mapped_file(const std::string& path) {
-        const unique_fd fd = open_for_reading(path);
-        const std::uint64_t size = file_size(fd.get(), path);
-        if (size > SIZE_MAX) throw error(errc::limit_exceeded, path, "file too large to map");
+    /// Opens `path` and reads its devicetree structure: the FDT header, then
+    /// totalsize bytes when the header has the devicetree magic and the file
+    /// is that long (else only what the header check needs).
+    /// @throws fitstream::error naming `path`: the OS error; errc::bad_image
+    ///         when the file shrinks while it is read.
+    explicit input_file(const std::string& path) : fd_(open_for_reading(path)), path_(path) {
+        const std::uint64_t size = file_size(fd_.get(), path);
+        if (size > SIZE_MAX) throw error(errc::limit_exceeded, path, "file too large to read");
         size_ = static_cast<std::size_t>(size);
-        if (size_ == 0) return;
-        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-        if (p == MAP_FAILED) throw_os_error(errno, path, "cannot map");
-        (void)::madvise(p, size_, MADV_SEQUENTIAL);
-        data_ = static_cast<const char*>(p);
+        std::size_t want = std::min<std::size_t>(size_, sizeof(fdt_header));
+        load(want);
+        if (want == sizeof(fdt_header) && fdt_magic(data()) == FDT_MAGIC && fdt_totalsize(data()) <= size_ &&
+            fdt_totalsize(data()) > want)
+            load(fdt_totalsize(data()));
     }
     /// An aligned copy of `size` bytes at `data`.
-    mapped_file(const void* data, std::size_t size) : copy_((size + 7) / 8), size_(size) {
+    input_file(const void* data, std::size_t size) : copy_((size + 7) / 8), size_(size), loaded_(size) {
         if (size > 0) std::memcpy(copy_.data(), data, size);
-        data_ = reinterpret_cast<const char*>(copy_.data());
-    }
-    mapped_file(mapped_file&& other) noexcept
-        : copy_(std::move(other.copy_)),
-          data_(std::exchange(other.data_, nullptr)),
-          size_(std::exchange(other.size_, 0)) {}
-    mapped_file& operator=(mapped_file&&) = delete;
-    mapped_file(const mapped_file&) = delete;
-    mapped_file& operator=(const mapped_file&) = delete;
-    ~mapped_file() {
-        if (data_ && copy_.empty()) ::munmap(const_cast<char*>(data_), size_);
     }
 
-    const char* data() const noexcept { return data_; }
+    /// The bytes read into memory (loaded() of them), 8-byte aligned.
+    const char* data() const noexcept { return reinterpret_cast<const char*>(copy_.data()); }
+    /// The file's size when it was opened.
     std::size_t size() const noexcept { return size_; }
+    /// How many bytes from the start are in memory (data()).
+    std::size_t loaded() const noexcept { return loaded_; }
+
+    /// `size` bytes at `offset`: a pointer into data() when they are in
+    /// memory, else read into `buffer` (resized) and a pointer to it.
+    /// @throws fitstream::error naming the file (errc::bad_image) when the
+    ///         file has become shorter since it was opened; the OS error.
+    const char* bytes(std::uint64_t offset, std::size_t size, std::vector<char>& buffer) const {
+        if (offset <= loaded_ && size <= loaded_ - offset) return data() + offset;
+        buffer.resize(size);
+        const std::size_t got = pread_up_to(fd_.get(), buffer.data(), size, offset, path_);
+        if (got != size) throw shrunk(offset + got);
+        return buffer.data();
+    }
 
 private:
+    error shrunk(std::uint64_t at) const {
+        return error(errc::bad_image, path_,
+                     "file changed while being read: it ends at byte " + std::to_string(at) + ", but had " +
+                         std::to_string(size_) + " bytes when opened");
+    }
+    void load(std::size_t n) {
+        copy_.assign((n + 7) / 8, 0);
+        const std::size_t got = pread_up_to(fd_.get(), copy_.data(), n, 0, path_);
+        if (got != n) throw shrunk(got);
+        loaded_ = n;
+    }
+
+    unique_fd fd_;
+    std::string path_;
     std::vector<std::uint64_t> copy_;
-    const char* data_ = nullptr;
     std::size_t size_ = 0;
+    std::size_t loaded_ = 0;
 };
 
 }  // namespace detail
@@ -8185,7 +8818,9 @@ struct problem {
 
 /// What verify() checks and how far it goes.
 struct verify_options {
-    /// Decoding stops with an error past this many bytes per image.
+    /// Decoding stops with an error past this many bytes per image, and
+    /// past this many for all images together (the images after that are
+    /// reported as not decoded), so many small bombs cost no more than one.
     std::uint64_t max_decoded_size = 1ull << 30;
     /// Decode every image (not only devicetrees) to prove its stream is whole.
     bool decode_all = true;
@@ -8202,9 +8837,10 @@ inline constexpr int max_checked_depth = 64;
 /// A FIT opened for reading. See the file comment.
 class reader {
 public:
-    /// Opens, maps and indexes `path`.
+    /// Opens `path`, reads its structure and indexes it.
     /// @throws fitstream::error naming `path`: the OS error when it cannot
-    ///         be opened or mapped; errc::bad_image when it is shorter than
+    ///         be opened or read; errc::bad_image when it shrinks while the
+    ///         structure is read; errc::bad_image when it is shorter than
     ///         an FDT header, has no devicetree magic or is shorter than the
     ///         header's totalsize; libfdt's error (FDT_ERR_BADVERSION for a
     ///         version before 16, else what fdt_check_full returns) when the
@@ -8223,7 +8859,9 @@ public:
     const std::string& path() const noexcept { return path_; }
     /// The file's size in bytes: the structure and any external data.
     std::uint64_t file_size() const noexcept { return file_.size(); }
-    /// The whole file as mapped (8-byte aligned): the FDT starts here.
+    /// The devicetree structure as read into memory (8-byte aligned,
+    /// structure_size() bytes, embedded data included; external data is not
+    /// in memory: read it with read_stored()).
     const void* blob() const noexcept { return file_.data(); }
     /// The FDT header's totalsize: the structure, with embedded data.
     std::uint32_t structure_size() const noexcept { return fdt_totalsize(fdt()); }
@@ -8248,7 +8886,9 @@ public:
     /// at most 1 MiB.
     /// @throws fitstream::error (errc::bad_image), naming the image node,
     ///         when it has no data or image_info::data_problem says its
-    ///         bytes are unusable; whatever `sink` throws.
+    ///         bytes are unusable; naming the file, when it has become
+    ///         shorter since it was opened ("file changed while being
+    ///         read"); the OS error; whatever `sink` throws.
     void read_stored(const image_info& img, const std::function<void(const char*, std::size_t)>& sink) const;
 
     /// Calls `sink(data, size)` with the image's bytes decoded by its
@@ -8268,9 +8908,15 @@ public:
     /// (inside the file, one cell per external property, not overlapping
     /// the structure or another payload, not both embedded and external),
     /// every hash, every stream decoded whole and every fdt a valid DTB,
-    /// string properties NUL-terminated, no '@' in node names, no two images
-    /// or configurations of one name, every configuration reference and the
-    /// default resolving, no name listed twice in one reference property.
+    /// string properties NUL-terminated, no '@', '/' or control character in
+    /// node names, no two nodes of one name under one parent (two /images,
+    /// two images or configurations of one name) and no two properties of
+    /// one name in a node, every hash node with an algo U-Boot knows (a
+    /// missing or unknown one fails the image there), no empty
+    /// `compression`, every configuration reference and the default
+    /// resolving, no name listed twice in one reference property. Names in
+    /// problem subjects and messages have control characters escaped
+    /// (\x0a) and are cut past 256 bytes.
     /// See verify_options for what it decodes and how many problems it lists.
     /// @throws fitstream::error only when memory runs out: what is wrong with
     ///         the file is a problem in the list, never an exception.
@@ -8280,6 +8926,11 @@ private:
     const void* fdt() const noexcept { return file_.data(); }
 
     void require_data(const image_info& img) const;
+    // Calls `piece(data, size, last)` with the stored bytes in pieces of at
+    // most 1 MiB (once with size 0 for an empty payload), external ones read
+    // into one reused buffer (detail/read/decode.hpp).
+    void for_each_stored_piece(const image_info& img,
+                               const std::function<void(const char*, std::size_t, bool)>& piece) const;
 
     // String properties, reported against `subject` when not NUL-terminated
     // (detail/read/index.hpp).
@@ -8299,7 +8950,7 @@ private:
     void check_overlaps();
 
     std::string path_;
-    detail::mapped_file file_;
+    detail::input_file file_;
     std::string description_;
     std::optional<std::uint32_t> timestamp_;
     std::vector<image_info> images_;
@@ -8322,67 +8973,6 @@ private:
 // policy that keeps usable payloads from sharing a byte. What is wrong but
 // readable is noted for verify(), not thrown.
 
-// ---- begin <fitstream/detail/read/node_path.hpp> ----
-// SPDX-License-Identifier: MIT
-
-// Node paths as the reader's problems name them: a walk over every node
-// with its path, and node names cut short so that a hostile name repeated
-// in many messages stays cheap.
-
-
-#include <cstddef>
-#include <functional>
-#include <string>
-#include <vector>
-
-namespace fitstream {
-namespace detail {
-
-// A node name as it appears in problem subjects: names past 256 bytes are
-// cut, so that a long name repeated in many subjects stays cheap.
-inline std::string shown_name(const std::string& name) {
-    if (name.size() <= 256) return name;
-    return name.substr(0, 200) + "...(" + std::to_string(name.size()) + " bytes)";
-}
-
-// Walks the nodes of `fdt` down to `max_depth` levels below the root,
-// calling `visit(path, name)`; returns true when deeper nodes were skipped.
-// The path is built once per node from its parent's, so the walk is linear
-// in the size of the tree however deep it goes.
-inline bool for_each_node(const void* fdt, int max_depth,
-                          const std::function<void(const std::string&, const std::string&)>& visit) {
-    std::string path;               // of the node being visited
-    std::vector<std::size_t> ends;  // ends[d]: path length of the current node at depth d
-    bool skipped = false;
-    int depth = 0;
-    for (int node = 0; node >= 0; node = fdt_next_node(fdt, node, &depth)) {
-        if (depth < 0) break;
-        if (depth > max_depth) {
-            skipped = true;
-            continue;
-        }
-        int len = 0;
-        const char* name = fdt_get_name(fdt, node, &len);
-        const std::string own = name ? std::string(name, static_cast<std::size_t>(len)) : std::string();
-        if (depth == 0) {
-            ends.assign(1, 0);
-            visit("/", own);
-            continue;
-        }
-        // The parent is the last node visited at depth - 1.
-        path.resize(ends[static_cast<std::size_t>(depth - 1)]);
-        path += '/';
-        path += shown_name(own);
-        ends.resize(static_cast<std::size_t>(depth));
-        ends.push_back(path.size());
-        visit(path, own);
-    }
-    return skipped;
-}
-
-}  // namespace detail
-}  // namespace fitstream
-// ---- end <fitstream/detail/read/node_path.hpp> ----
 
 #include <algorithm>
 #include <cstddef>
@@ -8459,7 +9049,11 @@ inline void reader::index_image(int node) {
     img.arch = get_string(node, "arch", subject);
     img.os = get_string(node, "os", subject);
     img.compression = get_string(node, "compression", subject);
-    if (img.compression.empty()) img.compression = "none";
+    if (img.compression.empty()) {
+        if (fdt_getprop(fdt(), node, "compression", nullptr))
+            note(subject, "compression is an empty string, which names no compression U-Boot knows (write \"none\")");
+        img.compression = "none";
+    }
     img.load = detail::fdt_cells_prop(fdt(), node, "load");
     img.entry = detail::fdt_cells_prop(fdt(), node, "entry");
     index_data(node, img);
@@ -8609,6 +9203,7 @@ inline void reader::index_configuration(int node) {
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -8620,15 +9215,24 @@ inline void reader::require_data(const image_info& img) const {
     if (!img.data_problem.empty()) throw error(errc::bad_image, "/images/" + img.name, img.data_problem);
 }
 
-inline void reader::read_stored(const image_info& img,
-                                const std::function<void(const char*, std::size_t)>& sink) const {
+inline void reader::for_each_stored_piece(const image_info& img,
+                                         const std::function<void(const char*, std::size_t, bool)>& piece) const {
     require_data(img);
-    const char* p = file_.data() + img.offset;
+    std::vector<char> buffer;
     for (std::uint64_t done = 0; done < img.size;) {
         const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(img.size - done, 1u << 20));
-        sink(p + done, n);
+        piece(file_.bytes(img.offset + done, n, buffer), n, done + n == img.size);
         done += n;
     }
+    static const char empty = 0;
+    if (img.size == 0) piece(&empty, 0, true);
+}
+
+inline void reader::read_stored(const image_info& img,
+                                const std::function<void(const char*, std::size_t)>& sink) const {
+    for_each_stored_piece(img, [&](const char* p, std::size_t n, bool) {
+        if (n) sink(p, n);
+    });
 }
 
 inline std::uint64_t reader::read_decoded(const image_info& img,
@@ -8636,37 +9240,49 @@ inline std::uint64_t reader::read_decoded(const image_info& img,
                                           std::uint64_t max_decoded_size) const {
     require_data(img);
     std::uint64_t total = 0;
-    const std::string subject = "/images/" + img.name;
+    const std::string subject = "/images/" + detail::shown_name(img.name);
     visit_codec(img.compression, [&](auto tag) {
         using codec = typename decltype(tag)::type;
         typename codec::decoder decoder;
-        std::vector<char> out(1u << 20);
-        const char* in = file_.data() + img.offset;
-        const char* const in_end = in + img.size;
-        for (;;) {
-            // At most 1 MiB of input a step, so pages already decoded can
-            // be dropped again.
-            const char* step_end = in_end - in > (1 << 20) ? in + (1 << 20) : in_end;
-            const char* const before = in;
-            char* o = out.data();
-            bool more;
-            try {
-                more = decoder.filter(in, step_end, o, out.data() + out.size(), step_end == in_end);
-            } catch (const error& e) {
-                throw error(e.code(), subject, img.compression + " data: " + e.reason());
+        // Output in steps of 1 MiB, in a buffer left uninitialised; a stored
+        // image ("none") decodes to its own size, so a small one gets a small
+        // buffer: a FIT of 20,000 tiny images must not cost 20 GB of zeroing.
+        // (A codec keeps 1 MiB: some decode a block at a time.)
+        const std::size_t out_size =
+            img.compression == "none" ? static_cast<std::size_t>(std::clamp<std::uint64_t>(img.size, 4096, 1u << 20))
+                                      : std::size_t(1) << 20;
+        const std::unique_ptr<char[]> out_buffer(new char[out_size]);
+        char* const out = out_buffer.get();
+        char* const out_end = out + out_size;
+        bool more = true;
+        // At most 1 MiB of input a step (read as it is needed, so pages
+        // already decoded can be dropped again), decoded until the step is
+        // used up or the decoder is done.
+        for_each_stored_piece(img, [&](const char* in, std::size_t n, bool last) {
+            const char* const in_end = in + n;
+            while (more) {
+                const char* const before = in;
+                char* o = out;
+                try {
+                    more = decoder.filter(in, in_end, o, out_end, last);
+                } catch (const error& e) {
+                    throw error(e.code(), subject, img.compression + " data: " + e.reason());
+                }
+                const auto produced = static_cast<std::size_t>(o - out);
+                if (produced > max_decoded_size - total)
+                    throw error(errc::bad_image, subject,
+                                "decodes to more than " + std::to_string(max_decoded_size) + " bytes");
+                total += produced;
+                if (produced) sink(out, produced);
+                if (in == before && produced == 0) {
+                    // A decoder that neither reads nor writes at the end of
+                    // its input is waiting for bytes the image does not have.
+                    if (last && more) throw error(errc::bad_image, subject, img.compression + " data is truncated");
+                    if (in == in_end) break;  // wants the next piece
+                }
+                if (!last && in == in_end && o != out_end) break;
             }
-            const auto produced = static_cast<std::size_t>(o - out.data());
-            if (produced > max_decoded_size - total)
-                throw error(errc::bad_image, subject,
-                            "decodes to more than " + std::to_string(max_decoded_size) + " bytes");
-            total += produced;
-            if (produced) sink(out.data(), produced);
-            if (!more) break;
-            // A decoder that neither reads nor writes at the end of its
-            // input is waiting for bytes the image does not have.
-            if (in == before && produced == 0 && in == in_end)
-                throw error(errc::bad_image, subject, img.compression + " data is truncated");
-        }
+        });
     });
     return total;
 }
@@ -8688,6 +9304,8 @@ inline std::uint64_t reader::read_decoded(const image_info& img,
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -8709,14 +9327,60 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
     };
 
     for (const auto& p : index_problems_) report(p.subject, p.message, p.level);
+    // Decoding stops at max_decoded_size for each image and for all of them
+    // together, so many small bombs cost no more than one.
+    std::uint64_t decode_budget = options.max_decoded_size;
     if (description_.empty()) report("/", "no description (U-Boot requires one)");
     const bool too_deep = detail::for_each_node(fdt(), max_checked_depth, [&](const std::string& path, const std::string& name) {
         if (name.find('@') != std::string::npos)
             report(path, "node name contains '@', which U-Boot refuses when checking signatures (CVE-2021-27138)");
+        if (name.find('/') != std::string::npos) report(path, "node name contains '/', which no path can name");
+        if (std::any_of(name.begin(), name.end(), [](char c) {
+                return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+            }))
+            report(path, "node name contains a control character");
     });
     if (too_deep)
         report("/", "nodes nested more than " + std::to_string(max_checked_depth) +
                         " levels deep, which no FIT needs (not checked)");
+    // Two nodes of one name under one parent, or two properties of one name
+    // in one node: libfdt (and so U-Boot) finds only the first, so what a
+    // reader shows and what U-Boot uses can differ. One pass, a name set per
+    // level of the walk.
+    {
+        std::vector<std::unordered_set<std::string_view>> siblings(1);
+        std::vector<std::string> path_at{""};
+        std::unordered_set<std::string_view> props;
+        int depth = 0;
+        for (int node = 0; node >= 0 && !full; node = fdt_next_node(fdt(), node, &depth)) {
+            if (depth < 0) break;
+            if (depth > max_checked_depth) continue;  // reported above
+            const auto d = static_cast<std::size_t>(depth);
+            int len = 0;
+            const char* name = fdt_get_name(fdt(), node, &len);
+            const std::string_view own(name ? name : "", name ? static_cast<std::size_t>(len) : 0);
+            if (siblings.size() < d + 2) siblings.resize(d + 2);
+            siblings[d + 1].clear();  // the previous sibling's children
+            path_at.resize(d + 1);
+            path_at[d] = d == 0 ? std::string() : path_at[d - 1] + "/" + detail::shown_name(std::string(own));
+            const std::string& path = d == 0 ? std::string("/") : path_at[d];
+            // Images and configurations of one name are reported by index().
+            const bool indexed = d == 2 && (path_at[1] == "/images" || path_at[1] == "/configurations");
+            if (d > 0 && !siblings[d].insert(own).second && !indexed)
+                report(path, "a second node of this name under one parent (libfdt and U-Boot find only the first)");
+            props.clear();
+            int prop = 0;
+            fdt_for_each_property_offset(prop, fdt(), node) {
+                const char* prop_name = nullptr;
+                int name_len = 0;
+                if (!fdt_getprop_by_offset(fdt(), prop, &prop_name, &len) || !prop_name) continue;
+                (void)name_len;
+                if (!props.insert(prop_name).second)
+                    report(path, "two '" + detail::shown_name(prop_name) +
+                                     "' properties (libfdt and U-Boot read only the first)");
+            }
+        }
+    }
     if (fdt_subnode_offset(fdt(), 0, "images") < 0) report("/images", "missing");
 
     for (const auto& img : images_) {
@@ -8759,25 +9423,32 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
                         digest_size = hash::digest_size;
                     });
                 } catch (const error&) {
-                    report(hash_subject,
-                           "hash algo '" + detail::shown_name(h.algo) + "' is not one fitstream can check",
-                           problem::severity::warning);
+                    report(hash_subject, h.algo.empty()
+                                             ? std::string("no algo: U-Boot fails the image (\"Can't get hash algo property\")")
+                                             : "hash algo '" + detail::shown_name(h.algo) +
+                                                   "' is not one U-Boot knows: it fails the image (\"Unsupported hash algorithm\")");
                     continue;
                 }
                 algorithms.push_back({h.algo, std::move(hasher), digest_size, {}});
                 known = algorithms.end() - 1;
             }
             if (h.value.size() != known->digest_size) {
-                report(hash_subject, "value is " + std::to_string(h.value.size()) + " bytes, " + h.algo + " needs " +
+                report(hash_subject, "value is " + std::to_string(h.value.size()) + " bytes, " + detail::shown_name(h.algo) + " needs " +
                                          std::to_string(known->digest_size));
                 continue;
             }
             checks.emplace_back(&h, static_cast<std::size_t>(known - algorithms.begin()));
         }
         if (!checks.empty()) {
-            read_stored(img, [&](const char* p, std::size_t n) {
-                for (auto& a : algorithms) a.hasher->update(p, n);
-            });
+            try {
+                read_stored(img, [&](const char* p, std::size_t n) {
+                    for (auto& a : algorithms) a.hasher->update(p, n);
+                });
+            } catch (const error& e) {
+                // The file changed under the reader, or cannot be read.
+                report(subject, e.reason());
+                continue;
+            }
             for (auto& a : algorithms) {
                 a.digest.resize(a.digest_size);
                 a.hasher->final(a.digest.data());
@@ -8786,22 +9457,30 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
                 const auto& digest = algorithms[a].digest;
                 if (digest != h->value)
                     report(subject + "/" + detail::shown_name(h->node),
-                           h->algo + " mismatch: stored " + detail::hex(h->value) + ", data gives " + detail::hex(digest));
+                           detail::shown_name(h->algo) + " mismatch: stored " + detail::hex(h->value) + ", data gives " + detail::hex(digest));
             }
         }
 
         const bool is_fdt = img.type == "flat_dt";
         if (!is_fdt && !options.decode_all) continue;
         if (!is_codec_name(img.compression)) continue;
+        if (decode_budget == 0) {
+            report(subject, "not decoded: the images before it decode to " + std::to_string(options.max_decoded_size) +
+                                " bytes, the limit for all images together");
+            continue;
+        }
+        const std::uint64_t image_limit =
+            is_fdt ? std::min<std::uint64_t>(options.max_decoded_size, max_embedded_size) : options.max_decoded_size;
+        std::uint64_t spent = 0;  // charged to the budget whether or not decoding succeeds
         try {
             std::vector<char> decoded;
             read_decoded(
                 img,
                 [&](const char* p, std::size_t n) {
+                    spent += n;
                     if (is_fdt) decoded.insert(decoded.end(), p, p + n);
                 },
-                is_fdt ? std::min<std::uint64_t>(options.max_decoded_size, max_embedded_size)
-                       : options.max_decoded_size);
+                std::min(image_limit, decode_budget));
             if (is_fdt) {
                 std::vector<std::uint64_t> aligned((decoded.size() + 7) / 8);
                 if (!decoded.empty()) std::memcpy(aligned.data(), decoded.data(), decoded.size());
@@ -8809,8 +9488,15 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
                 if (rc < 0) report(subject, std::string("devicetree does not decode to a valid DTB: ") + fdt_strerror(rc));
             }
         } catch (const error& e) {
-            report(subject, e.reason());
+            if (decode_budget < image_limit && e.reason().compare(0, 19, "decodes to more tha") == 0) {
+                report(subject, "decodes past " + std::to_string(options.max_decoded_size) +
+                                    " bytes for all images together (the limit is for their sum as well as each)");
+                decode_budget = 0;
+            } else {
+                report(subject, e.reason());
+            }
         }
+        decode_budget -= std::min(spent, decode_budget);
     }
 
     if (fdt_subnode_offset(fdt(), 0, "configurations") < 0) report("/configurations", "missing");
@@ -8826,6 +9512,7 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
 }
 
 }  // namespace fitstream
+
 // ---- end <fitstream/detail/read/verify.hpp> ----
 // ---- end <fitstream/reader.hpp> ----
 // ---- begin <fitstream/sign/verify.hpp> ----
@@ -8852,9 +9539,12 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -8870,10 +9560,10 @@ struct signature_verification {
 namespace detail {
 
 struct signature_node {
-    std::string path;
+    std::string name;  // as shown in messages
+    std::string path;  // as shown in messages
     std::string algo;
     std::string padding;
-    std::string hint;
     int offset = -1;
 };
 
@@ -8885,10 +9575,10 @@ inline std::vector<signature_node> signature_nodes(const void* fdt, int parent, 
         const char* name = fdt_get_name(fdt, node, &len);
         if (!name || std::string_view(name, static_cast<std::size_t>(len)).compare(0, 9, "signature") != 0) continue;
         signature_node s;
-        s.path = parent_path + "/" + std::string(name, static_cast<std::size_t>(len));
+        s.name = shown_name(std::string(name, static_cast<std::size_t>(len)));
+        s.path = parent_path + "/" + s.name;
         s.algo = fdt_string_prop(fdt, node, "algo");
         s.padding = fdt_string_prop(fdt, node, "padding");
-        s.hint = fdt_string_prop(fdt, node, "key-name-hint");
         s.offset = node;
         out.push_back(std::move(s));
     }
@@ -8904,100 +9594,222 @@ std::optional<std::string> check_signature(const void* fdt, const signature_node
     try {
         algo = parse_signature_algorithm(sig.algo);
     } catch (const error&) {
-        return "unknown algo '" + sig.algo + "'";
+        return "unknown algo '" + shown_name(sig.algo) + "'";
     }
     signature_padding padding = signature_padding::pkcs1_5;
     if (sig.padding == "pss")
         padding = signature_padding::pss;
     else if (!sig.padding.empty() && sig.padding != "pkcs-1.5")
-        return "unknown padding '" + sig.padding + "'";
+        return "unknown padding '" + shown_name(sig.padding) + "'";
     int len = 0;
     const auto* value = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "value", &len));
     if (!value || len <= 0) return std::string("no value");
-    std::vector<std::uint8_t> digest;
+    const std::vector<std::uint8_t>* digest = nullptr;
     try {
-        digest = digest_of(algo);
+        digest = &digest_of(algo);
     } catch (const error& e) {
         return e.reason();
     }
-    if (!key.verify_digest(algo, padding, digest, value, static_cast<std::size_t>(len)))
+    if (!key.verify_digest(algo, padding, *digest, value, static_cast<std::size_t>(len)))
         return "verification failed";
     return std::nullopt;
 }
 
-/// The nodes a configuration signature covers, as U-Boot works them out
-/// itself (boot/image-fit-sig.c, fit_config_get_signed_nodes; Debian's
-/// 2023.01+dfsg-2+deb12u3 has it as the CVE-2026-46728 fix): "/", the
-/// configuration, then each image a property of the configuration names
-/// (kernel, fdt, ramdisk, loadables, ...) with its hash-* subnodes. The
-/// signature's own `hashed-nodes` is not trusted.
-inline std::vector<std::string> signed_nodes(const void* fdt, const configuration_info& conf,
-                                             const std::string& subject) {
-    std::vector<std::string> nodes{"/", "/configurations/" + conf.name};
-    std::size_t images = 0;
-    for (const auto& ref : conf.references) {
-        const std::string path = "/images/" + ref.second;
-        const int image = fdt_path_offset(fdt, path.c_str());
-        if (image < 0) continue;  // U-Boot skips what it cannot find
-        nodes.push_back(path);
-        std::size_t hashes = 0;
-        int sub = 0;
-        fdt_for_each_subnode(sub, fdt, image) {
-            int len = 0;
-            const char* name = fdt_get_name(fdt, sub, &len);
-            if (!name || std::string_view(name, static_cast<std::size_t>(len)).compare(0, 4, "hash") != 0) continue;
-            nodes.push_back(path + "/" + std::string(name, static_cast<std::size_t>(len)));
-            ++hashes;
+/// What the signature check needs of a FIT, found once for all its
+/// configurations, so that checking C configurations costs C times the
+/// size of one, not C times the size of the file: the structure walked for
+/// regions once, images found by name through a map, each image's hash
+/// subnodes listed once.
+class signed_fit {
+public:
+    explicit signed_fit(const reader& fit) : fit_(fit), fdt_(fit.blob()), regions_(fdt_) {
+        if (const int images = fdt_subnode_offset(fdt_, 0, "images"); images >= 0) {
+            int node = 0;
+            fdt_for_each_subnode(node, fdt_, images) {
+                int len = 0;
+                const char* name = fdt_get_name(fdt_, node, &len);
+                if (name) images_.emplace(std::string_view(name, static_cast<std::size_t>(len)), node);
+            }
         }
-        if (hashes == 0) throw error(errc::bad_image, subject, "image '" + ref.second + "' has no hash node");
-        if (fdt_subnode_offset(fdt, image, "cipher") >= 0) nodes.push_back(path + "/cipher");
-        ++images;
+        if (const int confs = fdt_subnode_offset(fdt_, 0, "configurations"); confs >= 0) {
+            int node = 0;
+            fdt_for_each_subnode(node, fdt_, confs) {
+                int len = 0;
+                const char* name = fdt_get_name(fdt_, node, &len);
+                if (name) configurations_.emplace(std::string_view(name, static_cast<std::size_t>(len)), node);
+            }
+        }
     }
-    if (images == 0) throw error(errc::bad_image, subject, "the configuration names no image");
-    if (nodes.size() > max_hashed_nodes) throw error(errc::bad_image, subject, "more than 100 nodes to hash");
-    return nodes;
-}
 
-/// The digest a configuration signature covers (see the file comment).
-inline std::vector<std::uint8_t> configuration_digest(const void* fdt, const signature_node& sig,
-                                                      const configuration_info& conf,
-                                                      const signature_algorithm& algo) {
-    const auto nodes = signed_nodes(fdt, conf, sig.path);
-    auto regions = find_signed_regions(fdt, nodes, sig.path);
-    int len = 0;
-    const auto* strings = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "hashed-strings", &len));
-    if (strings) {
-        if (len < 8) throw error(errc::bad_image, sig.path, "invalid hashed-strings property");
-        const std::uint32_t size = fdt32_ld(reinterpret_cast<const fdt32_t*>(strings) + 1);
-        if (size > fdt_size_dt_strings(fdt)) throw error(errc::bad_image, sig.path, "strings region out of bounds");
-        regions.push_back({fdt_off_dt_strings(fdt), size});
+    const void* fdt() const noexcept { return fdt_; }
+    const reader& fit() const noexcept { return fit_; }
+
+    /// The node of image or configuration `name` (the first of that name,
+    /// as fdt_path_offset finds it), or -1.
+    int image_node(const std::string& name) const {
+        const auto it = images_.find(name);
+        return it == images_.end() ? -1 : it->second;
     }
-    return digest_regions(algo.checksum, static_cast<const char*>(fdt), regions);
-}
+    int configuration_node(const std::string& name) const {
+        const auto it = configurations_.find(name);
+        return it == configurations_.end() ? -1 : it->second;
+    }
 
-/// Names the images U-Boot covers that the signature's `hashed-nodes`
-/// (mkimage writes it from `sign-images`) leaves out, for a failure's
-/// explanation; empty when it leaves none out. A `hashed-nodes` that is
-/// absent, empty or not NUL-terminated lists nothing: fdt_stringlist_count
-/// says so first, since fdt_stringlist_search can find a name ahead of
-/// the unterminated end.
-inline std::string uncovered_images(const void* fdt, const signature_node& sig, const configuration_info& conf) {
-    const bool listed = fdt_stringlist_count(fdt, sig.offset, "hashed-nodes") > 0;
-    std::string out;
-    for (const auto& [prop, ref] : conf.references)
-        if (!listed || fdt_stringlist_search(fdt, sig.offset, "hashed-nodes", ("/images/" + ref).c_str()) < 0)
-            out += (out.empty() ? "" : ", ") + prop + " '" + ref + "'";
+    /// The nodes a configuration signature covers, as U-Boot works them out
+    /// itself (boot/image-fit-sig.c, fit_config_get_signed_nodes; Debian's
+    /// 2023.01+dfsg-2+deb12u3 has it as the CVE-2026-46728 fix): "/", the
+    /// configuration, then each image a property of the configuration
+    /// names (kernel, fdt, ramdisk, loadables, ...) with its hash-*
+    /// subnodes. The signature's own `hashed-nodes` is not trusted.
+    /// Throws errc::bad_image naming `subject` where U-Boot fails.
+    std::vector<std::string> signed_nodes(const configuration_info& conf, const std::string& subject) {
+        std::vector<std::string> nodes{"/", "/configurations/" + conf.name};
+        std::size_t count = nodes.size(), images = 0;
+        for (const auto& ref : conf.references) {
+            const int image = image_node(ref.second);
+            if (image < 0) continue;  // U-Boot skips what it cannot find
+            const auto& sub = subnodes_of(image);
+            if (sub.hashes.empty())
+                throw error(errc::bad_image, subject, "image '" + shown_name(ref.second) + "' has no hash node");
+            count += 1 + sub.hashes.size() + sub.cipher;
+            ++images;
+            if (count > max_hashed_nodes) continue;  // only counted from here on
+            const std::string path = "/images/" + ref.second;
+            nodes.push_back(path);
+            for (const auto& h : sub.hashes) nodes.push_back(path + "/" + h);
+            if (sub.cipher) nodes.push_back(path + "/cipher");
+        }
+        if (images == 0) throw error(errc::bad_image, subject, "the configuration names no image");
+        if (count > max_hashed_nodes) throw error(errc::bad_image, subject, "more than 100 nodes to hash");
+        return nodes;
+    }
+
+    std::vector<byte_region> regions(const std::vector<std::string>& nodes, const std::string& subject) const {
+        return regions_.regions(nodes, subject);
+    }
+
+private:
+    struct image_subnodes {
+        std::vector<std::string> hashes;
+        bool cipher = false;
+    };
+    const image_subnodes& subnodes_of(int image) {
+        const auto found = subnodes_.find(image);
+        if (found != subnodes_.end()) return found->second;
+        image_subnodes out;
+        int sub = 0;
+        fdt_for_each_subnode(sub, fdt_, image) {
+            int len = 0;
+            const char* name = fdt_get_name(fdt_, sub, &len);
+            if (!name) continue;
+            const std::string_view n(name, static_cast<std::size_t>(len));
+            if (n.compare(0, 4, "hash") == 0) out.hashes.emplace_back(n);
+            if (n == "cipher") out.cipher = true;
+        }
+        return subnodes_.emplace(image, std::move(out)).first->second;
+    }
+
+    const reader& fit_;
+    const void* fdt_;
+    signed_region_index regions_;
+    std::unordered_map<std::string_view, int> images_, configurations_;
+    std::unordered_map<int, image_subnodes> subnodes_;
+};
+
+/// The digests a configuration's signatures cover, each made once: the
+/// regions are worked out on first use, and one digest is made per
+/// checksum and `hashed-strings` length however many signatures share it.
+class configuration_digests {
+public:
+    configuration_digests(signed_fit& fit, const configuration_info& conf, std::string subject)
+        : fit_(fit), conf_(conf), subject_(std::move(subject)) {}
+
+    const std::vector<std::uint8_t>& of(const signature_node& sig, const signature_algorithm& algo) {
+        if (!computed_) {
+            computed_ = true;
+            try {
+                regions_ = fit_.regions(fit_.signed_nodes(conf_, subject_), subject_);
+            } catch (const error& e) {
+                failure_ = e.reason();
+            }
+        }
+        if (!failure_.empty()) throw error(errc::bad_image, sig.path, failure_);
+        const void* fdt = fit_.fdt();
+        int len = 0;
+        const auto* strings = static_cast<const std::uint8_t*>(fdt_getprop(fdt, sig.offset, "hashed-strings", &len));
+        std::uint64_t strings_size = UINT64_MAX;  // none
+        if (strings) {
+            if (len < 8) throw error(errc::bad_image, sig.path, "invalid hashed-strings property");
+            strings_size = fdt32_ld(reinterpret_cast<const fdt32_t*>(strings) + 1);
+            if (strings_size > fdt_size_dt_strings(fdt)) throw error(errc::bad_image, sig.path, "strings region out of bounds");
+        }
+        const auto key = std::make_pair(algo.checksum, strings_size);
+        const auto found = digests_.find(key);
+        if (found != digests_.end()) return found->second;
+        auto regions = regions_;
+        if (strings) regions.push_back({fdt_off_dt_strings(fdt), static_cast<std::size_t>(strings_size)});
+        return digests_.emplace(key, digest_regions(algo.checksum, static_cast<const char*>(fdt), regions))
+            .first->second;
+    }
+
+    /// Names the images U-Boot covers that the signature's `hashed-nodes`
+    /// (mkimage writes it from `sign-images`) leaves out, for a failure's
+    /// explanation; empty when it leaves none out. A `hashed-nodes` that is
+    /// absent, empty or not NUL-terminated lists nothing.
+    std::string uncovered_images(const signature_node& sig) const {
+        // Only where the regions could be made: the configuration then names
+        // at most 100 nodes, and the list is read once.
+        if (!computed_ || !failure_.empty()) return {};
+        const void* fdt = fit_.fdt();
+        const bool listed = fdt_stringlist_count(fdt, sig.offset, "hashed-nodes") > 0;
+        std::unordered_set<std::string> hashed;
+        if (listed)
+            for (auto& n : fdt_strings_prop(fdt, sig.offset, "hashed-nodes")) hashed.insert(std::move(n));
+        capped_list out(", ");
+        for (const auto& [prop, ref] : conf_.references)
+            if (!hashed.count("/images/" + ref)) out.add(prop + " '" + shown_name(ref) + "'");
+        return out.str();
+    }
+
+private:
+    signed_fit& fit_;
+    const configuration_info& conf_;
+    std::string subject_;
+    bool computed_ = false;
+    std::string failure_;
+    std::vector<byte_region> regions_;
+    std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint8_t>> digests_;
+};
+
+/// The digest of an image's stored bytes, read as reader::read_stored()
+/// reads them (external data included, in bounded pieces).
+inline std::vector<std::uint8_t> stored_digest(const reader& fit, const image_info& img, const std::string& checksum) {
+    ERR_clear_error();
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    const EVP_MD* md = checksum_md(checksum);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
+    fit.read_stored(img, [&](const char* p, std::size_t n) {
+        if (EVP_DigestUpdate(ctx.get(), p, n) != 1) throw_openssl("digest update failed");
+    });
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
+    out.resize(n);
     return out;
 }
 
 }  // namespace detail
 
 /// Checks the signatures of `fit` with the keys of `keys`, as U-Boot would
-/// before booting it; see the file comment.
+/// before booting it; see the file comment. The work grows with the sizes
+/// of the FIT and the key DTB times the number of keys, never with the
+/// number of configurations times the size of the FIT: the structure is
+/// walked once, and each configuration's digest is made once per checksum.
 /// @returns one problem per required key a configuration or image does not
-///          verify with (a warning, when no key is required), and one line
-///          per signature that verifies. A FIT too large for U-Boot to check
-///          any signature is one problem.
+///          verify with (a warning, when no key is required; the reasons
+///          each signature failed are listed, at most 10 of them and how
+///          many more), and one line per signature that verifies. A FIT
+///          too large for U-Boot to check any signature is one problem.
 /// @throws fitstream::error only when the key DTB itself is unusable: as
 ///         key_dtb::keys() for a key node that is not a usable key.
 inline signature_verification verify_signatures(const reader& fit, const key_dtb& keys) {
@@ -9026,7 +9838,6 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
     }
     const auto conf_level = advisory ? problem::severity::warning : problem::severity::error;
     const bool any = keys.required_mode() == "any";
-    const void* fdt = fit.blob();
     try {
         detail::check_signed_fit_size(fit.structure_size(), fit.path());
     } catch (const error& e) {
@@ -9034,70 +9845,85 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
         report(e.subject(), e.reason(), conf_level);
         return out;
     }
+    detail::signed_fit signed_fit(fit);
+    const void* fdt = fit.blob();
+    const auto key_name = [](const key_dtb_key* key) { return detail::shown_name(key->name); };
 
     for (const auto& conf : fit.configurations()) {
-        const std::string conf_path = "/configurations/" + conf.name;
-        const int node = fdt_path_offset(fdt, conf_path.c_str());
+        const std::string conf_path = "/configurations/" + detail::shown_name(conf.name);
+        const int node = signed_fit.configuration_node(conf.name);
         if (node < 0) continue;
         const auto sigs = detail::signature_nodes(fdt, node, conf_path);
+        detail::configuration_digests digests(signed_fit, conf, conf_path);
+        std::vector<std::optional<std::string>> uncovered(sigs.size());  // each explained once
         std::size_t good_keys = 0;
-        std::string failures;
+        detail::capped_list failures;
         for (const auto* key : conf_keys) {
             bool ok = false;
-            for (const auto& sig : sigs) {
-                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo) {
-                    return detail::configuration_digest(fdt, sig, conf, algo);
+            for (std::size_t i = 0; i < sigs.size(); ++i) {
+                const auto& sig = sigs[i];
+                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo)
+                                                             -> const std::vector<std::uint8_t>& {
+                    return digests.of(sig, algo);
                 });
                 if (why) {
                     std::string because = *why;
-                    const std::string missing = detail::uncovered_images(fdt, sig, conf);
-                    if (!missing.empty())
-                        because += " (its hashed-nodes leave out " + missing +
+                    if (!uncovered[i]) uncovered[i] = digests.uncovered_images(sig);
+                    if (!uncovered[i]->empty())
+                        because += " (its hashed-nodes leave out " + *uncovered[i] +
                                    ", but U-Boot covers every image the configuration names)";
-                    failures += "; " + sig.path.substr(conf_path.size() + 1) + " with key '" + key->name + "': " + because;
+                    failures.add(sig.name + " with key '" + key_name(key) + "': " + because);
                     continue;
                 }
                 ok = true;
-                out.verified.push_back(sig.path + ": " + sig.algo + ":" + key->name + "+");
+                out.verified.push_back(sig.path + ": " + detail::shown_name(sig.algo) + ":" + key_name(key) + "+");
                 break;
             }
             good_keys += ok;
             if (!ok && !any)
                 report(conf_path,
-                       sigs.empty() ? "no signature node, but key '" + key->name + "' is required"
-                                    : "no signature verifies with required key '" + key->name + "'" + failures,
+                       sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required"
+                                    : "no signature verifies with required key '" + key_name(key) + "'; " +
+                                          failures.str(),
                        conf_level);
         }
         if (any && good_keys == 0 && !conf_keys.empty())
-            report(conf_path, "no signature verifies with any required key" + failures, conf_level);
+            report(conf_path,
+                   "no signature verifies with any required key" + (failures.empty() ? "" : "; " + failures.str()),
+                   conf_level);
     }
 
     for (const auto& img : fit.images()) {
         if (image_keys.empty()) break;
-        const std::string img_path = "/images/" + img.name;
-        const int node = fdt_path_offset(fdt, img_path.c_str());
+        const std::string img_path = "/images/" + detail::shown_name(img.name);
+        const int node = signed_fit.image_node(img.name);
         if (node < 0) continue;
         const auto sigs = detail::signature_nodes(fdt, node, img_path);
+        std::map<std::string, std::vector<std::uint8_t>> digests;  // by checksum, each made once
         for (const auto* key : image_keys) {
             bool ok = false;
-            std::string failures;
+            detail::capped_list failures;
             for (const auto& sig : sigs) {
-                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo) {
+                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo)
+                                                             -> const std::vector<std::uint8_t>& {
                     if (!img.data_problem.empty()) throw error(errc::bad_image, img_path, img.data_problem);
-                    return detail::digest_regions(algo.checksum, static_cast<const char*>(fdt),
-                                                  {{static_cast<std::size_t>(img.offset), static_cast<std::size_t>(img.size)}});
+                    auto found = digests.find(algo.checksum);
+                    if (found == digests.end())
+                        found = digests.emplace(algo.checksum, detail::stored_digest(fit, img, algo.checksum)).first;
+                    return found->second;
                 });
                 if (why) {
-                    failures += "; " + sig.path.substr(img_path.size() + 1) + ": " + *why;
+                    failures.add(sig.name + ": " + *why);
                     continue;
                 }
                 ok = true;
-                out.verified.push_back(sig.path + ": " + sig.algo + ":" + key->name + "+");
+                out.verified.push_back(sig.path + ": " + detail::shown_name(sig.algo) + ":" + key_name(key) + "+");
                 break;
             }
             if (!ok)
-                report(img_path, sigs.empty() ? "no signature node, but key '" + key->name + "' is required for images"
-                                              : "no signature verifies with required key '" + key->name + "'" + failures);
+                report(img_path, sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required for images"
+                                              : "no signature verifies with required key '" + key_name(key) + "'; " +
+                                                    failures.str());
         }
     }
     return out;
@@ -9197,13 +10023,18 @@ inline std::vector<std::string> decompose_dtb(const std::string& dtb, const std:
 }
 
 // Reads `cmd_file` for decompose_dtb(); a failure names the DTB that
-// needed it, since the user never named the command file.
+// needed it, since the user never named the command file. The reason is
+// said once: "CMD: cannot read the Kbuild command file that
+// --decompose-dtbs needs for DTB: No such file or directory".
 inline std::string read_cmd_file(const std::string& cmd_file, const std::string& dtb) {
     try {
         return read_file_bounded(cmd_file, max_cmd_file_size, "Kbuild command file");
     } catch (const error& e) {
-        throw error(e.code(), cmd_file,
-                    "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb + ": " + e.reason());
+        const std::string what = "cannot read the Kbuild command file that --decompose-dtbs needs for " + dtb;
+        // An OS error's own text (strerror) is added by error() again; a
+        // fitstream error's reason says what no code says ("larger than ...").
+        if (e.code().category() == fitstream_category()) throw error(e.code(), cmd_file, what + ": " + e.reason());
+        throw error(e.code(), cmd_file, what);
     }
 }
 
@@ -9364,13 +10195,14 @@ inline std::string sanitise_node_name(const std::string& text) {
 }
 
 // The name configuration `index` (0-based) made from DTB `source` would
-// have, before any clash: `conf-N`, or with `by_basename` `conf-<file name
-// without .dtb>`.
+// have, before any clash: `conf-N`, or with `by_basename` `conf-<file
+// name>`, .dtb kept, as Yocto names them (openembedded-core's
+// oe/fitimage.py: FIT_CONF_PREFIX "conf-" + the DTB's os.path.basename(),
+// also for vendor subdirectories, so `qcom/board.dtb` gives
+// `conf-board.dtb`). Characters a node name cannot hold become '_'.
 inline std::string configuration_stem(bool by_basename, std::size_t index, const std::string& source) {
     if (!by_basename) return "conf-" + std::to_string(index + 1);
-    std::string stem = base_name(source);
-    if (has_suffix(stem, ".dtb")) stem.resize(stem.size() - 4);
-    return "conf-" + sanitise_node_name(stem);
+    return "conf-" + sanitise_node_name(base_name(source));
 }
 
 // Names the configurations marked `automatic` (the others were named by
@@ -9576,7 +10408,7 @@ namespace fitstream {
 /// How the configurations made from DTB files are named.
 enum class conf_naming {
     sequence,  ///< `conf-1`, `conf-2`, ... in input order (make_fit.py, Kbuild)
-    basename,  ///< `conf-<DTB file name without .dtb>`, as Yocto names them
+    basename,  ///< `conf-<DTB file name>` (`conf-board.dtb`), as Yocto names them
 };
 
 /// One extra image (firmware, TEE, ATF blob, ...) that every configuration
@@ -9649,6 +10481,9 @@ struct kernel_fit_report {
     /// overlays, loadables. (Response files and file lists are the caller's.)
     std::vector<std::string> files_read;
     std::size_t images_deduplicated = 0;   ///< images not stored because their bytes were already
+    /// Overlays left compressed because `fdt_compression` asked for a codec
+    /// explicitly: U-Boot cannot apply them (see make_kernel_fit()).
+    std::vector<std::string> compressed_overlays;
     std::uint64_t bytes_deduplicated = 0;  ///< their total size (before compression)
 };
 
@@ -9713,7 +10548,8 @@ public:
         configuration conf;
         conf.description = in.info.model ? std::move(*in.info.model) : base_name(dtb);
         conf.compatible = std::move(in.info.compatible);
-        for (const auto& f : files) conf.fdt.push_back(f == dtb ? fdt_image(f, &in) : fdt_image(f));
+        for (std::size_t i = 0; i < files.size(); ++i)
+            conf.fdt.push_back(files[i] == dtb ? fdt_image(files[i], &in) : fdt_image(files[i], nullptr, i > 0));
         add_configuration(std::move(conf), dtb, /*automatic=*/true);
     }
 
@@ -9726,16 +10562,24 @@ public:
         conf.description = in.info.model ? std::move(*in.info.model) : base_name(spec.base);
         conf.compatible = std::move(in.info.compatible);
         conf.fdt.push_back(fdt_image(spec.base, &in));
-        for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay));
+        for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay, nullptr, /*as_overlay=*/true));
         add_configuration(std::move(conf), spec.base, /*automatic=*/false);
     }
 
     // Stores a devicetree (DTB or overlay) once; returns its image name.
     // `known`: what inspect() found for `path` when the caller has it (the
     // file is read once); otherwise it is read and checked here.
-    std::string fdt_image(const std::string& path, const dtb_inspection* known = nullptr) {
-        if (const auto i = fdt_paths_.find(path); i != fdt_paths_.npos) return fit.images[i].name;
-        if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return fit.images[i].name;
+    // `as_overlay`: a configuration applies it to a base (see
+    // store_overlays_uncompressed()); so is every `.dtbo` file.
+    std::string fdt_image(const std::string& path, const dtb_inspection* known = nullptr, bool as_overlay = false) {
+        const std::size_t index = fdt_image_index(path, known);
+        if (as_overlay || has_suffix(path, ".dtbo")) overlays_.push_back(index);
+        return fit.images[index].name;
+    }
+
+    std::size_t fdt_image_index(const std::string& path, const dtb_inspection* known) {
+        if (const auto i = fdt_paths_.find(path); i != fdt_paths_.npos) return i;
+        if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return i;
         const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
         if (options_.deduplicate) {
             const std::size_t existing =
@@ -9743,7 +10587,7 @@ public:
             if (existing != fdt_dedup_.npos) {
                 count_duplicate(path);
                 fdt_dedup_.add_alias(path, existing);
-                return fit.images[existing].name;
+                return existing;
             }
         }
         std::string name = "fdt-" + std::to_string(++fdt_count_);
@@ -9754,7 +10598,7 @@ public:
         const std::size_t index = fit.images.size() - 1;
         fdt_paths_.insert(index);
         if (options_.deduplicate) fdt_dedup_.add(*sha, index);
-        return name;
+        return index;
     }
 
     void add_loadable(const loadable_spec& spec) {
@@ -9811,6 +10655,7 @@ public:
     // Names the configurations, links kernel/ramdisk/loadables, sets the
     // address cells and the default.
     tree finish() {
+        store_overlays_uncompressed();
         const auto source = [this](std::size_t conf) -> const std::string& {
             return report_.files_read[sources_[conf]];
         };
@@ -9835,6 +10680,28 @@ public:
     }
 
 private:
+    // U-Boot decompresses a configuration's base devicetree but applies
+    // each overlay straight from the FIT: boot_get_fdt_fit() loads overlays
+    // with FIT_LOAD_IGNORED, for which fit_image_load() skips decompression,
+    // so a compressed one fails ("failed on fdt_open_into for DTO:
+    // FDT_ERR_BADMAGIC", boot/image-fit.c, v2023.01 to v2026.10). Overlays
+    // are therefore stored uncompressed, unless fdt_compression asks for a
+    // codec explicitly: then they keep it and the report names them.
+    void store_overlays_uncompressed() {
+        for (const std::size_t i : overlays_) {
+            image& img = fit.images[i];
+            if (img.compression() == "none") continue;
+            if (options_.fdt_compression) {
+                if (std::find(report_.compressed_overlays.begin(), report_.compressed_overlays.end(), img.name) ==
+                    report_.compressed_overlays.end())
+                    report_.compressed_overlays.push_back(img.name);
+                continue;
+            }
+            img.compress_with<codec::none>();
+        }
+        std::vector<std::size_t>().swap(overlays_);
+    }
+
     void note_read(const std::string& path) {
         if (files_seen_.find(path) != files_seen_.npos) return;
         report_.files_read.push_back(path);
@@ -9893,6 +10760,7 @@ private:
     std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
     std::unordered_map<std::string, dtb_inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
     std::vector<bool> automatic_;  // per configuration: named by `naming`
+    std::vector<std::size_t> overlays_;  // fdt images applied as overlays (indices; repeats possible)
     std::vector<std::string> loadables_;
     std::string kernel_, ramdisk_;
     int fdt_count_ = 0;
@@ -9917,6 +10785,12 @@ private:
 /// paths relative to the current directory) are stored instead, and the
 /// configuration's `fdt` lists them, base first; its description and
 /// compatible still come from the composite DTB.
+///
+/// Overlays (`.dtbo` files, and every devicetree a configuration applies
+/// to its base) are stored uncompressed whatever `options.compression`
+/// says: U-Boot applies overlays without decompressing them. An explicit
+/// `options.fdt_compression` still compresses them; report.compressed_overlays
+/// then names them.
 ///
 /// Then come `options.configurations` (explicit ones) and the loadables,
 /// which every configuration lists. Each devicetree is read and checked
@@ -10080,7 +10954,8 @@ inline constexpr std::uint64_t max_list_file_size = 256u << 20;
 /// The whole text of `path`. A pipe (`<(...)`, /dev/stdin) is read too.
 /// @param what the file's role in messages ("response file", "file list")
 /// @throws fitstream::error (subject `path`): the OS error as
-///         "cannot read WHAT: <strerror>" (EISDIR for a directory), or
+///         "cannot read WHAT: <strerror>", EISDIR "Is a directory" for a
+///         directory (the same words as for every file fitstream reads), or
 ///         errc::invalid_input "larger than N bytes: not a WHAT".
 inline std::string read_list_file(const std::string& path, const std::string& what,
                                   std::uint64_t limit = max_list_file_size) {
