@@ -28,7 +28,7 @@
 // (whether the codec has segments), input and output bytes, seconds.
 
 #include <fitstream/codec/builtin.hpp>
-#include <fitstream/detail/io/mapped_file.hpp>
+#include <fitstream/detail/io/input_file.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/input/source.hpp>
 #include <fitstream/tree.hpp>

@@ -30,7 +30,7 @@
 /// policy), decode.hpp (stored and decoded bytes), verify.hpp, and
 /// node_path.hpp (the tree walk and how node names appear in messages).
 
-#include <fitstream/detail/io/mapped_file.hpp>
+#include <fitstream/detail/io/input_file.hpp>
 #include <fitstream/detail/lib/libfdt.hpp>
 #include <fitstream/error.hpp>
 

@@ -8651,7 +8651,7 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 /// policy), decode.hpp (stored and decoded bytes), verify.hpp, and
 /// node_path.hpp (the tree walk and how node names appear in messages).
 
-// ---- begin <fitstream/detail/io/mapped_file.hpp> ----
+// ---- begin <fitstream/detail/io/input_file.hpp> ----
 // SPDX-License-Identifier: MIT
 
 // The reader's view of a FIT file, read with pread(2), never memory-mapped:
@@ -8742,7 +8742,7 @@ private:
 
 }  // namespace detail
 }  // namespace fitstream
-// ---- end <fitstream/detail/io/mapped_file.hpp> ----
+// ---- end <fitstream/detail/io/input_file.hpp> ----
 
 #include <cstddef>
 #include <cstdint>
