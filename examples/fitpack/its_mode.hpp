@@ -67,7 +67,7 @@ inline const char* its_help =
     "  -f FILE|auto       the image tree source; auto: mkimage's automatic FIT (options below)\n"
     "  -o, --output FILE  the FIT (fitpack -f only), or - for standard output\n"
     "  -E, --external     place image data after the FIT structure\n"
-    "  -B HEX             align external data to HEX bytes, at most 10000000 (fitpack -f: implies -E)\n"
+    "  -B HEX             align external data to HEX bytes, at most 40000000 (fitpack -f: implies -E)\n"
     "  -p HEX             place external data at file offset HEX, data-position (fitpack -f: implies -E)\n"
     "  -k DIR             sign every signature node with DIR/<key-name-hint>.key\n"
     "  -G FILE            sign with this key file instead\n"

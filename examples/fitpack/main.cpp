@@ -82,7 +82,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
     fitpack::signing_plan signing = fitpack::apply_signing(a.signing, fit);
     // No output may be a file read (a DTB, a response file, a --files-from
     // list, the key) or another output; the key DTB is read and rewritten.
-    fitpack::refuse_clashing_files(
+    fitstream::detail::refuse_clashing_files(
         {{"output", a.output}, {"--depfile", a.depfile}, {"--key-dtb", a.signing.key_dtb}}, [&](const auto& visit) {
             for (const auto& img : fit.images) {
                 if (img.data.is_file()) visit(img.data.name());

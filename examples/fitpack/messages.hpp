@@ -6,13 +6,13 @@
 
 #include <fitstream/fitstream.hpp>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace fitpack {
 
@@ -38,10 +38,12 @@ inline void warn_configurations_without_compatible(const fitstream::tree& fit) {
 /// decompressing them (see fitstream::make_kernel_fit()).
 inline void warn_compressed_overlays(const fitstream::tree& fit, const fitstream::kernel_fit_report& report) {
     if (report.compressed_overlays.empty()) return;
+    const std::unordered_set<std::string_view> named(report.compressed_overlays.begin(),
+                                                     report.compressed_overlays.end());
     for (const auto& img : fit.images)
-        if (std::find(report.compressed_overlays.begin(), report.compressed_overlays.end(), img.name) !=
-            report.compressed_overlays.end())
-            std::cerr << "fitpack: warning: " << img.data.name() << " (" << img.name << "): overlay stored "
+        if (named.count(img.name))
+            std::cerr << "fitpack: warning: " << fitstream::detail::printable(img.data.name(), 1024) << " ("
+                      << img.name << "): overlay stored "
                       << img.compression() << "-compressed as --compress-fdt says, but U-Boot applies overlays "
                       << "without decompressing them: a configuration applying it will not boot\n";
 }

@@ -24,60 +24,12 @@
 
 namespace fitpack {
 
-/// A file a run writes, and the option that names it in messages
-/// ("output", "--depfile", "--key-dtb").
-struct written_file {
-    std::string role;
-    std::string path;
-};
-
-/// Refuses a run that would write over a file it reads, or write two of
-/// its outputs to one file: each of `written` (an empty path or "-" is
-/// skipped) is compared with the others, and with every path
-/// `for_each_input(visit)` passes to `visit`, by device and inode (a file
-/// not there yet by its directory and name). The inputs are not visited at
-/// all when no written file exists yet (then none is an input), so 100,000
-/// DTBs cost one stat each only when an output is there already.
-/// @throws fitstream::error errc::invalid_argument naming the written file:
-///         "ROLE would overwrite an input (INPUT)" ("output would ..." for
-///         the FIT), "the output and --depfile are the same file"
-template <class ForEachInput>
-void refuse_clashing_files(const std::vector<written_file>& written, ForEachInput&& for_each_input) {
-    struct checked {
-        const written_file* file;
-        fitstream::detail::file_identity id;
-    };
-    std::vector<checked> outputs;
-    for (const auto& w : written) {
-        if (w.path.empty() || w.path == "-") continue;
-        const auto id = fitstream::detail::identity_of(w.path);
-        if (!id) continue;  // its write fails and says why
-        for (const auto& earlier : outputs)
-            if (earlier.id == *id)
-                throw fitstream::error(fitstream::errc::invalid_argument, w.path,
-                                       (earlier.file->role == "output" ? "the output" : earlier.file->role) +
-                                           " and " + w.role + " are the same file");
-        outputs.push_back({&w, *id});
-    }
-    bool any_exists = false;
-    for (const auto& o : outputs) any_exists = any_exists || o.id.exists();
-    if (!any_exists) return;
-    for_each_input([&](const std::string& input) {
-        struct stat in {};
-        if (input == "-" || ::stat(input.c_str(), &in) != 0) return;
-        for (const auto& o : outputs)
-            if (o.id.exists() && o.id.device == in.st_dev && o.id.inode == in.st_ino)
-                throw fitstream::error(fitstream::errc::invalid_argument, o.file->path,
-                                       o.file->role + " would overwrite an input (" + input + ")");
-    });
-}
-
 /// Opens `output` for a verb's result: a file_sink (a file replaced
 /// atomically and synced as `sync` says; a device, FIFO or socket written
 /// as a stream) or, for "-", standard output, which must not be a terminal
 /// when `binary`. `inputs` are the files the verb reads: none of them may
 /// be the output.
-/// @throws fitstream::error as file_sink, fd_sink and refuse_clashing_files()
+/// @throws fitstream::error as file_sink, fd_sink and fitstream::detail::refuse_clashing_files()
 inline std::unique_ptr<fitstream::sink> open_output(const std::string& output,
                                                     const std::vector<std::string>& inputs, bool binary = true,
                                                     fitstream::file_sync sync = fitstream::file_sync::synced) {
@@ -87,7 +39,7 @@ inline std::unique_ptr<fitstream::sink> open_output(const std::string& output,
                                    "refusing to write a binary FIT to a terminal");
         return std::make_unique<fitstream::fd_sink>(STDOUT_FILENO, "standard output");
     }
-    refuse_clashing_files({{"output", output}}, [&](const auto& visit) {
+    fitstream::detail::refuse_clashing_files({{"output", output}}, [&](const auto& visit) {
         for (const auto& f : inputs) visit(f);
     });
     return std::make_unique<fitstream::file_sink>(output, sync);

@@ -477,9 +477,16 @@ private:
         for (int attempt = 0; attempt < 100 && rc == EEXIST; ++attempt) {
             const std::string name = detail::temporary_name_beside(target_);
             const detail::signals_deferred deferred;
-            rc = detail::link_unnamed(fd_.get(), name);
-            if (rc != 0) continue;
+            // Registered before the link, so that a signal another thread
+            // takes between the link and the rename still removes the name
+            // (the name is unique to this process: were it taken, the link
+            // fails and the registration goes at once).
             const int slot = detail::register_temporary(name);
+            rc = detail::link_unnamed(fd_.get(), name);
+            if (rc != 0) {
+                detail::unregister_temporary(slot);
+                continue;
+            }
             const bool renamed = ::rename(name.c_str(), target_.c_str()) == 0;
             const int rename_errno = errno;
             if (!renamed) ::unlink(name.c_str());

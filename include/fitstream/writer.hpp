@@ -16,6 +16,7 @@
 /// fitstream::write_fit(fit, out, {{fitstream::data_layout::external}});
 /// @endcode
 
+#include <fitstream/detail/io/output_path.hpp>
 #include <fitstream/detail/write/layout_plan.hpp>
 #include <fitstream/detail/write/pipeline.hpp>
 #include <fitstream/detail/write/placement.hpp>
@@ -33,6 +34,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace fitstream {
@@ -217,20 +219,10 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
 namespace detail {
 
 /// Refuses an output path that is one of the inputs (the same file, however
-/// it is named): the rename would replace that input with the FIT, which is
-/// never what the caller meant. `for_each_input(visit)` calls
-/// `visit(input_path)` for every input; it is not called at all when the
-/// output does not exist yet (then it is no input), so a tree of 100,000
-/// DTBs costs one stat.
+/// it is named): refuse_clashing_files() with `path` as the one output.
 template <class ForEachInput>
 void refuse_overwriting_inputs(const std::string& path, ForEachInput&& for_each_input) {
-    struct stat out {};
-    if (::stat(path.c_str(), &out) != 0) return;
-    for_each_input([&](const std::string& input) {
-        struct stat in {};
-        if (::stat(input.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
-            throw error(errc::invalid_argument, path, "output would overwrite an input (" + input + ")");
-    });
+    refuse_clashing_files({{"output", path}}, std::forward<ForEachInput>(for_each_input));
 }
 
 inline void refuse_overwriting_inputs(const tree& fit, const std::string& path) {

@@ -4475,7 +4475,9 @@ inline void tree::validate() const {
 // Where an output really goes, and which file a path names. A symbolic link
 // as the output is written through (the file it points to is replaced and
 // the link kept, as a shell's `>` does); two spellings of one file, or an
-// output and an input that are one file, are found by device and inode.
+// output and an input that are one file, are found by device and inode
+// (refuse_clashing_files(), which every writer of the library and fitpack
+// uses).
 
 
 #include <sys/stat.h>
@@ -4485,6 +4487,7 @@ inline void tree::validate() const {
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace fitstream {
 namespace detail {
@@ -4557,6 +4560,55 @@ inline std::optional<file_identity> identity_of(const std::string& path) {
     if (name.empty() || name == "." || name == "..") return std::nullopt;
     if (::stat(directory.empty() ? "." : directory.c_str(), &st) != 0) return std::nullopt;
     return file_identity{st.st_dev, st.st_ino, std::move(name)};
+}
+
+/// A file a run writes, and the role that names it in messages ("output",
+/// "--depfile", "--key-dtb").
+struct written_file {
+    std::string role;
+    std::string path;
+};
+
+/// The one check that no output is an input, and no two outputs are one
+/// file: each of `written` (an empty path or "-" is skipped) is compared
+/// with the others, and with every path `for_each_input(visit)` passes to
+/// `visit`, by device and inode (a file not there yet by its directory and
+/// name). The inputs are not visited at all when no written file exists
+/// yet (then none is an input), so 100,000 DTBs cost one stat each only
+/// when an output is there already. A rename over an input would replace
+/// it with the result, which is never what the caller meant.
+/// @throws fitstream::error errc::invalid_argument naming the written file:
+///         "ROLE would overwrite an input (INPUT)", or "the output and
+///         --depfile are the same file"
+template <class ForEachInput>
+void refuse_clashing_files(const std::vector<written_file>& written, ForEachInput&& for_each_input) {
+    struct checked {
+        const written_file* file;
+        file_identity id;
+    };
+    std::vector<checked> outputs;
+    for (const auto& w : written) {
+        if (w.path.empty() || w.path == "-") continue;
+        const auto id = identity_of(w.path);
+        if (!id) continue;  // its write fails and says why
+        for (const auto& earlier : outputs)
+            if (earlier.id == *id)
+                throw error(errc::invalid_argument, w.path,
+                            (earlier.file->role == "output" ? "the output" : earlier.file->role) + " and " + w.role +
+                                " are the same file");
+        outputs.push_back({&w, *id});
+    }
+    bool any_exists = false;
+    for (const auto& o : outputs) any_exists = any_exists || o.id.exists();
+    if (!any_exists) return;
+    for_each_input([&](const std::string& input) {
+        struct stat in {};
+        if (input == "-" || ::stat(input.c_str(), &in) != 0) return;
+        for (const auto& o : outputs)
+            if (o.id.exists() && o.id.device == in.st_dev && o.id.inode == in.st_ino)
+                throw error(errc::invalid_argument, o.file->path,
+                            o.file->role + " would overwrite an input (" + input + ")");
+    });
 }
 
 }  // namespace detail
@@ -5014,9 +5066,16 @@ private:
         for (int attempt = 0; attempt < 100 && rc == EEXIST; ++attempt) {
             const std::string name = detail::temporary_name_beside(target_);
             const detail::signals_deferred deferred;
-            rc = detail::link_unnamed(fd_.get(), name);
-            if (rc != 0) continue;
+            // Registered before the link, so that a signal another thread
+            // takes between the link and the rename still removes the name
+            // (the name is unique to this process: were it taken, the link
+            // fails and the registration goes at once).
             const int slot = detail::register_temporary(name);
+            rc = detail::link_unnamed(fd_.get(), name);
+            if (rc != 0) {
+                detail::unregister_temporary(slot);
+                continue;
+            }
             const bool renamed = ::rename(name.c_str(), target_.c_str()) == 0;
             const int rename_errno = errno;
             if (!renamed) ::unlink(name.c_str());
@@ -7757,6 +7816,7 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace fitstream {
@@ -7941,20 +8001,10 @@ inline write_result write_fit(const tree& fit, sink& out, const write_options& o
 namespace detail {
 
 /// Refuses an output path that is one of the inputs (the same file, however
-/// it is named): the rename would replace that input with the FIT, which is
-/// never what the caller meant. `for_each_input(visit)` calls
-/// `visit(input_path)` for every input; it is not called at all when the
-/// output does not exist yet (then it is no input), so a tree of 100,000
-/// DTBs costs one stat.
+/// it is named): refuse_clashing_files() with `path` as the one output.
 template <class ForEachInput>
 void refuse_overwriting_inputs(const std::string& path, ForEachInput&& for_each_input) {
-    struct stat out {};
-    if (::stat(path.c_str(), &out) != 0) return;
-    for_each_input([&](const std::string& input) {
-        struct stat in {};
-        if (::stat(input.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
-            throw error(errc::invalid_argument, path, "output would overwrite an input (" + input + ")");
-    });
+    refuse_clashing_files({{"output", path}}, std::forward<ForEachInput>(for_each_input));
 }
 
 inline void refuse_overwriting_inputs(const tree& fit, const std::string& path) {
@@ -10688,16 +10738,17 @@ private:
     // are therefore stored uncompressed, unless fdt_compression asks for a
     // codec explicitly: then they keep it and the report names them.
     void store_overlays_uncompressed() {
+        // Each image once, in tree order (a -D tree lists shared overlays
+        // in many configurations).
+        std::sort(overlays_.begin(), overlays_.end());
+        overlays_.erase(std::unique(overlays_.begin(), overlays_.end()), overlays_.end());
         for (const std::size_t i : overlays_) {
             image& img = fit.images[i];
             if (img.compression() == "none") continue;
-            if (options_.fdt_compression) {
-                if (std::find(report_.compressed_overlays.begin(), report_.compressed_overlays.end(), img.name) ==
-                    report_.compressed_overlays.end())
-                    report_.compressed_overlays.push_back(img.name);
-                continue;
-            }
-            img.compress_with<codec::none>();
+            if (options_.fdt_compression)
+                report_.compressed_overlays.push_back(img.name);
+            else
+                img.compress_with<codec::none>();
         }
         std::vector<std::size_t>().swap(overlays_);
     }

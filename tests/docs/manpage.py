@@ -8,7 +8,8 @@ Its .TH line names fitpack(1) and fitstream VERSION; it has the sections a
 reader looks for; man-db's `man --warnings` (groff -ww) renders it with no
 warning; and man-db's lexgrog reads its NAME line (what whatis and apropos
 index, and lintian checks). Without man-db, groff -man -ww; without groff
-either, the checks of the text alone, saying so.
+either, the checks of the text alone, and then the test is skipped (77),
+saying so, since the page was not rendered.
 """
 
 import os
@@ -47,7 +48,6 @@ def main():
         renderer = ["groff", "-man", "-ww", "-z", "-K", "utf8", page]
     else:
         renderer = None
-        print("NOTE: neither man-db nor groff is installed: the page was not rendered")
     if renderer:
         run = subprocess.run(renderer, capture_output=True, text=True, env=env, timeout=60)
         if run.returncode != 0 or run.stderr.strip():
@@ -64,6 +64,10 @@ def main():
         print("FAIL: " + p)
     if problems:
         return 1
+    if not renderer:
+        print("SKIP: neither man-db nor groff is installed (scripts/install-deps.sh test installs man-db): "
+              "the page was not rendered")
+        return 77
     print(f"OK: {page} (fitstream {version}) renders{' with ' + renderer[0] if renderer else ''}")
     return 0
 

@@ -331,16 +331,17 @@ private:
     // are therefore stored uncompressed, unless fdt_compression asks for a
     // codec explicitly: then they keep it and the report names them.
     void store_overlays_uncompressed() {
+        // Each image once, in tree order (a -D tree lists shared overlays
+        // in many configurations).
+        std::sort(overlays_.begin(), overlays_.end());
+        overlays_.erase(std::unique(overlays_.begin(), overlays_.end()), overlays_.end());
         for (const std::size_t i : overlays_) {
             image& img = fit.images[i];
             if (img.compression() == "none") continue;
-            if (options_.fdt_compression) {
-                if (std::find(report_.compressed_overlays.begin(), report_.compressed_overlays.end(), img.name) ==
-                    report_.compressed_overlays.end())
-                    report_.compressed_overlays.push_back(img.name);
-                continue;
-            }
-            img.compress_with<codec::none>();
+            if (options_.fdt_compression)
+                report_.compressed_overlays.push_back(img.name);
+            else
+                img.compress_with<codec::none>();
         }
         std::vector<std::size_t>().swap(overlays_);
     }

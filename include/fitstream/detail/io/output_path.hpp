@@ -4,7 +4,9 @@
 // Where an output really goes, and which file a path names. A symbolic link
 // as the output is written through (the file it points to is replaced and
 // the link kept, as a shell's `>` does); two spellings of one file, or an
-// output and an input that are one file, are found by device and inode.
+// output and an input that are one file, are found by device and inode
+// (refuse_clashing_files(), which every writer of the library and fitpack
+// uses).
 
 #include <fitstream/error.hpp>
 
@@ -15,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace fitstream {
 namespace detail {
@@ -87,6 +90,55 @@ inline std::optional<file_identity> identity_of(const std::string& path) {
     if (name.empty() || name == "." || name == "..") return std::nullopt;
     if (::stat(directory.empty() ? "." : directory.c_str(), &st) != 0) return std::nullopt;
     return file_identity{st.st_dev, st.st_ino, std::move(name)};
+}
+
+/// A file a run writes, and the role that names it in messages ("output",
+/// "--depfile", "--key-dtb").
+struct written_file {
+    std::string role;
+    std::string path;
+};
+
+/// The one check that no output is an input, and no two outputs are one
+/// file: each of `written` (an empty path or "-" is skipped) is compared
+/// with the others, and with every path `for_each_input(visit)` passes to
+/// `visit`, by device and inode (a file not there yet by its directory and
+/// name). The inputs are not visited at all when no written file exists
+/// yet (then none is an input), so 100,000 DTBs cost one stat each only
+/// when an output is there already. A rename over an input would replace
+/// it with the result, which is never what the caller meant.
+/// @throws fitstream::error errc::invalid_argument naming the written file:
+///         "ROLE would overwrite an input (INPUT)", or "the output and
+///         --depfile are the same file"
+template <class ForEachInput>
+void refuse_clashing_files(const std::vector<written_file>& written, ForEachInput&& for_each_input) {
+    struct checked {
+        const written_file* file;
+        file_identity id;
+    };
+    std::vector<checked> outputs;
+    for (const auto& w : written) {
+        if (w.path.empty() || w.path == "-") continue;
+        const auto id = identity_of(w.path);
+        if (!id) continue;  // its write fails and says why
+        for (const auto& earlier : outputs)
+            if (earlier.id == *id)
+                throw error(errc::invalid_argument, w.path,
+                            (earlier.file->role == "output" ? "the output" : earlier.file->role) + " and " + w.role +
+                                " are the same file");
+        outputs.push_back({&w, *id});
+    }
+    bool any_exists = false;
+    for (const auto& o : outputs) any_exists = any_exists || o.id.exists();
+    if (!any_exists) return;
+    for_each_input([&](const std::string& input) {
+        struct stat in {};
+        if (input == "-" || ::stat(input.c_str(), &in) != 0) return;
+        for (const auto& o : outputs)
+            if (o.id.exists() && o.id.device == in.st_dev && o.id.inode == in.st_ino)
+                throw error(errc::invalid_argument, o.file->path,
+                            o.file->role + " would overwrite an input (" + input + ")");
+    });
 }
 
 }  // namespace detail
