@@ -7,9 +7,9 @@
 /// stored or decoded, and verify the whole file.
 ///
 /// The file is read with pread(2), never memory-mapped (a mapped file that
-/// shrinks kills its reader with SIGBUS): the devicetree structure (FDT
-/// totalsize, embedded data included, what U-Boot loads) is read into
-/// memory once, external data in pieces of at most 1 MiB as it is needed,
+/// shrinks kills its reader with SIGBUS): the devicetree blocks (nodes,
+/// strings, embedded data included) are read into memory once, but not the
+/// padding up to the FDT header's totalsize (fitpack -B's gap), external data in pieces of at most 1 MiB as it is needed,
 /// and a file that has become shorter since it was opened is an error, not
 /// a signal. Payloads are decoded in fixed-size chunks. Nothing in the file is trusted: every offset and size
 /// is checked against the file before it is used, and decoding stops at a
@@ -149,12 +149,15 @@ public:
     const std::string& path() const noexcept { return path_; }
     /// The file's size in bytes: the structure and any external data.
     std::uint64_t file_size() const noexcept { return file_.size(); }
-    /// The devicetree structure as read into memory (8-byte aligned,
-    /// structure_size() bytes, embedded data included; external data is not
-    /// in memory: read it with read_stored()).
+    /// The devicetree blocks as read into memory (8-byte aligned, embedded
+    /// data included): up to the end of the last block, whose length the
+    /// copy's header gives as its totalsize; the padding up to the file's
+    /// totalsize (structure_size()) and external data are not in memory:
+    /// read payloads with read_stored().
     const void* blob() const noexcept { return file_.data(); }
-    /// The FDT header's totalsize: the structure, with embedded data.
-    std::uint32_t structure_size() const noexcept { return fdt_totalsize(fdt()); }
+    /// The file's FDT header totalsize: the structure with embedded data and
+    /// any padding (external data-offsets count from it, rounded up to 4).
+    std::uint32_t structure_size() const noexcept { return file_.totalsize(); }
     /// The root's `description`; empty when absent.
     const std::string& description() const noexcept { return description_; }
     /// The root's `timestamp` (one or two cells); nullopt when absent.
