@@ -189,8 +189,9 @@ public:
     /// @returns the number of decoded bytes.
     /// @throws fitstream::error: errc::unsupported, naming the compression,
     ///         for one fitstream does not know; naming the image node, the
-    ///         codec's error on corrupt data, errc::bad_image past
-    ///         `max_decoded_size`, when the stream is truncated, or as
+    ///         codec's error on corrupt data, errc::limit_exceeded past
+    ///         `max_decoded_size`, errc::bad_image when the stream is
+    ///         truncated, or as
     ///         read_stored() when the stored bytes are unusable; whatever
     ///         `sink` throws.
     std::uint64_t read_decoded(const image_info& img, const std::function<void(const char*, std::size_t)>& sink,
