@@ -117,6 +117,15 @@ struct verify_options {
     /// verify() stops checking after this many problems and says so in one
     /// more; a hostile file can otherwise make the list as long as it likes.
     std::size_t max_problems = 1000;
+    /// verify_signatures() hashes at most this many bytes for configuration
+    /// signatures, all configurations together: each configuration hashes
+    /// its regions (the structure of the nodes it covers, data excluded,
+    /// plus `hashed-strings` bytes of strings), a few KB in a real FIT, but a
+    /// hostile one can make every configuration cover a multi-MB strings
+    /// block or description. The configurations past the budget are
+    /// reported as not checked (an error where a key is required), each on
+    /// one line, at most 10 and then how many more.
+    std::uint64_t max_signature_bytes = 1ull << 30;
 };
 
 /// Node names nested deeper than this below the root are not checked by
