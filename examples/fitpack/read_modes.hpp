@@ -199,7 +199,7 @@ inline int verify(const std::string& path, std::uint64_t max_decoded, const std:
     std::vector<std::string> verified;
     if (!key_dtb.empty()) {
         const fitstream::key_dtb keys(key_dtb);
-        auto sigs = fitstream::verify_signatures(fit, keys);
+        auto sigs = fitstream::verify_signatures(fit, keys, options);
         problems.insert(problems.end(), sigs.problems.begin(), sigs.problems.end());
         verified = std::move(sigs.verified);
     }

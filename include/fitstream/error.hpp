@@ -20,7 +20,7 @@ namespace fitstream {
 enum class errc {
     invalid_argument = 1,  ///< a caller passed a value the FIT format cannot hold
     invalid_input,         ///< an input file is malformed (not a DTB, truncated, ...)
-    limit_exceeded,        ///< a size or offset does not fit a 32-bit FIT cell
+    limit_exceeded,        ///< a size or offset does not fit a 32-bit FIT cell, or a size limit (max_decoded_size) is passed
     input_changed,         ///< an input changed size while it was being read
     unsupported,           ///< a codec or hash name fitstream does not know
     bad_image,             ///< a FIT being read is malformed or fails verification
@@ -35,7 +35,7 @@ public:
         switch (static_cast<errc>(ev)) {
             case errc::invalid_argument: return "invalid argument";
             case errc::invalid_input: return "invalid input";
-            case errc::limit_exceeded: return "exceeds what a 32-bit FIT cell can hold";
+            case errc::limit_exceeded: return "exceeds a limit (what a 32-bit FIT cell can hold, or a size limit)";
             case errc::input_changed: return "input changed while being read";
             case errc::unsupported: return "not supported";
             case errc::bad_image: return "bad FIT image";

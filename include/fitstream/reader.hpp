@@ -7,9 +7,9 @@
 /// stored or decoded, and verify the whole file.
 ///
 /// The file is read with pread(2), never memory-mapped (a mapped file that
-/// shrinks kills its reader with SIGBUS): the devicetree structure (FDT
-/// totalsize, embedded data included, what U-Boot loads) is read into
-/// memory once, external data in pieces of at most 1 MiB as it is needed,
+/// shrinks kills its reader with SIGBUS): the devicetree blocks (nodes,
+/// strings, embedded data included) are read into memory once, but not the
+/// padding up to the FDT header's totalsize (fitpack -B's gap), external data in pieces of at most 1 MiB as it is needed,
 /// and a file that has become shorter since it was opened is an error, not
 /// a signal. Payloads are decoded in fixed-size chunks. Nothing in the file is trusted: every offset and size
 /// is checked against the file before it is used, and decoding stops at a
@@ -117,6 +117,15 @@ struct verify_options {
     /// verify() stops checking after this many problems and says so in one
     /// more; a hostile file can otherwise make the list as long as it likes.
     std::size_t max_problems = 1000;
+    /// verify_signatures() hashes at most this many bytes for configuration
+    /// signatures, all configurations together: each configuration hashes
+    /// its regions (the structure of the nodes it covers, data excluded,
+    /// plus `hashed-strings` bytes of strings), a few KB in a real FIT, but a
+    /// hostile one can make every configuration cover a multi-MB strings
+    /// block or description. The configurations past the budget are
+    /// reported as not checked (an error where a key is required), each on
+    /// one line, at most 10 and then how many more.
+    std::uint64_t max_signature_bytes = 1ull << 30;
 };
 
 /// Node names nested deeper than this below the root are not checked by
@@ -149,12 +158,15 @@ public:
     const std::string& path() const noexcept { return path_; }
     /// The file's size in bytes: the structure and any external data.
     std::uint64_t file_size() const noexcept { return file_.size(); }
-    /// The devicetree structure as read into memory (8-byte aligned,
-    /// structure_size() bytes, embedded data included; external data is not
-    /// in memory: read it with read_stored()).
+    /// The devicetree blocks as read into memory (8-byte aligned, embedded
+    /// data included): up to the end of the last block, whose length the
+    /// copy's header gives as its totalsize; the padding up to the file's
+    /// totalsize (structure_size()) and external data are not in memory:
+    /// read payloads with read_stored().
     const void* blob() const noexcept { return file_.data(); }
-    /// The FDT header's totalsize: the structure, with embedded data.
-    std::uint32_t structure_size() const noexcept { return fdt_totalsize(fdt()); }
+    /// The file's FDT header totalsize: the structure with embedded data and
+    /// any padding (external data-offsets count from it, rounded up to 4).
+    std::uint32_t structure_size() const noexcept { return file_.totalsize(); }
     /// The root's `description`; empty when absent.
     const std::string& description() const noexcept { return description_; }
     /// The root's `timestamp` (one or two cells); nullopt when absent.
@@ -186,8 +198,9 @@ public:
     /// @returns the number of decoded bytes.
     /// @throws fitstream::error: errc::unsupported, naming the compression,
     ///         for one fitstream does not know; naming the image node, the
-    ///         codec's error on corrupt data, errc::bad_image past
-    ///         `max_decoded_size`, when the stream is truncated, or as
+    ///         codec's error on corrupt data, errc::limit_exceeded past
+    ///         `max_decoded_size`, errc::bad_image when the stream is
+    ///         truncated, or as
     ///         read_stored() when the stored bytes are unusable; whatever
     ///         `sink` throws.
     std::uint64_t read_decoded(const image_info& img, const std::function<void(const char*, std::size_t)>& sink,

@@ -1430,9 +1430,15 @@ BOOST_AUTO_TEST_CASE(args_response_file_expansion_is_linear) {
         });
     };
     pack_with(small);  // warm the cache
-    const double n = pack_with(small), four_n = pack_with(large);
+    // The fastest of three at each size (one sample on a loaded machine can
+    // be slowed several times over), n counted as at least 0.25 s.
+    double n = pack_with(small), four_n = pack_with(large);
+    for (int i = 0; i < 2; ++i) {
+        n = std::min(n, pack_with(small));
+        four_n = std::min(four_n, pack_with(large));
+    }
     BOOST_TEST_MESSAGE("fan-out: 1,365 files " << n << " s, 5,461 files " << four_n << " s");
-    BOOST_TEST(four_n < 8 * n + 0.05, "4n took " << four_n << " s, n " << n << " s");
+    BOOST_TEST(four_n < 8 * std::max(n, 0.25), "4n took " << four_n << " s, n " << n << " s");
     BOOST_TEST(four_n < response_file_seconds);
 }
 
@@ -1669,10 +1675,23 @@ double time_verify(const fs::path& fit, const std::vector<std::string>& extra = 
     return took;
 }
 
-/// n and 4n in one run: linear work is ~4x, quadratic 16x.
-void check_linear(double small, double large, const std::string& what) {
+/// The fastest of three runs of `run` (seconds): one sample on a loaded
+/// machine can be slowed several times over by the neighbours.
+template <class Run>
+double fastest_of_3(Run&& run) {
+    double best = run();
+    for (int i = 0; i < 2; ++i) best = std::min(best, run());
+    return best;
+}
+
+/// n and 4n in one run, the fastest of three at each size: linear work is
+/// ~4x, quadratic 16x. n counts as at least 0.25 s, so that scheduling
+/// noise on a tiny n cannot make the ratio.
+template <class Small, class Large>
+void check_linear(Small&& small_run, Large&& large_run, const std::string& what) {
+    const double small = fastest_of_3(small_run), large = fastest_of_3(large_run);
     BOOST_TEST_MESSAGE(what << ": " << small << " s at n, " << large << " s at 4n");
-    BOOST_TEST(large / std::max(small, 0.05) < 8.0, what << ": " << small << " s at n, " << large << " s at 4n");
+    BOOST_TEST(large / std::max(small, 0.25) < 8.0, what << ": " << small << " s at n, " << large << " s at 4n");
     BOOST_TEST(large < 60.0, what << " took " << large << " s at 4n");
 }
 
@@ -1840,7 +1859,8 @@ BOOST_AUTO_TEST_CASE(verify_time_is_linear_in_signed_configurations) {
         return read14::fit_file(t, w.finish(), "confs-" + std::to_string(n) + ".fit");
     };
     const auto small = make(1500), large = make(6000);
-    read14::check_linear(read14::time_verify(small), read14::time_verify(large), "signed configurations");
+    read14::check_linear([&] { return read14::time_verify(small); }, [&] { return read14::time_verify(large); },
+                         "signed configurations");
 }
 
 BOOST_AUTO_TEST_CASE(verify_time_is_linear_in_references_of_one_configuration) {
@@ -1859,7 +1879,8 @@ BOOST_AUTO_TEST_CASE(verify_time_is_linear_in_references_of_one_configuration) {
         return read14::fit_file(t, w.finish(), "refs-" + std::to_string(n) + ".fit");
     };
     const auto small = make(5000), large = make(20000);
-    read14::check_linear(read14::time_verify(small), read14::time_verify(large), "references");
+    read14::check_linear([&] { return read14::time_verify(small); }, [&] { return read14::time_verify(large); },
+                         "references");
 }
 
 BOOST_AUTO_TEST_CASE(verify_time_is_linear_in_signatures_of_one_configuration) {
@@ -1874,7 +1895,59 @@ BOOST_AUTO_TEST_CASE(verify_time_is_linear_in_signatures_of_one_configuration) {
         return read14::fit_file(t, w.finish(), "sigs-" + std::to_string(n) + ".fit");
     };
     const auto small = make(1250), large = make(5000);
-    read14::check_linear(read14::time_verify(small), read14::time_verify(large), "signatures");
+    read14::check_linear([&] { return read14::time_verify(small); }, [&] { return read14::time_verify(large); },
+                         "signatures");
+}
+
+BOOST_AUTO_TEST_CASE(verify_signature_hashing_has_one_budget_for_all_configurations) {
+    // Every configuration's signature covers the whole strings block
+    // (hashed-strings), here made large with long property names: C
+    // configurations over S bytes of strings hash C x S. n: 200 over 2 MB
+    // (400 MB, under the 1 GiB budget); 4n: 800 over 8 MB (6.4 GB unbounded,
+    // 16x: past the budget, the configurations after 1 GiB are reported as
+    // not checked).
+    temp_dir t;
+    const auto make = [&](std::size_t confs, std::size_t names) {
+        const auto build = [&](std::uint32_t strings_size) {
+            fdt_writer w(names * 100100 + confs * 1024 + (1u << 20));
+            w.str("description", "d");
+            w.begin("images");
+            read14::hashed_image(w, "kernel");
+            w.end().begin("configurations");
+            std::string cells(8, '\0');
+            for (int b = 0; b < 4; ++b) cells[4 + b] = static_cast<char>(strings_size >> (24 - 8 * b));
+            for (std::size_t i = 0; i < confs; ++i) {
+                w.begin("conf-" + std::to_string(i)).str("description", "c").str("kernel", "kernel");
+                w.begin("signature-1").str("algo", "sha256,rsa2048").str("key-name-hint", "dev");
+                w.raw("value", std::string(256, '\0')).raw("hashed-strings", cells).end();
+                w.end();
+            }
+            w.end();
+            // Few long names, last: libfdt's writer searches the whole
+            // strings block for each property's name, so many short names,
+            // or names written after these, would cost the test itself
+            // quadratic time.
+            w.begin("padding");
+            for (std::size_t i = 0; i < names; ++i) w.raw("pad-" + std::to_string(i) + std::string(100000, 'x'), "");
+            w.end();
+            return w.finish();
+        };
+        // The strings block's size, then the FIT that hashes all of it.
+        const std::string bytes = build(be32(build(0), 32));
+        return read14::fit_file(t, bytes, "strings-" + std::to_string(confs) + ".fit");
+    };
+    const auto small = make(200, 20), large = make(800, 80);
+    read14::check_linear([&] { return read14::time_verify(small); }, [&] { return read14::time_verify(large); },
+                         "configurations over a large strings block");
+    const auto key = std::vector<std::string>{"--key-dtb", read14::keys().dtb.string()};
+    const auto n = fitpack(std::vector<std::string>{"verify", small.string()} + key);
+    BOOST_TEST(!has(n.err, "not checked"), n.err.substr(0, 2000));
+    const auto four_n = fitpack(std::vector<std::string>{"verify", large.string()} + key);
+    BOOST_TEST(four_n.exit_code == 1);
+    BOOST_TEST(has(four_n.err, "signatures not checked: the configurations' signatures would hash more than " +
+                                   std::to_string(1ull << 30) + " bytes together (max_signature_bytes"),
+               four_n.err.substr(0, 2000));
+    BOOST_TEST(has(four_n.err, "more configurations not checked (max_signature_bytes)"), four_n.err.substr(0, 2000));
 }
 
 BOOST_AUTO_TEST_CASE(verify_many_small_bzip2_bombs_share_one_decode_budget) {
@@ -1890,7 +1963,8 @@ BOOST_AUTO_TEST_CASE(verify_many_small_bzip2_bombs_share_one_decode_budget) {
     };
     const auto small = make(16), large = make(64);
     const std::vector<std::string> limit{"--max-decoded-size", std::to_string(128u << 20)};
-    read14::check_linear(read14::time_verify(small, limit), read14::time_verify(large, limit), "bzip2 bombs");
+    read14::check_linear([&] { return read14::time_verify(small, limit); },
+                         [&] { return read14::time_verify(large, limit); }, "bzip2 bombs");
     const auto r = fitpack({"verify", large.string(), "--max-decoded-size", std::to_string(128u << 20)});
     BOOST_TEST(has(r.err, large.string() + ": /images/bomb-8: not decoded"), r.err.substr(0, 2000));
 }

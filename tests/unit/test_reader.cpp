@@ -15,7 +15,10 @@
 #include "read_back.hpp"
 #include "support.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -333,6 +336,44 @@ BOOST_AUTO_TEST_CASE(file_that_shrinks_after_it_is_opened_is_an_error_not_sigbus
     std::vector<fitstream::problem> problems;
     BOOST_REQUIRE_NO_THROW(problems = fit.verify());
     BOOST_TEST(has_problem(problems, "/images/kernel", "file changed while being read"), dump(problems));
+}
+
+BOOST_AUTO_TEST_CASE(a_huge_totalsize_over_a_small_blob_is_not_read_into_memory) {
+    // A small FIT whose header claims a structure of 2 GiB - 16 in a sparse
+    // file, its external data after that gap: only the blocks are read, and
+    // data-offset still counts from the real totalsize.
+    temp_dir t;
+    const fs::path path = t / "sparse.fit";
+    const std::string payload = "the kernel after the gap";
+    std::string bytes = one_image_fit([&](fdt_writer& w) {
+        w.u32("data-offset", 0).u32("data-size", static_cast<std::uint32_t>(payload.size()));
+    });
+    const std::uint32_t totalsize = 0x7ffffff0u;
+    for (int i = 0; i < 4; ++i) bytes[4 + i] = static_cast<char>(totalsize >> (24 - 8 * i));
+    write_file(path, bytes);
+    {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(totalsize);
+        f.write(payload.data(), static_cast<std::streamsize>(payload.size()));
+        BOOST_TEST_REQUIRE(f.good());
+    }
+    rusage before{};
+    getrusage(RUSAGE_SELF, &before);
+    const fitstream::reader fit(path.string());
+    std::vector<fitstream::problem> problems;
+    BOOST_REQUIRE_NO_THROW(problems = fit.verify());
+    rusage after{};
+    getrusage(RUSAGE_SELF, &after);
+    BOOST_TEST(after.ru_maxrss - before.ru_maxrss < 64 * 1024, "peak RSS grew by " << after.ru_maxrss - before.ru_maxrss
+                                                                                   << " KiB");
+    BOOST_TEST(fit.structure_size() == totalsize);
+    BOOST_TEST(fdt_totalsize(fit.blob()) < 4096u);
+    BOOST_TEST(std::none_of(problems.begin(), problems.end(),
+                            [](const fitstream::problem& p) { return p.level == fitstream::problem::severity::error; }),
+               dump(problems));
+    std::string read;
+    fit.read_stored(fit.images().at(0), [&](const char* p, std::size_t n) { read.append(p, n); });
+    BOOST_TEST(read == payload);
 }
 
 BOOST_AUTO_TEST_CASE(hash_node_without_or_with_an_unknown_algo_is_an_error) {

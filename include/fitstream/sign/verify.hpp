@@ -214,8 +214,14 @@ private:
 /// checksum and `hashed-strings` length however many signatures share it.
 class configuration_digests {
 public:
-    configuration_digests(signed_fit& fit, const configuration_info& conf, std::string subject)
-        : fit_(fit), conf_(conf), subject_(std::move(subject)) {}
+    // `budget`: the bytes left to hash for all configurations together; a
+    // digest that would pass it is not made (over_budget()).
+    configuration_digests(signed_fit& fit, const configuration_info& conf, std::string subject,
+                          std::uint64_t& budget)
+        : fit_(fit), conf_(conf), subject_(std::move(subject)), budget_(budget) {}
+
+    /// True when a digest was refused because it would pass the budget.
+    bool over_budget() const noexcept { return over_budget_; }
 
     const std::vector<std::uint8_t>& of(const signature_node& sig, const signature_algorithm& algo) {
         if (!computed_) {
@@ -241,6 +247,14 @@ public:
         if (found != digests_.end()) return found->second;
         auto regions = regions_;
         if (strings) regions.push_back({fdt_off_dt_strings(fdt), static_cast<std::size_t>(strings_size)});
+        std::uint64_t cost = 0;
+        for (const auto& r : regions) cost += r.size;
+        if (over_budget_ || cost > budget_) {
+            over_budget_ = true;
+            budget_ = 0;  // the configurations after this one are not checked either
+            throw error(errc::limit_exceeded, sig.path, "not checked: past max_signature_bytes");
+        }
+        budget_ -= cost;
         return digests_.emplace(key, digest_regions(algo.checksum, static_cast<const char*>(fdt), regions))
             .first->second;
     }
@@ -272,6 +286,8 @@ private:
     std::string failure_;
     std::vector<byte_region> regions_;
     std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint8_t>> digests_;
+    std::uint64_t& budget_;
+    bool over_budget_ = false;
 };
 
 /// The digest of an image's stored bytes, read as reader::read_stored()
@@ -303,9 +319,15 @@ inline std::vector<std::uint8_t> stored_digest(const reader& fit, const image_in
 ///          each signature failed are listed, at most 10 of them and how
 ///          many more), and one line per signature that verifies. A FIT
 ///          too large for U-Boot to check any signature is one problem.
+///          Configuration signatures hash at most
+///          `options.max_signature_bytes` for all configurations together;
+///          each configuration past that is one problem saying its
+///          signatures were not checked (at most 10, then one line saying
+///          how many more), an error where a key is required.
 /// @throws fitstream::error only when the key DTB itself is unusable: as
 ///         key_dtb::keys() for a key node that is not a usable key.
-inline signature_verification verify_signatures(const reader& fit, const key_dtb& keys) {
+inline signature_verification verify_signatures(const reader& fit, const key_dtb& keys,
+                                                const verify_options& options = {}) {
     signature_verification out;
     const auto report = [&](std::string subject, std::string message,
                             problem::severity level = problem::severity::error) {
@@ -341,16 +363,19 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
     detail::signed_fit signed_fit(fit);
     const void* fdt = fit.blob();
     const auto key_name = [](const key_dtb_key* key) { return detail::shown_name(key->name); };
+    std::uint64_t signature_budget = options.max_signature_bytes;
+    std::size_t not_checked = 0;  // configurations past the budget
 
     for (const auto& conf : fit.configurations()) {
         const std::string conf_path = "/configurations/" + detail::shown_name(conf.name);
         const int node = signed_fit.configuration_node(conf.name);
         if (node < 0) continue;
         const auto sigs = detail::signature_nodes(fdt, node, conf_path);
-        detail::configuration_digests digests(signed_fit, conf, conf_path);
+        detail::configuration_digests digests(signed_fit, conf, conf_path, signature_budget);
         std::vector<std::optional<std::string>> uncovered(sigs.size());  // each explained once
         std::size_t good_keys = 0;
         detail::capped_list failures;
+        std::vector<problem> conf_problems;  // dropped when the budget stopped the checks
         for (const auto* key : conf_keys) {
             bool ok = false;
             for (std::size_t i = 0; i < sigs.size(); ++i) {
@@ -374,17 +399,34 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
             }
             good_keys += ok;
             if (!ok && !any)
-                report(conf_path,
-                       sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required"
-                                    : "no signature verifies with required key '" + key_name(key) + "'; " +
-                                          failures.str(),
-                       conf_level);
+                conf_problems.push_back(
+                    {conf_level, conf_path,
+                     sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required"
+                                  : "no signature verifies with required key '" + key_name(key) + "'; " +
+                                        failures.str()});
         }
         if (any && good_keys == 0 && !conf_keys.empty())
-            report(conf_path,
-                   "no signature verifies with any required key" + (failures.empty() ? "" : "; " + failures.str()),
-                   conf_level);
+            conf_problems.push_back({conf_level, conf_path,
+                                     "no signature verifies with any required key" +
+                                         (failures.empty() ? "" : "; " + failures.str())});
+        if (digests.over_budget() && !conf_problems.empty()) {
+            // Not checked is not failed: one line that says why, no reasons.
+            if (++not_checked <= 10)
+                report(conf_path,
+                       "signatures not checked: the configurations' signatures would hash more than " +
+                           std::to_string(options.max_signature_bytes) +
+                           " bytes together (max_signature_bytes; a real FIT hashes a few KB for each)",
+                       conf_level);
+            continue;
+        }
+        out.problems.insert(out.problems.end(), conf_problems.begin(), conf_problems.end());
     }
+    if (not_checked > 10)
+        report("/configurations",
+               "... and the signatures of " + detail::with_commas(not_checked - 10) +
+                   " more configurations not checked (max_signature_bytes)",
+               conf_level);
+
 
     for (const auto& img : fit.images()) {
         if (image_keys.empty()) break;

@@ -82,7 +82,7 @@ inline std::uint64_t reader::read_decoded(const image_info& img,
                 }
                 const auto produced = static_cast<std::size_t>(o - out);
                 if (produced > max_decoded_size - total)
-                    throw error(errc::bad_image, subject,
+                    throw error(errc::limit_exceeded, subject,
                                 "decodes to more than " + std::to_string(max_decoded_size) + " bytes");
                 total += produced;
                 if (produced) sink(out, produced);

@@ -50,15 +50,17 @@ inline std::vector<std::string> reader::get_strings(int node, const char* name, 
 inline void reader::index() {
     if (file_.size() < sizeof(fdt_header)) throw error(errc::bad_image, path_, "too short to be a FIT");
     if (fdt_magic(fdt()) != FDT_MAGIC) throw error(errc::bad_image, path_, "not a FIT (no devicetree magic)");
-    if (fdt_totalsize(fdt()) > file_.size())
+    if (file_.totalsize() > file_.size())
         throw error(errc::bad_image, path_,
-                    "truncated: the structure needs " + std::to_string(fdt_totalsize(fdt())) + " bytes, the file has " +
+                    "truncated: the structure needs " + std::to_string(file_.totalsize()) + " bytes, the file has " +
                         std::to_string(file_.size()));
     if (fdt_version(fdt()) < detail::min_fdt_version)
         throw error(std::error_code(-FDT_ERR_BADVERSION, libfdt_category()), path_,
                     "devicetree version " + std::to_string(fdt_version(fdt())) + " is older than " +
                         std::to_string(detail::min_fdt_version) + ", which fitstream does not read");
-    const int rc = detail::check_fdt(fdt(), fdt_totalsize(fdt()));
+    // What is in memory: the blocks, whose copied header says so (the gap
+    // up to the file's totalsize is not read; see detail/io/input_file.hpp).
+    const int rc = detail::check_fdt(fdt(), file_.loaded());
     if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "invalid FIT structure");
 
     description_ = get_string(0, "description", "/");
@@ -156,7 +158,7 @@ inline void reader::index_data(int node, image_info& img) {
     const auto size = one_cell("data-size");
     if (!size) return;
 
-    const std::uint64_t structure_end = fdt_totalsize(fdt());
+    const std::uint64_t structure_end = file_.totalsize();
     const std::uint64_t file_size = file_.size();
     img.offset = (position ? 0 : align_up(structure_end, 4)) + *where;
     img.size = *size;

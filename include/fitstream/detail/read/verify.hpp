@@ -90,9 +90,8 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
             int prop = 0;
             fdt_for_each_property_offset(prop, fdt(), node) {
                 const char* prop_name = nullptr;
-                int name_len = 0;
-                if (!fdt_getprop_by_offset(fdt(), prop, &prop_name, &len) || !prop_name) continue;
-                (void)name_len;
+                int value_len = 0;
+                if (!fdt_getprop_by_offset(fdt(), prop, &prop_name, &value_len) || !prop_name) continue;
                 if (!props.insert(prop_name).second)
                     report(path, "two '" + detail::shown_name(prop_name) +
                                      "' properties (libfdt and U-Boot read only the first)");
@@ -206,7 +205,7 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
                 if (rc < 0) report(subject, std::string("devicetree does not decode to a valid DTB: ") + fdt_strerror(rc));
             }
         } catch (const error& e) {
-            if (decode_budget < image_limit && e.reason().compare(0, 19, "decodes to more tha") == 0) {
+            if (decode_budget < image_limit && e.code() == errc::limit_exceeded) {
                 report(subject, "decodes past " + std::to_string(options.max_decoded_size) +
                                     " bytes for all images together (the limit is for their sum as well as each)");
                 decode_budget = 0;
