@@ -71,7 +71,7 @@ namespace fitstream {
 enum class errc {
     invalid_argument = 1,  ///< a caller passed a value the FIT format cannot hold
     invalid_input,         ///< an input file is malformed (not a DTB, truncated, ...)
-    limit_exceeded,        ///< a size or offset does not fit a 32-bit FIT cell
+    limit_exceeded,        ///< a size or offset does not fit a 32-bit FIT cell, or a size limit (max_decoded_size) is passed
     input_changed,         ///< an input changed size while it was being read
     unsupported,           ///< a codec or hash name fitstream does not know
     bad_image,             ///< a FIT being read is malformed or fails verification
@@ -86,7 +86,7 @@ public:
         switch (static_cast<errc>(ev)) {
             case errc::invalid_argument: return "invalid argument";
             case errc::invalid_input: return "invalid input";
-            case errc::limit_exceeded: return "exceeds what a 32-bit FIT cell can hold";
+            case errc::limit_exceeded: return "exceeds a limit (what a 32-bit FIT cell can hold, or a size limit)";
             case errc::input_changed: return "input changed while being read";
             case errc::unsupported: return "not supported";
             case errc::bad_image: return "bad FIT image";
@@ -8678,9 +8678,9 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 /// stored or decoded, and verify the whole file.
 ///
 /// The file is read with pread(2), never memory-mapped (a mapped file that
-/// shrinks kills its reader with SIGBUS): the devicetree structure (FDT
-/// totalsize, embedded data included, what U-Boot loads) is read into
-/// memory once, external data in pieces of at most 1 MiB as it is needed,
+/// shrinks kills its reader with SIGBUS): the devicetree blocks (nodes,
+/// strings, embedded data included) are read into memory once, but not the
+/// padding up to the FDT header's totalsize (fitpack -B's gap), external data in pieces of at most 1 MiB as it is needed,
 /// and a file that has become shorter since it was opened is an error, not
 /// a signal. Payloads are decoded in fixed-size chunks. Nothing in the file is trusted: every offset and size
 /// is checked against the file before it is used, and decoding stops at a
@@ -8706,15 +8706,19 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 
 // The reader's view of a FIT file, read with pread(2), never memory-mapped:
 // a mapped file that shrinks under the reader kills it with SIGBUS, which no
-// library may do to its caller. The devicetree structure (the FDT header's
-// totalsize: the nodes, the strings and any embedded data, what U-Boot
-// loads and libfdt walks) is read into memory once; everything past it
-// (external data) is read on demand, in the caller's bounded buffers. A
-// read that finds the file shorter than when it was opened is an error
-// naming the file, never a signal. For a FIT already in memory it holds an
-// 8-byte aligned copy instead, since libfdt refuses unaligned blobs.
-//
-// (The header keeps its name so that includes elsewhere need not change.)
+// library may do to its caller. The devicetree blocks (the reserve map, the
+// nodes with any embedded data, the strings: what libfdt walks) are read
+// into memory once; everything past the last of them is not. The FDT
+// header's totalsize may be far larger (fitpack -B pads the structure with
+// a gap after the strings, up to 1 GiB, and a hostile sparse file can claim
+// 4 GiB): that gap is never read, so memory follows the blocks, not the
+// claim. The copy's header says totalsize = the loaded length, which is what
+// libfdt checks it against; the real totalsize (where external data starts)
+// is totalsize(). External data is read on demand, in the caller's bounded
+// buffers. A read that finds the file shorter than when it was opened is an
+// error naming the file, never a signal. For a FIT already in memory it
+// holds an 8-byte aligned copy instead, since libfdt refuses unaligned
+// blobs.
 
 
 
@@ -8731,26 +8735,49 @@ namespace detail {
 
 class input_file {
 public:
-    /// Opens `path` and reads its devicetree structure: the FDT header, then
-    /// totalsize bytes when the header has the devicetree magic and the file
-    /// is that long (else only what the header check needs).
+    /// Opens `path` and reads its devicetree blocks: the FDT header, then,
+    /// when the header has the devicetree magic, a version libfdt reads and
+    /// blocks that lie inside totalsize and inside the file, the bytes up to
+    /// the end of the last block (else only the header, for the reader's
+    /// checks to report).
     /// @throws fitstream::error naming `path`: the OS error; errc::bad_image
     ///         when the file shrinks while it is read.
     explicit input_file(const std::string& path) : fd_(open_for_reading(path)), path_(path) {
         const std::uint64_t size = file_size(fd_.get(), path);
         if (size > SIZE_MAX) throw error(errc::limit_exceeded, path, "file too large to read");
         size_ = static_cast<std::size_t>(size);
-        std::size_t want = std::min<std::size_t>(size_, sizeof(fdt_header));
+        const std::size_t want = std::min<std::size_t>(size_, sizeof(fdt_header));
         load(want);
-        if (want == sizeof(fdt_header) && fdt_magic(data()) == FDT_MAGIC && fdt_totalsize(data()) <= size_ &&
-            fdt_totalsize(data()) > want)
-            load(fdt_totalsize(data()));
+        if (want < sizeof(fdt_header) || fdt_magic(data()) != FDT_MAGIC) return;
+        totalsize_ = fdt_totalsize(data());
+        const std::uint64_t end = blocks_end();
+        if (end == 0) return;  // inconsistent: the reader reports the header
+        if (end > want) load(static_cast<std::size_t>(end));
+        // The reserve map has no size, only a terminating entry: when it is
+        // the last block, load entries until the terminator (or totalsize).
+        const std::uint64_t rsv = fdt_off_mem_rsvmap(data());
+        for (std::uint64_t at = rsv; at + sizeof(fdt_reserve_entry) <= totalsize_; at += sizeof(fdt_reserve_entry)) {
+            if (at + sizeof(fdt_reserve_entry) > loaded_)
+                load(static_cast<std::size_t>(
+                    std::min<std::uint64_t>(totalsize_, std::max<std::uint64_t>(at + sizeof(fdt_reserve_entry),
+                                                                                 2 * static_cast<std::uint64_t>(loaded_)))));
+            const auto* entry = reinterpret_cast<const fdt_reserve_entry*>(data() + at);
+            if (fdt64_to_cpu(entry->size) == 0) break;
+        }
+        // libfdt checks every offset against totalsize: the copy's says what
+        // is in memory.
+        fdt_set_totalsize(copy_.data(), static_cast<std::uint32_t>(loaded_));
     }
     /// An aligned copy of `size` bytes at `data`.
     input_file(const void* data, std::size_t size) : copy_((size + 7) / 8), size_(size), loaded_(size) {
         if (size > 0) std::memcpy(copy_.data(), data, size);
+        if (size >= sizeof(fdt_header)) totalsize_ = fdt_totalsize(this->data());
     }
 
+    /// The FDT header's totalsize as the file says it (0 when the file has
+    /// no complete header): the structure with its padding; external data
+    /// starts after it, rounded up to 4. The copy in data() says loaded().
+    std::uint32_t totalsize() const noexcept { return totalsize_; }
     /// The bytes read into memory (loaded() of them), 8-byte aligned.
     const char* data() const noexcept { return reinterpret_cast<const char*>(copy_.data()); }
     /// The file's size when it was opened.
@@ -8776,6 +8803,19 @@ private:
                      "file changed while being read: it ends at byte " + std::to_string(at) + ", but had " +
                          std::to_string(size_) + " bytes when opened");
     }
+    // The end of the last block (at least the header), or 0 when a block
+    // lies outside totalsize, totalsize outside the file, or the version
+    // has no struct block size (v16: then the whole totalsize, as before).
+    std::uint64_t blocks_end() const {
+        const char* h = data();
+        if (fdt_version(h) < 16 || totalsize_ > size_ || totalsize_ < sizeof(fdt_header)) return 0;
+        if (fdt_version(h) < 17) return totalsize_;
+        const std::uint64_t struct_end = std::uint64_t{fdt_off_dt_struct(h)} + fdt_size_dt_struct(h);
+        const std::uint64_t strings_end = std::uint64_t{fdt_off_dt_strings(h)} + fdt_size_dt_strings(h);
+        const std::uint64_t rsv_end = std::uint64_t{fdt_off_mem_rsvmap(h)} + sizeof(fdt_reserve_entry);
+        if (struct_end > totalsize_ || strings_end > totalsize_ || rsv_end > totalsize_) return 0;
+        return std::max({struct_end, strings_end, rsv_end, std::uint64_t{sizeof(fdt_header)}});
+    }
     void load(std::size_t n) {
         copy_.assign((n + 7) / 8, 0);
         const std::size_t got = pread_up_to(fd_.get(), copy_.data(), n, 0, path_);
@@ -8788,6 +8828,7 @@ private:
     std::vector<std::uint64_t> copy_;
     std::size_t size_ = 0;
     std::size_t loaded_ = 0;
+    std::uint32_t totalsize_ = 0;
 };
 
 }  // namespace detail
@@ -8877,6 +8918,15 @@ struct verify_options {
     /// verify() stops checking after this many problems and says so in one
     /// more; a hostile file can otherwise make the list as long as it likes.
     std::size_t max_problems = 1000;
+    /// verify_signatures() hashes at most this many bytes for configuration
+    /// signatures, all configurations together: each configuration hashes
+    /// its regions (the structure of the nodes it covers, data excluded,
+    /// plus `hashed-strings` bytes of strings), a few KB in a real FIT, but a
+    /// hostile one can make every configuration cover a multi-MB strings
+    /// block or description. The configurations past the budget are
+    /// reported as not checked (an error where a key is required), each on
+    /// one line, at most 10 and then how many more.
+    std::uint64_t max_signature_bytes = 1ull << 30;
 };
 
 /// Node names nested deeper than this below the root are not checked by
@@ -8909,12 +8959,15 @@ public:
     const std::string& path() const noexcept { return path_; }
     /// The file's size in bytes: the structure and any external data.
     std::uint64_t file_size() const noexcept { return file_.size(); }
-    /// The devicetree structure as read into memory (8-byte aligned,
-    /// structure_size() bytes, embedded data included; external data is not
-    /// in memory: read it with read_stored()).
+    /// The devicetree blocks as read into memory (8-byte aligned, embedded
+    /// data included): up to the end of the last block, whose length the
+    /// copy's header gives as its totalsize; the padding up to the file's
+    /// totalsize (structure_size()) and external data are not in memory:
+    /// read payloads with read_stored().
     const void* blob() const noexcept { return file_.data(); }
-    /// The FDT header's totalsize: the structure, with embedded data.
-    std::uint32_t structure_size() const noexcept { return fdt_totalsize(fdt()); }
+    /// The file's FDT header totalsize: the structure with embedded data and
+    /// any padding (external data-offsets count from it, rounded up to 4).
+    std::uint32_t structure_size() const noexcept { return file_.totalsize(); }
     /// The root's `description`; empty when absent.
     const std::string& description() const noexcept { return description_; }
     /// The root's `timestamp` (one or two cells); nullopt when absent.
@@ -8946,8 +8999,9 @@ public:
     /// @returns the number of decoded bytes.
     /// @throws fitstream::error: errc::unsupported, naming the compression,
     ///         for one fitstream does not know; naming the image node, the
-    ///         codec's error on corrupt data, errc::bad_image past
-    ///         `max_decoded_size`, when the stream is truncated, or as
+    ///         codec's error on corrupt data, errc::limit_exceeded past
+    ///         `max_decoded_size`, errc::bad_image when the stream is
+    ///         truncated, or as
     ///         read_stored() when the stored bytes are unusable; whatever
     ///         `sink` throws.
     std::uint64_t read_decoded(const image_info& img, const std::function<void(const char*, std::size_t)>& sink,
@@ -9060,15 +9114,17 @@ inline std::vector<std::string> reader::get_strings(int node, const char* name, 
 inline void reader::index() {
     if (file_.size() < sizeof(fdt_header)) throw error(errc::bad_image, path_, "too short to be a FIT");
     if (fdt_magic(fdt()) != FDT_MAGIC) throw error(errc::bad_image, path_, "not a FIT (no devicetree magic)");
-    if (fdt_totalsize(fdt()) > file_.size())
+    if (file_.totalsize() > file_.size())
         throw error(errc::bad_image, path_,
-                    "truncated: the structure needs " + std::to_string(fdt_totalsize(fdt())) + " bytes, the file has " +
+                    "truncated: the structure needs " + std::to_string(file_.totalsize()) + " bytes, the file has " +
                         std::to_string(file_.size()));
     if (fdt_version(fdt()) < detail::min_fdt_version)
         throw error(std::error_code(-FDT_ERR_BADVERSION, libfdt_category()), path_,
                     "devicetree version " + std::to_string(fdt_version(fdt())) + " is older than " +
                         std::to_string(detail::min_fdt_version) + ", which fitstream does not read");
-    const int rc = detail::check_fdt(fdt(), fdt_totalsize(fdt()));
+    // What is in memory: the blocks, whose copied header says so (the gap
+    // up to the file's totalsize is not read; see detail/io/input_file.hpp).
+    const int rc = detail::check_fdt(fdt(), file_.loaded());
     if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path_, "invalid FIT structure");
 
     description_ = get_string(0, "description", "/");
@@ -9166,7 +9222,7 @@ inline void reader::index_data(int node, image_info& img) {
     const auto size = one_cell("data-size");
     if (!size) return;
 
-    const std::uint64_t structure_end = fdt_totalsize(fdt());
+    const std::uint64_t structure_end = file_.totalsize();
     const std::uint64_t file_size = file_.size();
     img.offset = (position ? 0 : align_up(structure_end, 4)) + *where;
     img.size = *size;
@@ -9320,7 +9376,7 @@ inline std::uint64_t reader::read_decoded(const image_info& img,
                 }
                 const auto produced = static_cast<std::size_t>(o - out);
                 if (produced > max_decoded_size - total)
-                    throw error(errc::bad_image, subject,
+                    throw error(errc::limit_exceeded, subject,
                                 "decodes to more than " + std::to_string(max_decoded_size) + " bytes");
                 total += produced;
                 if (produced) sink(out, produced);
@@ -9422,9 +9478,8 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
             int prop = 0;
             fdt_for_each_property_offset(prop, fdt(), node) {
                 const char* prop_name = nullptr;
-                int name_len = 0;
-                if (!fdt_getprop_by_offset(fdt(), prop, &prop_name, &len) || !prop_name) continue;
-                (void)name_len;
+                int value_len = 0;
+                if (!fdt_getprop_by_offset(fdt(), prop, &prop_name, &value_len) || !prop_name) continue;
                 if (!props.insert(prop_name).second)
                     report(path, "two '" + detail::shown_name(prop_name) +
                                      "' properties (libfdt and U-Boot read only the first)");
@@ -9538,7 +9593,7 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
                 if (rc < 0) report(subject, std::string("devicetree does not decode to a valid DTB: ") + fdt_strerror(rc));
             }
         } catch (const error& e) {
-            if (decode_budget < image_limit && e.reason().compare(0, 19, "decodes to more tha") == 0) {
+            if (decode_budget < image_limit && e.code() == errc::limit_exceeded) {
                 report(subject, "decodes past " + std::to_string(options.max_decoded_size) +
                                     " bytes for all images together (the limit is for their sum as well as each)");
                 decode_budget = 0;
@@ -9771,8 +9826,14 @@ private:
 /// checksum and `hashed-strings` length however many signatures share it.
 class configuration_digests {
 public:
-    configuration_digests(signed_fit& fit, const configuration_info& conf, std::string subject)
-        : fit_(fit), conf_(conf), subject_(std::move(subject)) {}
+    // `budget`: the bytes left to hash for all configurations together; a
+    // digest that would pass it is not made (over_budget()).
+    configuration_digests(signed_fit& fit, const configuration_info& conf, std::string subject,
+                          std::uint64_t& budget)
+        : fit_(fit), conf_(conf), subject_(std::move(subject)), budget_(budget) {}
+
+    /// True when a digest was refused because it would pass the budget.
+    bool over_budget() const noexcept { return over_budget_; }
 
     const std::vector<std::uint8_t>& of(const signature_node& sig, const signature_algorithm& algo) {
         if (!computed_) {
@@ -9798,6 +9859,14 @@ public:
         if (found != digests_.end()) return found->second;
         auto regions = regions_;
         if (strings) regions.push_back({fdt_off_dt_strings(fdt), static_cast<std::size_t>(strings_size)});
+        std::uint64_t cost = 0;
+        for (const auto& r : regions) cost += r.size;
+        if (over_budget_ || cost > budget_) {
+            over_budget_ = true;
+            budget_ = 0;  // the configurations after this one are not checked either
+            throw error(errc::limit_exceeded, sig.path, "not checked: past max_signature_bytes");
+        }
+        budget_ -= cost;
         return digests_.emplace(key, digest_regions(algo.checksum, static_cast<const char*>(fdt), regions))
             .first->second;
     }
@@ -9829,6 +9898,8 @@ private:
     std::string failure_;
     std::vector<byte_region> regions_;
     std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint8_t>> digests_;
+    std::uint64_t& budget_;
+    bool over_budget_ = false;
 };
 
 /// The digest of an image's stored bytes, read as reader::read_stored()
@@ -9860,9 +9931,15 @@ inline std::vector<std::uint8_t> stored_digest(const reader& fit, const image_in
 ///          each signature failed are listed, at most 10 of them and how
 ///          many more), and one line per signature that verifies. A FIT
 ///          too large for U-Boot to check any signature is one problem.
+///          Configuration signatures hash at most
+///          `options.max_signature_bytes` for all configurations together;
+///          each configuration past that is one problem saying its
+///          signatures were not checked (at most 10, then one line saying
+///          how many more), an error where a key is required.
 /// @throws fitstream::error only when the key DTB itself is unusable: as
 ///         key_dtb::keys() for a key node that is not a usable key.
-inline signature_verification verify_signatures(const reader& fit, const key_dtb& keys) {
+inline signature_verification verify_signatures(const reader& fit, const key_dtb& keys,
+                                                const verify_options& options = {}) {
     signature_verification out;
     const auto report = [&](std::string subject, std::string message,
                             problem::severity level = problem::severity::error) {
@@ -9898,16 +9975,19 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
     detail::signed_fit signed_fit(fit);
     const void* fdt = fit.blob();
     const auto key_name = [](const key_dtb_key* key) { return detail::shown_name(key->name); };
+    std::uint64_t signature_budget = options.max_signature_bytes;
+    std::size_t not_checked = 0;  // configurations past the budget
 
     for (const auto& conf : fit.configurations()) {
         const std::string conf_path = "/configurations/" + detail::shown_name(conf.name);
         const int node = signed_fit.configuration_node(conf.name);
         if (node < 0) continue;
         const auto sigs = detail::signature_nodes(fdt, node, conf_path);
-        detail::configuration_digests digests(signed_fit, conf, conf_path);
+        detail::configuration_digests digests(signed_fit, conf, conf_path, signature_budget);
         std::vector<std::optional<std::string>> uncovered(sigs.size());  // each explained once
         std::size_t good_keys = 0;
         detail::capped_list failures;
+        std::vector<problem> conf_problems;  // dropped when the budget stopped the checks
         for (const auto* key : conf_keys) {
             bool ok = false;
             for (std::size_t i = 0; i < sigs.size(); ++i) {
@@ -9931,17 +10011,34 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
             }
             good_keys += ok;
             if (!ok && !any)
-                report(conf_path,
-                       sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required"
-                                    : "no signature verifies with required key '" + key_name(key) + "'; " +
-                                          failures.str(),
-                       conf_level);
+                conf_problems.push_back(
+                    {conf_level, conf_path,
+                     sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required"
+                                  : "no signature verifies with required key '" + key_name(key) + "'; " +
+                                        failures.str()});
         }
         if (any && good_keys == 0 && !conf_keys.empty())
-            report(conf_path,
-                   "no signature verifies with any required key" + (failures.empty() ? "" : "; " + failures.str()),
-                   conf_level);
+            conf_problems.push_back({conf_level, conf_path,
+                                     "no signature verifies with any required key" +
+                                         (failures.empty() ? "" : "; " + failures.str())});
+        if (digests.over_budget() && !conf_problems.empty()) {
+            // Not checked is not failed: one line that says why, no reasons.
+            if (++not_checked <= 10)
+                report(conf_path,
+                       "signatures not checked: the configurations' signatures would hash more than " +
+                           std::to_string(options.max_signature_bytes) +
+                           " bytes together (max_signature_bytes; a real FIT hashes a few KB for each)",
+                       conf_level);
+            continue;
+        }
+        out.problems.insert(out.problems.end(), conf_problems.begin(), conf_problems.end());
     }
+    if (not_checked > 10)
+        report("/configurations",
+               "... and the signatures of " + detail::with_commas(not_checked - 10) +
+                   " more configurations not checked (max_signature_bytes)",
+               conf_level);
+
 
     for (const auto& img : fit.images()) {
         if (image_keys.empty()) break;
