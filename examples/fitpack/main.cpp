@@ -46,7 +46,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
     // Parse.
     fitpack::pack_arguments a;
     fitpack::add_pack_options(app, a);
-    std::vector<std::string> inputs_read;  // for --depfile, in the order read
+    std::vector<std::string> inputs_read;  // every file read, in order: no output may be one; --depfile lists them
     std::vector<std::string> args = fitpack::expand_response_files(raw_args, &inputs_read);
     std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last-first
     app.parse(args);
@@ -69,11 +69,11 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
         },
         &report);
     // With 100,000 DTBs each list of paths is MiB: the DTB list is not
-    // needed any more, and the files read only for a depfile.
+    // needed any more. Every file read (Kbuild .cmd files too) stays in
+    // inputs_read until no output is found to be one of them.
     std::vector<std::string>().swap(a.dtbs);
-    if (!a.depfile.empty())
-        inputs_read.insert(inputs_read.end(), std::make_move_iterator(report.files_read.begin()),
-                           std::make_move_iterator(report.files_read.end()));
+    inputs_read.insert(inputs_read.end(), std::make_move_iterator(report.files_read.begin()),
+                       std::make_move_iterator(report.files_read.end()));
     std::vector<std::string>().swap(report.files_read);
     fitpack::check_addresses(fit);
     fit.validate();
@@ -92,6 +92,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
                 for (const auto& sig : conf.signatures) visit(sig.key_file);
             for (const auto& f : inputs_read) visit(f);
         });
+    if (a.depfile.empty()) std::vector<std::string>().swap(inputs_read);  // only a depfile lists them
     if (a.verbose) fitpack::report_deduplication(report);
     fitpack::stage_signing(signing);  // the new --key-dtb to a temporary file, renamed after the FIT
     const auto sync = a.no_fsync ? fitstream::file_sync::unsynced : fitstream::file_sync::synced;

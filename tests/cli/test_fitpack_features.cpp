@@ -245,6 +245,17 @@ BOOST_AUTO_TEST_CASE(decompose_dtbs_stores_base_and_overlays_as_make_fit_does) {
                                              k.numbat,        k.cmd_of(k.numbat)};
             BOOST_TEST(got == want, "depfile lists " << join(deps));
             BOOST_TEST(got.size() == deps.size(), "an input listed twice: " << join(deps));
+            // A .cmd file is read, so it is no output either (with or
+            // without a depfile), and stays as it was.
+            const std::string cmd = read_file(k.root / k.cmd_of(k.composite));
+            for (const bool with_depfile : {false, true}) {
+                std::vector<std::string> args = k.args(k.cmd_of(k.composite)) + std::vector<std::string>{"-D"};
+                if (with_depfile) args.insert(args.end(), {"--depfile", "again.d"});
+                const run_result r = fitstream_test::fitpack(args, {{epoch_env}, k.root.path()});
+                BOOST_TEST(r.exit_code == 1, r.err);
+                BOOST_TEST(has(r.err, "output would overwrite an input"), r.err);
+                BOOST_TEST((read_file(k.root / k.cmd_of(k.composite)) == cmd), ".cmd file changed");
+            }
         }
     }
 }
