@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Hand-made devicetrees for the read side's hostile-input tests (issue 14):
+// Hand-made devicetrees for the read side's hostile-input tests (issue 14,
+// and the fuzz regressions):
 // libfdt's sequential writer into a buffer of the capacity given, then
 // optional bytes after the structure (external data). dtc cannot make some
 // of them (it runs out of parser stack past ~10,000 sibling nodes).
@@ -48,9 +49,13 @@ public:
         check(fdt_property_u32(blob(), name.c_str(), value));
         return *this;
     }
+    fdt_writer& u64(const std::string& name, std::uint64_t value) {
+        check(fdt_property_u64(blob(), name.c_str(), value));
+        return *this;
+    }
     /// An image node with what U-Boot requires, left open for more.
     fdt_writer& image(const std::string& name, const std::string& compression = "none") {
-        return begin(name).str("description", "image").str("type", "kernel").str("arch", "arm64").str("os", "linux")
+        return begin(name).str("description", name).str("type", "kernel").str("arch", "arm64").str("os", "linux")
             .str("compression", compression);
     }
     /// Closes the root and returns the blob, followed by `external` at the
