@@ -3839,11 +3839,14 @@ void visit_hash(std::string_view name, Visitor&& visitor) {
 /// @endcode
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace fitstream {
+
+class signer;  // <fitstream/sign/signer.hpp>
 
 /// RSA padding of a signature (`padding` property).
 enum class signature_padding {
@@ -3860,6 +3863,10 @@ struct signature_spec {
     /// `key-name-hint`: names the key in U-Boot's control DTB
     /// (/signature/key-<hint>) and, with key_dir, the key file.
     std::string key_name_hint;
+    /// Who signs, when it is not a key file: a key in a token, an external
+    /// command, a service (see <fitstream/sign/signer.hpp>). Takes
+    /// precedence over key_file and key_dir.
+    std::shared_ptr<const signer> key_signer;
     /// A PEM private key file (RSA or EC). Takes precedence over key_dir.
     std::string key_file;
     /// A directory holding `<key_name_hint>.key`, as `mkimage -k DIR`.
@@ -6816,10 +6823,10 @@ inline const char* padding_name(signature_padding p) noexcept {
 // SPDX-License-Identifier: MIT
 
 /// @file
-/// Signing keys (OpenSSL's libcrypto): private keys to sign with, where a
-/// signature's key file is found, and public keys to check with, taken from
-/// a private key or from U-Boot's control DTB. Which bytes a signature
-/// covers is U-Boot's rule, ported in detail/sign/regions.hpp.
+/// Signing keys (OpenSSL's libcrypto): private keys to sign with, held in a
+/// PEM file or a PKCS#11 token, and where a signature's key file is found.
+/// Public keys are in <fitstream/sign/public_key.hpp>; which bytes a
+/// signature covers is U-Boot's rule, ported in detail/sign/regions.hpp.
 ///
 /// @code
 /// auto key = fitstream::signing_key::load("keys/dev.key");
@@ -7045,212 +7052,74 @@ inline key_node_key read_key_node(const void* fdt, int node, const std::string& 
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/sign/key_node.hpp> ----
+// ---- begin <fitstream/sign/public_key.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// A public key to check signatures with: the public half of a signer's
+/// key, a PEM public key (what a signing service hands out), or a key node
+/// of U-Boot's control DTB. It checks a signature in U-Boot's encoding
+/// (RSA raw, ECDSA r then s) over a digest, with U-Boot's padding rules.
+
 
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace fitstream {
 
 namespace detail {
-
 // A key file is small by nature: a PEM private key is a few KiB, even
 // RSA-16384. Reading at most this much makes `--key /dev/zero` fail
 // instead of filling memory.
 inline constexpr std::uint64_t max_key_file_size = 1 << 20;
-
-// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
-// looks the key up as the node /signature/key-<name>, so it must be a
-// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
-inline void check_key_name(const std::string& name, const std::string& subject) {
-    const bool ok = !name.empty() && bad_node_name_char(name) == std::string::npos;
-    if (!ok)
-        throw error(errc::invalid_argument, subject,
-                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
-}
-
-// The digest, with a signature's `checksum`, of the concatenated `regions`
-// of `base` (what a configuration signature signs).
-inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
-                                                const std::vector<byte_region>& regions) {
-    ERR_clear_error();  // an error queued earlier must not be taken for this one's
-    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
-    const EVP_MD* md = checksum_md(checksum);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
-    for (const auto& r : regions)
-        if (r.size && EVP_DigestUpdate(ctx.get(), base + r.offset, r.size) != 1) throw_openssl("digest update failed");
-    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
-    unsigned n = 0;
-    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
-    out.resize(n);
-    return out;
-}
-
 }  // namespace detail
-
-/// A private key to sign with, read from a PEM file (RSA or EC; not
-/// password-protected, since signing runs unattended).
-class signing_key {
-public:
-    /// Reads the PEM private key at `path` (a regular file or a pipe, at
-    /// most 1 MiB; the bytes read are wiped once parsed).
-    /// @returns the key, shared: one key file may sign many nodes.
-    /// @throws fitstream::error, naming `path` only: the OS error "cannot
-    ///         read key"; errc::invalid_input "larger than 1048576 bytes:
-    ///         not a key", or when it is not an unencrypted PEM private key;
-    ///         errc::unsupported when it is neither RSA nor EC.
-    static std::shared_ptr<const signing_key> load(const std::string& path) {
-        std::string pem = detail::read_file_bounded(path, detail::max_key_file_size, "key",
-                                                    detail::stream_inputs::accepted, /*sensitive=*/true);
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-        // No passphrase prompt: a protected key fails instead of waiting on a terminal.
-        const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
-        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
-        OPENSSL_cleanse(pem.data(), pem.size());
-        if (!key) {
-            ERR_clear_error();
-            throw error(errc::invalid_input, path,
-                        "not a PEM private key (or protected by a passphrase, which fitstream does not prompt for)");
-        }
-        auto out = std::shared_ptr<signing_key>(new signing_key(path, std::move(key)));
-        if (!out->is_rsa() && !out->is_ec())
-            throw error(errc::unsupported, path, "key is neither RSA nor EC");
-        return out;
-    }
-
-    /// The file the key was read from (what messages name).
-    const std::string& path() const noexcept { return path_; }
-    /// True for an RSA key.
-    bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
-    /// True for an EC key.
-    bool is_ec() const { return EVP_PKEY_is_a(key_.get(), "EC") == 1; }
-    /// The key size in bits: RSA's modulus, EC's curve.
-    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
-    /// EC: the curve's short name ("prime256v1"); empty for RSA.
-    /// @throws fitstream::error (OpenSSL's) when OpenSSL cannot say.
-    std::string curve() const {
-        if (!is_ec()) return {};
-        char name[80] = {};
-        std::size_t len = 0;
-        if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
-            detail::throw_openssl(path_, "cannot read the key's curve");
-        return name;
-    }
-    /// "RSA-2048", "EC prime256v1": what the key is, for messages.
-    std::string describe() const { return is_rsa() ? "RSA-" + std::to_string(bits()) : "EC " + curve(); }
-
-    /// Checks that this key can make `algo`'s signatures with `padding`.
-    /// @throws fitstream::error (errc::invalid_argument): the key's type or
-    ///         size is not `algo`'s ("key is RSA-2048, but sha256,rsa4096
-    ///         needs RSA-4096"), or PSS padding with an ECDSA algo.
-    void check_for(const signature_algorithm& algo, signature_padding padding) const {
-        const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
-        if (!fits)
-            throw error(errc::invalid_argument, path_,
-                        "key is " + describe() + ", but " + algo.name + " needs " +
-                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
-        if (!algo.rsa && padding == signature_padding::pss)
-            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
-    }
-
-    /// Signs `digest` (made with `algo.checksum`).
-    /// @returns the `value` as U-Boot expects it: RSA the raw signature,
-    ///          ECDSA r then s, each padded to the curve's size.
-    /// @throws fitstream::error: as check_for(); OpenSSL's error, naming the
-    ///         key file, when signing fails.
-    std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
-                                          const std::vector<std::uint8_t>& digest) const {
-        check_for(algo, padding);
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-        if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
-        detail::setup_signature_ctx(ctx.get(), algo.checksum, algo.rsa, padding == signature_padding::pss, path_);
-        std::size_t size = 0;
-        if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
-            detail::throw_openssl(path_, "cannot sign");
-        std::vector<std::uint8_t> sig(size);
-        if (EVP_PKEY_sign(ctx.get(), sig.data(), &size, digest.data(), digest.size()) <= 0)
-            detail::throw_openssl(path_, "cannot sign");
-        sig.resize(size);
-        if (algo.rsa) {
-            if (sig.size() != algo.signature_size)
-                throw error(errc::invalid_argument, path_, "signature has an unexpected size");
-            return sig;
-        }
-        // OpenSSL gives DER; U-Boot stores r and s raw, each the key's size.
-        const unsigned char* p = sig.data();
-        detail::ecdsa_sig_ptr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
-        if (!parsed) detail::throw_openssl(path_, "cannot decode the ECDSA signature");
-        const BIGNUM *r = nullptr, *s = nullptr;
-        ECDSA_SIG_get0(parsed.get(), &r, &s);
-        auto out = detail::bn_bytes(r, algo.signature_size / 2, path_);
-        const auto s_bytes = detail::bn_bytes(s, algo.signature_size / 2, path_);
-        out.insert(out.end(), s_bytes.begin(), s_bytes.end());
-        return out;
-    }
-
-    /// The OpenSSL key, owned by this object.
-    EVP_PKEY* get() const noexcept { return key_.get(); }
-
-private:
-    signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
-    std::string path_;
-    detail::evp_pkey_ptr key_;
-};
-
-/// Checks a key-name-hint before it is used (to find `<hint>.key` in a key
-/// directory, or as /signature/key-<hint> in U-Boot's control DTB).
-/// @throws fitstream::error (errc::invalid_argument, subject `subject`)
-///         unless `name` is a devicetree node-name part (A-Z a-z 0-9 , . _ + -).
-inline void check_key_name_hint(const std::string& name, const std::string& subject) {
-    detail::check_key_name(name, subject);
-}
-
-/// The key file of the signature `spec` (in a message, `subject`).
-/// @returns `key_file`, else `key_dir`/<hint>.key (for ECDSA
-///          `key_dir`/<hint>.pem when it exists, as mkimage reads). The file
-///          is not opened.
-/// @throws fitstream::error (errc::invalid_argument) when neither is given,
-///         or `key_dir` is given without a `key_name_hint`.
-inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
-    if (!spec.key_file.empty()) return spec.key_file;
-    if (spec.key_dir.empty())
-        throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
-    if (spec.key_name_hint.empty())
-        throw error(errc::invalid_argument, subject, "a key directory needs a key-name-hint to find <hint>.key");
-    // mkimage -k reads <hint>.key for RSA but <hint>.pem for ECDSA.
-    const std::string base = spec.key_dir + "/" + spec.key_name_hint;
-    if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
-    return base + ".key";
-}
 
 /// A public key, as U-Boot's control DTB holds it under /signature, or
 /// taken from a private key.
 class public_key {
 public:
-    /// The public half of `key` (no private part is kept).
-    /// @throws fitstream::error (OpenSSL's) naming the key file.
-    static public_key of(const signing_key& key) {
+    /// The public half of `key` (a private key, or a key held in a token:
+    /// only its public numbers are read), named `name` in messages. No
+    /// private part is kept.
+    /// @throws fitstream::error (OpenSSL's) naming `name`.
+    static public_key of(const EVP_PKEY* key, const std::string& name) {
         public_key out;
         ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        EVP_PKEY* raw = nullptr;
         // Round trip through the public encoding: no private part is kept.
         unsigned char* der = nullptr;
-        const int len = i2d_PUBKEY(key.get(), &der);
-        if (len <= 0) detail::throw_openssl(key.path(), "cannot take the public key");
+        const int len = i2d_PUBKEY(key, &der);
+        if (len <= 0) detail::throw_openssl(name, "cannot take the public key");
         const unsigned char* p = der;
-        raw = d2i_PUBKEY(nullptr, &p, len);
+        EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, len);
         OPENSSL_free(der);
-        if (!raw) detail::throw_openssl(key.path(), "cannot take the public key");
+        if (!raw) detail::throw_openssl(name, "cannot take the public key");
         out.key_.reset(raw);
-        out.rsa_ = key.is_rsa();
-        out.name_ = key.path();
+        out.rsa_ = EVP_PKEY_is_a(raw, "RSA") == 1;
+        if (!out.rsa_ && EVP_PKEY_is_a(raw, "EC") != 1)
+            throw error(errc::unsupported, name, "key is neither RSA nor EC");
+        out.name_ = name;
         return out;
+    }
+
+    /// Reads a PEM public key (or certificate-less SubjectPublicKeyInfo) at
+    /// `path`: what a signing service hands out for its key.
+    /// @throws fitstream::error naming `path`: the OS error "cannot read
+    ///         public key"; errc::invalid_input when it is not a PEM public
+    ///         key; errc::unsupported when it is neither RSA nor EC.
+    static public_key load(const std::string& path) {
+        const std::string pem = detail::read_file_bounded(path, detail::max_key_file_size, "public key",
+                                                          detail::stream_inputs::accepted);
+        ERR_clear_error();
+        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+        if (!key) {
+            ERR_clear_error();
+            throw error(errc::invalid_input, path, "not a PEM public key");
+        }
+        return of(key.get(), path);
     }
 
     /// Reads the key node at `node` of `fdt`, as `mkimage -K` writes it:
@@ -7271,6 +7140,8 @@ public:
         return out;
     }
 
+    /// What messages name: the key file, token object or DTB node.
+    const std::string& name() const noexcept { return name_; }
     /// True for an RSA key, false for ECDSA.
     bool is_rsa() const noexcept { return rsa_; }
     /// The key size in bits.
@@ -7324,6 +7195,292 @@ private:
 };
 
 }  // namespace fitstream
+// ---- end <fitstream/sign/public_key.hpp> ----
+// ---- begin <fitstream/sign/signer.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Who makes a signature's `value`: the one interface behind every way a
+/// product signs. A PEM key file and a key in a PKCS#11 token are both
+/// signing_key (<fitstream/sign/key.hpp>); an external command or service
+/// is a command_signer (<fitstream/sign/command_signer.hpp>); a library
+/// user's own KMS client derives from signer itself.
+///
+/// The writer asks for each signature once every digest, size and offset
+/// is in the structure and before a byte is written (the signing stage of
+/// the pipeline), checks the answer against public_half() and only then
+/// writes: a wrong key or a broken service fails the build, not the boot.
+///
+/// @code
+/// struct my_kms : fitstream::signer {
+///     const std::string& name() const override { return name_; }
+///     void check_for(const fitstream::signature_algorithm&, fitstream::signature_padding) const override {}
+///     std::shared_ptr<const fitstream::public_key> public_half() const override { return pub_; }
+///     std::vector<std::uint8_t> sign(const fitstream::signing_request& r) const override {
+///         return kms_sign(r.algo.name, r.digest);  // U-Boot's encoding: RSA raw, ECDSA r||s
+///     }
+///     std::string name_ = "kms:release"; std::shared_ptr<const fitstream::public_key> pub_;
+/// };
+/// spec.key_signer = std::make_shared<my_kms>();
+/// @endcode
+
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// One signature to make.
+struct signing_request {
+    /// The signature node: "/configurations/conf-1/signature-1".
+    std::string node;
+    signature_algorithm algo;
+    signature_padding padding = signature_padding::pkcs1_5;
+    /// The node's key-name-hint (which key U-Boot checks it with).
+    std::string key_name_hint;
+    /// `algo.checksum` of the signed bytes: what is signed.
+    std::vector<std::uint8_t> digest;
+    /// The signed bytes themselves, when the signer wants_message() and the
+    /// signature is a configuration's (the structure regions U-Boot hashes,
+    /// concatenated, a few KiB). Empty otherwise: an image signature signs
+    /// its data, which the writer streams and does not keep.
+    std::vector<std::uint8_t> message;
+};
+
+/// Makes signature values (see the file comment).
+class signer {
+public:
+    virtual ~signer() = default;
+
+    /// What messages name: a key file, a token URI (never its PIN), a
+    /// command. Never key material.
+    virtual const std::string& name() const = 0;
+
+    /// Checks, before any work, that this signer can make `algo`'s
+    /// signatures with `padding`.
+    /// @throws fitstream::error (errc::invalid_argument) naming name().
+    virtual void check_for(const signature_algorithm& algo, signature_padding padding) const = 0;
+
+    /// The public key its signatures verify with; null only for a signer
+    /// whose values are made later (two-step signing), which the writer
+    /// then leaves unchecked.
+    virtual std::shared_ptr<const public_key> public_half() const = 0;
+
+    /// The `value` of `request`, in U-Boot's encoding: RSA the raw
+    /// signature (algo.signature_size bytes); ECDSA r then s, each half of
+    /// algo.signature_size.
+    /// @throws fitstream::error naming name() and the node when it fails.
+    virtual std::vector<std::uint8_t> sign(const signing_request& request) const = 0;
+
+    /// True when sign() wants request.message, not only the digest.
+    virtual bool wants_message() const { return false; }
+
+    /// True when sign() may run on several threads at once; the writer
+    /// otherwise makes this signer's signatures one at a time.
+    virtual bool concurrent() const { return true; }
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/signer.hpp> ----
+
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+namespace detail {
+
+// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
+// looks the key up as the node /signature/key-<name>, so it must be a
+// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
+inline void check_key_name(const std::string& name, const std::string& subject) {
+    const bool ok = !name.empty() && bad_node_name_char(name) == std::string::npos;
+    if (!ok)
+        throw error(errc::invalid_argument, subject,
+                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
+}
+
+// The digest, with a signature's `checksum`, of the concatenated `regions`
+// of `base` (what a configuration signature signs).
+inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
+                                                const std::vector<byte_region>& regions) {
+    ERR_clear_error();  // an error queued earlier must not be taken for this one's
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    const EVP_MD* md = checksum_md(checksum);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
+    for (const auto& r : regions)
+        if (r.size && EVP_DigestUpdate(ctx.get(), base + r.offset, r.size) != 1) throw_openssl("digest update failed");
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
+    out.resize(n);
+    return out;
+}
+
+}  // namespace detail
+
+/// A private key to sign with, read from a PEM file (RSA or EC; not
+/// password-protected, since signing runs unattended).
+class signing_key : public signer {
+public:
+    /// Reads the PEM private key at `path` (a regular file or a pipe, at
+    /// most 1 MiB; the bytes read are wiped once parsed).
+    /// @returns the key, shared: one key file may sign many nodes.
+    /// @throws fitstream::error, naming `path` only: the OS error "cannot
+    ///         read key"; errc::invalid_input "larger than 1048576 bytes:
+    ///         not a key", or when it is not an unencrypted PEM private key;
+    ///         errc::unsupported when it is neither RSA nor EC.
+    static std::shared_ptr<const signing_key> load(const std::string& path) {
+        std::string pem = detail::read_file_bounded(path, detail::max_key_file_size, "key",
+                                                    detail::stream_inputs::accepted, /*sensitive=*/true);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+        // No passphrase prompt: a protected key fails instead of waiting on a terminal.
+        const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
+        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
+        OPENSSL_cleanse(pem.data(), pem.size());
+        if (!key) {
+            ERR_clear_error();
+            throw error(errc::invalid_input, path,
+                        "not a PEM private key (or protected by a passphrase, which fitstream does not prompt for)");
+        }
+        auto out = std::shared_ptr<signing_key>(new signing_key(path, std::move(key)));
+        if (!out->is_rsa() && !out->is_ec())
+            throw error(errc::unsupported, path, "key is neither RSA nor EC");
+        return out;
+    }
+
+    /// The file the key was read from (what messages name).
+    const std::string& path() const noexcept { return path_; }
+    /// signer: the key file, what messages name.
+    const std::string& name() const override { return path_; }
+    /// True for an RSA key.
+    bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
+    /// True for an EC key.
+    bool is_ec() const { return EVP_PKEY_is_a(key_.get(), "EC") == 1; }
+    /// The key size in bits: RSA's modulus, EC's curve.
+    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
+    /// EC: the curve's short name ("prime256v1"); empty for RSA.
+    /// @throws fitstream::error (OpenSSL's) when OpenSSL cannot say.
+    std::string curve() const {
+        if (!is_ec()) return {};
+        char name[80] = {};
+        std::size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
+            detail::throw_openssl(path_, "cannot read the key's curve");
+        return name;
+    }
+    /// "RSA-2048", "EC prime256v1": what the key is, for messages.
+    std::string describe() const { return is_rsa() ? "RSA-" + std::to_string(bits()) : "EC " + curve(); }
+
+    /// Checks that this key can make `algo`'s signatures with `padding`.
+    /// @throws fitstream::error (errc::invalid_argument): the key's type or
+    ///         size is not `algo`'s ("key is RSA-2048, but sha256,rsa4096
+    ///         needs RSA-4096"), or PSS padding with an ECDSA algo.
+    void check_for(const signature_algorithm& algo, signature_padding padding) const override {
+        const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
+        if (!fits)
+            throw error(errc::invalid_argument, path_,
+                        "key is " + describe() + ", but " + algo.name + " needs " +
+                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
+        if (!algo.rsa && padding == signature_padding::pss)
+            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
+    }
+
+    /// Signs `digest` (made with `algo.checksum`).
+    /// @returns the `value` as U-Boot expects it: RSA the raw signature,
+    ///          ECDSA r then s, each padded to the curve's size.
+    /// @throws fitstream::error: as check_for(); OpenSSL's error, naming the
+    ///         key file, when signing fails.
+    std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
+                                          const std::vector<std::uint8_t>& digest) const {
+        check_for(algo, padding);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+        if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
+        detail::setup_signature_ctx(ctx.get(), algo.checksum, algo.rsa, padding == signature_padding::pss, path_);
+        std::size_t size = 0;
+        if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        std::vector<std::uint8_t> sig(size);
+        if (EVP_PKEY_sign(ctx.get(), sig.data(), &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        sig.resize(size);
+        if (algo.rsa) {
+            if (sig.size() != algo.signature_size)
+                throw error(errc::invalid_argument, path_, "signature has an unexpected size");
+            return sig;
+        }
+        // OpenSSL gives DER; U-Boot stores r and s raw, each the key's size.
+        const unsigned char* p = sig.data();
+        detail::ecdsa_sig_ptr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
+        if (!parsed) detail::throw_openssl(path_, "cannot decode the ECDSA signature");
+        const BIGNUM *r = nullptr, *s = nullptr;
+        ECDSA_SIG_get0(parsed.get(), &r, &s);
+        auto out = detail::bn_bytes(r, algo.signature_size / 2, path_);
+        const auto s_bytes = detail::bn_bytes(s, algo.signature_size / 2, path_);
+        out.insert(out.end(), s_bytes.begin(), s_bytes.end());
+        return out;
+    }
+
+    /// signer: sign_digest() of the request's digest.
+    std::vector<std::uint8_t> sign(const signing_request& request) const override {
+        return sign_digest(request.algo, request.padding, request.digest);
+    }
+
+    /// signer: the key's public half, taken once.
+    std::shared_ptr<const public_key> public_half() const override {
+        std::call_once(public_once_,
+                       [&] { public_ = std::make_shared<const public_key>(public_key::of(key_.get(), path_)); });
+        return public_;
+    }
+
+    /// The OpenSSL key, owned by this object.
+    EVP_PKEY* get() const noexcept { return key_.get(); }
+
+private:
+    signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
+    std::string path_;
+    detail::evp_pkey_ptr key_;
+    mutable std::once_flag public_once_;
+    mutable std::shared_ptr<const public_key> public_;
+};
+
+/// Checks a key-name-hint before it is used (to find `<hint>.key` in a key
+/// directory, or as /signature/key-<hint> in U-Boot's control DTB).
+/// @throws fitstream::error (errc::invalid_argument, subject `subject`)
+///         unless `name` is a devicetree node-name part (A-Z a-z 0-9 , . _ + -).
+inline void check_key_name_hint(const std::string& name, const std::string& subject) {
+    detail::check_key_name(name, subject);
+}
+
+/// The key file of the signature `spec` (in a message, `subject`).
+/// @returns `key_file`, else `key_dir`/<hint>.key (for ECDSA
+///          `key_dir`/<hint>.pem when it exists, as mkimage reads). The file
+///          is not opened.
+/// @throws fitstream::error (errc::invalid_argument) when neither is given,
+///         or `key_dir` is given without a `key_name_hint`.
+inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
+    if (!spec.key_file.empty()) return spec.key_file;
+    if (spec.key_dir.empty())
+        throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
+    if (spec.key_name_hint.empty())
+        throw error(errc::invalid_argument, subject, "a key directory needs a key-name-hint to find <hint>.key");
+    // mkimage -k reads <hint>.key for RSA but <hint>.pem for ECDSA.
+    const std::string base = spec.key_dir + "/" + spec.key_name_hint;
+    if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
+    return base + ".key";
+}
+
+}  // namespace fitstream
 // ---- end <fitstream/sign/key.hpp> ----
 
 #include <algorithm>
@@ -7356,7 +7513,8 @@ struct signature_slot {
     std::string node;                  ///< its path, for messages
     signature_algorithm algo;
     signature_padding padding = signature_padding::pkcs1_5;
-    std::shared_ptr<const signing_key> key;
+    std::shared_ptr<const signer> key;
+    std::string key_name_hint;
     std::size_t value_at = 0;           ///< `value`, algo.signature_size bytes
     std::size_t hashed_strings_at = 0;  ///< configuration: `hashed-strings`, 8 bytes; image: 0
     /// Configuration: the strings block bytes the signature covers; 0: all
@@ -7379,14 +7537,21 @@ struct structure {
 };
 
 /// Loads each key file once, however many signatures use it.
-using key_cache = std::map<std::string, std::shared_ptr<const signing_key>>;
+using key_cache = std::map<std::string, std::shared_ptr<const signer>>;
 
 inline signature_slot prepare_signature(const signature_spec& spec, const std::string& node, key_cache& keys) {
     signature_slot slot;
     slot.node = node;
     slot.algo = parse_signature_algorithm(spec.algo);
     slot.padding = spec.padding;
+    slot.key_name_hint = spec.key_name_hint;
     if (!spec.key_name_hint.empty()) check_key_name(spec.key_name_hint, node);
+    if (spec.key_signer) {
+        // The caller's own signer (a token, a command, a service): used as given.
+        spec.key_signer->check_for(slot.algo, spec.padding);
+        slot.key = spec.key_signer;
+        return slot;
+    }
     const std::string path = signature_key_path(spec, node);
     auto& key = keys[path];
     if (!key) key = signing_key::load(path);
@@ -7797,9 +7962,16 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
                                  : reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
             digest.assign(at, at + static_cast<std::size_t>(EVP_MD_get_size(checksum_md(sig.algo.checksum))));
         }
-        const auto value = sig.key->sign_digest(sig.algo, sig.padding, digest);
+        signing_request request;
+        request.node = sig.node;
+        request.algo = sig.algo;
+        request.padding = sig.padding;
+        request.key_name_hint = sig.key_name_hint;
+        request.digest = digest;
+        const auto value = sig.key->sign(request);
         // A signature that does not check would only fail at boot: check it here.
-        if (!public_key::of(*sig.key).verify_digest(sig.algo, sig.padding, digest, value.data(), value.size()))
+        const auto pub = sig.key->public_half();
+        if (pub && !pub->verify_digest(sig.algo, sig.padding, digest, value.data(), value.size()))
             throw error(errc::bad_image, sig.node, "the new signature does not verify with its own key");
         std::memcpy(st.blob.data() + sig.value_at, value.data(), value.size());
     }
@@ -8432,7 +8604,7 @@ namespace fitstream {
 
 /// One key to put into a control DTB.
 struct key_dtb_entry {
-    std::shared_ptr<const signing_key> key;
+    std::shared_ptr<const signer> key;  ///< its public_half() goes into the DTB
     std::string name;      ///< key-name-hint: the node is /signature/key-<name>
     std::string algo;      ///< e.g. "sha256,rsa2048"
     std::string required;  ///< "conf", "image", or empty (U-Boot then does not insist)
@@ -8522,12 +8694,13 @@ public:
         detail::check_key_name(entry.name, path_);
         const auto algo = parse_signature_algorithm(entry.algo);
         entry.key->check_for(algo, signature_padding::pkcs1_5);
+        const auto pub = public_of(entry);
         if (algo.rsa) {
             BIGNUM* e_raw = nullptr;
-            if (EVP_PKEY_get_bn_param(entry.key->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
-                detail::throw_openssl(entry.key->path(), "cannot read the RSA public key");
+            if (EVP_PKEY_get_bn_param(pub->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
+                detail::throw_openssl(entry.key->name(), "cannot read the RSA public key");
             const detail::bignum_ptr e(e_raw);
-            (void)exponent_bytes(e.get(), entry.key->path());
+            (void)exponent_bytes(e.get(), entry.key->name());
         }
         if (entry.required != "" && entry.required != "conf" && entry.required != "image")
             throw error(errc::invalid_argument, entry.required, "required must be conf or image");
@@ -8536,9 +8709,9 @@ public:
         const int node = fdt_subnode_offset(blob(), parent, ("key-" + entry.name).c_str());
         if (node < 0) return;
         const auto present = public_key::from_fdt(blob(), node, path_ + ": /signature/key-" + entry.name);
-        if (!present.same_as(public_key::of(*entry.key)))
+        if (!present.same_as(*pub))
             throw error(errc::invalid_argument, path_,
-                        "/signature/key-" + entry.name + " holds a different public key than " + entry.key->path());
+                        "/signature/key-" + entry.name + " holds a different public key than " + entry.key->name());
     }
 
     /// Adds `/signature/key-<name>` in memory (or rewrites the node of the
@@ -8575,8 +8748,9 @@ public:
             set(prop, be, 4);
         };
         set_string("key-name-hint", entry.name);
-        EVP_PKEY* pkey = entry.key->get();
-        const std::string& subject = entry.key->path();
+        const auto pub = public_of(entry);
+        EVP_PKEY* pkey = pub->get();
+        const std::string& subject = entry.key->name();
         if (algo.rsa) {
             BIGNUM *n_raw = nullptr, *e_raw = nullptr;
             if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1 ||
@@ -8638,6 +8812,13 @@ public:
 
 private:
     /// rsa,exponent: U-Boot holds the public exponent in 64 bits.
+    // The public key of `entry`, or an error when its signer has none to give.
+    static std::shared_ptr<const public_key> public_of(const key_dtb_entry& entry) {
+        auto pub = entry.key->public_half();
+        if (!pub) throw error(errc::invalid_argument, entry.key->name(), "has no public key to put into a DTB");
+        return pub;
+    }
+
     static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
         if (BN_num_bits(e) > 64)
             throw error(errc::unsupported, subject,

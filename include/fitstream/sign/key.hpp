@@ -2,10 +2,10 @@
 #pragma once
 
 /// @file
-/// Signing keys (OpenSSL's libcrypto): private keys to sign with, where a
-/// signature's key file is found, and public keys to check with, taken from
-/// a private key or from U-Boot's control DTB. Which bytes a signature
-/// covers is U-Boot's rule, ported in detail/sign/regions.hpp.
+/// Signing keys (OpenSSL's libcrypto): private keys to sign with, held in a
+/// PEM file or a PKCS#11 token, and where a signature's key file is found.
+/// Public keys are in <fitstream/sign/public_key.hpp>; which bytes a
+/// signature covers is U-Boot's rule, ported in detail/sign/regions.hpp.
 ///
 /// @code
 /// auto key = fitstream::signing_key::load("keys/dev.key");
@@ -21,12 +21,15 @@
 #include <fitstream/detail/text.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/sign/algorithm.hpp>
+#include <fitstream/sign/public_key.hpp>
+#include <fitstream/sign/signer.hpp>
 #include <fitstream/sign/spec.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,11 +37,6 @@
 namespace fitstream {
 
 namespace detail {
-
-// A key file is small by nature: a PEM private key is a few KiB, even
-// RSA-16384. Reading at most this much makes `--key /dev/zero` fail
-// instead of filling memory.
-inline constexpr std::uint64_t max_key_file_size = 1 << 20;
 
 // Throws errc::invalid_argument unless `name` can be a key name: U-Boot
 // looks the key up as the node /signature/key-<name>, so it must be a
@@ -71,7 +69,7 @@ inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, con
 
 /// A private key to sign with, read from a PEM file (RSA or EC; not
 /// password-protected, since signing runs unattended).
-class signing_key {
+class signing_key : public signer {
 public:
     /// Reads the PEM private key at `path` (a regular file or a pipe, at
     /// most 1 MiB; the bytes read are wiped once parsed).
@@ -102,6 +100,8 @@ public:
 
     /// The file the key was read from (what messages name).
     const std::string& path() const noexcept { return path_; }
+    /// signer: the key file, what messages name.
+    const std::string& name() const override { return path_; }
     /// True for an RSA key.
     bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
     /// True for an EC key.
@@ -125,7 +125,7 @@ public:
     /// @throws fitstream::error (errc::invalid_argument): the key's type or
     ///         size is not `algo`'s ("key is RSA-2048, but sha256,rsa4096
     ///         needs RSA-4096"), or PSS padding with an ECDSA algo.
-    void check_for(const signature_algorithm& algo, signature_padding padding) const {
+    void check_for(const signature_algorithm& algo, signature_padding padding) const override {
         const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
         if (!fits)
             throw error(errc::invalid_argument, path_,
@@ -171,6 +171,18 @@ public:
         return out;
     }
 
+    /// signer: sign_digest() of the request's digest.
+    std::vector<std::uint8_t> sign(const signing_request& request) const override {
+        return sign_digest(request.algo, request.padding, request.digest);
+    }
+
+    /// signer: the key's public half, taken once.
+    std::shared_ptr<const public_key> public_half() const override {
+        std::call_once(public_once_,
+                       [&] { public_ = std::make_shared<const public_key>(public_key::of(key_.get(), path_)); });
+        return public_;
+    }
+
     /// The OpenSSL key, owned by this object.
     EVP_PKEY* get() const noexcept { return key_.get(); }
 
@@ -178,6 +190,8 @@ private:
     signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
     std::string path_;
     detail::evp_pkey_ptr key_;
+    mutable std::once_flag public_once_;
+    mutable std::shared_ptr<const public_key> public_;
 };
 
 /// Checks a key-name-hint before it is used (to find `<hint>.key` in a key
@@ -205,99 +219,5 @@ inline std::string signature_key_path(const signature_spec& spec, const std::str
     if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
     return base + ".key";
 }
-
-/// A public key, as U-Boot's control DTB holds it under /signature, or
-/// taken from a private key.
-class public_key {
-public:
-    /// The public half of `key` (no private part is kept).
-    /// @throws fitstream::error (OpenSSL's) naming the key file.
-    static public_key of(const signing_key& key) {
-        public_key out;
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        EVP_PKEY* raw = nullptr;
-        // Round trip through the public encoding: no private part is kept.
-        unsigned char* der = nullptr;
-        const int len = i2d_PUBKEY(key.get(), &der);
-        if (len <= 0) detail::throw_openssl(key.path(), "cannot take the public key");
-        const unsigned char* p = der;
-        raw = d2i_PUBKEY(nullptr, &p, len);
-        OPENSSL_free(der);
-        if (!raw) detail::throw_openssl(key.path(), "cannot take the public key");
-        out.key_.reset(raw);
-        out.rsa_ = key.is_rsa();
-        out.name_ = key.path();
-        return out;
-    }
-
-    /// Reads the key node at `node` of `fdt`, as `mkimage -K` writes it:
-    /// rsa,modulus with rsa,num-bits, rsa,n0-inverse, rsa,r-squared and
-    /// rsa,exponent (65537 when absent), or ecdsa,curve with ecdsa,x-point
-    /// and ecdsa,y-point.
-    /// @throws fitstream::error naming `subject`: errc::invalid_input when
-    ///         the node holds neither, an ECDSA point is incomplete, or an
-    ///         RSA constant is missing or does not belong to the modulus
-    ///         (U-Boot would fail every signature with it); OpenSSL's error
-    ///         when the numbers make no valid key.
-    static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
-        public_key out;
-        out.name_ = subject;
-        auto read = detail::read_key_node(fdt, node, subject);
-        out.key_ = std::move(read.key);
-        out.rsa_ = read.rsa;
-        return out;
-    }
-
-    /// True for an RSA key, false for ECDSA.
-    bool is_rsa() const noexcept { return rsa_; }
-    /// The key size in bits.
-    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
-    /// The OpenSSL key, owned by this object.
-    EVP_PKEY* get() const noexcept { return key_.get(); }
-    /// True when both hold the same public key.
-    bool same_as(const public_key& other) const { return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1; }
-
-    /// Checks `signature` (`size` bytes, U-Boot's encoding: see
-    /// signing_key::sign_digest()) over `digest`, made with `algo.checksum`.
-    /// @returns true when it verifies; false when it does not, or the key
-    ///          is not of `algo`'s type and size.
-    /// @throws fitstream::error (OpenSSL's) only when OpenSSL cannot be set
-    ///         up to check.
-    bool verify_digest(const signature_algorithm& algo, signature_padding padding,
-                       const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        if (algo.rsa != rsa_ || size != algo.signature_size) return false;
-        if (algo.rsa && bits() != algo.key_bits) return false;
-        std::vector<std::uint8_t> encoded(signature, signature + size);
-        if (!algo.rsa) {
-            // r || s raw, each half the value, to DER for OpenSSL.
-            detail::ecdsa_sig_ptr sig(ECDSA_SIG_new());
-            BIGNUM* r = BN_bin2bn(signature, static_cast<int>(size / 2), nullptr);
-            BIGNUM* s = BN_bin2bn(signature + size / 2, static_cast<int>(size / 2), nullptr);
-            if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-                BN_free(r);
-                BN_free(s);
-                detail::throw_openssl(name_, "cannot build the ECDSA signature");
-            }
-            unsigned char* der = nullptr;
-            const int len = i2d_ECDSA_SIG(sig.get(), &der);
-            if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
-            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
-                der, [](unsigned char* p) { OPENSSL_free(p); });
-            encoded.assign(der, der + len);
-        }
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-        if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
-        detail::setup_signature_ctx(ctx.get(), algo.checksum, algo.rsa, padding == signature_padding::pss, name_);
-        const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
-        ERR_clear_error();
-        return rc == 1;
-    }
-
-private:
-    detail::evp_pkey_ptr key_;
-    bool rsa_ = true;
-    std::string name_;
-};
 
 }  // namespace fitstream

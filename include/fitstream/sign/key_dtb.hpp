@@ -42,7 +42,7 @@ namespace fitstream {
 
 /// One key to put into a control DTB.
 struct key_dtb_entry {
-    std::shared_ptr<const signing_key> key;
+    std::shared_ptr<const signer> key;  ///< its public_half() goes into the DTB
     std::string name;      ///< key-name-hint: the node is /signature/key-<name>
     std::string algo;      ///< e.g. "sha256,rsa2048"
     std::string required;  ///< "conf", "image", or empty (U-Boot then does not insist)
@@ -132,12 +132,13 @@ public:
         detail::check_key_name(entry.name, path_);
         const auto algo = parse_signature_algorithm(entry.algo);
         entry.key->check_for(algo, signature_padding::pkcs1_5);
+        const auto pub = public_of(entry);
         if (algo.rsa) {
             BIGNUM* e_raw = nullptr;
-            if (EVP_PKEY_get_bn_param(entry.key->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
-                detail::throw_openssl(entry.key->path(), "cannot read the RSA public key");
+            if (EVP_PKEY_get_bn_param(pub->get(), OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1)
+                detail::throw_openssl(entry.key->name(), "cannot read the RSA public key");
             const detail::bignum_ptr e(e_raw);
-            (void)exponent_bytes(e.get(), entry.key->path());
+            (void)exponent_bytes(e.get(), entry.key->name());
         }
         if (entry.required != "" && entry.required != "conf" && entry.required != "image")
             throw error(errc::invalid_argument, entry.required, "required must be conf or image");
@@ -146,9 +147,9 @@ public:
         const int node = fdt_subnode_offset(blob(), parent, ("key-" + entry.name).c_str());
         if (node < 0) return;
         const auto present = public_key::from_fdt(blob(), node, path_ + ": /signature/key-" + entry.name);
-        if (!present.same_as(public_key::of(*entry.key)))
+        if (!present.same_as(*pub))
             throw error(errc::invalid_argument, path_,
-                        "/signature/key-" + entry.name + " holds a different public key than " + entry.key->path());
+                        "/signature/key-" + entry.name + " holds a different public key than " + entry.key->name());
     }
 
     /// Adds `/signature/key-<name>` in memory (or rewrites the node of the
@@ -185,8 +186,9 @@ public:
             set(prop, be, 4);
         };
         set_string("key-name-hint", entry.name);
-        EVP_PKEY* pkey = entry.key->get();
-        const std::string& subject = entry.key->path();
+        const auto pub = public_of(entry);
+        EVP_PKEY* pkey = pub->get();
+        const std::string& subject = entry.key->name();
         if (algo.rsa) {
             BIGNUM *n_raw = nullptr, *e_raw = nullptr;
             if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n_raw) != 1 ||
@@ -248,6 +250,13 @@ public:
 
 private:
     /// rsa,exponent: U-Boot holds the public exponent in 64 bits.
+    // The public key of `entry`, or an error when its signer has none to give.
+    static std::shared_ptr<const public_key> public_of(const key_dtb_entry& entry) {
+        auto pub = entry.key->public_half();
+        if (!pub) throw error(errc::invalid_argument, entry.key->name(), "has no public key to put into a DTB");
+        return pub;
+    }
+
     static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
         if (BN_num_bits(e) > 64)
             throw error(errc::unsupported, subject,

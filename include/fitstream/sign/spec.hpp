@@ -17,11 +17,14 @@
 /// @endcode
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace fitstream {
+
+class signer;  // <fitstream/sign/signer.hpp>
 
 /// RSA padding of a signature (`padding` property).
 enum class signature_padding {
@@ -38,6 +41,10 @@ struct signature_spec {
     /// `key-name-hint`: names the key in U-Boot's control DTB
     /// (/signature/key-<hint>) and, with key_dir, the key file.
     std::string key_name_hint;
+    /// Who signs, when it is not a key file: a key in a token, an external
+    /// command, a service (see <fitstream/sign/signer.hpp>). Takes
+    /// precedence over key_file and key_dir.
+    std::shared_ptr<const signer> key_signer;
     /// A PEM private key file (RSA or EC). Takes precedence over key_dir.
     std::string key_file;
     /// A directory holding `<key_name_hint>.key`, as `mkimage -k DIR`.

@@ -68,9 +68,16 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
                                  : reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
             digest.assign(at, at + static_cast<std::size_t>(EVP_MD_get_size(checksum_md(sig.algo.checksum))));
         }
-        const auto value = sig.key->sign_digest(sig.algo, sig.padding, digest);
+        signing_request request;
+        request.node = sig.node;
+        request.algo = sig.algo;
+        request.padding = sig.padding;
+        request.key_name_hint = sig.key_name_hint;
+        request.digest = digest;
+        const auto value = sig.key->sign(request);
         // A signature that does not check would only fail at boot: check it here.
-        if (!public_key::of(*sig.key).verify_digest(sig.algo, sig.padding, digest, value.data(), value.size()))
+        const auto pub = sig.key->public_half();
+        if (pub && !pub->verify_digest(sig.algo, sig.padding, digest, value.data(), value.size()))
             throw error(errc::bad_image, sig.node, "the new signature does not verify with its own key");
         std::memcpy(st.blob.data() + sig.value_at, value.data(), value.size());
     }

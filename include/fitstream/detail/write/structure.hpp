@@ -52,7 +52,8 @@ struct signature_slot {
     std::string node;                  ///< its path, for messages
     signature_algorithm algo;
     signature_padding padding = signature_padding::pkcs1_5;
-    std::shared_ptr<const signing_key> key;
+    std::shared_ptr<const signer> key;
+    std::string key_name_hint;
     std::size_t value_at = 0;           ///< `value`, algo.signature_size bytes
     std::size_t hashed_strings_at = 0;  ///< configuration: `hashed-strings`, 8 bytes; image: 0
     /// Configuration: the strings block bytes the signature covers; 0: all
@@ -75,14 +76,21 @@ struct structure {
 };
 
 /// Loads each key file once, however many signatures use it.
-using key_cache = std::map<std::string, std::shared_ptr<const signing_key>>;
+using key_cache = std::map<std::string, std::shared_ptr<const signer>>;
 
 inline signature_slot prepare_signature(const signature_spec& spec, const std::string& node, key_cache& keys) {
     signature_slot slot;
     slot.node = node;
     slot.algo = parse_signature_algorithm(spec.algo);
     slot.padding = spec.padding;
+    slot.key_name_hint = spec.key_name_hint;
     if (!spec.key_name_hint.empty()) check_key_name(spec.key_name_hint, node);
+    if (spec.key_signer) {
+        // The caller's own signer (a token, a command, a service): used as given.
+        spec.key_signer->check_for(slot.algo, spec.padding);
+        slot.key = spec.key_signer;
+        return slot;
+    }
     const std::string path = signature_key_path(spec, node);
     auto& key = keys[path];
     if (!key) key = signing_key::load(path);
