@@ -44,6 +44,10 @@ SPEED_TARGETS = {
 SIZE_TARGET = {"gzip": 1.02}  # fitpack output / make_fit.py output, at most
 LIMIT_TARGET = 1.25           # fitpack time / codec limit time, at most
 RSS_TARGET_MIB = 64
+SIGNING_TARGET = 1.10         # signed gzip run / unsigned gzip run, at most (RSA-2048)
+SIGNING_KEYS = [("RSA-2048", ["genrsa", "-out", "{out}", "2048"]), ("RSA-4096", ["genrsa", "-out", "{out}", "4096"]),
+                ("ECDSA P-256", ["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "{out}"])]
+SIGNING_REPEATS = 3           # unsigned and signed runs alternate; the best of each is kept
 
 OK, MISS = "✓", "✗"
 SCALE_DTB_BYTES = []  # the size of one scale-series DTB, once known
@@ -348,6 +352,80 @@ def tables(args, results, peers, total_in, ndtbs, machine, fitpack_extra, image_
 
 
 # ---------------------------------------------------------------------------
+# Signing series: what signing every configuration costs
+# ---------------------------------------------------------------------------
+
+def signing(args, work, timings):
+    """For each codec (-E), the unsigned run against the same run signed with
+    each key in SIGNING_KEYS (one signature per configuration). The runs
+    alternate, SIGNING_REPEATS times, and each keeps its best: on a shared
+    machine the ratio of two best times is what can be compared."""
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, os.path.join(HERE, "gen"), "--out", os.path.join(work, "workload")], check=True)
+    workload = os.path.join(work, "workload")
+    with open(os.path.join(workload, "dtbs.list")) as f:
+        dtbs = [line.strip() for line in f if line.strip()]
+    kernel = os.path.join(workload, "Image")
+    keys_dir = os.path.join(work, "signing-keys")
+    os.makedirs(keys_dir, exist_ok=True)
+    keys = []
+    for name, gen in SIGNING_KEYS:
+        path = os.path.join(keys_dir, re.sub(r"[^A-Za-z0-9]+", "-", name).lower() + ".pem")
+        if not os.path.exists(path):
+            subprocess.run(["openssl"] + [a.replace("{out}", path) for a in gen], check=True, capture_output=True)
+        keys.append((name, path))
+    extra = list(args.fitpack_arg)
+    if fitpack_has_jobs(args.fitpack) and not any(a.startswith("-j") or a == "--jobs" for a in extra):
+        extra += ["-j", str(args.jobs)]
+    out_dir = os.path.join(work, "out")
+    os.makedirs(out_dir, exist_ok=True)
+    env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH)
+    warm([kernel] + dtbs)
+    log(f"bench: signing, {len(dtbs)} configurations, {SIGNING_REPEATS} alternating runs each")
+    results = {}
+    for codec in args.codecs:
+        common = ["-A", "arm64", "-O", "linux", "-n", "Linux-bench", "-c", codec, "-E"]
+        out = os.path.join(out_dir, f"sign-{codec}.fit")
+        variants = [("unsigned", [])] + [(name, ["--key", path, "--key-name", "bench"]) for name, path in keys]
+        best = {}
+        for _ in range(SIGNING_REPEATS):
+            for name, key_args in variants:
+                r = measure("fitpack", codec, name, [args.fitpack] + extra + common + key_args +
+                            ["-o", out, "-k", kernel] + dtbs, out, env=env, series="signing", x=name)
+                if r.ok and (name not in best or r.wall < best[name].wall):
+                    best[name] = r
+                elif not r.ok:
+                    best[name] = r
+        for name, r in best.items():
+            results[(codec, name)] = r
+    timings.append(("signing series", time.monotonic() - t0))
+    return results, [name for name, _ in keys], len(dtbs), extra
+
+
+def signing_table(args, results, key_names, nconfs, extra):
+    lines = [f"Signing {nconfs} configurations (one signature each, `--key KEY`; "
+             f"`{' '.join(['fitpack'] + extra)} -c CODEC -E`; best of {SIGNING_REPEATS} alternating runs; "
+             f"×N = signed time / unsigned time; target: RSA-2048 adds at most "
+             f"{(SIGNING_TARGET - 1) * 100:.0f}% to gzip):", ""]
+    head = ["codec", "unsigned s"] + [x for k in key_names for x in (f"{k} s", f"×{k}")] + ["target"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---"] * len(head)) + "|")
+    for codec in args.codecs:
+        base = results.get((codec, "unsigned"))
+        row = [codec, fmt_s(base)]
+        target = ""
+        for k in key_names:
+            r = results.get((codec, k))
+            x = ratio(r, base)  # peer / fitpack: here signed / unsigned
+            row += [fmt_s(r), "—" if x is None else f"{x:.2f}×"]
+            if codec == "gzip" and k == "RSA-2048" and x is not None:
+                target = f"≤{SIGNING_TARGET:.2f}× {mark(x <= SIGNING_TARGET)}"
+        row.append(target)
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
 # Scale series
 # ---------------------------------------------------------------------------
 
@@ -521,6 +599,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="skip make_fit.py 6.12's slowest runs (none, lzma)")
     p.add_argument("--scale", action="store_true", help="also run the scale series")
     p.add_argument("--scale-only", action="store_true", help="run only the scale series")
+    p.add_argument("--signing", action="store_true", help="also run the signing series (signed against unsigned)")
+    p.add_argument("--signing-only", action="store_true", help="run only the signing series")
     p.add_argument("--codecs", default=",".join(CODECS), help="comma-separated (default: %(default)s)")
     p.add_argument("--layouts", default=",".join(LAYOUTS), help="comma-separated (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="threads for fitpack -j and the limit")
@@ -556,11 +636,17 @@ def main(argv=None):
     report = [f"# fitpack benchmark\n\n{machine}\n"]
     rows = []
 
+    if args.signing_only:
+        args.scale_only = True  # nothing but the signing series
     if not args.scale_only:
         results, peers, total_in, ndtbs, extra, image_bytes = compare(args, work, results_dir, timings)
         report.append(tables(args, results, peers, total_in, ndtbs, machine, extra, image_bytes))
         rows += results.values()
-    if args.scale or args.scale_only:
+    if args.signing or args.signing_only:
+        gresults, key_names, nconfs, extra = signing(args, work, timings)
+        report.append("\n" + signing_table(args, gresults, key_names, nconfs, extra))
+        rows += gresults.values()
+    if (args.scale or args.scale_only) and not args.signing_only:
         sresults = scale(args, work, results_dir, timings)
         report.append("\nScale series (fitpack alone; peak RSS target: at most 64 MiB):\n")
         report.append(scale_table(sresults))

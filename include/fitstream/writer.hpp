@@ -198,7 +198,7 @@ inline write_result write_structured(const tree& fit, structure st, sink& out, c
     // size and offset is in the blob now, and the signed region (U-Boot
     // excludes the data properties) does not change when embedded data is
     // spliced in below, which grows the structure block by what was spliced.
-    detail::sign_structure(st, place.structure_size());
+    detail::sign_structure(st, place.structure_size(), detail::writer_threads(options));
     place.grow_header();
 
     // Phase 3: write the structure, then commit.
