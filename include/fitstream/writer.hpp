@@ -110,8 +110,9 @@ inline unsigned writer_threads(const write_options& options) {
 // on_image and on_progress. Runs on the calling thread, in tree order.
 class placing_consumer final : public pipeline_consumer {
 public:
-    placing_consumer(const tree& fit, placement& place, const write_options& options, std::uint64_t input_total)
-        : fit_(fit), place_(place), options_(options) {
+    placing_consumer(const tree& fit, placement& place, const write_options& options, std::uint64_t input_total,
+                     signing_stage* signing = nullptr)
+        : fit_(fit), place_(place), options_(options), signing_(signing) {
         result.images.reserve(fit.images.size());
         progress_.input_total = input_total;
         progress_.images_total = fit.images.size();
@@ -135,6 +136,7 @@ public:
         const image& img = fit_.images[index];
         const image_result done{input_size, place_.stored_size(), place_.file_offset()};
         place_.end(img, index, digests);
+        if (signing_) signing_->image_placed(index);
         result.images.push_back(done);
         progress_.input_done += input_size;
         ++progress_.images_done;
@@ -146,6 +148,7 @@ private:
     const tree& fit_;
     placement& place_;
     const write_options& options_;
+    signing_stage* signing_;
     write_progress progress_;
 };
 
@@ -183,9 +186,11 @@ inline write_result write_structured(const tree& fit, structure st, sink& out, c
     plan.plan_sizes(fit, st.blob.size(), out.name());
 
     // Phase 1: every payload through codec and hashes, stored in place;
-    // each image's size, offset and digests go into the placeholders.
+    // each image's size, offset and digests go into the placeholders. The
+    // signing stage signs what covers the images placed so far, meanwhile.
     detail::placement place(st, out, plan);
-    detail::placing_consumer consumer(fit, place, options, plan.input_total());
+    detail::signing_stage signing(st, fit, detail::writer_threads(options));
+    detail::placing_consumer consumer(fit, place, options, plan.input_total(), &signing);
     {
         detail::pipeline work(fit.images, plan.sizes(), detail::writer_threads(options), options.memory_budget,
                               options.chunk_size);
@@ -194,11 +199,11 @@ inline write_result write_structured(const tree& fit, structure st, sink& out, c
     }
     write_result result = std::move(consumer.result);
 
-    // Phase 2: the structure is final. Signatures first: every digest,
-    // size and offset is in the blob now, and the signed region (U-Boot
-    // excludes the data properties) does not change when embedded data is
-    // spliced in below, which grows the structure block by what was spliced.
-    detail::sign_structure(st, place.structure_size(), detail::writer_threads(options));
+    // Phase 2: the structure is final once the last signature is in. The
+    // signed regions (U-Boot excludes the data properties) do not change
+    // when embedded data is spliced in below, which grows the structure
+    // block by what was spliced.
+    signing.finish(place.structure_size());
     place.grow_header();
 
     // Phase 3: write the structure, then commit.

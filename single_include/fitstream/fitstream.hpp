@@ -7533,7 +7533,7 @@ struct signature_slot {
 struct structure {
     std::vector<char> blob;
     std::vector<image_slots> slots;  ///< one per image, in tree order
-    std::vector<signature_slot> signatures;  ///< filled by detail::sign_structure(), in node order
+    std::vector<signature_slot> signatures;  ///< filled by detail::signing_stage, in node order
 };
 
 /// Loads each key file once, however many signatures use it.
@@ -7902,15 +7902,16 @@ private:
 // SPDX-License-Identifier: MIT
 
 /// @file
-/// Signing in the writer's final phase: once every image's digests, sizes
-/// and offsets are in the structure blob, and before the blob is written,
-/// each signature `value` (and `hashed-strings`) placeholder is filled.
-/// Nothing is read again: a configuration signature covers only structure
-/// bytes, and an image signature signs the digest its hash node holds.
+/// The signing stage of the writer: each signature `value` (and
+/// `hashed-strings`) placeholder is filled as soon as the images it covers
+/// are placed, on threads of its own, overlapping the payloads still being
+/// compressed; the structure is written only after the last one. Nothing is
+/// read again: a configuration signature covers only structure bytes, and
+/// an image signature signs the digest its hash node holds.
 
 
 #include <algorithm>
-#include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -7925,148 +7926,227 @@ private:
 namespace fitstream {
 namespace detail {
 
-/// Runs `task(i)` for every i < count on up to `threads` threads (the
-/// calling one among them). An exception stops the others taking more
-/// work; once all have stopped, the one of the lowest i is rethrown. Work
-/// is taken in order, so that is the error a sequential loop would give.
-template <class Task>
-void for_each_index_parallel(std::size_t count, unsigned threads, Task&& task) {
-    const std::size_t workers = std::min<std::size_t>(std::max(1u, threads), count);
-    std::atomic<std::size_t> next{0};
-    std::atomic<bool> failed{false};
-    std::exception_ptr first_error;
-    std::size_t first_error_at = count;
-    std::mutex error_mutex;
-    const auto run = [&] {
-        for (std::size_t i = next++; i < count && !failed; i = next++) {
-            try {
-                task(i);
-            } catch (...) {
-                const std::lock_guard<std::mutex> lock(error_mutex);
-                if (i < first_error_at) {
-                    first_error = std::current_exception();
-                    first_error_at = i;
-                }
-                failed = true;
+/// The signing stage of the writer (see the file comment). Made before the
+/// payloads are processed; told by the placing thread as each image is
+/// placed (its digests are in the structure then); makes every signature
+/// whose images are all placed on its own threads, while later payloads
+/// are still being compressed; finish() waits for the last one.
+///
+/// Why this works before the structure is final: a configuration
+/// signature covers the root, the configuration and its images' nodes
+/// without their data properties (U-Boot leaves out `data`, `data-size`,
+/// `data-offset` and `data-position`), plus the strings block, which is
+/// complete once the structure is built. So its bytes are final once its
+/// images' hash values are in, and what is placed later (other images'
+/// sizes, offsets and digests) lies outside its regions. An image
+/// signature signs its own digest. Nothing moves in the blob meanwhile:
+/// embedded payloads are spliced only when the structure is written.
+class signing_stage {
+public:
+    /// Prepares the signatures of `st` (built for `fit`): fills every
+    /// `hashed-strings`, finds each signature's regions, and starts no
+    /// thread until a signature is ready. Up to `threads` signatures are
+    /// made at once; a signer that is not concurrent() (a token) makes its
+    /// own one at a time.
+    /// @throws fitstream::error when the structure is not a valid FDT.
+    signing_stage(structure& st, const tree& fit, unsigned threads)
+        : st_(st), threads_(std::max(1u, threads)), waiting_for_(st.signatures.size(), 0) {
+        if (st_.signatures.empty()) return;
+        // Embedded `data` properties are still empty here (their length is
+        // set as each image is placed), so this copy is a valid FDT to walk
+        // for regions; the bytes the regions cover are read from st.blob
+        // itself, at the same offsets. External data's padding is in the
+        // totalsize, not in the blob: the copy says its own size.
+        walk_ = st_.blob;
+        fdt_set_totalsize(walk_.data(), static_cast<std::uint32_t>(walk_.size()));
+        for (const auto& slot : st_.slots)
+            if (slot.data_end != 0) fdt32_st(walk_.data() + slot.data_end - 8, 0);
+        const int rc = check_fdt(walk_.data(), walk_.size());
+        if (rc < 0) throw error(std::error_code(rc, libfdt_category()), "signing", "FIT structure is not valid");
+
+        // hashed-strings first: the strings block is complete now.
+        const std::uint32_t strings_size = fdt_size_dt_strings(walk_.data());
+        for (auto& sig : st_.signatures) {
+            if (!sig.hashed_strings_at) continue;
+            // hashed-strings = <0 size>: the first cell is a legacy offset that must stay 0.
+            sig.hashed_strings_size =
+                sig.hashed_strings_size != 0 ? std::min(sig.hashed_strings_size, strings_size) : strings_size;
+            fdt32_st(st_.blob.data() + sig.hashed_strings_at, 0);
+            fdt32_st(st_.blob.data() + sig.hashed_strings_at + 4, sig.hashed_strings_size);
+        }
+
+        // The structure is walked once for all signatures (a walk per
+        // signature made 1,500 signed configurations cost seconds), and each
+        // digest is made once: signatures of one configuration by several
+        // keys with one checksum sign the same bytes.
+        const signed_region_index index(walk_.data());
+        std::map<std::string, std::size_t> image_index;
+        for (std::size_t i = 0; i < fit.images.size(); ++i) image_index.emplace(fit.images[i].name, i);
+        waiting_on_image_.resize(fit.images.size());
+        digest_of_.assign(st_.signatures.size(), nullptr);
+        std::map<std::pair<std::string, std::vector<std::pair<std::size_t, std::size_t>>>, shared_digest*> seen;
+        for (std::size_t i = 0; i < st_.signatures.size(); ++i) {
+            const auto& sig = st_.signatures[i];
+            if (!sig.key->concurrent()) serial_[sig.key.get()];
+            if (!sig.hashed_strings_at) {
+                depend(i, sig.image);
+                continue;
+            }
+            auto regions = index.regions(sig.hashed_nodes, sig.node);
+            regions.push_back({fdt_off_dt_strings(walk_.data()), sig.hashed_strings_size});
+            std::vector<std::pair<std::size_t, std::size_t>> key;
+            key.reserve(regions.size());
+            for (const auto& r : regions) key.emplace_back(r.offset, r.size);
+            auto& entry = seen[{sig.algo.checksum, std::move(key)}];
+            if (!entry) {
+                entry = &digests_.emplace_back();
+                entry->checksum = sig.algo.checksum;
+                entry->regions = std::move(regions);
+            }
+            digest_of_[i] = entry;
+            // It waits for every image whose nodes it covers ("/images/NAME").
+            for (const auto& path : sig.hashed_nodes) {
+                if (path.compare(0, 8, "/images/") != 0 || path.find('/', 8) != std::string::npos) continue;
+                if (const auto it = image_index.find(path.substr(8)); it != image_index.end()) depend(i, it->second);
             }
         }
-    };
-    std::vector<std::thread> pool;
-    pool.reserve(workers > 0 ? workers - 1 : 0);
-    try {
-        for (std::size_t t = 1; t < workers; ++t) pool.emplace_back(run);
-    } catch (...) {
-        failed = true;  // no thread to be had: stop those started, then report
-        for (auto& th : pool) th.join();
-        throw;
+        for (std::size_t i = 0; i < st_.signatures.size(); ++i)
+            if (waiting_for_[i] == 0) ready_.push_back(i);
+        if (!ready_.empty()) start();
     }
-    run();
-    for (auto& th : pool) th.join();
-    if (first_error) std::rethrow_exception(first_error);
-}
 
-/// Fills every signature placeholder of `st` (see the file comment). Call
-/// it after each image's hashes, `data-size` and `data-offset` (or the
-/// embedded `data` length) are set, and before the blob goes to the sink.
-/// `total_size` is the FDT totalsize the FIT will have (embedded: with the
-/// data spliced in). Signatures are made on up to `threads` threads; a
-/// signer that is not concurrent() (a token) makes its own one at a time.
-/// @throws fitstream::error when signing fails (the signer's error), the
-///         signature does not check against the signer's public key, or
-///         the FIT is too big for U-Boot to check (check_signed_fit_size).
-inline void sign_structure(structure& st, std::uint64_t total_size, unsigned threads = 1) {
-    if (st.signatures.empty()) return;
-    check_signed_fit_size(total_size, st.signatures.front().node);
-    // Embedded data is spliced in later: the blob's `data` properties carry
-    // their final length but not the bytes yet. Walk a copy where they are
-    // empty again; U-Boot leaves `data` out of the signed regions anyway, so
-    // the regions hold the same bytes either way.
-    // External data's padding is in the totalsize, not in the blob: the
-    // copy says its own size (the header is no part of any signed region).
-    std::vector<char> walk(st.blob);
-    fdt_set_totalsize(walk.data(), static_cast<std::uint32_t>(walk.size()));
-    for (const auto& slot : st.slots)
-        if (slot.data_end != 0) fdt32_st(walk.data() + slot.data_end - 8, 0);
-    const int rc = check_fdt(walk.data(), walk.size());
-    if (rc < 0) throw error(std::error_code(rc, libfdt_category()), "signing", "FIT structure is not valid");
+    signing_stage(const signing_stage&) = delete;
+    signing_stage& operator=(const signing_stage&) = delete;
 
-    // hashed-strings first, in both blobs: every string is in the block by
-    // now, and the regions of every signature read the strings block.
-    const std::uint32_t strings_size = fdt_size_dt_strings(walk.data());
-    for (auto& sig : st.signatures) {
-        if (!sig.hashed_strings_at) continue;
-        // hashed-strings = <0 size>: the first cell is a legacy offset that must stay 0.
-        const std::uint32_t covered =
-            sig.hashed_strings_size != 0 ? std::min(sig.hashed_strings_size, strings_size) : strings_size;
-        sig.hashed_strings_size = covered;
-        for (auto* blob : {&st.blob, &walk}) {
-            fdt32_st(blob->data() + sig.hashed_strings_at, 0);
-            fdt32_st(blob->data() + sig.hashed_strings_at + 4, covered);
+    /// Stops the threads (after the signature each is making) and joins them.
+    ~signing_stage() { stop(); }
+
+    /// Image `index` is placed: its digests are in the structure.
+    void image_placed(std::size_t index) {
+        if (index >= waiting_on_image_.size() || waiting_on_image_[index].empty()) return;
+        {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            for (const std::size_t sig : waiting_on_image_[index])
+                if (--waiting_for_[sig] == 0) ready_.push_back(sig);
         }
+        start();
+        ready_changed_.notify_all();
     }
 
-    // The structure is walked once for all of them (a walk per signature
-    // made 1,500 signed configurations cost seconds), and each digest is
-    // made once: signatures of one configuration by several keys with one
-    // checksum sign the same bytes.
-    const signed_region_index index(walk.data());
+    /// Waits for every signature. `total_size` is the FDT totalsize the FIT
+    /// will have (embedded: with the data spliced in).
+    /// @throws fitstream::error: the FIT is too big for U-Boot to check
+    ///         (check_signed_fit_size); a signature that could not be made
+    ///         or does not verify with its signer's public key, the first in
+    ///         node order when several fail.
+    void finish(std::uint64_t total_size) {
+        if (st_.signatures.empty()) return;
+        check_signed_fit_size(total_size, st_.signatures.front().node);
+        {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            // Every image is placed: whatever still waits (an image the
+            // writer never reported) is made now rather than never.
+            for (std::size_t i = 0; i < waiting_for_.size(); ++i)
+                if (waiting_for_[i] != 0) {
+                    waiting_for_[i] = 0;
+                    ready_.push_back(i);
+                }
+            all_placed_ = true;
+        }
+        start();
+        ready_changed_.notify_all();
+        stop();
+        if (first_error_) std::rethrow_exception(first_error_);
+    }
+
+private:
     struct shared_digest {
         std::string checksum;
         std::vector<byte_region> regions;
         std::once_flag once;
         std::vector<std::uint8_t> digest;
     };
-    std::deque<shared_digest> digests;               // stable addresses for once_flag
-    std::vector<shared_digest*> digest_of(st.signatures.size(), nullptr);
-    {
-        std::map<std::pair<std::string, std::vector<std::pair<std::size_t, std::size_t>>>, shared_digest*> seen;
-        for (std::size_t i = 0; i < st.signatures.size(); ++i) {
-            const auto& sig = st.signatures[i];
-            if (!sig.hashed_strings_at) continue;
-            auto regions = index.regions(sig.hashed_nodes, sig.node);
-            regions.push_back({fdt_off_dt_strings(walk.data()), sig.hashed_strings_size});
-            std::vector<std::pair<std::size_t, std::size_t>> key;
-            key.reserve(regions.size());
-            for (const auto& r : regions) key.emplace_back(r.offset, r.size);
-            auto& entry = seen[{sig.algo.checksum, std::move(key)}];
-            if (!entry) {
-                entry = &digests.emplace_back();
-                entry->checksum = sig.algo.checksum;
-                entry->regions = std::move(regions);
+
+    void depend(std::size_t signature, std::size_t image) {
+        if (image >= waiting_on_image_.size()) return;
+        waiting_on_image_[image].push_back(signature);
+        ++waiting_for_[signature];
+    }
+
+    // Starts the threads, once.
+    void start() {
+        const std::lock_guard<std::mutex> lock(threads_mutex_);
+        if (!pool_.empty() || stopped_) return;
+        const std::size_t n = std::min<std::size_t>(threads_, st_.signatures.size());
+        for (std::size_t t = 0; t < n; ++t) pool_.emplace_back([this] { work(); });
+    }
+
+    // Lets the threads finish (once all_placed_: the ready queue drained;
+    // else at once), and joins them.
+    void stop() {
+        {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            if (!all_placed_) failed_ = true;  // abandoned: take no more work
+            closing_ = true;
+        }
+        ready_changed_.notify_all();
+        const std::lock_guard<std::mutex> lock(threads_mutex_);
+        for (auto& t : pool_) t.join();
+        pool_.clear();
+        stopped_ = true;
+    }
+
+    void work() {
+        for (;;) {
+            std::size_t i = 0;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                ready_changed_.wait(lock, [&] { return failed_ || closing_ || !ready_.empty(); });
+                if (failed_ || ready_.empty()) return;  // closing with nothing left
+                i = ready_.front();
+                ready_.pop_front();
             }
-            digest_of[i] = entry;
+            try {
+                sign(i);
+            } catch (...) {
+                const std::lock_guard<std::mutex> lock(mutex_);
+                if (i < first_error_at_) {
+                    first_error_ = std::current_exception();
+                    first_error_at_ = i;
+                }
+                // The rest would be thrown away: stop. Signatures are taken
+                // in node order as their images arrive, so the error kept is
+                // the first a one-by-one signer would have hit, or one
+                // before it in node order.
+                failed_ = true;
+                ready_changed_.notify_all();
+            }
         }
     }
-    // A signer that cannot sign on two threads at once (a PKCS#11 session)
-    // takes its signatures one at a time.
-    std::map<const signer*, std::mutex> serial;
-    for (const auto& sig : st.signatures)
-        if (!sig.key->concurrent()) serial[sig.key.get()];
 
-    for_each_index_parallel(st.signatures.size(), threads, [&](std::size_t i) {
-        const auto& sig = st.signatures[i];
+    void sign(std::size_t i) {
+        const auto& sig = st_.signatures[i];
         signing_request request;
         request.node = sig.node;
         request.algo = sig.algo;
         request.padding = sig.padding;
         request.key_name_hint = sig.key_name_hint;
-        if (auto* shared = digest_of[i]) {
-            std::call_once(shared->once, [&] {
-                shared->digest = digest_regions(shared->checksum, walk.data(), shared->regions);
-            });
+        const char* blob = st_.blob.data();
+        if (auto* shared = digest_of_[i]) {
+            std::call_once(shared->once,
+                           [&] { shared->digest = digest_regions(shared->checksum, blob, shared->regions); });
             request.digest = shared->digest;
             if (sig.key->wants_message())
                 for (const auto& r : shared->regions)
-                    request.message.insert(request.message.end(), walk.data() + r.offset,
-                                           walk.data() + r.offset + r.size);
+                    request.message.insert(request.message.end(), blob + r.offset, blob + r.offset + r.size);
         } else {
             const auto* at = sig.digest_at == image_slots::unstored
-                                 ? st.slots[sig.image].unstored_digests.data() + sig.unstored_digest_at
-                                 : reinterpret_cast<const std::uint8_t*>(walk.data() + sig.digest_at);
+                                 ? st_.slots[sig.image].unstored_digests.data() + sig.unstored_digest_at
+                                 : reinterpret_cast<const std::uint8_t*>(blob + sig.digest_at);
             request.digest.assign(at, at + static_cast<std::size_t>(EVP_MD_get_size(checksum_md(sig.algo.checksum))));
         }
         std::vector<std::uint8_t> value;
-        if (const auto it = serial.find(sig.key.get()); it != serial.end()) {
+        if (const auto it = serial_.find(sig.key.get()); it != serial_.end()) {
             const std::lock_guard<std::mutex> lock(it->second);
             value = sig.key->sign(request);
         } else {
@@ -8082,10 +8162,32 @@ inline void sign_structure(structure& st, std::uint64_t total_size, unsigned thr
         if (pub && !pub->verify_digest(sig.algo, sig.padding, request.digest, value.data(), value.size()))
             throw error(errc::bad_image, sig.node,
                         "the signature from " + sig.key->name() + " does not verify with its public key");
-        // Each signature owns its own bytes of the blob: no lock needed.
-        std::memcpy(st.blob.data() + sig.value_at, value.data(), value.size());
-    });
-}
+        // Each signature owns its `value` bytes, which no region covers.
+        std::memcpy(st_.blob.data() + sig.value_at, value.data(), value.size());
+    }
+
+    structure& st_;
+    unsigned threads_;
+    std::vector<char> walk_;
+    std::deque<shared_digest> digests_;  // stable addresses for the once_flags
+    std::vector<shared_digest*> digest_of_;
+    std::map<const signer*, std::mutex> serial_;
+    std::vector<std::vector<std::size_t>> waiting_on_image_;  // image -> signatures waiting for it
+
+    std::mutex mutex_;  // guards the members below, up to the threads'
+    std::condition_variable ready_changed_;
+    std::vector<std::size_t> waiting_for_;  // signature -> images it still waits for
+    std::deque<std::size_t> ready_;
+    bool all_placed_ = false;
+    bool closing_ = false;
+    bool failed_ = false;
+    std::exception_ptr first_error_;
+    std::size_t first_error_at_ = static_cast<std::size_t>(-1);
+
+    std::mutex threads_mutex_;
+    std::vector<std::thread> pool_;
+    bool stopped_ = false;
+};
 
 }  // namespace detail
 }  // namespace fitstream
@@ -8174,8 +8276,9 @@ inline unsigned writer_threads(const write_options& options) {
 // on_image and on_progress. Runs on the calling thread, in tree order.
 class placing_consumer final : public pipeline_consumer {
 public:
-    placing_consumer(const tree& fit, placement& place, const write_options& options, std::uint64_t input_total)
-        : fit_(fit), place_(place), options_(options) {
+    placing_consumer(const tree& fit, placement& place, const write_options& options, std::uint64_t input_total,
+                     signing_stage* signing = nullptr)
+        : fit_(fit), place_(place), options_(options), signing_(signing) {
         result.images.reserve(fit.images.size());
         progress_.input_total = input_total;
         progress_.images_total = fit.images.size();
@@ -8199,6 +8302,7 @@ public:
         const image& img = fit_.images[index];
         const image_result done{input_size, place_.stored_size(), place_.file_offset()};
         place_.end(img, index, digests);
+        if (signing_) signing_->image_placed(index);
         result.images.push_back(done);
         progress_.input_done += input_size;
         ++progress_.images_done;
@@ -8210,6 +8314,7 @@ private:
     const tree& fit_;
     placement& place_;
     const write_options& options_;
+    signing_stage* signing_;
     write_progress progress_;
 };
 
@@ -8247,9 +8352,11 @@ inline write_result write_structured(const tree& fit, structure st, sink& out, c
     plan.plan_sizes(fit, st.blob.size(), out.name());
 
     // Phase 1: every payload through codec and hashes, stored in place;
-    // each image's size, offset and digests go into the placeholders.
+    // each image's size, offset and digests go into the placeholders. The
+    // signing stage signs what covers the images placed so far, meanwhile.
     detail::placement place(st, out, plan);
-    detail::placing_consumer consumer(fit, place, options, plan.input_total());
+    detail::signing_stage signing(st, fit, detail::writer_threads(options));
+    detail::placing_consumer consumer(fit, place, options, plan.input_total(), &signing);
     {
         detail::pipeline work(fit.images, plan.sizes(), detail::writer_threads(options), options.memory_budget,
                               options.chunk_size);
@@ -8258,11 +8365,11 @@ inline write_result write_structured(const tree& fit, structure st, sink& out, c
     }
     write_result result = std::move(consumer.result);
 
-    // Phase 2: the structure is final. Signatures first: every digest,
-    // size and offset is in the blob now, and the signed region (U-Boot
-    // excludes the data properties) does not change when embedded data is
-    // spliced in below, which grows the structure block by what was spliced.
-    detail::sign_structure(st, place.structure_size(), detail::writer_threads(options));
+    // Phase 2: the structure is final once the last signature is in. The
+    // signed regions (U-Boot excludes the data properties) do not change
+    // when embedded data is spliced in below, which grows the structure
+    // block by what was spliced.
+    signing.finish(place.structure_size());
     place.grow_header();
 
     // Phase 3: write the structure, then commit.

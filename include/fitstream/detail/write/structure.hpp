@@ -72,7 +72,7 @@ struct signature_slot {
 struct structure {
     std::vector<char> blob;
     std::vector<image_slots> slots;  ///< one per image, in tree order
-    std::vector<signature_slot> signatures;  ///< filled by detail::sign_structure(), in node order
+    std::vector<signature_slot> signatures;  ///< filled by detail::signing_stage, in node order
 };
 
 /// Loads each key file once, however many signatures use it.
