@@ -268,12 +268,19 @@ inline void check_key_name_hint(const std::string& name, const std::string& subj
 
 /// The key file of the signature `spec` (in a message, `subject`).
 /// @returns `key_file`, else `key_dir`/<hint>.key (for ECDSA
-///          `key_dir`/<hint>.pem when it exists, as mkimage reads). The file
-///          is not opened.
+///          `key_dir`/<hint>.pem when it exists, as mkimage reads), or for a
+///          `key_dir` that is a pkcs11: URI, mkimage_token_uri(key_dir,
+///          hint). The file is not opened.
 /// @throws fitstream::error (errc::invalid_argument) when neither is given,
 ///         or `key_dir` is given without a `key_name_hint`.
 inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
     if (!spec.key_file.empty()) return spec.key_file;
+    // A token as key directory (mkimage -N pkcs11 -k): the hint is the object.
+    if (is_token_uri(spec.key_dir)) {
+        if (spec.key_name_hint.empty() && spec.key_dir.find("object=") == std::string::npos)
+            throw error(errc::invalid_argument, subject, "a token needs a key-name-hint (its object) or object= in -k");
+        return mkimage_token_uri(spec.key_dir, spec.key_name_hint);
+    }
     if (spec.key_dir.empty())
         throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
     if (spec.key_name_hint.empty())
