@@ -18,6 +18,10 @@
 #include <openssl/engine.h>
 #include <openssl/ui.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -80,6 +84,10 @@ inline std::shared_ptr<ENGINE> pkcs11_engine(const std::string& module, const st
                             ") is in use: one module per run");
         return e;
     }
+    // libp11 prints dlopen's complaint on standard error itself: a module
+    // that is not there is said here, in one line.
+    if (!module.empty() && ::access(module.c_str(), R_OK) != 0)
+        throw error(std::error_code(errno, std::generic_category()), subject, "cannot read PKCS#11 module " + module);
     ERR_clear_error();
     ENGINE* raw = ENGINE_by_id("pkcs11");
     if (!raw) {
@@ -141,6 +149,8 @@ inline token_key_handle open_token_key(const token_key_request& request) {
     EVP_PKEY* key = ENGINE_load_private_key(engine.get(), request.uri.c_str(), no_prompt_ui(), nullptr);
     if (!key) {
         std::string why = take_openssl_reason();
+        // libp11 says "object not found" for a token that is not there too.
+        if (why == "object not found") why = "no such token or object in any slot";
         // libp11 says only "processing error" when it cannot log in without a PIN.
         if (request.pin.empty() && !request.without_pin.empty())
             why = why.empty() || why == "processing error" ? request.without_pin : why + "; " + request.without_pin;
