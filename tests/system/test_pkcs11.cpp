@@ -39,6 +39,10 @@
 #include "uboot_qemu.hpp"
 #include "uboot_sandbox.hpp"
 
+#include <fitstream/fitstream.hpp>
+
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -114,6 +118,40 @@ void expect_no_pin(const std::string& text, const std::string& what) {
 
 }  // namespace
 
+// The URI rules, without a token.
+BOOST_AUTO_TEST_CASE(uri_rules) {
+    // mkimage -N pkcs11 -k KEYDIR: "pkcs11:" added, the hint as object
+    // unless KEYDIR names one.
+    BOOST_TEST(fitstream::mkimage_token_uri("token=t", "dev") == "pkcs11:token=t;object=dev");
+    BOOST_TEST(fitstream::mkimage_token_uri("pkcs11:token=t", "dev") == "pkcs11:token=t;object=dev");
+    BOOST_TEST(fitstream::mkimage_token_uri("token=t;object=k", "dev") == "pkcs11:token=t;object=k");
+    BOOST_TEST(fitstream::mkimage_token_uri("", "dev") == "pkcs11:object=dev");
+    BOOST_TEST(fitstream::mkimage_token_uri("pkcs11:token=t?module-path=/m.so", "dev") ==
+               "pkcs11:token=t;object=dev?module-path=/m.so");
+    const auto u = fitstream::parse_token_uri("pkcs11:token=My%20HSM;object=fit-key?module-path=/usr/lib/x.so&pin-source=file:/run/pin");
+    BOOST_TEST(u.path == "pkcs11:token=My%20HSM;object=fit-key");
+    BOOST_TEST(u.token == "My HSM");
+    BOOST_TEST(u.object == "fit-key");
+    BOOST_TEST(u.module_path == "/usr/lib/x.so");
+    BOOST_TEST(u.pin_source == "file:/run/pin");
+    // A PIN in the URI, in the query or the path: refused, never repeated.
+    for (const std::string& uri : std::vector<std::string>{"pkcs11:token=t;object=k?pin-value=" + pin,
+                                                           "pkcs11:token=t;pin-value=" + pin + ";object=k"}) {
+        BOOST_TEST_CONTEXT(uri) {
+            try {
+                (void)fitstream::parse_token_uri(uri);
+                BOOST_ERROR("accepted");
+            } catch (const fitstream::error& e) {
+                BOOST_TEST(has(e.what(), "refused"), e.what());
+                BOOST_TEST(has(e.what(), "pkcs11:token=t;"), e.what());
+                expect_no_pin(e.what(), "the message");
+            }
+        }
+    }
+    BOOST_CHECK_THROW(fitstream::parse_token_uri("pkcs11:token=t?module-name=softhsm2"), fitstream::error);
+    BOOST_CHECK_THROW(fitstream::parse_token_uri("pkcs11:object=a%2"), fitstream::error);
+}
+
 BOOST_AUTO_TEST_SUITE(pkcs11_token, *utf::precondition(softhsm_available))
 
 BOOST_AUTO_TEST_CASE(every_key_type) {
@@ -129,7 +167,8 @@ BOOST_AUTO_TEST_CASE(every_key_type) {
             const fs::path fit = out / (r.object + ".fit");
             const fs::path dtb = empty_dtb(out / (r.object + ".dtb"));
             std::vector<std::string> extra{"--key", in.hsm.uri(r.object), "--key-dtb", dtb.string(), "--required", "conf"};
-            if (r.pin_file) extra.insert(extra.end(), {"--pin-file", in.pin_file.string()});
+            // The PIN from a file, and image signatures too, for RSA-4096.
+            if (r.pin_file) extra.insert(extra.end(), {"--pin-file", in.pin_file.string(), "--image-signatures"});
             const auto p = fitpack_ok(pack_args(fit, extra), with_env(r.pin_file ? std::vector<std::string>{}
                                                                                    : std::vector<std::string>{pin_env}));
             expect_no_pin(p.out + p.err, "fitpack's output");
@@ -139,9 +178,27 @@ BOOST_AUTO_TEST_CASE(every_key_type) {
             BOOST_TEST(fdtget(dtb, "/signature/key-" + r.object, "required") == "conf");
             const auto v = fitpack_ok({"verify", fit.string(), "--key-dtb", dtb.string()});
             BOOST_TEST(has(v.out, r.algo + ":" + r.object + "+ OK"), v.out);
+            // The image signatures are made in the token too (a key required
+            // for configurations leaves them unchecked, as in U-Boot).
+            if (r.pin_file) {
+                std::istringstream bytes(fdtget(fit, "/images/kernel/signature-1", "value", "bx"));
+                BOOST_TEST(std::distance(std::istream_iterator<std::string>(bytes), std::istream_iterator<std::string>()) == 512);
+            }
             expect_no_pin(read_file(fit) + read_file(dtb), "the FIT or key DTB");
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(key_dir_spelling) {
+    // --key-dir 'pkcs11:token=T' --key-name O: mkimage -N pkcs11's rule in
+    // packing mode, the same key as --key 'pkcs11:token=T;object=O'.
+    const auto& in = inputs();
+    temp_dir out;
+    const fs::path a = out / "a.fit", b = out / "b.fit";
+    fitpack_ok(pack_args(a, {"--key", in.hsm.uri("rsa2048")}), with_env({pin_env}));
+    fitpack_ok(pack_args(b, {"--key-dir", "pkcs11:token=" + in.hsm.label(), "--key-name", "rsa2048"}),
+               with_env({pin_env}));
+    BOOST_TEST(read_file(a) == read_file(b));
 }
 
 BOOST_AUTO_TEST_CASE(ecdsa_fit_check_sign) {
