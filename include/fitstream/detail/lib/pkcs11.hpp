@@ -15,8 +15,19 @@
 #include <fitstream/detail/lib/openssl.hpp>
 #include <fitstream/error.hpp>
 
+// OpenSSL built without engines (no-engine), or a distribution that ships
+// <openssl/engine.h> apart (Fedora 41: openssl-devel-engine): token keys
+// then fail, saying so, and everything else builds as before.
+#if !defined(OPENSSL_NO_ENGINE) && defined(__has_include)
+#if __has_include(<openssl/engine.h>)
+#define FITSTREAM_PKCS11_ENGINE 1
+#endif
+#endif
+
+#ifdef FITSTREAM_PKCS11_ENGINE
 #include <openssl/engine.h>
 #include <openssl/ui.h>
+#endif
 
 #include <unistd.h>
 
@@ -45,6 +56,15 @@ struct token_key_handle {
     std::shared_ptr<void> session;
     evp_pkey_ptr key;
 };
+
+#ifndef FITSTREAM_PKCS11_ENGINE
+
+inline token_key_handle open_token_key(const token_key_request& request) {
+    throw error(errc::unsupported, request.subject,
+                "this fitstream was built without OpenSSL's ENGINE API, which token keys need");
+}
+
+#else
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -164,6 +184,8 @@ inline token_key_handle open_token_key(const token_key_request& request) {
 }
 
 #pragma GCC diagnostic pop
+
+#endif  // FITSTREAM_PKCS11_ENGINE
 
 }  // namespace detail
 }  // namespace fitstream
