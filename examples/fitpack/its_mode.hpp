@@ -51,6 +51,8 @@ struct its_arguments {
     std::vector<std::string> dtc_args;      // the rest of -D
     fitstream::its::build_options build;
     std::string key_dtb;  // -K
+    std::string engine;    // -N: "pkcs11" (keys in a PKCS#11 token)
+    std::string pin_file;  // --pin-file: the token's PIN
     unsigned threads = 0;
     bool verbose = false;
     auto_fit_arguments auto_fit;  // -f auto
@@ -73,6 +75,9 @@ inline const char* its_help =
     "  -G FILE            sign with this key file instead\n"
     "  -K DTB             add the public keys to this control DTB (/signature/key-NAME)\n"
     "  -r                 mark those keys required\n"
+    "  -N pkcs11          keys in a PKCS#11 token: -k names the token ('token=T', mkimage's spelling), each\n"
+    "                     signature's key-name-hint its object; or -G 'pkcs11:token=T;object=O'\n"
+    "  --pin-file FILE    the token's PIN: the first line of FILE (default: $FITPACK_PKCS11_PIN)\n"
     "  -c TEXT            a comment in every new signature\n"
     "  --sign-algo ALGO   sign with ALGO, e.g. sha256,rsa2048 (mkimage's -o)\n"
     "  -D \"DTC OPTS\"      dtc options: -i DIR is honoured\n"
@@ -94,7 +99,7 @@ inline const char* its_help =
     "  -b DTB             a devicetree blob: an fdt image and a configuration (repeatable)\n"
     "  -i RAMDISK         a ramdisk, in every configuration\n"
     "  -g NAME            key-name-hint: with -k or -G and -o/--sign-algo, signatures instead of crc32 hashes\n"
-    "Not yet: -F (re-sign an existing FIT), -N (signing engines).\n"
+    "Not yet: -F (re-sign an existing FIT); -N engines other than pkcs11.\n"
     "SOURCE_DATE_EPOCH sets the timestamps.\n";
 
 /// True when `args` is an image tree source command line: `mkimage ...`, or
@@ -182,7 +187,7 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
             a.help = true;
             return a;
         }
-    enum long_only { sign_algo = 1000, compress_images, allow_mismatch, include_dir, help, output };
+    enum long_only { sign_algo = 1000, compress_images, allow_mismatch, include_dir, help, output, pin_file };
     static const option long_options[] = {
         // --output is the output in both spellings (mkimage's -o is the algo).
         {"output", required_argument, nullptr, output},
@@ -194,6 +199,7 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
         {"verbose", no_argument, nullptr, 'v'},
         {"external", no_argument, nullptr, 'E'},
         {"help", no_argument, nullptr, help},
+        {"pin-file", required_argument, nullptr, pin_file},
         {nullptr, 0, nullptr, 0}};
     // mkimage 2023.01's short options, and fitpack's -I and -j.
     const char* short_options = ":a:A:b:B:c:C:d:D:e:Ef:FG:g:i:I:j:k:K:ln:N:o:O:p:qrR:sStT:vVx";
@@ -251,7 +257,11 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
             case 'F':
                 throw usage_error("-F (re-signing an existing FIT) is not supported yet; sign while building with -k");
             case 'N':
-                throw usage_error("-N " + value + ": signing engines (PKCS#11) are not supported yet; use -k or -G");
+                if (value != "pkcs11")
+                    throw usage_error("-N " + value + ": the only signing engine supported is pkcs11 (keys in a PKCS#11 token)");
+                a.engine = value;
+                break;
+            case pin_file: a.pin_file = value; break;
             case 'l': throw usage_error("-l lists an image: that is 'fitpack list FIT'");
             case 'x': throw usage_error("-x (execute in place) makes a legacy image, not a FIT");
             case 's': case 'S': case 'R':
@@ -294,6 +304,16 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
         a.output = rest.front();
     }
     if (a.output.empty()) throw usage_error("no output FIT named");
+    if (a.engine == "pkcs11") {
+        // mkimage's spelling: -k names the token (without "pkcs11:", which
+        // mkimage adds), the key-name-hint the object; no -k: any token.
+        if (!a.build.key_file.empty() && !fitstream::is_token_uri(a.build.key_file))
+            throw usage_error("-N pkcs11: -G must be a pkcs11: URI, not a key file");
+        if (a.build.key_file.empty())
+            a.build.key_dir = fitstream::is_token_uri(a.build.key_dir) ? a.build.key_dir : "pkcs11:" + a.build.key_dir;
+    }
+    if (!a.pin_file.empty() && !fitstream::is_token_uri(a.build.key_dir) && !fitstream::is_token_uri(a.build.key_file))
+        throw usage_error("--pin-file needs a key in a token (-N pkcs11, or -G 'pkcs11:...')");
     if (!a.key_dtb.empty() && a.build.key_dir.empty() && a.build.key_file.empty())
         throw usage_error("-K needs -k KEYDIR or -G KEY (keys to sign with)");
     return a;
@@ -355,6 +375,8 @@ inline int run_its_mode(std::vector<std::string> args) {
         write.layout.position = a.position;
     }
     a.build.timestamp = fitstream::source_date_epoch();
+    // Token keys are opened while the source is planned: their PIN file.
+    fitstream::default_token_options().pin_file = a.pin_file;
 
     fitstream::its::compile_options compile;
     compile.include_dirs = a.include_dirs;

@@ -3,6 +3,8 @@
 
 // fitpack's signing options (verified boot), kept apart from main.cpp:
 //   --key-dir DIR | --key FILE.pem   sign (as mkimage -k DIR / -G FILE)
+//   --key 'pkcs11:token=T;object=O'  sign with a key in a PKCS#11 token
+//   --pin-file FILE                  the token's PIN (else $FITPACK_PKCS11_PIN)
 //   --key-name NAME                  key-name-hint (default: the key file's base name)
 //   --sign-algo CHECKSUM,CRYPTO      default: sha256 with the key's own crypto
 //   --padding pkcs-1.5|pss           RSA padding
@@ -34,6 +36,26 @@
 
 namespace fitpack {
 
+/// --pin-file, shared by packing and image tree source modes: a PKCS#11
+/// token's PIN is read from FILE (first line), else from the environment
+/// variable FITPACK_PKCS11_PIN; never from the command line.
+inline CLI::Option* add_pin_option(CLI::App& app, std::string& pin_file, const char* group) {
+    return app
+        .add_option("--pin-file", pin_file,
+                    "A PKCS#11 token's PIN: the first line of FILE (default: $FITPACK_PKCS11_PIN; never on the "
+                    "command line)")
+        ->group(group);
+}
+
+/// A token's URI as --key or --key-dir gives it: --key 'pkcs11:...', or
+/// --key-dir 'pkcs11:token=T' with --key-name O (mkimage -N pkcs11's rule);
+/// empty for key files.
+inline std::string token_key_uri(const std::string& key_dir, const std::string& key_file, const std::string& key_name) {
+    if (fitstream::is_token_uri(key_file)) return key_file;
+    if (fitstream::is_token_uri(key_dir)) return fitstream::mkimage_token_uri(key_dir, key_name);
+    return {};
+}
+
 struct signing_arguments {
     std::string key_dir;
     std::string key_file;
@@ -47,6 +69,7 @@ struct signing_arguments {
     std::string signer_name;
     std::string signer_version;
     std::string comment;
+    std::string pin_file;  // --pin-file: a PKCS#11 token's PIN
 
     bool signing() const { return !key_dir.empty() || !key_file.empty(); }
 };
@@ -57,7 +80,9 @@ inline void add_signing_options(CLI::App& app, signing_arguments& s) {
                                    "Sign with KEYDIR/<key-name>.key (.pem for ECDSA; without --sign-algo, .key "
                                    "else .pem), as mkimage -k")
                         ->group(group);
-    app.add_option("--key", s.key_file, "Sign with this PEM private key (RSA or EC)")
+    app.add_option("--key", s.key_file,
+                   "Sign with this PEM private key (RSA or EC), or the key a pkcs11: URI names in a PKCS#11 token "
+                   "('pkcs11:token=T;object=O')")
         ->excludes(key_dir)
         ->group(group);
     app.add_option("--key-name", s.key_name,
@@ -90,6 +115,7 @@ inline void add_signing_options(CLI::App& app, signing_arguments& s) {
     app.add_option("--signer-version", s.signer_version, "signer-version property (default: fitstream's version)")
         ->group(group);
     app.add_option("--comment", s.comment, "comment property of each signature node")->group(group);
+    add_pin_option(app, s.pin_file, group);
 }
 
 /// What apply_signing() prepared: the DTB update to make once the FIT is written.
@@ -114,7 +140,7 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
     signing_plan plan;
     if (!s.signing()) {
         for (const auto* opt : {&s.key_name, &s.algo, &s.padding, &s.key_dtb, &s.required, &s.signer_name,
-                                &s.signer_version, &s.comment})
+                                &s.signer_version, &s.comment, &s.pin_file})
             if (!opt->empty()) throw usage_error("signing options need --key-dir DIR or --key FILE");
         if (!s.sign_images.empty()) throw usage_error("signing options need --key-dir DIR or --key FILE");
         if (s.image_signatures) throw usage_error("--image-signatures needs --key-dir DIR or --key FILE");
@@ -124,6 +150,13 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
     spec.key_dir = s.key_dir;
     spec.key_file = s.key_file;
     spec.key_name_hint = !s.key_name.empty() ? s.key_name : s.key_file.empty() ? "" : key_base_name(s.key_file);
+    // A token key: the key name defaults to the URI's object.
+    const bool token = fitstream::is_token_uri(s.key_file) || fitstream::is_token_uri(s.key_dir);
+    if (token && s.key_name.empty() && !s.key_file.empty()) spec.key_name_hint = fitstream::parse_token_uri(s.key_file).object;
+    if (token && spec.key_name_hint.empty() && !s.key_file.empty())
+        throw usage_error("--key " + fitstream::parse_token_uri(s.key_file).path +
+                          ": no object= in the URI to name the key: give --key-name");
+    if (!token && !s.pin_file.empty()) throw usage_error("--pin-file needs a key in a token (--key 'pkcs11:...')");
     if (spec.key_name_hint.empty()) throw usage_error("--key-dir needs --key-name (the key is <DIR>/<NAME>.key)");
     // U-Boot finds the key as /signature/key-NAME: NAME must be a node-name part.
     fitstream::check_key_name_hint(spec.key_name_hint,
@@ -140,8 +173,8 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
     // The key now: its type gives the default algo, and a bad key fails
     // before anything is written. Errors name the file, never the key.
     spec.algo = s.algo.empty() ? "sha256,rsa2048" : s.algo;  // for signature_key_path's .pem rule
-    std::string key_path = fitstream::signature_key_path(spec, "--key-dir");
-    if (!s.key_dir.empty()) {
+    std::string key_path = token ? std::string() : fitstream::signature_key_path(spec, "--key-dir");
+    if (!token && !s.key_dir.empty()) {
         // Without --sign-algo the type is the key's own: NAME.key (mkimage's
         // RSA name), else NAME.pem (its ECDSA name).
         const std::string base = s.key_dir + "/" + spec.key_name_hint;
@@ -151,7 +184,18 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
         spec.key_file = key_path;
         spec.key_dir.clear();
     }
-    const auto key = fitstream::signing_key::load(key_path);
+    std::shared_ptr<const fitstream::signing_key> key;
+    if (token) {
+        // Opened once (one login), then handed to the writer as the signer.
+        fitstream::token_options options;
+        options.pin_file = s.pin_file;
+        key = fitstream::signing_key::load_token(token_key_uri(s.key_dir, s.key_file, spec.key_name_hint), options);
+        spec.key_signer = key;
+        spec.key_file.clear();
+        spec.key_dir.clear();
+    } else {
+        key = fitstream::signing_key::load(key_path);
+    }
     if (s.algo.empty()) spec.algo = "sha256," + (key->is_rsa() ? "rsa" + std::to_string(key->bits())
                                                                 : key->curve() == "secp384r1" ? "ecdsa384" : "ecdsa256");
     const auto algo = fitstream::parse_signature_algorithm(spec.algo);

@@ -56,7 +56,7 @@ def main():
             "fitpack list --": ["--help", "--json"],
             "fitpack extract --": ["--help", "--output", "--raw"],
             "fitpack -f c.its --": ["--allow-compression-mismatch", "--compress-images", "--external",
-                                    "--help", "--include", "--jobs", "--output", "--sign-algo", "--verbose"],
+                                    "--help", "--include", "--jobs", "--output", "--pin-file", "--sign-algo", "--verbose"],
             "fitpack mkimage --comp": ["--compress-images"],
             # Values.
             "fitpack -c ": codecs,

@@ -174,6 +174,9 @@ _fitpack()
             pack:--key-dtb | verify:--key-dtb | its:-K | mkimage:-K | its:-b | mkimage:-b)
                 _filedir dtb
                 ;;
+            pack:--pin-file | its:--pin-file | mkimage:--pin-file)
+                _filedir
+                ;;
             pack:--key | its:-G | mkimage:-G)
                 _filedir '@(key|pem)'
                 ;;

@@ -9,6 +9,7 @@
 ///
 /// @code
 /// auto key = fitstream::signing_key::load("keys/dev.key");
+/// auto hsm = fitstream::signing_key::load("pkcs11:token=release;object=fit");  // PIN: $FITPACK_PKCS11_PIN
 /// key->check_for(fitstream::parse_signature_algorithm("sha256,rsa2048"), fitstream::signature_padding::pkcs1_5);
 /// @endcode
 ///
@@ -16,6 +17,7 @@
 
 #include <fitstream/detail/io/file.hpp>
 #include <fitstream/detail/lib/openssl.hpp>
+#include <fitstream/detail/lib/pkcs11.hpp>
 #include <fitstream/detail/sign/key_node.hpp>
 #include <fitstream/detail/sign/regions.hpp>
 #include <fitstream/detail/text.hpp>
@@ -24,6 +26,7 @@
 #include <fitstream/sign/public_key.hpp>
 #include <fitstream/sign/signer.hpp>
 #include <fitstream/sign/spec.hpp>
+#include <fitstream/sign/token.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -67,18 +70,23 @@ inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, con
 
 }  // namespace detail
 
-/// A private key to sign with, read from a PEM file (RSA or EC; not
-/// password-protected, since signing runs unattended).
+/// A private key to sign with: read from a PEM file (RSA or EC; not
+/// password-protected, since signing runs unattended), or held in a
+/// PKCS#11 token (<fitstream/sign/token.hpp>), where it signs without ever
+/// leaving it.
 class signing_key : public signer {
 public:
     /// Reads the PEM private key at `path` (a regular file or a pipe, at
-    /// most 1 MiB; the bytes read are wiped once parsed).
+    /// most 1 MiB; the bytes read are wiped once parsed). A `path` starting
+    /// with "pkcs11:" is a token key: load_token(path, default_token_options()).
     /// @returns the key, shared: one key file may sign many nodes.
     /// @throws fitstream::error, naming `path` only: the OS error "cannot
     ///         read key"; errc::invalid_input "larger than 1048576 bytes:
     ///         not a key", or when it is not an unencrypted PEM private key;
-    ///         errc::unsupported when it is neither RSA nor EC.
+    ///         errc::unsupported when it is neither RSA nor EC; as
+    ///         load_token() for a URI.
     static std::shared_ptr<const signing_key> load(const std::string& path) {
+        if (is_token_uri(path)) return load_token(path, default_token_options());
         std::string pem = detail::read_file_bounded(path, detail::max_key_file_size, "key",
                                                     detail::stream_inputs::accepted, /*sensitive=*/true);
         ERR_clear_error();  // an error queued earlier must not be taken for this one's
@@ -98,10 +106,53 @@ public:
         return out;
     }
 
-    /// The file the key was read from (what messages name).
+    /// Opens the private key a PKCS#11 URI names ("pkcs11:token=T;object=O",
+    /// RFC 7512), through OpenSSL's pkcs11 engine, logging in with the PIN
+    /// `options` gives (else none). The key stays in the token: signatures
+    /// are made there, one at a time (concurrent() is false), and only the
+    /// public key is read out (public_half()).
+    /// @returns the key; name() and path() are the URI without its query.
+    /// @throws fitstream::error naming that URI, never a PIN:
+    ///         errc::invalid_argument for a URI with a PIN in it or another
+    ///         parse_token_uri() refusal; errc::unsupported when the engine
+    ///         is not installed; errc::invalid_input when the module cannot
+    ///         be loaded, the token or object is not found, the PIN is wrong
+    ///         or missing, or the key is neither RSA nor EC; the OS error
+    ///         naming the PIN file when it cannot be read.
+    static std::shared_ptr<const signing_key> load_token(const std::string& uri, const token_options& options = {}) {
+        const token_uri parsed = parse_token_uri(uri);
+        detail::token_key_request request;
+        request.uri = parsed.path;
+        request.module = detail::token_module(parsed, options);
+        request.subject = parsed.path;
+        const detail::secret_string pin(detail::token_pin(parsed, options));
+        request.pin = pin.get();
+        if (pin.get().empty())
+            request.without_pin = "no PIN was given (a PIN file, or $" +
+                                  (options.pin_env.empty() ? std::string("FITPACK_PKCS11_PIN") : options.pin_env) + ")";
+        detail::token_key_handle handle;
+        try {
+            handle = detail::open_token_key(request);
+        } catch (...) {
+            wipe(request.pin);
+            throw;
+        }
+        wipe(request.pin);
+        auto out = std::shared_ptr<signing_key>(new signing_key(parsed.path, std::move(handle.key)));
+        out->session_ = std::move(handle.session);
+        if (!out->is_rsa() && !out->is_ec())
+            throw error(errc::invalid_input, parsed.path, "the token key is neither RSA nor EC");
+        return out;
+    }
+
+    /// The file the key was read from, or the token URI (what messages name).
     const std::string& path() const noexcept { return path_; }
-    /// signer: the key file, what messages name.
+    /// signer: the key file or token URI, what messages name.
     const std::string& name() const override { return path_; }
+    /// True for a key held in a PKCS#11 token.
+    bool in_token() const noexcept { return session_ != nullptr; }
+    /// signer: a token signs one request at a time.
+    bool concurrent() const override { return !in_token(); }
     /// True for an RSA key.
     bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
     /// True for an EC key.
@@ -143,6 +194,9 @@ public:
     std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
                                           const std::vector<std::uint8_t>& digest) const {
         check_for(algo, padding);
+        // A token's session serves one operation at a time.
+        std::unique_lock<std::mutex> token_lock;
+        if (in_token()) token_lock = std::unique_lock<std::mutex>(token_mutex());
         ERR_clear_error();  // an error queued earlier must not be taken for this one's
         detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
         if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
@@ -188,7 +242,17 @@ public:
 
 private:
     signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
+    static void wipe(std::string& s) {
+        OPENSSL_cleanse(s.data(), s.size());
+        s.clear();
+    }
+    static std::mutex& token_mutex() {
+        static std::mutex m;
+        return m;
+    }
     std::string path_;
+    // A token key's engine and session: declared before key_, so released after it.
+    std::shared_ptr<void> session_;
     detail::evp_pkey_ptr key_;
     mutable std::once_flag public_once_;
     mutable std::shared_ptr<const public_key> public_;
@@ -204,12 +268,19 @@ inline void check_key_name_hint(const std::string& name, const std::string& subj
 
 /// The key file of the signature `spec` (in a message, `subject`).
 /// @returns `key_file`, else `key_dir`/<hint>.key (for ECDSA
-///          `key_dir`/<hint>.pem when it exists, as mkimage reads). The file
-///          is not opened.
+///          `key_dir`/<hint>.pem when it exists, as mkimage reads), or for a
+///          `key_dir` that is a pkcs11: URI, mkimage_token_uri(key_dir,
+///          hint). The file is not opened.
 /// @throws fitstream::error (errc::invalid_argument) when neither is given,
 ///         or `key_dir` is given without a `key_name_hint`.
 inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
     if (!spec.key_file.empty()) return spec.key_file;
+    // A token as key directory (mkimage -N pkcs11 -k): the hint is the object.
+    if (is_token_uri(spec.key_dir)) {
+        if (spec.key_name_hint.empty() && spec.key_dir.find("object=") == std::string::npos)
+            throw error(errc::invalid_argument, subject, "a token needs a key-name-hint (its object) or object= in -k");
+        return mkimage_token_uri(spec.key_dir, spec.key_name_hint);
+    }
     if (spec.key_dir.empty())
         throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
     if (spec.key_name_hint.empty())
