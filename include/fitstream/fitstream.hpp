@@ -45,6 +45,7 @@
 // Signing keys
 #include <fitstream/sign/key.hpp>
 #include <fitstream/sign/key_dtb.hpp>
+#include <fitstream/sign/command_signer.hpp>
 
 // Reading back
 #include <fitstream/reader.hpp>
