@@ -49,7 +49,7 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
 
     const std::uint32_t strings_size = fdt_size_dt_strings(walk.data());
     for (auto& sig : st.signatures) {
-        std::vector<std::uint8_t> digest;
+        std::vector<std::uint8_t> digest, message;
         if (sig.hashed_strings_at) {
             // hashed-strings = <0 size>: the first cell is a legacy offset
             // that must stay 0; every string is in the block by now.
@@ -62,6 +62,11 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
             auto regions = find_signed_regions(walk.data(), sig.hashed_nodes, sig.node);
             regions.push_back({fdt_off_dt_strings(walk.data()), covered});
             digest = digest_regions(sig.algo.checksum, walk.data(), regions);
+            // A signer that signs the bytes themselves (a command with
+            // message input) gets them: a few KiB of structure and strings.
+            if (sig.key->wants_message())
+                for (const auto& r : regions)
+                    message.insert(message.end(), walk.data() + r.offset, walk.data() + r.offset + r.size);
         } else {
             const auto* at = sig.digest_at == image_slots::unstored
                                  ? st.slots[sig.image].unstored_digests.data() + sig.unstored_digest_at
@@ -74,6 +79,7 @@ inline void sign_structure(structure& st, std::uint64_t total_size) {
         request.padding = sig.padding;
         request.key_name_hint = sig.key_name_hint;
         request.digest = digest;
+        request.message = std::move(message);
         const auto value = sig.key->sign(request);
         // A signature that does not check would only fail at boot: check it here.
         const auto pub = sig.key->public_half();
