@@ -22,7 +22,8 @@
 //    verify's rules (required-mode all: every required key; any: one;
 //    signatures by keys the DTB lacks ignored) agree with fit_check_sign;
 //    command lines that do not say which key an option belongs to are
-//    refused.
+//    refused. An image signed by a key not required for images: verify
+//    refuses it and says that U-Boot (fit_check_sign) accepts it.
 
 #define BOOST_TEST_MODULE fitpack sign command and several keys
 #include <boost/test/unit_test.hpp>
@@ -360,6 +361,25 @@ BOOST_AUTO_TEST_CASE(required_mode_all_and_any) {
     run_ok({"fdtput", "-r", rotated.string(), "/signature/key-rsa"});
     expect_refused(old_only, rotated, "no signature verifies with any required key");
     expect_verifies(new_only, rotated, "signature-1: sha256,rsa2048:other+ OK");
+}
+
+BOOST_AUTO_TEST_CASE(image_signatures_by_a_key_not_required) {
+    temp_dir out;
+    const fs::path dtb = control_copy(out.path());
+    // rsa required for images, other in the DTB but not required.
+    pack_ok(out / "both.fit", {"--key", in().rsa.string(), "--required", "image", "--key", in().other.string(),
+                               "--image-signatures", "--key-dtb", dtb.string()});
+    const fs::path fit = out / "other.fit";
+    pack_ok(fit, {"--key", in().other.string(), "--image-signatures"});
+    const auto v = verify(fit, dtb);
+    BOOST_TEST(v.exit_code == 1);
+    BOOST_TEST(has(v.err, "/images/kernel: no signature verifies with required key 'rsa'"), v.err);
+    // U-Boot checks an image signature with the key its key-name-hint names.
+    BOOST_TEST(has(v.err, "U-Boot boots it all the same: it checks an image signature with the key its "
+                          "key-name-hint names, here signature-1 with 'other'"), v.err);
+    if (const auto c = fit_check_sign(fit, dtb))
+        BOOST_TEST(c->exit_code == 0, "fit_check_sign 2026.10 now insists on the required key:\n" << c->out);
+    BOOST_TEST(verify(out / "both.fit", dtb).exit_code == 0);
 }
 
 BOOST_AUTO_TEST_CASE(options_belong_to_the_key_before_them) {
