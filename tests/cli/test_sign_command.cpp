@@ -231,6 +231,7 @@ struct failure_row {
 BOOST_AUTO_TEST_CASE(each_fails_with_one_line_and_writes_nothing) {
     const std::vector<failure_row> rows{
         {"exit status", "cat >/dev/null; exit 3", {}, "exited with status 3", 1, {}},
+        {"not found", "cat >/dev/null; exit 127", {}, "exited with status 127 (the shell found no such command)", 1, {}},
         // The shell fitpack starts (sh -c) reports a child's signal as an exit
         // status (143); killed itself, it is a signal.
         {"signal", "kill -TERM $PPID", {}, "killed by SIGTERM", 1, {}},

@@ -160,7 +160,11 @@ public:
             case ending::signalled:
                 throw fail("killed by " + detail::signal_name(r.code));
             case ending::exited:
-                if (r.code != 0) throw fail("exited with status " + std::to_string(r.code));
+                if (r.code != 0)
+                    throw fail("exited with status " + std::to_string(r.code) +
+                               (r.code == 127 ? " (the shell found no such command)"
+                                : r.code == 126 ? " (the shell could not run it: not executable?)"
+                                                : ""));
                 break;
         }
         if (r.out.empty()) throw fail("printed no signature");
