@@ -43,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -117,6 +118,7 @@ inline std::vector<key_arguments> group_keys(const signing_arguments& s) {
     const std::vector<std::pair<const char*, const std::vector<std::string>*>> sources{
         {"--key-dir", &s.key_dir}, {"--key", &s.key_file}, {"--sign-command", &s.sign_command}};
     const auto per_key = per_key_options(s);
+    if (!s.app) throw std::logic_error("group_keys: add_signing_options() was not called");
     for (const CLI::Option* opt : s.app->parse_order()) {
         const std::string name = opt->get_name();
         const std::size_t index = seen[name]++;
