@@ -91,6 +91,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
             for (const auto& conf : fit.configurations)
                 for (const auto& sig : conf.signatures) visit(sig.key_file);
             for (const auto& f : inputs_read) visit(f);
+            for (const auto& f : signing.inputs) visit(f);
             if (!a.signing.pin_file.empty()) visit(a.signing.pin_file);
         });
     if (a.depfile.empty()) std::vector<std::string>().swap(inputs_read);  // only a depfile lists them

@@ -46,6 +46,7 @@
 #include <fitstream/sign/token.hpp>
 #include <fitstream/sign/key.hpp>
 #include <fitstream/sign/key_dtb.hpp>
+#include <fitstream/sign/command_signer.hpp>
 
 // Reading back
 #include <fitstream/reader.hpp>

@@ -180,6 +180,12 @@ _fitpack()
             pack:--key | its:-G | mkimage:-G)
                 _filedir '@(key|pem)'
                 ;;
+            pack:--public-key)
+                _filedir pem
+                ;;
+            pack:--sign-command)
+                _filedir
+                ;;
             its:-f | mkimage:-f)
                 _filedir its
                 [[ auto == "$cur"* ]] && COMPREPLY+=(auto)

@@ -117,6 +117,25 @@ public:
         return mode.empty() ? "all" : mode;
     }
 
+    /// Sets /signature `required-mode` in memory (adding /signature if
+    /// needed); save() writes the file. "all": every key marked required
+    /// must verify a configuration (U-Boot's default); "any": one of them
+    /// suffices, which lets U-Boot hold an old and a new key while FITs are
+    /// re-signed (key rotation). Debian 12's U-Boot 2023.01 reads it.
+    /// @throws fitstream::error: errc::invalid_argument for a mode other than
+    ///         "any" or "all"; libfdt's error when the DTB cannot take it.
+    void set_required_mode(const std::string& mode) {
+        if (mode != "any" && mode != "all")
+            throw error(errc::invalid_argument, path_, "required-mode must be any or all, not '" + mode + "'");
+        grow(64);
+        void* b = blob_.data();
+        int parent = fdt_subnode_offset(b, 0, "signature");
+        if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "signature"), "cannot add /signature");
+        fdt(parent, "/signature");
+        fdt(fdt_setprop_string(b, parent, "required-mode", mode.c_str()), "cannot set required-mode");
+        fdt(fdt_pack(b), "cannot pack DTB");
+    }
+
     /// Checks that `entry` can be added, changing nothing: it has a key, a
     /// name that can be a node name, an algo its key suits (an RSA exponent
     /// U-Boot can hold), `required` empty, "conf" or "image", and a key
@@ -161,10 +180,7 @@ public:
         ERR_clear_error();  // an error queued earlier must not be taken for this one's
         const auto algo = parse_signature_algorithm(entry.algo);
         // Room for the node: the biggest key (RSA-4096) needs about 1.1 KiB.
-        const std::size_t size = fdt_totalsize(blob()) + 4096;
-        std::vector<std::uint64_t> bigger((size + 7) / 8);
-        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
-        blob_.swap(bigger);
+        grow(4096);
         void* b = blob_.data();
         int parent = fdt_subnode_offset(b, 0, "signature");
         if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "signature"), "cannot add /signature");
@@ -255,6 +271,14 @@ private:
         auto pub = entry.key->public_half();
         if (!pub) throw error(errc::invalid_argument, entry.key->name(), "has no public key to put into a DTB");
         return pub;
+    }
+
+    // Opens the DTB into a buffer `room` bytes larger, for writing.
+    void grow(std::size_t room) {
+        const std::size_t size = fdt_totalsize(blob()) + room;
+        std::vector<std::uint64_t> bigger((size + 7) / 8);
+        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
+        blob_.swap(bigger);
     }
 
     static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
