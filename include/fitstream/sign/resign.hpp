@@ -36,6 +36,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,19 +120,19 @@ inline std::string free_node_name(const void* fdt, int parent, const std::string
 // present) each image the configuration names there with its hash* and
 // cipher subnodes.
 inline std::vector<std::string> mkimage_hashed_nodes(const void* fdt, int conf, const std::string& conf_name, int sig,
-                                                     const std::string& subject) {
+                                                     const std::string& subject,
+                                                     const std::function<int(const std::string&)>& image_offset) {
     std::vector<std::string> nodes{"/", "/configurations/" + conf_name};
     std::vector<std::string> wanted = rs_string_list(fdt, sig, "sign-images");
     const bool allow_missing = fdt_getprop(fdt, sig, "sign-images", nullptr) == nullptr;
     if (allow_missing) wanted = {"kernel", "fdt", "script"};
-    const int images = fdt_path_offset(fdt, "/images");
     std::size_t count = 0;
     for (const auto& property : wanted) {
         const auto names = rs_string_list(fdt, conf, property.c_str());
         if (names.empty() && !allow_missing)
             throw error(errc::bad_image, subject, "sign-images names '" + property + "', which the configuration lacks");
         for (const auto& name : names) {
-            const int img = images < 0 ? images : fdt_subnode_offset(fdt, images, name.c_str());
+            const int img = image_offset(name);
             if (img < 0) {
                 if (allow_missing) continue;
                 throw error(errc::bad_image, subject, "no image '" + name + "' for '" + property + "'");
@@ -166,19 +167,21 @@ inline std::uint32_t resign_timestamp(const resign_options& o) {
     return static_cast<std::uint32_t>(std::time(nullptr));
 }
 
-// Sets a property, growing the blob first when needed.
-inline void set_prop(fit_skeleton& sk, const std::string& node_path, const char* name, const void* value, std::size_t len) {
+// Sets a property of the node at `node` (named `node_path` in errors),
+// growing the blob first when needed (node offsets count from the
+// structure block: growing keeps them).
+inline void set_prop_at(fit_skeleton& sk, int node, const std::string& node_path, const char* name, const void* value,
+                        std::size_t len) {
     sk.reserve(len + 64 + std::strlen(name));
+    sk.check(fdt_setprop(sk.blob.data(), node, name, value, static_cast<int>(len)), node_path, name);
+}
+inline void set_prop(fit_skeleton& sk, const std::string& node_path, const char* name, const void* value, std::size_t len) {
     const int node = fdt_path_offset(sk.blob.data(), node_path.c_str());
     sk.check(node, node_path, "node vanished");
-    sk.check(fdt_setprop(sk.blob.data(), node, name, value, static_cast<int>(len)), node_path, name);
+    set_prop_at(sk, node, node_path, name, value, len);
 }
 inline void set_string(fit_skeleton& sk, const std::string& node_path, const char* name, const std::string& v) {
     set_prop(sk, node_path, name, v.c_str(), v.size() + 1);
-}
-inline void set_u32(fit_skeleton& sk, const std::string& node_path, const char* name, std::uint32_t v) {
-    const fdt32_t be = cpu_to_fdt32(v);
-    set_prop(sk, node_path, name, &be, sizeof be);
 }
 
 // Adds (replacing one with the same key-name-hint) a signature node under
@@ -223,22 +226,24 @@ inline void add_signature_node(fit_skeleton& sk, const std::string& parent_path,
 // its order: value, signer-name, signer-version, comment, timestamp, then
 // for a configuration hashed-nodes and hashed-strings (the strings size
 // before any of these was added).
-inline void write_signature(fit_skeleton& sk, const std::string& path, const std::vector<std::uint8_t>& value,
+inline void write_signature(fit_skeleton& sk, const std::string& path, int node, const std::vector<std::uint8_t>& value,
                             const resign_options& o, std::uint32_t timestamp, const std::vector<std::string>* nodes,
                             std::uint32_t strings_size) {
-    set_prop(sk, path, "value", value.data(), value.size());
+    const auto str = [&](const char* name, const std::string& v) { set_prop_at(sk, node, path, name, v.c_str(), v.size() + 1); };
+    set_prop_at(sk, node, path, "value", value.data(), value.size());
     if (!o.signer_name.empty()) {
-        set_string(sk, path, "signer-name", o.signer_name);
-        set_string(sk, path, "signer-version", o.signer_version.empty() ? std::string(FITSTREAM_VERSION_STRING) : o.signer_version);
+        str("signer-name", o.signer_name);
+        str("signer-version", o.signer_version.empty() ? std::string(FITSTREAM_VERSION_STRING) : o.signer_version);
     }
-    if (!o.comment.empty()) set_string(sk, path, "comment", o.comment);
-    set_u32(sk, path, "timestamp", timestamp);
+    if (!o.comment.empty()) str("comment", o.comment);
+    const fdt32_t t = cpu_to_fdt32(timestamp);
+    set_prop_at(sk, node, path, "timestamp", &t, sizeof t);
     if (nodes) {
         std::string list;
         for (const auto& n : *nodes) list.append(n).push_back('\0');
-        set_prop(sk, path, "hashed-nodes", list.data(), list.size());
+        set_prop_at(sk, node, path, "hashed-nodes", list.data(), list.size());
         const fdt32_t cells[2] = {cpu_to_fdt32(0), cpu_to_fdt32(strings_size)};
-        set_prop(sk, path, "hashed-strings", cells, sizeof cells);
+        set_prop_at(sk, node, path, "hashed-strings", cells, sizeof cells);
     }
 }
 
@@ -384,40 +389,81 @@ inline resign_result resign_fit(const std::string& input, sink& out, const resig
                 const auto key = signer_of(r, given);
                 r.digest = digest_of(r.algo.checksum);
                 const auto value = sign_checked(*key, r);
-                write_signature(sk, sub_path, value, o, timestamp, nullptr, 0);
+                write_signature(sk, sub_path, fdt_path_offset(blob(), sub_path.c_str()), value, o, timestamp, nullptr, 0);
                 made.push_back({r.node, r.key_name_hint, r.algo, r.padding, r.digest, key});
             }
         }
     }
 
-    const int confs0 = fdt_path_offset(blob(), "/configurations");
-    const auto conf_names = confs0 < 0 ? std::vector<std::string>{} : rs_subnodes(blob(), confs0);
-    for (const auto& name : conf_names) {
-        const std::string path = "/configurations/" + name;
-        for (const auto& spec : o.configuration_signatures) {
-            if (!spec.key_signer) throw error(errc::invalid_argument, path, "an added signature needs a signer");
-            add_signature_node(sk, path, spec, true);
+    // Configurations are walked by node offset, not path: a write inside
+    // one signature node moves only what follows it, and looking every
+    // node up by path would make a FIT of many configurations quadratic.
+    const int confs = fdt_path_offset(blob(), "/configurations");
+    // The added signature nodes first: a configuration's signed regions
+    // hold its signature nodes' tags, never their properties, so adding
+    // them all now changes no digest mkimage's one-by-one order would give.
+    if (confs >= 0 && !o.configuration_signatures.empty()) {
+        for (const auto& name : rs_subnodes(blob(), confs))
+            for (const auto& spec : o.configuration_signatures) {
+                if (!spec.key_signer) throw error(errc::invalid_argument, name, "an added signature needs a signer");
+                add_signature_node(sk, "/configurations/" + name, spec, true);
+            }
+    }
+    // Image node offsets, found once: they hold while /images comes
+    // before /configurations (the writes are all below /configurations).
+    std::map<std::string, int> image_offsets;
+    const int images = fdt_path_offset(blob(), "/images");
+    const bool images_first = images >= 0 && confs >= 0 && images < confs;
+    if (images_first) {
+        int img = -1;
+        fdt_for_each_subnode(img, blob(), images) image_offsets.emplace(fdt_get_name(blob(), img, nullptr), img);
+    }
+    const std::function<int(const std::string&)> image_offset = [&](const std::string& name) {
+        if (images_first) {
+            const auto it = image_offsets.find(name);
+            return it == image_offsets.end() ? -FDT_ERR_NOTFOUND : it->second;
         }
-        for (const auto& sub : rs_subnodes(blob(), fdt_path_offset(blob(), path.c_str()))) {
+        const int parent = fdt_path_offset(blob(), "/images");
+        return parent < 0 ? parent : fdt_subnode_offset(blob(), parent, name.c_str());
+    };
+    // mkimage signs one after the other, each over the structure as the
+    // ones before left it. Writing a signature changes no other one's
+    // regions, only (the first time) the strings block, whose size each
+    // signature records: the regions are found with one walk of the
+    // structure per strings-block size, over a snapshot (writes move what
+    // follows them), not one walk per signature.
+    std::vector<char> snapshot;
+    std::optional<signed_region_index> index;  // over snapshot
+    std::uint32_t indexed_strings = 0;
+    for (int conf = confs < 0 ? -1 : fdt_first_subnode(blob(), confs); conf >= 0; conf = fdt_next_subnode(blob(), conf)) {
+        const std::string conf_name = fdt_get_name(blob(), conf, nullptr);
+        const std::string conf_path = "/configurations/" + conf_name;
+        for (int s = fdt_first_subnode(blob(), conf); s >= 0; s = fdt_next_subnode(blob(), s)) {
+            const std::string sub = fdt_get_name(blob(), s, nullptr);
             if (!rs_starts_with(sub, "signature")) continue;
-            const std::string sub_path = path + "/" + sub;
-            const int conf = fdt_path_offset(blob(), path.c_str());
-            const int s = fdt_path_offset(blob(), sub_path.c_str());
-            signing_request r = describe_signature(blob(), s, sub_path);
+            const std::string path = conf_path + "/" + sub;
+            signing_request r = describe_signature(blob(), s, path);
             std::shared_ptr<const signer> given;
             for (const auto& spec : o.configuration_signatures)
                 if (spec.key_name_hint == r.key_name_hint) given = spec.key_signer;
             const auto key = signer_of(r, given);
-            const auto nodes = mkimage_hashed_nodes(blob(), conf, name, s, sub_path);
+            const auto nodes = mkimage_hashed_nodes(blob(), conf, conf_name, s, path, image_offset);
             const std::uint32_t strings_size = fdt_size_dt_strings(blob());
-            auto regions = find_signed_regions(blob(), nodes, sub_path);
-            regions.push_back({fdt_off_dt_strings(blob()), strings_size});
-            r.digest = digest_regions(r.algo.checksum, blob(), regions);
+            if (!index || indexed_strings != strings_size) {
+                index.reset();
+                snapshot.assign(sk.blob.begin(), sk.blob.end());
+                index.emplace(snapshot.data());
+                indexed_strings = strings_size;
+            }
+            auto regions = index->regions(nodes, path);
+            regions.push_back({fdt_off_dt_strings(snapshot.data()), strings_size});
+            r.digest = digest_regions(r.algo.checksum, snapshot.data(), regions);
             if (key->wants_message())
                 for (const auto& region : regions)
-                    r.message.insert(r.message.end(), blob() + region.offset, blob() + region.offset + region.size);
+                    r.message.insert(r.message.end(), snapshot.data() + region.offset,
+                                     snapshot.data() + region.offset + region.size);
             const auto value = sign_checked(*key, r);
-            write_signature(sk, sub_path, value, o, timestamp, &nodes, strings_size);
+            write_signature(sk, path, s, value, o, timestamp, &nodes, strings_size);
             made.push_back({r.node, r.key_name_hint, r.algo, r.padding, r.digest, key});
         }
     }
