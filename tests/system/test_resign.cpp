@@ -289,6 +289,7 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_cleanly) {
     damaged[at] = static_cast<char>(damaged[at] ^ 1);
     write_file(dir / "damaged.itb", damaged);
     run_ok({debian_mkimage, "-f", (dir / "fit.its").string(), "-E", "-p", "0x800", (dir / "p.itb").string()});
+    write_file(dir / "truncated.itb", good.substr(0, 4096));
     write_file(dir / "notfit.itb", "hello, not a FIT at all, just text");
     fs::create_directories(dir / "nokeys");
     const std::string out = (dir / "out.itb").string();
@@ -299,6 +300,8 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_cleanly) {
          "nokeys/dev.key: cannot"},
         {"data-position too close", {"sign", (dir / "p.itb").string(), "-o", out, "--key-dir", in.keys.string()},
          "would overlap the data at data-position 2048"},
+        {"truncated FIT", {"sign", (dir / "truncated.itb").string(), "-o", out, "--key-dir", in.keys.string()},
+         "truncated.itb: FIT header does not fit the file"},
         {"not a FIT", {"sign", (dir / "notfit.itb").string(), "-o", out, "--key-dir", in.keys.string()}, "notfit.itb"},
         {"no key at all", {"sign", (dir / "fit.itb").string(), "-o", out}, "needs --key-dir"},
         {"output is the key", {"sign", (dir / "fit.itb").string(), "-o", (in.keys / "dev.key").string(), "--key",
