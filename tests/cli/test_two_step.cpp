@@ -8,8 +8,8 @@
 //
 //  - the completed FIT passes fitpack verify --key-dtb and fit_check_sign
 //    (2026.10, when ../shared/uboot-2026.10 is present); image signatures
-//    too (--image-signatures), and a FIT whose signature nodes came from
-//    an .its (mkimage -f) without --key-name.
+//    too (--image-signatures), a FIT whose signature nodes came from an
+//    .its (mkimage -f) without --key-name, and RSASSA-PSS.
 //  - bad input: a tampered response, a value made with another key, a node
 //    the FIT lacks, a signature left out, a malformed line, a wrong size:
 //    exit 1, one line naming the node or file, nothing written.
@@ -64,13 +64,18 @@ void sign_offline(const fs::path& dir, const std::string& key) {
         std::string node, algo, padding, hint, digest;
         fields >> node >> algo >> padding >> hint >> digest;
         BOOST_TEST_REQUIRE(algo == "sha256,rsa2048");
-        BOOST_TEST_REQUIRE(padding == "pkcs-1.5");
+        BOOST_TEST_REQUIRE((padding == "pkcs-1.5" || padding == "pss"));
         std::string raw;
         for (std::size_t i = 0; i + 1 < digest.size(); i += 2)
             raw += static_cast<char>(std::stoi(digest.substr(i, 2), nullptr, 16));
         write_file(dir / "digest.bin", raw);
-        run_ok({"openssl", "pkeyutl", "-sign", "-inkey", (dir / key).string(), "-pkeyopt", "digest:sha256", "-in",
-                (dir / "digest.bin").string(), "-out", (dir / "sig.bin").string()});
+        std::vector<std::string> argv{"openssl", "pkeyutl", "-sign", "-inkey", (dir / key).string(), "-pkeyopt",
+                                      "digest:sha256", "-in", (dir / "digest.bin").string(), "-out",
+                                      (dir / "sig.bin").string()};
+        // RSASSA-PSS with the longest salt the key allows, as mkimage signs.
+        if (padding == "pss")
+            argv.insert(argv.end(), {"-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:max"});
+        run_ok(argv);
         const std::string sig = read_file(dir / "sig.bin");
         std::string hexed;
         char two[3];
@@ -236,4 +241,29 @@ BOOST_AUTO_TEST_CASE(bad_responses_fail_cleanly) {
                                     {{epoch_env}, s.build});
     BOOST_TEST(no_request.exit_code != 0);
     BOOST_TEST(!fs::exists(s.build / "p2.itb"));
+}
+
+BOOST_AUTO_TEST_CASE(pss_padding) {
+    // The request says pss; the signer adds the padding options; the value
+    // is checked as U-Boot checks PSS (2026.10's fit_check_sign: Debian's
+    // U-Boot has no RSASSA-PSS).
+    setup s;
+    const fs::path control = control_with_key(s);
+    fitpack_ok({"-o", (s.build / "unsigned.itb").string(), "--name", "t", "--arch", "arm64", "--os", "linux", "-k",
+                s.kernel.string(), (s.build / "a.dtb").string()});
+    fitpack_ok({"sign", "--prepare", "unsigned.itb", "-o", "prepared.itb", "--request", "request.txt", "--key-name",
+                "release", "--padding", "pss"},
+               {{epoch_env}, s.build});
+    fs::copy_file(s.build / "request.txt", s.signer / "request.txt");
+    BOOST_TEST(has(read_file(s.signer / "request.txt"), " sha256,rsa2048 pss release "));
+    sign_offline(s.signer, "release.key");
+    fitpack_ok({"sign", "--complete", "prepared.itb", "--signatures", (s.signer / "response.txt").string(), "-o",
+                "signed.itb", "--public-key", "release.pub"},
+               {{epoch_env}, s.build});
+    BOOST_TEST(fdtget(s.build / "signed.itb", "/configurations/conf-1/signature-1", "padding") == "pss");
+    if (const auto u = uboot_2026_dir()) {
+        const auto r = run({(*u / "fit_check_sign").string(), "-f", (s.build / "signed.itb").string(), "-k",
+                            control.string(), "-c", "conf-1"});
+        BOOST_TEST(r.exit_code == 0, r.out << r.err);
+    }
 }
