@@ -6,7 +6,8 @@
 //    ../shared/uboot-2026.10 when present) and `fitpack sign FIT --key-dir
 //    KEYDIR` on the same input, with the same SOURCE_DATE_EPOCH, write the
 //    same hashed-nodes, hashed-strings, timestamp and (PKCS#1 v1.5) value in
-//    every configuration signature: inputs from mkimage -f (.its with
+//    every configuration signature (and value in the kernel's image
+//    signature, signed first): inputs from mkimage -f (.its with
 //    signature nodes, two configurations so the second's hashed-strings
 //    counts the names the first one added) and from fitpack, embedded and
 //    external (-E, given to mkimage -F again). A data-position FIT (-E -p)
@@ -77,7 +78,9 @@ std::string its_text() {
                "sign-images = \"fdt\", \"kernel\", \"ramdisk\"; }; };\n";
     };
     return "/dts-v1/;\n/ { description = \"resign test\"; #address-cells = <1>;\n images {\n" +
-           image("kernel", "kernel", in.kernel, "os = \"linux\"; load = <0x40400000>; entry = <0x40400000>;") +
+           image("kernel", "kernel", in.kernel,
+                 "os = \"linux\"; load = <0x40400000>; entry = <0x40400000>; signature-1 { algo = "
+                 "\"sha256,rsa2048\"; key-name-hint = \"dev\"; };") +
            image("ramdisk", "ramdisk", in.ramdisk, "os = \"linux\";") + image("fdt-1", "flat_dt", in.dtb1, "") +
            image("fdt-2", "flat_dt", in.dtb2, "") + " };\n configurations { default = \"conf-1\";\n" +
            conf("conf-1", "fdt-1") + conf("conf-2", "fdt-2") + " };\n};\n";
@@ -156,10 +159,16 @@ BOOST_AUTO_TEST_CASE(same_as_mkimage_F_on_mkimage_fits) {
                 fitpack_ok({"sign", (dir / "in.itb").string(), "-o", (dir / "out.itb").string(), "--key-dir", in.keys.string()},
                            {{"SOURCE_DATE_EPOCH=1700001234"}});
                 BOOST_TEST(read_file(dir / "in.itb") == before, "the input was changed");
-                if (!position)
+                if (!position) {
                     check_same_signatures(dir / "out.itb", dir / "ref.itb",
                                           {"/configurations/conf-1/signature-1", "/configurations/conf-2/signature-1"},
                                           what);
+                    // The kernel's image signature: over its data.
+                    for (const char* prop : {"value", "timestamp"})
+                        BOOST_TEST(fdtget(dir / "out.itb", "/images/kernel/signature-1", prop) ==
+                                       fdtget(dir / "ref.itb", "/images/kernel/signature-1", prop),
+                                   what << ": image signature " << prop);
+                }
                 else
                     BOOST_TEST(fdtget(dir / "out.itb", "/images/kernel", "data-position") ==
                                fdtget(dir / "in.itb", "/images/kernel", "data-position"));
