@@ -21,6 +21,7 @@
 #include "progress.hpp"
 #include "read_modes.hpp"
 #include "response_files.hpp"
+#include "sign_mode.hpp"
 #include "signing_options.hpp"
 
 #include <fitstream/fitstream.hpp>
@@ -149,6 +150,7 @@ int main(int argc, char** argv) {
         // Interrupted (Ctrl-C, kill, hang-up): the temporary output goes too.
         fitstream::remove_temporaries_on_signals();
         if (fitpack::is_read_verb(args)) return fitpack::run_read_mode(app, args);
+        if (fitpack::is_sign_verb(args)) return fitpack::run_sign_mode(app, args);
         if (fitpack::is_its_mode(args)) return fitpack::run_its_mode(args);
         return pack(app, args);
     } catch (...) {

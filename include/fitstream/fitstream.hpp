@@ -52,6 +52,10 @@
 #include <fitstream/reader.hpp>
 #include <fitstream/sign/verify.hpp>
 
+// Re-signing a FIT, and signing in two steps
+#include <fitstream/sign/resign.hpp>
+#include <fitstream/sign/two_step.hpp>
+
 // Front ends
 #include <fitstream/kbuild/kernel_fit.hpp>
 #include <fitstream/kbuild/depfile.hpp>
