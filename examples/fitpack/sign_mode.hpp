@@ -115,28 +115,51 @@ inline int run_sign_mode(CLI::App& app, const std::vector<std::string>& args) {
 
     if (prepare && (output.empty() || request.empty())) throw usage_error("--prepare needs -o OUT and --request FILE");
     if (!prepare && !request.empty()) throw usage_error("--request needs --prepare");
-    if (prepare && (!s.key_dir.empty() || !s.key_file.empty() || !s.key_dtb.empty()))
+    if (prepare && (s.signing() || !s.key_dtb.empty()))
         throw usage_error("--prepare signs nothing: it takes no key and no --key-dtb");
-    if (!prepare && !s.signing()) throw usage_error("fitpack sign needs --key-dir DIR or --key FILE");
-    if (!s.required.empty() && s.key_dtb.empty()) throw usage_error("--required needs --key-dtb");
+    if (!prepare && !s.signing()) throw usage_error("fitpack sign needs --key-dir DIR, --key FILE or --sign-command CMD");
+    if (!s.required_mode.empty() && s.key_dtb.empty()) throw usage_error("--required-mode needs --key-dtb");
+
+    // The keys of the command line (signing_options.hpp groups them): a key
+    // with --key-name adds a signature to every configuration (and image,
+    // with --image-signatures); the first key file or key directory also
+    // signs the signature nodes already in the FIT, found by their
+    // key-name-hint, as mkimage -F -k DIR (or -G FILE) does.
+    const std::vector<key_arguments> keys = s.signing() ? group_keys(s) : std::vector<key_arguments>{};
+    for (const auto& k : keys)
+        if (!k.required.empty() && s.key_dtb.empty()) throw usage_error("--required needs --key-dtb");
+    const key_arguments* fill = nullptr;
+    for (const auto& k : keys)
+        if (!fill && k.source_option != "--sign-command") fill = &k;
 
     auto deferred = std::make_shared<fitstream::deferred_signer>();
     std::map<std::string, std::shared_ptr<const fitstream::signing_key>> loaded;
     std::vector<std::string> key_files;
     const auto load = [&](const std::string& path) {
         auto& k = loaded[path];
-        if (!k) k = fitstream::signing_key::load(path);
-        key_files.push_back(path);
+        if (!k) {
+            if (fitstream::is_token_uri(path)) {
+                fitstream::token_options options;
+                options.pin_file = s.pin_file;
+                k = fitstream::signing_key::load_token(path, options);
+            } else {
+                k = fitstream::signing_key::load(path);
+                key_files.push_back(path);
+            }
+        }
         return k;
     };
-    // The key file for a hint: --key, else DIR/<hint>.key (.pem for ECDSA, as mkimage).
+    // The key for a node's hint: --key, else DIR/<hint>.key (.pem for ECDSA, as mkimage).
     const auto key_path = [&](const std::string& hint, const std::string& algo, const std::string& subject) {
+        if (!fill) throw fitstream::error(fitstream::errc::invalid_argument, subject,
+                                          "no key for this signature node: give --key-dir DIR or --key FILE");
+        if (!hint.empty()) fitstream::check_key_name_hint(hint, subject);
+        if (fitstream::is_token_uri(fill->source))
+            return fill->source_option == "--key" ? fill->source : fitstream::mkimage_token_uri(fill->source, hint);
         fitstream::signature_spec spec;
-        spec.key_file = s.key_file;
-        spec.key_dir = s.key_dir;
+        (fill->source_option == "--key" ? spec.key_file : spec.key_dir) = fill->source;
         spec.key_name_hint = hint;
         spec.algo = algo;
-        if (!hint.empty()) fitstream::check_key_name_hint(hint, subject);
         return fitstream::signature_key_path(spec, subject);
     };
 
@@ -150,56 +173,75 @@ inline int run_sign_mode(CLI::App& app, const std::vector<std::string>& args) {
         if (prepare) return deferred;
         return load(key_path(about.key_name_hint, about.algo.name, about.node));
     };
-    if (!s.key_name.empty()) {
-        fitstream::check_key_name_hint(s.key_name, "--key-name");
-        fitstream::signature_spec spec;
-        spec.key_name_hint = s.key_name;
-        spec.padding = s.padding == "pss" ? fitstream::signature_padding::pss : fitstream::signature_padding::pkcs1_5;
-        for (const auto& p : s.sign_images)
-            if (!p.empty()) spec.sign_images.push_back(p);
-        if (prepare) {
-            spec.algo = s.algo.empty() ? "sha256,rsa2048" : s.algo;
+    std::optional<fitstream::key_dtb> dtb;
+    if (!s.key_dtb.empty()) dtb.emplace(s.key_dtb);
+    signing_plan plan;  // collects the public-key files read
+    std::map<std::string, std::string> required_of;  // key name -> --required
+    bool adds = false;
+    if (prepare) {
+        // Two steps: the signature to add is described by the per-key
+        // options alone (no key: only digests leave this machine).
+        const auto& names = s.key_name;
+        if (!names.empty()) {
+            if (names.size() > 1) throw usage_error("--prepare adds one signature: give one --key-name");
+            fitstream::check_key_name_hint(names.front(), "--key-name");
+            fitstream::signature_spec spec;
+            spec.key_name_hint = names.front();
+            spec.padding = !s.padding.empty() && s.padding.front() == "pss" ? fitstream::signature_padding::pss
+                                                                            : fitstream::signature_padding::pkcs1_5;
+            spec.algo = s.algo.empty() ? "sha256,rsa2048" : s.algo.front();
+            for (const auto& p : s.sign_images)
+                if (!p.empty()) spec.sign_images.push_back(p);
             spec.key_signer = deferred;
-        } else {
-            std::string path = key_path(s.key_name, s.algo.empty() ? "sha256,rsa2048" : s.algo, "--key-name");
-            const std::string pem = s.key_dir + "/" + s.key_name + ".pem";
-            if (s.algo.empty() && !s.key_dir.empty() && !std::ifstream(path).good() && std::ifstream(pem).good()) path = pem;
-            const auto key = load(path);
-            spec.algo = !s.algo.empty() ? s.algo
-                        : "sha256," + (key->is_rsa() ? "rsa" + std::to_string(key->bits())
-                                                     : key->curve() == "secp384r1" ? "ecdsa384" : "ecdsa256");
+            deferred->check_for(fitstream::parse_signature_algorithm(spec.algo), spec.padding);
+            o.configuration_signatures.push_back(spec);
+            if (s.image_signatures) {
+                spec.sign_images.clear();
+                o.image_signatures.push_back(spec);
+            }
+            adds = true;
+        }
+    } else {
+        for (const auto& k : keys) {
+            if (k.key_name.empty() && k.source_option != "--sign-command") continue;  // fills the FIT's own nodes
+            auto [spec, key] = make_key(k, s, dtb ? &*dtb : nullptr, plan);
             spec.key_signer = key;
+            required_of[spec.key_name_hint] = k.required;
+            o.configuration_signatures.push_back(spec);
+            if (s.image_signatures) {
+                spec.sign_images.clear();
+                o.image_signatures.push_back(spec);
+            }
+            adds = true;
         }
-        const auto algo = fitstream::parse_signature_algorithm(spec.algo);
-        spec.key_signer->check_for(algo, spec.padding);
-        o.configuration_signatures.push_back(spec);
-        if (s.image_signatures) {
-            spec.sign_images.clear();
-            o.image_signatures.push_back(spec);
-        }
-    } else if (!s.algo.empty() || !s.padding.empty() || !s.sign_images.empty() || s.image_signatures) {
+    }
+    if (!adds && (!s.algo.empty() || !s.padding.empty() || !s.sign_images.empty() || s.image_signatures))
         throw usage_error("--sign-algo, --padding, --sign-images and --image-signatures describe a signature to add: "
                           "give its --key-name");
-    }
 
-    std::vector<std::string> inputs{s.key_file, s.key_dtb, request};
+    std::vector<std::string> inputs{s.key_dtb, request, s.pin_file};
+    inputs.insert(inputs.end(), s.key_file.begin(), s.key_file.end());
+    inputs.insert(inputs.end(), plan.inputs.begin(), plan.inputs.end());
     const auto out = sign_verb::open_result(fit, output, inputs);
     const auto result = fitstream::resign_fit(fit, *out, o);
 
     // The key DTB (as mkimage -K): staged before the FIT is committed,
     // renamed into place after it.
     std::unique_ptr<fitstream::file_sink> dtb_out;
-    std::optional<fitstream::key_dtb> dtb;
-    if (!s.key_dtb.empty()) {
-        dtb.emplace(s.key_dtb);
+    if (dtb) {
+        // --required applies to the key it follows; with one key, to that key.
+        const std::string required_for_all = keys.size() == 1 ? keys.front().required : std::string();
         std::vector<std::string> done;
         for (const auto& sig : result.signatures) {
             if (std::find(done.begin(), done.end(), sig.key_name_hint) != done.end()) continue;
             done.push_back(sig.key_name_hint);
-            const fitstream::key_dtb_entry entry{sig.key, sig.key_name_hint, sig.algo.name, s.required};
+            const auto it = required_of.find(sig.key_name_hint);
+            const fitstream::key_dtb_entry entry{sig.key, sig.key_name_hint, sig.algo.name,
+                                                 it != required_of.end() ? it->second : required_for_all};
             dtb->check(entry);
             dtb->add(entry);
         }
+        if (!s.required_mode.empty()) dtb->set_required_mode(s.required_mode);
         dtb_out = dtb->stage();
     }
     std::unique_ptr<fitstream::sink> request_out;
