@@ -398,6 +398,7 @@ inline int run_its_mode(std::vector<std::string> args) {
     if (!a.key_dtb.empty()) {
         dtb.emplace(a.key_dtb);
         for (const auto& e : prepared.key_dtb_entries()) dtb->check(e);
+        for (const auto& k : prepared.cipher_keys()) dtb->add_cipher(*k);  // as mkimage: ciphers first
         for (const auto& e : prepared.key_dtb_entries()) dtb->add(e);
         dtb_out = dtb->stage();
     }

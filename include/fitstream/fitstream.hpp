@@ -43,6 +43,7 @@
 #include <fitstream/writer.hpp>
 
 // Signing keys
+#include <fitstream/sign/cipher.hpp>
 #include <fitstream/sign/key.hpp>
 #include <fitstream/sign/key_dtb.hpp>
 
