@@ -134,7 +134,15 @@ void at_node(const std::string& source, const std::string& node, F&& f) {
         f();
     } catch (const error& e) {
         if (e.subject().rfind(source + ": ", 0) == 0) throw;
-        throw error(e.code(), source + ": " + node, (e.subject().empty() ? "" : e.subject() + ": ") + e.reason());
+        // The reason without the code's message, which the new error adds.
+        std::string reason = e.reason();
+        const std::string tail = e.code().message();
+        if (e.code().category() != fitstream_category() && reason.size() >= tail.size() &&
+            reason.compare(reason.size() - tail.size(), tail.size(), tail) == 0) {
+            reason.erase(reason.size() - tail.size());
+            if (reason.size() >= 2 && reason.compare(reason.size() - 2, 2, ": ") == 0) reason.erase(reason.size() - 2);
+        }
+        throw error(e.code(), source + ": " + node, (e.subject().empty() ? "" : e.subject() + ": ") + reason);
     }
 }
 
