@@ -71,9 +71,11 @@ inline const char* its_help =
     "  -E, --external     place image data after the FIT structure\n"
     "  -B HEX             align external data to HEX bytes, at most 40000000 (fitpack -f: implies -E)\n"
     "  -p HEX             place external data at file offset HEX, data-position (fitpack -f: implies -E)\n"
-    "  -k DIR             sign every signature node with DIR/<key-name-hint>.key\n"
+    "  -k DIR             sign every signature node with DIR/<key-name-hint>.key, and encrypt\n"
+    "                     every image with a cipher node with DIR/<key-name-hint>.bin (AES-CBC)\n"
     "  -G FILE            sign with this key file instead\n"
-    "  -K DTB             add the public keys to this control DTB (/signature/key-NAME)\n"
+    "  -K DTB             add the public keys to this control DTB (/signature/key-NAME), and the\n"
+    "                     cipher keys (/cipher/key-ALGO-NAME[-IV]: secret, keep the DTB private)\n"
     "  -r                 mark those keys required\n"
     "  -N pkcs11          keys in a PKCS#11 token: -k names the token ('token=T', mkimage's spelling), each\n"
     "                     signature's key-name-hint its object; or -G 'pkcs11:token=T;object=O'\n"
@@ -420,6 +422,7 @@ inline int run_its_mode(std::vector<std::string> args) {
     if (!a.key_dtb.empty()) {
         dtb.emplace(a.key_dtb);
         for (const auto& e : prepared.key_dtb_entries()) dtb->check(e);
+        for (const auto& k : prepared.cipher_keys()) dtb->add_cipher(*k);  // as mkimage: ciphers first
         for (const auto& e : prepared.key_dtb_entries()) dtb->add(e);
         dtb_out = dtb->stage();
     }

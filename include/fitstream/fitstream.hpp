@@ -44,6 +44,8 @@
 
 // Signing keys
 #include <fitstream/sign/token.hpp>
+#include <fitstream/sign/cipher.hpp>
+#include <fitstream/sign/signer.hpp>
 #include <fitstream/sign/key.hpp>
 #include <fitstream/sign/key_dtb.hpp>
 #include <fitstream/sign/command_signer.hpp>

@@ -68,6 +68,12 @@ struct image_info {
     std::string arch;
     std::string os;
     std::string compression;  ///< "none" when absent
+    /// The `cipher` subnode's algo when the image is encrypted (mkimage's
+    /// cipher node, see sign/cipher.hpp; "?" when it has none), else empty:
+    /// the stored bytes are then AES-CBC ciphertext, which only U-Boot
+    /// with the key in its control DTB decrypts. Hashes cover them as stored.
+    std::string cipher;
+    std::string cipher_key_name;  ///< the cipher node's key-name-hint
     std::optional<std::uint64_t> load;
     std::optional<std::uint64_t> entry;
     /// Where the stored bytes are, looked up in U-Boot's order

@@ -22,6 +22,7 @@
 #include <fitstream/hash/concept.hpp>
 #include <fitstream/input/source.hpp>
 #include <fitstream/layout.hpp>
+#include <fitstream/sign/cipher.hpp>
 #include <fitstream/sign/spec.hpp>
 
 #include <algorithm>
@@ -95,6 +96,25 @@ public:
         return *this;
     }
 
+    /// Stores this image encrypted (after compression) as mkimage does
+    /// (see sign/cipher.hpp): reads the key and IV files `spec` names now.
+    /// Its hashes then cover the encrypted bytes, as U-Boot checks them.
+    /// @throws fitstream::error as cipher_key::load()
+    image& encrypt_with(const cipher_spec& spec) {
+        cipher_ = cipher_key::load(spec, "/images/" + name + "/cipher");
+        return *this;
+    }
+
+    /// Stores this image encrypted with a key already loaded (shared by
+    /// several images, or null to store it in the clear).
+    image& encrypt_with(std::shared_ptr<const cipher_key> key) noexcept {
+        cipher_ = std::move(key);
+        return *this;
+    }
+
+    /// The key this image is encrypted with; null when it is not.
+    const std::shared_ptr<const cipher_key>& cipher() const noexcept { return cipher_; }
+
     /// The FIT `compression` value.
     std::string_view compression() const noexcept { return codec_.fit_name; }
     const detail::codec_binding& codec() const noexcept { return codec_; }
@@ -103,6 +123,7 @@ public:
 private:
     detail::codec_binding codec_;
     std::vector<detail::hash_binding> hashes_;
+    std::shared_ptr<const cipher_key> cipher_;
 };
 
 /// One node under /configurations: what to boot together.

@@ -50,8 +50,14 @@ public:
     /// what it is `required` for, as with mkimage).
     const std::vector<key_dtb_entry>& key_dtb_entries() const noexcept { return plan_.key_dtb_entries; }
 
-    /// Every key file the signatures are made with.
+    /// Every key file the signatures are made with, and every cipher key
+    /// and IV file (KEYDIR/NAME.bin) read.
     const std::vector<std::string>& key_files() const noexcept { return plan_.key_files; }
+
+    /// The keys of the encrypted images (cipher nodes), in /images order,
+    /// for a key DTB (mkimage -K writes them before the signature keys:
+    /// key_dtb::add_cipher()).
+    const std::vector<std::shared_ptr<const cipher_key>>& cipher_keys() const noexcept { return plan_.cipher_keys; }
 
     /// Writes the FIT to `out` and commits it (see write_fit()); `options`'
     /// layout must be the one the source was prepared with. Once only.

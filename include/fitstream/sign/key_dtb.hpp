@@ -27,6 +27,7 @@
 #include <fitstream/detail/sign/key_node.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/sign/algorithm.hpp>
+#include <fitstream/sign/cipher.hpp>
 #include <fitstream/sign/key.hpp>
 #include <fitstream/sink.hpp>
 
@@ -238,6 +239,32 @@ public:
         }
         set_string("algo", entry.algo);
         if (!entry.required.empty()) set_string("required", entry.required);
+        fdt(fdt_pack(b), "cannot pack DTB");
+    }
+
+    /// Adds `/cipher/key-<algo>-<key name>[-<IV name>]` in memory (or
+    /// rewrites it), as `mkimage -K` writes an image's cipher key
+    /// (lib/aes/aes-encrypt.c): `iv` when the IV is named (a random IV goes
+    /// into the FIT instead), `key`, `key-len`. U-Boot decrypts with it.
+    /// This is the secret key itself: the DTB must stay as private as it.
+    /// @throws fitstream::error: libfdt's error when the DTB cannot take it.
+    void add_cipher(const cipher_key& key) {
+        const std::size_t size = fdt_totalsize(blob()) + 1024;
+        std::vector<std::uint64_t> bigger((size + 7) / 8);
+        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
+        blob_.swap(bigger);
+        void* b = blob_.data();
+        int parent = fdt_subnode_offset(b, 0, "cipher");
+        if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "cipher"), "cannot add /cipher");
+        fdt(parent, "/cipher");
+        const std::string node_name = key.dtb_node_name();
+        int node = fdt_subnode_offset(b, parent, node_name.c_str());
+        if (node == -FDT_ERR_NOTFOUND) node = fdt_add_subnode(b, parent, node_name.c_str());
+        fdt(node, "cannot add /cipher/" + node_name);
+        if (!key.iv_in_fit())
+            fdt(fdt_setprop(b, node, "iv", key.iv().data(), static_cast<int>(key.iv().size())), "cannot set iv");
+        fdt(fdt_setprop(b, node, "key", key.key().data(), static_cast<int>(key.key().size())), "cannot set key");
+        fdt(fdt_setprop_u32(b, node, "key-len", static_cast<std::uint32_t>(key.key().size())), "cannot set key-len");
         fdt(fdt_pack(b), "cannot pack DTB");
     }
 

@@ -134,7 +134,15 @@ void at_node(const std::string& source, const std::string& node, F&& f) {
         f();
     } catch (const error& e) {
         if (e.subject().rfind(source + ": ", 0) == 0) throw;
-        throw error(e.code(), source + ": " + node, (e.subject().empty() ? "" : e.subject() + ": ") + e.reason());
+        // The reason without the code's message, which the new error adds.
+        std::string reason = e.reason();
+        const std::string tail = e.code().message();
+        if (e.code().category() != fitstream_category() && reason.size() >= tail.size() &&
+            reason.compare(reason.size() - tail.size(), tail.size(), tail) == 0) {
+            reason.erase(reason.size() - tail.size());
+            if (reason.size() >= 2 && reason.compare(reason.size() - 2, 2, ": ") == 0) reason.erase(reason.size() - 2);
+        }
+        throw error(e.code(), source + ": " + node, (e.subject().empty() ? "" : e.subject() + ": ") + reason);
     }
 }
 
@@ -192,6 +200,7 @@ struct its_plan {
     structure st;
     std::vector<key_dtb_entry> key_dtb_entries;
     std::vector<std::string> key_files;  // every key file read
+    std::vector<std::shared_ptr<const cipher_key>> cipher_keys;  // for the key DTB, in image order
 };
 
 // What one image node holds, as the replay finds it.
@@ -236,6 +245,45 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
 
     // mkimage's first edit: the root timestamp.
     tree_edit.setprop_u32("/", "timestamp", timestamp);
+
+    // Then every image's cipher node, as fit_cipher_data: the key read, a
+    // random IV into the cipher node (mkimage: only with -K, else it is
+    // lost), `data` replaced by the encrypted bytes (in place: streamed
+    // later) and data-size-unciphered added. An image that already has
+    // data-size-unciphered is taken as encrypted, as mkimage does.
+    std::map<std::string, std::shared_ptr<const cipher_key>> ciphers;  // image path -> key
+    std::map<std::string, bool> has_cipher;                            // image path -> has a cipher node
+    for (const auto& name : subnode_names(tree_edit.fdt(), tree_edit.node("/images"))) {
+        const std::string path = "/images/" + name;
+        const std::string cipher_path = path + "/cipher";
+        const int node = fdt_path_offset(tree_edit.fdt(), cipher_path.c_str());
+        if (node == -FDT_ERR_NOTFOUND) continue;
+        fdt_check(node, subject, cipher_path.c_str());
+        has_cipher[path] = true;
+        if (fdt_getprop(tree_edit.fdt(), tree_edit.node(path), "data-size-unciphered", nullptr)) continue;
+        at_node(subject, cipher_path, [&] {
+            cipher_spec spec;
+            spec.algo = fdt_first_string_prop(tree_edit.fdt(), node, "algo");
+            spec.key_name_hint = fdt_first_string_prop(tree_edit.fdt(), node, "key-name-hint");
+            spec.iv_name_hint = fdt_first_string_prop(tree_edit.fdt(), node, "iv-name-hint");
+            spec.key_dir = options.key_dir;
+            if (spec.algo.empty()) throw error(errc::invalid_argument, subject + ": " + cipher_path, "no algo");
+            if (spec.key_name_hint.empty())
+                throw error(errc::invalid_argument, subject + ": " + cipher_path, "no key-name-hint");
+            // mkimage without -k stores such an image in the clear, its
+            // cipher node a lie: refused.
+            if (spec.key_dir.empty())
+                throw error(errc::invalid_argument, subject + ": " + cipher_path,
+                            "an encrypted image needs -k KEYDIR (the key is KEYDIR/" + spec.key_name_hint + ".bin)");
+            auto key = cipher_key::load(spec, subject + ": " + cipher_path);
+            plan.key_files.push_back(spec.key_dir + "/" + spec.key_name_hint + ".bin");
+            if (!spec.iv_name_hint.empty()) plan.key_files.push_back(spec.key_dir + "/" + spec.iv_name_hint + ".bin");
+            if (key->iv_in_fit()) tree_edit.setprop(cipher_path, "iv", key->iv().data(), key->iv().size());
+            tree_edit.setprop_zeros(path, "data-size-unciphered", 4);
+            plan.cipher_keys.push_back(key);
+            ciphers[path] = std::move(key);
+        });
+    }
 
     key_cache keys;
     std::vector<its_image_node> image_nodes;
@@ -288,6 +336,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             at = tree_edit.node(node.path);
         }
         image img(name, fdt_first_string_prop(tree_edit.fdt(), at, "type"), std::move(data));
+        if (auto c = ciphers.find(node.path); c != ciphers.end()) img.encrypt_with(c->second);
 
         // The payload against its declared container.
         std::string compression = fdt_first_string_prop(tree_edit.fdt(), at, "compression");
@@ -328,9 +377,6 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 node.hash_nodes.push_back(sub);
                 node.hash_algos.push_back(algo);
                 node.digests.push_back(sub);
-            } else if (sub == "cipher") {
-                throw error(errc::unsupported, subject + ": " + path,
-                            "encrypted images (cipher nodes) are not supported yet");
             } else if (signing && has_prefix(sub, "signature")) {
                 const auto spec = sign_spec(path);
                 auto slot = prepare_signature(spec, path, keys);
@@ -407,7 +453,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                             throw error(errc::invalid_argument, subject + ": " + path,
                                         "image '" + image_name + "' has no hash node, so the signature cannot "
                                         "protect its data (mkimage refuses this too)");
-                        covered.push_back({image_name, hashes});
+                        covered.push_back({image_name, hashes, has_cipher.count("/images/" + image_name) != 0});
                     }
                 }
                 if (covered.empty())
@@ -472,6 +518,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
         }
         for (const auto& h : node.digests)
             slots.hash_value_at.push_back(h.empty() ? image_slots::unstored : value_at(node.path + "/" + h, "value"));
+        if (ciphers.count(node.path)) slots.unciphered_size_at = value_at(node.path, "data-size-unciphered");
     }
     for (std::size_t k = 0; k < signatures.size(); ++k) {
         auto& slot = signatures[k];

@@ -53,6 +53,12 @@ inline std::uint64_t reader::read_decoded(const image_info& img,
     require_data(img);
     std::uint64_t total = 0;
     const std::string subject = "/images/" + detail::shown_name(img.name);
+    if (!img.cipher.empty())
+        throw error(errc::unsupported, subject,
+                    "encrypted (" + detail::shown_name(img.cipher) + ", key-name-hint '" +
+                        detail::shown_name(img.cipher_key_name) +
+                        "'): fitpack does not decrypt; U-Boot built with CONFIG_FIT_CIPHER does, with the key in its "
+                        "control DTB");
     visit_codec(img.compression, [&](auto tag) {
         using codec = typename decltype(tag)::type;
         typename codec::decoder decoder;

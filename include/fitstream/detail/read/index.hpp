@@ -96,6 +96,11 @@ inline void reader::index_image(int node) {
             note(subject, "compression is an empty string, which names no compression U-Boot knows (write \"none\")");
         img.compression = "none";
     }
+    if (const int c = fdt_subnode_offset(fdt(), node, "cipher"); c >= 0) {
+        img.cipher = get_string(c, "algo", subject + "/cipher");
+        if (img.cipher.empty()) img.cipher = "?";
+        img.cipher_key_name = get_string(c, "key-name-hint", subject + "/cipher");
+    }
     img.load = detail::fdt_cells_prop(fdt(), node, "load");
     img.entry = detail::fdt_cells_prop(fdt(), node, "entry");
     index_data(node, img);

@@ -262,17 +262,20 @@ inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::
 struct hashed_image {
     std::string name;                 // image node name
     std::vector<std::string> hashes;  // its hash-* subnode names, in order
+    bool cipher = false;              // it has a `cipher` node (listed after the hashes)
 };
 
 // The `hashed-nodes` of a configuration signature, as mkimage lists them
 // (tools/image-host.c, fit_config_get_hash_list): "/", the configuration,
-// then each image, in `images` order, followed by its hash-* subnodes.
+// then each image, in `images` order, followed by its hash-* subnodes and
+// its cipher node (fit_config_add_hash).
 inline std::vector<std::string> hashed_node_list(const std::string& configuration,
                                                  const std::vector<hashed_image>& images) {
     std::vector<std::string> nodes{"/", "/configurations/" + configuration};
     for (const auto& img : images) {
         nodes.push_back("/images/" + img.name);
         for (const auto& h : img.hashes) nodes.push_back("/images/" + img.name + "/" + h);
+        if (img.cipher) nodes.push_back("/images/" + img.name + "/cipher");
     }
     return nodes;
 }

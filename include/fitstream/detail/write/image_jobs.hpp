@@ -13,9 +13,14 @@
 //
 // A job runs on a worker or on the calling thread; where its stored bytes
 // go is the chunk_output it is given.
+//
+// An encrypted image (image::cipher()) is always one job: its codec's
+// output passes through AES-CBC (sequential by nature) before it is hashed
+// and stored, as mkimage encrypts first and hashes what it stores.
 
 #include <fitstream/codec/concept.hpp>
 #include <fitstream/detail/io/file.hpp>
+#include <fitstream/detail/sign/cipher_stream.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/input/source.hpp>
 #include <fitstream/tree.hpp>
@@ -90,9 +95,14 @@ struct chunk_output {
     virtual void shrink(image_chunk&) {}
 };
 
+// An encrypted image's size before encryption (its data-size-unciphered,
+// big-endian) follows its digests, in the same buffer.
+inline constexpr std::size_t unciphered_size_bytes = 4;
+
 inline std::vector<std::uint8_t> digest_space(const image& img) {
     std::size_t total = 0;
     for (const auto& h : img.hashes()) total += h.digest_size;
+    if (img.cipher()) total += unciphered_size_bytes;
     return std::vector<std::uint8_t>(total);
 }
 
@@ -117,7 +127,7 @@ public:
         reserved = 0;
         if (next_segment_ == 0) {
             current_.reset();
-            if (img.codec().segmented()) {
+            if (img.codec().segmented() && !img.cipher()) {
                 auto state = std::make_shared<segmented_image>();
                 state->segmenter = img.codec().make_segmenter(size);
                 state->segment_size = state->segmenter->segment_size();
@@ -241,7 +251,8 @@ private:
             out.deliver(std::move(chunk));
         };
 
-        if (img.compression() == "none") {
+        std::uint64_t unciphered = 0;
+        if (img.compression() == "none" && !img.cipher()) {
             if (reader.in_memory()) {
                 // Views into the caller's memory: hashed and written as they are.
                 while (consumed < planned) {
@@ -299,8 +310,24 @@ private:
                     }
                 }
             };
+            // Encrypted images: the codec's output through the cipher.
+            std::unique_ptr<cipher_stream> cipher;
+            if (img.cipher()) cipher = std::make_unique<cipher_stream>(*img.cipher(), "/images/" + img.name);
+            const auto encrypt = [&](const char* data, std::size_t size) {
+                unciphered += size;
+                while (size > 0) {
+                    const std::size_t n = std::min(size, max_scratch);
+                    char* out = ensure(crypt_, crypt_capacity_, cipher_stream::output_bound(n));
+                    emit(out, cipher->update(data, n, out));
+                    data += n;
+                    size -= n;
+                }
+            };
             const auto feed = [&](const char* data, std::size_t size, bool last) {
-                run_filter(*encoder, data, size, last, scratch, scratch_size, emit);
+                if (cipher)
+                    run_filter(*encoder, data, size, last, scratch, scratch_size, encrypt);
+                else
+                    run_filter(*encoder, data, size, last, scratch, scratch_size, emit);
             };
             if (reader.in_memory()) {
                 const char* memory = reader.memory();
@@ -322,6 +349,10 @@ private:
                     if (last) break;
                 }
             }
+            if (cipher) {
+                char* out = ensure(crypt_, crypt_capacity_, cipher_block_size);
+                emit(out, cipher->final(out));
+            }
             if (filled != 0) {
                 chunk.data = chunk.storage.get();
                 chunk.size = filled;
@@ -337,6 +368,15 @@ private:
             hashers[k]->final(job.digests.data() + at);
             at += img.hashes()[k].digest_size;
         }
+        if (img.cipher()) {
+            // data-size-unciphered is one cell; what is stored is larger
+            // still, so the placement refuses it first.
+            if (unciphered > 0xffffffffu)
+                throw error(errc::limit_exceeded, "/images/" + img.name,
+                            "more than 4 GiB to encrypt: data-size-unciphered is a 32-bit cell");
+            for (std::size_t b = 0; b < unciphered_size_bytes; ++b)
+                job.digests[at + b] = static_cast<std::uint8_t>(unciphered >> (8 * (unciphered_size_bytes - 1 - b)));
+        }
     }
 
     const std::vector<image>& images_;
@@ -347,6 +387,8 @@ private:
     std::size_t input_capacity_ = 0;
     std::unique_ptr<char[]> scratch_;  // the encoder's output window
     std::size_t scratch_capacity_ = 0;
+    std::unique_ptr<char[]> crypt_;  // the cipher's output window
+    std::size_t crypt_capacity_ = 0;
 };
 
 }  // namespace detail

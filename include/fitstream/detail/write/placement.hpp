@@ -61,6 +61,8 @@ public:
                 std::memcpy(blob + slots.hash_value_at[k], digests + at, size);
             at += size;
         }
+        // Encrypted: data-size-unciphered follows the digests (image_jobs.hpp).
+        if (slots.unciphered_size_at != 0) std::memcpy(blob + slots.unciphered_size_at, digests + at, 4);
         // The limits checked in store() keep these within a cell.
         const auto stored = static_cast<std::uint32_t>(stored_);
         if (plan_.embedded()) {

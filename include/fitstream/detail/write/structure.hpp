@@ -39,6 +39,7 @@ struct image_slots {
     std::size_t data_size_at = 0;    ///< external: the `data-size` value
     std::size_t data_offset_at = 0;  ///< external: the `data-offset` or `data-position` value
     std::vector<std::size_t> hash_value_at;  ///< each hash node's `value`, in order
+    std::size_t unciphered_size_at = 0;      ///< encrypted: the `data-size-unciphered` value; else 0
     /// A hash_value_at entry for a digest with no hash node: an image
     /// signature over the data needs it, and it is kept in unstored_digests
     /// (concatenated, in image::hashes() order) instead of the blob.
@@ -125,6 +126,9 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
     fdt.property_string("compression", img.compression());
     if (img.load) fdt.property_cells("load", *img.load, address_cells);
     if (img.entry) fdt.property_cells("entry", *img.entry, address_cells);
+    // Encrypted (sign/cipher.hpp): the size before encryption, and below
+    // the hash nodes, the cipher node as an image tree source has it.
+    if (img.cipher()) slots.unciphered_size_at = fdt.placeholder("data-size-unciphered", 4);
     // Data last among the properties, as mkimage does: a loader reading only
     // the start of the node still sees everything else.
     if (layout == data_layout::embedded) {
@@ -138,6 +142,15 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
         fdt.begin_node("hash-" + std::to_string(++n));
         fdt.property_string("algo", h.fit_name);
         slots.hash_value_at.push_back(fdt.placeholder("value", h.digest_size));
+        fdt.end_node();
+    }
+    if (const auto& key = img.cipher()) {
+        fdt.begin_node("cipher");
+        // mkimage writes a random IV first (libfdt puts a new property first).
+        if (key->iv_in_fit()) fdt.property("iv", key->iv().data(), key->iv().size());
+        fdt.property_string("algo", key->algo());
+        fdt.property_string("key-name-hint", key->key_name_hint());
+        if (!key->iv_in_fit()) fdt.property_string("iv-name-hint", key->iv_name_hint());
         fdt.end_node();
     }
     n = 0;
@@ -194,7 +207,7 @@ inline std::vector<std::string> configuration_hashed_nodes(const tree& fit, cons
         for (const auto& name : names) {
             const auto img = std::find_if(fit.images.begin(), fit.images.end(),
                                           [&](const image& i) { return i.name == name; });
-            hashed_image h{name, {}};
+            hashed_image h{name, {}, img->cipher() != nullptr};
             for (std::size_t k = 0; k < img->hashes().size(); ++k) h.hashes.push_back("hash-" + std::to_string(k + 1));
             // U-Boot cannot check an image without a hash: mkimage refuses too.
             if (h.hashes.empty())
