@@ -4248,6 +4248,1663 @@ inline void check_cell(std::uint64_t value, const std::string& what) {
 
 }  // namespace fitstream
 // ---- end <fitstream/layout.hpp> ----
+// ---- begin <fitstream/sign/cipher.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Encrypted images, as `mkimage -k KEYDIR` writes them (tools/image-host.c,
+/// lib/aes/aes-encrypt.c): an image's stored bytes (after compression) are
+/// encrypted with AES in CBC mode, PKCS#7 padding (OpenSSL's default: 1 to 16
+/// bytes, so the stored data grows to the next multiple of 16), and the
+/// image node gets
+///
+///     data-size-unciphered = <the size before encryption>;
+///     cipher { algo = "aes256"; key-name-hint = "NAME"; iv-name-hint = "IV"; };
+///
+/// Hash nodes (and image signatures) cover the **encrypted** bytes: mkimage
+/// encrypts first (fit_cipher_data) and hashes after; U-Boot checks the hash,
+/// then decrypts (boot/image-fit.c, fit_image_uncipher) with the key from its
+/// control DTB, `/cipher/key-<algo>-<key-name>[-<iv-name>]` (`key`,
+/// `key-len`, and `iv` when the IV is named), and truncates to
+/// data-size-unciphered. A configuration signature covers the `cipher` node
+/// too (it is listed in `hashed-nodes` after the image's hash nodes).
+///
+/// Keys and IVs are raw files, `KEYDIR/<name>.bin`, exactly the key's size
+/// (16, 24, 32 bytes) and 16 bytes. Without `iv-name-hint`, a random IV
+/// (from OpenSSL's RAND_bytes; mkimage seeds random() with the clock) is
+/// stored as `iv` in the cipher node. mkimage writes that `iv` only when it
+/// is given -K, so without -K its output cannot be decrypted; fitstream
+/// always writes it.
+///
+/// U-Boot decrypts only with CONFIG_FIT_CIPHER (upstream since v2020.01,
+/// enabled in sandbox_defconfig); Debian 12's U-Boot 2023.01 builds lack it.
+///
+/// @code
+/// fitstream::cipher_spec spec{"aes256", "aeskey", "aesiv", "keys"};
+/// kernel.encrypt_with(spec);   // reads keys/aeskey.bin and keys/aesiv.bin now
+/// @endcode
+
+// ---- begin <fitstream/sign/key.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Signing keys (OpenSSL's libcrypto): private keys to sign with, held in a
+/// PEM file or a PKCS#11 token, and where a signature's key file is found.
+/// Public keys are in <fitstream/sign/public_key.hpp>; which bytes a
+/// signature covers is U-Boot's rule, ported in detail/sign/regions.hpp.
+///
+/// @code
+/// auto key = fitstream::signing_key::load("keys/dev.key");
+/// auto hsm = fitstream::signing_key::load("pkcs11:token=release;object=fit");  // PIN: $FITPACK_PKCS11_PIN
+/// key->check_for(fitstream::parse_signature_algorithm("sha256,rsa2048"), fitstream::signature_padding::pkcs1_5);
+/// @endcode
+///
+/// Key material never appears in a message: errors name the file or node.
+
+// ---- begin <fitstream/detail/lib/pkcs11.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Keys held in a PKCS#11 token, reached through OpenSSL's pkcs11 engine
+// (libp11's; Debian 12: libengine-pkcs11-openssl). This is the only file
+// that uses OpenSSL's ENGINE API, which OpenSSL 3 deprecates: its
+// deprecation warnings are silenced here and nowhere else.
+//
+// Its whole interface is open_token_key(): a token URI, a module and a PIN
+// in; an EVP_PKEY that signs inside the token, and a handle keeping the
+// token session open, out. A provider (pkcs11-provider, OSSL_STORE with
+// "pkcs11:" URIs) can replace this file without anything else changing:
+// signing goes through EVP_PKEY_sign either way.
+
+
+// OpenSSL built without engines (no-engine), or a distribution that ships
+// <openssl/engine.h> apart (Fedora 41: openssl-devel-engine): token keys
+// then fail, saying so, and everything else builds as before.
+#if !defined(OPENSSL_NO_ENGINE) && defined(__has_include)
+#if __has_include(<openssl/engine.h>)
+#define FITSTREAM_PKCS11_ENGINE 1
+#endif
+#endif
+
+#ifdef FITSTREAM_PKCS11_ENGINE
+#include <openssl/engine.h>
+#include <openssl/ui.h>
+#endif
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+namespace fitstream {
+namespace detail {
+
+/// What open_token_key() opens.
+struct token_key_request {
+    std::string uri;      // "pkcs11:token=...;object=..." (path attributes only, no pin-value)
+    std::string module;   // the PKCS#11 module; empty: the engine's default (p11-kit's proxy on Debian)
+    std::string pin;      // empty: no login
+    std::string subject;  // what messages name (the URI, never a PIN)
+    std::string without_pin;  // said when the key cannot be opened and `pin` is empty
+};
+
+/// A key in a token. `session` keeps the engine (so the module and its
+/// logged-in session) alive; declared first, it is released after `key`.
+struct token_key_handle {
+    std::shared_ptr<void> session;
+    evp_pkey_ptr key;
+};
+
+#ifndef FITSTREAM_PKCS11_ENGINE
+
+inline token_key_handle open_token_key(const token_key_request& request) {
+    throw error(errc::unsupported, request.subject,
+                "this fitstream was built without OpenSSL's ENGINE API, which token keys need");
+}
+
+#else
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+struct pkcs11_engine_state {
+    std::mutex mutex;
+    std::weak_ptr<ENGINE> engine;
+    std::string module;
+};
+
+inline pkcs11_engine_state& pkcs11_state() {
+    static pkcs11_engine_state state;
+    return state;
+}
+
+// The text of OpenSSL's first queued error (libp11 queues its own: "PIN
+// incorrect", "object not found"...), the queue emptied; empty when none.
+inline std::string take_openssl_reason() {
+    const unsigned long code = ERR_peek_error();
+    ERR_clear_error();
+    if (code == 0) return {};
+    const char* reason = ERR_reason_error_string(code);
+    if (reason) return reason;
+    char text[256] = {};
+    ERR_error_string_n(code, text, sizeof text);
+    return text;
+}
+
+// The pkcs11 engine, initialised with `module`: one per process (libp11's
+// engine holds one module and one PIN), shared by every key open at once.
+inline std::shared_ptr<ENGINE> pkcs11_engine(const std::string& module, const std::string& subject) {
+    auto& state = pkcs11_state();
+    if (auto e = state.engine.lock()) {
+        if (module != state.module)
+            throw error(errc::unsupported, subject,
+                        "another PKCS#11 module (" + (state.module.empty() ? "the default" : state.module) +
+                            ") is in use: one module per run");
+        return e;
+    }
+    // libp11 prints dlopen's complaint on standard error itself: a module
+    // that is not there is said here, in one line.
+    if (!module.empty() && ::access(module.c_str(), R_OK) != 0)
+        throw error(std::error_code(errno, std::generic_category()), subject, "cannot read PKCS#11 module " + module);
+    ERR_clear_error();
+    ENGINE* raw = ENGINE_by_id("pkcs11");
+    if (!raw) {
+        ERR_clear_error();
+        throw error(errc::unsupported, subject,
+                    "OpenSSL's pkcs11 engine cannot be loaded (Debian: install libengine-pkcs11-openssl)");
+    }
+    // libp11 prints some failures on standard error itself; fitstream's
+    // message says it in one line.
+    (void)ENGINE_ctrl_cmd_string(raw, "QUIET", nullptr, 1);
+    if (!module.empty() && ENGINE_ctrl_cmd_string(raw, "MODULE_PATH", module.c_str(), 0) != 1) {
+        ENGINE_free(raw);
+        ERR_clear_error();
+        throw error(errc::unsupported, subject, "the pkcs11 engine does not take a module path");
+    }
+    if (ENGINE_init(raw) != 1) {
+        const std::string why = take_openssl_reason();
+        ENGINE_free(raw);
+        throw error(errc::invalid_input, subject,
+                    "cannot load the PKCS#11 module " + (module.empty() ? std::string("(the engine's default)") : module) +
+                        (why.empty() ? std::string() : ": " + why));
+    }
+    std::shared_ptr<ENGINE> e(raw, [](ENGINE* p) {
+        ENGINE_finish(p);
+        ENGINE_free(p);
+    });
+    state.engine = e;
+    state.module = module;
+    return e;
+}
+
+// A UI that never prompts: without a PIN, logging in fails instead of
+// waiting on a terminal.
+inline UI_METHOD* no_prompt_ui() {
+    static UI_METHOD* method = [] {
+        UI_METHOD* m = UI_create_method("fitstream: no PIN prompt");
+        if (m) UI_method_set_reader(m, [](UI*, UI_STRING*) { return 0; });
+        return m;
+    }();
+    return method;
+}
+
+/// Opens the private key `request.uri` names, logging in with its PIN.
+/// @throws fitstream::error naming request.subject: errc::unsupported when
+///         the engine is not installed; errc::invalid_input when the module
+///         cannot be loaded, or the key cannot be opened (the token or
+///         object is missing, the PIN is wrong or missing: the engine's
+///         reason is given when it has one).
+inline token_key_handle open_token_key(const token_key_request& request) {
+    auto& state = pkcs11_state();
+    const std::lock_guard<std::mutex> lock(state.mutex);
+    token_key_handle out;
+    auto engine = pkcs11_engine(request.module, request.subject);
+    ERR_clear_error();
+    if (!request.pin.empty() && ENGINE_ctrl_cmd_string(engine.get(), "PIN", request.pin.c_str(), 0) != 1) {
+        ERR_clear_error();
+        throw error(errc::unsupported, request.subject, "the pkcs11 engine does not take a PIN");
+    }
+    EVP_PKEY* key = ENGINE_load_private_key(engine.get(), request.uri.c_str(), no_prompt_ui(), nullptr);
+    if (!key) {
+        std::string why = take_openssl_reason();
+        // libp11 says "object not found" for a token that is not there too.
+        if (why == "object not found") why = "no such token or object in any slot";
+        // libp11 says only "processing error" when it cannot log in without a PIN.
+        if (request.pin.empty() && !request.without_pin.empty())
+            why = why.empty() || why == "processing error" ? request.without_pin : why + "; " + request.without_pin;
+        throw error(errc::invalid_input, request.subject,
+                    "cannot open the private key in the token" + (why.empty() ? std::string() : ": " + why));
+    }
+    ERR_clear_error();
+    out.session = std::move(engine);
+    out.key.reset(key);
+    return out;
+}
+
+#pragma GCC diagnostic pop
+
+#endif  // FITSTREAM_PKCS11_ENGINE
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/lib/pkcs11.hpp> ----
+// ---- begin <fitstream/detail/sign/key_node.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// A public key as U-Boot's control DTB holds it, in a /signature/key-<name>
+// node: the RSA constants mkimage computes for it, and reading such a node
+// back into an OpenSSL key. <fitstream/sign/key_dtb.hpp> writes the nodes.
+
+// ---- begin <fitstream/detail/read/properties.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Property values of a devicetree as FIT readers take them, each written
+// once: a string, one 32-bit cell, one or two cells. libfdt's fdt32_ld and
+// fdt64_ld load them, so no alignment is assumed.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// The value of a NUL-terminated property without its final NUL; empty when
+// the property is absent, empty or not NUL-terminated.
+inline std::string fdt_string_prop(const void* fdt, int node, const char* name) {
+    int len = 0;
+    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
+    if (!p || len <= 0 || p[len - 1] != '\0') return {};
+    return std::string(p, static_cast<std::size_t>(len - 1));
+}
+
+// The strings of a string list, split in one pass (fdt_stringlist_get()
+// would rescan the list from its start for each index, quadratic in a
+// hostile list); an unterminated last string is kept as it is. Empty when
+// the property is absent.
+inline std::vector<std::string> fdt_strings_prop(const void* fdt, int node, const char* name) {
+    std::vector<std::string> out;
+    int len = 0;
+    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
+    if (!p) return out;
+    for (int pos = 0; pos < len;) {
+        const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
+        out.emplace_back(p + pos, n);
+        pos += static_cast<int>(n) + 1;
+    }
+    return out;
+}
+
+// The first string of a list (what mkimage and U-Boot read of a string
+// property), "" when absent.
+inline std::string fdt_first_string_prop(const void* fdt, int node, const char* name) {
+    auto all = fdt_strings_prop(fdt, node, name);
+    return all.empty() ? std::string() : std::move(all.front());
+}
+
+// A property of exactly one 32-bit cell; nullopt when absent or another size.
+inline std::optional<std::uint32_t> fdt_u32_prop(const void* fdt, int node, const char* name) {
+    int len = 0;
+    const auto* p = static_cast<const fdt32_t*>(fdt_getprop(fdt, node, name, &len));
+    if (!p || len != 4) return std::nullopt;
+    return fdt32_ld(p);
+}
+
+// A property of one or two cells (high cell first); nullopt when absent or
+// another size.
+inline std::optional<std::uint64_t> fdt_cells_prop(const void* fdt, int node, const char* name) {
+    int len = 0;
+    const void* p = fdt_getprop(fdt, node, name, &len);
+    if (!p || (len != 4 && len != 8)) return std::nullopt;
+    if (len == 4) return fdt32_ld(static_cast<const fdt32_t*>(p));
+    return fdt64_ld(static_cast<const fdt64_t*>(p));
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/read/properties.hpp> ----
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// The values U-Boot's rsa_mod_exp_sw() takes from a key node instead of
+// computing them, as mkimage's rsa_add_verify_data() writes them: the
+// modulus's bit count, n0-inverse = -1/n mod 2^32 and r-squared =
+// (2^bits)^2 mod n (big-endian, bits/8 bytes), the Montgomery constants.
+struct rsa_key_constants {
+    std::uint32_t bits = 0;
+    std::uint32_t n0_inverse = 0;
+    std::vector<std::uint8_t> r_squared;
+};
+
+inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& subject) {
+    rsa_key_constants out;
+    out.bits = static_cast<std::uint32_t>(BN_num_bits(n));
+    bn_ctx_ptr ctx(BN_CTX_new());
+    bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
+    if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
+        BN_lshift(two32.get(), two32.get(), 32) != 1 || !BN_mod_inverse(inverse.get(), n, two32.get(), ctx.get()) ||
+        BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
+        BN_lshift(r.get(), r.get(), 2 * static_cast<int>(out.bits)) != 1 ||
+        BN_mod(r_squared.get(), r.get(), n, ctx.get()) != 1)
+        throw_openssl(subject, "cannot compute the RSA verification constants");
+    out.n0_inverse = static_cast<std::uint32_t>(BN_get_word(inverse.get()));
+    out.r_squared = bn_bytes(r_squared.get(), out.bits / 8, subject);
+    return out;
+}
+
+// U-Boot's RSA_MAX_KEY_BITS (include/u-boot/rsa.h): the largest modulus
+// its verifier takes.
+inline constexpr std::uint32_t max_rsa_bits = 4096;
+
+// A public key read from a key node.
+struct key_node_key {
+    evp_pkey_ptr key;
+    bool rsa = true;
+};
+
+// Reads the key node at `node` of `fdt`: rsa,modulus (with rsa,num-bits,
+// rsa,n0-inverse, rsa,r-squared and rsa,exponent, default 65537), or
+// ecdsa,curve with ecdsa,x-point and ecdsa,y-point. An RSA node whose
+// constants do not belong to its modulus is refused: U-Boot checks with the
+// constants, so every signature would fail there.
+// Throws errc::invalid_input (or OpenSSL's error) naming `subject`.
+inline key_node_key read_key_node(const void* fdt, int node, const std::string& subject) {
+    key_node_key out;
+    ERR_clear_error();  // an error queued earlier must not be taken for this one's
+    const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
+        int len = 0;
+        const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
+        return {p, p ? len : 0};
+    };
+    param_bld_ptr bld(OSSL_PARAM_BLD_new());
+    if (!bld) throw_openssl(subject, "out of memory");
+    const char* type = nullptr;
+    bignum_ptr n, e;
+    std::vector<unsigned char> point;
+    std::string curve;
+    int curve_len = 0;
+    if (const auto [mod, mod_len] = bytes("rsa,modulus"); mod) {
+        type = "RSA";
+        out.rsa = true;
+        const auto broken = [&](const std::string& what) {
+            return error(errc::invalid_input, subject, what + ", so U-Boot fails every signature with this key");
+        };
+        // Sizes first: the constants below cost time that grows with the
+        // square of the modulus, and a key DTB is not to be trusted with that.
+        const auto bits = fdt_u32_prop(fdt, node, "rsa,num-bits");
+        if (!bits) throw broken("no 32-bit rsa,num-bits");
+        if (*bits == 0 || *bits > max_rsa_bits)
+            throw broken("rsa,num-bits is " + std::to_string(*bits) + ", outside U-Boot's 1.." +
+                         std::to_string(max_rsa_bits) + " (RSA_MAX_KEY_BITS)");
+        if (static_cast<std::size_t>(mod_len) * 8 != *bits)
+            throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " + std::to_string(mod_len) +
+                         "-byte rsa,modulus of " + std::to_string(static_cast<std::size_t>(mod_len) * 8) + " bits");
+        n.reset(BN_bin2bn(mod, mod_len, nullptr));
+        if (!n) throw_openssl(subject, "cannot read rsa,modulus");
+        const auto constants = rsa_constants_of(n.get(), subject);
+        if (*bits != constants.bits)
+            throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
+                         std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
+                         " bits");
+        const auto n0 = fdt_u32_prop(fdt, node, "rsa,n0-inverse");
+        if (!n0 || *n0 != constants.n0_inverse) throw broken("rsa,n0-inverse is missing or wrong for rsa,modulus");
+        const auto [rr, rr_len] = bytes("rsa,r-squared");
+        if (!rr || static_cast<std::size_t>(rr_len) != constants.r_squared.size() ||
+            !std::equal(constants.r_squared.begin(), constants.r_squared.end(), rr))
+            throw broken("rsa,r-squared is missing or wrong for rsa,modulus");
+        std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
+        if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
+            if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
+            exponent = fdt64_ld(reinterpret_cast<const fdt64_t*>(exp));
+        }
+        e.reset(BN_new());
+        if (!e || BN_set_word(e.get(), exponent) != 1 ||
+            OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+            OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
+            throw_openssl(subject, "cannot build the RSA key");
+    } else if (const auto* c = static_cast<const char*>(fdt_getprop(fdt, node, "ecdsa,curve", &curve_len));
+               c && curve_len > 0 && c[curve_len - 1] == '\0') {
+        type = "EC";
+        out.rsa = false;
+        curve = c;
+        const auto [x, x_len] = bytes("ecdsa,x-point");
+        const auto [y, y_len] = bytes("ecdsa,y-point");
+        if (!x || !y || x_len != y_len) throw error(errc::invalid_input, subject, "incomplete ECDSA key");
+        if (x_len > 66) throw error(errc::invalid_input, subject, "ECDSA point longer than any curve's (66 bytes)");
+        point.push_back(0x04);  // uncompressed point: 04 || x || y
+        point.insert(point.end(), x, x + x_len);
+        point.insert(point.end(), y, y + y_len);
+        if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0) != 1 ||
+            OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1)
+            throw_openssl(subject, "cannot build the ECDSA key");
+    } else {
+        throw error(errc::invalid_input, subject, "no rsa,modulus or ecdsa,curve: not a key U-Boot can use");
+    }
+    params_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
+    evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+        EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0 || !raw)
+        throw_openssl(subject, "not a valid public key");
+    out.key.reset(raw);
+    return out;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/sign/key_node.hpp> ----
+// ---- begin <fitstream/detail/sign/regions.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Which bytes of a FIT a configuration signature covers, decided as U-Boot
+// decides them, and the limits U-Boot puts on signed FITs. Needs libfdt
+// only: the digest over these regions is made with the keys
+// (<fitstream/sign/key.hpp>).
+//
+// A configuration signature covers the devicetree *structure* of "/", the
+// configuration, and each image the configuration names with its hash-*
+// nodes (their properties and subnode tags; mkimage lists these nodes in
+// `hashed-nodes`, U-Boot works them out itself), minus every `data`,
+// `data-size`, `data-offset` and `data-position` property, plus the first
+// `hashed-strings[1]` bytes of the strings block. U-Boot's
+// fdt_find_regions() (boot/fdt_region.c) decides the regions and
+// find_signed_regions() below reproduces it, quirks included. The payload
+// bytes are covered through the image hashes, so a signature can be made
+// once every hash is known, before the structure is written.
+//
+// An image signature covers the image's stored bytes only; fitstream signs
+// the digest its hash node of the same algorithm already holds.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// A byte range of a blob.
+struct byte_region {
+    std::size_t offset = 0;
+    std::size_t size = 0;
+};
+
+// Property names a configuration signature never covers (U-Boot's exc_prop
+// in fit_config_check_sig): the image hashes cover the data.
+inline bool excluded_from_signature(std::string_view name) {
+    return name == "data" || name == "data-size" || name == "data-position" || name == "data-offset";
+}
+
+// U-Boot's CONFIG_FIT_SIGNATURE_MAX_SIZE, as configured by default: its
+// fit_image_setup_verify() (boot/image-fit-sig.c) refuses to check any
+// signature, image or configuration, of a FIT whose FDT totalsize is larger
+// ("Total size too large"). With embedded data that is the whole FIT.
+inline constexpr std::uint64_t max_signed_fit_size = 0x10000000;  // 256 MiB
+
+// Throws errc::invalid_argument, naming `subject`, when U-Boot would not
+// check the signatures of a FIT whose FDT totalsize is `totalsize`.
+inline void check_signed_fit_size(std::uint64_t totalsize, const std::string& subject) {
+    if (totalsize > max_signed_fit_size)
+        throw error(errc::invalid_argument, subject,
+                    "FIT structure of " + std::to_string(totalsize) + " bytes: U-Boot checks no signature of a FIT "
+                    "over " + std::to_string(max_signed_fit_size) + " bytes (FIT_SIGNATURE_MAX_SIZE; external data "
+                    "keeps the structure small)");
+}
+
+// U-Boot's limits in fit_config_check_sig (nodes to hash, its path buffer)
+// and fdt_find_regions (FDT_MAX_DEPTH).
+inline constexpr std::size_t max_hashed_nodes = 100;
+inline constexpr std::size_t max_region_path = 200;
+inline constexpr int max_region_depth = 32;
+
+// The structure regions U-Boot's fdt_find_regions() returns for a list of
+// nodes, excluding the data properties, as byte ranges from the start of
+// the blob; the strings region is not among them. Its rules, kept exactly:
+// an included node brings its properties, its subnodes' begin and end tags
+// (not their properties) and, where a region closes on an end tag of a node
+// not included, that end tag too; a region that starts where the previous
+// one ended extends it; FDT_END closes the last one. U-Boot fails (and so
+// does regions()) on a corrupt structure, nodes 32 deep, a path of 200
+// bytes or more, more regions than fit_config_check_sig's array holds (20 +
+// 7 per node, one kept back for the strings).
+//
+// U-Boot walks the whole structure for every signature, which makes a FIT
+// of many signed configurations quadratic. Here the structure is walked
+// once (the tags, the nodes, their paths and whatever makes U-Boot fail
+// anywhere in the tree) and each node list then visits only what it can
+// include: the nodes it lists with their properties and subnodes, their
+// ancestors, and the root's own tags and subnodes.
+class signed_region_index {
+public:
+    explicit signed_region_index(const void* fdt) : fdt_(fdt) { walk(); }
+
+    // The regions for the nodes `include` (full paths); throws
+    // errc::bad_image, naming `subject`, where U-Boot fails.
+    std::vector<byte_region> regions(const std::vector<std::string>& include, const std::string& subject) const {
+        if (!failure_.empty()) throw error(errc::bad_image, subject, failure_);
+        // The listed nodes and every ancestor of one: the only nodes below a
+        // node that includes no subnode tags that can include anything.
+        std::unordered_set<int> listed;
+        std::unordered_map<int, std::vector<int>> interesting;  // node -> its interesting children
+        for (const auto& path : include) {
+            const auto it = by_path_.find(path);
+            if (it == by_path_.end()) continue;
+            for (const int node : it->second) {
+                if (!listed.insert(node).second) continue;
+                for (int child = node, parent = nodes_[static_cast<std::size_t>(node)].parent; parent >= 0;
+                     child = parent, parent = nodes_[static_cast<std::size_t>(parent)].parent) {
+                    auto& list = interesting[parent];
+                    if (std::find(list.begin(), list.end(), child) != list.end()) break;
+                    list.push_back(child);
+                }
+            }
+        }
+        for (auto& [node, children] : interesting) {
+            (void)node;
+            std::sort(children.begin(), children.end());  // node ids are in file order
+        }
+        std::vector<std::size_t> included;  // tag indices, in file order
+        // The tags before the root (NOPs) are never included.
+        visit(0, 0, listed, interesting, included);
+        included.push_back(tags_.size() - 1);  // FDT_END
+        std::vector<byte_region> out;
+        const std::size_t base = fdt_off_dt_struct(fdt_);
+        for (std::size_t i = 0; i < included.size();) {
+            const std::size_t first = included[i];
+            std::size_t last = first;
+            while (i + 1 < included.size() && included[i + 1] == last + 1) last = included[++i];
+            ++i;
+            std::size_t stop = static_cast<std::size_t>(tags_[last].next);
+            if (last + 1 < tags_.size() && tags_[last + 1].type == FDT_END_NODE)
+                stop = static_cast<std::size_t>(tags_[last + 1].next);
+            const std::size_t start = base + static_cast<std::size_t>(tags_[first].offset);
+            if (!out.empty() && out.back().offset + out.back().size == start)
+                out.back().size += base + stop - start;
+            else
+                out.push_back({start, base + stop - start});
+        }
+        // U-Boot's region array: 20 + 7 per node, one kept back for the strings.
+        if (out.size() >= 20 + 7 * include.size() - 1) throw error(errc::bad_image, subject, "too many hash regions for U-Boot");
+        return out;
+    }
+
+private:
+    struct tag_entry {
+        int offset = 0;
+        int next = 0;
+        std::uint32_t type = 0;
+        int node = -1;          // for begin and end tags
+        bool excluded = false;  // a data property
+    };
+    struct node_entry {
+        std::size_t begin = 0, end = 0;  // tag indices
+        int parent = -1;
+    };
+
+    // Adds the included tags of `node` (and below) whose parent's want is
+    // `parent_want`, as fdt_find_regions decides them.
+    void visit(int node, int parent_want, const std::unordered_set<int>& listed,
+               const std::unordered_map<int, std::vector<int>>& interesting, std::vector<std::size_t>& out) const {
+        const auto& n = nodes_[static_cast<std::size_t>(node)];
+        const int want = listed.count(node) ? 2 : (parent_want ? parent_want - 1 : 0);
+        if (want) out.push_back(n.begin);
+        if (want >= 2) {
+            for (std::size_t k = n.begin + 1; k < n.end;) {
+                const auto& t = tags_[k];
+                if (t.type == FDT_BEGIN_NODE) {
+                    visit(t.node, want, listed, interesting, out);
+                    k = nodes_[static_cast<std::size_t>(t.node)].end + 1;
+                    continue;
+                }
+                if (!t.excluded) out.push_back(k);
+                ++k;
+            }
+        } else if (const auto it = interesting.find(node); it != interesting.end()) {
+            for (const int child : it->second) visit(child, want, listed, interesting, out);
+        }
+        if (want) out.push_back(n.end);
+    }
+
+    void walk() {
+        const auto fail = [&](const char* why) { failure_ = why; };
+        std::vector<int> stack;  // open nodes
+        std::vector<std::size_t> path_lengths;
+        std::string path;
+        int next = 0;
+        bool expect_end = false;
+        std::uint32_t tag = 0;
+        do {
+            const int offset = next;
+            tag = fdt_next_tag(fdt_, offset, &next);
+            if (next < 0) return fail("corrupt structure block");
+            if (expect_end && tag != FDT_END) return fail("a second root node");
+            tag_entry t;
+            t.offset = offset;
+            t.next = next;
+            t.type = tag;
+            switch (tag) {
+                case FDT_PROP: {
+                    int len = 0;
+                    const struct fdt_property* prop = fdt_get_property_by_offset(fdt_, offset, &len);
+                    const char* name = prop ? fdt_string(fdt_, static_cast<int>(fdt32_ld(&prop->nameoff))) : nullptr;
+                    if (!name) return fail("property without a name");
+                    t.excluded = excluded_from_signature(name);
+                    break;
+                }
+                case FDT_NOP:
+                    break;
+                case FDT_BEGIN_NODE: {
+                    // U-Boot's depth counts from 0 at the root and fails on reaching 32.
+                    const int depth = static_cast<int>(stack.size());
+                    if (depth >= max_region_depth) return fail("nodes nested too deeply for U-Boot");
+                    int len = 0;
+                    const char* name = fdt_get_name(fdt_, offset, &len);
+                    if (!name) return fail("node without a name");
+                    if (depth == 0 && len != 0) return fail("root node has a name");
+                    if (path.size() + 2 + static_cast<std::size_t>(len) >= max_region_path)
+                        return fail("node path longer than U-Boot's 200-byte limit");
+                    path_lengths.push_back(path.size());
+                    if (path.size() != 1) path += '/';
+                    path.append(name, static_cast<std::size_t>(len));
+                    t.node = static_cast<int>(nodes_.size());
+                    nodes_.push_back({tags_.size(), 0, stack.empty() ? -1 : stack.back()});
+                    by_path_[path].push_back(t.node);
+                    stack.push_back(t.node);
+                    break;
+                }
+                case FDT_END_NODE:
+                    if (stack.empty()) return fail("unbalanced end of node");
+                    t.node = stack.back();
+                    nodes_[static_cast<std::size_t>(t.node)].end = tags_.size();
+                    stack.pop_back();
+                    path.resize(path_lengths.back());
+                    path_lengths.pop_back();
+                    if (stack.empty()) expect_end = true;
+                    break;
+                case FDT_END:
+                    break;
+                default:
+                    return fail("unknown structure tag");
+            }
+            tags_.push_back(t);
+        } while (tag != FDT_END);
+        if (next != static_cast<int>(fdt_size_dt_struct(fdt_))) return fail("structure block size does not match its end");
+        if (nodes_.empty()) return fail("no root node");
+    }
+
+    const void* fdt_;
+    std::vector<tag_entry> tags_;
+    std::vector<node_entry> nodes_;
+    std::unordered_map<std::string, std::vector<int>> by_path_;
+    std::string failure_;
+};
+
+// The regions for `include` in `fdt` (see signed_region_index), walking the
+// structure once for this one list.
+inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::vector<std::string>& include,
+                                                    const std::string& subject) {
+    return signed_region_index(fdt).regions(include, subject);
+}
+
+// An image a configuration signature covers, for hashed_node_list().
+struct hashed_image {
+    std::string name;                 // image node name
+    std::vector<std::string> hashes;  // its hash-* subnode names, in order
+    bool cipher = false;              // it has a `cipher` node (listed after the hashes)
+};
+
+// The `hashed-nodes` of a configuration signature, as mkimage lists them
+// (tools/image-host.c, fit_config_get_hash_list): "/", the configuration,
+// then each image, in `images` order, followed by its hash-* subnodes and
+// its cipher node (fit_config_add_hash).
+inline std::vector<std::string> hashed_node_list(const std::string& configuration,
+                                                 const std::vector<hashed_image>& images) {
+    std::vector<std::string> nodes{"/", "/configurations/" + configuration};
+    for (const auto& img : images) {
+        nodes.push_back("/images/" + img.name);
+        for (const auto& h : img.hashes) nodes.push_back("/images/" + img.name + "/" + h);
+        if (img.cipher) nodes.push_back("/images/" + img.name + "/cipher");
+    }
+    return nodes;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/sign/regions.hpp> ----
+// ---- begin <fitstream/sign/algorithm.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// The `algo` and `padding` values of a FIT signature node, as U-Boot's
+/// mkimage writes them and its verified boot reads them: which checksums
+/// and which crypto, what size a signature `value` has. Plain parsing, no
+/// OpenSSL: the keys are in <fitstream/sign/key.hpp>.
+
+
+#include <cstddef>
+#include <string>
+
+namespace fitstream {
+
+/// A parsed `algo` value, e.g. "sha256,rsa2048".
+struct signature_algorithm {
+    std::string name;      ///< the whole value
+    std::string checksum;  ///< "sha1", "sha256", "sha384" or "sha512"
+    std::string crypto;    ///< "rsa2048", "rsa3072", "rsa4096", "ecdsa256" or "ecdsa384"
+    bool rsa = true;       ///< false: ECDSA
+    unsigned key_bits = 0;
+    std::size_t signature_size = 0;  ///< bytes of `value`: the modulus, or r and s raw
+    std::string curve;               ///< ECDSA: "prime256v1" or "secp384r1"
+};
+
+/// The `algo` values fitstream signs with, for messages and help text:
+/// "sha1|sha256|sha384|sha512 , rsa2048|... (e.g. sha256,rsa2048)".
+inline std::string signature_algorithm_names() {
+    return "sha1|sha256|sha384|sha512 , rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384 (e.g. sha256,rsa2048)";
+}
+
+/// Parses `algo`, "<checksum>,<crypto>".
+/// @returns the checksum and crypto parts, the key size and the size of a
+///          signature `value` (and the curve, for ECDSA).
+/// @throws fitstream::error (errc::unsupported), subject `algo`, naming the
+///         valid values, when either part is not one listed in
+///         signature_algorithm_names().
+inline signature_algorithm parse_signature_algorithm(const std::string& algo) {
+    signature_algorithm a;
+    a.name = algo;
+    const auto comma = algo.find(',');
+    const auto bad = [&] {
+        return error(errc::unsupported, algo, "unknown signature algorithm (valid: " + signature_algorithm_names() + ")");
+    };
+    if (comma == std::string::npos) throw bad();
+    a.checksum = algo.substr(0, comma);
+    a.crypto = algo.substr(comma + 1);
+    if (a.checksum != "sha1" && a.checksum != "sha256" && a.checksum != "sha384" && a.checksum != "sha512") throw bad();
+    if (a.crypto == "rsa2048" || a.crypto == "rsa3072" || a.crypto == "rsa4096") {
+        a.key_bits = static_cast<unsigned>(std::stoul(a.crypto.substr(3)));
+        a.signature_size = a.key_bits / 8;
+    } else if (a.crypto == "ecdsa256" || a.crypto == "ecdsa384") {
+        a.rsa = false;
+        a.key_bits = a.crypto == "ecdsa256" ? 256 : 384;
+        a.signature_size = 2 * a.key_bits / 8;
+        a.curve = a.key_bits == 256 ? "prime256v1" : "secp384r1";
+    } else {
+        throw bad();
+    }
+    return a;
+}
+
+/// The `padding` property's value for `p`: "pss", or nullptr for PKCS#1
+/// v1.5, U-Boot's default, for which mkimage omits the property.
+inline const char* padding_name(signature_padding p) noexcept {
+    return p == signature_padding::pss ? "pss" : nullptr;
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/algorithm.hpp> ----
+// ---- begin <fitstream/sign/public_key.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// A public key to check signatures with: the public half of a signer's
+/// key, a PEM public key (what a signing service hands out), or a key node
+/// of U-Boot's control DTB. It checks a signature in U-Boot's encoding
+/// (RSA raw, ECDSA r then s) over a digest, with U-Boot's padding rules.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+namespace detail {
+// A key file is small by nature: a PEM private key is a few KiB, even
+// RSA-16384. Reading at most this much makes `--key /dev/zero` fail
+// instead of filling memory.
+inline constexpr std::uint64_t max_key_file_size = 1 << 20;
+}  // namespace detail
+
+/// A public key, as U-Boot's control DTB holds it under /signature, or
+/// taken from a private key.
+class public_key {
+public:
+    /// The public half of `key` (a private key, or a key held in a token:
+    /// only its public numbers are read), named `name` in messages. No
+    /// private part is kept.
+    /// @throws fitstream::error (OpenSSL's) naming `name`.
+    static public_key of(const EVP_PKEY* key, const std::string& name) {
+        public_key out;
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        // Round trip through the public encoding: no private part is kept.
+        unsigned char* der = nullptr;
+        const int len = i2d_PUBKEY(key, &der);
+        if (len <= 0) detail::throw_openssl(name, "cannot take the public key");
+        const unsigned char* p = der;
+        EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, len);
+        OPENSSL_free(der);
+        if (!raw) detail::throw_openssl(name, "cannot take the public key");
+        out.key_.reset(raw);
+        out.rsa_ = EVP_PKEY_is_a(raw, "RSA") == 1;
+        if (!out.rsa_ && EVP_PKEY_is_a(raw, "EC") != 1)
+            throw error(errc::unsupported, name, "key is neither RSA nor EC");
+        out.name_ = name;
+        return out;
+    }
+
+    /// Reads a PEM public key (or certificate-less SubjectPublicKeyInfo) at
+    /// `path`: what a signing service hands out for its key.
+    /// @throws fitstream::error naming `path`: the OS error "cannot read
+    ///         public key"; errc::invalid_input when it is not a PEM public
+    ///         key; errc::unsupported when it is neither RSA nor EC.
+    static public_key load(const std::string& path) {
+        const std::string pem = detail::read_file_bounded(path, detail::max_key_file_size, "public key",
+                                                          detail::stream_inputs::accepted);
+        ERR_clear_error();
+        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+        if (!key) {
+            ERR_clear_error();
+            throw error(errc::invalid_input, path, "not a PEM public key");
+        }
+        return of(key.get(), path);
+    }
+
+    /// Reads the key node at `node` of `fdt`, as `mkimage -K` writes it:
+    /// rsa,modulus with rsa,num-bits, rsa,n0-inverse, rsa,r-squared and
+    /// rsa,exponent (65537 when absent), or ecdsa,curve with ecdsa,x-point
+    /// and ecdsa,y-point.
+    /// @throws fitstream::error naming `subject`: errc::invalid_input when
+    ///         the node holds neither, an ECDSA point is incomplete, or an
+    ///         RSA constant is missing or does not belong to the modulus
+    ///         (U-Boot would fail every signature with it); OpenSSL's error
+    ///         when the numbers make no valid key.
+    static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
+        public_key out;
+        out.name_ = subject;
+        auto read = detail::read_key_node(fdt, node, subject);
+        out.key_ = std::move(read.key);
+        out.rsa_ = read.rsa;
+        return out;
+    }
+
+    /// What messages name: the key file, token object or DTB node.
+    const std::string& name() const noexcept { return name_; }
+    /// True for an RSA key, false for ECDSA.
+    bool is_rsa() const noexcept { return rsa_; }
+    /// The key size in bits.
+    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
+    /// The OpenSSL key, owned by this object.
+    EVP_PKEY* get() const noexcept { return key_.get(); }
+    /// True when both hold the same public key.
+    bool same_as(const public_key& other) const { return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1; }
+
+    /// Checks `signature` (`size` bytes, U-Boot's encoding: see
+    /// signing_key::sign_digest()) over `digest`, made with `algo.checksum`.
+    /// @returns true when it verifies; false when it does not, or the key
+    ///          is not of `algo`'s type and size.
+    /// @throws fitstream::error (OpenSSL's) only when OpenSSL cannot be set
+    ///         up to check.
+    bool verify_digest(const signature_algorithm& algo, signature_padding padding,
+                       const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        if (algo.rsa != rsa_ || size != algo.signature_size) return false;
+        if (algo.rsa && bits() != algo.key_bits) return false;
+        std::vector<std::uint8_t> encoded(signature, signature + size);
+        if (!algo.rsa) {
+            // r || s raw, each half the value, to DER for OpenSSL.
+            detail::ecdsa_sig_ptr sig(ECDSA_SIG_new());
+            BIGNUM* r = BN_bin2bn(signature, static_cast<int>(size / 2), nullptr);
+            BIGNUM* s = BN_bin2bn(signature + size / 2, static_cast<int>(size / 2), nullptr);
+            if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+                BN_free(r);
+                BN_free(s);
+                detail::throw_openssl(name_, "cannot build the ECDSA signature");
+            }
+            unsigned char* der = nullptr;
+            const int len = i2d_ECDSA_SIG(sig.get(), &der);
+            if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
+            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
+                der, [](unsigned char* p) { OPENSSL_free(p); });
+            encoded.assign(der, der + len);
+        }
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+        if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
+        detail::setup_signature_ctx(ctx.get(), algo.checksum, algo.rsa, padding == signature_padding::pss, name_);
+        const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
+        ERR_clear_error();
+        return rc == 1;
+    }
+
+private:
+    detail::evp_pkey_ptr key_;
+    bool rsa_ = true;
+    std::string name_;
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/public_key.hpp> ----
+// ---- begin <fitstream/sign/signer.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Who makes a signature's `value`: the one interface behind every way a
+/// product signs. A PEM key file and a key in a PKCS#11 token are both
+/// signing_key (<fitstream/sign/key.hpp>); an external command or service
+/// is a command_signer (<fitstream/sign/command_signer.hpp>); a library
+/// user's own KMS client derives from signer itself.
+///
+/// The writer asks for each signature once every digest, size and offset
+/// is in the structure and before a byte is written (the signing stage of
+/// the pipeline), checks the answer against public_half() and only then
+/// writes: a wrong key or a broken service fails the build, not the boot.
+///
+/// @code
+/// struct my_kms : fitstream::signer {
+///     const std::string& name() const override { return name_; }
+///     void check_for(const fitstream::signature_algorithm&, fitstream::signature_padding) const override {}
+///     std::shared_ptr<const fitstream::public_key> public_half() const override { return pub_; }
+///     std::vector<std::uint8_t> sign(const fitstream::signing_request& r) const override {
+///         return kms_sign(r.algo.name, r.digest);  // U-Boot's encoding: RSA raw, ECDSA r||s
+///     }
+///     std::string name_ = "kms:release"; std::shared_ptr<const fitstream::public_key> pub_;
+/// };
+/// spec.key_signer = std::make_shared<my_kms>();
+/// @endcode
+
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// One signature to make.
+struct signing_request {
+    /// The signature node: "/configurations/conf-1/signature-1".
+    std::string node;
+    signature_algorithm algo;
+    signature_padding padding = signature_padding::pkcs1_5;
+    /// The node's key-name-hint (which key U-Boot checks it with).
+    std::string key_name_hint;
+    /// `algo.checksum` of the signed bytes: what is signed.
+    std::vector<std::uint8_t> digest;
+    /// The signed bytes themselves, when the signer wants_message() and the
+    /// signature is a configuration's (the structure regions U-Boot hashes,
+    /// concatenated, a few KiB). Empty otherwise: an image signature signs
+    /// its data, which the writer streams and does not keep.
+    std::vector<std::uint8_t> message;
+};
+
+/// Makes signature values (see the file comment).
+class signer {
+public:
+    virtual ~signer() = default;
+
+    /// What messages name: a key file, a token URI (never its PIN), a
+    /// command. Never key material.
+    virtual const std::string& name() const = 0;
+
+    /// Checks, before any work, that this signer can make `algo`'s
+    /// signatures with `padding`.
+    /// @throws fitstream::error (errc::invalid_argument) naming name().
+    virtual void check_for(const signature_algorithm& algo, signature_padding padding) const = 0;
+
+    /// The public key its signatures verify with; null only for a signer
+    /// whose values are made later (two-step signing), which the writer
+    /// then leaves unchecked.
+    virtual std::shared_ptr<const public_key> public_half() const = 0;
+
+    /// The `value` of `request`, in U-Boot's encoding: RSA the raw
+    /// signature (algo.signature_size bytes); ECDSA r then s, each half of
+    /// algo.signature_size.
+    /// @throws fitstream::error naming name() and the node when it fails.
+    virtual std::vector<std::uint8_t> sign(const signing_request& request) const = 0;
+
+    /// True when sign() wants request.message, not only the digest.
+    virtual bool wants_message() const { return false; }
+
+    /// True when sign() may run on several threads at once; the writer
+    /// otherwise makes this signer's signatures one at a time.
+    virtual bool concurrent() const { return true; }
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/signer.hpp> ----
+// ---- begin <fitstream/sign/token.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Keys held in a PKCS#11 token (an HSM, a smart card, SoftHSM): how they
+/// are named (RFC 7512 `pkcs11:` URIs, and mkimage's `-N pkcs11 -k`
+/// spelling), where the PIN comes from, and which PKCS#11 module is used.
+/// signing_key::load_token() (<fitstream/sign/key.hpp>) opens such a key;
+/// the private key never leaves the token, only signatures and the public
+/// key do.
+///
+/// @code
+/// fitstream::token_options opts;
+/// opts.pin_file = "/run/secrets/hsm-pin";   // else $FITPACK_PKCS11_PIN
+/// auto key = fitstream::signing_key::load_token("pkcs11:token=release;object=fit-2024", opts);
+/// @endcode
+///
+/// A PIN is never accepted inside a URI (`pin-value`: it would show in
+/// process lists, shell history and build logs), and never appears in a
+/// message: errors name the URI without it.
+
+
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+/// Where a token key's PIN and PKCS#11 module come from.
+struct token_options {
+    /// A file whose first line is the PIN (a trailing CR/LF is dropped).
+    /// Takes precedence over the URI's `pin-source` and over `pin_env`.
+    std::string pin_file;
+    /// The environment variable holding the PIN, used when neither
+    /// `pin_file` nor the URI's `pin-source` gives one. Empty: none.
+    std::string pin_env = "FITPACK_PKCS11_PIN";
+    /// The PKCS#11 module (a .so path). Empty: the URI's `module-path`,
+    /// else $FITPACK_PKCS11_MODULE, else the engine's default (on Debian
+    /// p11-kit's proxy, which loads every module registered with p11-kit,
+    /// SoftHSM2 and OpenSC included).
+    std::string module;
+};
+
+/// The options signing_key::load() uses for a `pkcs11:` URI (set them once,
+/// before any key is loaded; fitpack sets pin_file from --pin-file).
+inline token_options& default_token_options() {
+    static token_options options;
+    return options;
+}
+
+/// True when `name` is a PKCS#11 URI ("pkcs11:...", RFC 7512), not a file.
+inline bool is_token_uri(const std::string& name) { return name.compare(0, 7, "pkcs11:") == 0; }
+
+/// A `pkcs11:` URI taken apart.
+struct token_uri {
+    /// The path attributes as given ("pkcs11:token=a;object=b"): what the
+    /// engine opens and messages name. No query, so no PIN and no module.
+    std::string path;
+    std::string token;   ///< `token`, percent-decoded (empty when absent)
+    std::string object;  ///< `object`, percent-decoded (empty when absent)
+    std::string module_path;  ///< query `module-path`, decoded
+    std::string pin_source;   ///< query `pin-source` (a file, or file:PATH), decoded
+};
+
+namespace detail {
+
+inline std::string percent_decode(const std::string& text, const std::string& subject) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out.push_back(text[i]);
+            continue;
+        }
+        const auto hex = [&](char c) -> int {
+            return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        };
+        if (i + 2 >= text.size() || hex(text[i + 1]) < 0 || hex(text[i + 2]) < 0)
+            throw error(errc::invalid_argument, subject, "bad percent-encoding in the PKCS#11 URI");
+        out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+        i += 2;
+    }
+    return out;
+}
+
+inline std::vector<std::string> split_on(const std::string& text, char separator) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        const auto at = text.find(separator, start);
+        out.push_back(text.substr(start, at == std::string::npos ? std::string::npos : at - start));
+        if (at == std::string::npos) return out;
+        start = at + 1;
+    }
+}
+
+}  // namespace detail
+
+/// Parses a `pkcs11:` URI (RFC 7512).
+/// @throws fitstream::error (errc::invalid_argument), naming the URI
+///         without its query: it is not a pkcs11: URI; it holds a PIN
+///         (`pin-value`, refused wherever it is, and never repeated in the
+///         message); bad percent-encoding; a query attribute other than
+///         module-path and pin-source (module-name is not supported).
+inline token_uri parse_token_uri(const std::string& uri) {
+    const auto query_at = uri.find('?');
+    token_uri out;
+    out.path = uri.substr(0, query_at);
+    // What messages name: the path without any attribute that holds a PIN.
+    std::string shown = "pkcs11:";
+    const auto attributes = detail::split_on(out.path.size() > 7 ? out.path.substr(7) : std::string(), ';');
+    bool pin_in_path = false;
+    for (const auto& a : attributes) {
+        const auto eq = a.find('=');
+        std::string key = a.substr(0, eq);
+        for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (key.find("pin") != std::string::npos) {
+            pin_in_path = true;
+            continue;
+        }
+        if (shown.size() > 7) shown += ';';
+        shown += a;
+    }
+    if (!is_token_uri(uri)) throw error(errc::invalid_argument, "PKCS#11 URI", "does not start with pkcs11:");
+    if (pin_in_path)
+        throw error(errc::invalid_argument, shown,
+                    "a PIN in the URI is refused (it would show in process lists and logs): give it in a PIN file "
+                    "or the environment");
+    for (const auto& a : attributes) {
+        if (a.empty()) continue;
+        const auto eq = a.find('=');
+        if (eq == std::string::npos) throw error(errc::invalid_argument, shown, "URI attribute '" + a + "' has no value");
+        const std::string key = a.substr(0, eq);
+        if (key == "token") out.token = detail::percent_decode(a.substr(eq + 1), shown);
+        else if (key == "object") out.object = detail::percent_decode(a.substr(eq + 1), shown);
+    }
+    if (query_at != std::string::npos) {
+        for (const auto& q : detail::split_on(uri.substr(query_at + 1), '&')) {
+            if (q.empty()) continue;
+            const auto eq = q.find('=');
+            std::string key = q.substr(0, eq);
+            for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (key.find("pin-value") != std::string::npos || key.find("pin%2dvalue") != std::string::npos)
+                throw error(errc::invalid_argument, shown,
+                            "a PIN in the URI (pin-value) is refused (it would show in process lists and logs): give "
+                            "it in a PIN file or the environment");
+            const std::string value = eq == std::string::npos ? std::string() : detail::percent_decode(q.substr(eq + 1), shown);
+            if (key == "module-path") out.module_path = value;
+            else if (key == "pin-source") out.pin_source = value;
+            else
+                throw error(errc::invalid_argument, shown,
+                            "URI query attribute '" + key + "' is not supported (module-path and pin-source are)");
+        }
+    }
+    out.path = shown;
+    return out;
+}
+
+/// The URI mkimage's `-N pkcs11 -k KEYDIR` opens for a signature whose
+/// key-name-hint is `name` (lib/rsa/rsa-sign.c rsa_engine_get_priv_key):
+/// "pkcs11:KEYDIR" when KEYDIR names an object itself ("object=" in it),
+/// else "pkcs11:KEYDIR;object=NAME". KEYDIR may carry the "pkcs11:" prefix
+/// or not (mkimage adds it; an empty KEYDIR gives "pkcs11:object=NAME").
+inline std::string mkimage_token_uri(const std::string& keydir, const std::string& name) {
+    std::string base = keydir;
+    if (!is_token_uri(base)) base = "pkcs11:" + base;
+    const std::string path = base.substr(0, base.find('?'));
+    const std::string query = base.find('?') == std::string::npos ? std::string() : base.substr(base.find('?'));
+    if (path.find("object=") != std::string::npos) return base;
+    return path + (path.size() > 7 ? ";" : "") + "object=" + name + query;
+}
+
+namespace detail {
+
+// Wipes a string's bytes before it is freed: a PIN should not linger in
+// freed heap memory.
+class secret_string {
+public:
+    secret_string() = default;
+    explicit secret_string(std::string value) : value_(std::move(value)) {}
+    secret_string(const secret_string&) = delete;
+    secret_string& operator=(const secret_string&) = delete;
+    ~secret_string() {
+        volatile char* p = value_.data();
+        for (std::size_t i = 0; i < value_.size(); ++i) p[i] = 0;
+    }
+    const std::string& get() const noexcept { return value_; }
+
+private:
+    std::string value_;
+};
+
+// The PIN for `uri`, as token_options says; empty when none is given.
+// Errors name the PIN file or the variable, never the PIN.
+inline std::string token_pin(const token_uri& uri, const token_options& options) {
+    std::string file = options.pin_file;
+    if (file.empty() && !uri.pin_source.empty())
+        file = uri.pin_source.compare(0, 5, "file:") == 0 ? uri.pin_source.substr(5) : uri.pin_source;
+    std::string pin;
+    if (!file.empty()) {
+        pin = read_file_bounded(file, 4096, "PIN file", stream_inputs::accepted, /*sensitive=*/true);
+        const auto end = pin.find_first_of("\r\n");
+        if (end != std::string::npos) {
+            for (std::size_t i = end; i < pin.size(); ++i) pin[i] = 0;
+            pin.resize(end);
+        }
+        if (pin.empty()) throw error(errc::invalid_input, file, "PIN file is empty");
+        return pin;
+    }
+    if (!options.pin_env.empty())
+        if (const char* env = std::getenv(options.pin_env.c_str())) pin = env;
+    return pin;
+}
+
+// The module for `uri`, as token_options says; empty: the engine's default.
+inline std::string token_module(const token_uri& uri, const token_options& options) {
+    if (!options.module.empty()) return options.module;
+    if (!uri.module_path.empty()) return uri.module_path;
+    if (const char* env = std::getenv("FITPACK_PKCS11_MODULE"))
+        if (*env) return env;
+    return {};
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/sign/token.hpp> ----
+
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+namespace detail {
+
+// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
+// looks the key up as the node /signature/key-<name>, so it must be a
+// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
+inline void check_key_name(const std::string& name, const std::string& subject) {
+    const bool ok = !name.empty() && bad_node_name_char(name) == std::string::npos;
+    if (!ok)
+        throw error(errc::invalid_argument, subject,
+                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
+}
+
+// The digest, with a signature's `checksum`, of the concatenated `regions`
+// of `base` (what a configuration signature signs).
+inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
+                                                const std::vector<byte_region>& regions) {
+    ERR_clear_error();  // an error queued earlier must not be taken for this one's
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    const EVP_MD* md = checksum_md(checksum);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
+    for (const auto& r : regions)
+        if (r.size && EVP_DigestUpdate(ctx.get(), base + r.offset, r.size) != 1) throw_openssl("digest update failed");
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
+    out.resize(n);
+    return out;
+}
+
+}  // namespace detail
+
+/// A private key to sign with: read from a PEM file (RSA or EC; not
+/// password-protected, since signing runs unattended), or held in a
+/// PKCS#11 token (<fitstream/sign/token.hpp>), where it signs without ever
+/// leaving it.
+class signing_key : public signer {
+public:
+    /// Reads the PEM private key at `path` (a regular file or a pipe, at
+    /// most 1 MiB; the bytes read are wiped once parsed). A `path` starting
+    /// with "pkcs11:" is a token key: load_token(path, default_token_options()).
+    /// @returns the key, shared: one key file may sign many nodes.
+    /// @throws fitstream::error, naming `path` only: the OS error "cannot
+    ///         read key"; errc::invalid_input "larger than 1048576 bytes:
+    ///         not a key", or when it is not an unencrypted PEM private key;
+    ///         errc::unsupported when it is neither RSA nor EC; as
+    ///         load_token() for a URI.
+    static std::shared_ptr<const signing_key> load(const std::string& path) {
+        if (is_token_uri(path)) return load_token(path, default_token_options());
+        std::string pem = detail::read_file_bounded(path, detail::max_key_file_size, "key",
+                                                    detail::stream_inputs::accepted, /*sensitive=*/true);
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+        // No passphrase prompt: a protected key fails instead of waiting on a terminal.
+        const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
+        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
+        OPENSSL_cleanse(pem.data(), pem.size());
+        if (!key) {
+            ERR_clear_error();
+            throw error(errc::invalid_input, path,
+                        "not a PEM private key (or protected by a passphrase, which fitstream does not prompt for)");
+        }
+        auto out = std::shared_ptr<signing_key>(new signing_key(path, std::move(key)));
+        if (!out->is_rsa() && !out->is_ec())
+            throw error(errc::unsupported, path, "key is neither RSA nor EC");
+        return out;
+    }
+
+    /// Opens the private key a PKCS#11 URI names ("pkcs11:token=T;object=O",
+    /// RFC 7512), through OpenSSL's pkcs11 engine, logging in with the PIN
+    /// `options` gives (else none). The key stays in the token: signatures
+    /// are made there, one at a time (concurrent() is false), and only the
+    /// public key is read out (public_half()).
+    /// @returns the key; name() and path() are the URI without its query.
+    /// @throws fitstream::error naming that URI, never a PIN:
+    ///         errc::invalid_argument for a URI with a PIN in it or another
+    ///         parse_token_uri() refusal; errc::unsupported when the engine
+    ///         is not installed; errc::invalid_input when the module cannot
+    ///         be loaded, the token or object is not found, the PIN is wrong
+    ///         or missing, or the key is neither RSA nor EC; the OS error
+    ///         naming the PIN file when it cannot be read.
+    static std::shared_ptr<const signing_key> load_token(const std::string& uri, const token_options& options = {}) {
+        const token_uri parsed = parse_token_uri(uri);
+        detail::token_key_request request;
+        request.uri = parsed.path;
+        request.module = detail::token_module(parsed, options);
+        request.subject = parsed.path;
+        const detail::secret_string pin(detail::token_pin(parsed, options));
+        request.pin = pin.get();
+        if (pin.get().empty())
+            request.without_pin = "no PIN was given (a PIN file, or $" +
+                                  (options.pin_env.empty() ? std::string("FITPACK_PKCS11_PIN") : options.pin_env) + ")";
+        detail::token_key_handle handle;
+        try {
+            handle = detail::open_token_key(request);
+        } catch (...) {
+            wipe(request.pin);
+            throw;
+        }
+        wipe(request.pin);
+        auto out = std::shared_ptr<signing_key>(new signing_key(parsed.path, std::move(handle.key)));
+        out->session_ = std::move(handle.session);
+        if (!out->is_rsa() && !out->is_ec())
+            throw error(errc::invalid_input, parsed.path, "the token key is neither RSA nor EC");
+        return out;
+    }
+
+    /// The file the key was read from, or the token URI (what messages name).
+    const std::string& path() const noexcept { return path_; }
+    /// signer: the key file or token URI, what messages name.
+    const std::string& name() const override { return path_; }
+    /// True for a key held in a PKCS#11 token.
+    bool in_token() const noexcept { return session_ != nullptr; }
+    /// signer: a token signs one request at a time.
+    bool concurrent() const override { return !in_token(); }
+    /// True for an RSA key.
+    bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
+    /// True for an EC key.
+    bool is_ec() const { return EVP_PKEY_is_a(key_.get(), "EC") == 1; }
+    /// The key size in bits: RSA's modulus, EC's curve.
+    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
+    /// EC: the curve's short name ("prime256v1"); empty for RSA.
+    /// @throws fitstream::error (OpenSSL's) when OpenSSL cannot say.
+    std::string curve() const {
+        if (!is_ec()) return {};
+        char name[80] = {};
+        std::size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
+            detail::throw_openssl(path_, "cannot read the key's curve");
+        return name;
+    }
+    /// "RSA-2048", "EC prime256v1": what the key is, for messages.
+    std::string describe() const { return is_rsa() ? "RSA-" + std::to_string(bits()) : "EC " + curve(); }
+
+    /// Checks that this key can make `algo`'s signatures with `padding`.
+    /// @throws fitstream::error (errc::invalid_argument): the key's type or
+    ///         size is not `algo`'s ("key is RSA-2048, but sha256,rsa4096
+    ///         needs RSA-4096"), or PSS padding with an ECDSA algo.
+    void check_for(const signature_algorithm& algo, signature_padding padding) const override {
+        const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
+        if (!fits)
+            throw error(errc::invalid_argument, path_,
+                        "key is " + describe() + ", but " + algo.name + " needs " +
+                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
+        if (!algo.rsa && padding == signature_padding::pss)
+            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
+    }
+
+    /// Signs `digest` (made with `algo.checksum`).
+    /// @returns the `value` as U-Boot expects it: RSA the raw signature,
+    ///          ECDSA r then s, each padded to the curve's size.
+    /// @throws fitstream::error: as check_for(); OpenSSL's error, naming the
+    ///         key file, when signing fails.
+    std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
+                                          const std::vector<std::uint8_t>& digest) const {
+        check_for(algo, padding);
+        // A token's session serves one operation at a time.
+        std::unique_lock<std::mutex> token_lock;
+        if (in_token()) token_lock = std::unique_lock<std::mutex>(token_mutex());
+        ERR_clear_error();  // an error queued earlier must not be taken for this one's
+        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+        if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
+        detail::setup_signature_ctx(ctx.get(), algo.checksum, algo.rsa, padding == signature_padding::pss, path_);
+        std::size_t size = 0;
+        if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        std::vector<std::uint8_t> sig(size);
+        if (EVP_PKEY_sign(ctx.get(), sig.data(), &size, digest.data(), digest.size()) <= 0)
+            detail::throw_openssl(path_, "cannot sign");
+        sig.resize(size);
+        if (algo.rsa) {
+            if (sig.size() != algo.signature_size)
+                throw error(errc::invalid_argument, path_, "signature has an unexpected size");
+            return sig;
+        }
+        // OpenSSL gives DER; U-Boot stores r and s raw, each the key's size.
+        const unsigned char* p = sig.data();
+        detail::ecdsa_sig_ptr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
+        if (!parsed) detail::throw_openssl(path_, "cannot decode the ECDSA signature");
+        const BIGNUM *r = nullptr, *s = nullptr;
+        ECDSA_SIG_get0(parsed.get(), &r, &s);
+        auto out = detail::bn_bytes(r, algo.signature_size / 2, path_);
+        const auto s_bytes = detail::bn_bytes(s, algo.signature_size / 2, path_);
+        out.insert(out.end(), s_bytes.begin(), s_bytes.end());
+        return out;
+    }
+
+    /// signer: sign_digest() of the request's digest.
+    std::vector<std::uint8_t> sign(const signing_request& request) const override {
+        return sign_digest(request.algo, request.padding, request.digest);
+    }
+
+    /// signer: the key's public half, taken once.
+    std::shared_ptr<const public_key> public_half() const override {
+        std::call_once(public_once_,
+                       [&] { public_ = std::make_shared<const public_key>(public_key::of(key_.get(), path_)); });
+        return public_;
+    }
+
+    /// The OpenSSL key, owned by this object.
+    EVP_PKEY* get() const noexcept { return key_.get(); }
+
+private:
+    signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
+    static void wipe(std::string& s) {
+        OPENSSL_cleanse(s.data(), s.size());
+        s.clear();
+    }
+    static std::mutex& token_mutex() {
+        static std::mutex m;
+        return m;
+    }
+    std::string path_;
+    // A token key's engine and session: declared before key_, so released after it.
+    std::shared_ptr<void> session_;
+    detail::evp_pkey_ptr key_;
+    mutable std::once_flag public_once_;
+    mutable std::shared_ptr<const public_key> public_;
+};
+
+/// Checks a key-name-hint before it is used (to find `<hint>.key` in a key
+/// directory, or as /signature/key-<hint> in U-Boot's control DTB).
+/// @throws fitstream::error (errc::invalid_argument, subject `subject`)
+///         unless `name` is a devicetree node-name part (A-Z a-z 0-9 , . _ + -).
+inline void check_key_name_hint(const std::string& name, const std::string& subject) {
+    detail::check_key_name(name, subject);
+}
+
+/// The key file of the signature `spec` (in a message, `subject`).
+/// @returns `key_file`, else `key_dir`/<hint>.key (for ECDSA
+///          `key_dir`/<hint>.pem when it exists, as mkimage reads), or for a
+///          `key_dir` that is a pkcs11: URI, mkimage_token_uri(key_dir,
+///          hint). The file is not opened.
+/// @throws fitstream::error (errc::invalid_argument) when neither is given,
+///         or `key_dir` is given without a `key_name_hint`.
+inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
+    if (!spec.key_file.empty()) return spec.key_file;
+    // A token as key directory (mkimage -N pkcs11 -k): the hint is the object.
+    if (is_token_uri(spec.key_dir)) {
+        if (spec.key_name_hint.empty() && spec.key_dir.find("object=") == std::string::npos)
+            throw error(errc::invalid_argument, subject, "a token needs a key-name-hint (its object) or object= in -k");
+        return mkimage_token_uri(spec.key_dir, spec.key_name_hint);
+    }
+    if (spec.key_dir.empty())
+        throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
+    if (spec.key_name_hint.empty())
+        throw error(errc::invalid_argument, subject, "a key directory needs a key-name-hint to find <hint>.key");
+    // mkimage -k reads <hint>.key for RSA but <hint>.pem for ECDSA.
+    const std::string base = spec.key_dir + "/" + spec.key_name_hint;
+    if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
+    return base + ".key";
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/key.hpp> ----
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// The AES block size, and the size of every IV.
+inline constexpr std::size_t cipher_block_size = 16;
+
+/// What a `cipher` node says.
+struct cipher_spec {
+    std::string algo;           ///< "aes128", "aes192" or "aes256" (CBC)
+    std::string key_name_hint;  ///< the key is `key_dir`/<key_name_hint>.bin
+    /// The IV is `key_dir`/<iv_name_hint>.bin; empty: a random IV, stored in
+    /// the cipher node as `iv`.
+    std::string iv_name_hint;
+    std::string key_dir;  ///< where the .bin files are
+};
+
+/// The key size of `algo` in bytes; 0 when it is not aes128, aes192 or aes256.
+inline std::size_t cipher_key_size(const std::string& algo) noexcept {
+    if (algo == "aes128") return 16;
+    if (algo == "aes192") return 24;
+    if (algo == "aes256") return 32;
+    return 0;
+}
+
+/// A cipher_spec with its key and IV read: what an image is encrypted with.
+/// The key bytes are wiped when it is destroyed; no message ever shows them.
+class cipher_key {
+public:
+    /// Reads the key (and the IV, or makes a random one) `spec` names.
+    /// @param subject what messages name besides the file (a node path)
+    /// @throws fitstream::error: errc::unsupported for an algo other than
+    ///         aes128/aes192/aes256; errc::invalid_argument for a key or IV
+    ///         name that cannot be a node name part, or no key_dir;
+    ///         the OS error naming the file when a .bin cannot be read;
+    ///         errc::invalid_input naming the file when it is not exactly
+    ///         the key's (or the IV's) size.
+    static std::shared_ptr<const cipher_key> load(const cipher_spec& spec, const std::string& subject) {
+        const std::size_t size = cipher_key_size(spec.algo);
+        if (size == 0)
+            throw error(errc::unsupported, subject,
+                        "cipher algo \"" + spec.algo + "\" is not aes128, aes192 or aes256");
+        detail::check_key_name(spec.key_name_hint, subject);
+        if (!spec.iv_name_hint.empty()) detail::check_key_name(spec.iv_name_hint, subject);
+        if (spec.key_dir.empty())
+            throw error(errc::invalid_argument, subject, "an encrypted image needs a key directory (-k KEYDIR)");
+        std::shared_ptr<cipher_key> k(new cipher_key);
+        k->spec_ = spec;
+        k->spec_.key_dir.clear();
+        k->key_ = read_exact(spec.key_dir + "/" + spec.key_name_hint + ".bin", size, spec.algo + " key");
+        if (!spec.iv_name_hint.empty()) {
+            k->iv_ = read_exact(spec.key_dir + "/" + spec.iv_name_hint + ".bin", cipher_block_size, "IV");
+        } else {
+            k->iv_.resize(cipher_block_size);
+            if (RAND_bytes(k->iv_.data(), static_cast<int>(cipher_block_size)) != 1)
+                detail::throw_openssl(subject, "cannot make a random IV");
+        }
+        return k;
+    }
+
+    cipher_key(const cipher_key&) = delete;
+    cipher_key& operator=(const cipher_key&) = delete;
+    ~cipher_key() {
+        if (!key_.empty()) OPENSSL_cleanse(key_.data(), key_.size());
+    }
+
+    const std::string& algo() const noexcept { return spec_.algo; }
+    const std::string& key_name_hint() const noexcept { return spec_.key_name_hint; }
+    const std::string& iv_name_hint() const noexcept { return spec_.iv_name_hint; }
+    const std::vector<std::uint8_t>& key() const noexcept { return key_; }
+    const std::vector<std::uint8_t>& iv() const noexcept { return iv_; }
+    /// True when the IV goes into the FIT's cipher node (no iv_name_hint);
+    /// else into the control DTB beside the key.
+    bool iv_in_fit() const noexcept { return spec_.iv_name_hint.empty(); }
+    /// The node U-Boot looks the key up by under /cipher.
+    std::string dtb_node_name() const {
+        return "key-" + spec_.algo + "-" + spec_.key_name_hint +
+               (spec_.iv_name_hint.empty() ? std::string() : "-" + spec_.iv_name_hint);
+    }
+    /// OpenSSL's cipher for algo().
+    const EVP_CIPHER* evp_cipher() const noexcept {
+        return key_.size() == 16 ? EVP_aes_128_cbc() : key_.size() == 24 ? EVP_aes_192_cbc() : EVP_aes_256_cbc();
+    }
+
+private:
+    cipher_key() = default;
+
+    static std::vector<std::uint8_t> read_exact(const std::string& path, std::size_t size, const std::string& what) {
+        std::string bytes = detail::read_file_bounded(path, 4096, what, detail::stream_inputs::refused, true);
+        std::vector<std::uint8_t> out(bytes.begin(), bytes.end());
+        OPENSSL_cleanse(bytes.data(), bytes.size());
+        if (out.size() != size) {
+            const std::size_t got = out.size();
+            if (!out.empty()) OPENSSL_cleanse(out.data(), out.size());
+            throw error(errc::invalid_input, path,
+                        what + " must be exactly " + std::to_string(size) + " bytes, the file has " +
+                            std::to_string(got));
+        }
+        return out;
+    }
+
+    cipher_spec spec_;
+    std::vector<std::uint8_t> key_;
+    std::vector<std::uint8_t> iv_;
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/cipher.hpp> ----
 
 #include <algorithm>
 #include <cstdint>
@@ -4320,6 +5977,25 @@ public:
         return *this;
     }
 
+    /// Stores this image encrypted (after compression) as mkimage does
+    /// (see sign/cipher.hpp): reads the key and IV files `spec` names now.
+    /// Its hashes then cover the encrypted bytes, as U-Boot checks them.
+    /// @throws fitstream::error as cipher_key::load()
+    image& encrypt_with(const cipher_spec& spec) {
+        cipher_ = cipher_key::load(spec, "/images/" + name + "/cipher");
+        return *this;
+    }
+
+    /// Stores this image encrypted with a key already loaded (shared by
+    /// several images, or null to store it in the clear).
+    image& encrypt_with(std::shared_ptr<const cipher_key> key) noexcept {
+        cipher_ = std::move(key);
+        return *this;
+    }
+
+    /// The key this image is encrypted with; null when it is not.
+    const std::shared_ptr<const cipher_key>& cipher() const noexcept { return cipher_; }
+
     /// The FIT `compression` value.
     std::string_view compression() const noexcept { return codec_.fit_name; }
     const detail::codec_binding& codec() const noexcept { return codec_; }
@@ -4328,6 +6004,7 @@ public:
 private:
     detail::codec_binding codec_;
     std::vector<detail::hash_binding> hashes_;
+    std::shared_ptr<const cipher_key> cipher_;
 };
 
 /// One node under /configurations: what to boot together.
@@ -5698,7 +7375,76 @@ private:
 //
 // A job runs on a worker or on the calling thread; where its stored bytes
 // go is the chunk_output it is given.
+//
+// An encrypted image (image::cipher()) is always one job: its codec's
+// output passes through AES-CBC (sequential by nature) before it is hashed
+// and stored, as mkimage encrypts first and hashes what it stores.
 
+// ---- begin <fitstream/detail/sign/cipher_stream.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// AES-CBC over a stream of stored bytes, as lib/aes/aes-encrypt.c does it in
+// one call (EVP_EncryptUpdate over everything, then EVP_EncryptFinal_ex,
+// PKCS#7 padding): CBC is sequential, so chunks in order give the same bytes.
+
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+
+namespace fitstream {
+namespace detail {
+
+struct evp_cipher_ctx_deleter {
+    void operator()(EVP_CIPHER_CTX* c) const noexcept { EVP_CIPHER_CTX_free(c); }
+};
+
+class cipher_stream {
+public:
+    // The most an update() of `size` bytes writes; final() writes at most
+    // one block.
+    static constexpr std::size_t output_bound(std::size_t size) { return size + cipher_block_size; }
+
+    cipher_stream(const cipher_key& key, const std::string& subject) : subject_(subject), ctx_(EVP_CIPHER_CTX_new()) {
+        if (!ctx_ || EVP_EncryptInit_ex(ctx_.get(), key.evp_cipher(), nullptr, key.key().data(), key.iv().data()) != 1)
+            throw_openssl(subject_, "cannot start " + key.algo() + " encryption");
+    }
+
+    // Encrypts `size` bytes into `out` (room for output_bound(size)).
+    // @returns the bytes written
+    std::size_t update(const char* in, std::size_t size, char* out) {
+        std::size_t written = 0;
+        while (size > 0) {
+            const std::size_t n = std::min<std::size_t>(size, 1u << 30);
+            int len = 0;
+            if (EVP_EncryptUpdate(ctx_.get(), reinterpret_cast<unsigned char*>(out + written), &len,
+                                  reinterpret_cast<const unsigned char*>(in), static_cast<int>(n)) != 1)
+                throw_openssl(subject_, "encryption failed");
+            written += static_cast<std::size_t>(len);
+            in += n;
+            size -= n;
+        }
+        return written;
+    }
+
+    // The last block, padded. @returns the bytes written (1 to 16)
+    std::size_t final(char* out) {
+        int len = 0;
+        if (EVP_EncryptFinal_ex(ctx_.get(), reinterpret_cast<unsigned char*>(out), &len) != 1)
+            throw_openssl(subject_, "encryption failed");
+        return static_cast<std::size_t>(len);
+    }
+
+private:
+    std::string subject_;
+    std::unique_ptr<EVP_CIPHER_CTX, evp_cipher_ctx_deleter> ctx_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/sign/cipher_stream.hpp> ----
 
 #include <fcntl.h>
 
@@ -5770,9 +7516,14 @@ struct chunk_output {
     virtual void shrink(image_chunk&) {}
 };
 
+// An encrypted image's size before encryption (its data-size-unciphered,
+// big-endian) follows its digests, in the same buffer.
+inline constexpr std::size_t unciphered_size_bytes = 4;
+
 inline std::vector<std::uint8_t> digest_space(const image& img) {
     std::size_t total = 0;
     for (const auto& h : img.hashes()) total += h.digest_size;
+    if (img.cipher()) total += unciphered_size_bytes;
     return std::vector<std::uint8_t>(total);
 }
 
@@ -5797,7 +7548,7 @@ public:
         reserved = 0;
         if (next_segment_ == 0) {
             current_.reset();
-            if (img.codec().segmented()) {
+            if (img.codec().segmented() && !img.cipher()) {
                 auto state = std::make_shared<segmented_image>();
                 state->segmenter = img.codec().make_segmenter(size);
                 state->segment_size = state->segmenter->segment_size();
@@ -5921,7 +7672,8 @@ private:
             out.deliver(std::move(chunk));
         };
 
-        if (img.compression() == "none") {
+        std::uint64_t unciphered = 0;
+        if (img.compression() == "none" && !img.cipher()) {
             if (reader.in_memory()) {
                 // Views into the caller's memory: hashed and written as they are.
                 while (consumed < planned) {
@@ -5979,8 +7731,24 @@ private:
                     }
                 }
             };
+            // Encrypted images: the codec's output through the cipher.
+            std::unique_ptr<cipher_stream> cipher;
+            if (img.cipher()) cipher = std::make_unique<cipher_stream>(*img.cipher(), "/images/" + img.name);
+            const auto encrypt = [&](const char* data, std::size_t size) {
+                unciphered += size;
+                while (size > 0) {
+                    const std::size_t n = std::min(size, max_scratch);
+                    char* out = ensure(crypt_, crypt_capacity_, cipher_stream::output_bound(n));
+                    emit(out, cipher->update(data, n, out));
+                    data += n;
+                    size -= n;
+                }
+            };
             const auto feed = [&](const char* data, std::size_t size, bool last) {
-                run_filter(*encoder, data, size, last, scratch, scratch_size, emit);
+                if (cipher)
+                    run_filter(*encoder, data, size, last, scratch, scratch_size, encrypt);
+                else
+                    run_filter(*encoder, data, size, last, scratch, scratch_size, emit);
             };
             if (reader.in_memory()) {
                 const char* memory = reader.memory();
@@ -6002,6 +7770,10 @@ private:
                     if (last) break;
                 }
             }
+            if (cipher) {
+                char* out = ensure(crypt_, crypt_capacity_, cipher_block_size);
+                emit(out, cipher->final(out));
+            }
             if (filled != 0) {
                 chunk.data = chunk.storage.get();
                 chunk.size = filled;
@@ -6017,6 +7789,15 @@ private:
             hashers[k]->final(job.digests.data() + at);
             at += img.hashes()[k].digest_size;
         }
+        if (img.cipher()) {
+            // data-size-unciphered is one cell; what is stored is larger
+            // still, so the placement refuses it first.
+            if (unciphered > 0xffffffffu)
+                throw error(errc::limit_exceeded, "/images/" + img.name,
+                            "more than 4 GiB to encrypt: data-size-unciphered is a 32-bit cell");
+            for (std::size_t b = 0; b < unciphered_size_bytes; ++b)
+                job.digests[at + b] = static_cast<std::uint8_t>(unciphered >> (8 * (unciphered_size_bytes - 1 - b)));
+        }
     }
 
     const std::vector<image>& images_;
@@ -6027,6 +7808,8 @@ private:
     std::size_t input_capacity_ = 0;
     std::unique_ptr<char[]> scratch_;  // the encoder's output window
     std::size_t scratch_capacity_ = 0;
+    std::unique_ptr<char[]> crypt_;  // the cipher's output window
+    std::size_t crypt_capacity_ = 0;
 };
 
 }  // namespace detail
@@ -6468,1020 +8251,6 @@ private:
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/write/fdt_builder.hpp> ----
-// ---- begin <fitstream/detail/sign/regions.hpp> ----
-// SPDX-License-Identifier: MIT
-
-// Which bytes of a FIT a configuration signature covers, decided as U-Boot
-// decides them, and the limits U-Boot puts on signed FITs. Needs libfdt
-// only: the digest over these regions is made with the keys
-// (<fitstream/sign/key.hpp>).
-//
-// A configuration signature covers the devicetree *structure* of "/", the
-// configuration, and each image the configuration names with its hash-*
-// nodes (their properties and subnode tags; mkimage lists these nodes in
-// `hashed-nodes`, U-Boot works them out itself), minus every `data`,
-// `data-size`, `data-offset` and `data-position` property, plus the first
-// `hashed-strings[1]` bytes of the strings block. U-Boot's
-// fdt_find_regions() (boot/fdt_region.c) decides the regions and
-// find_signed_regions() below reproduces it, quirks included. The payload
-// bytes are covered through the image hashes, so a signature can be made
-// once every hash is known, before the structure is written.
-//
-// An image signature covers the image's stored bytes only; fitstream signs
-// the digest its hash node of the same algorithm already holds.
-
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <unordered_map>
-#include <unordered_set>
-#include <vector>
-
-namespace fitstream {
-namespace detail {
-
-// A byte range of a blob.
-struct byte_region {
-    std::size_t offset = 0;
-    std::size_t size = 0;
-};
-
-// Property names a configuration signature never covers (U-Boot's exc_prop
-// in fit_config_check_sig): the image hashes cover the data.
-inline bool excluded_from_signature(std::string_view name) {
-    return name == "data" || name == "data-size" || name == "data-position" || name == "data-offset";
-}
-
-// U-Boot's CONFIG_FIT_SIGNATURE_MAX_SIZE, as configured by default: its
-// fit_image_setup_verify() (boot/image-fit-sig.c) refuses to check any
-// signature, image or configuration, of a FIT whose FDT totalsize is larger
-// ("Total size too large"). With embedded data that is the whole FIT.
-inline constexpr std::uint64_t max_signed_fit_size = 0x10000000;  // 256 MiB
-
-// Throws errc::invalid_argument, naming `subject`, when U-Boot would not
-// check the signatures of a FIT whose FDT totalsize is `totalsize`.
-inline void check_signed_fit_size(std::uint64_t totalsize, const std::string& subject) {
-    if (totalsize > max_signed_fit_size)
-        throw error(errc::invalid_argument, subject,
-                    "FIT structure of " + std::to_string(totalsize) + " bytes: U-Boot checks no signature of a FIT "
-                    "over " + std::to_string(max_signed_fit_size) + " bytes (FIT_SIGNATURE_MAX_SIZE; external data "
-                    "keeps the structure small)");
-}
-
-// U-Boot's limits in fit_config_check_sig (nodes to hash, its path buffer)
-// and fdt_find_regions (FDT_MAX_DEPTH).
-inline constexpr std::size_t max_hashed_nodes = 100;
-inline constexpr std::size_t max_region_path = 200;
-inline constexpr int max_region_depth = 32;
-
-// The structure regions U-Boot's fdt_find_regions() returns for a list of
-// nodes, excluding the data properties, as byte ranges from the start of
-// the blob; the strings region is not among them. Its rules, kept exactly:
-// an included node brings its properties, its subnodes' begin and end tags
-// (not their properties) and, where a region closes on an end tag of a node
-// not included, that end tag too; a region that starts where the previous
-// one ended extends it; FDT_END closes the last one. U-Boot fails (and so
-// does regions()) on a corrupt structure, nodes 32 deep, a path of 200
-// bytes or more, more regions than fit_config_check_sig's array holds (20 +
-// 7 per node, one kept back for the strings).
-//
-// U-Boot walks the whole structure for every signature, which makes a FIT
-// of many signed configurations quadratic. Here the structure is walked
-// once (the tags, the nodes, their paths and whatever makes U-Boot fail
-// anywhere in the tree) and each node list then visits only what it can
-// include: the nodes it lists with their properties and subnodes, their
-// ancestors, and the root's own tags and subnodes.
-class signed_region_index {
-public:
-    explicit signed_region_index(const void* fdt) : fdt_(fdt) { walk(); }
-
-    // The regions for the nodes `include` (full paths); throws
-    // errc::bad_image, naming `subject`, where U-Boot fails.
-    std::vector<byte_region> regions(const std::vector<std::string>& include, const std::string& subject) const {
-        if (!failure_.empty()) throw error(errc::bad_image, subject, failure_);
-        // The listed nodes and every ancestor of one: the only nodes below a
-        // node that includes no subnode tags that can include anything.
-        std::unordered_set<int> listed;
-        std::unordered_map<int, std::vector<int>> interesting;  // node -> its interesting children
-        for (const auto& path : include) {
-            const auto it = by_path_.find(path);
-            if (it == by_path_.end()) continue;
-            for (const int node : it->second) {
-                if (!listed.insert(node).second) continue;
-                for (int child = node, parent = nodes_[static_cast<std::size_t>(node)].parent; parent >= 0;
-                     child = parent, parent = nodes_[static_cast<std::size_t>(parent)].parent) {
-                    auto& list = interesting[parent];
-                    if (std::find(list.begin(), list.end(), child) != list.end()) break;
-                    list.push_back(child);
-                }
-            }
-        }
-        for (auto& [node, children] : interesting) {
-            (void)node;
-            std::sort(children.begin(), children.end());  // node ids are in file order
-        }
-        std::vector<std::size_t> included;  // tag indices, in file order
-        // The tags before the root (NOPs) are never included.
-        visit(0, 0, listed, interesting, included);
-        included.push_back(tags_.size() - 1);  // FDT_END
-        std::vector<byte_region> out;
-        const std::size_t base = fdt_off_dt_struct(fdt_);
-        for (std::size_t i = 0; i < included.size();) {
-            const std::size_t first = included[i];
-            std::size_t last = first;
-            while (i + 1 < included.size() && included[i + 1] == last + 1) last = included[++i];
-            ++i;
-            std::size_t stop = static_cast<std::size_t>(tags_[last].next);
-            if (last + 1 < tags_.size() && tags_[last + 1].type == FDT_END_NODE)
-                stop = static_cast<std::size_t>(tags_[last + 1].next);
-            const std::size_t start = base + static_cast<std::size_t>(tags_[first].offset);
-            if (!out.empty() && out.back().offset + out.back().size == start)
-                out.back().size += base + stop - start;
-            else
-                out.push_back({start, base + stop - start});
-        }
-        // U-Boot's region array: 20 + 7 per node, one kept back for the strings.
-        if (out.size() >= 20 + 7 * include.size() - 1) throw error(errc::bad_image, subject, "too many hash regions for U-Boot");
-        return out;
-    }
-
-private:
-    struct tag_entry {
-        int offset = 0;
-        int next = 0;
-        std::uint32_t type = 0;
-        int node = -1;          // for begin and end tags
-        bool excluded = false;  // a data property
-    };
-    struct node_entry {
-        std::size_t begin = 0, end = 0;  // tag indices
-        int parent = -1;
-    };
-
-    // Adds the included tags of `node` (and below) whose parent's want is
-    // `parent_want`, as fdt_find_regions decides them.
-    void visit(int node, int parent_want, const std::unordered_set<int>& listed,
-               const std::unordered_map<int, std::vector<int>>& interesting, std::vector<std::size_t>& out) const {
-        const auto& n = nodes_[static_cast<std::size_t>(node)];
-        const int want = listed.count(node) ? 2 : (parent_want ? parent_want - 1 : 0);
-        if (want) out.push_back(n.begin);
-        if (want >= 2) {
-            for (std::size_t k = n.begin + 1; k < n.end;) {
-                const auto& t = tags_[k];
-                if (t.type == FDT_BEGIN_NODE) {
-                    visit(t.node, want, listed, interesting, out);
-                    k = nodes_[static_cast<std::size_t>(t.node)].end + 1;
-                    continue;
-                }
-                if (!t.excluded) out.push_back(k);
-                ++k;
-            }
-        } else if (const auto it = interesting.find(node); it != interesting.end()) {
-            for (const int child : it->second) visit(child, want, listed, interesting, out);
-        }
-        if (want) out.push_back(n.end);
-    }
-
-    void walk() {
-        const auto fail = [&](const char* why) { failure_ = why; };
-        std::vector<int> stack;  // open nodes
-        std::vector<std::size_t> path_lengths;
-        std::string path;
-        int next = 0;
-        bool expect_end = false;
-        std::uint32_t tag = 0;
-        do {
-            const int offset = next;
-            tag = fdt_next_tag(fdt_, offset, &next);
-            if (next < 0) return fail("corrupt structure block");
-            if (expect_end && tag != FDT_END) return fail("a second root node");
-            tag_entry t;
-            t.offset = offset;
-            t.next = next;
-            t.type = tag;
-            switch (tag) {
-                case FDT_PROP: {
-                    int len = 0;
-                    const struct fdt_property* prop = fdt_get_property_by_offset(fdt_, offset, &len);
-                    const char* name = prop ? fdt_string(fdt_, static_cast<int>(fdt32_ld(&prop->nameoff))) : nullptr;
-                    if (!name) return fail("property without a name");
-                    t.excluded = excluded_from_signature(name);
-                    break;
-                }
-                case FDT_NOP:
-                    break;
-                case FDT_BEGIN_NODE: {
-                    // U-Boot's depth counts from 0 at the root and fails on reaching 32.
-                    const int depth = static_cast<int>(stack.size());
-                    if (depth >= max_region_depth) return fail("nodes nested too deeply for U-Boot");
-                    int len = 0;
-                    const char* name = fdt_get_name(fdt_, offset, &len);
-                    if (!name) return fail("node without a name");
-                    if (depth == 0 && len != 0) return fail("root node has a name");
-                    if (path.size() + 2 + static_cast<std::size_t>(len) >= max_region_path)
-                        return fail("node path longer than U-Boot's 200-byte limit");
-                    path_lengths.push_back(path.size());
-                    if (path.size() != 1) path += '/';
-                    path.append(name, static_cast<std::size_t>(len));
-                    t.node = static_cast<int>(nodes_.size());
-                    nodes_.push_back({tags_.size(), 0, stack.empty() ? -1 : stack.back()});
-                    by_path_[path].push_back(t.node);
-                    stack.push_back(t.node);
-                    break;
-                }
-                case FDT_END_NODE:
-                    if (stack.empty()) return fail("unbalanced end of node");
-                    t.node = stack.back();
-                    nodes_[static_cast<std::size_t>(t.node)].end = tags_.size();
-                    stack.pop_back();
-                    path.resize(path_lengths.back());
-                    path_lengths.pop_back();
-                    if (stack.empty()) expect_end = true;
-                    break;
-                case FDT_END:
-                    break;
-                default:
-                    return fail("unknown structure tag");
-            }
-            tags_.push_back(t);
-        } while (tag != FDT_END);
-        if (next != static_cast<int>(fdt_size_dt_struct(fdt_))) return fail("structure block size does not match its end");
-        if (nodes_.empty()) return fail("no root node");
-    }
-
-    const void* fdt_;
-    std::vector<tag_entry> tags_;
-    std::vector<node_entry> nodes_;
-    std::unordered_map<std::string, std::vector<int>> by_path_;
-    std::string failure_;
-};
-
-// The regions for `include` in `fdt` (see signed_region_index), walking the
-// structure once for this one list.
-inline std::vector<byte_region> find_signed_regions(const void* fdt, const std::vector<std::string>& include,
-                                                    const std::string& subject) {
-    return signed_region_index(fdt).regions(include, subject);
-}
-
-// An image a configuration signature covers, for hashed_node_list().
-struct hashed_image {
-    std::string name;                 // image node name
-    std::vector<std::string> hashes;  // its hash-* subnode names, in order
-};
-
-// The `hashed-nodes` of a configuration signature, as mkimage lists them
-// (tools/image-host.c, fit_config_get_hash_list): "/", the configuration,
-// then each image, in `images` order, followed by its hash-* subnodes.
-inline std::vector<std::string> hashed_node_list(const std::string& configuration,
-                                                 const std::vector<hashed_image>& images) {
-    std::vector<std::string> nodes{"/", "/configurations/" + configuration};
-    for (const auto& img : images) {
-        nodes.push_back("/images/" + img.name);
-        for (const auto& h : img.hashes) nodes.push_back("/images/" + img.name + "/" + h);
-    }
-    return nodes;
-}
-
-}  // namespace detail
-}  // namespace fitstream
-// ---- end <fitstream/detail/sign/regions.hpp> ----
-// ---- begin <fitstream/sign/algorithm.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// The `algo` and `padding` values of a FIT signature node, as U-Boot's
-/// mkimage writes them and its verified boot reads them: which checksums
-/// and which crypto, what size a signature `value` has. Plain parsing, no
-/// OpenSSL: the keys are in <fitstream/sign/key.hpp>.
-
-
-#include <cstddef>
-#include <string>
-
-namespace fitstream {
-
-/// A parsed `algo` value, e.g. "sha256,rsa2048".
-struct signature_algorithm {
-    std::string name;      ///< the whole value
-    std::string checksum;  ///< "sha1", "sha256", "sha384" or "sha512"
-    std::string crypto;    ///< "rsa2048", "rsa3072", "rsa4096", "ecdsa256" or "ecdsa384"
-    bool rsa = true;       ///< false: ECDSA
-    unsigned key_bits = 0;
-    std::size_t signature_size = 0;  ///< bytes of `value`: the modulus, or r and s raw
-    std::string curve;               ///< ECDSA: "prime256v1" or "secp384r1"
-};
-
-/// The `algo` values fitstream signs with, for messages and help text:
-/// "sha1|sha256|sha384|sha512 , rsa2048|... (e.g. sha256,rsa2048)".
-inline std::string signature_algorithm_names() {
-    return "sha1|sha256|sha384|sha512 , rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384 (e.g. sha256,rsa2048)";
-}
-
-/// Parses `algo`, "<checksum>,<crypto>".
-/// @returns the checksum and crypto parts, the key size and the size of a
-///          signature `value` (and the curve, for ECDSA).
-/// @throws fitstream::error (errc::unsupported), subject `algo`, naming the
-///         valid values, when either part is not one listed in
-///         signature_algorithm_names().
-inline signature_algorithm parse_signature_algorithm(const std::string& algo) {
-    signature_algorithm a;
-    a.name = algo;
-    const auto comma = algo.find(',');
-    const auto bad = [&] {
-        return error(errc::unsupported, algo, "unknown signature algorithm (valid: " + signature_algorithm_names() + ")");
-    };
-    if (comma == std::string::npos) throw bad();
-    a.checksum = algo.substr(0, comma);
-    a.crypto = algo.substr(comma + 1);
-    if (a.checksum != "sha1" && a.checksum != "sha256" && a.checksum != "sha384" && a.checksum != "sha512") throw bad();
-    if (a.crypto == "rsa2048" || a.crypto == "rsa3072" || a.crypto == "rsa4096") {
-        a.key_bits = static_cast<unsigned>(std::stoul(a.crypto.substr(3)));
-        a.signature_size = a.key_bits / 8;
-    } else if (a.crypto == "ecdsa256" || a.crypto == "ecdsa384") {
-        a.rsa = false;
-        a.key_bits = a.crypto == "ecdsa256" ? 256 : 384;
-        a.signature_size = 2 * a.key_bits / 8;
-        a.curve = a.key_bits == 256 ? "prime256v1" : "secp384r1";
-    } else {
-        throw bad();
-    }
-    return a;
-}
-
-/// The `padding` property's value for `p`: "pss", or nullptr for PKCS#1
-/// v1.5, U-Boot's default, for which mkimage omits the property.
-inline const char* padding_name(signature_padding p) noexcept {
-    return p == signature_padding::pss ? "pss" : nullptr;
-}
-
-}  // namespace fitstream
-// ---- end <fitstream/sign/algorithm.hpp> ----
-// ---- begin <fitstream/sign/key.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// Signing keys (OpenSSL's libcrypto): private keys to sign with, held in a
-/// PEM file or a PKCS#11 token, and where a signature's key file is found.
-/// Public keys are in <fitstream/sign/public_key.hpp>; which bytes a
-/// signature covers is U-Boot's rule, ported in detail/sign/regions.hpp.
-///
-/// @code
-/// auto key = fitstream::signing_key::load("keys/dev.key");
-/// key->check_for(fitstream::parse_signature_algorithm("sha256,rsa2048"), fitstream::signature_padding::pkcs1_5);
-/// @endcode
-///
-/// Key material never appears in a message: errors name the file or node.
-
-// ---- begin <fitstream/detail/sign/key_node.hpp> ----
-// SPDX-License-Identifier: MIT
-
-// A public key as U-Boot's control DTB holds it, in a /signature/key-<name>
-// node: the RSA constants mkimage computes for it, and reading such a node
-// back into an OpenSSL key. <fitstream/sign/key_dtb.hpp> writes the nodes.
-
-// ---- begin <fitstream/detail/read/properties.hpp> ----
-// SPDX-License-Identifier: MIT
-
-// Property values of a devicetree as FIT readers take them, each written
-// once: a string, one 32-bit cell, one or two cells. libfdt's fdt32_ld and
-// fdt64_ld load them, so no alignment is assumed.
-
-
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <optional>
-#include <string>
-#include <vector>
-
-namespace fitstream {
-namespace detail {
-
-// The value of a NUL-terminated property without its final NUL; empty when
-// the property is absent, empty or not NUL-terminated.
-inline std::string fdt_string_prop(const void* fdt, int node, const char* name) {
-    int len = 0;
-    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
-    if (!p || len <= 0 || p[len - 1] != '\0') return {};
-    return std::string(p, static_cast<std::size_t>(len - 1));
-}
-
-// The strings of a string list, split in one pass (fdt_stringlist_get()
-// would rescan the list from its start for each index, quadratic in a
-// hostile list); an unterminated last string is kept as it is. Empty when
-// the property is absent.
-inline std::vector<std::string> fdt_strings_prop(const void* fdt, int node, const char* name) {
-    std::vector<std::string> out;
-    int len = 0;
-    const auto* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
-    if (!p) return out;
-    for (int pos = 0; pos < len;) {
-        const std::size_t n = strnlen(p + pos, static_cast<std::size_t>(len - pos));
-        out.emplace_back(p + pos, n);
-        pos += static_cast<int>(n) + 1;
-    }
-    return out;
-}
-
-// The first string of a list (what mkimage and U-Boot read of a string
-// property), "" when absent.
-inline std::string fdt_first_string_prop(const void* fdt, int node, const char* name) {
-    auto all = fdt_strings_prop(fdt, node, name);
-    return all.empty() ? std::string() : std::move(all.front());
-}
-
-// A property of exactly one 32-bit cell; nullopt when absent or another size.
-inline std::optional<std::uint32_t> fdt_u32_prop(const void* fdt, int node, const char* name) {
-    int len = 0;
-    const auto* p = static_cast<const fdt32_t*>(fdt_getprop(fdt, node, name, &len));
-    if (!p || len != 4) return std::nullopt;
-    return fdt32_ld(p);
-}
-
-// A property of one or two cells (high cell first); nullopt when absent or
-// another size.
-inline std::optional<std::uint64_t> fdt_cells_prop(const void* fdt, int node, const char* name) {
-    int len = 0;
-    const void* p = fdt_getprop(fdt, node, name, &len);
-    if (!p || (len != 4 && len != 8)) return std::nullopt;
-    if (len == 4) return fdt32_ld(static_cast<const fdt32_t*>(p));
-    return fdt64_ld(static_cast<const fdt64_t*>(p));
-}
-
-}  // namespace detail
-}  // namespace fitstream
-// ---- end <fitstream/detail/read/properties.hpp> ----
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <utility>
-#include <vector>
-
-namespace fitstream {
-namespace detail {
-
-// The values U-Boot's rsa_mod_exp_sw() takes from a key node instead of
-// computing them, as mkimage's rsa_add_verify_data() writes them: the
-// modulus's bit count, n0-inverse = -1/n mod 2^32 and r-squared =
-// (2^bits)^2 mod n (big-endian, bits/8 bytes), the Montgomery constants.
-struct rsa_key_constants {
-    std::uint32_t bits = 0;
-    std::uint32_t n0_inverse = 0;
-    std::vector<std::uint8_t> r_squared;
-};
-
-inline rsa_key_constants rsa_constants_of(const BIGNUM* n, const std::string& subject) {
-    rsa_key_constants out;
-    out.bits = static_cast<std::uint32_t>(BN_num_bits(n));
-    bn_ctx_ptr ctx(BN_CTX_new());
-    bignum_ptr two32(BN_new()), inverse(BN_new()), r(BN_new()), r_squared(BN_new());
-    if (!ctx || !two32 || !inverse || !r || !r_squared || BN_set_word(two32.get(), 1) != 1 ||
-        BN_lshift(two32.get(), two32.get(), 32) != 1 || !BN_mod_inverse(inverse.get(), n, two32.get(), ctx.get()) ||
-        BN_sub(inverse.get(), two32.get(), inverse.get()) != 1 || BN_set_word(r.get(), 1) != 1 ||
-        BN_lshift(r.get(), r.get(), 2 * static_cast<int>(out.bits)) != 1 ||
-        BN_mod(r_squared.get(), r.get(), n, ctx.get()) != 1)
-        throw_openssl(subject, "cannot compute the RSA verification constants");
-    out.n0_inverse = static_cast<std::uint32_t>(BN_get_word(inverse.get()));
-    out.r_squared = bn_bytes(r_squared.get(), out.bits / 8, subject);
-    return out;
-}
-
-// U-Boot's RSA_MAX_KEY_BITS (include/u-boot/rsa.h): the largest modulus
-// its verifier takes.
-inline constexpr std::uint32_t max_rsa_bits = 4096;
-
-// A public key read from a key node.
-struct key_node_key {
-    evp_pkey_ptr key;
-    bool rsa = true;
-};
-
-// Reads the key node at `node` of `fdt`: rsa,modulus (with rsa,num-bits,
-// rsa,n0-inverse, rsa,r-squared and rsa,exponent, default 65537), or
-// ecdsa,curve with ecdsa,x-point and ecdsa,y-point. An RSA node whose
-// constants do not belong to its modulus is refused: U-Boot checks with the
-// constants, so every signature would fail there.
-// Throws errc::invalid_input (or OpenSSL's error) naming `subject`.
-inline key_node_key read_key_node(const void* fdt, int node, const std::string& subject) {
-    key_node_key out;
-    ERR_clear_error();  // an error queued earlier must not be taken for this one's
-    const auto bytes = [&](const char* prop) -> std::pair<const unsigned char*, int> {
-        int len = 0;
-        const auto* p = static_cast<const unsigned char*>(fdt_getprop(fdt, node, prop, &len));
-        return {p, p ? len : 0};
-    };
-    param_bld_ptr bld(OSSL_PARAM_BLD_new());
-    if (!bld) throw_openssl(subject, "out of memory");
-    const char* type = nullptr;
-    bignum_ptr n, e;
-    std::vector<unsigned char> point;
-    std::string curve;
-    int curve_len = 0;
-    if (const auto [mod, mod_len] = bytes("rsa,modulus"); mod) {
-        type = "RSA";
-        out.rsa = true;
-        const auto broken = [&](const std::string& what) {
-            return error(errc::invalid_input, subject, what + ", so U-Boot fails every signature with this key");
-        };
-        // Sizes first: the constants below cost time that grows with the
-        // square of the modulus, and a key DTB is not to be trusted with that.
-        const auto bits = fdt_u32_prop(fdt, node, "rsa,num-bits");
-        if (!bits) throw broken("no 32-bit rsa,num-bits");
-        if (*bits == 0 || *bits > max_rsa_bits)
-            throw broken("rsa,num-bits is " + std::to_string(*bits) + ", outside U-Boot's 1.." +
-                         std::to_string(max_rsa_bits) + " (RSA_MAX_KEY_BITS)");
-        if (static_cast<std::size_t>(mod_len) * 8 != *bits)
-            throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " + std::to_string(mod_len) +
-                         "-byte rsa,modulus of " + std::to_string(static_cast<std::size_t>(mod_len) * 8) + " bits");
-        n.reset(BN_bin2bn(mod, mod_len, nullptr));
-        if (!n) throw_openssl(subject, "cannot read rsa,modulus");
-        const auto constants = rsa_constants_of(n.get(), subject);
-        if (*bits != constants.bits)
-            throw broken("rsa,num-bits (" + std::to_string(*bits) + ") does not match the " +
-                         std::to_string(mod_len) + "-byte rsa,modulus of " + std::to_string(constants.bits) +
-                         " bits");
-        const auto n0 = fdt_u32_prop(fdt, node, "rsa,n0-inverse");
-        if (!n0 || *n0 != constants.n0_inverse) throw broken("rsa,n0-inverse is missing or wrong for rsa,modulus");
-        const auto [rr, rr_len] = bytes("rsa,r-squared");
-        if (!rr || static_cast<std::size_t>(rr_len) != constants.r_squared.size() ||
-            !std::equal(constants.r_squared.begin(), constants.r_squared.end(), rr))
-            throw broken("rsa,r-squared is missing or wrong for rsa,modulus");
-        std::uint64_t exponent = 65537;  // U-Boot's default when rsa,exponent is absent
-        if (const auto [exp, exp_len] = bytes("rsa,exponent"); exp) {
-            if (exp_len != 8) throw error(errc::invalid_input, subject, "rsa,exponent is not 64 bits");
-            exponent = fdt64_ld(reinterpret_cast<const fdt64_t*>(exp));
-        }
-        e.reset(BN_new());
-        if (!e || BN_set_word(e.get(), exponent) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
-            throw_openssl(subject, "cannot build the RSA key");
-    } else if (const auto* c = static_cast<const char*>(fdt_getprop(fdt, node, "ecdsa,curve", &curve_len));
-               c && curve_len > 0 && c[curve_len - 1] == '\0') {
-        type = "EC";
-        out.rsa = false;
-        curve = c;
-        const auto [x, x_len] = bytes("ecdsa,x-point");
-        const auto [y, y_len] = bytes("ecdsa,y-point");
-        if (!x || !y || x_len != y_len) throw error(errc::invalid_input, subject, "incomplete ECDSA key");
-        if (x_len > 66) throw error(errc::invalid_input, subject, "ECDSA point longer than any curve's (66 bytes)");
-        point.push_back(0x04);  // uncompressed point: 04 || x || y
-        point.insert(point.end(), x, x + x_len);
-        point.insert(point.end(), y, y + y_len);
-        if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.c_str(), 0) != 1 ||
-            OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1)
-            throw_openssl(subject, "cannot build the ECDSA key");
-    } else {
-        throw error(errc::invalid_input, subject, "no rsa,modulus or ecdsa,curve: not a key U-Boot can use");
-    }
-    params_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
-    evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
-    EVP_PKEY* raw = nullptr;
-    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
-        EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0 || !raw)
-        throw_openssl(subject, "not a valid public key");
-    out.key.reset(raw);
-    return out;
-}
-
-}  // namespace detail
-}  // namespace fitstream
-// ---- end <fitstream/detail/sign/key_node.hpp> ----
-// ---- begin <fitstream/sign/public_key.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// A public key to check signatures with: the public half of a signer's
-/// key, a PEM public key (what a signing service hands out), or a key node
-/// of U-Boot's control DTB. It checks a signature in U-Boot's encoding
-/// (RSA raw, ECDSA r then s) over a digest, with U-Boot's padding rules.
-
-
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
-
-namespace fitstream {
-
-namespace detail {
-// A key file is small by nature: a PEM private key is a few KiB, even
-// RSA-16384. Reading at most this much makes `--key /dev/zero` fail
-// instead of filling memory.
-inline constexpr std::uint64_t max_key_file_size = 1 << 20;
-}  // namespace detail
-
-/// A public key, as U-Boot's control DTB holds it under /signature, or
-/// taken from a private key.
-class public_key {
-public:
-    /// The public half of `key` (a private key, or a key held in a token:
-    /// only its public numbers are read), named `name` in messages. No
-    /// private part is kept.
-    /// @throws fitstream::error (OpenSSL's) naming `name`.
-    static public_key of(const EVP_PKEY* key, const std::string& name) {
-        public_key out;
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        // Round trip through the public encoding: no private part is kept.
-        unsigned char* der = nullptr;
-        const int len = i2d_PUBKEY(key, &der);
-        if (len <= 0) detail::throw_openssl(name, "cannot take the public key");
-        const unsigned char* p = der;
-        EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, len);
-        OPENSSL_free(der);
-        if (!raw) detail::throw_openssl(name, "cannot take the public key");
-        out.key_.reset(raw);
-        out.rsa_ = EVP_PKEY_is_a(raw, "RSA") == 1;
-        if (!out.rsa_ && EVP_PKEY_is_a(raw, "EC") != 1)
-            throw error(errc::unsupported, name, "key is neither RSA nor EC");
-        out.name_ = name;
-        return out;
-    }
-
-    /// Reads a PEM public key (or certificate-less SubjectPublicKeyInfo) at
-    /// `path`: what a signing service hands out for its key.
-    /// @throws fitstream::error naming `path`: the OS error "cannot read
-    ///         public key"; errc::invalid_input when it is not a PEM public
-    ///         key; errc::unsupported when it is neither RSA nor EC.
-    static public_key load(const std::string& path) {
-        const std::string pem = detail::read_file_bounded(path, detail::max_key_file_size, "public key",
-                                                          detail::stream_inputs::accepted);
-        ERR_clear_error();
-        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-        if (!key) {
-            ERR_clear_error();
-            throw error(errc::invalid_input, path, "not a PEM public key");
-        }
-        return of(key.get(), path);
-    }
-
-    /// Reads the key node at `node` of `fdt`, as `mkimage -K` writes it:
-    /// rsa,modulus with rsa,num-bits, rsa,n0-inverse, rsa,r-squared and
-    /// rsa,exponent (65537 when absent), or ecdsa,curve with ecdsa,x-point
-    /// and ecdsa,y-point.
-    /// @throws fitstream::error naming `subject`: errc::invalid_input when
-    ///         the node holds neither, an ECDSA point is incomplete, or an
-    ///         RSA constant is missing or does not belong to the modulus
-    ///         (U-Boot would fail every signature with it); OpenSSL's error
-    ///         when the numbers make no valid key.
-    static public_key from_fdt(const void* fdt, int node, const std::string& subject) {
-        public_key out;
-        out.name_ = subject;
-        auto read = detail::read_key_node(fdt, node, subject);
-        out.key_ = std::move(read.key);
-        out.rsa_ = read.rsa;
-        return out;
-    }
-
-    /// What messages name: the key file, token object or DTB node.
-    const std::string& name() const noexcept { return name_; }
-    /// True for an RSA key, false for ECDSA.
-    bool is_rsa() const noexcept { return rsa_; }
-    /// The key size in bits.
-    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
-    /// The OpenSSL key, owned by this object.
-    EVP_PKEY* get() const noexcept { return key_.get(); }
-    /// True when both hold the same public key.
-    bool same_as(const public_key& other) const { return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1; }
-
-    /// Checks `signature` (`size` bytes, U-Boot's encoding: see
-    /// signing_key::sign_digest()) over `digest`, made with `algo.checksum`.
-    /// @returns true when it verifies; false when it does not, or the key
-    ///          is not of `algo`'s type and size.
-    /// @throws fitstream::error (OpenSSL's) only when OpenSSL cannot be set
-    ///         up to check.
-    bool verify_digest(const signature_algorithm& algo, signature_padding padding,
-                       const std::vector<std::uint8_t>& digest, const std::uint8_t* signature, std::size_t size) const {
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        if (algo.rsa != rsa_ || size != algo.signature_size) return false;
-        if (algo.rsa && bits() != algo.key_bits) return false;
-        std::vector<std::uint8_t> encoded(signature, signature + size);
-        if (!algo.rsa) {
-            // r || s raw, each half the value, to DER for OpenSSL.
-            detail::ecdsa_sig_ptr sig(ECDSA_SIG_new());
-            BIGNUM* r = BN_bin2bn(signature, static_cast<int>(size / 2), nullptr);
-            BIGNUM* s = BN_bin2bn(signature + size / 2, static_cast<int>(size / 2), nullptr);
-            if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-                BN_free(r);
-                BN_free(s);
-                detail::throw_openssl(name_, "cannot build the ECDSA signature");
-            }
-            unsigned char* der = nullptr;
-            const int len = i2d_ECDSA_SIG(sig.get(), &der);
-            if (len <= 0) detail::throw_openssl(name_, "cannot encode the ECDSA signature");
-            const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
-                der, [](unsigned char* p) { OPENSSL_free(p); });
-            encoded.assign(der, der + len);
-        }
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-        if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) detail::throw_openssl(name_, "cannot start verifying");
-        detail::setup_signature_ctx(ctx.get(), algo.checksum, algo.rsa, padding == signature_padding::pss, name_);
-        const int rc = EVP_PKEY_verify(ctx.get(), encoded.data(), encoded.size(), digest.data(), digest.size());
-        ERR_clear_error();
-        return rc == 1;
-    }
-
-private:
-    detail::evp_pkey_ptr key_;
-    bool rsa_ = true;
-    std::string name_;
-};
-
-}  // namespace fitstream
-// ---- end <fitstream/sign/public_key.hpp> ----
-// ---- begin <fitstream/sign/signer.hpp> ----
-// SPDX-License-Identifier: MIT
-
-/// @file
-/// Who makes a signature's `value`: the one interface behind every way a
-/// product signs. A PEM key file and a key in a PKCS#11 token are both
-/// signing_key (<fitstream/sign/key.hpp>); an external command or service
-/// is a command_signer (<fitstream/sign/command_signer.hpp>); a library
-/// user's own KMS client derives from signer itself.
-///
-/// The writer asks for each signature once every digest, size and offset
-/// is in the structure and before a byte is written (the signing stage of
-/// the pipeline), checks the answer against public_half() and only then
-/// writes: a wrong key or a broken service fails the build, not the boot.
-///
-/// @code
-/// struct my_kms : fitstream::signer {
-///     const std::string& name() const override { return name_; }
-///     void check_for(const fitstream::signature_algorithm&, fitstream::signature_padding) const override {}
-///     std::shared_ptr<const fitstream::public_key> public_half() const override { return pub_; }
-///     std::vector<std::uint8_t> sign(const fitstream::signing_request& r) const override {
-///         return kms_sign(r.algo.name, r.digest);  // U-Boot's encoding: RSA raw, ECDSA r||s
-///     }
-///     std::string name_ = "kms:release"; std::shared_ptr<const fitstream::public_key> pub_;
-/// };
-/// spec.key_signer = std::make_shared<my_kms>();
-/// @endcode
-
-
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
-
-namespace fitstream {
-
-/// One signature to make.
-struct signing_request {
-    /// The signature node: "/configurations/conf-1/signature-1".
-    std::string node;
-    signature_algorithm algo;
-    signature_padding padding = signature_padding::pkcs1_5;
-    /// The node's key-name-hint (which key U-Boot checks it with).
-    std::string key_name_hint;
-    /// `algo.checksum` of the signed bytes: what is signed.
-    std::vector<std::uint8_t> digest;
-    /// The signed bytes themselves, when the signer wants_message() and the
-    /// signature is a configuration's (the structure regions U-Boot hashes,
-    /// concatenated, a few KiB). Empty otherwise: an image signature signs
-    /// its data, which the writer streams and does not keep.
-    std::vector<std::uint8_t> message;
-};
-
-/// Makes signature values (see the file comment).
-class signer {
-public:
-    virtual ~signer() = default;
-
-    /// What messages name: a key file, a token URI (never its PIN), a
-    /// command. Never key material.
-    virtual const std::string& name() const = 0;
-
-    /// Checks, before any work, that this signer can make `algo`'s
-    /// signatures with `padding`.
-    /// @throws fitstream::error (errc::invalid_argument) naming name().
-    virtual void check_for(const signature_algorithm& algo, signature_padding padding) const = 0;
-
-    /// The public key its signatures verify with; null only for a signer
-    /// whose values are made later (two-step signing), which the writer
-    /// then leaves unchecked.
-    virtual std::shared_ptr<const public_key> public_half() const = 0;
-
-    /// The `value` of `request`, in U-Boot's encoding: RSA the raw
-    /// signature (algo.signature_size bytes); ECDSA r then s, each half of
-    /// algo.signature_size.
-    /// @throws fitstream::error naming name() and the node when it fails.
-    virtual std::vector<std::uint8_t> sign(const signing_request& request) const = 0;
-
-    /// True when sign() wants request.message, not only the digest.
-    virtual bool wants_message() const { return false; }
-
-    /// True when sign() may run on several threads at once; the writer
-    /// otherwise makes this signer's signatures one at a time.
-    virtual bool concurrent() const { return true; }
-};
-
-}  // namespace fitstream
-// ---- end <fitstream/sign/signer.hpp> ----
-
-#include <cstddef>
-#include <cstdint>
-#include <fstream>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <utility>
-#include <vector>
-
-namespace fitstream {
-
-namespace detail {
-
-// Throws errc::invalid_argument unless `name` can be a key name: U-Boot
-// looks the key up as the node /signature/key-<name>, so it must be a
-// devicetree node-name part (letters, digits, , . _ + -; no '/' or '@').
-inline void check_key_name(const std::string& name, const std::string& subject) {
-    const bool ok = !name.empty() && bad_node_name_char(name) == std::string::npos;
-    if (!ok)
-        throw error(errc::invalid_argument, subject,
-                    "key name '" + name + "' is not a devicetree node name part (A-Z a-z 0-9 , . _ + -)");
-}
-
-// The digest, with a signature's `checksum`, of the concatenated `regions`
-// of `base` (what a configuration signature signs).
-inline std::vector<std::uint8_t> digest_regions(const std::string& checksum, const char* base,
-                                                const std::vector<byte_region>& regions) {
-    ERR_clear_error();  // an error queued earlier must not be taken for this one's
-    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
-    const EVP_MD* md = checksum_md(checksum);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw_openssl("cannot start digest");
-    for (const auto& r : regions)
-        if (r.size && EVP_DigestUpdate(ctx.get(), base + r.offset, r.size) != 1) throw_openssl("digest update failed");
-    std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
-    unsigned n = 0;
-    if (EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) throw_openssl("digest final failed");
-    out.resize(n);
-    return out;
-}
-
-}  // namespace detail
-
-/// A private key to sign with, read from a PEM file (RSA or EC; not
-/// password-protected, since signing runs unattended).
-class signing_key : public signer {
-public:
-    /// Reads the PEM private key at `path` (a regular file or a pipe, at
-    /// most 1 MiB; the bytes read are wiped once parsed).
-    /// @returns the key, shared: one key file may sign many nodes.
-    /// @throws fitstream::error, naming `path` only: the OS error "cannot
-    ///         read key"; errc::invalid_input "larger than 1048576 bytes:
-    ///         not a key", or when it is not an unencrypted PEM private key;
-    ///         errc::unsupported when it is neither RSA nor EC.
-    static std::shared_ptr<const signing_key> load(const std::string& path) {
-        std::string pem = detail::read_file_bounded(path, detail::max_key_file_size, "key",
-                                                    detail::stream_inputs::accepted, /*sensitive=*/true);
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        detail::bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-        // No passphrase prompt: a protected key fails instead of waiting on a terminal.
-        const auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
-        detail::evp_pkey_ptr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
-        OPENSSL_cleanse(pem.data(), pem.size());
-        if (!key) {
-            ERR_clear_error();
-            throw error(errc::invalid_input, path,
-                        "not a PEM private key (or protected by a passphrase, which fitstream does not prompt for)");
-        }
-        auto out = std::shared_ptr<signing_key>(new signing_key(path, std::move(key)));
-        if (!out->is_rsa() && !out->is_ec())
-            throw error(errc::unsupported, path, "key is neither RSA nor EC");
-        return out;
-    }
-
-    /// The file the key was read from (what messages name).
-    const std::string& path() const noexcept { return path_; }
-    /// signer: the key file, what messages name.
-    const std::string& name() const override { return path_; }
-    /// True for an RSA key.
-    bool is_rsa() const { return EVP_PKEY_is_a(key_.get(), "RSA") == 1; }
-    /// True for an EC key.
-    bool is_ec() const { return EVP_PKEY_is_a(key_.get(), "EC") == 1; }
-    /// The key size in bits: RSA's modulus, EC's curve.
-    unsigned bits() const { return static_cast<unsigned>(EVP_PKEY_get_bits(key_.get())); }
-    /// EC: the curve's short name ("prime256v1"); empty for RSA.
-    /// @throws fitstream::error (OpenSSL's) when OpenSSL cannot say.
-    std::string curve() const {
-        if (!is_ec()) return {};
-        char name[80] = {};
-        std::size_t len = 0;
-        if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
-            detail::throw_openssl(path_, "cannot read the key's curve");
-        return name;
-    }
-    /// "RSA-2048", "EC prime256v1": what the key is, for messages.
-    std::string describe() const { return is_rsa() ? "RSA-" + std::to_string(bits()) : "EC " + curve(); }
-
-    /// Checks that this key can make `algo`'s signatures with `padding`.
-    /// @throws fitstream::error (errc::invalid_argument): the key's type or
-    ///         size is not `algo`'s ("key is RSA-2048, but sha256,rsa4096
-    ///         needs RSA-4096"), or PSS padding with an ECDSA algo.
-    void check_for(const signature_algorithm& algo, signature_padding padding) const override {
-        const bool fits = algo.rsa ? is_rsa() && bits() == algo.key_bits : is_ec() && curve() == algo.curve;
-        if (!fits)
-            throw error(errc::invalid_argument, path_,
-                        "key is " + describe() + ", but " + algo.name + " needs " +
-                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
-        if (!algo.rsa && padding == signature_padding::pss)
-            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
-    }
-
-    /// Signs `digest` (made with `algo.checksum`).
-    /// @returns the `value` as U-Boot expects it: RSA the raw signature,
-    ///          ECDSA r then s, each padded to the curve's size.
-    /// @throws fitstream::error: as check_for(); OpenSSL's error, naming the
-    ///         key file, when signing fails.
-    std::vector<std::uint8_t> sign_digest(const signature_algorithm& algo, signature_padding padding,
-                                          const std::vector<std::uint8_t>& digest) const {
-        check_for(algo, padding);
-        ERR_clear_error();  // an error queued earlier must not be taken for this one's
-        detail::evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-        if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0) detail::throw_openssl(path_, "cannot start signing");
-        detail::setup_signature_ctx(ctx.get(), algo.checksum, algo.rsa, padding == signature_padding::pss, path_);
-        std::size_t size = 0;
-        if (EVP_PKEY_sign(ctx.get(), nullptr, &size, digest.data(), digest.size()) <= 0)
-            detail::throw_openssl(path_, "cannot sign");
-        std::vector<std::uint8_t> sig(size);
-        if (EVP_PKEY_sign(ctx.get(), sig.data(), &size, digest.data(), digest.size()) <= 0)
-            detail::throw_openssl(path_, "cannot sign");
-        sig.resize(size);
-        if (algo.rsa) {
-            if (sig.size() != algo.signature_size)
-                throw error(errc::invalid_argument, path_, "signature has an unexpected size");
-            return sig;
-        }
-        // OpenSSL gives DER; U-Boot stores r and s raw, each the key's size.
-        const unsigned char* p = sig.data();
-        detail::ecdsa_sig_ptr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
-        if (!parsed) detail::throw_openssl(path_, "cannot decode the ECDSA signature");
-        const BIGNUM *r = nullptr, *s = nullptr;
-        ECDSA_SIG_get0(parsed.get(), &r, &s);
-        auto out = detail::bn_bytes(r, algo.signature_size / 2, path_);
-        const auto s_bytes = detail::bn_bytes(s, algo.signature_size / 2, path_);
-        out.insert(out.end(), s_bytes.begin(), s_bytes.end());
-        return out;
-    }
-
-    /// signer: sign_digest() of the request's digest.
-    std::vector<std::uint8_t> sign(const signing_request& request) const override {
-        return sign_digest(request.algo, request.padding, request.digest);
-    }
-
-    /// signer: the key's public half, taken once.
-    std::shared_ptr<const public_key> public_half() const override {
-        std::call_once(public_once_,
-                       [&] { public_ = std::make_shared<const public_key>(public_key::of(key_.get(), path_)); });
-        return public_;
-    }
-
-    /// The OpenSSL key, owned by this object.
-    EVP_PKEY* get() const noexcept { return key_.get(); }
-
-private:
-    signing_key(std::string path, detail::evp_pkey_ptr key) : path_(std::move(path)), key_(std::move(key)) {}
-    std::string path_;
-    detail::evp_pkey_ptr key_;
-    mutable std::once_flag public_once_;
-    mutable std::shared_ptr<const public_key> public_;
-};
-
-/// Checks a key-name-hint before it is used (to find `<hint>.key` in a key
-/// directory, or as /signature/key-<hint> in U-Boot's control DTB).
-/// @throws fitstream::error (errc::invalid_argument, subject `subject`)
-///         unless `name` is a devicetree node-name part (A-Z a-z 0-9 , . _ + -).
-inline void check_key_name_hint(const std::string& name, const std::string& subject) {
-    detail::check_key_name(name, subject);
-}
-
-/// The key file of the signature `spec` (in a message, `subject`).
-/// @returns `key_file`, else `key_dir`/<hint>.key (for ECDSA
-///          `key_dir`/<hint>.pem when it exists, as mkimage reads). The file
-///          is not opened.
-/// @throws fitstream::error (errc::invalid_argument) when neither is given,
-///         or `key_dir` is given without a `key_name_hint`.
-inline std::string signature_key_path(const signature_spec& spec, const std::string& subject) {
-    if (!spec.key_file.empty()) return spec.key_file;
-    if (spec.key_dir.empty())
-        throw error(errc::invalid_argument, subject, "no key: give a key file, or a key directory and key-name-hint");
-    if (spec.key_name_hint.empty())
-        throw error(errc::invalid_argument, subject, "a key directory needs a key-name-hint to find <hint>.key");
-    // mkimage -k reads <hint>.key for RSA but <hint>.pem for ECDSA.
-    const std::string base = spec.key_dir + "/" + spec.key_name_hint;
-    if (spec.algo.find("ecdsa") != std::string::npos && std::ifstream(base + ".pem").good()) return base + ".pem";
-    return base + ".key";
-}
-
-}  // namespace fitstream
-// ---- end <fitstream/sign/key.hpp> ----
 
 #include <algorithm>
 #include <cstddef>
@@ -7500,6 +8269,7 @@ struct image_slots {
     std::size_t data_size_at = 0;    ///< external: the `data-size` value
     std::size_t data_offset_at = 0;  ///< external: the `data-offset` or `data-position` value
     std::vector<std::size_t> hash_value_at;  ///< each hash node's `value`, in order
+    std::size_t unciphered_size_at = 0;      ///< encrypted: the `data-size-unciphered` value; else 0
     /// A hash_value_at entry for a digest with no hash node: an image
     /// signature over the data needs it, and it is kept in unstored_digests
     /// (concatenated, in image::hashes() order) instead of the blob.
@@ -7586,6 +8356,9 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
     fdt.property_string("compression", img.compression());
     if (img.load) fdt.property_cells("load", *img.load, address_cells);
     if (img.entry) fdt.property_cells("entry", *img.entry, address_cells);
+    // Encrypted (sign/cipher.hpp): the size before encryption, and below
+    // the hash nodes, the cipher node as an image tree source has it.
+    if (img.cipher()) slots.unciphered_size_at = fdt.placeholder("data-size-unciphered", 4);
     // Data last among the properties, as mkimage does: a loader reading only
     // the start of the node still sees everything else.
     if (layout == data_layout::embedded) {
@@ -7599,6 +8372,15 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
         fdt.begin_node("hash-" + std::to_string(++n));
         fdt.property_string("algo", h.fit_name);
         slots.hash_value_at.push_back(fdt.placeholder("value", h.digest_size));
+        fdt.end_node();
+    }
+    if (const auto& key = img.cipher()) {
+        fdt.begin_node("cipher");
+        // mkimage writes a random IV first (libfdt puts a new property first).
+        if (key->iv_in_fit()) fdt.property("iv", key->iv().data(), key->iv().size());
+        fdt.property_string("algo", key->algo());
+        fdt.property_string("key-name-hint", key->key_name_hint());
+        if (!key->iv_in_fit()) fdt.property_string("iv-name-hint", key->iv_name_hint());
         fdt.end_node();
     }
     n = 0;
@@ -7655,7 +8437,7 @@ inline std::vector<std::string> configuration_hashed_nodes(const tree& fit, cons
         for (const auto& name : names) {
             const auto img = std::find_if(fit.images.begin(), fit.images.end(),
                                           [&](const image& i) { return i.name == name; });
-            hashed_image h{name, {}};
+            hashed_image h{name, {}, img->cipher() != nullptr};
             for (std::size_t k = 0; k < img->hashes().size(); ++k) h.hashes.push_back("hash-" + std::to_string(k + 1));
             // U-Boot cannot check an image without a hash: mkimage refuses too.
             if (h.hashes.empty())
@@ -7834,6 +8616,8 @@ public:
                 std::memcpy(blob + slots.hash_value_at[k], digests + at, size);
             at += size;
         }
+        // Encrypted: data-size-unciphered follows the digests (image_jobs.hpp).
+        if (slots.unciphered_size_at != 0) std::memcpy(blob + slots.unciphered_size_at, digests + at, 4);
         // The limits checked in store() keep these within a cell.
         const auto stored = static_cast<std::uint32_t>(stored_);
         if (plan_.embedded()) {
@@ -8896,6 +9680,25 @@ public:
         return mode.empty() ? "all" : mode;
     }
 
+    /// Sets /signature `required-mode` in memory (adding /signature if
+    /// needed); save() writes the file. "all": every key marked required
+    /// must verify a configuration (U-Boot's default); "any": one of them
+    /// suffices, which lets U-Boot hold an old and a new key while FITs are
+    /// re-signed (key rotation). Debian 12's U-Boot 2023.01 reads it.
+    /// @throws fitstream::error: errc::invalid_argument for a mode other than
+    ///         "any" or "all"; libfdt's error when the DTB cannot take it.
+    void set_required_mode(const std::string& mode) {
+        if (mode != "any" && mode != "all")
+            throw error(errc::invalid_argument, path_, "required-mode must be any or all, not '" + mode + "'");
+        grow(64);
+        void* b = blob_.data();
+        int parent = fdt_subnode_offset(b, 0, "signature");
+        if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "signature"), "cannot add /signature");
+        fdt(parent, "/signature");
+        fdt(fdt_setprop_string(b, parent, "required-mode", mode.c_str()), "cannot set required-mode");
+        fdt(fdt_pack(b), "cannot pack DTB");
+    }
+
     /// Checks that `entry` can be added, changing nothing: it has a key, a
     /// name that can be a node name, an algo its key suits (an RSA exponent
     /// U-Boot can hold), `required` empty, "conf" or "image", and a key
@@ -8940,10 +9743,7 @@ public:
         ERR_clear_error();  // an error queued earlier must not be taken for this one's
         const auto algo = parse_signature_algorithm(entry.algo);
         // Room for the node: the biggest key (RSA-4096) needs about 1.1 KiB.
-        const std::size_t size = fdt_totalsize(blob()) + 4096;
-        std::vector<std::uint64_t> bigger((size + 7) / 8);
-        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
-        blob_.swap(bigger);
+        grow(4096);
         void* b = blob_.data();
         int parent = fdt_subnode_offset(b, 0, "signature");
         if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "signature"), "cannot add /signature");
@@ -9004,6 +9804,32 @@ public:
         fdt(fdt_pack(b), "cannot pack DTB");
     }
 
+    /// Adds `/cipher/key-<algo>-<key name>[-<IV name>]` in memory (or
+    /// rewrites it), as `mkimage -K` writes an image's cipher key
+    /// (lib/aes/aes-encrypt.c): `iv` when the IV is named (a random IV goes
+    /// into the FIT instead), `key`, `key-len`. U-Boot decrypts with it.
+    /// This is the secret key itself: the DTB must stay as private as it.
+    /// @throws fitstream::error: libfdt's error when the DTB cannot take it.
+    void add_cipher(const cipher_key& key) {
+        const std::size_t size = fdt_totalsize(blob()) + 1024;
+        std::vector<std::uint64_t> bigger((size + 7) / 8);
+        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
+        blob_.swap(bigger);
+        void* b = blob_.data();
+        int parent = fdt_subnode_offset(b, 0, "cipher");
+        if (parent == -FDT_ERR_NOTFOUND) parent = fdt(fdt_add_subnode(b, 0, "cipher"), "cannot add /cipher");
+        fdt(parent, "/cipher");
+        const std::string node_name = key.dtb_node_name();
+        int node = fdt_subnode_offset(b, parent, node_name.c_str());
+        if (node == -FDT_ERR_NOTFOUND) node = fdt_add_subnode(b, parent, node_name.c_str());
+        fdt(node, "cannot add /cipher/" + node_name);
+        if (!key.iv_in_fit())
+            fdt(fdt_setprop(b, node, "iv", key.iv().data(), static_cast<int>(key.iv().size())), "cannot set iv");
+        fdt(fdt_setprop(b, node, "key", key.key().data(), static_cast<int>(key.key().size())), "cannot set key");
+        fdt(fdt_setprop_u32(b, node, "key-len", static_cast<std::uint32_t>(key.key().size())), "cannot set key-len");
+        fdt(fdt_pack(b), "cannot pack DTB");
+    }
+
     /// Writes the DTB back to its path, atomically (temporary file + rename).
     /// @throws fitstream::error (OS category) when it cannot be written; the
     ///         file is then unchanged.
@@ -9036,6 +9862,14 @@ private:
         return pub;
     }
 
+    // Opens the DTB into a buffer `room` bytes larger, for writing.
+    void grow(std::size_t room) {
+        const std::size_t size = fdt_totalsize(blob()) + room;
+        std::vector<std::uint64_t> bigger((size + 7) / 8);
+        fdt(fdt_open_into(blob(), bigger.data(), static_cast<int>(size)), "cannot open DTB for writing");
+        blob_.swap(bigger);
+    }
+
     static std::vector<std::uint8_t> exponent_bytes(const BIGNUM* e, const std::string& subject) {
         if (BN_num_bits(e) > 64)
             throw error(errc::unsupported, subject,
@@ -9065,6 +9899,451 @@ inline void add_keys_to_dtb(const std::string& path, const std::vector<key_dtb_e
 
 }  // namespace fitstream
 // ---- end <fitstream/sign/key_dtb.hpp> ----
+// ---- begin <fitstream/sign/command_signer.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// A signer that runs an external command once per signature: a signing
+/// service's client, an HSM tool, `openssl pkeyutl` on another user's key.
+/// fitpack's `--sign-command CMD` (examples/fitpack/sign-with-openssl.sh is
+/// the documented example).
+///
+/// The command runs as `/bin/sh -c CMD`, in a process group of its own,
+/// with these variables added to fitpack's environment (nothing of the FIT
+/// is put on its command line):
+///
+/// | variable                  | value, e.g.                                 |
+/// |---------------------------|---------------------------------------------|
+/// | FITSTREAM_SIGN_ALGO       | `sha256,rsa2048` (the node's `algo`)        |
+/// | FITSTREAM_SIGN_CHECKSUM   | `sha256` (sha1, sha256, sha384, sha512)     |
+/// | FITSTREAM_SIGN_CRYPTO     | `rsa2048` (rsa3072, rsa4096, ecdsa256, ecdsa384) |
+/// | FITSTREAM_SIGN_PADDING    | `pkcs-1.5` or `pss` (RSA; `pkcs-1.5` for ECDSA) |
+/// | FITSTREAM_SIGN_KEY_NAME   | the key-name-hint, e.g. `release`           |
+/// | FITSTREAM_SIGN_NODE       | `/configurations/conf-1/signature-1`        |
+/// | FITSTREAM_SIGN_INPUT      | `digest` or `message`: what is on stdin     |
+/// | FITSTREAM_SIGN_SIZE       | bytes of a raw signature (256; ECDSA r‖s 64) |
+///
+/// Standard input holds the digest (FITSTREAM_SIGN_CHECKSUM of the signed
+/// bytes) or, with sign_command_input::message, the signed bytes themselves
+/// (configuration signatures only: an image signature's bytes are the image,
+/// which the writer streams and does not keep). Standard output must be the
+/// raw signature: RSA exactly FITSTREAM_SIGN_SIZE bytes (PSS with the
+/// longest salt, as U-Boot checks); ECDSA either r‖s (FITSTREAM_SIGN_SIZE
+/// bytes) or a DER ECDSA-Sig-Value, as `openssl pkeyutl` prints. Standard
+/// error is left to the terminal.
+///
+/// Every value is checked against the public key before it is returned, so
+/// a wrong key, a wrong padding or a broken service fails the build with one
+/// line naming the command (its first word: arguments may hold secrets) and
+/// the reason: a non-zero exit, a signal, no output, output of the wrong
+/// size, the timeout, or a signature that does not verify.
+///
+/// @code
+/// fitstream::command_signer_options o;
+/// o.command = "examples/fitpack/sign-with-openssl.sh";
+/// o.key = std::make_shared<const fitstream::public_key>(fitstream::public_key::load("release.pub.pem"));
+/// spec.key_signer = std::make_shared<fitstream::command_signer>(o);
+/// @endcode
+
+// ---- begin <fitstream/detail/sign/run_command.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Runs an external signing command (command_signer): `/bin/sh -c COMMAND`
+// with extra environment variables, bytes on its standard input, its
+// standard output collected (bounded), its standard error left to the
+// terminal, and a deadline after which its whole process group is killed.
+// Nothing of fitpack's own data reaches the shell's command line: the
+// command is the user's, everything else travels in the environment and on
+// standard input. Safe to call from several threads at once.
+
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace fitstream {
+namespace detail {
+
+struct command_result {
+    enum class ending { exited, signalled, timed_out, too_much_output };
+    ending how = ending::exited;
+    int code = 0;                   // exit status, or the signal
+    std::vector<std::uint8_t> out;  // standard output, at most max_output bytes
+};
+
+// Closes a descriptor once.
+class owned_fd {
+public:
+    owned_fd() = default;
+    explicit owned_fd(int fd) : fd_(fd) {}
+    owned_fd(const owned_fd&) = delete;
+    owned_fd& operator=(const owned_fd&) = delete;
+    ~owned_fd() { reset(); }
+    int get() const noexcept { return fd_; }
+    void reset() noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+// "SIGTERM" for the common signals, else "signal N".
+inline std::string signal_name(int sig) {
+    switch (sig) {
+        case SIGHUP: return "SIGHUP";
+        case SIGINT: return "SIGINT";
+        case SIGQUIT: return "SIGQUIT";
+        case SIGILL: return "SIGILL";
+        case SIGABRT: return "SIGABRT";
+        case SIGBUS: return "SIGBUS";
+        case SIGFPE: return "SIGFPE";
+        case SIGKILL: return "SIGKILL";
+        case SIGSEGV: return "SIGSEGV";
+        case SIGPIPE: return "SIGPIPE";
+        case SIGALRM: return "SIGALRM";
+        case SIGTERM: return "SIGTERM";
+        default: return "signal " + std::to_string(sig);
+    }
+}
+
+// Runs `command` (see the file comment). `env` entries ("NAME=value")
+// replace variables of the same name. The child runs in a process group of
+// its own, so that a timeout kills what the shell started too.
+// Throws an OS error naming `subject` when the command cannot be started.
+inline command_result run_command(const std::string& command, const std::vector<std::string>& env,
+                                  const std::vector<std::uint8_t>& input, std::chrono::milliseconds timeout,
+                                  std::size_t max_output, const std::string& subject) {
+    // Standard input is a socket: send() with MSG_NOSIGNAL cannot raise
+    // SIGPIPE in fitpack when the command exits without reading it all.
+    int in_pair[2], out_pipe[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0)
+        throw_os_error(errno, subject, "cannot make a socket for the command's input");
+    owned_fd in_child(in_pair[0]), in_ours(in_pair[1]);
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw_os_error(errno, subject, "cannot make a pipe for the command's output");
+    owned_fd out_ours(out_pipe[0]), out_child(out_pipe[1]);
+    ::shutdown(in_child.get(), SHUT_WR);
+    ::shutdown(in_ours.get(), SHUT_RD);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in_child.get(), 0);
+    posix_spawn_file_actions_adddup2(&actions, out_child.get(), 1);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (const int s : {SIGPIPE, SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&defaults, s);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+
+    std::vector<std::string> env_strings;
+    for (char** e = environ; e && *e; ++e) {
+        const std::string entry = *e;
+        const auto eq = entry.find('=');
+        bool replaced = false;
+        for (const auto& x : env) replaced = replaced || x.compare(0, x.find('=') + 1, entry, 0, eq + 1) == 0;
+        if (!replaced) env_strings.push_back(entry);
+    }
+    env_strings.insert(env_strings.end(), env.begin(), env.end());
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
+    char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) throw_os_error(rc, subject, "cannot run /bin/sh");
+    in_child.reset();
+    out_child.reset();
+
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto left_ms = [&] {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        return left.count() < 0 ? 0 : left.count() > 60000 ? 60000 : static_cast<int>(left.count());
+    };
+    const auto kill_group = [&] { ::kill(-pid, SIGKILL); };
+    const auto reap = [&](int& status) {
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    };
+
+    command_result result;
+    std::size_t written = 0;
+    if (input.empty()) in_ours.reset();
+    bool stopped = false;  // killed: timed out or too much output
+    while (out_ours.get() >= 0) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            result.how = command_result::ending::timed_out;
+            stopped = true;
+            break;
+        }
+        pollfd p[2] = {{out_ours.get(), POLLIN, 0}, {in_ours.get(), POLLOUT, 0}};
+        if (::poll(p, in_ours.get() >= 0 ? 2 : 1, left_ms()) < 0) {
+            if (errno == EINTR) continue;
+            const int e = errno;
+            kill_group();
+            int status = 0;
+            reap(status);
+            throw_os_error(e, subject, "cannot wait for the command");
+        }
+        if (in_ours.get() >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            const ssize_t put = ::send(in_ours.get(), input.data() + written, input.size() - written,
+                                       MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (put > 0) written += static_cast<std::size_t>(put);
+            // EPIPE: the command does not read it all, which is its business.
+            if ((put < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) in_ours.reset();
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            std::uint8_t buf[4096];
+            const ssize_t got = ::read(out_ours.get(), buf, sizeof buf);
+            if (got > 0) {
+                result.out.insert(result.out.end(), buf, buf + got);
+                if (result.out.size() > max_output) {
+                    result.out.resize(max_output);
+                    result.how = command_result::ending::too_much_output;
+                    stopped = true;
+                    break;
+                }
+            } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+                out_ours.reset();
+            }
+        }
+    }
+    in_ours.reset();
+    out_ours.reset();
+    int status = 0;
+    if (!stopped) {
+        // Output closed: the command should be ending; wait, still bounded.
+        for (;;) {
+            const pid_t w = ::waitpid(pid, &status, WNOHANG);
+            if (w == pid) break;
+            if (w < 0 && errno != EINTR) break;
+            if (std::chrono::steady_clock::now() >= deadline) {
+                result.how = command_result::ending::timed_out;
+                stopped = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    }
+    if (stopped) {
+        kill_group();
+        reap(status);
+        return result;
+    }
+    if (WIFSIGNALED(status)) {
+        result.how = command_result::ending::signalled;
+        result.code = WTERMSIG(status);
+    } else {
+        result.how = command_result::ending::exited;
+        result.code = WEXITSTATUS(status);
+    }
+    return result;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/sign/run_command.hpp> ----
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+/// What a signing command reads on standard input.
+enum class sign_command_input {
+    digest,   ///< the digest of the signed bytes (every signature)
+    message,  ///< the signed bytes (configuration signatures only)
+};
+
+/// How to run a signing command.
+struct command_signer_options {
+    /// The command line, run by /bin/sh -c.
+    std::string command;
+    sign_command_input input = sign_command_input::digest;
+    /// The public key its signatures must verify with (required).
+    std::shared_ptr<const public_key> key;
+    /// How long one signature may take before the command is killed.
+    std::chrono::milliseconds timeout = std::chrono::minutes(5);
+};
+
+/// Signs by running a command (see the file comment).
+class command_signer : public signer {
+public:
+    /// @throws fitstream::error (errc::invalid_argument) when the command is
+    ///         empty or no public key is given.
+    explicit command_signer(command_signer_options options) : options_(std::move(options)) {
+        const auto start = options_.command.find_first_not_of(" \t\n");
+        if (start == std::string::npos) throw error(errc::invalid_argument, "--sign-command", "the command is empty");
+        const auto end = options_.command.find_first_of(" \t\n", start);
+        name_ = "sign command '" + options_.command.substr(start, end == std::string::npos ? end : end - start) + "'";
+        if (!options_.key)
+            throw error(errc::invalid_argument, name_, "needs the public key its signatures verify with");
+        if (options_.timeout.count() <= 0) throw error(errc::invalid_argument, name_, "the timeout must be positive");
+    }
+
+    /// "sign command 'FIRST-WORD'": the arguments are not shown.
+    const std::string& name() const override { return name_; }
+
+    /// Checks that the public key is of `algo`'s type and size.
+    /// @throws fitstream::error (errc::invalid_argument) naming the command.
+    void check_for(const signature_algorithm& algo, signature_padding padding) const override {
+        const auto& key = *options_.key;
+        bool fits = algo.rsa == key.is_rsa() && key.bits() == algo.key_bits;
+        if (fits && !algo.rsa) {
+            char curve[80] = {};
+            std::size_t len = 0;
+            fits = EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve, &len) == 1 &&
+                   algo.curve == curve;
+        }
+        if (!fits)
+            throw error(errc::invalid_argument, name_,
+                        "public key " + key.name() + " is " + describe(key) + ", but " + algo.name + " needs " +
+                            (algo.rsa ? "RSA-" + std::to_string(algo.key_bits) : "EC " + algo.curve));
+        if (!algo.rsa && padding == signature_padding::pss)
+            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
+    }
+
+    std::shared_ptr<const public_key> public_half() const override { return options_.key; }
+    bool wants_message() const override { return options_.input == sign_command_input::message; }
+    bool concurrent() const override { return true; }
+
+    /// Runs the command for `request` and checks its answer.
+    /// @returns the value in U-Boot's encoding (RSA raw, ECDSA r‖s).
+    /// @throws fitstream::error naming the command: the command cannot be
+    ///         started (OS error); message input for an image signature,
+    ///         a non-zero exit, a signal, the timeout, no output, output of
+    ///         the wrong size or a signature that does not verify with the
+    ///         public key (errc::invalid_input / errc::invalid_argument).
+    std::vector<std::uint8_t> sign(const signing_request& request) const override {
+        const bool message = options_.input == sign_command_input::message;
+        if (message && request.message.empty())
+            throw error(errc::invalid_argument, name_,
+                        request.node + ": message input signs configurations only (an image signature signs the "
+                                       "image data, which is streamed, not kept): use digest input");
+        const char* padding = request.padding == signature_padding::pss ? "pss" : "pkcs-1.5";
+        const std::vector<std::string> env{
+            "FITSTREAM_SIGN_ALGO=" + request.algo.name,
+            "FITSTREAM_SIGN_CHECKSUM=" + request.algo.checksum,
+            "FITSTREAM_SIGN_CRYPTO=" + request.algo.crypto,
+            std::string("FITSTREAM_SIGN_PADDING=") + padding,
+            "FITSTREAM_SIGN_KEY_NAME=" + request.key_name_hint,
+            "FITSTREAM_SIGN_NODE=" + request.node,
+            std::string("FITSTREAM_SIGN_INPUT=") + (message ? "message" : "digest"),
+            "FITSTREAM_SIGN_SIZE=" + std::to_string(request.algo.signature_size),
+        };
+        // A DER ECDSA signature is at most 9 bytes longer than r‖s.
+        const std::size_t max_output = request.algo.signature_size + 16;
+        const auto r = detail::run_command(options_.command, env, message ? request.message : request.digest,
+                                           options_.timeout, max_output, name_);
+        const auto fail = [&](const std::string& why) {
+            return error(errc::invalid_input, name_, request.node + ": " + why);
+        };
+        using ending = detail::command_result::ending;
+        switch (r.how) {
+            case ending::timed_out:
+                throw fail("timed out after " + seconds(options_.timeout) + " (killed; --sign-timeout)");
+            case ending::too_much_output:
+                throw fail("printed more than " + std::to_string(max_output) + " bytes: not a " + request.algo.name +
+                           " signature");
+            case ending::signalled:
+                throw fail("killed by " + detail::signal_name(r.code));
+            case ending::exited:
+                if (r.code != 0)
+                    throw fail("exited with status " + std::to_string(r.code) +
+                               (r.code == 127 ? " (the shell found no such command)"
+                                : r.code == 126 ? " (the shell could not run it: not executable?)"
+                                                : ""));
+                break;
+        }
+        if (r.out.empty()) throw fail("printed no signature");
+
+        // The candidates: raw (RSA; ECDSA r‖s), or ECDSA DER.
+        std::vector<std::vector<std::uint8_t>> candidates;
+        if (r.out.size() == request.algo.signature_size) candidates.push_back(r.out);
+        if (!request.algo.rsa) {
+            auto der = from_der(r.out, request.algo.signature_size);
+            if (!der.empty()) candidates.push_back(std::move(der));
+        }
+        if (candidates.empty())
+            throw fail("printed " + std::to_string(r.out.size()) + " bytes, but a " + request.algo.name +
+                       " signature is " + std::to_string(request.algo.signature_size) + " bytes" +
+                       (request.algo.rsa ? "" : " (r and s raw) or a DER ECDSA signature"));
+        for (const auto& value : candidates)
+            if (options_.key->verify_digest(request.algo, request.padding, request.digest, value.data(), value.size()))
+                return value;
+        throw fail("the signature does not verify with the public key " + options_.key->name() +
+                   (request.padding == signature_padding::pss ? " (PSS: U-Boot checks the longest salt; openssl "
+                                                               "pkeyutl -pkeyopt rsa_pss_saltlen:max)"
+                                                             : ""));
+    }
+
+private:
+    static std::string describe(const public_key& key) {
+        if (key.is_rsa()) return "RSA-" + std::to_string(key.bits());
+        char curve[80] = {};
+        std::size_t len = 0;
+        EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve, &len);
+        return std::string("EC ") + curve;
+    }
+
+    static std::string seconds(std::chrono::milliseconds t) {
+        const auto ms = t.count();
+        return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+    }
+
+    // r‖s of a DER ECDSA-Sig-Value that is exactly `bytes`, or empty.
+    static std::vector<std::uint8_t> from_der(const std::vector<std::uint8_t>& bytes, std::size_t size) {
+        ERR_clear_error();
+        const unsigned char* p = bytes.data();
+        detail::ecdsa_sig_ptr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(bytes.size())));
+        if (!sig || p != bytes.data() + bytes.size()) {
+            ERR_clear_error();
+            return {};
+        }
+        const BIGNUM *r = nullptr, *s = nullptr;
+        ECDSA_SIG_get0(sig.get(), &r, &s);
+        if (BN_num_bytes(r) > static_cast<int>(size / 2) || BN_num_bytes(s) > static_cast<int>(size / 2)) return {};
+        std::vector<std::uint8_t> out(size);
+        BN_bn2binpad(r, out.data(), static_cast<int>(size / 2));
+        BN_bn2binpad(s, out.data() + size / 2, static_cast<int>(size / 2));
+        return out;
+    }
+
+    command_signer_options options_;
+    std::string name_;
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/command_signer.hpp> ----
 
 // Reading back
 // ---- begin <fitstream/reader.hpp> ----
@@ -9267,6 +10546,12 @@ struct image_info {
     std::string arch;
     std::string os;
     std::string compression;  ///< "none" when absent
+    /// The `cipher` subnode's algo when the image is encrypted (mkimage's
+    /// cipher node, see sign/cipher.hpp; "?" when it has none), else empty:
+    /// the stored bytes are then AES-CBC ciphertext, which only U-Boot
+    /// with the key in its control DTB decrypts. Hashes cover them as stored.
+    std::string cipher;
+    std::string cipher_key_name;  ///< the cipher node's key-name-hint
     std::optional<std::uint64_t> load;
     std::optional<std::uint64_t> entry;
     /// Where the stored bytes are, looked up in U-Boot's order
@@ -9558,6 +10843,11 @@ inline void reader::index_image(int node) {
             note(subject, "compression is an empty string, which names no compression U-Boot knows (write \"none\")");
         img.compression = "none";
     }
+    if (const int c = fdt_subnode_offset(fdt(), node, "cipher"); c >= 0) {
+        img.cipher = get_string(c, "algo", subject + "/cipher");
+        if (img.cipher.empty()) img.cipher = "?";
+        img.cipher_key_name = get_string(c, "key-name-hint", subject + "/cipher");
+    }
     img.load = detail::fdt_cells_prop(fdt(), node, "load");
     img.entry = detail::fdt_cells_prop(fdt(), node, "entry");
     index_data(node, img);
@@ -9745,6 +11035,12 @@ inline std::uint64_t reader::read_decoded(const image_info& img,
     require_data(img);
     std::uint64_t total = 0;
     const std::string subject = "/images/" + detail::shown_name(img.name);
+    if (!img.cipher.empty())
+        throw error(errc::unsupported, subject,
+                    "encrypted (" + detail::shown_name(img.cipher) + ", key-name-hint '" +
+                        detail::shown_name(img.cipher_key_name) +
+                        "'): fitpack does not decrypt; U-Boot built with CONFIG_FIT_CIPHER does, with the key in its "
+                        "control DTB");
     visit_codec(img.compression, [&](auto tag) {
         using codec = typename decltype(tag)::type;
         typename codec::decoder decoder;
@@ -9966,6 +11262,8 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
 
         const bool is_fdt = img.type == "flat_dt";
         if (!is_fdt && !options.decode_all) continue;
+        // Ciphertext: its hashes are checked above; only U-Boot decrypts.
+        if (!img.cipher.empty()) continue;
         if (!is_codec_name(img.compression)) continue;
         if (decode_budget == 0) {
             report(subject, "not decoded: the images before it decode to " + std::to_string(options.max_decoded_size) +
@@ -10038,6 +11336,20 @@ inline std::vector<problem> reader::verify(const verify_options& options) const 
 /// (fit_config_verify_required_keys() returns success) and boots the FIT
 /// unchecked: then every key is tried on the configurations for
 /// information, and what does not verify is a warning, not an error.
+///
+/// Several keys and signatures (checked against U-Boot 2023.01 under QEMU
+/// and fit_check_sign 2026.10): each required key is tried on every
+/// `signature-N` of the configuration and must verify one itself (a
+/// signature whose key-name-hint names another key does not stand in for
+/// it); with `required-mode` "all" (or absent, or any other value) every
+/// required key must, with "any" one must. Signatures that no required key
+/// verifies (made with a key the DTB lacks, an unknown algo, a key only in
+/// the build) are ignored when the required keys are satisfied; keys not
+/// marked required are never insisted on. One difference is kept on
+/// purpose: for image signatures U-Boot checks each signature with the key
+/// its key-name-hint names, whichever key is required for images, while
+/// this check insists on the required key and says when U-Boot would
+/// accept the image anyway.
 
 
 #include <cstddef>
@@ -10067,6 +11379,7 @@ struct signature_node {
     std::string path;  // as shown in messages
     std::string algo;
     std::string padding;
+    std::string key_name_hint;
     int offset = -1;
 };
 
@@ -10082,6 +11395,7 @@ inline std::vector<signature_node> signature_nodes(const void* fdt, int parent, 
         s.path = parent_path + "/" + s.name;
         s.algo = fdt_string_prop(fdt, node, "algo");
         s.padding = fdt_string_prop(fdt, node, "padding");
+        s.key_name_hint = fdt_string_prop(fdt, node, "key-name-hint");
         s.offset = node;
         out.push_back(std::move(s));
     }
@@ -10445,18 +11759,18 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
         if (node < 0) continue;
         const auto sigs = detail::signature_nodes(fdt, node, img_path);
         std::map<std::string, std::vector<std::uint8_t>> digests;  // by checksum, each made once
+        const auto digest_of = [&](const signature_algorithm& algo) -> const std::vector<std::uint8_t>& {
+            if (!img.data_problem.empty()) throw error(errc::bad_image, img_path, img.data_problem);
+            auto found = digests.find(algo.checksum);
+            if (found == digests.end())
+                found = digests.emplace(algo.checksum, detail::stored_digest(fit, img, algo.checksum)).first;
+            return found->second;
+        };
         for (const auto* key : image_keys) {
             bool ok = false;
             detail::capped_list failures;
             for (const auto& sig : sigs) {
-                const auto why = detail::check_signature(fdt, sig, *key->key, [&](const signature_algorithm& algo)
-                                                             -> const std::vector<std::uint8_t>& {
-                    if (!img.data_problem.empty()) throw error(errc::bad_image, img_path, img.data_problem);
-                    auto found = digests.find(algo.checksum);
-                    if (found == digests.end())
-                        found = digests.emplace(algo.checksum, detail::stored_digest(fit, img, algo.checksum)).first;
-                    return found->second;
-                });
+                const auto why = detail::check_signature(fdt, sig, *key->key, digest_of);
                 if (why) {
                     failures.add(sig.name + ": " + *why);
                     continue;
@@ -10465,10 +11779,24 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
                 out.verified.push_back(sig.path + ": " + detail::shown_name(sig.algo) + ":" + key_name(key) + "+");
                 break;
             }
-            if (!ok)
-                report(img_path, sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required for images"
-                                              : "no signature verifies with required key '" + key_name(key) + "'; " +
-                                                    failures.str());
+            if (ok) continue;
+            // U-Boot's image check (fit_image_verify_sig) does not insist on
+            // the required key: it tries each signature with the key its
+            // key-name-hint names. Say so when that would pass here.
+            std::string lenient;
+            for (const auto& sig : sigs) {
+                for (const auto& other : all) {
+                    if (&other == key || other.name != sig.key_name_hint) continue;
+                    if (!detail::check_signature(fdt, sig, *other.key, digest_of))
+                        lenient = " (U-Boot boots it all the same: it checks an image signature with the key its "
+                                  "key-name-hint names, here " + sig.name + " with '" + key_name(&other) +
+                                  "', whichever key is required for images)";
+                }
+                if (!lenient.empty()) break;
+            }
+            report(img_path, sigs.empty() ? "no signature node, but key '" + key_name(key) + "' is required for images"
+                                          : "no signature verifies with required key '" + key_name(key) + "'; " +
+                                                failures.str() + lenient);
         }
     }
     return out;
@@ -10476,6 +11804,1147 @@ inline signature_verification verify_signatures(const reader& fit, const key_dtb
 
 }  // namespace fitstream
 // ---- end <fitstream/sign/verify.hpp> ----
+
+// Re-signing a FIT, and signing in two steps
+// ---- begin <fitstream/sign/resign.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Re-signing a FIT that already exists, made by fitpack, mkimage or
+/// make_fit.py, with embedded or external data: what `mkimage -F -k KEYDIR`
+/// does, and adding or replacing a signature in every configuration (and
+/// image). The structure is changed as mkimage changes it (libfdt's
+/// read-write calls, in mkimage's order), so for the same input, key and
+/// timestamp mkimage -F writes the same `hashed-nodes`, `hashed-strings`
+/// and (PKCS#1 v1.5) `value`. The payload bytes and the external layout are
+/// kept; the payloads are streamed through, never held whole, and every
+/// image hash is checked against them on the way.
+///
+/// @code
+/// fitstream::resign_options o;
+/// o.key_for = [](const fitstream::signing_request& r) {
+///     return fitstream::signing_key::load("keys/" + r.key_name_hint + ".key");
+/// };
+/// fitstream::file_sink out("signed.itb");
+/// const auto result = fitstream::resign_fit("unsigned.itb", out, o);
+/// out.commit(result.size);
+/// @endcode
+
+// ---- begin <fitstream/detail/sign/fit_skeleton.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// A FIT read for re-signing without its payloads: the devicetree with every
+// image's embedded `data` property emptied (its bytes stay in the file and
+// are streamed through when the result is written), opened with room so
+// that libfdt's read-write calls can add nodes and properties exactly as
+// mkimage -F does. U-Boot leaves `data` out of every signed region, so the
+// regions hold the same bytes with or without the payloads; `hashed-strings`
+// does not depend on them either.
+//
+// Written back (write_skeleton()), the structure gets each payload again at
+// its `data` property, and external data (`data-offset`, `data-position`)
+// is copied from the input byte for byte: the payloads never pass through
+// memory whole, only in steps of io_step.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// The most structure (without payloads) and strings a re-signed FIT may
+// have: far beyond any real FIT, small enough to hold in memory.
+inline constexpr std::uint64_t max_skeleton_size = 256u << 20;
+// Room added for the nodes and properties re-signing writes, per node of
+// the tree (signatures, hash nodes) and once.
+inline constexpr std::size_t skeleton_room = 64u << 10;
+
+struct fit_skeleton {
+    std::string path;               // the input, for messages and payloads
+    unique_fd fd;                   // kept open: payloads are read from it
+    std::uint64_t file_size = 0;
+    std::uint64_t old_totalsize = 0;
+    std::vector<char> blob;         // the devicetree, data emptied, with room
+    // Embedded payloads by image node name: where the bytes are in the input.
+    struct payload {
+        std::uint64_t offset = 0;
+        std::uint32_t size = 0;
+    };
+    std::map<std::string, payload> embedded;
+    bool has_external = false;      // some image has data-offset or data-position
+
+    // Where an image's stored bytes are in the input, or nullopt when it has
+    // none. Throws errc::bad_image when its data lies outside the file.
+    std::optional<payload> image_data(int node, const std::string& name) const {
+        if (const auto it = embedded.find(name); it != embedded.end()) return it->second;
+        const auto* off = static_cast<const fdt32_t*>(fdt_getprop(blob.data(), node, "data-offset", nullptr));
+        const auto* pos = static_cast<const fdt32_t*>(fdt_getprop(blob.data(), node, "data-position", nullptr));
+        const auto* size = static_cast<const fdt32_t*>(fdt_getprop(blob.data(), node, "data-size", nullptr));
+        if ((!off && !pos) || !size) return std::nullopt;
+        payload p;
+        p.size = fdt32_to_cpu(*size);
+        p.offset = pos ? fdt32_to_cpu(*pos) : external_base() + fdt32_to_cpu(*off);
+        if (p.offset + p.size > file_size)
+            throw error(errc::bad_image, path, "image " + name + ": data lies past the end of the file");
+        return p;
+    }
+
+    // Where data-offset counts from in the input.
+    std::uint64_t external_base() const { return (old_totalsize + 3) & ~std::uint64_t{3}; }
+
+    // Streams `p` to `consume(const char*, size_t)` in steps of io_step.
+    template <class Consume>
+    void read_payload(const payload& p, Consume&& consume) const {
+        std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(p.size, io_step)));
+        for (std::uint64_t done = 0; done < p.size;) {
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(p.size - done, buffer.size()));
+            pread_exact(fd.get(), buffer.data(), n, p.offset + done, path);
+            consume(buffer.data(), n);
+            done += n;
+        }
+    }
+
+    void check(int rc, const std::string& subject, const char* what) const {
+        if (rc < 0) throw error(std::error_code(rc, libfdt_category()), subject, what);
+    }
+
+    // Makes sure `extra` more bytes fit into the blob: libfdt's writes fail
+    // with -FDT_ERR_NOSPACE rather than grow it.
+    void reserve(std::size_t extra) {
+        const std::size_t used = fdt_off_dt_strings(blob.data()) + fdt_size_dt_strings(blob.data());
+        if (used + extra <= blob.size()) return;
+        std::vector<char> bigger(used + extra + skeleton_room);
+        check(fdt_open_into(blob.data(), bigger.data(), static_cast<int>(bigger.size())), path, "cannot grow the structure");
+        blob.swap(bigger);
+    }
+};
+
+// A window over a file for reading a structure block tag by tag.
+class window_reader {
+public:
+    window_reader(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+    // `n` bytes at `offset`, valid until the next call.
+    const char* get(std::uint64_t offset, std::size_t n) {
+        if (offset < start_ || offset + n > start_ + data_.size()) {
+            data_.resize(std::max<std::size_t>(n, 1u << 20));
+            data_.resize(pread_up_to(fd_, data_.data(), data_.size(), offset, path_));
+            start_ = offset;
+            if (data_.size() < n) throw error(errc::invalid_input, path_, "unexpected end of file in the FIT structure");
+        }
+        return data_.data() + (offset - start_);
+    }
+
+private:
+    int fd_;
+    std::string path_;
+    std::vector<char> data_;
+    std::uint64_t start_ = 0;
+};
+
+inline std::uint32_t skeleton_be32(const char* p) { return fdt32_ld(reinterpret_cast<const fdt32_t*>(p)); }
+
+// Reads the FIT at `path` as a skeleton (see the file comment).
+// Throws errc::invalid_input / bad_image naming `path` for what is not a FIT
+// libfdt accepts, errc::limit_exceeded when its structure without the
+// payloads passes max_skeleton_size.
+inline fit_skeleton load_skeleton(const std::string& path) {
+    fit_skeleton sk;
+    sk.path = path;
+    sk.fd = open_for_reading(path);
+    sk.file_size = file_size(sk.fd.get(), path);
+    fdt_header h{};
+    if (sk.file_size < sizeof h) throw error(errc::invalid_input, path, "too short for a FIT");
+    pread_exact(sk.fd.get(), &h, sizeof h, 0, path);
+    if (fdt_magic(&h) != FDT_MAGIC) throw error(errc::invalid_input, path, "not a FIT (no devicetree magic)");
+    if (fdt_version(&h) < 17) throw error(errc::invalid_input, path, "devicetree version before 17");
+    sk.old_totalsize = fdt_totalsize(&h);
+    const std::uint64_t struct_off = fdt_off_dt_struct(&h), struct_size = fdt_size_dt_struct(&h);
+    const std::uint64_t strings_off = fdt_off_dt_strings(&h), strings_size = fdt_size_dt_strings(&h);
+    const std::uint64_t rsv_off = fdt_off_mem_rsvmap(&h);
+    if (sk.old_totalsize > sk.file_size || struct_off + struct_size > sk.old_totalsize ||
+        strings_off + strings_size > sk.old_totalsize || rsv_off < sizeof h || rsv_off % 8 || rsv_off > struct_off)
+        throw error(errc::invalid_input, path, "FIT header does not fit the file");
+    if (strings_size > max_skeleton_size)
+        throw error(errc::limit_exceeded, path, "strings block too large to re-sign");
+
+    std::vector<char> strings(static_cast<std::size_t>(strings_size));
+    pread_exact(sk.fd.get(), strings.data(), strings.size(), strings_off, path);
+    std::vector<char> rsv(static_cast<std::size_t>(struct_off - rsv_off));
+    pread_exact(sk.fd.get(), rsv.data(), rsv.size(), rsv_off, path);
+
+    // The structure, tag by tag, with the payloads of /images/*/data left out.
+    std::vector<char> st;
+    window_reader in(sk.fd.get(), path);
+    std::vector<std::string> names;  // open nodes
+    std::uint64_t at = 0;
+    const auto bad = [&](const char* why) { return error(errc::bad_image, path, why); };
+    for (;;) {
+        if (at + 4 > struct_size) throw bad("structure block ends without FDT_END");
+        const std::uint32_t tag = skeleton_be32(in.get(struct_off + at, 4));
+        const std::uint64_t start = at;
+        at += 4;
+        if (tag == FDT_BEGIN_NODE) {
+            std::string name;
+            for (;;) {
+                if (at >= struct_size || name.size() > 4096) throw bad("node name without an end");
+                const char c = *in.get(struct_off + at, 1);
+                ++at;
+                if (!c) break;
+                name += c;
+            }
+            at = (at + 3) & ~std::uint64_t{3};
+            names.push_back(name);
+        } else if (tag == FDT_PROP) {
+            if (at + 8 > struct_size) throw bad("property header past the structure block");
+            const char* hdr = in.get(struct_off + at, 8);
+            const std::uint32_t len = skeleton_be32(hdr), nameoff = skeleton_be32(hdr + 4);
+            at += 8;
+            if (at + len > struct_size) throw bad("property value past the structure block");
+            if (nameoff >= strings_size) throw bad("property name outside the strings block");
+            const char* pname = strings.data() + nameoff;
+            if (!std::memchr(pname, 0, strings.size() - nameoff)) throw bad("property name without an end");
+            const bool payload = names.size() == 3 && names[1] == "images" && std::strcmp(pname, "data") == 0;
+            if (payload) {
+                if (!sk.embedded.emplace(names[2], fit_skeleton::payload{struct_off + at, len}).second)
+                    throw bad("an image with two data properties");
+                const fdt32_t words[3] = {cpu_to_fdt32(FDT_PROP), cpu_to_fdt32(0), cpu_to_fdt32(nameoff)};
+                const char* w = reinterpret_cast<const char*>(words);
+                st.insert(st.end(), w, w + sizeof words);
+                at = (at + len + 3) & ~std::uint64_t{3};
+                continue;
+            }
+            if (std::strcmp(pname, "data-offset") == 0 || std::strcmp(pname, "data-position") == 0)
+                sk.has_external = true;
+            at = (at + len + 3) & ~std::uint64_t{3};
+        } else if (tag == FDT_END_NODE) {
+            if (names.empty()) throw bad("unbalanced end of node");
+            names.pop_back();
+        } else if (tag == FDT_NOP) {
+        } else if (tag == FDT_END) {
+            const char* p = in.get(struct_off + start, 4);
+            st.insert(st.end(), p, p + 4);
+            break;
+        } else {
+            throw bad("unknown structure tag");
+        }
+        if (at > struct_size) throw bad("structure runs past its block");
+        if (st.size() + (at - start) > max_skeleton_size)
+            throw error(errc::limit_exceeded, path, "structure too large to re-sign (besides the image data)");
+        const char* p = in.get(struct_off + start, static_cast<std::size_t>(at - start));
+        st.insert(st.end(), p, p + (at - start));
+    }
+
+    // Assemble a plain devicetree and let libfdt check it and give it room.
+    std::vector<char> raw(sizeof h + rsv.size() + st.size() + strings.size() + 8);
+    fdt_header nh = h;
+    const std::size_t rsv_at = sizeof h;  // 40: 8-aligned
+    const std::size_t st_at = rsv_at + rsv.size();
+    const std::size_t str_at = st_at + st.size();
+    std::memcpy(raw.data() + rsv_at, rsv.data(), rsv.size());
+    std::memcpy(raw.data() + st_at, st.data(), st.size());
+    std::memcpy(raw.data() + str_at, strings.data(), strings.size());
+    std::memcpy(raw.data(), &nh, sizeof nh);
+    fdt_set_off_mem_rsvmap(raw.data(), static_cast<std::uint32_t>(rsv_at));
+    fdt_set_off_dt_struct(raw.data(), static_cast<std::uint32_t>(st_at));
+    fdt_set_size_dt_struct(raw.data(), static_cast<std::uint32_t>(st.size()));
+    fdt_set_off_dt_strings(raw.data(), static_cast<std::uint32_t>(str_at));
+    fdt_set_totalsize(raw.data(), static_cast<std::uint32_t>(str_at + strings.size()));
+    const int rc = check_fdt(raw.data(), str_at + strings.size());
+    if (rc < 0) throw error(std::error_code(rc, libfdt_category()), path, "FIT structure is not valid");
+    sk.blob.resize(raw.size() + skeleton_room);
+    sk.check(fdt_open_into(raw.data(), sk.blob.data(), static_cast<int>(sk.blob.size())), path, "cannot open the structure");
+    return sk;
+}
+
+// The digests, with each of `algos` (FIT hash names), of an image's stored
+// bytes, read once.
+inline std::vector<std::vector<std::uint8_t>> digest_payload(const fit_skeleton& sk, const fit_skeleton::payload& p,
+                                                             const std::vector<std::string>& algos) {
+    std::vector<std::function<void(const char*, std::size_t)>> updates;
+    std::vector<std::function<std::vector<std::uint8_t>()>> finals;
+    for (const auto& algo : algos) {
+        visit_hash(algo, [&](auto tag) {
+            using H = typename decltype(tag)::type;
+            auto h = std::make_shared<H>();
+            updates.push_back([h](const char* d, std::size_t n) { h->update(d, n); });
+            finals.push_back([h] {
+                const auto d = h->final();
+                return std::vector<std::uint8_t>(d.begin(), d.end());
+            });
+        });
+    }
+    sk.read_payload(p, [&](const char* d, std::size_t n) {
+        for (auto& u : updates) u(d, n);
+    });
+    std::vector<std::vector<std::uint8_t>> out;
+    for (auto& f : finals) out.push_back(f());
+    return out;
+}
+
+inline std::uint64_t largest_alignment(std::uint64_t offset) {
+    std::uint64_t align = 4;
+    while (align < (64u << 10) && offset % (align * 2) == 0) align *= 2;
+    return align;
+}
+
+// Writes the skeleton to `out` with its payloads (see the file comment)
+// and returns the size to commit `out` with (the caller commits, so that a
+// key DTB can be staged first). External data keeps its offsets: the area after the
+// structure moves only when the new structure does not fit before it, and
+// then by a multiple of its alignment (up to 64 KiB), so aligned payloads
+// stay aligned. Data at absolute `data-position`s stays where it is; a
+// structure grown past the first of them fails (errc::limit_exceeded).
+inline std::uint64_t write_skeleton(fit_skeleton& sk, sink& out) {
+    char* fdt = sk.blob.data();
+    sk.check(fdt_pack(fdt), sk.path, "cannot pack the structure");
+    const std::uint64_t struct_off = fdt_off_dt_struct(fdt);
+    // The new structure size: the skeleton's plus each payload, 4-aligned.
+    std::uint64_t grown = 0;
+    for (const auto& [name, p] : sk.embedded) {
+        (void)name;
+        grown += (p.size + 3u) & ~3u;
+    }
+    const std::uint64_t new_struct_size = fdt_size_dt_struct(fdt) + grown;
+    const std::uint64_t strings_at = struct_off + new_struct_size;
+    const std::uint64_t fdt_end = strings_at + fdt_size_dt_strings(fdt);
+
+    // External data: where it goes.
+    std::uint64_t copy_from = 0, copy_to = 0, copy_size = 0, totalsize = fdt_end;
+    if (sk.has_external) {
+        std::uint64_t min_position = UINT64_MAX;
+        bool offsets = false;
+        const int images = fdt_path_offset(fdt, "/images");
+        int node = -1;
+        if (images >= 0)
+            fdt_for_each_subnode(node, fdt, images) {
+                if (const auto* pos = static_cast<const fdt32_t*>(fdt_getprop(fdt, node, "data-position", nullptr)))
+                    min_position = std::min<std::uint64_t>(min_position, fdt32_to_cpu(*pos));
+                else if (fdt_getprop(fdt, node, "data-offset", nullptr))
+                    offsets = true;
+            }
+        const std::uint64_t old_base = sk.external_base();
+        const std::uint64_t needed = (fdt_end + 3) & ~std::uint64_t{3};
+        if (min_position != UINT64_MAX) {
+            if (offsets)
+                throw error(errc::unsupported, sk.path, "re-signing a FIT with both data-offset and data-position");
+            if (needed > min_position)
+                throw error(errc::limit_exceeded, sk.path,
+                            "the re-signed structure (" + std::to_string(fdt_end) + " bytes) would overlap the data at "
+                            "data-position " + std::to_string(min_position) + " (pack it with a larger -p)");
+            copy_from = copy_to = min_position;
+        } else {
+            std::uint64_t base = old_base;
+            if (needed > old_base) {
+                const std::uint64_t align = largest_alignment(old_base);
+                base = old_base + (needed - old_base + align - 1) / align * align;
+            }
+            copy_from = old_base;
+            copy_to = base;
+            totalsize = base;  // data-offset counts from ALIGN(totalsize, 4)
+        }
+        copy_size = sk.file_size > copy_from ? sk.file_size - copy_from : 0;
+    }
+    if (totalsize > 0xffffffffu || new_struct_size > 0xffffffffu)
+        throw error(errc::limit_exceeded, sk.path, "re-signed FIT structure passes 4 GiB");
+
+    // Header and memory reservations.
+    std::vector<char> head(fdt, fdt + struct_off);
+    fdt_set_size_dt_struct(head.data(), static_cast<std::uint32_t>(new_struct_size));
+    fdt_set_off_dt_strings(head.data(), static_cast<std::uint32_t>(strings_at));
+    fdt_set_totalsize(head.data(), static_cast<std::uint32_t>(totalsize));
+    out.write_at(0, head.data(), head.size());
+
+    // The structure, each emptied data property given its payload again.
+    std::uint64_t at = struct_off;
+    std::vector<std::string> names;
+    int offset = 0, next = 0;
+    std::uint32_t tag = 0;
+    std::size_t run_start = 0;  // start of the bytes not yet written (blob offset from the struct)
+    const char* base = fdt + struct_off;
+    const auto flush = [&](std::size_t upto) {
+        if (upto > run_start) {
+            out.write_at(at, base + run_start, upto - run_start);
+            at += upto - run_start;
+        }
+        run_start = upto;
+    };
+    do {
+        tag = fdt_next_tag(fdt, offset, &next);
+        if (next < 0) throw error(errc::bad_image, sk.path, "corrupt structure while writing");
+        if (tag == FDT_BEGIN_NODE) {
+            names.emplace_back(fdt_get_name(fdt, offset, nullptr));
+        } else if (tag == FDT_END_NODE) {
+            names.pop_back();
+        } else if (tag == FDT_PROP && names.size() == 3 && names[1] == "images") {
+            int len = 0;
+            const auto* prop = fdt_get_property_by_offset(fdt, offset, &len);
+            const char* pname = fdt_string(fdt, static_cast<int>(fdt32_ld(&prop->nameoff)));
+            const auto it = sk.embedded.find(names[2]);
+            if (pname && std::strcmp(pname, "data") == 0 && it != sk.embedded.end() && len == 0) {
+                flush(static_cast<std::size_t>(offset));
+                char hdr[12];
+                const fdt32_t words[3] = {cpu_to_fdt32(FDT_PROP), cpu_to_fdt32(it->second.size), prop->nameoff};
+                std::memcpy(hdr, words, sizeof hdr);
+                out.write_at(at, hdr, sizeof hdr);
+                at += sizeof hdr;
+                sk.read_payload(it->second, [&](const char* d, std::size_t n) {
+                    out.write_at(at, d, n);
+                    at += n;
+                });
+                const std::uint32_t pad = ((it->second.size + 3u) & ~3u) - it->second.size;
+                if (pad) {
+                    const char zeros[4] = {};
+                    out.write_at(at, zeros, pad);
+                    at += pad;
+                }
+                run_start = static_cast<std::size_t>(next);
+            }
+        }
+        offset = next;
+    } while (tag != FDT_END);
+    flush(static_cast<std::size_t>(offset));
+    out.write_at(at, fdt + fdt_off_dt_strings(fdt), fdt_size_dt_strings(fdt));
+
+    // External data, byte for byte.
+    std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(copy_size, io_step)));
+    for (std::uint64_t done = 0; done < copy_size;) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(copy_size - done, buffer.size()));
+        pread_exact(sk.fd.get(), buffer.data(), n, copy_from + done, sk.path);
+        out.write_at(copy_to + done, buffer.data(), n);
+        done += n;
+    }
+    return copy_size ? copy_to + copy_size : totalsize;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/sign/fit_skeleton.hpp> ----
+
+#include <cstdint>
+#include <cstdlib>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// What resign_fit() does.
+struct resign_options {
+    /// The signer of a signature node already in the FIT (mkimage -F fills
+    /// them all), asked once per node with the node's path, algo, padding
+    /// and key-name-hint in `about` (digest still empty). Null: a FIT with
+    /// such a node fails (errc::invalid_argument).
+    std::function<std::shared_ptr<const signer>(const signing_request& about)> key_for;
+    /// A signature to add to every configuration, replacing one with the
+    /// same key-name-hint. `key_signer` must be set; sign_images empty:
+    /// kernel, fdt, ramdisk, loadables, script, each when present.
+    std::vector<signature_spec> configuration_signatures;
+    /// A signature to add to every image (replacing one with the same hint).
+    std::vector<signature_spec> image_signatures;
+    /// A hash algo ("sha256") to add to every image that has none of it.
+    std::string add_hashes;
+    /// `timestamp` of each signature; empty: SOURCE_DATE_EPOCH, else now.
+    std::optional<std::uint32_t> timestamp;
+    /// `signer-name` and `signer-version` (empty: fitstream's version).
+    std::string signer_name = "fitstream";
+    std::string signer_version;
+    /// `comment`, omitted when empty.
+    std::string comment;
+};
+
+/// One signature resign_fit() made.
+struct resigned_signature {
+    std::string node;
+    std::string key_name_hint;
+    signature_algorithm algo;
+    signature_padding padding = signature_padding::pkcs1_5;
+    std::vector<std::uint8_t> digest;
+    std::shared_ptr<const signer> key;
+};
+
+namespace detail {
+
+inline std::string rs_string_prop(const void* fdt, int node, const char* name) {
+    int len = 0;
+    const char* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
+    if (!p || len <= 0 || p[len - 1] != '\0') return {};
+    return std::string(p, static_cast<std::size_t>(len - 1));
+}
+
+inline std::vector<std::string> rs_string_list(const void* fdt, int node, const char* name) {
+    std::vector<std::string> out;
+    const int count = fdt_stringlist_count(fdt, node, name);
+    for (int i = 0; i < count; ++i) {
+        const char* s = fdt_stringlist_get(fdt, node, name, i, nullptr);
+        if (s) out.emplace_back(s);
+    }
+    return out;
+}
+
+inline std::vector<std::string> rs_subnodes(const void* fdt, int parent) {
+    std::vector<std::string> out;
+    int node = -1;
+    fdt_for_each_subnode(node, fdt, parent) out.emplace_back(fdt_get_name(fdt, node, nullptr));
+    return out;
+}
+
+inline bool rs_starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// The first free "<prefix>N" below `parent`, from 1.
+inline std::string free_node_name(const void* fdt, int parent, const std::string& prefix) {
+    for (int n = 1;; ++n) {
+        const std::string name = prefix + std::to_string(n);
+        if (fdt_subnode_offset(fdt, parent, name.c_str()) == -FDT_ERR_NOTFOUND) return name;
+    }
+}
+
+// The nodes a configuration signature covers, as mkimage lists them
+// (tools/image-host.c, fit_config_get_hash_list): "/", the configuration,
+// then for each sign-images entry (default kernel, fdt, script, each when
+// present) each image the configuration names there with its hash* and
+// cipher subnodes.
+inline std::vector<std::string> mkimage_hashed_nodes(const void* fdt, int conf, const std::string& conf_name, int sig,
+                                                     const std::string& subject,
+                                                     const std::function<int(const std::string&)>& image_offset) {
+    std::vector<std::string> nodes{"/", "/configurations/" + conf_name};
+    std::vector<std::string> wanted = rs_string_list(fdt, sig, "sign-images");
+    const bool allow_missing = fdt_getprop(fdt, sig, "sign-images", nullptr) == nullptr;
+    if (allow_missing) wanted = {"kernel", "fdt", "script"};
+    std::size_t count = 0;
+    for (const auto& property : wanted) {
+        const auto names = rs_string_list(fdt, conf, property.c_str());
+        if (names.empty() && !allow_missing)
+            throw error(errc::bad_image, subject, "sign-images names '" + property + "', which the configuration lacks");
+        for (const auto& name : names) {
+            const int img = image_offset(name);
+            if (img < 0) {
+                if (allow_missing) continue;
+                throw error(errc::bad_image, subject, "no image '" + name + "' for '" + property + "'");
+            }
+            nodes.push_back("/images/" + name);
+            std::size_t hashes = 0;
+            for (const auto& sub : rs_subnodes(fdt, img))
+                if (rs_starts_with(sub, "hash")) {
+                    nodes.push_back("/images/" + name + "/" + sub);
+                    ++hashes;
+                }
+            if (!hashes)
+                throw error(errc::bad_image, subject,
+                            "image '" + name + "' has no hash node (add one with --add-hashes): U-Boot could not check it");
+            if (fdt_subnode_offset(fdt, img, "cipher") >= 0) nodes.push_back("/images/" + name + "/cipher");
+            ++count;
+        }
+    }
+    if (!count) throw error(errc::bad_image, subject, "the signature covers no image");
+    if (nodes.size() > max_hashed_nodes) throw error(errc::bad_image, subject, "more nodes to hash than U-Boot takes");
+    return nodes;
+}
+
+inline std::uint32_t resign_timestamp(const resign_options& o) {
+    if (o.timestamp) return *o.timestamp;
+    if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch) {
+        char* end = nullptr;
+        const unsigned long long v = std::strtoull(epoch, &end, 10);
+        if (*end || v > 0xffffffffu) throw error(errc::invalid_argument, "SOURCE_DATE_EPOCH", "not a 32-bit count of seconds");
+        return static_cast<std::uint32_t>(v);
+    }
+    return static_cast<std::uint32_t>(std::time(nullptr));
+}
+
+// Sets a property of the node at `node` (named `node_path` in errors),
+// growing the blob first when needed (node offsets count from the
+// structure block: growing keeps them).
+inline void set_prop_at(fit_skeleton& sk, int node, const std::string& node_path, const char* name, const void* value,
+                        std::size_t len) {
+    sk.reserve(len + 64 + std::strlen(name));
+    sk.check(fdt_setprop(sk.blob.data(), node, name, value, static_cast<int>(len)), node_path, name);
+}
+inline void set_prop(fit_skeleton& sk, const std::string& node_path, const char* name, const void* value, std::size_t len) {
+    const int node = fdt_path_offset(sk.blob.data(), node_path.c_str());
+    sk.check(node, node_path, "node vanished");
+    set_prop_at(sk, node, node_path, name, value, len);
+}
+inline void set_string(fit_skeleton& sk, const std::string& node_path, const char* name, const std::string& v) {
+    set_prop(sk, node_path, name, v.c_str(), v.size() + 1);
+}
+
+// Adds (replacing one with the same key-name-hint) a signature node under
+// `parent_path` for `spec`, its properties in the order algo,
+// key-name-hint, padding, sign-images (libfdt puts each new one first).
+inline void add_signature_node(fit_skeleton& sk, const std::string& parent_path, const signature_spec& spec,
+                               bool configuration) {
+    sk.reserve(1024);
+    int parent = fdt_path_offset(sk.blob.data(), parent_path.c_str());
+    sk.check(parent, parent_path, "node vanished");
+    std::string name;
+    for (const auto& sub : rs_subnodes(sk.blob.data(), parent)) {
+        if (!rs_starts_with(sub, "signature")) continue;
+        const int node = fdt_subnode_offset(sk.blob.data(), parent, sub.c_str());
+        if (rs_string_prop(sk.blob.data(), node, "key-name-hint") == spec.key_name_hint) {
+            name = sub;
+            sk.check(fdt_del_node(sk.blob.data(), node), parent_path + "/" + sub, "cannot replace");
+            break;
+        }
+    }
+    parent = fdt_path_offset(sk.blob.data(), parent_path.c_str());
+    if (name.empty()) name = free_node_name(sk.blob.data(), parent, "signature-");
+    sk.check(fdt_add_subnode(sk.blob.data(), parent, name.c_str()), parent_path + "/" + name, "cannot add");
+    const std::string path = parent_path + "/" + name;
+    if (configuration) {
+        std::vector<std::string> images = spec.sign_images;
+        if (images.empty()) {
+            const int conf = fdt_path_offset(sk.blob.data(), parent_path.c_str());
+            for (const char* p : {"kernel", "fdt", "ramdisk", "loadables", "script"})
+                if (fdt_getprop(sk.blob.data(), conf, p, nullptr)) images.emplace_back(p);
+        }
+        std::string list;
+        for (const auto& i : images) list.append(i).push_back('\0');
+        set_prop(sk, path, "sign-images", list.data(), list.size());
+    }
+    if (const char* padding = padding_name(spec.padding)) set_string(sk, path, "padding", padding);
+    set_string(sk, path, "key-name-hint", spec.key_name_hint);
+    set_string(sk, path, "algo", spec.algo);
+}
+
+// Writes a signature's properties as mkimage's fit_image_write_sig does, in
+// its order: value, signer-name, signer-version, comment, timestamp, then
+// for a configuration hashed-nodes and hashed-strings (the strings size
+// before any of these was added).
+inline void write_signature(fit_skeleton& sk, const std::string& path, int node, const std::vector<std::uint8_t>& value,
+                            const resign_options& o, std::uint32_t timestamp, const std::vector<std::string>* nodes,
+                            std::uint32_t strings_size) {
+    const auto str = [&](const char* name, const std::string& v) { set_prop_at(sk, node, path, name, v.c_str(), v.size() + 1); };
+    set_prop_at(sk, node, path, "value", value.data(), value.size());
+    if (!o.signer_name.empty()) {
+        str("signer-name", o.signer_name);
+        str("signer-version", o.signer_version.empty() ? std::string(FITSTREAM_VERSION_STRING) : o.signer_version);
+    }
+    if (!o.comment.empty()) str("comment", o.comment);
+    const fdt32_t t = cpu_to_fdt32(timestamp);
+    set_prop_at(sk, node, path, "timestamp", &t, sizeof t);
+    if (nodes) {
+        std::string list;
+        for (const auto& n : *nodes) list.append(n).push_back('\0');
+        set_prop_at(sk, node, path, "hashed-nodes", list.data(), list.size());
+        const fdt32_t cells[2] = {cpu_to_fdt32(0), cpu_to_fdt32(strings_size)};
+        set_prop_at(sk, node, path, "hashed-strings", cells, sizeof cells);
+    }
+}
+
+// Reads a signature node's algo, padding and hint into a request.
+inline signing_request describe_signature(const void* fdt, int node, const std::string& path) {
+    signing_request r;
+    r.node = path;
+    const std::string algo = rs_string_prop(fdt, node, "algo");
+    if (algo.empty()) throw error(errc::bad_image, path, "signature node without an algo");
+    r.algo = parse_signature_algorithm(algo);
+    const std::string padding = rs_string_prop(fdt, node, "padding");
+    if (!padding.empty() && padding != "pkcs-1.5" && padding != "pss")
+        throw error(errc::unsupported, path, "unknown padding '" + padding + "'");
+    r.padding = padding == "pss" ? signature_padding::pss : signature_padding::pkcs1_5;
+    r.key_name_hint = rs_string_prop(fdt, node, "key-name-hint");
+    return r;
+}
+
+// Signs `request` with `key`, checking the value's size and, when the key
+// has a public half, the value against it.
+inline std::vector<std::uint8_t> sign_checked(const signer& key, const signing_request& request) {
+    key.check_for(request.algo, request.padding);
+    auto value = key.sign(request);
+    if (value.size() != request.algo.signature_size)
+        throw error(errc::bad_image, request.node, "signer " + key.name() + " gave a value of the wrong size");
+    const auto pub = key.public_half();
+    if (pub && !pub->verify_digest(request.algo, request.padding, request.digest, value.data(), value.size()))
+        throw error(errc::bad_image, request.node, "the new signature does not verify with the key of " + key.name());
+    return value;
+}
+
+}  // namespace detail
+
+/// What resign_fit() did.
+struct resign_result {
+    /// Every signature made, in order.
+    std::vector<resigned_signature> signatures;
+    /// The size to commit the sink with.
+    std::uint64_t size = 0;
+};
+
+/// Re-signs the FIT at `input` into `out` (see the file comment), leaving
+/// the commit to the caller (out.commit(result.size)), so that it can stage
+/// a key DTB first: image hashes checked (and added, o.add_hashes), image
+/// signatures made, then configuration signatures, in mkimage's order.
+/// `out` may be a file_sink on `input` itself (written beside it, renamed
+/// over it by commit).
+/// @throws fitstream::error: errc::bad_image naming the image when a hash
+///         does not match its data or the FIT is malformed; errc::invalid_argument
+///         when a signature node has no signer or there is nothing to sign;
+///         the signer's error; the sink's.
+inline resign_result resign_fit(const std::string& input, sink& out, const resign_options& o) {
+    using namespace detail;
+    fit_skeleton sk = load_skeleton(input);
+    const std::uint32_t timestamp = resign_timestamp(o);
+    std::vector<resigned_signature> made;
+    const auto blob = [&] { return sk.blob.data(); };
+
+    const int images0 = fdt_path_offset(blob(), "/images");
+    if (images0 < 0) throw error(errc::bad_image, input, "no /images node: not a FIT");
+    const auto image_names = rs_subnodes(blob(), images0);
+
+    // mkimage -F first moves external data into the FIT (fit_import_data),
+    // which adds "data" to the strings block when it is not there yet: do
+    // the same, for the same hashed-strings.
+    if (sk.embedded.empty())
+        for (const auto& name : image_names) {
+            const std::string path = "/images/" + name;
+            const int node = fdt_path_offset(blob(), path.c_str());
+            if (fdt_getprop(blob(), node, "data-offset", nullptr) && fdt_getprop(blob(), node, "data-size", nullptr)) {
+                set_prop(sk, path, "data", nullptr, 0);
+                sk.check(fdt_delprop(blob(), fdt_path_offset(blob(), path.c_str()), "data"), path, "data");
+                break;
+            }
+        }
+
+    const auto signer_of = [&](const signing_request& about, const std::shared_ptr<const signer>& given) {
+        if (given) return given;
+        if (!o.key_for) throw error(errc::invalid_argument, about.node, "no key given for this signature");
+        auto key = o.key_for(about);
+        if (!key) throw error(errc::invalid_argument, about.node, "no key for key-name-hint '" + about.key_name_hint + "'");
+        return key;
+    };
+
+    for (const auto& name : image_names) {
+        const std::string path = "/images/" + name;
+        for (const auto& spec : o.image_signatures) add_signature_node(sk, path, spec, false);
+        int node = fdt_path_offset(blob(), path.c_str());
+        const auto data = sk.image_data(node, name);
+        // Every algo this image's bytes are needed for, read once.
+        std::vector<std::string> algos;
+        const auto want = [&](const std::string& a) {
+            if (std::find(algos.begin(), algos.end(), a) == algos.end()) algos.push_back(a);
+        };
+        bool has_added_algo = o.add_hashes.empty();
+        for (const auto& sub : rs_subnodes(blob(), node)) {
+            const int s = fdt_subnode_offset(blob(), node, sub.c_str());
+            if (rs_starts_with(sub, "hash")) {
+                const std::string algo = rs_string_prop(blob(), s, "algo");
+                if (algo.empty()) throw error(errc::bad_image, path + "/" + sub, "hash node without an algo");
+                want(algo);
+                has_added_algo = has_added_algo || algo == o.add_hashes;
+            } else if (rs_starts_with(sub, "signature")) {
+                want(describe_signature(blob(), s, path + "/" + sub).algo.checksum);
+            }
+        }
+        if (!has_added_algo) want(o.add_hashes);
+        if (algos.empty()) continue;
+        if (!data) throw error(errc::bad_image, path, "image has no data to hash");
+        const auto digests = digest_payload(sk, *data, algos);
+        const auto digest_of = [&](const std::string& a) {
+            return digests[static_cast<std::size_t>(std::find(algos.begin(), algos.end(), a) - algos.begin())];
+        };
+        if (!has_added_algo) {
+            const std::string hash = path + "/" + free_node_name(blob(), node, "hash-");
+            sk.reserve(1024);
+            sk.check(fdt_add_subnode(blob(), fdt_path_offset(blob(), path.c_str()), hash.substr(path.size() + 1).c_str()),
+                     hash, "cannot add");
+            const auto d = digest_of(o.add_hashes);
+            set_prop(sk, hash, "value", d.data(), d.size());
+            set_string(sk, hash, "algo", o.add_hashes);
+        }
+        node = fdt_path_offset(blob(), path.c_str());
+        for (const auto& sub : rs_subnodes(blob(), node)) {
+            const std::string sub_path = path + "/" + sub;
+            const int s = fdt_path_offset(blob(), sub_path.c_str());
+            if (rs_starts_with(sub, "hash")) {
+                const std::string algo = rs_string_prop(blob(), s, "algo");
+                const auto d = digest_of(algo);
+                int len = 0;
+                const auto* value = static_cast<const std::uint8_t*>(fdt_getprop(blob(), s, "value", &len));
+                if (!value) {
+                    set_prop(sk, sub_path, "value", d.data(), d.size());  // as mkimage fills it
+                } else if (static_cast<std::size_t>(len) != d.size() || !std::equal(d.begin(), d.end(), value)) {
+                    throw error(errc::bad_image, sub_path,
+                                "the " + algo + " hash does not match the image's data: refusing to sign a damaged FIT");
+                }
+            } else if (rs_starts_with(sub, "signature")) {
+                signing_request r = describe_signature(blob(), s, sub_path);
+                std::shared_ptr<const signer> given;
+                for (const auto& spec : o.image_signatures)
+                    if (spec.key_name_hint == r.key_name_hint) given = spec.key_signer;
+                const auto key = signer_of(r, given);
+                r.digest = digest_of(r.algo.checksum);
+                const auto value = sign_checked(*key, r);
+                write_signature(sk, sub_path, fdt_path_offset(blob(), sub_path.c_str()), value, o, timestamp, nullptr, 0);
+                made.push_back({r.node, r.key_name_hint, r.algo, r.padding, r.digest, key});
+            }
+        }
+    }
+
+    // Configurations are walked by node offset, not path: a write inside
+    // one signature node moves only what follows it, and looking every
+    // node up by path would make a FIT of many configurations quadratic.
+    const int confs = fdt_path_offset(blob(), "/configurations");
+    // The added signature nodes first: a configuration's signed regions
+    // hold its signature nodes' tags, never their properties, so adding
+    // them all now changes no digest mkimage's one-by-one order would give.
+    if (confs >= 0 && !o.configuration_signatures.empty()) {
+        for (const auto& name : rs_subnodes(blob(), confs))
+            for (const auto& spec : o.configuration_signatures) {
+                if (!spec.key_signer) throw error(errc::invalid_argument, name, "an added signature needs a signer");
+                add_signature_node(sk, "/configurations/" + name, spec, true);
+            }
+    }
+    // Image node offsets, found once: they hold while /images comes
+    // before /configurations (the writes are all below /configurations).
+    std::map<std::string, int> image_offsets;
+    const int images = fdt_path_offset(blob(), "/images");
+    const bool images_first = images >= 0 && confs >= 0 && images < confs;
+    if (images_first) {
+        int img = -1;
+        fdt_for_each_subnode(img, blob(), images) image_offsets.emplace(fdt_get_name(blob(), img, nullptr), img);
+    }
+    const std::function<int(const std::string&)> image_offset = [&](const std::string& name) {
+        if (images_first) {
+            const auto it = image_offsets.find(name);
+            return it == image_offsets.end() ? -FDT_ERR_NOTFOUND : it->second;
+        }
+        const int parent = fdt_path_offset(blob(), "/images");
+        return parent < 0 ? parent : fdt_subnode_offset(blob(), parent, name.c_str());
+    };
+    // mkimage signs one after the other, each over the structure as the
+    // ones before left it. Writing a signature changes no other one's
+    // regions, only (the first time) the strings block, whose size each
+    // signature records: the regions are found with one walk of the
+    // structure per strings-block size, over a snapshot (writes move what
+    // follows them), not one walk per signature.
+    std::vector<char> snapshot;
+    std::optional<signed_region_index> index;  // over snapshot
+    std::uint32_t indexed_strings = 0;
+    for (int conf = confs < 0 ? -1 : fdt_first_subnode(blob(), confs); conf >= 0; conf = fdt_next_subnode(blob(), conf)) {
+        const std::string conf_name = fdt_get_name(blob(), conf, nullptr);
+        const std::string conf_path = "/configurations/" + conf_name;
+        for (int s = fdt_first_subnode(blob(), conf); s >= 0; s = fdt_next_subnode(blob(), s)) {
+            const std::string sub = fdt_get_name(blob(), s, nullptr);
+            if (!rs_starts_with(sub, "signature")) continue;
+            const std::string path = conf_path + "/" + sub;
+            signing_request r = describe_signature(blob(), s, path);
+            std::shared_ptr<const signer> given;
+            for (const auto& spec : o.configuration_signatures)
+                if (spec.key_name_hint == r.key_name_hint) given = spec.key_signer;
+            const auto key = signer_of(r, given);
+            const auto nodes = mkimage_hashed_nodes(blob(), conf, conf_name, s, path, image_offset);
+            const std::uint32_t strings_size = fdt_size_dt_strings(blob());
+            if (!index || indexed_strings != strings_size) {
+                index.reset();
+                snapshot.assign(sk.blob.begin(), sk.blob.end());
+                index.emplace(snapshot.data());
+                indexed_strings = strings_size;
+            }
+            auto regions = index->regions(nodes, path);
+            regions.push_back({fdt_off_dt_strings(snapshot.data()), strings_size});
+            r.digest = digest_regions(r.algo.checksum, snapshot.data(), regions);
+            if (key->wants_message())
+                for (const auto& region : regions)
+                    r.message.insert(r.message.end(), snapshot.data() + region.offset,
+                                     snapshot.data() + region.offset + region.size);
+            const auto value = sign_checked(*key, r);
+            write_signature(sk, path, s, value, o, timestamp, &nodes, strings_size);
+            made.push_back({r.node, r.key_name_hint, r.algo, r.padding, r.digest, key});
+        }
+    }
+    if (made.empty())
+        throw error(errc::invalid_argument, input,
+                    "nothing to sign: the FIT has no signature node (add one to every configuration with a key name)");
+    resign_result result;
+    result.size = write_skeleton(sk, out);
+    result.signatures = std::move(made);
+    return result;
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/resign.hpp> ----
+// ---- begin <fitstream/sign/two_step.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// Signing in two steps, offline: only digests travel to the signing
+/// machine, never the FIT.
+///
+/// 1. prepare: re-sign the FIT (<fitstream/sign/resign.hpp>) with a
+///    deferred_signer. The FIT is written complete, each signature `value`
+///    zeros of the right size, and the deferred_signer holds one request per
+///    signature: write them with request_text().
+/// 2. the signing machine signs each digest and answers with a response
+///    file (response_text() / parse_response()).
+/// 3. complete: complete_fit() puts the values in, after checking each one
+///    against the public key over the digest it recomputes from the FIT.
+///
+/// Both files are text, one signature a line, fields separated by one
+/// space, lines starting with '#' ignored:
+///
+///     # fitstream signing request 1
+///     # node algo padding key-name-hint digest
+///     /configurations/conf-1/signature-1 sha256,rsa2048 pkcs-1.5 dev 9f86d0...
+///
+///     # fitstream signing response 1
+///     /configurations/conf-1/signature-1 5c3a...(the value, hex)
+///
+/// `digest` is algo's checksum of the signed bytes (what `openssl pkeyutl
+/// -sign -pkeyopt digest:sha256` signs); an empty key-name-hint is "-". A
+/// value is in U-Boot's encoding: RSA the raw signature, ECDSA r then s.
+
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+
+/// A signer whose values are made later (two-step signing): sign() records
+/// the request and gives zeros of the value's size; public_half() is null,
+/// so nothing checks those zeros.
+class deferred_signer : public signer {
+public:
+    const std::string& name() const override { return name_; }
+    void check_for(const signature_algorithm& algo, signature_padding padding) const override {
+        if (!algo.rsa && padding == signature_padding::pss)
+            throw error(errc::invalid_argument, algo.name, "PSS padding applies to RSA only");
+    }
+    std::shared_ptr<const public_key> public_half() const override { return nullptr; }
+    std::vector<std::uint8_t> sign(const signing_request& request) const override {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        requests_.push_back(request);
+        requests_.back().message.clear();  // only the digest travels
+        return std::vector<std::uint8_t>(request.algo.signature_size, 0);
+    }
+    bool concurrent() const override { return false; }
+    /// The requests recorded, in signing order.
+    std::vector<signing_request> requests() const {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return requests_;
+    }
+
+private:
+    std::string name_ = "two-step signing request";
+    mutable std::mutex mutex_;
+    mutable std::vector<signing_request> requests_;
+};
+
+/// One answered signature.
+struct signature_response {
+    std::string node;
+    std::vector<std::uint8_t> value;
+};
+
+namespace detail {
+
+inline std::string two_step_hex(const std::vector<std::uint8_t>& bytes) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const auto b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+inline bool two_step_unhex(const std::string& hex, std::vector<std::uint8_t>& out) {
+    if (hex.size() % 2) return false;
+    out.clear();
+    const auto nibble = [](char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    };
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+        const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
+    }
+    return true;
+}
+
+inline std::vector<std::string> split_fields(const std::string& line) {
+    std::vector<std::string> out;
+    std::istringstream in(line);
+    for (std::string f; in >> f;) out.push_back(f);
+    return out;
+}
+
+// The most a response or request file may hold: a line per signature.
+inline constexpr std::uint64_t max_two_step_file = 64u << 20;
+
+}  // namespace detail
+
+/// The request file for `requests` (see the file comment).
+inline std::string request_text(const std::vector<signing_request>& requests) {
+    std::string out = "# fitstream signing request 1\n# node algo padding key-name-hint digest\n";
+    for (const auto& r : requests)
+        out += r.node + ' ' + r.algo.name + ' ' + (r.padding == signature_padding::pss ? "pss" : "pkcs-1.5") + ' ' +
+               (r.key_name_hint.empty() ? std::string("-") : r.key_name_hint) + ' ' + detail::two_step_hex(r.digest) + '\n';
+    return out;
+}
+
+/// The response file for `responses` (see the file comment).
+inline std::string response_text(const std::vector<signature_response>& responses) {
+    std::string out = "# fitstream signing response 1\n";
+    for (const auto& r : responses) out += r.node + ' ' + detail::two_step_hex(r.value) + '\n';
+    return out;
+}
+
+/// Parses a response file's text; `subject` (its path) names it in errors.
+/// @throws fitstream::error (errc::invalid_input) naming `subject` and the
+///         line: a line that is not "NODE HEX", a node answered twice.
+inline std::vector<signature_response> parse_response(const std::string& text, const std::string& subject) {
+    std::vector<signature_response> out;
+    std::set<std::string> seen;
+    std::istringstream in(text);
+    int number = 0;
+    for (std::string line; std::getline(in, line);) {
+        ++number;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty() || line[0] == '#') continue;
+        const auto fields = detail::split_fields(line);
+        const std::string where = subject + ":" + std::to_string(number);
+        signature_response r;
+        if (fields.size() != 2 || fields[0].empty() || fields[0][0] != '/' || !detail::two_step_unhex(fields[1], r.value) ||
+            r.value.empty())
+            throw error(errc::invalid_input, where, "not a response line (NODE VALUE-HEX)");
+        r.node = fields[0];
+        if (!seen.insert(r.node).second) throw error(errc::invalid_input, where, "node " + r.node + " answered twice");
+        out.push_back(std::move(r));
+    }
+    if (out.empty()) throw error(errc::invalid_input, subject, "no signature in the response");
+    return out;
+}
+
+/// Reads and parses the response file at `path` (at most 64 MiB).
+inline std::vector<signature_response> load_response(const std::string& path) {
+    return parse_response(detail::read_file_bounded(path, detail::max_two_step_file, "signatures",
+                                                    detail::stream_inputs::accepted),
+                          path);
+}
+
+/// Who checks a completed signature: the public key for the node, algo and
+/// key-name-hint in `about`; null fails the node.
+using public_key_lookup = std::function<std::shared_ptr<const public_key>(const signing_request& about)>;
+
+/// Puts the values of `responses` into the prepared FIT at `input`, written
+/// to `out` (not committed: out.commit(return value)). Each value is checked
+/// first against `keys` over the digest recomputed from the FIT (the
+/// configuration's `hashed-nodes` and `hashed-strings`, or the image's
+/// data), so a tampered response, a wrong key or a FIT changed since
+/// prepare fails here, not at boot.
+/// @returns the size to commit `out` with.
+/// @throws fitstream::error naming the node: errc::invalid_input for a
+///         node the FIT lacks or that is no signature, a value of the wrong
+///         size, a prepared signature left unanswered; errc::bad_image for a
+///         value that does not verify; errc::invalid_argument when `keys`
+///         has no key for it.
+inline std::uint64_t complete_fit(const std::string& input, sink& out, const std::vector<signature_response>& responses,
+                                  const public_key_lookup& keys) {
+    using namespace detail;
+    fit_skeleton sk = load_skeleton(input);
+    char* fdt = sk.blob.data();
+    std::set<std::string> answered;
+    for (const auto& r : responses) {
+        const int node = fdt_path_offset(fdt, r.node.c_str());
+        const auto parts = [&] {
+            std::vector<std::string> p;
+            std::string cur;
+            for (const char c : r.node.substr(1)) {
+                if (c == '/') {
+                    p.push_back(cur);
+                    cur.clear();
+                } else {
+                    cur += c;
+                }
+            }
+            p.push_back(cur);
+            return p;
+        }();
+        if (node < 0 || parts.size() != 3 || (parts[0] != "images" && parts[0] != "configurations") ||
+            !rs_starts_with(parts[2], "signature"))
+            throw error(errc::invalid_input, r.node, "no such signature node in " + input);
+        signing_request about = describe_signature(fdt, node, r.node);
+        int len = 0;
+        if (!fdt_getprop(fdt, node, "value", &len) || static_cast<std::size_t>(len) != about.algo.signature_size)
+            throw error(errc::invalid_input, r.node, "not a prepared signature (no value of the algo's size)");
+        if (r.value.size() != about.algo.signature_size)
+            throw error(errc::invalid_input, r.node,
+                        "value of " + std::to_string(r.value.size()) + " bytes; " + about.algo.name + " needs " +
+                            std::to_string(about.algo.signature_size));
+        if (parts[0] == "configurations") {
+            int nodes_len = 0;
+            const char* list = static_cast<const char*>(fdt_getprop(fdt, node, "hashed-nodes", &nodes_len));
+            const auto* strings = static_cast<const fdt32_t*>(fdt_getprop(fdt, node, "hashed-strings", &len));
+            if (!list || !strings || len != 8) throw error(errc::bad_image, r.node, "no hashed-nodes or hashed-strings");
+            std::vector<std::string> nodes;
+            for (int i = 0; i < nodes_len;) {
+                const std::string n(list + i, strnlen(list + i, static_cast<std::size_t>(nodes_len - i)));
+                nodes.push_back(n);
+                i += static_cast<int>(n.size()) + 1;
+            }
+            const std::uint32_t covered = fdt32_to_cpu(strings[1]);
+            if (covered > fdt_size_dt_strings(fdt)) throw error(errc::bad_image, r.node, "hashed-strings past the strings block");
+            auto regions = find_signed_regions(fdt, nodes, r.node);
+            regions.push_back({fdt_off_dt_strings(fdt), covered});
+            about.digest = digest_regions(about.algo.checksum, fdt, regions);
+        } else {
+            const int image = fdt_parent_offset(fdt, node);
+            const auto data = sk.image_data(image, parts[1]);
+            if (!data) throw error(errc::bad_image, r.node, "image has no data");
+            about.digest = digest_payload(sk, *data, {about.algo.checksum}).front();
+        }
+        const auto key = keys ? keys(about) : nullptr;
+        if (!key)
+            throw error(errc::invalid_argument, r.node,
+                        "no public key for key-name-hint '" + about.key_name_hint + "' to check the value with");
+        if (!key->verify_digest(about.algo, about.padding, about.digest, r.value.data(), r.value.size()))
+            throw error(errc::bad_image, r.node, "the value does not verify with " + key->name());
+        sk.check(fdt_setprop_inplace(fdt, node, "value", r.value.data(), static_cast<int>(r.value.size())), r.node,
+                 "value");
+        answered.insert(r.node);
+    }
+    // Every signature still zeros was prepared and must be answered.
+    for (const char* parent_path : {"/images", "/configurations"}) {
+        const int parent = fdt_path_offset(fdt, parent_path);
+        if (parent < 0) continue;
+        for (const auto& child : rs_subnodes(fdt, parent)) {
+            const std::string child_path = std::string(parent_path) + "/" + child;
+            const int c = fdt_path_offset(fdt, child_path.c_str());
+            for (const auto& sub : rs_subnodes(fdt, c)) {
+                if (!rs_starts_with(sub, "signature")) continue;
+                const std::string sig = child_path + "/" + sub;
+                int len = 0;
+                const auto* v = static_cast<const std::uint8_t*>(
+                    fdt_getprop(fdt, fdt_path_offset(fdt, sig.c_str()), "value", &len));
+                const bool zeros = v && len > 0 && std::all_of(v, v + len, [](std::uint8_t b) { return b == 0; });
+                if (zeros && !answered.count(sig))
+                    throw error(errc::invalid_input, sig, "prepared signature has no value in the response");
+            }
+        }
+    }
+    return write_skeleton(sk, out);
+}
+
+}  // namespace fitstream
+// ---- end <fitstream/sign/two_step.hpp> ----
 
 // Front ends
 // ---- begin <fitstream/kbuild/kernel_fit.hpp> ----
@@ -12779,7 +15248,15 @@ void at_node(const std::string& source, const std::string& node, F&& f) {
         f();
     } catch (const error& e) {
         if (e.subject().rfind(source + ": ", 0) == 0) throw;
-        throw error(e.code(), source + ": " + node, (e.subject().empty() ? "" : e.subject() + ": ") + e.reason());
+        // The reason without the code's message, which the new error adds.
+        std::string reason = e.reason();
+        const std::string tail = e.code().message();
+        if (e.code().category() != fitstream_category() && reason.size() >= tail.size() &&
+            reason.compare(reason.size() - tail.size(), tail.size(), tail) == 0) {
+            reason.erase(reason.size() - tail.size());
+            if (reason.size() >= 2 && reason.compare(reason.size() - 2, 2, ": ") == 0) reason.erase(reason.size() - 2);
+        }
+        throw error(e.code(), source + ": " + node, (e.subject().empty() ? "" : e.subject() + ": ") + reason);
     }
 }
 
@@ -12837,6 +15314,7 @@ struct its_plan {
     structure st;
     std::vector<key_dtb_entry> key_dtb_entries;
     std::vector<std::string> key_files;  // every key file read
+    std::vector<std::shared_ptr<const cipher_key>> cipher_keys;  // for the key DTB, in image order
 };
 
 // What one image node holds, as the replay finds it.
@@ -12881,6 +15359,45 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
 
     // mkimage's first edit: the root timestamp.
     tree_edit.setprop_u32("/", "timestamp", timestamp);
+
+    // Then every image's cipher node, as fit_cipher_data: the key read, a
+    // random IV into the cipher node (mkimage: only with -K, else it is
+    // lost), `data` replaced by the encrypted bytes (in place: streamed
+    // later) and data-size-unciphered added. An image that already has
+    // data-size-unciphered is taken as encrypted, as mkimage does.
+    std::map<std::string, std::shared_ptr<const cipher_key>> ciphers;  // image path -> key
+    std::map<std::string, bool> has_cipher;                            // image path -> has a cipher node
+    for (const auto& name : subnode_names(tree_edit.fdt(), tree_edit.node("/images"))) {
+        const std::string path = "/images/" + name;
+        const std::string cipher_path = path + "/cipher";
+        const int node = fdt_path_offset(tree_edit.fdt(), cipher_path.c_str());
+        if (node == -FDT_ERR_NOTFOUND) continue;
+        fdt_check(node, subject, cipher_path.c_str());
+        has_cipher[path] = true;
+        if (fdt_getprop(tree_edit.fdt(), tree_edit.node(path), "data-size-unciphered", nullptr)) continue;
+        at_node(subject, cipher_path, [&] {
+            cipher_spec spec;
+            spec.algo = fdt_first_string_prop(tree_edit.fdt(), node, "algo");
+            spec.key_name_hint = fdt_first_string_prop(tree_edit.fdt(), node, "key-name-hint");
+            spec.iv_name_hint = fdt_first_string_prop(tree_edit.fdt(), node, "iv-name-hint");
+            spec.key_dir = options.key_dir;
+            if (spec.algo.empty()) throw error(errc::invalid_argument, subject + ": " + cipher_path, "no algo");
+            if (spec.key_name_hint.empty())
+                throw error(errc::invalid_argument, subject + ": " + cipher_path, "no key-name-hint");
+            // mkimage without -k stores such an image in the clear, its
+            // cipher node a lie: refused.
+            if (spec.key_dir.empty())
+                throw error(errc::invalid_argument, subject + ": " + cipher_path,
+                            "an encrypted image needs -k KEYDIR (the key is KEYDIR/" + spec.key_name_hint + ".bin)");
+            auto key = cipher_key::load(spec, subject + ": " + cipher_path);
+            plan.key_files.push_back(spec.key_dir + "/" + spec.key_name_hint + ".bin");
+            if (!spec.iv_name_hint.empty()) plan.key_files.push_back(spec.key_dir + "/" + spec.iv_name_hint + ".bin");
+            if (key->iv_in_fit()) tree_edit.setprop(cipher_path, "iv", key->iv().data(), key->iv().size());
+            tree_edit.setprop_zeros(path, "data-size-unciphered", 4);
+            plan.cipher_keys.push_back(key);
+            ciphers[path] = std::move(key);
+        });
+    }
 
     key_cache keys;
     std::vector<its_image_node> image_nodes;
@@ -12933,6 +15450,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
             at = tree_edit.node(node.path);
         }
         image img(name, fdt_first_string_prop(tree_edit.fdt(), at, "type"), std::move(data));
+        if (auto c = ciphers.find(node.path); c != ciphers.end()) img.encrypt_with(c->second);
 
         // The payload against its declared container.
         std::string compression = fdt_first_string_prop(tree_edit.fdt(), at, "compression");
@@ -12973,9 +15491,6 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                 node.hash_nodes.push_back(sub);
                 node.hash_algos.push_back(algo);
                 node.digests.push_back(sub);
-            } else if (sub == "cipher") {
-                throw error(errc::unsupported, subject + ": " + path,
-                            "encrypted images (cipher nodes) are not supported yet");
             } else if (signing && has_prefix(sub, "signature")) {
                 const auto spec = sign_spec(path);
                 auto slot = prepare_signature(spec, path, keys);
@@ -13052,7 +15567,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
                             throw error(errc::invalid_argument, subject + ": " + path,
                                         "image '" + image_name + "' has no hash node, so the signature cannot "
                                         "protect its data (mkimage refuses this too)");
-                        covered.push_back({image_name, hashes});
+                        covered.push_back({image_name, hashes, has_cipher.count("/images/" + image_name) != 0});
                     }
                 }
                 if (covered.empty())
@@ -13117,6 +15632,7 @@ inline its_plan plan_its(const its::compiled_source& src, const its::build_optio
         }
         for (const auto& h : node.digests)
             slots.hash_value_at.push_back(h.empty() ? image_slots::unstored : value_at(node.path + "/" + h, "value"));
+        if (ciphers.count(node.path)) slots.unciphered_size_at = value_at(node.path, "data-size-unciphered");
     }
     for (std::size_t k = 0; k < signatures.size(); ++k) {
         auto& slot = signatures[k];
@@ -13164,8 +15680,14 @@ public:
     /// what it is `required` for, as with mkimage).
     const std::vector<key_dtb_entry>& key_dtb_entries() const noexcept { return plan_.key_dtb_entries; }
 
-    /// Every key file the signatures are made with.
+    /// Every key file the signatures are made with, and every cipher key
+    /// and IV file (KEYDIR/NAME.bin) read.
     const std::vector<std::string>& key_files() const noexcept { return plan_.key_files; }
+
+    /// The keys of the encrypted images (cipher nodes), in /images order,
+    /// for a key DTB (mkimage -K writes them before the signature keys:
+    /// key_dtb::add_cipher()).
+    const std::vector<std::shared_ptr<const cipher_key>>& cipher_keys() const noexcept { return plan_.cipher_keys; }
 
     /// Writes the FIT to `out` and commits it (see write_fit()); `options`'
     /// layout must be the one the source was prepared with. Once only.
