@@ -45,7 +45,8 @@ def main():
             # The first word: verbs (and DTBs).
             "fitpack l": ["list"],
             "fitpack m": ["mkimage"],
-            "fitpack ": sorted(["a.dtb", "extract", "list", "mkimage", "sub", "verify"]),
+            "fitpack s": ["sign", "sub"],
+            "fitpack ": sorted(["a.dtb", "extract", "list", "mkimage", "sign", "sub", "verify"]),
             "fitpack -v ": ["a.dtb", "sub"],
             "fitpack --overlays ": ["a.dtb", "b.dtbo", "sub"],
             # Options of the mode.
@@ -58,6 +59,13 @@ def main():
             "fitpack -f c.its --": ["--allow-compression-mismatch", "--compress-images", "--external",
                                     "--help", "--include", "--jobs", "--output", "--pin-file", "--sign-algo", "--verbose"],
             "fitpack mkimage --comp": ["--compress-images"],
+            "fitpack sign --com": ["--comment", "--complete"],  # --complete: not in sign --help
+            "fitpack sign image.fit --key-dir sub --sign-": ["--sign-algo", "--sign-command", "--sign-command-input",
+                                                             "--sign-images", "--sign-timeout"],
+            "fitpack sign --pre": ["--prepare"],
+            "fitpack sign --complete --": ["--complete", "--help", "--key-dtb", "--output", "--public-key",
+                                           "--signatures"],
+            "fitpack sign image.fit --complete --k": ["--key-dtb"],
             # Values.
             "fitpack -c ": codecs,
             "fitpack --compress-ramdisk ": codecs,
@@ -74,6 +82,11 @@ def main():
             "fitpack --conf-names b": ["basename"],
             "fitpack --arch ": [],
             "fitpack verify image.fit --max-decoded-size ": [],
+            "fitpack sign --add-hashes sha": ["sha1", "sha256", "sha384", "sha512"],
+            "fitpack sign --key k.pem --sign-algo sha384,e": ["sha384,ecdsa256", "sha384,ecdsa384"],
+            "fitpack sign --required-mode ": ["all", "any"],
+            "fitpack sign --sign-command-input ": ["digest", "message"],
+            "fitpack sign --key-name ": [],
             # Files.
             "fitpack -k ": ALL,
             "fitpack -o x.fit @k": ["@k.key", "@k.pem", "@kernel"],
@@ -91,6 +104,20 @@ def main():
             "fitpack extract -o out image.fit k": ["kernel"],
             "fitpack extract image.fit kernel -o ": ALL,
             "fitpack extract image.fit kernel ": [],
+            "fitpack sign ": ["d.fit", "e.itb", "image.fit", "sub"],
+            "fitpack sign --image-signatures ": ["d.fit", "e.itb", "image.fit", "sub"],
+            "fitpack sign --key-dir sub image.fit ": [],
+            "fitpack sign --key-dir ": ["sub"],
+            "fitpack sign --key ": ["k.key", "k.pem", "sub"],
+            "fitpack sign --key-dtb ": ["a.dtb", "sub"],
+            "fitpack sign --public-key ": ["k.pem", "sub"],
+            "fitpack sign image.fit -o ": ALL,
+            "fitpack sign --prepare image.fit -o x.fit --request ": ALL,
+            "fitpack sign --complete ": ["d.fit", "e.itb", "image.fit", "sub"],
+            "fitpack sign --complete image.fit --signatures ": ALL,
+            "fitpack sign --complete image.fit --key-dtb ": ["a.dtb", "sub"],
+            "fitpack sign --complete image.fit --public-key ": ["k.pem", "sub"],
+            "fitpack sign --complete --signatures r.txt image.fit ": [],
         }
         offered = docs.Completion(fitpack, completion_file, cwd).complete(list(cases))
 

@@ -6,14 +6,15 @@ take one of a list.
 
   drift.py FITPACK PAGE.scd COMPLETION.bash
 
-For each mode (packing, list, verify, extract, -f IMAGE.its, mkimage) the
-options the real binary's --help lists must equal the options on the option
-lines of the man page's "; options: MODE" region, and the options the
-completion offers after a '-' (run in bash after bash-completion). Then the
-values: codecs (--compress), hashes (--hash), signature algorithms
-(--sign-algo), and every CLI11 choice list ({a,b}) must be what the man page
-entry names and what the completion offers. Exits 77 (skipped) only when
-bash-completion is not installed.
+For each mode (packing, list, verify, extract, sign, sign --complete,
+-f IMAGE.its, mkimage) the options the real binary's --help lists must
+equal the options on the option lines of the man page's "; options: MODE"
+region, and the options the completion offers after a '-' (run in bash
+after bash-completion; for sign also --complete, which sign --help does not
+list). Then the values: codecs (--compress), hashes (--hash), signature
+algorithms (--sign-algo), and every CLI11 choice list ({a,b}) of every mode
+must be what the man page entry names and what the completion offers. Exits
+77 (skipped) only when bash-completion is not installed.
 """
 
 import itertools
@@ -28,9 +29,18 @@ COMPLETION_LINES = {
     "list": "fitpack list -",
     "verify": "fitpack verify -",
     "extract": "fitpack extract -",
+    "sign": "fitpack sign -",
+    "sign_complete": "fitpack sign --complete -",
     "its": "fitpack -f image.its -",
     "mkimage": "fitpack mkimage -",
 }
+
+# What the completion offers beyond --help, by mode: `fitpack sign --help`
+# does not list --complete (which switches to sign_complete's options).
+COMPLETION_EXTRA = {"sign": {"--complete"}}
+
+# A command line of each mode, up to an option's value.
+VALUE_PREFIX = {mode: line[:-1] for mode, line in COMPLETION_LINES.items()}
 
 
 def compare(what, expected_name, expected, actual_name, actual, problems):
@@ -70,8 +80,9 @@ def main():
                 else:
                     compare(f"options of {mode}", help_name, options,
                             "the man page", docs.page_options(regions[mode]), problems)
-            compare(f"options of {mode}", help_name, options,
-                    f"the completion of '{line}'", offered[line], problems)
+            extra = COMPLETION_EXTRA.get(mode, set())
+            compare(f"options of {mode}", help_name + "".join(f" and {e}" for e in sorted(extra)),
+                    options | extra, f"the completion of '{line}'", offered[line], problems)
         for mode in regions:
             if mode not in docs.HELP_COMMANDS:
                 problems.append(f"{page}: '; options: {mode}' names no mode")
@@ -117,14 +128,19 @@ def main():
         value_lines["fitpack --sign-algo "] = algos
         value_lines["fitpack -f image.its --sign-algo "] = algos
         value_lines["fitpack mkimage -o "] = algos
-        for name, (_, placeholder, _) in pack.items():
-            choices = re.search(r":\{([^}]*)\}", placeholder)
-            if choices:
-                values = choices.group(1).split(",")
-                value_lines[f"fitpack {name} "] = values
-                entry = docs.page_entry(page_pack, name).split("\n")[0]
-                compare(f"values of {name}", "--help", values, "the man page's option line",
-                        docs.bold_words(entry), problems)
+        value_lines["fitpack sign --sign-algo "] = algos
+        value_lines["fitpack sign --add-hashes "] = [h for h in hashes if h != "none"]
+        for mode, entries in helps.items():
+            if mode not in regions:
+                continue
+            for name, (_, placeholder, _) in entries.items():
+                choices = re.search(r":\{([^}]*)\}", placeholder)
+                if choices:
+                    values = choices.group(1).split(",")
+                    value_lines[f"{VALUE_PREFIX[mode]}{name} "] = values
+                    entry = docs.page_entry(regions[mode], name).split("\n")[0]
+                    compare(f"values of {mode} {name}", "--help", values, "the man page's option line",
+                            docs.bold_words(entry), problems)
         if not any(":{" in p for _, p, _ in pack.values()):
             problems.append("fitpack --help shows no {a,b} choices: has CLI11's layout changed?")
         offered = completion.complete(list(value_lines))

@@ -19,12 +19,16 @@ SKIP = 77  # ctest SKIP_RETURN_CODE
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
 
 # The modes and how to ask each for its help. mkimage is checked against
-# -f's options: `fitpack mkimage` takes the same ones.
+# -f's options: `fitpack mkimage` takes the same ones. sign_complete is
+# `fitpack sign --complete`, the second step of two-step signing, whose
+# options are its own.
 HELP_COMMANDS = {
     "pack": ["--help"],
     "list": ["list", "--help"],
     "verify": ["verify", "--help"],
     "extract": ["extract", "--help"],
+    "sign": ["sign", "--help"],
+    "sign_complete": ["sign", "--complete", "--help"],
     "its": ["-f", "--help"],
     "mkimage": ["mkimage", "--help"],
 }

@@ -6,8 +6,9 @@
 # (codecs, hashes, signature algorithms, {a,b} choices) comes from the
 # --help of the fitpack being completed, so the completion cannot drift
 # from the program: `fitpack --help` (packing, and the value lists),
-# `fitpack VERB --help` (list, verify, extract), `fitpack -f --help`
-# (-f IMAGE.its and `fitpack mkimage`).
+# `fitpack VERB --help` (list, verify, extract, sign), `fitpack sign
+# --complete --help` (the second step of two-step signing), `fitpack -f
+# --help` (-f IMAGE.its and `fitpack mkimage`).
 #
 # As in bash-completion's own completions, candidates are split from
 # compgen's output (none has a blank, bar file names, which _filedir and
@@ -83,7 +84,8 @@ _fitpack_codecs()
     printf '%s\n' "${names[@]}"
 }
 
-# Hash names: --hash's "(crc16-ccitt, crc32, ...), or none".
+# Hash names: --hash's "(crc16-ccitt, crc32, ...), or none" (without
+# "none" when $2 is "algos": one algo to add).
 _fitpack_hashes()
 {
     local text
@@ -91,7 +93,8 @@ _fitpack_hashes()
     text=$(_fitpack_describe "$1" --hash)
     [[ $text =~ \(([^\)]*)\) ]] || return
     IFS=', ' read -ra names <<<"${BASH_REMATCH[1]}"
-    printf '%s\n' "${names[@]}" none
+    [[ ${2-} == algos ]] || names+=(none)
+    printf '%s\n' "${names[@]}"
 }
 
 # Signature algorithms: --sign-algo's "sha1|sha256 , rsa2048|ecdsa256",
@@ -136,6 +139,19 @@ _fitpack()
                 mode=${words[1]} help=("$cmd" "$mode" --help)
             fi
             ;;
+        sign)
+            # --complete anywhere (as fitpack looks for it) switches to the
+            # second step of two-step signing, which has options of its own.
+            if ((cword > 1)) && [[ ! -e ${words[1]} ]]; then
+                mode=sign help=("$cmd" sign --help)
+                for ((i = 2; i < cword; i++)); do
+                    if [[ ${words[i]} == --complete ]]; then
+                        mode=sign_complete help=("$cmd" sign --complete --help)
+                        break
+                    fi
+                done
+            fi
+            ;;
         mkimage)
             ((cword > 1)) && mode=mkimage help=("$cmd" -f --help)
             ;;
@@ -151,6 +167,9 @@ _fitpack()
         done
     fi
     _fitpack_parse_help "${help[@]}"
+    # `fitpack sign --help` does not list --complete, the switch to the
+    # second step: offer it too.
+    [[ $mode == sign ]] && _fitpack_opts+=(--complete)
 
     # The value of the option before the cursor.
     if _fitpack_takes_value "$prev"; then
@@ -165,25 +184,29 @@ _fitpack()
                 [[ $cur == *,* ]] && head=${cur%,*},
                 COMPREPLY=($(compgen -P "$head" -W '$(_fitpack_hashes "$cmd")' -- "${cur##*,}"))
                 ;;
-            pack:--sign-algo | its:--sign-algo | mkimage:--sign-algo | mkimage:-o)
+            sign:--add-hashes)
+                # One hash algo.
+                COMPREPLY=($(compgen -W '$(_fitpack_hashes "$cmd" algos)' -- "$cur"))
+                ;;
+            pack:--sign-algo | sign:--sign-algo | its:--sign-algo | mkimage:--sign-algo | mkimage:-o)
                 COMPREPLY=($(compgen -W '$(_fitpack_sign_algos "$cmd")' -- "$cur"))
                 ;;
-            pack:--key-dir | its:-k | mkimage:-k | its:-I | mkimage:-I | its:--include | mkimage:--include)
+            pack:--key-dir | sign:--key-dir | its:-k | mkimage:-k | its:-I | mkimage:-I | its:--include | mkimage:--include)
                 _filedir -d
                 ;;
-            pack:--key-dtb | verify:--key-dtb | its:-K | mkimage:-K | its:-b | mkimage:-b)
+            pack:--key-dtb | verify:--key-dtb | sign:--key-dtb | sign_complete:--key-dtb | its:-K | mkimage:-K | its:-b | mkimage:-b)
                 _filedir dtb
                 ;;
-            pack:--pin-file | its:--pin-file | mkimage:--pin-file)
+            pack:--pin-file | sign:--pin-file | its:--pin-file | mkimage:--pin-file)
                 _filedir
                 ;;
-            pack:--key | its:-G | mkimage:-G)
+            pack:--key | sign:--key | its:-G | mkimage:-G)
                 _filedir '@(key|pem)'
                 ;;
-            pack:--public-key)
+            pack:--public-key | sign:--public-key | sign_complete:--public-key)
                 _filedir pem
                 ;;
-            pack:--sign-command)
+            pack:--sign-command | sign:--sign-command)
                 _filedir
                 ;;
             its:-f | mkimage:-f)
@@ -192,6 +215,8 @@ _fitpack()
                 ;;
             pack:-k | pack:--kernel | pack:-r | pack:--ramdisk | pack:--files-from | pack:--loadable | \
                 pack:-o | pack:--output | pack:--depfile | extract:-o | extract:--output | \
+                sign:-o | sign:--output | sign:--request | sign_complete:-o | sign_complete:--output | \
+                sign_complete:--signatures | \
                 its:-o | its:--output | mkimage:--output | its:-d | mkimage:-d | its:-i | mkimage:-i)
                 _filedir
                 ;;
@@ -222,12 +247,12 @@ _fitpack()
     case $mode in
         pack)
             # The verbs first, then the DTBs (_filedir adds to COMPREPLY).
-            ((cword == 1)) && COMPREPLY=($(compgen -W 'list verify extract mkimage' -- "$cur"))
+            ((cword == 1)) && COMPREPLY=($(compgen -W 'list verify extract sign mkimage' -- "$cur"))
             local pattern=dtb
             [[ " ${words[*]} " == *" --overlays "* ]] && pattern='@(dtb|dtbo)'
             _filedir "$pattern"
             ;;
-        list | verify | extract)
+        list | verify | extract | sign | sign_complete)
             # Positionals: FIT, then (extract) IMAGE.
             local -a positionals=()
             for ((i = 2; i < cword; i++)); do
