@@ -414,12 +414,20 @@ inline int run_its_mode(std::vector<std::string> args) {
             for (const auto& f : prepared.key_files()) visit(f);
             if (!a.key_dtb.empty()) visit(a.key_dtb);
             if (!a.build.key_file.empty()) visit(a.build.key_file);
+            if (!a.pin_file.empty()) visit(a.pin_file);
         });
 
     // The key DTB is staged before the FIT is written and renamed after it.
     std::optional<fitstream::key_dtb> dtb;
     std::unique_ptr<fitstream::file_sink> dtb_out;
     if (!a.key_dtb.empty()) {
+        // It is read and rewritten, so it may be no other file read.
+        fitstream::detail::refuse_clashing_files({{"-K", a.key_dtb}}, [&](const auto& visit) {
+            for (const auto& f : source.files) visit(f);
+            for (const auto& f : prepared.key_files()) visit(f);
+            if (!a.build.key_file.empty()) visit(a.build.key_file);
+            if (!a.pin_file.empty()) visit(a.pin_file);
+        });
         dtb.emplace(a.key_dtb);
         for (const auto& e : prepared.key_dtb_entries()) dtb->check(e);
         for (const auto& k : prepared.cipher_keys()) dtb->add_cipher(*k);  // as mkimage: ciphers first

@@ -119,6 +119,8 @@ inline int run_sign_mode(CLI::App& app, const std::vector<std::string>& args) {
         throw usage_error("--prepare signs nothing: it takes no key and no --key-dtb");
     if (!prepare && !s.signing()) throw usage_error("fitpack sign needs --key-dir DIR, --key FILE or --sign-command CMD");
     if (!s.required_mode.empty() && s.key_dtb.empty()) throw usage_error("--required-mode needs --key-dtb");
+    if (s.sign_timeout > 0 && s.sign_command.empty()) throw usage_error("--sign-timeout needs --sign-command CMD");
+    check_pin_file_has_token(s);
 
     // The keys of the command line (signing_options.hpp groups them): a key
     // with --key-name adds a signature to every configuration (and image,
@@ -206,6 +208,7 @@ inline int run_sign_mode(CLI::App& app, const std::vector<std::string>& args) {
             if (k.key_name.empty() && k.source_option != "--sign-command") continue;  // fills the FIT's own nodes
             auto [spec, key] = make_key(k, s, dtb ? &*dtb : nullptr, plan);
             spec.key_signer = key;
+            if (!spec.key_file.empty()) key_files.push_back(spec.key_file);
             required_of[spec.key_name_hint] = k.required;
             o.configuration_signatures.push_back(spec);
             if (s.image_signatures) {
@@ -250,6 +253,16 @@ inline int run_sign_mode(CLI::App& app, const std::vector<std::string>& args) {
         text = fitstream::request_text(deferred->requests());
         sign_verb::write_text(request, text, {fit, output}, request_out);
     }
+    // The keys that filled the FIT's own nodes were found while signing: no
+    // output may be one of them, nor any other file read. Nothing is
+    // committed yet, so a refusal leaves every file as it was.
+    fitstream::detail::refuse_clashing_files(
+        {{"output", output == fit ? std::string() : output}, {"--key-dtb", s.key_dtb}, {"--request", request}},
+        [&](const auto& visit) {
+            for (const auto& f : key_files) visit(f);
+            for (const auto& f : inputs) visit(f);
+            if (!output.empty() && output != fit) visit(fit);
+        });
     out->commit(result.size);
     if (request_out) request_out->commit(text.size());
     if (dtb_out) dtb_out->commit(fdt_totalsize(dtb->blob()));

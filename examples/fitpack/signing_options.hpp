@@ -305,10 +305,13 @@ inline std::pair<fitstream::signature_spec, std::shared_ptr<const fitstream::sig
     if (spec.key_name_hint.empty())
         throw usage_error(k.source_option + " needs --key-name" +
                           (command ? " (the key-name-hint, and the key's name in --key-dtb)"
+                           : token ? " (the key is the token's object NAME)"
                                    : " (the key is <DIR>/<NAME>.key)"));
     // U-Boot finds the key as /signature/key-NAME: NAME must be a node-name part.
     fitstream::check_key_name_hint(spec.key_name_hint,
-                                   k.key_name.empty() ? "--key (its base name; give --key-name)" : "--key-name");
+                                   !k.key_name.empty() ? "--key-name"
+                                   : token             ? "--key (the URI's object=; give --key-name)"
+                                                       : "--key (its base name; give --key-name)");
     spec.padding = k.padding == "pss" ? fitstream::signature_padding::pss : fitstream::signature_padding::pkcs1_5;
     for (const auto& property : s.sign_images)
         if (!property.empty()) spec.sign_images.push_back(property);
@@ -383,10 +386,22 @@ inline std::pair<fitstream::signature_spec, std::shared_ptr<const fitstream::sig
         if (k.algo.empty())
             spec.algo = default_algo(file_key->is_rsa(), file_key->is_rsa() ? file_key->bits()
                                                          : file_key->curve() == "secp384r1" ? 384 : 256);
+        // The writer signs with this very key (read once): the key DTB gets
+        // its public half, so the two cannot differ. key_file stays set for
+        // the check that no output overwrites it.
+        spec.key_signer = file_key;
         key = file_key;
     }
     key->check_for(fitstream::parse_signature_algorithm(spec.algo), spec.padding);
     return {spec, key};
+}
+
+/// Throws usage_error for --pin-file without a key in a token.
+inline void check_pin_file_has_token(const signing_arguments& s) {
+    bool any_token = false;
+    for (const auto* sources : {&s.key_file, &s.key_dir})
+        for (const auto& source : *sources) any_token = any_token || fitstream::is_token_uri(source);
+    if (!any_token && !s.pin_file.empty()) throw usage_error("--pin-file needs a key in a token (--key 'pkcs11:...')");
 }
 
 /// Adds the signature specs to `fit` and checks everything that could
@@ -406,13 +421,7 @@ inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& f
         if (!s.pin_file.empty()) throw usage_error("--pin-file needs a key in a token (--key 'pkcs11:...')");
         return plan;
     }
-    {
-        bool any_token = false;
-        for (const auto* sources : {&s.key_file, &s.key_dir})
-            for (const auto& source : *sources) any_token = any_token || fitstream::is_token_uri(source);
-        if (!any_token && !s.pin_file.empty())
-            throw usage_error("--pin-file needs a key in a token (--key 'pkcs11:...')");
-    }
+    check_pin_file_has_token(s);
     if (s.sign_timeout > 0 && s.sign_command.empty()) throw usage_error("--sign-timeout needs --sign-command CMD");
     const auto keys = group_keys(s);
     if (!s.key_dtb.empty()) plan.dtb.emplace(s.key_dtb);

@@ -5216,10 +5216,12 @@ private:
 /// is a command_signer (<fitstream/sign/command_signer.hpp>); a library
 /// user's own KMS client derives from signer itself.
 ///
-/// The writer asks for each signature once every digest, size and offset
-/// is in the structure and before a byte is written (the signing stage of
-/// the pipeline), checks the answer against public_half() and only then
-/// writes: a wrong key or a broken service fails the build, not the boot.
+/// The writer asks for each signature as soon as the images it covers are
+/// placed (their digests are in the structure), while later payloads are
+/// still being compressed, and before the structure is written or the file
+/// committed (the signing stage of the pipeline). It checks each answer
+/// against public_half() first: a wrong key or a broken service fails the
+/// build, not the boot.
 ///
 /// @code
 /// struct my_kms : fitstream::signer {
@@ -8303,7 +8305,7 @@ struct signature_slot {
 struct structure {
     std::vector<char> blob;
     std::vector<image_slots> slots;  ///< one per image, in tree order
-    std::vector<signature_slot> signatures;  ///< filled by detail::signing_stage, in node order
+    std::vector<signature_slot> signatures;  ///< in node order; detail::signing_stage fills their values
 };
 
 /// Loads each key file once, however many signatures use it.
@@ -8799,6 +8801,9 @@ public:
         if (!ready_.empty()) start();
     }
 
+    // start() joins what it started when a thread cannot be had, so a
+    // throwing constructor leaves no thread behind.
+
     signing_stage(const signing_stage&) = delete;
     signing_stage& operator=(const signing_stage&) = delete;
 
@@ -8821,8 +8826,8 @@ public:
     /// will have (embedded: with the data spliced in).
     /// @throws fitstream::error: the FIT is too big for U-Boot to check
     ///         (check_signed_fit_size); a signature that could not be made
-    ///         or does not verify with its signer's public key, the first in
-    ///         node order when several fail.
+    ///         or does not verify with its signer's public key (when several
+    ///         fail, the first in node order among those attempted).
     void finish(std::uint64_t total_size) {
         if (st_.signatures.empty()) return;
         check_signed_fit_size(total_size, st_.signatures.front().node);
@@ -8857,12 +8862,26 @@ private:
         ++waiting_for_[signature];
     }
 
-    // Starts the threads, once.
+    // Starts the threads, once. When the system has no thread to give,
+    // those started are stopped and joined before the error leaves.
     void start() {
         const std::lock_guard<std::mutex> lock(threads_mutex_);
         if (!pool_.empty() || stopped_) return;
         const std::size_t n = std::min<std::size_t>(threads_, st_.signatures.size());
-        for (std::size_t t = 0; t < n; ++t) pool_.emplace_back([this] { work(); });
+        pool_.reserve(n);
+        try {
+            for (std::size_t t = 0; t < n; ++t) pool_.emplace_back([this] { work(); });
+        } catch (...) {
+            {
+                const std::lock_guard<std::mutex> state(mutex_);
+                failed_ = true;
+            }
+            ready_changed_.notify_all();
+            for (auto& t : pool_) t.join();
+            pool_.clear();
+            stopped_ = true;
+            throw;
+        }
     }
 
     // Lets the threads finish (once all_placed_: the ready queue drained;
@@ -8891,17 +8910,24 @@ private:
                 ready_.pop_front();
             }
             try {
-                sign(i);
+                try {
+                    sign(i);
+                } catch (const error&) {
+                    throw;
+                } catch (const std::exception& e) {
+                    // A caller's own signer may throw anything: name it and the node.
+                    throw error(errc::invalid_input, st_.signatures[i].node,
+                                st_.signatures[i].key->name() + ": " + e.what());
+                }
             } catch (...) {
                 const std::lock_guard<std::mutex> lock(mutex_);
                 if (i < first_error_at_) {
                     first_error_ = std::current_exception();
                     first_error_at_ = i;
                 }
-                // The rest would be thrown away: stop. Signatures are taken
-                // in node order as their images arrive, so the error kept is
-                // the first a one-by-one signer would have hit, or one
-                // before it in node order.
+                // The rest would be thrown away: stop. The error kept is the
+                // first in node order among the signatures attempted (those
+                // whose images were placed before the failure).
                 failed_ = true;
                 ready_changed_.notify_all();
             }
@@ -10060,6 +10086,9 @@ inline command_result run_command(const std::string& command, const std::vector<
     for (char** e = environ; e && *e; ++e) {
         const std::string entry = *e;
         const auto eq = entry.find('=');
+        // A token's PIN (token_options::pin_env's default) is fitpack's, not
+        // the sign command's: a command never sees it.
+        if (entry.compare(0, eq, "FITPACK_PKCS11_PIN") == 0 && eq == 18) continue;
         bool replaced = false;
         for (const auto& x : env) replaced = replaced || x.compare(0, x.find('=') + 1, entry, 0, eq + 1) == 0;
         if (!replaced) env_strings.push_back(entry);
@@ -11950,7 +11979,6 @@ private:
     std::uint64_t start_ = 0;
 };
 
-inline std::uint32_t skeleton_be32(const char* p) { return fdt32_ld(reinterpret_cast<const fdt32_t*>(p)); }
 
 // Reads the FIT at `path` as a skeleton (see the file comment).
 // Throws errc::invalid_input / bad_image naming `path` for what is not a FIT
@@ -11989,7 +12017,7 @@ inline fit_skeleton load_skeleton(const std::string& path) {
     const auto bad = [&](const char* why) { return error(errc::bad_image, path, why); };
     for (;;) {
         if (at + 4 > struct_size) throw bad("structure block ends without FDT_END");
-        const std::uint32_t tag = skeleton_be32(in.get(struct_off + at, 4));
+        const std::uint32_t tag = fdt32_ld(reinterpret_cast<const fdt32_t*>(in.get(struct_off + at, 4)));
         const std::uint64_t start = at;
         at += 4;
         if (tag == FDT_BEGIN_NODE) {
@@ -12006,7 +12034,7 @@ inline fit_skeleton load_skeleton(const std::string& path) {
         } else if (tag == FDT_PROP) {
             if (at + 8 > struct_size) throw bad("property header past the structure block");
             const char* hdr = in.get(struct_off + at, 8);
-            const std::uint32_t len = skeleton_be32(hdr), nameoff = skeleton_be32(hdr + 4);
+            const std::uint32_t len = fdt32_ld(reinterpret_cast<const fdt32_t*>(hdr)), nameoff = fdt32_ld(reinterpret_cast<const fdt32_t*>(hdr + 4));
             at += 8;
             if (at + len > struct_size) throw bad("property value past the structure block");
             if (nameoff >= strings_size) throw bad("property name outside the strings block");
@@ -12755,16 +12783,6 @@ struct signature_response {
 
 namespace detail {
 
-inline std::string two_step_hex(const std::vector<std::uint8_t>& bytes) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const auto b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
-}
-
 inline bool two_step_unhex(const std::string& hex, std::vector<std::uint8_t>& out) {
     if (hex.size() % 2) return false;
     out.clear();
@@ -12796,14 +12814,14 @@ inline std::string request_text(const std::vector<signing_request>& requests) {
     std::string out = "# fitstream signing request 1\n# node algo padding key-name-hint digest\n";
     for (const auto& r : requests)
         out += r.node + ' ' + r.algo.name + ' ' + (r.padding == signature_padding::pss ? "pss" : "pkcs-1.5") + ' ' +
-               (r.key_name_hint.empty() ? std::string("-") : r.key_name_hint) + ' ' + detail::two_step_hex(r.digest) + '\n';
+               (r.key_name_hint.empty() ? std::string("-") : r.key_name_hint) + ' ' + detail::hex(r.digest.data(), r.digest.size()) + '\n';
     return out;
 }
 
 /// The response file for `responses` (see the file comment).
 inline std::string response_text(const std::vector<signature_response>& responses) {
     std::string out = "# fitstream signing response 1\n";
-    for (const auto& r : responses) out += r.node + ' ' + detail::two_step_hex(r.value) + '\n';
+    for (const auto& r : responses) out += r.node + ' ' + detail::hex(r.value.data(), r.value.size()) + '\n';
     return out;
 }
 

@@ -180,8 +180,8 @@ BOOST_AUTO_TEST_CASE(a_signer_that_is_not_concurrent_signs_one_at_a_time) {
     BOOST_TEST(serial->calls() == 12);
     BOOST_TEST(parallel->calls() == 12);
     BOOST_TEST(serial->most_at_once() == 1);
-    // The concurrent one was free to overlap (4 threads, 12 signatures of 2 ms each).
-    BOOST_TEST(parallel->most_at_once() >= 1);
+    // The concurrent one did overlap (4 threads, 12 signatures of 2 ms each).
+    BOOST_TEST(parallel->most_at_once() >= 2);
 
     // Both keys signed the same digest for each configuration: one digest, two signatures.
     const auto a = serial->digests();

@@ -8,10 +8,12 @@
 /// is a command_signer (<fitstream/sign/command_signer.hpp>); a library
 /// user's own KMS client derives from signer itself.
 ///
-/// The writer asks for each signature once every digest, size and offset
-/// is in the structure and before a byte is written (the signing stage of
-/// the pipeline), checks the answer against public_half() and only then
-/// writes: a wrong key or a broken service fails the build, not the boot.
+/// The writer asks for each signature as soon as the images it covers are
+/// placed (their digests are in the structure), while later payloads are
+/// still being compressed, and before the structure is written or the file
+/// committed (the signing stage of the pipeline). It checks each answer
+/// against public_half() first: a wrong key or a broken service fails the
+/// build, not the boot.
 ///
 /// @code
 /// struct my_kms : fitstream::signer {

@@ -31,6 +31,7 @@
 #include <fitstream/detail/io/file.hpp>
 #include <fitstream/detail/sign/fit_skeleton.hpp>
 #include <fitstream/detail/sign/regions.hpp>
+#include <fitstream/detail/text.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/sign/key.hpp>
 #include <fitstream/sign/public_key.hpp>
@@ -86,16 +87,6 @@ struct signature_response {
 
 namespace detail {
 
-inline std::string two_step_hex(const std::vector<std::uint8_t>& bytes) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const auto b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
-}
-
 inline bool two_step_unhex(const std::string& hex, std::vector<std::uint8_t>& out) {
     if (hex.size() % 2) return false;
     out.clear();
@@ -127,14 +118,14 @@ inline std::string request_text(const std::vector<signing_request>& requests) {
     std::string out = "# fitstream signing request 1\n# node algo padding key-name-hint digest\n";
     for (const auto& r : requests)
         out += r.node + ' ' + r.algo.name + ' ' + (r.padding == signature_padding::pss ? "pss" : "pkcs-1.5") + ' ' +
-               (r.key_name_hint.empty() ? std::string("-") : r.key_name_hint) + ' ' + detail::two_step_hex(r.digest) + '\n';
+               (r.key_name_hint.empty() ? std::string("-") : r.key_name_hint) + ' ' + detail::hex(r.digest.data(), r.digest.size()) + '\n';
     return out;
 }
 
 /// The response file for `responses` (see the file comment).
 inline std::string response_text(const std::vector<signature_response>& responses) {
     std::string out = "# fitstream signing response 1\n";
-    for (const auto& r : responses) out += r.node + ' ' + detail::two_step_hex(r.value) + '\n';
+    for (const auto& r : responses) out += r.node + ' ' + detail::hex(r.value.data(), r.value.size()) + '\n';
     return out;
 }
 

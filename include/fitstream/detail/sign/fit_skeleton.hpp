@@ -123,7 +123,6 @@ private:
     std::uint64_t start_ = 0;
 };
 
-inline std::uint32_t skeleton_be32(const char* p) { return fdt32_ld(reinterpret_cast<const fdt32_t*>(p)); }
 
 // Reads the FIT at `path` as a skeleton (see the file comment).
 // Throws errc::invalid_input / bad_image naming `path` for what is not a FIT
@@ -162,7 +161,7 @@ inline fit_skeleton load_skeleton(const std::string& path) {
     const auto bad = [&](const char* why) { return error(errc::bad_image, path, why); };
     for (;;) {
         if (at + 4 > struct_size) throw bad("structure block ends without FDT_END");
-        const std::uint32_t tag = skeleton_be32(in.get(struct_off + at, 4));
+        const std::uint32_t tag = fdt32_ld(reinterpret_cast<const fdt32_t*>(in.get(struct_off + at, 4)));
         const std::uint64_t start = at;
         at += 4;
         if (tag == FDT_BEGIN_NODE) {
@@ -179,7 +178,7 @@ inline fit_skeleton load_skeleton(const std::string& path) {
         } else if (tag == FDT_PROP) {
             if (at + 8 > struct_size) throw bad("property header past the structure block");
             const char* hdr = in.get(struct_off + at, 8);
-            const std::uint32_t len = skeleton_be32(hdr), nameoff = skeleton_be32(hdr + 4);
+            const std::uint32_t len = fdt32_ld(reinterpret_cast<const fdt32_t*>(hdr)), nameoff = fdt32_ld(reinterpret_cast<const fdt32_t*>(hdr + 4));
             at += 8;
             if (at + len > struct_size) throw bad("property value past the structure block");
             if (nameoff >= strings_size) throw bad("property name outside the strings block");

@@ -114,6 +114,9 @@ inline command_result run_command(const std::string& command, const std::vector<
     for (char** e = environ; e && *e; ++e) {
         const std::string entry = *e;
         const auto eq = entry.find('=');
+        // A token's PIN (token_options::pin_env's default) is fitpack's, not
+        // the sign command's: a command never sees it.
+        if (entry.compare(0, eq, "FITPACK_PKCS11_PIN") == 0 && eq == 18) continue;
         bool replaced = false;
         for (const auto& x : env) replaced = replaced || x.compare(0, x.find('=') + 1, entry, 0, eq + 1) == 0;
         if (!replaced) env_strings.push_back(entry);

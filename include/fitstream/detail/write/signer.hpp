@@ -123,6 +123,9 @@ public:
         if (!ready_.empty()) start();
     }
 
+    // start() joins what it started when a thread cannot be had, so a
+    // throwing constructor leaves no thread behind.
+
     signing_stage(const signing_stage&) = delete;
     signing_stage& operator=(const signing_stage&) = delete;
 
@@ -145,8 +148,8 @@ public:
     /// will have (embedded: with the data spliced in).
     /// @throws fitstream::error: the FIT is too big for U-Boot to check
     ///         (check_signed_fit_size); a signature that could not be made
-    ///         or does not verify with its signer's public key, the first in
-    ///         node order when several fail.
+    ///         or does not verify with its signer's public key (when several
+    ///         fail, the first in node order among those attempted).
     void finish(std::uint64_t total_size) {
         if (st_.signatures.empty()) return;
         check_signed_fit_size(total_size, st_.signatures.front().node);
@@ -181,12 +184,26 @@ private:
         ++waiting_for_[signature];
     }
 
-    // Starts the threads, once.
+    // Starts the threads, once. When the system has no thread to give,
+    // those started are stopped and joined before the error leaves.
     void start() {
         const std::lock_guard<std::mutex> lock(threads_mutex_);
         if (!pool_.empty() || stopped_) return;
         const std::size_t n = std::min<std::size_t>(threads_, st_.signatures.size());
-        for (std::size_t t = 0; t < n; ++t) pool_.emplace_back([this] { work(); });
+        pool_.reserve(n);
+        try {
+            for (std::size_t t = 0; t < n; ++t) pool_.emplace_back([this] { work(); });
+        } catch (...) {
+            {
+                const std::lock_guard<std::mutex> state(mutex_);
+                failed_ = true;
+            }
+            ready_changed_.notify_all();
+            for (auto& t : pool_) t.join();
+            pool_.clear();
+            stopped_ = true;
+            throw;
+        }
     }
 
     // Lets the threads finish (once all_placed_: the ready queue drained;
@@ -215,17 +232,24 @@ private:
                 ready_.pop_front();
             }
             try {
-                sign(i);
+                try {
+                    sign(i);
+                } catch (const error&) {
+                    throw;
+                } catch (const std::exception& e) {
+                    // A caller's own signer may throw anything: name it and the node.
+                    throw error(errc::invalid_input, st_.signatures[i].node,
+                                st_.signatures[i].key->name() + ": " + e.what());
+                }
             } catch (...) {
                 const std::lock_guard<std::mutex> lock(mutex_);
                 if (i < first_error_at_) {
                     first_error_ = std::current_exception();
                     first_error_at_ = i;
                 }
-                // The rest would be thrown away: stop. Signatures are taken
-                // in node order as their images arrive, so the error kept is
-                // the first a one-by-one signer would have hit, or one
-                // before it in node order.
+                // The rest would be thrown away: stop. The error kept is the
+                // first in node order among the signatures attempted (those
+                // whose images were placed before the failure).
                 failed_ = true;
                 ready_changed_.notify_all();
             }

@@ -73,7 +73,7 @@ struct signature_slot {
 struct structure {
     std::vector<char> blob;
     std::vector<image_slots> slots;  ///< one per image, in tree order
-    std::vector<signature_slot> signatures;  ///< filled by detail::signing_stage, in node order
+    std::vector<signature_slot> signatures;  ///< in node order; detail::signing_stage fills their values
 };
 
 /// Loads each key file once, however many signatures use it.
