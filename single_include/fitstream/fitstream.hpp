@@ -12305,23 +12305,6 @@ struct resigned_signature {
 
 namespace detail {
 
-inline std::string rs_string_prop(const void* fdt, int node, const char* name) {
-    int len = 0;
-    const char* p = static_cast<const char*>(fdt_getprop(fdt, node, name, &len));
-    if (!p || len <= 0 || p[len - 1] != '\0') return {};
-    return std::string(p, static_cast<std::size_t>(len - 1));
-}
-
-inline std::vector<std::string> rs_string_list(const void* fdt, int node, const char* name) {
-    std::vector<std::string> out;
-    const int count = fdt_stringlist_count(fdt, node, name);
-    for (int i = 0; i < count; ++i) {
-        const char* s = fdt_stringlist_get(fdt, node, name, i, nullptr);
-        if (s) out.emplace_back(s);
-    }
-    return out;
-}
-
 inline std::vector<std::string> rs_subnodes(const void* fdt, int parent) {
     std::vector<std::string> out;
     int node = -1;
@@ -12348,12 +12331,12 @@ inline std::vector<std::string> mkimage_hashed_nodes(const void* fdt, int conf, 
                                                      const std::string& subject,
                                                      const std::function<int(const std::string&)>& image_offset) {
     std::vector<std::string> nodes{"/", "/configurations/" + conf_name};
-    std::vector<std::string> wanted = rs_string_list(fdt, sig, "sign-images");
+    std::vector<std::string> wanted = fdt_strings_prop(fdt, sig, "sign-images");
     const bool allow_missing = fdt_getprop(fdt, sig, "sign-images", nullptr) == nullptr;
     if (allow_missing) wanted = {"kernel", "fdt", "script"};
     std::size_t count = 0;
     for (const auto& property : wanted) {
-        const auto names = rs_string_list(fdt, conf, property.c_str());
+        const auto names = fdt_strings_prop(fdt, conf, property.c_str());
         if (names.empty() && !allow_missing)
             throw error(errc::bad_image, subject, "sign-images names '" + property + "', which the configuration lacks");
         for (const auto& name : names) {
@@ -12421,7 +12404,7 @@ inline void add_signature_node(fit_skeleton& sk, const std::string& parent_path,
     for (const auto& sub : rs_subnodes(sk.blob.data(), parent)) {
         if (!rs_starts_with(sub, "signature")) continue;
         const int node = fdt_subnode_offset(sk.blob.data(), parent, sub.c_str());
-        if (rs_string_prop(sk.blob.data(), node, "key-name-hint") == spec.key_name_hint) {
+        if (fdt_string_prop(sk.blob.data(), node, "key-name-hint") == spec.key_name_hint) {
             name = sub;
             sk.check(fdt_del_node(sk.blob.data(), node), parent_path + "/" + sub, "cannot replace");
             break;
@@ -12476,14 +12459,14 @@ inline void write_signature(fit_skeleton& sk, const std::string& path, int node,
 inline signing_request describe_signature(const void* fdt, int node, const std::string& path) {
     signing_request r;
     r.node = path;
-    const std::string algo = rs_string_prop(fdt, node, "algo");
+    const std::string algo = fdt_string_prop(fdt, node, "algo");
     if (algo.empty()) throw error(errc::bad_image, path, "signature node without an algo");
     r.algo = parse_signature_algorithm(algo);
-    const std::string padding = rs_string_prop(fdt, node, "padding");
+    const std::string padding = fdt_string_prop(fdt, node, "padding");
     if (!padding.empty() && padding != "pkcs-1.5" && padding != "pss")
         throw error(errc::unsupported, path, "unknown padding '" + padding + "'");
     r.padding = padding == "pss" ? signature_padding::pss : signature_padding::pkcs1_5;
-    r.key_name_hint = rs_string_prop(fdt, node, "key-name-hint");
+    r.key_name_hint = fdt_string_prop(fdt, node, "key-name-hint");
     return r;
 }
 
@@ -12567,7 +12550,7 @@ inline resign_result resign_fit(const std::string& input, sink& out, const resig
         for (const auto& sub : rs_subnodes(blob(), node)) {
             const int s = fdt_subnode_offset(blob(), node, sub.c_str());
             if (rs_starts_with(sub, "hash")) {
-                const std::string algo = rs_string_prop(blob(), s, "algo");
+                const std::string algo = fdt_string_prop(blob(), s, "algo");
                 if (algo.empty()) throw error(errc::bad_image, path + "/" + sub, "hash node without an algo");
                 want(algo);
                 has_added_algo = has_added_algo || algo == o.add_hashes;
@@ -12596,7 +12579,7 @@ inline resign_result resign_fit(const std::string& input, sink& out, const resig
             const std::string sub_path = path + "/" + sub;
             const int s = fdt_path_offset(blob(), sub_path.c_str());
             if (rs_starts_with(sub, "hash")) {
-                const std::string algo = rs_string_prop(blob(), s, "algo");
+                const std::string algo = fdt_string_prop(blob(), s, "algo");
                 const auto d = digest_of(algo);
                 int len = 0;
                 const auto* value = static_cast<const std::uint8_t*>(fdt_getprop(blob(), s, "value", &len));

@@ -412,3 +412,39 @@ BOOST_AUTO_TEST_CASE(options_belong_to_the_key_before_them) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(secrets_and_inputs)
+
+// A token's PIN is fitpack's: the sign command must not inherit it.
+BOOST_AUTO_TEST_CASE(a_sign_command_never_sees_the_token_pin) {
+    temp_dir out;
+    const fs::path seen = out / "env.txt";
+    const fs::path cmd = out / "sign.sh";
+    write_file(cmd, "env > '" + seen.string() + "'\nexec '" + script.string() + "'\n");
+    fs::permissions(cmd, fs::perms::owner_all);
+    std::vector<std::string> args{"-A", "arm64", "-O", "linux", "-n", "signed", "-k", in().kernel.string(),
+                                  "-o", (out / "a.fit").string(), "--sign-command", cmd.string(), "--key-name", "rel",
+                                  "--public-key", in().rsa_pub.string(), in().board.string()};
+    fitpack_run how;
+    how.env = {"FITPACK_SIGNING_KEY=" + in().rsa.string(), "FITPACK_PKCS11_PIN=s3cret-pin-4711"};
+    const auto r = fitpack(args, how);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    const std::string env = read_file(seen);
+    BOOST_TEST(has(env, "FITSTREAM_SIGN_ALGO=sha256,rsa2048"), env);  // it did run, with its own variables
+    BOOST_TEST(!has(env, "FITPACK_PKCS11_PIN"));
+    BOOST_TEST(!has(env, "s3cret-pin-4711"));
+}
+
+// A public key file is an input: no output may replace it.
+BOOST_AUTO_TEST_CASE(the_output_may_not_be_the_public_key) {
+    temp_dir out;
+    const fs::path pub = out / "rsa.pub.pem";
+    fs::copy_file(in().rsa_pub, pub);
+    const std::string before = read_file(pub);
+    const auto r = pack(pub, command("rel", pub), in().rsa);
+    BOOST_TEST(r.exit_code != 0);
+    BOOST_TEST(has(r.err, "would overwrite an input"), r.err);
+    BOOST_TEST((read_file(pub) == before));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -280,6 +280,26 @@ BOOST_AUTO_TEST_CASE(in_place_with_key_dtb_as_mkimage_K_r) {
                "no temporary file left");
 }
 
+// The keys that fill the FIT's own signature nodes are found while signing
+// (by each node's key-name-hint): the output may not be one of them either.
+BOOST_AUTO_TEST_CASE(the_output_may_not_be_a_key_found_in_the_key_dir) {
+    const auto& in = inputs();
+    temp_dir dir;
+    write_file(dir / "fit.its", its_text());
+    run_ok({debian_mkimage, "-f", (dir / "fit.its").string(), (dir / "fit.itb").string()});
+    fs::create_directories(dir / "keys");
+    fs::copy_file(in.keys / "dev.key", dir / "keys" / "dev.key");
+    const std::string key_before = read_file(dir / "keys" / "dev.key");
+    const std::string fit_before = read_file(dir / "fit.itb");
+    const auto r = fitpack({"sign", (dir / "fit.itb").string(), "--key-dir", (dir / "keys").string(), "-o",
+                            (dir / "keys" / "dev.key").string()});
+    BOOST_TEST(r.exit_code != 0);
+    BOOST_TEST(has(r.err, "would overwrite an input"), r.err);
+    BOOST_TEST((read_file(dir / "keys" / "dev.key") == key_before));
+    BOOST_TEST((read_file(dir / "fit.itb") == fit_before));
+    BOOST_TEST(directory_names(dir / "keys") == (std::set<std::string>{"dev.key"}), "no temporary file left");
+}
+
 BOOST_AUTO_TEST_CASE(bad_input_fails_cleanly) {
     const auto& in = inputs();
     temp_dir dir;
