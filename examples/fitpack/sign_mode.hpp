@@ -259,8 +259,11 @@ inline int run_sign_mode(CLI::App& app, const std::vector<std::string>& args) {
     fitstream::detail::refuse_clashing_files(
         {{"output", output == fit ? std::string() : output}, {"--key-dtb", s.key_dtb}, {"--request", request}},
         [&](const auto& visit) {
+            // Files only read (the key DTB and the request are written).
             for (const auto& f : key_files) visit(f);
-            for (const auto& f : inputs) visit(f);
+            for (const auto& f : s.key_file) visit(f);
+            for (const auto& f : plan.inputs) visit(f);
+            visit(s.pin_file);
             if (!output.empty() && output != fit) visit(fit);
         });
     out->commit(result.size);
