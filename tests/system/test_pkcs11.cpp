@@ -48,6 +48,7 @@
 
 namespace utf = boost::unit_test;
 using namespace fitstream_test;
+using fitstream_test::operator+;
 
 namespace {
 
@@ -93,6 +94,17 @@ fitpack_run with_env(const std::vector<std::string>& extra) {
 }
 
 const std::string pin_env = "FITPACK_PKCS11_PIN=" + pin;
+
+// libp11 0.4.12 (Debian 12) leaks about 770 bytes (its RSA method) when
+// ENGINE_load_private_key fails: a wrong or missing PIN, a missing token or
+// object. The leak is the engine's, not fitpack's, but LeakSanitizer's report
+// would be a second line of error: the sanitizer build checks those runs
+// without leak detection (every other run keeps it).
+#if defined(__SANITIZE_ADDRESS__)
+const std::vector<std::string> failed_login_env{"ASAN_OPTIONS=abort_on_error=0:detect_leaks=0"};
+#else
+const std::vector<std::string> failed_login_env{};
+#endif
 
 /// fitpack's packing mode on the kernel and board DTB, plus `extra`.
 std::vector<std::string> pack_args(const fs::path& out, const std::vector<std::string>& extra) {
@@ -315,7 +327,7 @@ BOOST_AUTO_TEST_CASE(failures) {
             auto args = r.args;
             args.insert(args.end(), {"--key-dtb", dtb.string(), "--required", "conf"});
             // FITPACK_PKCS11_PIN= unsets the PIN for "no PIN"; no other row leans on it.
-            const auto p = fitpack(pack_args(fit, args), with_env(r.env));
+            const auto p = fitpack(pack_args(fit, args), with_env(r.env + failed_login_env));
             BOOST_TEST_MESSAGE(r.what << ": " << trim_newline(p.err));
             BOOST_TEST(p.exit_code != 0);
             BOOST_TEST(p.out.empty(), p.out);
@@ -332,7 +344,7 @@ BOOST_AUTO_TEST_CASE(failures) {
     const auto m = fitpack({"mkimage", "-N", "pkcs11", "-k", "token=" + in.hsm.label(), "-K", dtb.string(), "-f",
                             "auto", "-A", "arm64", "-d", in.kernel.string(), "-b", in.board.string(), "-g", "rsa2048",
                             "-o", "sha256,rsa2048", fit.string()},
-                           with_env({"FITPACK_PKCS11_PIN=" + wrong_pin}));
+                           with_env(std::vector<std::string>{"FITPACK_PKCS11_PIN=" + wrong_pin} + failed_login_env));
     BOOST_TEST(m.exit_code != 0);
     BOOST_TEST(lines_of(m.err).size() == 1u, m.err);
     BOOST_TEST(has(m.err, "pkcs11:token=" + in.hsm.label() + ";object=rsa2048"), m.err);

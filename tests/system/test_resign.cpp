@@ -376,7 +376,12 @@ BOOST_AUTO_TEST_CASE(payloads_stream_through) {
     const auto at = r.err.rfind("maxrss=");
     BOOST_TEST_REQUIRE(at != std::string::npos, r.err);
     const long kib = std::stol(r.err.substr(at + 7));
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's shadow memory and quarantine make RSS no measure of fitpack's own.
+    BOOST_TEST_MESSAGE("RSS bound not checked under AddressSanitizer: " << kib << " KiB");
+#else
     BOOST_TEST(kib < 48 * 1024, "fitpack sign used " << kib << " KiB for a 96 MiB FIT");
+#endif
     fitpack_ok({"verify", (dir / "out.itb").string()});
 }
 
