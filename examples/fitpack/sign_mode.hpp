@@ -208,7 +208,12 @@ inline int run_sign_mode(CLI::App& app, const std::vector<std::string>& args) {
             if (k.key_name.empty() && k.source_option != "--sign-command") continue;  // fills the FIT's own nodes
             auto [spec, key] = make_key(k, s, dtb ? &*dtb : nullptr, plan);
             spec.key_signer = key;
-            if (!spec.key_file.empty()) key_files.push_back(spec.key_file);
+            if (!spec.key_file.empty()) {
+                key_files.push_back(spec.key_file);
+                // A node of the FIT naming the same key signs with this one, not a second read.
+                if (auto file_key = std::dynamic_pointer_cast<const fitstream::signing_key>(key))
+                    loaded.emplace(spec.key_file, std::move(file_key));
+            }
             required_of[spec.key_name_hint] = k.required;
             o.configuration_signatures.push_back(spec);
             if (s.image_signatures) {

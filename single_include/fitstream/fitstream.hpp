@@ -5294,6 +5294,28 @@ public:
     virtual bool concurrent() const { return true; }
 };
 
+namespace detail {
+
+/// `key`'s value for `request`, checked before anyone writes it: its size
+/// is the algorithm's, and it verifies with the signer's public key (a
+/// signature that does not would only fail at boot). Only a value made
+/// later (two-step signing, no public key yet) goes unchecked.
+/// @throws fitstream::error (errc::bad_image) naming the node and signer;
+///         the signer's own errors.
+inline std::vector<std::uint8_t> checked_signature(const signer& key, const signing_request& request) {
+    auto value = key.sign(request);
+    if (value.size() != request.algo.signature_size)
+        throw error(errc::bad_image, request.node,
+                    key.name() + " gave a " + std::to_string(value.size()) + "-byte signature; " + request.algo.name +
+                        " needs " + std::to_string(request.algo.signature_size));
+    const auto pub = key.public_half();
+    if (pub && !pub->verify_digest(request.algo, request.padding, request.digest, value.data(), value.size()))
+        throw error(errc::bad_image, request.node,
+                    "the signature from " + key.name() + " does not verify with its public key");
+    return value;
+}
+
+}  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/sign/signer.hpp> ----
 // ---- begin <fitstream/sign/token.hpp> ----
@@ -8958,20 +8980,10 @@ private:
         std::vector<std::uint8_t> value;
         if (const auto it = serial_.find(sig.key.get()); it != serial_.end()) {
             const std::lock_guard<std::mutex> lock(it->second);
-            value = sig.key->sign(request);
+            value = checked_signature(*sig.key, request);
         } else {
-            value = sig.key->sign(request);
+            value = checked_signature(*sig.key, request);
         }
-        if (value.size() != sig.algo.signature_size)
-            throw error(errc::bad_image, sig.node,
-                        sig.key->name() + " gave a " + std::to_string(value.size()) + "-byte signature; " +
-                            sig.algo.name + " needs " + std::to_string(sig.algo.signature_size));
-        // A signature that does not check would only fail at boot: check it
-        // here. Only a value made later (two-step signing) has no key yet.
-        const auto pub = sig.key->public_half();
-        if (pub && !pub->verify_digest(sig.algo, sig.padding, request.digest, value.data(), value.size()))
-            throw error(errc::bad_image, sig.node,
-                        "the signature from " + sig.key->name() + " does not verify with its public key");
         // Each signature owns its `value` bytes, which no region covers.
         std::memcpy(st_.blob.data() + sig.value_at, value.data(), value.size());
     }
@@ -12474,13 +12486,7 @@ inline signing_request describe_signature(const void* fdt, int node, const std::
 // has a public half, the value against it.
 inline std::vector<std::uint8_t> sign_checked(const signer& key, const signing_request& request) {
     key.check_for(request.algo, request.padding);
-    auto value = key.sign(request);
-    if (value.size() != request.algo.signature_size)
-        throw error(errc::bad_image, request.node, "signer " + key.name() + " gave a value of the wrong size");
-    const auto pub = key.public_half();
-    if (pub && !pub->verify_digest(request.algo, request.padding, request.digest, value.data(), value.size()))
-        throw error(errc::bad_image, request.node, "the new signature does not verify with the key of " + key.name());
-    return value;
+    return checked_signature(key, request);
 }
 
 }  // namespace detail

@@ -250,13 +250,7 @@ inline signing_request describe_signature(const void* fdt, int node, const std::
 // has a public half, the value against it.
 inline std::vector<std::uint8_t> sign_checked(const signer& key, const signing_request& request) {
     key.check_for(request.algo, request.padding);
-    auto value = key.sign(request);
-    if (value.size() != request.algo.signature_size)
-        throw error(errc::bad_image, request.node, "signer " + key.name() + " gave a value of the wrong size");
-    const auto pub = key.public_half();
-    if (pub && !pub->verify_digest(request.algo, request.padding, request.digest, value.data(), value.size()))
-        throw error(errc::bad_image, request.node, "the new signature does not verify with the key of " + key.name());
-    return value;
+    return checked_signature(key, request);
 }
 
 }  // namespace detail

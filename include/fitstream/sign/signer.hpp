@@ -28,6 +28,7 @@
 /// spec.key_signer = std::make_shared<my_kms>();
 /// @endcode
 
+#include <fitstream/error.hpp>
 #include <fitstream/sign/algorithm.hpp>
 #include <fitstream/sign/public_key.hpp>
 #include <fitstream/sign/spec.hpp>
@@ -89,4 +90,26 @@ public:
     virtual bool concurrent() const { return true; }
 };
 
+namespace detail {
+
+/// `key`'s value for `request`, checked before anyone writes it: its size
+/// is the algorithm's, and it verifies with the signer's public key (a
+/// signature that does not would only fail at boot). Only a value made
+/// later (two-step signing, no public key yet) goes unchecked.
+/// @throws fitstream::error (errc::bad_image) naming the node and signer;
+///         the signer's own errors.
+inline std::vector<std::uint8_t> checked_signature(const signer& key, const signing_request& request) {
+    auto value = key.sign(request);
+    if (value.size() != request.algo.signature_size)
+        throw error(errc::bad_image, request.node,
+                    key.name() + " gave a " + std::to_string(value.size()) + "-byte signature; " + request.algo.name +
+                        " needs " + std::to_string(request.algo.signature_size));
+    const auto pub = key.public_half();
+    if (pub && !pub->verify_digest(request.algo, request.padding, request.digest, value.data(), value.size()))
+        throw error(errc::bad_image, request.node,
+                    "the signature from " + key.name() + " does not verify with its public key");
+    return value;
+}
+
+}  // namespace detail
 }  // namespace fitstream

@@ -280,20 +280,10 @@ private:
         std::vector<std::uint8_t> value;
         if (const auto it = serial_.find(sig.key.get()); it != serial_.end()) {
             const std::lock_guard<std::mutex> lock(it->second);
-            value = sig.key->sign(request);
+            value = checked_signature(*sig.key, request);
         } else {
-            value = sig.key->sign(request);
+            value = checked_signature(*sig.key, request);
         }
-        if (value.size() != sig.algo.signature_size)
-            throw error(errc::bad_image, sig.node,
-                        sig.key->name() + " gave a " + std::to_string(value.size()) + "-byte signature; " +
-                            sig.algo.name + " needs " + std::to_string(sig.algo.signature_size));
-        // A signature that does not check would only fail at boot: check it
-        // here. Only a value made later (two-step signing) has no key yet.
-        const auto pub = sig.key->public_half();
-        if (pub && !pub->verify_digest(sig.algo, sig.padding, request.digest, value.data(), value.size()))
-            throw error(errc::bad_image, sig.node,
-                        "the signature from " + sig.key->name() + " does not verify with its public key");
         // Each signature owns its `value` bytes, which no region covers.
         std::memcpy(st_.blob.data() + sig.value_at, value.data(), value.size());
     }
