@@ -192,7 +192,8 @@ inline write_result write_structured(const tree& fit, structure st, sink& out, c
     detail::signing_stage signing(st, fit, detail::writer_threads(options));
     detail::placing_consumer consumer(fit, place, options, plan.input_total(), &signing);
     {
-        detail::pipeline work(fit.images, plan.sizes(), detail::writer_threads(options), options.memory_budget,
+        const detail::tree_image_list images(fit.images);
+        detail::pipeline work(images, plan.sizes(), detail::writer_threads(options), options.memory_budget,
                               options.chunk_size);
         work.run(consumer);
         consumer.result.peak_buffered = work.peak_in_flight();

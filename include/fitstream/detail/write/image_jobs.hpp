@@ -21,6 +21,7 @@
 #include <fitstream/codec/concept.hpp>
 #include <fitstream/detail/io/file.hpp>
 #include <fitstream/detail/sign/cipher_stream.hpp>
+#include <fitstream/detail/write/image_list.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/input/source.hpp>
 #include <fitstream/tree.hpp>
@@ -72,6 +73,7 @@ struct segmented_image {
 // One job: a whole image, or one segment of an image.
 struct image_job {
     std::size_t image = 0;
+    std::shared_ptr<const fitstream::image> img;  // what the image list made of it, for this job
     std::shared_ptr<segmented_image> state;  // segment jobs only
     std::uint64_t segment = 0;
     bool first = true;
@@ -109,8 +111,7 @@ inline std::vector<std::uint8_t> digest_space(const image& img) {
 // Describes the jobs of a tree's images in tree order, one at a time.
 class image_job_list {
 public:
-    image_job_list(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes,
-                   std::size_t chunk_size)
+    image_job_list(const image_list& images, const std::vector<std::uint64_t>& sizes, std::size_t chunk_size)
         : images_(images), sizes_(sizes), chunk_size_(chunk_size) {}
 
     bool empty() const { return next_image_ >= images_.size(); }
@@ -121,9 +122,11 @@ public:
     bool next(image_job& job, std::size_t& reserved) {
         if (empty()) return false;
         const std::size_t i = next_image_;
-        const image& img = images_[i];
+        if (next_segment_ == 0) current_image_ = images_.at(i);
+        const image& img = *current_image_;
         const std::uint64_t size = sizes_[i];
         job.image = i;
+        job.img = current_image_;
         reserved = 0;
         if (next_segment_ == 0) {
             current_.reset();
@@ -166,9 +169,10 @@ public:
     }
 
 private:
-    const std::vector<image>& images_;
+    const image_list& images_;
     const std::vector<std::uint64_t>& sizes_;
     const std::size_t chunk_size_;
+    std::shared_ptr<const image> current_image_;  // the image whose jobs are being made
     std::size_t next_image_ = 0;
     std::uint64_t next_segment_ = 0;
     std::shared_ptr<segmented_image> current_;
@@ -177,9 +181,8 @@ private:
 // Runs jobs; one per thread, so its buffers serve every job it runs.
 class image_job_runner {
 public:
-    image_job_runner(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
-                     std::size_t chunk_size)
-        : images_(images), sizes_(sizes), threads_(threads), chunk_size_(chunk_size) {}
+    image_job_runner(const std::vector<std::uint64_t>& sizes, unsigned threads, std::size_t chunk_size)
+        : sizes_(sizes), threads_(threads), chunk_size_(chunk_size) {}
 
     void run(image_job& job, chunk_output& out) {
         if (job.state)
@@ -203,7 +206,7 @@ private:
     }
 
     void run_segment(image_job& job) {
-        const image& img = images_[job.image];
+        const image& img = *job.img;
         segmented_image& state = *job.state;
         const auto dict = static_cast<std::size_t>(std::min<std::uint64_t>(state.dictionary_size, job.begin));
         const auto size = static_cast<std::size_t>(job.size);
@@ -237,7 +240,7 @@ private:
     }
 
     void run_whole(image_job& job, chunk_output& out) {
-        const image& img = images_[job.image];
+        const image& img = *job.img;
         const std::uint64_t planned = sizes_[job.image];
         source_reader reader(img.data);
         reader.expect_size(planned);
@@ -379,7 +382,6 @@ private:
         }
     }
 
-    const std::vector<image>& images_;
     const std::vector<std::uint64_t>& sizes_;
     const unsigned threads_;
     const std::size_t chunk_size_;

@@ -20,6 +20,7 @@
 
 #include <fitstream/detail/parallel/scheduler.hpp>
 #include <fitstream/detail/write/image_jobs.hpp>
+#include <fitstream/detail/write/image_list.hpp>
 #include <fitstream/tree.hpp>
 
 #include <algorithm>
@@ -50,7 +51,7 @@ public:
     // @param images the tree's images; `sizes` their planned sizes
     // @param threads worker threads (1: everything on the calling thread)
     // @param budget bytes of input and stored data held in flight
-    pipeline(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
+    pipeline(const image_list& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
              std::size_t budget, std::size_t chunk_size)
         : images_(images), sizes_(sizes), threads_(std::max(1u, threads)),
           budget_(std::max(budget, chunk_size)), chunk_size_(chunk_size) {}
@@ -143,9 +144,7 @@ private:
 
     unsigned worker_count() const {
         // Whole images are one job each: no more workers than images.
-        bool segmented = false;
-        for (const auto& img : images_) segmented = segmented || img.codec().segmented();
-        return segmented ? threads_ : static_cast<unsigned>(std::min<std::size_t>(threads_, images_.size()));
+        return images_.any_segmented() ? threads_ : static_cast<unsigned>(std::min<std::size_t>(threads_, images_.size()));
     }
 
     void run_parallel() {
@@ -153,7 +152,7 @@ private:
         image_scheduler work(worker_count(), budget_, image_job_cost);
         work.run([&](image_job& job, std::size_t& reserved) { return jobs.next(job, reserved); },
                      [&] {
-                         return [&, runner = image_job_runner(images_, sizes_, threads_, chunk_size_)](
+                         return [&, runner = image_job_runner(sizes_, threads_, chunk_size_)](
                                     image_job& job, image_scheduler::worker& w) mutable {
                              queued_output out(w);
                              runner.run(job, out);
@@ -177,7 +176,7 @@ private:
 
     void run_inline() {
         image_job_list jobs(images_, sizes_, chunk_size_);
-        image_job_runner runner(images_, sizes_, threads_, chunk_size_);
+        image_job_runner runner(sizes_, threads_, chunk_size_);
         direct_output out(*consumer_);
         image_job job;
         std::size_t reserved = 0;
@@ -202,7 +201,7 @@ private:
     }
 
     void segment_done(image_job& job) {
-        const image& img = images_[job.image];
+        const image& img = *job.img;
         segmenter_interface& segmenter = *job.state->segmenter;
         std::vector<char> frame;
         if (job.first) {
@@ -229,7 +228,7 @@ private:
         consumer_->end_image(job.image, digests.data(), sizes_[job.image]);
     }
 
-    const std::vector<image>& images_;
+    const image_list& images_;
     const std::vector<std::uint64_t>& sizes_;
     const unsigned threads_;
     const std::size_t budget_;
