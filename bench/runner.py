@@ -634,18 +634,20 @@ def dtb_series(args, work, timings):
 
 
 def predict(runs, n):
-    """A peer's time at n DTBs from its runs [(count, wall)]: the growth
-    between its last two runs carried on, taken as at least n^1.5. Small runs
-    are mostly start-up and understate the growth: make_fit.py 6.12 grows its
-    FIT buffer 64 KiB at a time (fsw.INC_SIZE), so its time turns quadratic
-    (none, embedded: 2.5 s at 10,000 DTBs, 127 s at 100,000)."""
+    """A peer's time at n DTBs from its runs [(count, wall)], smallest count
+    first: start-up (the first run's time) plus a part that grows as n^k,
+    k from the last two runs and at least PEER_GROWTH. Small runs are mostly
+    start-up and understate the growth: make_fit.py 6.12 grows its FIT buffer
+    64 KiB at a time (fsw.INC_SIZE), so its time turns quadratic (none,
+    embedded: 2.5 s at 10,000 DTBs, 127 s at 100,000)."""
+    start = runs[0][1]
     n1, t1 = runs[-1]
     k = PEER_GROWTH
-    if len(runs) >= 2:
+    if len(runs) >= 3:
         n0, t0 = runs[-2]
-        if t0 > 0 and t1 > t0 and n1 > n0:
-            k = max(k, math.log(t1 / t0) / math.log(n1 / n0))
-    return t1 * (n / n1) ** k
+        if t0 > start and t1 > t0:
+            k = max(k, math.log((t1 - start) / (t0 - start)) / math.log(n1 / n0))
+    return start + max(0.0, t1 - start) * (n / n1) ** k
 
 
 def per_dtb(rows, r, attr):
@@ -735,8 +737,8 @@ def dtb_table(args, results, cutoff, info):
                     n, why = cutoff.get((name, codec, layout), (0, None))
                     lay = "-E" if layout == "external" else layout
                     stops.append(f"{name} {codec} {lay}: to {n:,}" + (f" (then {why})" if why else ""))
-        lines.append(f"Peers run a count only while their time predicted from the previous two counts (their "
-                     f"growth carried on, at least n^{PEER_GROWTH:g}) is at most {args.peer_limit:.0f} s, and are killed "
+        lines.append(f"Peers run a count only while their predicted time (start-up, the smallest count's time, plus "
+                     f"a part growing as n^k, k from the previous two counts and at least {PEER_GROWTH:g}) is at most {args.peer_limit:.0f} s, and are killed "
                      f"after {PEER_KILL * args.peer_limit:.0f} s. "
                      f"Cutoffs: " + "; ".join(stops) + ". ×N: peer time / fitpack time.")
     return "\n".join(lines)
