@@ -726,9 +726,11 @@ def dtb_table(args, results, cutoff, info):
             if len(rs) >= 2:
                 a, z = per_dtb(results, rs[0], "wall"), per_dtb(results, rs[-1], "wall")
                 if a and z:
-                    lin.append(f"{codec} {'-E' if layout == 'external' else layout} {z / a:.2f}")
+                    lin.append(f"{codec} {'-E' if layout == 'external' else layout} {z / a:.2f} "
+                               f"({rs[-1].x:,} / {rs[0].x:,})")
     if lin:
-        lines.append(f"Linearity: µs/DTB at the largest count / at {10000:,}: " + ", ".join(lin) + " (1 is linear).")
+        lines.append("Linearity: µs/DTB at the largest count / at the first from 10,000 on: " + ", ".join(lin)
+                     + " (1 is linear).")
     if peers:
         stops = []
         for name in peers:
