@@ -547,7 +547,8 @@ def dtb_series(args, work, timings):
     # The DTBs still to write, and the largest output (none, embedded: the
     # DTBs, their FIT nodes and the kernel), twice for a peer's copy.
     need = max(0, nmax - have) * DTB_BLOCK + 2 * nmax * 1024 + (1 << 30)
-    free = shutil.disk_usage(os.path.dirname(work) if not os.path.exists(work) else work).free
+    os.makedirs(work, exist_ok=True)
+    free = shutil.disk_usage(work).free
     if free < need:
         sys.exit(f"bench: the DTB series needs {human_bytes(need)} of disk under {work}, "
                  f"{human_bytes(free)} are free: fewer --scale-dtbs, or another --work")
@@ -568,6 +569,7 @@ def dtb_series(args, work, timings):
         with open(lists[n], "w") as f:
             f.writelines(p + "\n" for p in paths[:n])
     # Read every DTB once, so no run pays for the first read.
+    warm([kernel])
     for p in paths:
         fd = os.open(os.path.join(tiny, p), os.O_RDONLY)
         os.read(fd, 1 << 16)
