@@ -5,7 +5,12 @@ bench/run builds what is needed and calls this; run it directly to choose
 every path yourself:
 
     python3 bench/runner.py --fitpack build/release/examples/fitpack \\
-        --codec-limit build/release/bench/codec_limit [--newest-make-fit PATH] [--quick] [--scale]
+        --codec-limit build/release/bench/codec_limit [--newest-make-fit PATH] [--quick] [--scale] [--all]
+    python3 bench/runner.py --fitpack PATH --dtbs-only [--scale-dtbs 10,1000,100000]
+
+--all runs every series in one run: the comparison, signing, payload size
+and DTB count (10 to 1,000,000 tiny DTBs; its plot is drawn by plot_dtbs.py
+next to an earlier run's, --before).
 
 Every configuration runs once, under /usr/bin/time -v (peak RSS: of the
 process or of its largest child, as wait4() reports it), after the inputs
@@ -16,13 +21,18 @@ are deleted after each run; only their sizes are kept.
 import argparse
 import csv
 import datetime
+import math
 import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plot_dtbs  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -50,7 +60,6 @@ SIGNING_KEYS = [("RSA-2048", ["genrsa", "-out", "{out}", "2048"]), ("RSA-4096", 
 SIGNING_REPEATS = 3           # unsigned and signed runs alternate; the best of each is kept
 
 OK, MISS = "✓", "✗"
-SCALE_DTB_BYTES = []  # the size of one scale-series DTB, once known
 
 
 def log(msg):
@@ -94,17 +103,32 @@ class Result:
         return None if self.rss_kib is None else self.rss_kib / 1024
 
 
-def measure(tool, codec, layout, argv, output, env=None, cwd=None, series="", x=None, count_output=None):
+def measure(tool, codec, layout, argv, output, env=None, cwd=None, series="", x=None, count_output=None,
+            timeout=None):
     """Runs argv under /usr/bin/time -v; returns a Result. `output` is
     removed afterwards (its size is kept). `count_output` parses the
-    output size from stdout instead (for codec_limit)."""
+    output size from stdout instead (for codec_limit). After `timeout`
+    seconds the run (its whole process group: make_fit.py starts gzip and
+    mkimage) is killed and the Result says so."""
     timefile = output + ".time"
     for p in (output, timefile):
         if os.path.exists(p):
             os.remove(p)
     full = ["/usr/bin/time", "-v", "-o", timefile] + argv
     t0 = time.monotonic()
-    proc = subprocess.run(full, env=env, cwd=cwd, capture_output=True, text=True)
+    with subprocess.Popen(full, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as popen:
+        try:
+            stdout, stderr = popen.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.communicate()
+            for p in (output, timefile):
+                if os.path.exists(p):
+                    os.remove(p)
+            log(f"  {tool} {codec} {layout}: killed after {timeout:.0f} s")
+            return Result(tool, codec, layout, error=f"killed after {timeout:.0f} s", series=series, x=x)
+    proc = subprocess.CompletedProcess(full, popen.returncode, stdout, stderr)
     wall = time.monotonic() - t0
     rss = None
     if os.path.exists(timefile):
@@ -172,6 +196,14 @@ def check_peer(path):
 def fitpack_has_jobs(fitpack):
     r = subprocess.run([fitpack, "--help"], capture_output=True, text=True)
     return re.search(r"(^|\s)-j[, ]", r.stdout) is not None
+
+
+def fitpack_jobs(args):
+    """--fitpack-arg, plus -j JOBS when fitpack has -j and none was given."""
+    extra = list(args.fitpack_arg)
+    if fitpack_has_jobs(args.fitpack) and not any(a.startswith("-j") or a == "--jobs" for a in extra):
+        extra += ["-j", str(args.jobs)]
+    return extra
 
 
 # ---------------------------------------------------------------------------
@@ -430,43 +462,15 @@ def signing_table(args, results, key_names, nconfs, extra):
 # ---------------------------------------------------------------------------
 
 def scale(args, work, results_dir, timings):
+    """The payload series: one DTB and a kernel-like payload of each size."""
     gen = os.path.join(HERE, "gen")
     wl = os.path.join(work, "workload")
-    t0 = time.monotonic()
-    max_dtbs = max(args.scale_dtbs) if args.scale_dtbs else 0
-    gen_args = [sys.executable, gen, "--out", wl]
-    if max_dtbs:
-        subprocess.run(gen_args + ["--scale-dtbs", str(max_dtbs), "--scale-payload", "1M"], check=True)
-        timings.append(("scale inputs: DTBs", time.monotonic() - t0))
-    else:
-        subprocess.run(gen_args, check=True)  # the Image the payloads repeat
-    small_kernel = os.path.join(wl, "scale", f"payload-{1 << 20}")
+    subprocess.run([sys.executable, gen, "--out", wl], check=True)  # the Image the payloads repeat
     out_dir = os.path.join(work, "out")
     os.makedirs(out_dir, exist_ok=True)
     env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH)
-    extra = list(args.fitpack_arg)
-    if fitpack_has_jobs(args.fitpack) and not any(a.startswith("-j") or a == "--jobs" for a in extra):
-        extra += ["-j", str(args.jobs)]
-    base = [args.fitpack] + extra + ["-A", "arm64", "-O", "linux", "-n", "Linux-bench"]
+    base = [args.fitpack] + fitpack_jobs(args) + ["-A", "arm64", "-O", "linux", "-n", "Linux-bench"]
     results = []
-
-    if max_dtbs:
-        t0 = time.monotonic()
-        with open(os.path.join(wl, "scale", f"dtbs-{max_dtbs}.list")) as f:
-            all_dtbs = [line.strip() for line in f if line.strip()]
-        SCALE_DTB_BYTES.append(os.path.getsize(all_dtbs[0]))
-        warm([small_kernel] + all_dtbs)
-        log(f"bench: scale series, DTB count (embedded, with a 1 MiB kernel): {args.scale_dtbs}")
-        for n in args.scale_dtbs:
-            lst = os.path.join(work, f"scale-dtbs-{n}.list")
-            with open(lst, "w") as f:
-                f.writelines(p + "\n" for p in all_dtbs[:n])
-            for codec in args.scale_codecs:
-                out = os.path.join(out_dir, f"scale-dtbs-{codec}-{n}.fit")
-                results.append(measure("fitpack", codec, "embedded",
-                                       base + ["-c", codec, "-o", out, "-k", small_kernel, "--files-from", lst],
-                                       out, env=env, series="dtbs", x=n))
-        timings.append(("scale series: DTB count", time.monotonic() - t0))
 
     if args.scale_payloads:
         one_dtb = os.path.join(wl, "dtbs", "arm")
@@ -515,15 +519,258 @@ def scale_table(results):
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------
+# DTB-count series: 10 to 1,000,000 tiny DTBs
+# ---------------------------------------------------------------------------
+
+DTB_COUNTS = "10,100,1000,10000,100000,300000,1000000"
+DTB_BEFORE = "before 2026-11-27 (3.6 KiB DTBs)=" + os.path.join(ROOT, "docs", "bench", "dtbs-before.csv")
+PEER_LIMIT_S = 60     # a peer runs a count only while its predicted time stays under this
+PEER_KILL = 1.5       # and is killed after this many times that
+PEER_GROWTH = 1.5     # the least growth (time ~ n^this) its prediction assumes
+DTB_BLOCK = 4096      # disk per tiny DTB: one file-system block
+
+
+def dtb_series(args, work, timings):
+    """fitpack (and make_fit.py, up to its cutoff) over 10 to 1,000,000 tiny
+    distinct DTBs and a 1 MiB kernel, for each codec and layout. Returns the
+    results, the peers' cutoffs and what the table header needs."""
+    wl = os.path.join(work, "workload")
+    tiny = os.path.join(wl, "tiny")
+    counts = sorted(set(args.scale_dtbs))
+    nmax = counts[-1]
+    stamp = os.path.join(tiny, "STAMP")
+    have = 0
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            have = int(f.read().split()[0])
+    # The DTBs still to write, and the largest output (none, embedded: the
+    # DTBs, their FIT nodes and the kernel), twice for a peer's copy.
+    need = max(0, nmax - have) * DTB_BLOCK + 2 * nmax * 1024 + (1 << 30)
+    os.makedirs(work, exist_ok=True)
+    free = shutil.disk_usage(work).free
+    if free < need:
+        sys.exit(f"bench: the DTB series needs {human_bytes(need)} of disk under {work}, "
+                 f"{human_bytes(free)} are free: fewer --scale-dtbs, or another --work")
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, os.path.join(HERE, "gen"), "--out", wl, "--scale-payload", "1M"], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, os.path.join(HERE, "gen-dtbs"), "--out", tiny, "--count", str(nmax)], check=True)
+    kernel = os.path.join(wl, "scale", f"payload-{1 << 20}")
+    with open(os.path.join(tiny, "dtbs.list")) as f:
+        paths = f.read().splitlines()[:nmax]
+    dtb_bytes = os.path.getsize(os.path.join(tiny, paths[0]))
+    # The paths are relative: every tool runs in `tiny` and reads its list
+    # from a file (fitpack --files-from, make_fit.py's argparse @FILE), as
+    # 1,000,000 paths do not fit on a command line (ARG_MAX).
+    lists = {}
+    for n in counts:
+        lists[n] = os.path.join(work, f"dtbs-{n}.list")
+        with open(lists[n], "w") as f:
+            f.writelines(p + "\n" for p in paths[:n])
+    # Read every DTB once, so no run pays for the first read.
+    warm([kernel])
+    for p in paths:
+        fd = os.open(os.path.join(tiny, p), os.O_RDONLY)
+        os.read(fd, 1 << 16)
+        os.close(fd)
+    timings.append(("DTB series inputs", time.monotonic() - t0))
+    disk = nmax * DTB_BLOCK  # the counts' share of what is on disk (more may be, from larger runs)
+
+    peers = []
+    if not args.no_dtb_peers:
+        mf612 = args.make_fit_612 or extract_make_fit_612(work)
+        check_peer(mf612)
+        peers.append(("make_fit.py 6.12", mf612))
+        if args.newest_make_fit:
+            check_peer(args.newest_make_fit)
+            peers.append(("make_fit.py newest", args.newest_make_fit))
+
+    out_dir = os.path.join(work, "out")
+    os.makedirs(out_dir, exist_ok=True)
+    env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH)
+    extra = fitpack_jobs(args)
+    common = ["-A", "arm64", "-O", "linux", "-n", "Linux-bench", "-k", kernel]
+    log(f"bench: DTB-count series, {dtb_bytes}-byte DTBs ({human_bytes(disk)} of disk in {tiny}), "
+        f"{','.join(args.dtb_codecs)} x {','.join(args.dtb_layouts)}: {counts}")
+    results = []
+    last = {}      # (peer, codec, layout) -> [(count, wall)] of its runs
+    cutoff = {}    # (peer, codec, layout) -> why it stopped
+    for n in counts:
+        t0 = time.monotonic()
+        for codec in args.dtb_codecs:
+            for layout in args.dtb_layouts:
+                ext = ["-E"] if layout == "external" else []
+                out = os.path.join(out_dir, f"dtbs-{codec}-{layout}.fit")
+                results.append(measure("fitpack", codec, layout,
+                                       [args.fitpack] + extra + common + ["-c", codec] + ext +
+                                       ["-o", out, "--files-from", lists[n]],
+                                       out, env=env, cwd=tiny, series="dtbs", x=n))
+                for name, script in peers:
+                    key = (name, codec, layout)
+                    if key in cutoff:
+                        continue
+                    if key in last:
+                        prev_n, prev_wall = last[key][-1]
+                        predicted = predict(last[key], n)
+                        if predicted > args.peer_limit:
+                            cutoff[key] = (prev_n, f"{n:,}: {predicted:.0f} s predicted")
+                            log(f"  {name} {codec} {layout}: stops at {prev_n:,} DTBs "
+                                f"({n:,} would take about {predicted:.0f} s)")
+                            continue
+                    r = measure(name, codec, layout,
+                                [DEBIAN_PYTHON, script] + common + ["-c", codec] + ext +
+                                ["-o", out, "@" + lists[n]],
+                                out, env=env, cwd=tiny, series="dtbs", x=n, timeout=PEER_KILL * args.peer_limit)
+                    results.append(r)
+                    if r.ok:
+                        last.setdefault(key, []).append((n, r.wall))
+                    else:
+                        cutoff[key] = (last[key][-1][0] if key in last else 0, f"{n:,}: {r.error}")
+        timings.append((f"DTB series: {n:,}", time.monotonic() - t0))
+    for key, runs in last.items():
+        cutoff.setdefault(key, (runs[-1][0], None))
+    info = {"dtb_bytes": dtb_bytes, "disk": disk, "extra": extra, "peers": [name for name, _ in peers],
+            "path": paths[-1], "counts": counts}
+    return results, cutoff, info
+
+
+def predict(runs, n):
+    """A peer's time at n DTBs from its runs [(count, wall)], smallest count
+    first: start-up (the first run's time) plus a part that grows as n^k,
+    k from the last two runs and at least PEER_GROWTH. Small runs are mostly
+    start-up and understate the growth: make_fit.py 6.12 grows its FIT buffer
+    64 KiB at a time (fsw.INC_SIZE), so its time turns quadratic (none,
+    embedded: 2.5 s at 10,000 DTBs, 127 s at 100,000)."""
+    start = runs[0][1]
+    n1, t1 = runs[-1]
+    k = PEER_GROWTH
+    if len(runs) >= 3:
+        n0, t0 = runs[-2]
+        if t0 > start and t1 > t0:
+            k = max(k, math.log((t1 - start) / (t0 - start)) / math.log(n1 / n0))
+    return start + max(0.0, t1 - start) * (n / n1) ** k
+
+
+def per_dtb(rows, r, attr):
+    """The increase of attr (wall or rss_kib) from the smallest count's run
+    of the same tool, codec and layout, per DTB added; None for that run."""
+    same = [o for o in rows if o.ok and (o.tool, o.codec, o.layout) == (r.tool, r.codec, r.layout)]
+    if not same or not r.ok:
+        return None
+    first = min(same, key=lambda o: o.x)
+    if r.x <= first.x:
+        return None
+    return (getattr(r, attr) - getattr(first, attr)) / (r.x - first.x)
+
+
+def dtb_goal(r):
+    for n, mib in plot_dtbs.GOALS:
+        if r.x == n:
+            return f"≤{mib} MiB {mark(r.rss_mib <= mib)}"
+    return ""
+
+
+def dtb_table(args, results, cutoff, info):
+    peers = info["peers"]
+    lines = [f"DTB-count series: N tiny distinct DTBs ({info['dtb_bytes']} bytes each, bench/gen-dtbs; "
+             f"{human_bytes(info['disk'])} of disk for {max(info['counts']):,}) and a 1 MiB kernel; "
+             f"paths like `{info['path']}`, relative to the run's directory, read from a list "
+             f"(fitpack `--files-from LIST`, make_fit.py `@LIST`); "
+             f"`{' '.join(['fitpack'] + info['extra'])} -c CODEC [-E]`. One run each. "
+             f"µs/DTB and B/DTB: the increase in time and peak RSS from the {min(info['counts']):,}-DTB run, "
+             f"per DTB added (flat when the growth is linear; shown from 1,000 DTBs added). Goal (issue 15): peak RSS "
+             + " and ".join(f"≤ {mib} MiB at {n:,} DTBs" for n, mib in plot_dtbs.GOALS)
+             + "; time linear.", ""]
+    head = ["DTBs", "codec", "layout", "fitpack s", "µs/DTB", "peak RSS MiB", "B/DTB", "goal", "output"]
+    for name in peers:
+        short = name.replace("make_fit.py ", "")
+        head += [f"{name} s", f"{short} MiB", f"×{short}"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---"] * len(head)) + "|")
+    by = {(r.tool, r.codec, r.layout, r.x): r for r in results}
+    for codec in args.dtb_codecs:
+        for layout in args.dtb_layouts:
+            for n in info["counts"]:
+                r = by.get(("fitpack", codec, layout, n))
+                if r is None:
+                    continue
+                row = [f"{n:,}", codec, "-E" if layout == "external" else layout]
+                if r.ok:
+                    # Over fewer than 1,000 DTBs added, the increase is noise.
+                    few = n - min(info["counts"]) < 1000
+                    us = None if few else per_dtb(results, r, "wall")
+                    b = None if few else per_dtb(results, r, "rss_kib")
+                    row += [fmt_s(r), "—" if us is None else f"{us * 1e6:.1f}", f"{r.rss_mib:.1f}",
+                            "—" if b is None else f"{b * 1024:.0f}", dtb_goal(r), human_bytes(r.out_bytes)]
+                else:
+                    row += [f"failed: {r.error}", "", "", "", "", ""]
+                for name in peers:
+                    p = by.get((name, codec, layout, n))
+                    stop = cutoff.get((name, codec, layout))
+                    if p is None and stop and n > stop[0]:
+                        row += ["cut off", "—", "—"]
+                    elif p is None:
+                        row += ["—", "—", "—"]
+                    elif not p.ok:
+                        row += [p.error, "—", "—"]
+                    else:
+                        x = ratio(p, r)
+                        row += [fmt_s(p), f"{p.rss_mib:.0f}", "—" if x is None else f"{x:.1f}×"]
+                lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    # Linearity: µs/DTB at the largest count against the 10,000-DTB one.
+    lin = []
+    for codec in args.dtb_codecs:
+        for layout in args.dtb_layouts:
+            rs = sorted((r for r in results if r.ok and (r.tool, r.codec, r.layout) == ("fitpack", codec, layout)
+                         and r.x >= 10000), key=lambda r: r.x)
+            if len(rs) >= 2:
+                a, z = per_dtb(results, rs[0], "wall"), per_dtb(results, rs[-1], "wall")
+                if a and z:
+                    lin.append(f"{codec} {'-E' if layout == 'external' else layout} {z / a:.2f} "
+                               f"({rs[-1].x:,} / {rs[0].x:,})")
+    if lin:
+        lines.append("Linearity: µs/DTB at the largest count / at the first from 10,000 on: " + ", ".join(lin)
+                     + " (1 is linear).")
+    if peers:
+        stops = []
+        for name in peers:
+            for codec in args.dtb_codecs:
+                for layout in args.dtb_layouts:
+                    n, why = cutoff.get((name, codec, layout), (0, None))
+                    lay = "-E" if layout == "external" else layout
+                    stops.append(f"{name} {codec} {lay}: to {n:,}" + (f" (then {why})" if why else ""))
+        lines.append(f"Peers run a count only while their predicted time (start-up, the smallest count's time, plus "
+                     f"a part growing as n^k, k from the previous two counts and at least {PEER_GROWTH:g}) is at most {args.peer_limit:.0f} s, and are killed "
+                     f"after {PEER_KILL * args.peer_limit:.0f} s. "
+                     f"Cutoffs: " + "; ".join(stops) + ". ×N: peer time / fitpack time.")
+    return "\n".join(lines)
+
+
+def plot_dtb_series(args, results, results_dir, machine, info):
+    rows = [dict(tool=r.tool, codec=r.codec, layout=r.layout, x=r.x, wall_s=r.wall, rss_mib=r.rss_mib)
+            for r in results if r.ok]
+    before = []
+    for spec in args.before:
+        label, path = plot_dtbs.parse_before(spec)
+        if not os.path.exists(path):
+            log(f"bench: {path} is missing: no '{label}' series in the plot")
+            continue
+        before.append((label, [b for b in plot_dtbs.read_csv(path) if b["codec"] in args.dtb_codecs]))
+    png = os.path.join(results_dir, "scale-dtbs.png")
+    return plot_dtbs.plot(rows, png, f"DTB-count series ({machine})",
+                          f"DTBs ({info['dtb_bytes']} bytes each), plus a 1 MiB kernel", before)
+
+
 def plot(results, results_dir, machine):
-    """Two PNGs, each with time (log-log) and peak RSS against the input."""
+    """The payload series' PNG: time (log-log) and peak RSS against the input
+    (the DTB-count series has its own, plot_dtbs.py)."""
     if shutil.which("gnuplot") is None:
         log("bench: gnuplot not found, no plots (apt-get install gnuplot-nox)")
         return []
     pngs = []
-    dtb_kib = SCALE_DTB_BYTES[0] / 1024 if SCALE_DTB_BYTES else 0
-    for series, xlabel in (("dtbs", f"DTBs ({dtb_kib:.1f} KiB each), plus a 1 MiB kernel; embedded"),
-                           ("payload", "payload bytes (kernel-like), plus one DTB")):
+    for series, xlabel in (("payload", "payload bytes (kernel-like), plus one DTB"),):
         rows = [r for r in results if r.series == series and r.ok]
         if not rows:
             continue
@@ -591,22 +838,34 @@ def machine_line(jobs):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--fitpack", required=True, help="the fitpack to measure")
-    p.add_argument("--codec-limit", required=True, help="bench/codec_limit, built from the same tree")
+    p.add_argument("--codec-limit", help="bench/codec_limit, built from the same tree (for the comparison)")
     p.add_argument("--fitpack-arg", action="append", default=[], metavar="ARG",
                    help="extra argument for fitpack (repeatable); -j NPROC is added when fitpack has -j")
     p.add_argument("--make-fit-612", help="Linux 6.12's make_fit.py (default: from /usr/src/linux-source-6.12.tar.xz)")
     p.add_argument("--newest-make-fit", help="the newest upstream make_fit.py (kept out of the repository)")
     p.add_argument("--quick", action="store_true", help="skip make_fit.py 6.12's slowest runs (none, lzma)")
-    p.add_argument("--scale", action="store_true", help="also run the scale series")
+    p.add_argument("--all", action="store_true", help="everything: comparison, signing, both scale series")
+    p.add_argument("--scale", action="store_true", help="also run the scale series (payload size, DTB count)")
     p.add_argument("--scale-only", action="store_true", help="run only the scale series")
+    p.add_argument("--dtbs-only", action="store_true", help="run only the DTB-count series")
     p.add_argument("--signing", action="store_true", help="also run the signing series (signed against unsigned)")
     p.add_argument("--signing-only", action="store_true", help="run only the signing series")
     p.add_argument("--codecs", default=",".join(CODECS), help="comma-separated (default: %(default)s)")
     p.add_argument("--layouts", default=",".join(LAYOUTS), help="comma-separated (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="threads for fitpack -j and the limit")
-    p.add_argument("--scale-dtbs", default="10,100,1000,10000,100000", help="DTB counts (comma-separated; '' for none)")
+    p.add_argument("--scale-dtbs", default=DTB_COUNTS, help="DTB counts (comma-separated; '' for none; "
+                   "default %(default)s)")
+    p.add_argument("--dtb-codecs", default="none,gzip", help="codecs of the DTB-count series (default %(default)s)")
+    p.add_argument("--dtb-layouts", default=",".join(LAYOUTS), help="its layouts (default %(default)s)")
+    p.add_argument("--no-dtb-peers", action="store_true", help="no make_fit.py in the DTB-count series")
+    p.add_argument("--peer-limit", type=float, default=PEER_LIMIT_S, metavar="SECONDS",
+                   help="a peer runs a DTB count only while its time predicted from the previous count is at "
+                   "most this (default %(default)s); it is killed after 1.5 times this")
+    p.add_argument("--before", action="append", metavar="[LABEL=]CSV",
+                   help="an earlier run's DTB-count rows, drawn dotted in its plot (repeatable; default: "
+                   "the 2026-11-27 figures, docs/bench/dtbs-before.csv; '' for none)")
     p.add_argument("--scale-payloads", default="1M,10M,100M,1G,3.5G", help="payload sizes ('' for none)")
-    p.add_argument("--scale-codecs", default="none,zstd,gzip", help="codecs of the scale series")
+    p.add_argument("--scale-codecs", default="none,zstd,gzip", help="codecs of the payload series")
     p.add_argument("--scale-layouts", default="external",
                    help="layouts of the payload series (embedded is skipped from 2 GiB on)")
     p.add_argument("--keep-scale-inputs", action="store_true", help="keep the 1 GiB and larger payloads")
@@ -618,14 +877,26 @@ def main(argv=None):
     args.scale_codecs = [c for c in args.scale_codecs.split(",") if c]
     args.scale_layouts = [x for x in args.scale_layouts.split(",") if x]
     args.scale_dtbs = [int(x) for x in args.scale_dtbs.split(",") if x]
+    args.dtb_codecs = [c for c in args.dtb_codecs.split(",") if c]
+    args.dtb_layouts = [x for x in args.dtb_layouts.split(",") if x]
+    args.before = [b for b in (args.before if args.before is not None else [DTB_BEFORE]) if b]
+    if args.all:
+        args.signing = args.scale = True
+    # What runs: the comparison unless an -only option says otherwise.
+    run_compare = not (args.scale_only or args.signing_only or args.dtbs_only)
+    run_signing = (args.signing or args.signing_only) and not (args.scale_only or args.dtbs_only)
+    run_payloads = (args.scale or args.scale_only) and not (args.signing_only or args.dtbs_only)
+    run_dtbs = (args.scale or args.scale_only or args.dtbs_only) and not args.signing_only and args.scale_dtbs
+    if run_compare and not args.codec_limit:
+        sys.exit("bench: the comparison needs --codec-limit (or run only a series: --scale-only, --dtbs-only, ...)")
     args.scale_payloads = [parse_size(x) for x in args.scale_payloads.split(",") if x]
-    for tool in (args.fitpack, args.codec_limit):
+    for tool in (args.fitpack, args.codec_limit if run_compare else args.fitpack):
         if not os.access(tool, os.X_OK):
             sys.exit(f"bench: {tool} is not an executable")
     if not os.access("/usr/bin/time", os.X_OK):
         sys.exit("bench: /usr/bin/time is missing: apt-get install time")
     args.fitpack = os.path.abspath(args.fitpack)
-    args.codec_limit = os.path.abspath(args.codec_limit)
+    args.codec_limit = args.codec_limit and os.path.abspath(args.codec_limit)
 
     work = os.path.abspath(args.work)
     results_dir = os.path.abspath(args.results or os.path.join(work, "results"))
@@ -636,19 +907,25 @@ def main(argv=None):
     report = [f"# fitpack benchmark\n\n{machine}\n"]
     rows = []
 
-    if args.signing_only:
-        args.scale_only = True  # nothing but the signing series
-    if not args.scale_only:
+    if run_compare:
         results, peers, total_in, ndtbs, extra, image_bytes = compare(args, work, results_dir, timings)
         report.append(tables(args, results, peers, total_in, ndtbs, machine, extra, image_bytes))
         rows += results.values()
-    if args.signing or args.signing_only:
+    if run_signing:
         gresults, key_names, nconfs, extra = signing(args, work, timings)
         report.append("\n" + signing_table(args, gresults, key_names, nconfs, extra))
         rows += gresults.values()
-    if (args.scale or args.scale_only) and not args.signing_only:
+    if run_dtbs:
+        dresults, cutoff, info = dtb_series(args, work, timings)
+        report.append("\n## DTB-count series\n")
+        report.append(dtb_table(args, dresults, cutoff, info))
+        png = plot_dtb_series(args, dresults, results_dir, machine, info)
+        if png:
+            report.append(f"\n![{os.path.basename(png)}]({os.path.relpath(png, results_dir)})")
+        rows += dresults
+    if run_payloads and args.scale_payloads:
         sresults = scale(args, work, results_dir, timings)
-        report.append("\nScale series (fitpack alone; peak RSS target: at most 64 MiB):\n")
+        report.append("\nPayload-size series (fitpack alone; peak RSS target: at most 64 MiB):\n")
         report.append(scale_table(sresults))
         pngs = plot(sresults, results_dir, machine)
         report.extend(f"\n![{os.path.basename(p)}]({os.path.relpath(p, results_dir)})" for p in pngs)
