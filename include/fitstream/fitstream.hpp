@@ -33,6 +33,7 @@
 #include <fitstream/sign/spec.hpp>
 #include <fitstream/tree.hpp>
 #include <fitstream/builder.hpp>
+#include <fitstream/plan.hpp>
 
 // 4. Layout plan
 #include <fitstream/layout.hpp>
@@ -40,6 +41,7 @@
 // 5. Writer and sinks
 #include <fitstream/sink.hpp>
 #include <fitstream/iostreams_sink.hpp>
+#include <fitstream/write_options.hpp>
 #include <fitstream/writer.hpp>
 
 // Signing keys

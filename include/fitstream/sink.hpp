@@ -194,23 +194,6 @@ inline unique_fd connect_to_socket(const std::string& path) {
     return owned;
 }
 
-/// An unnamed temporary file in $TMPDIR (or /tmp) that vanishes on close.
-inline unique_fd create_anonymous_temporary() {
-    const char* env = std::getenv("TMPDIR");
-    const std::string dir = env && *env ? env : "/tmp";
-#ifdef O_TMPFILE
-    const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0) return unique_fd(fd);
-#endif
-    std::string pattern = dir + "/fitstream-XXXXXX";
-    std::vector<char> name(pattern.begin(), pattern.end());
-    name.push_back('\0');
-    const int fallback = ::mkstemp(name.data());
-    if (fallback < 0) throw_os_error(errno, dir, "cannot create a temporary file");
-    ::unlink(name.data());
-    return unique_fd(fallback);
-}
-
 /// Copies `size` bytes from the start of `from` to the current position of `to`.
 inline void copy_file_contents(int from, int to, std::uint64_t size, const std::string& to_name) {
     off_t offset = 0;

@@ -39,6 +39,8 @@
 
 namespace fitstream {
 
+class fit_plan;  // <fitstream/plan.hpp>
+
 /// One node under /images: metadata, the data source, a codec and hashes.
 class image {
 public:
@@ -121,6 +123,7 @@ public:
     const std::vector<detail::hash_binding>& hashes() const noexcept { return hashes_; }
 
 private:
+    friend class fit_plan;  // keeps images as records and makes them again
     detail::codec_binding codec_;
     std::vector<detail::hash_binding> hashes_;
     std::shared_ptr<const cipher_key> cipher_;

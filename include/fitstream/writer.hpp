@@ -21,10 +21,13 @@
 #include <fitstream/detail/write/pipeline.hpp>
 #include <fitstream/detail/write/placement.hpp>
 #include <fitstream/detail/write/signer.hpp>
+#include <fitstream/detail/write/streaming.hpp>
 #include <fitstream/detail/write/structure.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/layout.hpp>
+#include <fitstream/plan.hpp>
 #include <fitstream/sink.hpp>
+#include <fitstream/write_options.hpp>
 #include <fitstream/tree.hpp>
 
 #include <sys/stat.h>
@@ -38,65 +41,6 @@
 #include <vector>
 
 namespace fitstream {
-
-/// What happened to one image.
-struct image_result {
-    std::uint64_t input_size = 0;   ///< bytes read from the source
-    std::uint64_t stored_size = 0;  ///< bytes stored (after compression)
-    std::uint64_t file_offset = 0;  ///< where the stored bytes start in the FIT file
-};
-
-/// What write_fit() produced.
-struct write_result {
-    std::uint64_t total_size = 0;      ///< size of the FIT file
-    std::uint64_t structure_size = 0;  ///< the FDT's totalsize (embedded: including the data)
-    std::vector<image_result> images;  ///< one per image, in tree order
-    /// The most bytes the workers held in flight at once (input read ahead
-    /// and stored bytes not yet written), to compare with
-    /// write_options::memory_budget; 0 with one thread.
-    std::size_t peak_buffered = 0;
-};
-
-/// How far write_fit() has got, for a progress display.
-struct write_progress {
-    std::uint64_t input_done = 0;   ///< input bytes whose stored bytes are in the output
-    std::uint64_t input_total = 0;  ///< input bytes of every image
-    std::uint64_t stored_done = 0;  ///< stored bytes written so far
-    std::size_t images_done = 0;    ///< images complete
-    std::size_t images_total = 0;   ///< images in the tree
-};
-
-/// The default write_options::memory_budget: 16 MiB.
-inline constexpr std::size_t default_memory_budget = 16u << 20;
-
-/// How write_fit() works.
-struct write_options {
-    layout_options layout;               ///< embedded or external, alignment, position
-    std::size_t chunk_size = 1u << 20;   ///< bytes read (and produced) per step
-    /// Worker threads that compress and hash payloads while the calling
-    /// thread writes them in tree order; 0: one per core
-    /// (std::thread::hardware_concurrency()). 1 runs everything on the
-    /// calling thread, one image after the other. The output is the same
-    /// bytes for every value.
-    unsigned threads = 0;
-    /// Bytes the workers may hold in flight: input read ahead for segments,
-    /// compressed bytes waiting to be written, and a few hundred bytes of
-    /// bookkeeping per queued image. Work ahead of the image being written
-    /// stops when it is used up. The job being written may always proceed,
-    /// so the budget can be passed by about one job's needs (two chunks, or
-    /// one codec segment's input and output), and a budget smaller than that
-    /// acts as that. Besides it, each worker holds one input buffer
-    /// (chunk_size, or a codec segment and its dictionary), a window of at
-    /// most 64 KiB for its encoder's output, and its codec's state.
-    /// write_result::peak_buffered reports what was used.
-    std::size_t memory_budget = default_memory_budget;
-    /// Called after each image has been stored, in tree order, on the
-    /// calling thread.
-    std::function<void(const image&, const image_result&)> on_image;
-    /// Called on the calling thread whenever stored bytes have been
-    /// written (often: throttle what it displays) and after each image.
-    std::function<void(const write_progress&)> on_progress;
-};
 
 namespace detail {
 
@@ -217,9 +161,37 @@ inline write_result write_structured(const tree& fit, structure st, sink& out, c
 
 }  // namespace detail
 
+namespace detail {
+
+inline bool has_signatures(const tree& fit) {
+    for (const auto& img : fit.images)
+        if (!img.signatures.empty()) return true;
+    for (const auto& conf : fit.configurations)
+        if (!conf.signatures.empty()) return true;
+    return false;
+}
+
+}  // namespace detail
+
 inline write_result write_fit(const tree& fit, sink& out, const write_options& options) {
     if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
-    return detail::write_structured(fit, detail::build_structure(fit, options.layout), out, options);
+    // Signatures are made over regions of the structure held in memory;
+    // everything else streams (the same bytes either way).
+    if (detail::has_signatures(fit))
+        return detail::write_structured(fit, detail::build_structure(fit, options.layout), out, options);
+    return detail::write_streamed(fit_plan(fit), out, options, detail::writer_threads(options));
+}
+
+/// Writes `plan` as write_fit() writes the tree it holds (the same bytes).
+/// Without signatures, memory holds neither the plan's records nor the
+/// structure whole: each node is produced when its image has been stored,
+/// and written out. A plan with signatures is made a tree first (the
+/// signed regions are hashed from the structure held in memory).
+/// @throws fitstream::error as write_fit() for a tree
+inline write_result write_fit(const fit_plan& plan, sink& out, const write_options& options = {}) {
+    if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
+    if (plan.has_signatures()) return write_fit(plan.to_tree(), out, options);
+    return detail::write_streamed(plan, out, options, detail::writer_threads(options));
 }
 
 namespace detail {
@@ -239,6 +211,20 @@ inline void refuse_overwriting_inputs(const tree& fit, const std::string& path) 
 }
 
 }  // namespace detail
+
+/// Writes `plan` atomically to the file at `path` (see file_sink).
+/// @throws fitstream::error as the other overload, and errc::invalid_argument
+///         when `path` is one of the plan's input files.
+inline write_result write_fit(const fit_plan& plan, const std::string& path, const write_options& options = {}) {
+    detail::refuse_overwriting_inputs(path, [&](const auto& visit) {
+        for (fit_plan::image_cursor c(plan); !c.done();) {
+            const image img = c.next();
+            if (img.data.is_file()) visit(img.data.name());
+        }
+    });
+    file_sink out(path);
+    return write_fit(plan, out, options);
+}
 
 /// Writes `fit` atomically to the file at `path` (see file_sink).
 /// @throws fitstream::error as the other overload, and errc::invalid_argument

@@ -12,11 +12,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace fitstream {
 namespace detail {
@@ -248,6 +250,23 @@ inline std::string read_file_bounded(const std::string& path, std::uint64_t limi
     if (fd < 0) throw_os_error(errno, path, "cannot read " + what);
     const unique_fd owned(fd);
     return read_bounded(fd, path, limit, what, sensitive);
+}
+
+/// An unnamed temporary file in $TMPDIR (or /tmp) that vanishes on close.
+inline unique_fd create_anonymous_temporary() {
+    const char* env = std::getenv("TMPDIR");
+    const std::string dir = env && *env ? env : "/tmp";
+#ifdef O_TMPFILE
+    const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) return unique_fd(fd);
+#endif
+    std::string pattern = dir + "/fitstream-XXXXXX";
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    const int fallback = ::mkstemp(name.data());
+    if (fallback < 0) throw_os_error(errno, dir, "cannot create a temporary file");
+    ::unlink(name.data());
+    return unique_fd(fallback);
 }
 
 }  // namespace detail

@@ -60,13 +60,19 @@ public:
     //         falls inside the structure
     void place_data_area(std::vector<char>& blob) {
         if (embedded_) return;
-        const std::uint64_t padded = align_up(blob.size(), std::max<std::uint64_t>(4, align_));
+        place_data_area(blob.size());
+        fdt_set_totalsize(blob.data(), static_cast<std::uint32_t>(structure_size_));
+    }
+
+    // The same for a structure of `size` bytes that is not in memory.
+    void place_data_area(std::uint64_t size) {
+        if (embedded_) return;
+        const std::uint64_t padded = align_up(size, std::max<std::uint64_t>(4, align_));
         if (padded > max_embedded_size)
             throw error(errc::limit_exceeded, "align",
                         "alignment " + std::to_string(align_) + " pads the FIT structure to " +
                             std::to_string(padded) + " bytes, past the " + std::to_string(max_embedded_size) +
                             " bytes libfdt (and so U-Boot) can read");
-        fdt_set_totalsize(blob.data(), static_cast<std::uint32_t>(padded));
         structure_size_ = padded;
         data_base_ = padded;
         if (options_.position) {
@@ -89,15 +95,25 @@ public:
     // @param structure_size the structure's size (after place_data_area())
     // @throws errc::limit_exceeded naming `output`, or the source's errors
     void plan_sizes(const tree& fit, std::uint64_t structure_size, const std::string& output) {
+        plan_sizes(fit.images.size(), [&](const auto& visit) {
+            for (const auto& img : fit.images) visit(img);
+        }, structure_size, output);
+    }
+
+    // The same for `count` images that `for_each_image(visit)` passes to
+    // `visit`, in order.
+    template <class ForEachImage>
+    void plan_sizes(std::size_t count, ForEachImage&& for_each_image, std::uint64_t structure_size,
+                    const std::string& output) {
         sizes_.clear();
-        sizes_.reserve(fit.images.size());
+        sizes_.reserve(count);
         input_total_ = 0;
         std::uint64_t known = embedded_ ? structure_size : (options_.position ? data_base_ : 0);
-        for (const auto& img : fit.images) {
+        for_each_image([&](const image& img) {
             sizes_.push_back(source_size(img.data));
             input_total_ += sizes_.back();
             if (img.compression() == "none") known += align_up(sizes_.back(), align_);
-        }
+        });
         if (embedded_ ? known > max_embedded_size : known > max_cell_value + 1)
             throw error(errc::limit_exceeded, output,
                         std::to_string(known) + " bytes exceed what a FIT can address (" +

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,7 +102,8 @@ inline signature_slot prepare_signature(const signature_spec& spec, const std::s
 }
 
 /// The properties every signature node has; `value` is left to the caller.
-inline void write_signature_properties(fdt_builder& fdt, const signature_spec& spec, const tree& fit) {
+template <class Fdt>
+void write_signature_properties(Fdt& fdt, const signature_spec& spec, const tree& fit) {
     fdt.property_string("algo", spec.algo);
     if (!spec.key_name_hint.empty()) fdt.property_string("key-name-hint", spec.key_name_hint);
     if (const char* padding = padding_name(spec.padding)) fdt.property_string("padding", padding);
@@ -115,10 +117,20 @@ inline void write_signature_properties(fdt_builder& fdt, const signature_spec& s
     if (const auto t = spec.timestamp ? spec.timestamp : fit.timestamp) fdt.property_u32("timestamp", *t);
 }
 
-inline void write_image_node(fdt_builder& fdt, const image& img, int address_cells, data_layout layout,
-                             bool absolute, image_slots& slots, const tree& fit, std::size_t index,
-                             key_cache& keys, std::vector<signature_slot>& signatures) {
-    fdt.begin_node(img.name);
+/// The root node's properties.
+template <class Fdt>
+void write_root_properties(Fdt& fdt, const std::string& description, const std::optional<std::uint32_t>& timestamp,
+                           int address_cells) {
+    fdt.property_string("description", description);
+    if (timestamp) fdt.property_u32("timestamp", *timestamp);
+    fdt.property_u32("#address-cells", static_cast<std::uint32_t>(address_cells));
+}
+
+/// An image node's properties, placeholders, hash nodes and cipher node:
+/// everything but its signature nodes.
+template <class Fdt>
+void write_image_body(Fdt& fdt, const image& img, int address_cells, data_layout layout, bool absolute,
+                      image_slots& slots) {
     fdt.property_string("description", img.description.empty() ? img.name : img.description);
     fdt.property_string("type", img.type);
     if (!img.arch.empty()) fdt.property_string("arch", img.arch);
@@ -153,7 +165,14 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
         if (!key->iv_in_fit()) fdt.property_string("iv-name-hint", key->iv_name_hint());
         fdt.end_node();
     }
-    n = 0;
+}
+
+inline void write_image_node(fdt_builder& fdt, const image& img, int address_cells, data_layout layout,
+                             bool absolute, image_slots& slots, const tree& fit, std::size_t index,
+                             key_cache& keys, std::vector<signature_slot>& signatures) {
+    fdt.begin_node(img.name);
+    write_image_body(fdt, img, address_cells, layout, absolute, slots);
+    int n = 0;
     for (const auto& spec : img.signatures) {
         const std::string name = "signature-" + std::to_string(++n);
         auto slot = prepare_signature(spec, "/images/" + img.name + "/" + name, keys);
@@ -247,9 +266,9 @@ inline void check_hashed_node_count(const tree& fit, const configuration& conf, 
                     "verifies at most " + std::to_string(max_hashed_nodes) + " per configuration");
 }
 
-inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
-                                     std::vector<signature_slot>& signatures) {
-    fdt.begin_node(conf.name);
+/// A configuration node's properties: everything but its signature nodes.
+template <class Fdt>
+void write_configuration_properties(Fdt& fdt, const configuration& conf) {
     fdt.property_string("description", conf.description.empty() ? conf.name : conf.description);
     // The board's compatible belongs here, not in the fdt image node: U-Boot
     // matches configurations by it and cannot open a compressed fdt to look.
@@ -258,6 +277,12 @@ inline void write_configuration_node(fdt_builder& fdt, const configuration& conf
     if (!conf.fdt.empty()) fdt.property_strings("fdt", conf.fdt);
     if (!conf.ramdisk.empty()) fdt.property_string("ramdisk", conf.ramdisk);
     if (!conf.loadables.empty()) fdt.property_strings("loadables", conf.loadables);
+}
+
+inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
+                                     std::vector<signature_slot>& signatures) {
+    fdt.begin_node(conf.name);
+    write_configuration_properties(fdt, conf);
     int n = 0;
     for (const auto& spec : conf.signatures) {
         const std::string name = "signature-" + std::to_string(++n);
@@ -296,9 +321,7 @@ inline structure build_structure(const tree& fit, const layout_options& options)
                            std::vector<signature_slot>& signatures) {
         image_slots scratch;
         fdt.begin_node("");
-        fdt.property_string("description", fit.description);
-        if (fit.timestamp) fdt.property_u32("timestamp", *fit.timestamp);
-        fdt.property_u32("#address-cells", static_cast<std::uint32_t>(fit.address_cells));
+        write_root_properties(fdt, fit.description, fit.timestamp, fit.address_cells);
 
         fdt.begin_node("images");
         for (std::size_t i = 0; i < fit.images.size(); ++i) {
