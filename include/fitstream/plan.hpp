@@ -111,7 +111,8 @@ public:
     }
 
     /// Adds a configuration after those added so far; returns its index.
-    /// The images it names must have been added.
+    /// The images it names may be added later: they are looked up when the
+    /// plan is written (see check_references()).
     /// @throws fitstream::error (errc::invalid_argument) as tree::validate()
     std::size_t add(const configuration& conf) {
         const std::string where = "/configurations/" + conf.name;
@@ -123,14 +124,6 @@ public:
             detail::check_string(c, where);
             if (c.empty()) throw error(errc::invalid_argument, where, "empty compatible string");
         }
-        const auto check_ref = [&](const std::string& ref, const char* what) {
-            if (image_names_.find(ref) == detail::name_table::npos)
-                throw error(errc::invalid_argument, where, std::string(what) + " '" + ref + "' is not an image");
-        };
-        if (!conf.kernel.empty()) check_ref(conf.kernel, "kernel");
-        if (!conf.ramdisk.empty()) check_ref(conf.ramdisk, "ramdisk");
-        for (const auto& f : conf.fdt) check_ref(f, "fdt");
-        for (const auto& l : conf.loadables) check_ref(l, "loadable");
 
         detail::record_builder& r = scratch_;
         r.clear();
@@ -276,14 +269,32 @@ public:
         fit.images.reserve(image_count());
         for (image_cursor c(*this); !c.done();) fit.images.push_back(c.next());
         fit.configurations.reserve(configuration_count());
-        for (configuration_cursor c(*this); !c.done();) fit.configurations.push_back(c.next());
+        for (configuration_cursor c(*this); !c.done();) {
+            fit.configurations.push_back(c.next());
+            check_references(fit.configurations.back());
+        }
         return fit;
+    }
+
+    /// Throws what tree::validate() would for a configuration naming an
+    /// image the plan does not have.
+    void check_references(const configuration& conf) const {
+        const auto check_ref = [&](const std::string& ref, const char* what) {
+            if (find_image(ref) == npos)
+                throw error(errc::invalid_argument, "/configurations/" + conf.name,
+                            std::string(what) + " '" + ref + "' is not an image");
+        };
+        if (!conf.kernel.empty()) check_ref(conf.kernel, "kernel");
+        if (!conf.ramdisk.empty()) check_ref(conf.ramdisk, "ramdisk");
+        for (const auto& f : conf.fdt) check_ref(f, "fdt");
+        for (const auto& l : conf.loadables) check_ref(l, "loadable");
     }
 
     /// Throws what tree::validate() would for the root: bad address cells,
     /// an address that needs two of them, a NUL in the description, a
     /// default that is not a configuration. (Images and configurations are
-    /// checked as they are added.)
+    /// checked as they are added, their references with check_references()
+    /// when the plan is written, and by to_tree().)
     void validate() const {
         if (address_cells != 1 && address_cells != 2)
             throw error(errc::invalid_argument, "#address-cells", "must be 1 or 2");

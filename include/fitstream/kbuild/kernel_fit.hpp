@@ -29,11 +29,13 @@
 #include <fitstream/detail/kbuild/naming.hpp>
 #include <fitstream/detail/kbuild/read_ahead.hpp>
 #include <fitstream/detail/kbuild/string_index.hpp>
+#include <fitstream/detail/plan/hashed_index.hpp>
 #include <fitstream/detail/text.hpp>
 #include <fitstream/error.hpp>
 #include <fitstream/hash/builtin.hpp>
 #include <fitstream/input/source.hpp>
 #include <fitstream/layout.hpp>
+#include <fitstream/plan.hpp>
 #include <fitstream/tree.hpp>
 
 #include <algorithm>
@@ -41,6 +43,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -107,6 +110,9 @@ struct kernel_fit_options {
     /// tree (0: one per core). The tree and any error are the same for
     /// every count: results are used, and errors reported, in list order.
     unsigned threads = 1;
+    /// Fill kernel_fit_report::files_read (every path read, kept in memory:
+    /// with a million DTBs, tens of MiB). Off, it stays empty.
+    bool report_files_read = true;
     /// `.dtbo` files in the DTB list become fdt images (no configuration of
     /// their own) instead of being skipped.
     bool pack_overlays = false;
@@ -138,36 +144,50 @@ inline void apply_codec_and_hashes(image& img, const std::string& compression,
     for (const auto& h : hashes) visit_hash(h, [&](auto tag) { img.add_hash<typename decltype(tag)::type>(); });
 }
 
-// Builds the tree for make_kernel_fit(), one input at a time.
+// Builds the plan for plan_kernel_fit(), one input at a time. Each image
+// and configuration goes into the plan as soon as it is complete, so
+// nothing per DTB stays in memory here beyond a few bytes of index: a
+// configuration is named when it is added (explicit names are reserved
+// first), every configuration's kernel, ramdisk and loadables are known
+// before the DTBs (the loadables are read and named first, and added
+// after them, in tree order), and the default is resolved as the
+// configurations go by.
 class kernel_fit_assembler {
 public:
     kernel_fit_assembler(const kernel_fit_options& options, kernel_fit_report& report)
         : options_(options), report_(report) {
-        fit.description = options.name + " with devicetree set";
-        fit.timestamp = options.timestamp;
+        plan.description = options.name + " with devicetree set";
+        plan.timestamp = options.timestamp;
+        for (const auto& spec : options.configurations) {
+            if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
+            if (!explicit_names_.insert(spec.name).second)
+                throw error(errc::invalid_argument, "/configurations/" + spec.name, "configuration named twice");
+        }
     }
 
-    tree fit;
+    fit_plan plan;
 
     void add_kernel(const std::string& path) {
         note_read(path);
-        image& k = fit.images.emplace_back("kernel", options_.load ? "kernel" : "kernel_noload", source::file(path));
+        image k("kernel", options_.load ? "kernel" : "kernel_noload", source::file(path));
         k.description = options_.name;
         k.arch = options_.arch;
         k.os = options_.os;
         k.load = options_.load.value_or(0);
         k.entry = options_.entry ? options_.entry : k.load;
         apply_codec_and_hashes(k, options_.kernel_compression.value_or(options_.compression), options_.hashes);
+        add_image(k);
         kernel_ = "kernel";
     }
 
     void add_ramdisk(const std::string& path) {
         note_read(path);
-        image& r = fit.images.emplace_back("ramdisk", "ramdisk", source::file(path));
+        image r("ramdisk", "ramdisk", source::file(path));
         r.description = "Ramdisk";
         r.arch = options_.arch;
         r.os = options_.os;
         apply_codec_and_hashes(r, options_.ramdisk_compression, options_.hashes);
+        add_image(r);
         ramdisk_ = "ramdisk";
     }
 
@@ -178,7 +198,7 @@ public:
         read_ahead(first, last, threads, options_.deduplicate, prefetched_);
     }
 
-    // A DTB from the list: one configuration, named later.
+    // A DTB from the list: one configuration.
     void add_dtb_configuration(const std::string& dtb) {
         dtb_inspection in = inspect(dtb);
         std::vector<std::string> files{dtb};
@@ -193,11 +213,11 @@ public:
         conf.compatible = std::move(in.info.compatible);
         for (std::size_t i = 0; i < files.size(); ++i)
             conf.fdt.push_back(files[i] == dtb ? fdt_image(files[i], &in) : fdt_image(files[i], nullptr, i > 0));
-        add_configuration(std::move(conf), dtb, /*automatic=*/true);
+        conf.name = automatic_name(dtb);
+        add_configuration(std::move(conf), dtb);
     }
 
     void add_explicit_configuration(const configuration_spec& spec) {
-        if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
         if (spec.base.empty()) throw error(errc::invalid_argument, spec.name, "configuration has no base DTB");
         dtb_inspection in = inspect(spec.base);
         configuration conf;
@@ -206,7 +226,7 @@ public:
         conf.compatible = std::move(in.info.compatible);
         conf.fdt.push_back(fdt_image(spec.base, &in));
         for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay, nullptr, /*as_overlay=*/true));
-        add_configuration(std::move(conf), spec.base, /*automatic=*/false);
+        add_configuration(std::move(conf), spec.base);
     }
 
     // Stores a devicetree (DTB or overlay) once; returns its image name.
@@ -217,35 +237,64 @@ public:
     std::string fdt_image(const std::string& path, const dtb_inspection* known = nullptr, bool as_overlay = false) {
         const std::size_t index = fdt_image_index(path, known);
         if (as_overlay || has_suffix(path, ".dtbo")) overlays_.push_back(index);
-        return fit.images[index].name;
+        return std::string(plan.image_name(index));
     }
 
     std::size_t fdt_image_index(const std::string& path, const dtb_inspection* known) {
-        if (const auto i = fdt_paths_.find(path); i != fdt_paths_.npos) return i;
+        const std::size_t path_hash = std::hash<std::string>{}(path);
+        const auto stored_path = [this](std::size_t i) { return plan.image_at(i).data.name(); };
+        if (const auto i = fdt_paths_.find(path_hash, [&](std::size_t i) { return stored_path(i) == path; });
+            i != fdt_paths_.npos)
+            return i;
         if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return i;
         const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
         if (options_.deduplicate) {
-            const std::size_t existing =
-                fdt_dedup_.find(*sha, path, [this](std::size_t i) -> const std::string& { return fit.images[i].data.name(); });
+            const std::size_t existing = fdt_dedup_.find(*sha, path, stored_path);
             if (existing != fdt_dedup_.npos) {
                 count_duplicate(path);
                 fdt_dedup_.add_alias(path, existing);
                 return existing;
             }
         }
-        std::string name = "fdt-" + std::to_string(++fdt_count_);
-        image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
+        image f("fdt-" + std::to_string(++fdt_count_), "flat_dt", source::file(path));
         f.description = base_name(path);
         f.arch = options_.arch;
         apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
-        const std::size_t index = fit.images.size() - 1;
-        fdt_paths_.insert(index);
+        const std::size_t index = add_image(f);
+        fdt_paths_.insert(index, path_hash);
         if (options_.deduplicate) fdt_dedup_.add(*sha, index);
         return index;
     }
 
-    void add_loadable(const loadable_spec& spec) {
-        note_read(spec.path);
+    // Reads the loadables and names them (their names are in every
+    // configuration); add_loadables() adds their images after the DTBs.
+    void prepare_loadables() {
+        for (const auto& spec : options_.loadables) prepare_loadable(spec);
+    }
+    void add_loadables() {
+        for (auto& [path, img] : pending_loadables_) {
+            note_read(path);
+            if (img) add_image(*img);
+        }
+        pending_loadables_.clear();
+    }
+
+    // Sets the address cells and the default; stores overlays uncompressed.
+    fit_plan finish() {
+        store_overlays_uncompressed();
+        plan.address_cells = options_.address_cells != 0 ? options_.address_cells : (wide_address_ ? 2 : 1);
+        plan.default_configuration = resolve_default();
+        return std::move(plan);
+    }
+
+private:
+    std::size_t add_image(const image& img) {
+        for (const auto& a : {img.load, img.entry})
+            if (a && *a > max_cell_value) wide_address_ = true;
+        return plan.add(img);
+    }
+
+    void prepare_loadable(const loadable_spec& spec) {
         const std::string arch = spec.arch.empty() ? options_.arch : spec.arch;
         if (options_.deduplicate && spec.name.empty()) {
             // Only images that would be written identically may be merged.
@@ -259,13 +308,14 @@ public:
                 count_duplicate(spec.path);
                 if (std::find(loadables_.begin(), loadables_.end(), existing) == loadables_.end())
                     loadables_.push_back(existing);
+                pending_loadables_.emplace_back(spec.path, std::nullopt);
                 return;
             }
             loadable_dedup_.add(d, kind, spec.path, next_loadable_name());
         }
         const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
         if (spec.name.empty()) ++loadable_count_;
-        image& l = fit.images.emplace_back(name, spec.type, source::file(spec.path));
+        image l(name, spec.type, source::file(spec.path));
         l.description = spec.description.empty() ? base_name(spec.path) : spec.description;
         l.arch = arch;
         l.os = spec.os;
@@ -273,56 +323,9 @@ public:
         l.entry = spec.entry ? spec.entry : spec.load;
         apply_codec_and_hashes(l, spec.compression, options_.hashes);
         loadables_.push_back(name);
+        pending_loadables_.emplace_back(spec.path, std::move(l));
     }
 
-    // Room for what `dtbs` and `options` add, so that the image and
-    // configuration vectors (hundreds of bytes an element) do not grow by
-    // doubling: with 100,000 DTBs that is tens of MiB of slack and copying.
-    void reserve(const std::vector<std::string>& dtbs, const kernel_fit_options& options) {
-        std::size_t confs = options.configurations.size(), fdts = 0;
-        for (const auto& path : dtbs) {
-            if (has_suffix(path, ".dtb")) ++confs;
-            else if (!options.pack_overlays || !has_suffix(path, ".dtbo")) continue;
-            ++fdts;
-        }
-        for (const auto& spec : options.configurations) fdts += 1 + spec.overlays.size();
-        fit.images.reserve(2 + fdts + options.loadables.size());
-        fit.configurations.reserve(confs);
-        sources_.reserve(confs);
-        automatic_.reserve(confs);
-        files_seen_.reserve(2 + fdts + options.loadables.size());
-        fdt_paths_.reserve(fdts);
-        if (options.deduplicate) fdt_dedup_.reserve(fdts);
-    }
-
-    // Names the configurations, links kernel/ramdisk/loadables, sets the
-    // address cells and the default.
-    tree finish() {
-        store_overlays_uncompressed();
-        const auto source = [this](std::size_t conf) -> const std::string& {
-            return report_.files_read[sources_[conf]];
-        };
-        name_configurations(fit.configurations, automatic_, options_.naming == conf_naming::basename, source);
-        for (auto& conf : fit.configurations) {
-            conf.kernel = kernel_;
-            conf.ramdisk = ramdisk_;
-            conf.loadables = loadables_;
-        }
-        if (options_.address_cells != 0) {
-            fit.address_cells = options_.address_cells;
-        } else {
-            fit.address_cells = 1;
-            for (const auto& img : fit.images)
-                for (const auto& a : {img.load, img.entry})
-                    if (a && *a > max_cell_value) fit.address_cells = 2;
-        }
-        fit.default_configuration = resolve_default(fit.configurations, options_.default_configuration, source);
-        // Many DTBs with the same bytes leave reserved images unused.
-        if (fit.images.capacity() - fit.images.size() > fit.images.size() / 4) fit.images.shrink_to_fit();
-        return std::move(fit);
-    }
-
-private:
     // U-Boot decompresses a configuration's base devicetree but applies
     // each overlay straight from the FIT: boot_get_fdt_fit() loads overlays
     // with FIT_LOAD_IGNORED, for which fit_image_load() skips decompression,
@@ -331,22 +334,25 @@ private:
     // are therefore stored uncompressed, unless fdt_compression asks for a
     // codec explicitly: then they keep it and the report names them.
     void store_overlays_uncompressed() {
+        if (overlays_.empty()) return;
         // Each image once, in tree order (a -D tree lists shared overlays
         // in many configurations).
         std::sort(overlays_.begin(), overlays_.end());
         overlays_.erase(std::unique(overlays_.begin(), overlays_.end()), overlays_.end());
         for (const std::size_t i : overlays_) {
-            image& img = fit.images[i];
-            if (img.compression() == "none") continue;
+            if (fdt_codec() == "none") continue;
             if (options_.fdt_compression)
-                report_.compressed_overlays.push_back(img.name);
+                report_.compressed_overlays.emplace_back(plan.image_name(i));
             else
-                img.compress_with<codec::none>();
+                plan.compress_image_with<codec::none>(i);
         }
         std::vector<std::size_t>().swap(overlays_);
     }
+    // Every devicetree image has this codec (overlays until stored otherwise).
+    const std::string& fdt_codec() const { return options_.fdt_compression ? *options_.fdt_compression : options_.compression; }
 
     void note_read(const std::string& path) {
+        if (!options_.report_files_read) return;
         if (files_seen_.find(path) != files_seen_.npos) return;
         report_.files_read.push_back(path);
         files_seen_.insert(report_.files_read.size() - 1);
@@ -376,44 +382,87 @@ private:
 
     std::string next_loadable_name() const { return "loadable-" + std::to_string(loadable_count_ + 1); }
 
-    // `source`: the DTB the configuration is made from, read (and so
-    // noted in the report) just before.
-    void add_configuration(configuration conf, const std::string& source, bool automatic) {
-        fit.configurations.push_back(std::move(conf));
-        sources_.push_back(files_seen_.find(source));
-        automatic_.push_back(automatic);
+    // The name of the next configuration made from DTB `source`: its stem
+    // (see configuration_stem()), or with `-2`, `-3`, ... when taken by a
+    // configuration named before or by an explicit one.
+    std::string automatic_name(const std::string& source) {
+        const std::string stem =
+            configuration_stem(options_.naming == conf_naming::basename, plan.configuration_count(), source);
+        std::string name = stem;
+        if (name_taken(name)) {
+            int& n = next_suffix_.try_emplace(stem, 2).first->second;
+            do name = stem + "-" + std::to_string(n++);
+            while (name_taken(name));
+        }
+        return name;
+    }
+    bool name_taken(const std::string& name) const {
+        return plan.find_configuration(name) != fit_plan::npos || explicit_names_.count(name) != 0;
+    }
+
+    // `source`: the DTB the configuration is made from. The candidates for
+    // the default are noted as configurations go by (see resolve_default()).
+    void add_configuration(configuration conf, const std::string& source) {
+        conf.kernel = kernel_;
+        conf.ramdisk = ramdisk_;
+        conf.loadables = loadables_;
+        const std::string& want = options_.default_configuration;
+        if (!want.empty()) {
+            const std::size_t index = plan.configuration_count();
+            if (default_by_source_ == fit_plan::npos && source == want) default_by_source_ = index;
+            if (default_by_base_name_ == fit_plan::npos && base_name(source) == want) default_by_base_name_ = index;
+            if (default_by_compatible_ == fit_plan::npos &&
+                std::find(conf.compatible.begin(), conf.compatible.end(), want) != conf.compatible.end())
+                default_by_compatible_ = index;
+        }
+        plan.add(conf);
+    }
+
+    // The configuration `default_configuration` names: by name, by the DTB
+    // file it was made from (as given, then by base name), then by
+    // compatible string; empty: the first configuration.
+    std::string resolve_default() const {
+        const std::string& want = options_.default_configuration;
+        if (want.empty()) return plan.configuration_count() ? std::string(plan.configuration_name(0)) : std::string();
+        if (plan.find_configuration(want) != fit_plan::npos) return want;
+        for (const std::size_t i : {default_by_source_, default_by_base_name_, default_by_compatible_})
+            if (i != fit_plan::npos) return std::string(plan.configuration_name(i));
+        throw error(errc::invalid_argument, "default configuration",
+                    "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
     }
 
     struct file_read_at {
         const kernel_fit_report* report;
         const std::string& operator()(std::size_t i) const { return report->files_read[i]; }
     };
-    struct image_source_at {
-        const tree* fit;
-        const std::string& operator()(std::size_t i) const { return fit->images[i].data.name(); }
-    };
 
-    // With 100,000 DTBs every per-file table costs MiB: paths are kept once
-    // (in the report and the images) and the tables hold indices.
     const kernel_fit_options& options_;
     kernel_fit_report& report_;
-    string_index<file_read_at> files_seen_{file_read_at{&report_}};     // report_.files_read
-    string_index<image_source_at> fdt_paths_{image_source_at{&fit}};  // fdt images, by file
+    string_index<file_read_at> files_seen_{file_read_at{&report_}};  // report_.files_read
+    hashed_index fdt_paths_;  // fdt images, by file (confirmed against the plan)
     fdt_dedup fdt_dedup_;
     loadable_dedup loadable_dedup_;
-    std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
     std::unordered_map<std::string, dtb_inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
-    std::vector<bool> automatic_;  // per configuration: named by `naming`
     std::vector<std::size_t> overlays_;  // fdt images applied as overlays (indices; repeats possible)
+    std::set<std::string> explicit_names_;
+    std::unordered_map<std::string, int> next_suffix_;  // per stem that clashed: the suffix to try next
+    std::size_t default_by_source_ = fit_plan::npos;
+    std::size_t default_by_base_name_ = fit_plan::npos;
+    std::size_t default_by_compatible_ = fit_plan::npos;
     std::vector<std::string> loadables_;
+    std::vector<std::pair<std::string, std::optional<image>>> pending_loadables_;  // path, image (none: a duplicate)
     std::string kernel_, ramdisk_;
     int fdt_count_ = 0;
     int loadable_count_ = 0;
+    bool wide_address_ = false;
 };
 
 }  // namespace detail
 
-/// Builds the tree for a kernel, an optional ramdisk and a list of DTBs.
+/// Plans the FIT for a kernel, an optional ramdisk and a list of DTBs,
+/// read one path at a time from `next_dtb` (false: the list is done), as a
+/// fit_plan: with a million DTBs it stays tens of MiB (see plan.hpp), and
+/// write_fit() streams it.
 ///
 /// Only files ending in `.dtb` make configurations, as with make_fit.py;
 /// with `options.pack_overlays`, `.dtbo` files become fdt images without a
@@ -449,37 +498,37 @@ private:
 ///         codec or hash name, a default that matches nothing, a
 ///         configuration named twice, or nothing to pack (no kernel and no
 ///         devicetree).
-inline tree make_kernel_fit(const kernel_fit_options& options, const std::string& kernel, const std::string& ramdisk,
-                            const std::vector<std::string>& dtbs,
-                            const std::function<void(const std::string&)>& skipped = {},
-                            kernel_fit_report* report = nullptr) {
+inline fit_plan plan_kernel_fit(const kernel_fit_options& options, const std::string& kernel,
+                                const std::string& ramdisk, const std::function<bool(std::string&)>& next_dtb,
+                                const std::function<void(const std::string&)>& skipped = {},
+                                kernel_fit_report* report = nullptr) {
     if (options.address_cells != 0 && options.address_cells != 1 && options.address_cells != 2)
         throw error(errc::invalid_argument, "#address-cells", "must be 1 or 2");
     kernel_fit_report local;
     kernel_fit_report& r = report ? *report : local;
     r = {};
     detail::kernel_fit_assembler fit(options, r);
-    fit.reserve(dtbs, options);
     if (!kernel.empty()) fit.add_kernel(kernel);
     if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
+    fit.prepare_loadables();
     const unsigned threads =
         options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     // Windows of the list are read ahead on the threads, so what is held
-    // ahead stays bounded with 100,000 DTBs.
+    // ahead stays bounded with a million DTBs.
     constexpr std::size_t window = 512;
     bool any_dtb = false;
-    for (std::size_t begin = 0; begin < dtbs.size(); begin += window) {
-        const std::size_t end = std::min(dtbs.size(), begin + window);
+    std::vector<std::string> paths, devicetrees;
+    for (bool more = true; more;) {
+        paths.clear();
+        for (std::string path; paths.size() < window && (more = next_dtb(path));) paths.push_back(std::move(path));
         if (threads > 1) {
-            std::vector<std::string> devicetrees;
-            for (std::size_t i = begin; i < end; ++i)
-                if (detail::has_suffix(dtbs[i], ".dtb") ||
-                    (options.pack_overlays && detail::has_suffix(dtbs[i], ".dtbo")))
-                    devicetrees.push_back(dtbs[i]);
+            devicetrees.clear();
+            for (const auto& path : paths)
+                if (detail::has_suffix(path, ".dtb") || (options.pack_overlays && detail::has_suffix(path, ".dtbo")))
+                    devicetrees.push_back(path);
             fit.prefetch(devicetrees.data(), devicetrees.data() + devicetrees.size(), threads);
         }
-        for (std::size_t i = begin; i < end; ++i) {
-            const std::string& path = dtbs[i];
+        for (const auto& path : paths) {
             if (detail::has_suffix(path, ".dtb")) {
                 fit.add_dtb_configuration(path);
                 any_dtb = true;
@@ -498,8 +547,34 @@ inline tree make_kernel_fit(const kernel_fit_options& options, const std::string
     }
     if (kernel.empty() && !any_dtb)
         throw error(errc::invalid_argument, "kernel", "nothing to pack: no kernel and no devicetree");
-    for (const auto& spec : options.loadables) fit.add_loadable(spec);
+    fit.add_loadables();
     return fit.finish();
+}
+
+/// plan_kernel_fit() over a list of DTBs held in memory.
+inline fit_plan plan_kernel_fit(const kernel_fit_options& options, const std::string& kernel,
+                                const std::string& ramdisk, const std::vector<std::string>& dtbs,
+                                const std::function<void(const std::string&)>& skipped = {},
+                                kernel_fit_report* report = nullptr) {
+    std::size_t next = 0;
+    return plan_kernel_fit(
+        options, kernel, ramdisk,
+        [&](std::string& path) {
+            if (next == dtbs.size()) return false;
+            path = dtbs[next++];
+            return true;
+        },
+        skipped, report);
+}
+
+/// The same FIT as plan_kernel_fit(), as a tree (every image and
+/// configuration in memory: for a few thousand DTBs, or to change it
+/// before writing).
+inline tree make_kernel_fit(const kernel_fit_options& options, const std::string& kernel, const std::string& ramdisk,
+                            const std::vector<std::string>& dtbs,
+                            const std::function<void(const std::string&)>& skipped = {},
+                            kernel_fit_report* report = nullptr) {
+    return plan_kernel_fit(options, kernel, ramdisk, dtbs, skipped, report).to_tree();
 }
 
 }  // namespace fitstream

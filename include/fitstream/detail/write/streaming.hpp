@@ -51,6 +51,7 @@ void write_configurations(fdt_stream& fdt, const fit_plan& plan, Between&& betwe
     if (!plan.default_configuration.empty()) fdt.property_string("default", plan.default_configuration);
     for (fit_plan::configuration_cursor c(plan); !c.done();) {
         const configuration conf = c.next();
+        plan.check_references(conf);  // in the measuring pass, before anything is written
         fdt.begin_node(conf.name);
         write_configuration_properties(fdt, conf);
         fdt.end_node();
