@@ -5,7 +5,7 @@
 // devicetree checks, no layout). fitpack can only be slower than this;
 // bench/run prints fitpack's time as a ratio to it.
 //
-//   codec_limit -c CODEC [-j N] [--hash ALGOS|none] [--files-from LIST] [-o OUT] [FILE...]
+//   codec_limit -c CODEC [-j N] [--hash ALGOS|none] [--files-from LIST] [-o OUT [--no-fsync]] [FILE...]
 //
 // Every file is compressed with fitstream's own codec policy for CODEC, with
 // its default options (what fitpack uses), through the same type-erased
@@ -30,12 +30,16 @@
 // every stored byte is also written to OUT (in whatever order the threads
 // finish: a floor on the cost of writing them, not a FIT), so the limit pays
 // for the output file as fitpack does; that makes it meaningful for `none`.
+// OUT is then fsync()ed before the clock stops, as fitpack syncs its output
+// unless --no-fsync (110 MB of `none` output: about 0.1 s on the bench
+// machine); --no-fsync skips that here too.
 //
 // Freed memory is kept mapped (see main): the limit is the codec's cost, not
 // glibc's arena trimming between files.
 //
 // Prints one line of key=value pairs: codec, threads, files, segmented
-// (whether the codec has segments), hashes, input and output bytes, seconds.
+// (whether the codec has segments), hashes, fsync, input and output bytes,
+// seconds.
 
 #include <fitstream/codec/builtin.hpp>
 #include <fitstream/detail/io/file.hpp>
@@ -46,6 +50,7 @@
 #include <fitstream/tree.hpp>
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -73,11 +78,12 @@ struct arguments {
     std::vector<std::string> hashes{"sha256"};
     std::vector<std::string> files;
     std::string output;
+    bool fsync = true;
 };
 
 [[noreturn]] void usage(const std::string& why) {
     std::cerr << "codec_limit: " << why << "\n"
-              << "usage: codec_limit -c CODEC [-j N] [--hash ALGOS|none] [--files-from LIST] [-o OUT] [FILE...]\n";
+              << "usage: codec_limit -c CODEC [-j N] [--hash ALGOS|none] [--files-from LIST] [-o OUT [--no-fsync]] [FILE...]\n";
     std::exit(2);
 }
 
@@ -115,6 +121,8 @@ arguments parse(int argc, char** argv) {
             for (auto& h : split_commas(value())) a.hashes.push_back(std::move(h));
         } else if (arg == "-o" || arg == "--output") {
             a.output = value();
+        } else if (arg == "--no-fsync") {
+            a.fsync = false;
         } else if (arg == "--files-from") {
             const std::string list = value();
             std::ifstream in(list);
@@ -197,8 +205,11 @@ public:
         const std::lock_guard<std::mutex> lock(mutex_);
         if (std::fwrite(data, 1, n, file_) != n) throw std::runtime_error(path_ + ": write failed");
     }
-    void close() {
-        if (file_ && std::fclose(std::exchange(file_, nullptr)) != 0) throw std::runtime_error(path_ + ": write failed");
+    void close(bool sync) {
+        if (!file_) return;
+        if (sync && (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0))
+            throw std::runtime_error(path_ + ": fsync failed");
+        if (std::fclose(std::exchange(file_, nullptr)) != 0) throw std::runtime_error(path_ + ": write failed");
     }
 
 private:
@@ -349,7 +360,7 @@ int run(const arguments& a) {
     for (unsigned i = 0; i < a.threads; ++i) pool.emplace_back(worker);
     for (auto& thread : pool) thread.join();
     if (failure) std::rethrow_exception(failure);
-    sink.close();
+    sink.close(a.fsync);
 
     std::uint64_t output_bytes = 0;
     for (const auto& job : jobs) output_bytes += job.stored;
@@ -358,7 +369,7 @@ int run(const arguments& a) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "codec=" << a.codec << " threads=" << a.threads << " files=" << jobs.size()
               << " segmented=" << (segmented ? "yes" : "no") << " hashes=" << (hashes.empty() ? "none" : hashes)
-              << " input_bytes=" << input_bytes << " output_bytes=" << output_bytes << " seconds=" << seconds
+              << " fsync=" << (a.fsync && !a.output.empty() ? "yes" : "no") << " input_bytes=" << input_bytes << " output_bytes=" << output_bytes << " seconds=" << seconds
               << "\n";
     return 0;
 }
