@@ -9,6 +9,11 @@
 // DIR is the bench's workload (bench/gen: DIR/Image and DIR/dtbs.list);
 // --list takes the DTBs from another list (bench/rss-dtbs.sh's tiny ones),
 // --list-only stops after the DTB list's stages (up to make_kernel_fit).
+// --overlap N runs only the overlap experiment: for each codec, the
+// kernel's compression on N threads after make_kernel_fit with N threads
+// (as fitpack runs them today) against the two started together (the
+// kernel compressing while the DTB list is read and checked), alternating,
+// best of --repeat, wall-clock.
 // Every stage runs on files already in the page cache (each is read once
 // before any timing) and reports its best of N runs (default 3), in
 // seconds of one thread:
@@ -49,6 +54,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -60,6 +66,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -71,6 +78,7 @@ struct arguments {
     std::string scratch = "stages.scratch";
     std::string list;         // the DTB list; empty: the workload's dtbs.list
     bool list_only = false;   // only the DTB list's stages
+    unsigned overlap = 0;     // >0: the overlap experiment on this many threads, then stop
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -111,6 +119,8 @@ arguments parse(int argc, char** argv) {
             a.list = value();
         } else if (arg == "--list-only") {
             a.list_only = true;
+        } else if (arg == "--overlap") {
+            a.overlap = static_cast<unsigned>(std::max(1, std::atoi(value().c_str())));
         } else {
             usage("unknown argument " + arg);
         }
@@ -194,6 +204,73 @@ std::uint8_t sha256_of(const void* data, std::size_t size) {
     return h.final()[0];
 }
 
+// The kernel compressed on `threads` threads, as the writer's jobs would:
+// segments spread over the threads, or one encoder offered all of them.
+void compress_on(const fitstream::image& img, const std::string& data, unsigned threads) {
+    const auto& codec = img.codec();
+    if (!codec.segmented()) {
+        auto encoder = codec.make_encoder(data.size(), threads);
+        std::vector<char> scratch(64 * 1024);
+        std::size_t stored = 0;
+        fitstream::detail::run_filter(*encoder, data.data(), data.size(), true, scratch.data(), scratch.size(),
+                                      [&](const char*, std::size_t n) { stored += n; });
+        return;
+    }
+    auto seg = codec.make_segmenter(data.size());
+    const std::size_t size = std::max<std::size_t>(1, seg->segment_size());
+    const std::size_t count = data.empty() ? 1 : (data.size() + size - 1) / size;
+    std::atomic<std::size_t> next{0};
+    const auto work = [&] {
+        fitstream::detail::segment_output out;
+        for (std::size_t s; (s = next.fetch_add(1)) < count;) {
+            const std::size_t begin = s * size, n = std::min(size, data.size() - begin);
+            const std::size_t dict = std::min(begin, seg->dictionary_size());
+            out = {};
+            seg->encode(s, data.data() + begin - dict, dict, data.data() + begin, n, s + 1 == count, out);
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+}
+
+int overlap_experiment(const arguments& a, const std::string& kernel_path, const std::string& kernel,
+                       const std::vector<std::string>& dtb_paths) {
+    fitstream::kernel_fit_options options;
+    options.name = "Linux-bench";
+    options.arch = "arm64";
+    options.threads = a.overlap;
+    for (const auto& c : a.codecs) {
+        fitstream::image img("stage", "kernel", fitstream::source::file(kernel_path));
+        fitstream::visit_codec(c, [&](auto tag) { img.compress_with<typename decltype(tag)::type>(); });
+        cost after, together, tree_only, kernel_only;
+        for (int r = 0; r < a.repeat; ++r) {
+            const auto keep = [](cost& best, cost c) {
+                best.wall = std::min(best.wall, c.wall);
+                best.cpu = std::min(best.cpu, c.cpu);
+            };
+            keep(tree_only, best_of(1, [&] { fitstream::make_kernel_fit(options, kernel_path, "", dtb_paths); }));
+            keep(kernel_only, best_of(1, [&] { compress_on(img, kernel, a.overlap); }));
+            keep(after, best_of(1, [&] {
+                     fitstream::make_kernel_fit(options, kernel_path, "", dtb_paths);
+                     compress_on(img, kernel, a.overlap);
+                 }));
+            keep(together, best_of(1, [&] {
+                     std::thread k([&] { compress_on(img, kernel, a.overlap); });
+                     fitstream::make_kernel_fit(options, kernel_path, "", dtb_paths);
+                     k.join();
+                 }));
+        }
+        const std::string j = " -j" + std::to_string(a.overlap);
+        print(c + " tree" + j, tree_only);
+        print(c + " kernel" + j, kernel_only);
+        print(c + " tree, then kernel" + j, after);
+        print(c + " tree with kernel" + j, together);
+    }
+    return 0;
+}
+
 std::string read_whole(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error(path + ": cannot open");
@@ -220,6 +297,8 @@ int run(const arguments& a) {
     }
     std::cout << "# " << dtbs.size() << " DTBs, " << dtb_bytes << " bytes; kernel " << kernel.size()
               << " bytes; best of " << a.repeat << "\n";
+
+    if (a.overlap) return overlap_experiment(a, kernel_path, kernel, dtb_paths);
 
     volatile std::uint64_t sink = 0;  // keeps results alive
     print("dtb read", best_of(a.repeat, [&] {
