@@ -1,39 +1,56 @@
 // SPDX-License-Identifier: MIT
 //
-// The codec limit: how fast the same bytes go through the same codec, on all
-// cores, with no FIT work at all (no structure, no hashing, no output file).
-// fitpack can only be slower than this; bench/run prints fitpack's time as a
-// ratio to it.
+// The codec limit: how fast the same bytes go through the same codec, and
+// the same hashes, on all cores, with no FIT work at all (no structure, no
+// devicetree checks, no layout). fitpack can only be slower than this;
+// bench/run prints fitpack's time as a ratio to it.
 //
-//   codec_limit -c CODEC [-j N] [--files-from LIST] [-o OUT] [FILE...]
+//   codec_limit -c CODEC [-j N] [--hash ALGOS|none] [--files-from LIST] [-o OUT [--no-fsync]] [FILE...]
 //
 // Every file is compressed with fitstream's own codec policy for CODEC, with
 // its default options (what fitpack uses), through the same type-erased
-// binding the writer uses (fitstream::image::compress_with). Work is spread
-// over N threads (default: every core):
+// binding the writer uses (fitstream::image::compress_with), and what is
+// stored is hashed with every algorithm of --hash (comma-separated, default
+// sha256: fitpack's default, one hash node per image), through the same
+// binding as the writer's hash nodes (fitstream::image::add_hash). `--hash
+// none` is the limit of the codec alone (what this program measured before
+// it hashed). Work is spread over N threads (default: every core):
 // - a codec with the optional `segments` part (see <fitstream/codec/concept.hpp>)
-//   has each file cut into its segments, each segment one task, with the
-//   dictionary bytes before it, as the writer does;
-// - any other codec gets one task per file, and the encoder of that file is
-//   offered all N threads (zstd's workers use them; others ignore them).
+//   has each file cut into its segments, each segment one task, read with
+//   pread with the dictionary bytes before it, as the writer does. A file's
+//   stored bytes (container header, segments, trailer) are hashed in order,
+//   as they must be, by whichever thread finishes the segment that is next
+//   in order (it also hashes any later ones already done): the best an
+//   ordered hashing stage can do, with no thread set aside for it;
+// - any other codec gets one task per file, read in 1 MiB chunks and hashed
+//   as it is stored, and the encoder of a file of 8 MiB or more is offered
+//   all N threads (zstd's workers use them; others ignore them), as the
+//   writer does (detail::encoder_threads_threshold).
 // The biggest tasks go first, so the kernel does not finish last. With -o,
 // every stored byte is also written to OUT (in whatever order the threads
 // finish: a floor on the cost of writing them, not a FIT), so the limit pays
 // for the output file as fitpack does; that makes it meaningful for `none`.
+// OUT is then fsync()ed before the clock stops, as fitpack syncs its output
+// unless --no-fsync (110 MB of `none` output: about 0.1 s on the bench
+// machine); --no-fsync skips that here too.
 //
 // Freed memory is kept mapped (see main): the limit is the codec's cost, not
 // glibc's arena trimming between files.
 //
 // Prints one line of key=value pairs: codec, threads, files, segmented
-// (whether the codec has segments), input and output bytes, seconds.
+// (whether the codec has segments), hashes, fsync, input and output bytes,
+// seconds.
 
 #include <fitstream/codec/builtin.hpp>
-#include <fitstream/detail/io/input_file.hpp>
+#include <fitstream/detail/io/file.hpp>
+#include <fitstream/detail/write/image_jobs.hpp>
 #include <fitstream/error.hpp>
+#include <fitstream/hash/builtin.hpp>
 #include <fitstream/input/source.hpp>
 #include <fitstream/tree.hpp>
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -46,6 +63,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -57,18 +75,33 @@ namespace {
 struct arguments {
     std::string codec;
     unsigned threads = 0;
+    std::vector<std::string> hashes{"sha256"};
     std::vector<std::string> files;
     std::string output;
+    bool fsync = true;
 };
 
 [[noreturn]] void usage(const std::string& why) {
     std::cerr << "codec_limit: " << why << "\n"
-              << "usage: codec_limit -c CODEC [-j N] [--files-from LIST] [-o OUT] [FILE...]\n";
+              << "usage: codec_limit -c CODEC [-j N] [--hash ALGOS|none] [--files-from LIST] [-o OUT [--no-fsync]] [FILE...]\n";
     std::exit(2);
+}
+
+std::vector<std::string> split_commas(const std::string& list) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    for (;;) {
+        const std::size_t comma = list.find(',', at);
+        const std::string item = list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        if (!item.empty()) out.push_back(item);
+        if (comma == std::string::npos) return out;
+        at = comma + 1;
+    }
 }
 
 arguments parse(int argc, char** argv) {
     arguments a;
+    bool hash_given = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&]() -> std::string {
@@ -81,8 +114,15 @@ arguments parse(int argc, char** argv) {
             const std::string n = value();
             if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos) usage("-j " + n + ": not a number");
             a.threads = static_cast<unsigned>(std::stoul(n));
+        } else if (arg == "--hash") {
+            // Repeatable, as fitpack's: the lists add up.
+            if (!hash_given) a.hashes.clear();
+            hash_given = true;
+            for (auto& h : split_commas(value())) a.hashes.push_back(std::move(h));
         } else if (arg == "-o" || arg == "--output") {
             a.output = value();
+        } else if (arg == "--no-fsync") {
+            a.fsync = false;
         } else if (arg == "--files-from") {
             const std::string list = value();
             std::ifstream in(list);
@@ -97,21 +137,47 @@ arguments parse(int argc, char** argv) {
     }
     if (a.codec.empty()) usage("-c CODEC is required");
     if (a.files.empty()) usage("no input files");
+    if (a.hashes.empty()) usage("--hash needs an algorithm name or 'none'");
+    if (a.hashes == std::vector<std::string>{"none"}) a.hashes.clear();
+    for (const auto& h : a.hashes)
+        if (h == "none") usage("--hash none cannot be combined with an algorithm");
     if (a.threads == 0) a.threads = std::max(1u, std::thread::hardware_concurrency());
     return a;
+}
+
+using hasher_list = std::vector<std::unique_ptr<fitstream::detail::hasher_interface>>;
+
+hasher_list make_hashers(const fitstream::image& img) {
+    hasher_list out;
+    for (const auto& h : img.hashes()) out.push_back(h.make());
+    return out;
+}
+
+// Finishes every hash; the digests are thrown away, but computing them is
+// the work fitpack does.
+void finish(hasher_list& hashers, const fitstream::image& img) {
+    std::vector<std::uint8_t> digest;
+    for (std::size_t k = 0; k < hashers.size(); ++k) {
+        digest.resize(img.hashes()[k].digest_size);
+        hashers[k]->final(digest.data());
+    }
 }
 
 /// One file and what compressing it produced.
 struct file_job {
     std::string path;
     std::uint64_t size = 0;
-    // Segmented codecs only: the mapped input, the codec's segmenter, and
-    // each segment's summary (kept for add(), in order) with its size.
-    std::unique_ptr<fitstream::detail::mapped_file> mapped;
+    std::uint64_t stored = 0;  // bytes stored, once the file is done
+    // Segmented codecs only: the open file, the codec's segmenter, and the
+    // ordered stage (segments handed to add() and the hashes in order).
+    fitstream::detail::unique_fd fd;
     std::unique_ptr<fitstream::detail::segmenter_interface> segmenter;
-    std::vector<std::shared_ptr<const void>> summaries;
-    std::vector<std::uint64_t> segment_bytes;
-    std::uint64_t whole_bytes = 0;  // unsegmented codecs: the stored size
+    std::uint64_t segments = 0;
+    std::mutex mutex;  // guards done, next and busy
+    std::vector<std::optional<fitstream::detail::segment_output>> done;
+    std::uint64_t next = 0;  // the segment the ordered stage needs next
+    bool busy = false;       // a thread is running the ordered stage
+    hasher_list hashers;
 };
 
 struct task {
@@ -139,8 +205,11 @@ public:
         const std::lock_guard<std::mutex> lock(mutex_);
         if (std::fwrite(data, 1, n, file_) != n) throw std::runtime_error(path_ + ": write failed");
     }
-    void close() {
-        if (file_ && std::fclose(std::exchange(file_, nullptr)) != 0) throw std::runtime_error(path_ + ": write failed");
+    void close(bool sync) {
+        if (!file_) return;
+        if (sync && (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0))
+            throw std::runtime_error(path_ + ": fsync failed");
+        if (std::fclose(std::exchange(file_, nullptr)) != 0) throw std::runtime_error(path_ + ": write failed");
     }
 
 private:
@@ -149,15 +218,20 @@ private:
     std::mutex mutex_;
 };
 
-/// Compresses a whole file through the writer's own path: the file read
-/// front to back in 1 MiB chunks, through one encoder. Returns the stored size.
-std::uint64_t encode_whole(const fitstream::detail::codec_binding& codec, const std::string& path, unsigned threads,
+/// Compresses and hashes a whole file through the writer's own path: the
+/// file read front to back in 1 MiB chunks, through one encoder, what it
+/// stores hashed as it comes. Returns the stored size.
+std::uint64_t encode_whole(const fitstream::image& img, const std::string& path, unsigned threads,
                            std::vector<char>& in, std::vector<char>& out, output_file& sink) {
     const fitstream::source src = fitstream::source::file(path);
     fitstream::detail::source_reader reader(src);
-    auto encoder = codec.make_encoder(reader.size(), threads);
+    const std::uint64_t size = reader.size();
+    auto encoder =
+        img.codec().make_encoder(size, size >= fitstream::detail::encoder_threads_threshold ? threads : 1);
+    hasher_list hashers = make_hashers(img);
     std::uint64_t stored = 0;
     const auto emit = [&](const char* data, std::size_t n) {
+        for (auto& h : hashers) h->update(data, n);
         sink.write(data, n);
         stored += n;
     };
@@ -167,12 +241,44 @@ std::uint64_t encode_whole(const fitstream::detail::codec_binding& codec, const 
         fitstream::detail::run_filter(*encoder, in.data(), n, last, out.data(), out.size(), emit);
         if (last) break;
     }
+    finish(hashers, img);
     return stored;
+}
+
+/// Segment `s` of `job` is encoded: hands it to the ordered stage, and runs
+/// that stage when no other thread does.
+void segment_done(file_job& job, std::uint64_t s, fitstream::detail::segment_output out,
+                  const fitstream::image& img, output_file& sink) {
+    std::unique_lock<std::mutex> lock(job.mutex);
+    job.done[s] = std::move(out);
+    if (job.busy) return;  // that thread will find it
+    job.busy = true;
+    while (job.next < job.segments && job.done[job.next]) {
+        fitstream::detail::segment_output ready = std::move(*job.done[job.next]);
+        job.done[job.next].reset();
+        ++job.next;
+        lock.unlock();
+        job.segmenter->add(ready);
+        for (auto& h : job.hashers) h->update(ready.bytes.data(), ready.bytes.size());
+        job.stored += ready.bytes.size();
+        lock.lock();
+    }
+    if (job.next == job.segments) {
+        std::vector<char> frame;
+        job.segmenter->trailer(frame);
+        sink.write(frame.data(), frame.size());
+        for (auto& h : job.hashers) h->update(frame.data(), frame.size());
+        job.stored += frame.size();
+        finish(job.hashers, img);
+    }
+    job.busy = false;
 }
 
 int run(const arguments& a) {
     fitstream::image img("limit", "kernel", fitstream::source::file(a.files.front()));
     fitstream::visit_codec(a.codec, [&](auto tag) { img.compress_with<typename decltype(tag)::type>(); });
+    for (const auto& h : a.hashes)
+        fitstream::visit_hash(h, [&](auto tag) { img.add_hash<typename decltype(tag)::type>(); });
     const fitstream::detail::codec_binding& codec = img.codec();
     const bool segmented = codec.segmented();
 
@@ -186,14 +292,20 @@ int run(const arguments& a) {
         file_job& job = jobs[i];
         job.path = a.files[i];
         if (segmented) {
-            job.mapped = std::make_unique<fitstream::detail::mapped_file>(job.path);
-            job.size = job.mapped->size();
+            job.fd = fitstream::detail::open_for_reading(job.path);
+            job.size = fitstream::detail::file_size(job.fd.get(), job.path);
             job.segmenter = codec.make_segmenter(job.size);
             const std::uint64_t segment = std::max<std::uint64_t>(1, job.segmenter->segment_size());
-            const std::uint64_t count = job.size == 0 ? 1 : (job.size + segment - 1) / segment;
-            job.summaries.resize(count);
-            job.segment_bytes.resize(count);
-            for (std::uint64_t s = 0; s < count; ++s)
+            job.segments = job.size == 0 ? 1 : (job.size + segment - 1) / segment;
+            job.done.resize(job.segments);
+            job.hashers = make_hashers(img);
+            // The container's header comes first in what is stored.
+            std::vector<char> frame;
+            job.segmenter->header(frame);
+            sink.write(frame.data(), frame.size());
+            for (auto& h : job.hashers) h->update(frame.data(), frame.size());
+            job.stored = frame.size();
+            for (std::uint64_t s = 0; s < job.segments; ++s)
                 tasks.push_back({i, s, std::min<std::uint64_t>(segment, job.size - std::min(job.size, s * segment))});
         } else {
             const fitstream::source src = fitstream::source::file(job.path);
@@ -210,7 +322,6 @@ int run(const arguments& a) {
     std::exception_ptr failure;
     const auto worker = [&]() {
         std::vector<char> in(std::size_t{1} << 20), out(std::size_t{1} << 20);
-        fitstream::detail::segment_output segment_out;
         for (;;) {
             const std::size_t t = next.fetch_add(1);
             if (t >= tasks.size()) return;
@@ -221,20 +332,24 @@ int run(const arguments& a) {
             try {
                 file_job& job = jobs[tasks[t].file];
                 if (!segmented) {
-                    job.whole_bytes = encode_whole(codec, job.path, a.threads, in, out, sink);
+                    job.stored = encode_whole(img, job.path, a.threads, in, out, sink);
                     continue;
                 }
                 const std::uint64_t s = tasks[t].segment;
-                const std::size_t segment_size = std::max<std::size_t>(1, job.segmenter->segment_size());
-                const std::size_t begin = static_cast<std::size_t>(s) * segment_size;
-                const std::size_t size = std::min(segment_size, job.mapped->size() - begin);
-                const std::size_t dict = std::min(begin, job.segmenter->dictionary_size());
-                const char* data = job.mapped->data();
-                job.segmenter->encode(s, data ? data + begin - dict : nullptr, dict, data ? data + begin : nullptr,
-                                      size, begin + size == job.mapped->size(), segment_out);
+                const std::uint64_t segment_size = std::max<std::uint64_t>(1, job.segmenter->segment_size());
+                const std::uint64_t begin = s * segment_size;
+                const auto size = static_cast<std::size_t>(std::min(segment_size, job.size - begin));
+                const auto dict =
+                    static_cast<std::size_t>(std::min<std::uint64_t>(begin, job.segmenter->dictionary_size()));
+                if (in.size() < dict + size) in.resize(dict + size);
+                if (fitstream::detail::pread_up_to(job.fd.get(), in.data(), dict + size, begin - dict, job.path) !=
+                    dict + size)
+                    throw std::runtime_error(job.path + ": changed while read");
+                fitstream::detail::segment_output segment_out;
+                job.segmenter->encode(s, in.data(), dict, in.data() + dict, size, begin + size == job.size,
+                                      segment_out);
                 sink.write(segment_out.bytes.data(), segment_out.bytes.size());
-                job.segment_bytes[s] = segment_out.bytes.size();
-                job.summaries[s] = std::move(segment_out.summary);
+                segment_done(job, s, std::move(segment_out), img, sink);
             } catch (...) {
                 const std::lock_guard<std::mutex> lock(error_mutex);
                 if (!failure) failure = std::current_exception();
@@ -245,35 +360,17 @@ int run(const arguments& a) {
     for (unsigned i = 0; i < a.threads; ++i) pool.emplace_back(worker);
     for (auto& thread : pool) thread.join();
     if (failure) std::rethrow_exception(failure);
+    sink.close(a.fsync);
 
-    // Containers are assembled in segment order: header, segments, trailer.
     std::uint64_t output_bytes = 0;
-    for (auto& job : jobs) {
-        if (!segmented) {
-            output_bytes += job.whole_bytes;
-            continue;
-        }
-        std::vector<char> frame;
-        job.segmenter->header(frame);
-        sink.write(frame.data(), frame.size());
-        output_bytes += frame.size();
-        for (std::size_t s = 0; s < job.summaries.size(); ++s) {
-            fitstream::detail::segment_output summary_only;
-            summary_only.summary = job.summaries[s];
-            job.segmenter->add(summary_only);
-            output_bytes += job.segment_bytes[s];
-        }
-        frame.clear();
-        job.segmenter->trailer(frame);
-        sink.write(frame.data(), frame.size());
-        output_bytes += frame.size();
-    }
-    sink.close();
-
+    for (const auto& job : jobs) output_bytes += job.stored;
+    std::string hashes;
+    for (const auto& h : a.hashes) hashes += (hashes.empty() ? "" : ",") + h;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "codec=" << a.codec << " threads=" << a.threads << " files=" << jobs.size()
-              << " segmented=" << (segmented ? "yes" : "no") << " input_bytes=" << input_bytes
-              << " output_bytes=" << output_bytes << " seconds=" << seconds << "\n";
+              << " segmented=" << (segmented ? "yes" : "no") << " hashes=" << (hashes.empty() ? "none" : hashes)
+              << " fsync=" << (a.fsync && !a.output.empty() ? "yes" : "no") << " input_bytes=" << input_bytes << " output_bytes=" << output_bytes << " seconds=" << seconds
+              << "\n";
     return 0;
 }
 

@@ -247,9 +247,9 @@ public:
             i != fdt_paths_.npos)
             return i;
         if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return i;
-        const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
+        const std::optional<content_key> key = known ? known->key : inspect(path).key;
         if (options_.deduplicate) {
-            const std::size_t existing = fdt_dedup_.find(*sha, path, stored_path);
+            const std::size_t existing = fdt_dedup_.find(*key, path, stored_path);
             if (existing != fdt_dedup_.npos) {
                 count_duplicate(path);
                 fdt_dedup_.add_alias(path, existing);
@@ -262,7 +262,7 @@ public:
         apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
         const std::size_t index = add_image(f);
         fdt_paths_.insert(index, path_hash);
-        if (options_.deduplicate) fdt_dedup_.add(*sha, index);
+        if (options_.deduplicate) fdt_dedup_.add(*key, index);
         return index;
     }
 
@@ -302,8 +302,8 @@ private:
                                      spec.compression + "\n" + (spec.load ? std::to_string(*spec.load) : "-") +
                                      "\n" + (spec.entry ? std::to_string(*spec.entry) : "-") + "\n" +
                                      spec.description;
-            const digest d = digest_of_file(spec.path);
-            const std::string existing = loadable_dedup_.find(d, spec.path, kind);
+            const content_key key = content_key_of_file(spec.path);
+            const std::string existing = loadable_dedup_.find(key, spec.path, kind);
             if (!existing.empty()) {
                 count_duplicate(spec.path);
                 if (std::find(loadables_.begin(), loadables_.end(), existing) == loadables_.end())
@@ -311,7 +311,7 @@ private:
                 pending_loadables_.emplace_back(spec.path, std::nullopt);
                 return;
             }
-            loadable_dedup_.add(d, kind, spec.path, next_loadable_name());
+            loadable_dedup_.add(key, kind, spec.path, next_loadable_name());
         }
         const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
         if (spec.name.empty()) ++loadable_count_;
@@ -359,7 +359,7 @@ private:
     }
 
     // Reads and checks a devicetree (fdt_check_full): its model and
-    // compatible, and its digest when deduplicating. Nothing is kept: a
+    // compatible, and its content key when deduplicating. Nothing is kept: a
     // file is stored once (fdt_image), and one listed twice is read twice.
     dtb_inspection inspect(const std::string& path) {
         if (const auto it = prefetched_.find(path); it != prefetched_.end()) {
@@ -469,7 +469,7 @@ private:
 /// configuration of their own; every other file is passed to `skipped`
 /// (when set) and left out. A file listed twice is stored once; with
 /// `options.deduplicate` (the default), so is any file whose bytes equal an
-/// earlier one's (SHA-256, then compared byte for byte). Images are
+/// earlier one's (same size and CRC-32, then compared byte for byte). Images are
 /// numbered `fdt-1`, `fdt-2`, ... densely in the order first met.
 ///
 /// With `options.decompose_dtbs` (make_fit.py -D), each DTB's Kbuild

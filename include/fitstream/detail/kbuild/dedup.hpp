@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Identical payloads stored once: files are matched by SHA-256 and then
-// compared byte for byte, so a hash collision can never merge two
-// different files.
+// Identical payloads stored once: files are bucketed by a cheap content key
+// (their size and CRC-32) and then compared byte for byte, so a key that
+// two different files share can never merge them. The key only has to
+// make false candidates rare: a CRC-32 (libdeflate's, carry-less multiply)
+// costs a fraction of the SHA-256 it replaces, and the DTBs are keyed
+// whether or not any is a duplicate (docs/bench/stages.md).
 
 #include <fitstream/detail/io/file.hpp>
-#include <fitstream/hash/sha.hpp>
+#include <fitstream/detail/lib/libdeflate.hpp>
+#include <fitstream/detail/plan/hashed_index.hpp>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -19,25 +22,29 @@
 namespace fitstream {
 namespace detail {
 
-using digest = std::array<std::uint8_t, hash::sha256::digest_size>;
+// The size in the high 32 bits, the CRC-32 in the low ones: files of
+// different sizes below 4 GiB never share a key.
+using content_key = std::uint64_t;
 
-inline digest digest_of(const void* data, std::size_t size) {
-    hash::sha256 h;
-    h.update(data, size);
-    return h.final();
+inline content_key make_content_key(std::uint64_t size, std::uint32_t crc) { return (size << 32) ^ crc; }
+
+inline content_key content_key_of(const void* data, std::size_t size) {
+    return make_content_key(size, deflate_crc32(0, data, size));
 }
 
-// A loadable may be large: it is hashed in chunks, not read whole.
-inline digest digest_of_file(const std::string& path) {
-    hash::sha256 h;
+// A loadable may be large: it is keyed in chunks, not read whole.
+inline content_key content_key_of_file(const std::string& path) {
     auto fd = open_for_reading(path);
     std::vector<char> buffer(1u << 20);
+    std::uint64_t size = 0;
+    std::uint32_t crc = 0;
     for (;;) {
         const std::size_t n = read_up_to(fd.get(), buffer.data(), buffer.size(), path);
-        h.update(buffer.data(), n);
+        crc = deflate_crc32(crc, buffer.data(), n);
+        size += n;
         if (n < buffer.size()) break;
     }
-    return h.final();
+    return make_content_key(size, crc);
 }
 
 // True when two files hold the same bytes (compared, not hashed).
@@ -54,25 +61,21 @@ inline bool same_file_contents(const std::string& a, const std::string& b) {
     }
 }
 
-// Devicetree images by content. The table holds image indices keyed by
-// the digest's first 64 bits (with 100,000 DTBs, whole digests and paths
-// per entry would cost MiB); candidates are then compared byte for byte.
+// Devicetree images by content. The table holds image indices by content
+// key (with 100,000 DTBs, paths per entry would cost MiB); candidates are
+// then compared byte for byte.
 class fdt_dedup {
 public:
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
-    void reserve(std::size_t n) { by_prefix_.reserve(n); }
-
     // The image already holding `path`'s bytes, or npos. `stored_path(i)`
     // is the file image i is made from.
     template <class StoredPath>
-    std::size_t find(const digest& d, const std::string& path, const StoredPath& stored_path) const {
-        const auto [begin, end] = by_prefix_.equal_range(prefix(d));
-        for (auto it = begin; it != end; ++it)
-            if (same_file_contents(stored_path(it->second), path)) return it->second;
-        return npos;
+    std::size_t find(content_key key, const std::string& path, const StoredPath& stored_path) const {
+        return by_key_.find(static_cast<std::size_t>(key),
+                            [&](std::size_t i) { return same_file_contents(stored_path(i), path); });
     }
-    void add(const digest& d, std::size_t image) { by_prefix_.emplace(prefix(d), image); }
+    void add(content_key key, std::size_t image) { by_key_.insert(image, static_cast<std::size_t>(key)); }
 
     // A file found to duplicate an image: listed again, it maps to the
     // image without being compared again.
@@ -83,13 +86,7 @@ public:
     void add_alias(const std::string& path, std::size_t image) { aliases_.emplace(path, image); }
 
 private:
-    static std::uint64_t prefix(const digest& d) {
-        std::uint64_t p = 0;
-        std::memcpy(&p, d.data(), sizeof p);
-        return p;
-    }
-
-    std::unordered_multimap<std::uint64_t, std::size_t> by_prefix_;
+    hashed_index by_key_;  // 24 bytes an image: with a million DTBs, a multimap's nodes would be 50 MiB
     std::unordered_map<std::string, std::size_t> aliases_;
 };
 
@@ -101,15 +98,15 @@ class loadable_dedup {
 public:
     // The image name of a loadable already holding `path`'s bytes with the
     // same `kind`, or empty.
-    std::string find(const digest& d, const std::string& path, const std::string& kind) const {
-        const auto it = by_key_.find(key_of(d, kind));
+    std::string find(content_key key, const std::string& path, const std::string& kind) const {
+        const auto it = by_key_.find(key_of(key, kind));
         if (it == by_key_.end()) return {};
         for (const auto& candidate : it->second)
             if (same_file_contents(candidate.path, path)) return candidate.image;
         return {};
     }
-    void add(const digest& d, const std::string& kind, std::string path, std::string image) {
-        by_key_[key_of(d, kind)].push_back({std::move(path), std::move(image)});
+    void add(content_key key, const std::string& kind, std::string path, std::string image) {
+        by_key_[key_of(key, kind)].push_back({std::move(path), std::move(image)});
     }
 
 private:
@@ -117,8 +114,8 @@ private:
         std::string path;
         std::string image;
     };
-    static std::string key_of(const digest& d, const std::string& kind) {
-        return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
+    static std::string key_of(content_key key, const std::string& kind) {
+        return std::string(reinterpret_cast<const char*>(&key), sizeof key) + kind;
     }
 
     std::unordered_map<std::string, std::vector<stored>> by_key_;

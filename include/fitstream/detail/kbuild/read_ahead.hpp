@@ -20,16 +20,16 @@ namespace fitstream {
 namespace detail {
 
 // What reading a devicetree file tells: its model and compatible, and its
-// digest when deduplicating.
+// content key when deduplicating.
 struct dtb_inspection {
     dtb_info info;
-    std::optional<digest> sha;
+    std::optional<content_key> key;
 };
 
 // Checks (fdt_check_full) and inspects a devicetree file's bytes.
-inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::string& path, bool with_digest) {
+inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::string& path, bool with_key) {
     dtb_inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
-    if (with_digest) out.sha = digest_of(bytes.data(), bytes.size());
+    if (with_key) out.key = content_key_of(bytes.data(), bytes.size());
     return out;
 }
 
@@ -39,7 +39,7 @@ inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::str
 // file that fails is left out: the caller reads it again in list order, so
 // its error comes where it would without threads. Read-ahead only saves
 // time, so when no thread can be started the caller reads every file itself.
-inline void read_ahead(const std::string* first, const std::string* last, unsigned threads, bool with_digest,
+inline void read_ahead(const std::string* first, const std::string* last, unsigned threads, bool with_key,
                        std::unordered_map<std::string, dtb_inspection>& out) {
     out.clear();
     const auto count = static_cast<std::size_t>(last - first);
@@ -64,7 +64,7 @@ inline void read_ahead(const std::string* first, const std::string* last, unsign
                 return [&](read_job& job, scheduler<read_job>::worker&) {
                     const std::string& path = first[job.index];
                     try {
-                        job.result = inspect_dtb_bytes(read_dtb_file(path), path, with_digest);
+                        job.result = inspect_dtb_bytes(read_dtb_file(path), path, with_key);
                     } catch (...) {
                         // Met again, in order, by the caller.
                     }

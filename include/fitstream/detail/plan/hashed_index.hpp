@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Indices looked up by a hash of something kept elsewhere (a path in a
-// plan's records): 8 bytes a slot, at most half full, and no copy of the
-// keys. A match of the hash is confirmed by the caller (the records hold
+// Indices looked up by a 64-bit hash of something kept elsewhere (a path
+// in a plan's records, a file's content): 12 bytes a slot, at most half
+// full, and no copy of the keys. A match of the hash is confirmed by the caller (the records hold
 // the key), so a collision never merges two keys.
 
 #include <cstddef>
@@ -23,8 +23,9 @@ public:
     std::size_t find(std::size_t hash, Matches&& matches) const {
         if (slots_.empty()) return npos;
         const auto tag = static_cast<std::uint32_t>(hash >> 32);
+        const auto low = static_cast<std::uint32_t>(hash);
         for (std::size_t at = hash & mask(); slots_[at].index != empty; at = (at + 1) & mask())
-            if (slots_[at].tag == tag && matches(slots_[at].index)) return slots_[at].index;
+            if (slots_[at].tag == tag && slots_[at].low == low && matches(slots_[at].index)) return slots_[at].index;
         return npos;
     }
 
