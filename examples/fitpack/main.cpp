@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,45 +53,73 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
     std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last-first
     app.parse(args);
     fitpack::check_combinations(a);
-    for (const auto& list : a.files_from) {
-        fitpack::read_file_list(list, a.dtbs);
-        if (list != "-") inputs_read.push_back(list);
-    }
     fitstream::kernel_fit_options options = fitpack::kernel_fit_options_of(a);
     fitstream::write_options write = fitpack::write_options_of(a);
     // The DTBs are read and checked on the same threads that will compress them.
     options.threads = write.threads;
+    // Every file read is kept only for a depfile, and for -D's Kbuild .cmd
+    // files (no output may be one): with a million DTBs the list is tens of
+    // MiB. The clash check below visits the images' files instead.
+    options.report_files_read = !a.depfile.empty() || a.decompose_dtbs;
 
-    // Build the tree.
+    // Plan the FIT. The DTBs come from the command line, then from each
+    // --files-from list, read a line at a time as the plan takes them.
+    std::size_t next_positional = 0, next_list = 0;
+    std::optional<fitpack::file_list_reader> list;
+    const auto next_dtb = [&](std::string& path) {
+        if (next_positional < a.dtbs.size()) {
+            path = std::move(a.dtbs[next_positional++]);
+            return true;
+        }
+        for (;;) {
+            if (list && list->next(path)) return true;
+            if (next_list == a.files_from.size()) return false;
+            const std::string& name = a.files_from[next_list++];
+            list.emplace(name);
+            if (name != "-") inputs_read.push_back(name);
+        }
+    };
     fitstream::kernel_fit_report report;
-    fitstream::tree fit = fitstream::make_kernel_fit(
-        options, a.kernel, a.ramdisk, a.dtbs,
+    fitstream::fit_plan plan = fitstream::plan_kernel_fit(
+        options, a.kernel, a.ramdisk, next_dtb,
         [&](const std::string& f) {
             if (a.verbose) std::cerr << "fitpack: skipping " << f << ": not a .dtb file\n";
         },
         &report);
-    // With 100,000 DTBs each list of paths is MiB: the DTB list is not
-    // needed any more. Every file read (Kbuild .cmd files too) stays in
-    // inputs_read until no output is found to be one of them.
+    list.reset();
     std::vector<std::string>().swap(a.dtbs);
     inputs_read.insert(inputs_read.end(), std::make_move_iterator(report.files_read.begin()),
                        std::make_move_iterator(report.files_read.end()));
     std::vector<std::string>().swap(report.files_read);
-    fitpack::check_addresses(fit);
-    fit.validate();
+    fitpack::check_addresses(plan);
+    plan.validate();
 
     // Plan the signing: specs added, key and DTB checked before any write.
-    fitpack::signing_plan signing = fitpack::apply_signing(a.signing, fit);
+    // Signing needs the whole tree (the signed regions are hashed from the
+    // structure held in memory); the plan is made again from it.
+    std::vector<std::string> key_files;
+    fitpack::signing_plan signing;
+    if (a.signing.signing()) {
+        fitstream::tree fit = plan.to_tree();
+        signing = fitpack::apply_signing(a.signing, fit);
+        for (const auto& img : fit.images)
+            for (const auto& sig : img.signatures) key_files.push_back(sig.key_file);
+        for (const auto& conf : fit.configurations)
+            for (const auto& sig : conf.signatures) key_files.push_back(sig.key_file);
+        plan = fitstream::fit_plan(fit);
+    } else {
+        fitpack::refuse_signing_options_without_key(a.signing);
+    }
     // No output may be a file read (a DTB, a response file, a --files-from
     // list, the key) or another output; the key DTB is read and rewritten.
     fitstream::detail::refuse_clashing_files(
         {{"output", a.output}, {"--depfile", a.depfile}, {"--key-dtb", a.signing.key_dtb}}, [&](const auto& visit) {
-            for (const auto& img : fit.images) {
+            for (fitstream::fit_plan::image_cursor c(plan); !c.done();) {
+                const fitstream::image img = c.next();
                 if (img.data.is_file()) visit(img.data.name());
-                for (const auto& sig : img.signatures) visit(sig.key_file);
             }
-            for (const auto& conf : fit.configurations)
-                for (const auto& sig : conf.signatures) visit(sig.key_file);
+            for (const auto& f : report.deduplicated_files) visit(f);
+            for (const auto& f : key_files) visit(f);
             for (const auto& f : inputs_read) visit(f);
             for (const auto& f : signing.inputs) visit(f);
             if (!a.signing.pin_file.empty()) visit(a.signing.pin_file);
@@ -100,8 +129,8 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
     fitpack::stage_signing(signing);  // the new --key-dtb to a temporary file, renamed after the FIT
     const auto sync = a.no_fsync ? fitstream::file_sync::unsynced : fitstream::file_sync::synced;
     fitpack::staged_depfile depfile(a.depfile, a.output, inputs_read, sync);
-    fitpack::warn_configurations_without_compatible(fit);
-    fitpack::warn_compressed_overlays(fit, report);
+    fitpack::warn_configurations_without_compatible(report);
+    fitpack::warn_compressed_overlays(plan, report);
 
     // Write.
     std::uint64_t input_total = 0;
@@ -123,7 +152,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
 #endif
     fitstream::write_result result;
     try {
-        result = fitpack::write_fit_to(a.output, fit, write, sync);
+        result = fitpack::write_fit_to(a.output, plan, write, sync);
     } catch (...) {
         progress.clear();  // the error message gets a line of its own
         throw;
@@ -134,7 +163,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
     fitpack::finish_signing(signing);  // the public key into --key-dtb
     depfile.commit();
     if (a.verbose)
-        fitpack::report_totals(fit, result, write.layout.layout == fitstream::data_layout::external, input_total);
+        fitpack::report_totals(plan, result, write.layout.layout == fitstream::data_layout::external, input_total);
     return fitpack::exit_ok;
 }
 

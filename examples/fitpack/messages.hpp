@@ -18,34 +18,27 @@ namespace fitpack {
 
 /// A configuration without a root compatible cannot be picked by U-Boot's
 /// board matching.
-inline void warn_configurations_without_compatible(const fitstream::tree& fit) {
-    std::unordered_map<std::string_view, const fitstream::image*> image_by_name;
-    for (const auto& conf : fit.configurations) {
-        if (!conf.compatible.empty()) continue;
-        if (image_by_name.empty())
-            for (const auto& img : fit.images) image_by_name.emplace(img.name, &img);
-        const fitstream::image* dtb = image_by_name.at(conf.fdt.front());
+inline void warn_configurations_without_compatible(const fitstream::kernel_fit_report& report) {
+    for (const auto& c : report.configurations_without_compatible) {
         // The model and names come from the DTB: escaped and capped as every
         // message's untrusted text is (exit_status.hpp).
-        std::cerr << "fitpack: warning: " << fitstream::detail::printable(dtb->data.name(), 1024) << " ("
-                  << fitstream::detail::printable(conf.description, 1024)
+        std::cerr << "fitpack: warning: " << fitstream::detail::printable(c.dtb, 1024) << " ("
+                  << fitstream::detail::printable(c.description, 1024)
                   << "): the DTB has no root compatible, so U-Boot can pick "
-                  << fitstream::detail::printable(conf.name, 1024) << " only by name or as the default\n";
+                  << fitstream::detail::printable(c.configuration, 1024) << " only by name or as the default\n";
     }
 }
 
 /// Overlays --compress-fdt compressed: U-Boot applies overlays without
 /// decompressing them (see fitstream::make_kernel_fit()).
-inline void warn_compressed_overlays(const fitstream::tree& fit, const fitstream::kernel_fit_report& report) {
-    if (report.compressed_overlays.empty()) return;
-    const std::unordered_set<std::string_view> named(report.compressed_overlays.begin(),
-                                                     report.compressed_overlays.end());
-    for (const auto& img : fit.images)
-        if (named.count(img.name))
-            std::cerr << "fitpack: warning: " << fitstream::detail::printable(img.data.name(), 1024) << " ("
-                      << img.name << "): overlay stored "
-                      << img.compression() << "-compressed as --compress-fdt says, but U-Boot applies overlays "
-                      << "without decompressing them: a configuration applying it will not boot\n";
+inline void warn_compressed_overlays(const fitstream::fit_plan& plan, const fitstream::kernel_fit_report& report) {
+    for (const auto& name : report.compressed_overlays) {
+        const fitstream::image img = plan.image_at(plan.find_image(name));
+        std::cerr << "fitpack: warning: " << fitstream::detail::printable(img.data.name(), 1024) << " ("
+                  << img.name << "): overlay stored "
+                  << img.compression() << "-compressed as --compress-fdt says, but U-Boot applies overlays "
+                  << "without decompressing them: a configuration applying it will not boot\n";
+    }
 }
 
 inline void report_deduplication(const fitstream::kernel_fit_report& report) {
@@ -62,7 +55,7 @@ inline std::string megabytes(std::uint64_t bytes) {
     return text;
 }
 
-inline void report_totals(const fitstream::tree& fit, const fitstream::write_result& result, bool external,
+inline void report_totals(const fitstream::fit_plan& plan, const fitstream::write_result& result, bool external,
                           std::uint64_t input_total) {
     char line[160];
     std::snprintf(line, sizeof line, "FIT size %#llx/%s", static_cast<unsigned long long>(result.total_size),
@@ -74,7 +67,7 @@ inline void report_totals(const fitstream::tree& fit, const fitstream::write_res
                       static_cast<double>(result.structure_size) / 1024.0);
         std::cerr << line;
     }
-    std::cerr << ", " << fit.images.size() << " files, " << fit.configurations.size()
+    std::cerr << ", " << plan.image_count() << " files, " << plan.configuration_count()
               << " configurations, uncompressed " << megabytes(input_total) << '\n';
 }
 

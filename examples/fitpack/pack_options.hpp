@@ -302,14 +302,11 @@ inline fitstream::write_options write_options_of(const pack_arguments& a) {
 
 /// Throws, naming the image and the option that fixes it, when a load or
 /// entry address of `fit` needs 64 bits but the tree has one address cell.
-inline void check_addresses(const fitstream::tree& fit) {
-    if (fit.address_cells != 1) return;
-    for (const auto& img : fit.images)
-        for (const auto& a : {img.load, img.entry})
-            if (a && *a > fitstream::max_cell_value)
-                throw fitstream::error(fitstream::errc::invalid_argument, "/images/" + img.name,
-                                       "load/entry address needs 64 bits: use two address cells "
-                                       "(--address-cells 2 or auto)");
+inline void check_addresses(const fitstream::fit_plan& plan) {
+    if (plan.address_cells == 1 && !plan.wide_address_image().empty())
+        throw fitstream::error(fitstream::errc::invalid_argument, plan.wide_address_image(),
+                               "load/entry address needs 64 bits: use two address cells "
+                               "(--address-cells 2 or auto)");
 }
 
 }  // namespace fitpack

@@ -29,6 +29,7 @@
 #include <fitstream/error.hpp>
 #include <fitstream/kbuild/list_file.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,18 +175,76 @@ inline std::vector<std::string> expand_response_files(const std::vector<std::str
 /// Appends the paths of a `--files-from` list to `out`: one path per line
 /// (CR LF too), empty lines left out; "-" reads standard input.
 /// @throws fitstream::error naming the list when it cannot be read.
-inline void read_file_list(const std::string& list, std::vector<std::string>& out) {
-    const std::string text = list == "-" ? fitstream::read_list_file(STDIN_FILENO, "-", "file list")
-                                         : fitstream::read_list_file(list, "file list");
-    std::size_t at = 0;
-    while (at < text.size()) {
-        std::size_t end = text.find('\n', at);
-        if (end == std::string::npos) end = text.size();
-        std::string line = text.substr(at, end - at);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!line.empty()) out.push_back(std::move(line));
-        at = end + 1;
+/// A --files-from list read one line at a time: a list of a million DTB
+/// paths is tens of MiB, and each path goes into the plan as it is read.
+/// Errors are read_file_list()'s: a list that cannot be opened or is a
+/// directory, and one past fitstream::max_list_file_size ("not a file list").
+class file_list_reader {
+public:
+    explicit file_list_reader(const std::string& list) : name_(list) {
+        if (list == "-") {
+            fd_ = STDIN_FILENO;
+        } else {
+            fitstream::detail::check_path_name(list);
+            int fd;
+            do {
+                fd = ::open(list.c_str(), O_RDONLY | O_CLOEXEC);
+            } while (fd < 0 && errno == EINTR);
+            if (fd < 0) fitstream::detail::throw_os_error(errno, list, "cannot read file list");
+            owned_.reset(fd);
+            fd_ = fd;
+        }
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0) fitstream::detail::throw_os_error(errno, list, "cannot read file list");
+        if (S_ISDIR(st.st_mode)) fitstream::detail::throw_is_a_directory(list);
+        if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > fitstream::max_list_file_size)
+            throw too_large();
     }
+
+    /// The next non-empty line (a trailing CR removed); false at the end.
+    bool next(std::string& line) {
+        for (;;) {
+            const std::size_t end = buffer_.find('\n', at_);
+            if (end == std::string::npos && !eof_) {
+                buffer_.erase(0, at_);
+                at_ = 0;
+                const std::size_t used = buffer_.size();
+                buffer_.resize(used + step);
+                const std::size_t n = fitstream::detail::read_up_to(fd_, buffer_.data() + used, step, name_);
+                buffer_.resize(used + n);
+                read_ += n;
+                if (read_ > fitstream::max_list_file_size) throw too_large();
+                eof_ = n < step;
+                continue;
+            }
+            if (at_ >= buffer_.size()) return false;
+            const std::size_t stop = end == std::string::npos ? buffer_.size() : end;
+            line.assign(buffer_, at_, stop - at_);
+            at_ = stop + 1;
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (!line.empty()) return true;
+        }
+    }
+
+private:
+    static constexpr std::size_t step = 64 * 1024;
+    fitstream::error too_large() const {
+        return fitstream::error(fitstream::errc::invalid_input, name_,
+                                "larger than " + std::to_string(fitstream::max_list_file_size) +
+                                    " bytes: not a file list");
+    }
+    std::string name_;
+    fitstream::detail::unique_fd owned_;
+    int fd_ = -1;
+    std::string buffer_;
+    std::size_t at_ = 0;
+    std::uint64_t read_ = 0;
+    bool eof_ = false;
+};
+
+inline void read_file_list(const std::string& list, std::vector<std::string>& out) {
+    file_list_reader reader(list);
+    for (std::string line; reader.next(line);) out.push_back(std::move(line));
 }
 
 }  // namespace fitpack

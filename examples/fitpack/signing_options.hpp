@@ -404,21 +404,28 @@ inline void check_pin_file_has_token(const signing_arguments& s) {
     if (!any_token && !s.pin_file.empty()) throw usage_error("--pin-file needs a key in a token (--key 'pkcs11:...')");
 }
 
+/// Refuses signing options given without a key (--key-dir, --key or
+/// --sign-command): they would do nothing.
+/// Throws usage_error naming the first.
+inline void refuse_signing_options_without_key(const signing_arguments& s) {
+    for (const auto& [option, values] : per_key_options(s))
+        if (!values->empty())
+            throw usage_error(std::string(option) + " needs a key: --key-dir DIR, --key FILE or --sign-command CMD");
+    for (const auto* opt : {&s.key_dtb, &s.required_mode, &s.signer_name, &s.signer_version, &s.comment})
+        if (!opt->empty()) throw usage_error("signing options need --key-dir DIR or --key FILE");
+    if (!s.sign_images.empty()) throw usage_error("signing options need --key-dir DIR or --key FILE");
+    if (s.image_signatures) throw usage_error("--image-signatures needs --key-dir DIR or --key FILE");
+    if (s.sign_timeout > 0) throw usage_error("--sign-timeout needs --sign-command CMD");
+    if (!s.pin_file.empty()) throw usage_error("--pin-file needs a key in a token (--key 'pkcs11:...')");
+}
+
 /// Adds the signature specs to `fit` and checks everything that could
 /// fail (the keys, their algos, the DTB) before a byte is written.
 /// Throws usage_error for a command line that does not make sense.
 inline signing_plan apply_signing(const signing_arguments& s, fitstream::tree& fit) {
     signing_plan plan;
     if (!s.signing()) {
-        for (const auto& [option, values] : per_key_options(s))
-            if (!values->empty())
-                throw usage_error(std::string(option) + " needs a key: --key-dir DIR, --key FILE or --sign-command CMD");
-        for (const auto* opt : {&s.key_dtb, &s.required_mode, &s.signer_name, &s.signer_version, &s.comment})
-            if (!opt->empty()) throw usage_error("signing options need --key-dir DIR or --key FILE");
-        if (!s.sign_images.empty()) throw usage_error("signing options need --key-dir DIR or --key FILE");
-        if (s.image_signatures) throw usage_error("--image-signatures needs --key-dir DIR or --key FILE");
-        if (s.sign_timeout > 0) throw usage_error("--sign-timeout needs --sign-command CMD");
-        if (!s.pin_file.empty()) throw usage_error("--pin-file needs a key in a token (--key 'pkcs11:...')");
+        refuse_signing_options_without_key(s);
         return plan;
     }
     check_pin_file_has_token(s);

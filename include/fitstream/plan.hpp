@@ -161,6 +161,10 @@ public:
         any_segmented_ = any_segmented_ || probe.codec().segmented();
     }
 
+    /// The path of the first image whose load or entry address needs 64
+    /// bits ("/images/NAME"); empty when none does.
+    const std::string& wide_address_image() const noexcept { return wide_address_image_; }
+
     /// Whether any image or configuration has a signature.
     bool has_signatures() const noexcept { return any_signature_; }
     /// Whether any image's codec cuts it into segments.

@@ -134,6 +134,17 @@ struct kernel_fit_report {
     /// explicitly: U-Boot cannot apply them (see make_kernel_fit()).
     std::vector<std::string> compressed_overlays;
     std::uint64_t bytes_deduplicated = 0;  ///< their total size (before compression)
+    /// The files not stored because an image holds their bytes, once each
+    /// (kept whether or not files_read is).
+    std::vector<std::string> deduplicated_files;
+    /// A configuration whose DTB has no root compatible: U-Boot can pick it
+    /// only by name or as the default.
+    struct without_compatible {
+        std::string configuration;  ///< its node name
+        std::string dtb;            ///< the file its (base) devicetree image is stored from
+        std::string description;    ///< its description (the DTB's model)
+    };
+    std::vector<without_compatible> configurations_without_compatible;
 };
 
 namespace detail {
@@ -376,6 +387,7 @@ private:
     // `path` was not stored because an image holds its bytes already.
     void count_duplicate(const std::string& path) {
         ++report_.images_deduplicated;
+        report_.deduplicated_files.push_back(path);
         const auto fd = open_for_reading(path);
         report_.bytes_deduplicated += file_size(fd.get(), path);
     }
@@ -415,6 +427,9 @@ private:
                 std::find(conf.compatible.begin(), conf.compatible.end(), want) != conf.compatible.end())
                 default_by_compatible_ = index;
         }
+        if (conf.compatible.empty() && !conf.fdt.empty())
+            report_.configurations_without_compatible.push_back(
+                {conf.name, plan.image_at(plan.find_image(conf.fdt.front())).data.name(), conf.description});
         plan.add(conf);
     }
 
