@@ -58,6 +58,7 @@ struct pack_arguments {
     std::string conf_names = "sequence";
     std::string depfile;
     std::optional<unsigned> jobs;
+    std::string memory_budget;  // --memory-budget, as written (checked by memory_size())
     bool no_fsync = false;
     signing_arguments signing;
 };
@@ -167,6 +168,12 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
                        "at most " + std::to_string(fitstream::default_memory_budget >> 20) +
                        " MiB of buffered data; each thread adds one input buffer and its codec's state")
         ->check(thread_count(4096));
+    app.add_option("--memory-budget", a.memory_budget,
+                   "Hold at most SIZE bytes (K, M or G suffix) of buffered data and codec state at once (default " +
+                       std::to_string(fitstream::default_memory_budget >> 20) +
+                       "M): an lzma encoder is 93 MiB at the default level, so lzma images compress one at a time "
+                       "below that. One image always runs, whatever SIZE")
+        ->check(memory_size("--memory-budget"));
     app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
     add_signing_options(app, a.signing);
 }
@@ -288,6 +295,7 @@ inline fitstream::kernel_fit_options kernel_fit_options_of(const pack_arguments&
 inline fitstream::write_options write_options_of(const pack_arguments& a) {
     fitstream::write_options write;
     if (a.jobs) write.threads = *a.jobs;
+    if (!a.memory_budget.empty()) write.memory_budget = static_cast<std::size_t>(*parse_size(a.memory_budget));
     if (a.external || a.align || a.position) write.layout.layout = fitstream::data_layout::external;
     if (a.align) {
         check_alignment(*a.align, "-B/--align");
