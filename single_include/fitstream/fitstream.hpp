@@ -2397,7 +2397,7 @@ inline std::size_t lzma_alone_encoder_memory(int level, std::uint64_t source_siz
     if (full == UINT64_MAX) return 0;
     const std::uint64_t dict = options.dict_size;
     const std::uint64_t used = std::min<std::uint64_t>(source_size, dict);
-    const std::uint64_t untouched = std::min<std::uint64_t>(9 * (dict - used), full / 2);
+    const std::uint64_t untouched = std::min<std::uint64_t>(9 * (dict - used), full - full / 8);
     return static_cast<std::size_t>(full - untouched);
 }
 
