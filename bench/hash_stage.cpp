@@ -3,7 +3,7 @@
 // and what the ordered hashing thread (detail/parallel/ordered_hasher.hpp)
 // takes off it. Runs the writer's pipeline on one payload, stored with
 // sha256 (fitpack's default hash) to a file, in two ways, alternating, best
-// of N:
+// of N (each figure's best on its own):
 //
 //   writer  the hashes computed on the writing thread, as before
 //   thread  the hashes computed on the hashing thread, beside the writing
@@ -90,7 +90,15 @@ void bench(const std::string& name, const std::vector<char>& payload, const std:
             for (int mode = 0; mode < 2; ++mode) {
                 const auto x = run_once(fit, threads, mode == 0, out);
                 stored = x.stored;
-                if (r == 0 || x.wall < best[mode].wall) best[mode] = x;
+                // Each figure its own best: a thread preempted on a busy
+                // machine counts as busy.
+                if (r == 0) {
+                    best[mode] = x;
+                } else {
+                    best[mode].wall = std::min(best[mode].wall, x.wall);
+                    best[mode].writer = std::min(best[mode].writer, x.writer);
+                    best[mode].hasher = std::min(best[mode].hasher, x.hasher);
+                }
             }
         if (threads == 1) {
             // One thread: no workers, no hashing thread; both modes are the
@@ -137,17 +145,17 @@ void bench(const std::string& name, const std::vector<char>& payload, const std:
     std::printf("stage costs on one thread: encode %.1f ms/MiB in, sha256 %.2f ms/MiB stored, write %.2f ms/MiB "
                 "stored (%.1f MiB stored)\n",
                 1e3 * encode / mib, 1e3 * hash / stored_mib, 1e3 * write / stored_mib, stored_mib);
-    // The sequential stages as the -j 2 runs measured them: the writing
-    // thread's busy time (with and without the hashes) and the hashing
-    // thread's; encoding divides among the cores.
-    const double w_before = at2[0].writer, w_after = at2[1].writer, h_after = at2[1].hasher;
-    std::printf("projection: wall >= the slowest stage; encode/N (one thread's encode divided among N cores), "
-                "the writing thread (%.3f s with the hashes, %.3f s without, from -j 2), the hashing thread "
-                "(%.3f s):\n| cores | hashes on the writer s | hashing thread s | gain |\n|---|---|---|---|\n",
-                w_before, w_after, h_after);
+    // The projection uses the one-thread stage costs: in the pipeline, the
+    // writing thread's busy time also holds its waits for the hashing
+    // thread (a full queue), and whichever thread touches a buffer first
+    // pays for bringing it into the cache.
+    (void)at2;
+    std::printf("projection: wall >= the slowest stage: encode/N, and on the writing thread hash + write "
+                "(hashes on the writer) or max(hash, write) (hashing thread):\n"
+                "| cores | hashes on the writer s | hashing thread s | gain |\n|---|---|---|---|\n");
     for (const unsigned n : {1u, 2u, 4u, 8u, 16u, 32u, 64u}) {
-        const double before = std::max(encode / n, w_before);
-        const double after = std::max({encode / n, w_after, h_after});
+        const double before = std::max(encode / n, hash + write);
+        const double after = std::max({encode / n, hash, write});
         std::printf("| %u | %.3f | %.3f | %.2fx |\n", n, before, after, before / after);
     }
 }
