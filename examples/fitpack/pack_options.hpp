@@ -164,9 +164,10 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
     app.add_option("-j,--jobs", a.jobs,
                    "Compress and hash on N threads while the FIT is written in one pass (default: one per "
                    "core, here " + std::to_string(std::max(1u, std::thread::hardware_concurrency())) +
-                       "). The output is the same for every N. Work ahead of the image being written holds "
-                       "at most " + std::to_string(fitstream::default_memory_budget >> 20) +
-                       " MiB of buffered data; each thread adds one input buffer and its codec's state")
+                       "). The output is the same for every N. No more threads compute at once than there are "
+                       "cores, a large zstd image's workers included. Work ahead of the image being written holds "
+                       "at most --memory-budget (default " + std::to_string(fitstream::default_memory_budget >> 20) +
+                       " MiB) of buffered data and codec state")
         ->check(thread_count(4096));
     app.add_option("--memory-budget", a.memory_budget,
                    "Hold at most SIZE bytes (K, M or G suffix) of buffered data and codec state at once (default " +
