@@ -172,8 +172,8 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
     app.add_option("--memory-budget", a.memory_budget,
                    "Hold at most SIZE bytes (K, M or G suffix) of buffered data and codec state at once (default " +
                        std::to_string(fitstream::default_memory_budget >> 20) +
-                       "M): an lzma encoder is 93 MiB at the default level, so lzma images compress one at a time "
-                       "below that. One image always runs, whatever SIZE")
+                       "M): an lzma encoder holds up to 93 MiB at the default level (about 21 MiB for a small DTB), "
+                       "so a small SIZE compresses lzma images one at a time. One image always runs, whatever SIZE")
         ->check(memory_size("--memory-budget"));
     app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
     add_signing_options(app, a.signing);
