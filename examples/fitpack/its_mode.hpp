@@ -54,6 +54,7 @@ struct its_arguments {
     std::string engine;    // -N: "pkcs11" (keys in a PKCS#11 token)
     std::string pin_file;  // --pin-file: the token's PIN
     unsigned threads = 0;
+    std::size_t memory_budget = 0;  // --memory-budget (0: the writer's default)
     bool verbose = false;
     auto_fit_arguments auto_fit;  // -f auto
     bool help = false;
@@ -85,6 +86,7 @@ inline const char* its_help =
     "  -D \"DTC OPTS\"      dtc options: -i DIR is honoured\n"
     "  -I, --include DIR  search DIR for /include/ and /incbin/ files\n"
     "  -j, --jobs N       worker threads (default: one per core)\n"
+    "  --memory-budget SIZE  buffered data and codec state held at once, e.g. 64M (K, M or G; default 16M)\n"
     "  --compress-images  compress a plain payload whose node declares a codec, in U-Boot's container\n"
     "  --allow-compression-mismatch  store a payload that does not match its compression anyway\n"
     "  -t, -q             accepted and ignored, as mkimage\n"
@@ -189,12 +191,13 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
             a.help = true;
             return a;
         }
-    enum long_only { sign_algo = 1000, compress_images, allow_mismatch, include_dir, help, output, pin_file };
+    enum long_only { sign_algo = 1000, compress_images, allow_mismatch, include_dir, help, output, pin_file, memory_budget };
     static const option long_options[] = {
         // --output is the output in both spellings (mkimage's -o is the algo).
         {"output", required_argument, nullptr, output},
         {"sign-algo", required_argument, nullptr, sign_algo},
         {"compress-images", no_argument, nullptr, compress_images},
+        {"memory-budget", required_argument, nullptr, memory_budget},
         {"allow-compression-mismatch", no_argument, nullptr, allow_mismatch},
         {"include", required_argument, nullptr, include_dir},
         {"jobs", required_argument, nullptr, 'j'},
@@ -242,6 +245,14 @@ inline its_arguments parse_its_arguments(std::vector<std::string> args, bool mki
             case output: a.output = value; break;
             case sign_algo: a.build.algo = value; break;
             case compress_images: a.build.compress_images = true; break;
+            case memory_budget: {
+                const auto n = parse_size(value);
+                if (!n || *n == 0 || *n > SIZE_MAX)
+                    throw usage_error("--memory-budget must be a size such as 64M (bytes, or a number with K, M or G), not '" +
+                                      value + "'");
+                a.memory_budget = static_cast<std::size_t>(*n);
+                break;
+            }
             case allow_mismatch: a.build.allow_compression_mismatch = true; break;
             case 'I':
             case include_dir: a.include_dirs.push_back(value); break;
@@ -362,6 +373,7 @@ inline int run_its_mode(std::vector<std::string> args) {
 
     fitstream::write_options write;
     write.threads = a.threads;
+    if (a.memory_budget) write.memory_budget = a.memory_budget;
     // mkimage ignores -B and -p without -E; fitpack's own spelling takes
     // either to mean external data, as its Kbuild command line does.
     if (!mkimage && (a.align || a.position)) a.external = true;

@@ -58,6 +58,7 @@ struct pack_arguments {
     std::string conf_names = "sequence";
     std::string depfile;
     std::optional<unsigned> jobs;
+    std::string memory_budget;  // --memory-budget, as written (checked by memory_size())
     bool no_fsync = false;
     signing_arguments signing;
 };
@@ -163,10 +164,17 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
     app.add_option("-j,--jobs", a.jobs,
                    "Compress and hash on N threads while the FIT is written in one pass (default: one per "
                    "core, here " + std::to_string(std::max(1u, std::thread::hardware_concurrency())) +
-                       "). The output is the same for every N. Work ahead of the image being written holds "
-                       "at most " + std::to_string(fitstream::default_memory_budget >> 20) +
-                       " MiB of buffered data; each thread adds one input buffer and its codec's state")
+                       "). The output is the same for every N. No more threads compute at once than there are "
+                       "cores, a large zstd image's workers included. Work ahead of the image being written holds "
+                       "at most --memory-budget (default " + std::to_string(fitstream::default_memory_budget >> 20) +
+                       " MiB) of buffered data and codec state")
         ->check(thread_count(4096));
+    app.add_option("--memory-budget", a.memory_budget,
+                   "Hold at most SIZE bytes (K, M or G suffix) of buffered data and codec state at once (default " +
+                       std::to_string(fitstream::default_memory_budget >> 20) +
+                       "M): an lzma encoder holds up to 93 MiB at the default level (about 21 MiB for a small DTB), "
+                       "so a small SIZE compresses lzma images one at a time. One image always runs, whatever SIZE")
+        ->check(memory_size("--memory-budget"));
     app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
     add_signing_options(app, a.signing);
 }
@@ -288,6 +296,7 @@ inline fitstream::kernel_fit_options kernel_fit_options_of(const pack_arguments&
 inline fitstream::write_options write_options_of(const pack_arguments& a) {
     fitstream::write_options write;
     if (a.jobs) write.threads = *a.jobs;
+    if (!a.memory_budget.empty()) write.memory_budget = static_cast<std::size_t>(*parse_size(a.memory_budget));
     if (a.external || a.align || a.position) write.layout.layout = fitstream::data_layout::external;
     if (a.align) {
         check_alignment(*a.align, "-B/--align");

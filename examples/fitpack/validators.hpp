@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -131,6 +132,40 @@ inline CLI::Validator thread_count(std::uint64_t most) {
             return std::string();
         },
         "", "thread count");
+}
+
+/// A size in bytes: a decimal number, optionally followed by K, M or G
+/// (KiB, MiB, GiB; "64M", "64MiB" and "64m" alike), or nullopt when it is
+/// not one or does not fit 64 bits.
+inline std::optional<std::uint64_t> parse_size(const std::string& text) {
+    std::size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == 0 || digits > 19) return std::nullopt;
+    const std::uint64_t number = std::stoull(text.substr(0, digits));
+    std::string unit = text.substr(digits);
+    for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    unsigned shift = 0;
+    if (unit.empty() || unit == "B") shift = 0;
+    else if (unit == "K" || unit == "KIB") shift = 10;
+    else if (unit == "M" || unit == "MIB") shift = 20;
+    else if (unit == "G" || unit == "GIB") shift = 30;
+    else return std::nullopt;
+    if (number > (UINT64_MAX >> shift)) return std::nullopt;
+    return number << shift;
+}
+
+/// --memory-budget: a size of at least 1 byte that fits this machine's
+/// size_t, as parse_size() reads it. A usage error (exit 2) on one line.
+inline CLI::Validator memory_size(const std::string& option) {
+    return CLI::Validator(
+        [option](std::string& text) {
+            const auto value = parse_size(text);
+            if (!value || *value == 0 || *value > SIZE_MAX)
+                throw usage_error(option + " must be a size such as 64M (bytes, or a number with K, M or G), not '" +
+                                  text + "'");
+            return std::string();
+        },
+        "SIZE", "memory size");
 }
 
 /// A codec fitstream knows, by FIT name.

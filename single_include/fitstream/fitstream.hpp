@@ -796,6 +796,15 @@ inline dtb_info inspect_dtb_file(const std::string& path) {
 ///         // Returns the encoder to its initial state.
 ///         void close();
 ///     };
+///     // Optional: the memory one encoder holds for a source of `source_size`
+///     // bytes (unknown_size allowed) compressed with `threads` threads of
+///     // its own; the writer counts it against write_options::memory_budget.
+///     // Without it an encoder counts as 0 bytes (a few KiB of state).
+///     static std::size_t encoder_memory(const options&, std::uint64_t source_size, unsigned threads);
+///     // Optional, with the three-argument constructor: how many threads the
+///     // encoder can keep busy for this source, at most `most` (at least 1).
+///     // The writer gives it that many of its own -j, no more.
+///     static unsigned encoder_threads(const options&, std::uint64_t source_size, unsigned most);
 ///     // Optional for writing; a reader needs it. The inverse SymmetricFilter:
 ///     class decoder {
 ///     public:
@@ -865,6 +874,7 @@ inline dtb_info inspect_dtb_file(const std::string& path) {
 
 #include <boost/mp11/utility.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string_view>
@@ -922,7 +932,48 @@ template <class C>
 struct has_decoder_impl<C, std::void_t<typename C::decoder>>
     : std::bool_constant<is_symmetric_decoder<typename C::decoder>::value> {};
 
+template <class, class = void>
+struct has_encoder_memory : std::false_type {};
+template <class C>
+struct has_encoder_memory<C, std::enable_if_t<std::is_convertible_v<
+                                 decltype(C::encoder_memory(std::declval<const typename C::options&>(),
+                                                            std::uint64_t{}, 1u)),
+                                 std::size_t>>> : std::true_type {};
+
+template <class, class = void>
+struct has_encoder_threads : std::false_type {};
+template <class C>
+struct has_encoder_threads<C, std::enable_if_t<std::is_convertible_v<
+                                  decltype(C::encoder_threads(std::declval<const typename C::options&>(),
+                                                              std::uint64_t{}, 1u)),
+                                  unsigned>>> : std::true_type {};
+
 }  // namespace detail
+
+/// What one encoder of codec `C` holds for a source of `source_size` bytes
+/// compressed with `threads` threads of its own: `C::encoder_memory` when
+/// the codec says, else 0.
+template <class C>
+std::size_t encoder_memory(const typename C::options& options, std::uint64_t source_size, unsigned threads) {
+    if constexpr (detail::has_encoder_memory<C>::value)
+        return C::encoder_memory(options, source_size, threads);
+    else
+        return (void)options, (void)source_size, (void)threads, std::size_t{0};
+}
+
+/// How many threads an encoder of codec `C` can keep busy on a source of
+/// `source_size` bytes, at most `most`: `C::encoder_threads` when the codec
+/// says and its encoder takes a thread count, else 1.
+template <class C>
+unsigned encoder_threads(const typename C::options& options, std::uint64_t source_size, unsigned most) {
+    if constexpr (detail::has_encoder_threads<C>::value &&
+                  std::is_constructible_v<typename C::encoder, const typename C::options&, std::uint64_t, unsigned>) {
+        const unsigned n = C::encoder_threads(options, source_size, most);
+        return n < 1 ? 1 : (n > most && most > 0 ? most : n);
+    } else {
+        return (void)options, (void)source_size, (void)most, 1u;
+    }
+}
 
 /// True when `C` models the Codec concept described in this file.
 template <class C>
@@ -2255,6 +2306,7 @@ static_assert(check_decodable_codec<lz4>());
 
 #include <lzma.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -2327,6 +2379,27 @@ protected:
 
     lzma_stream stream_ = LZMA_STREAM_INIT;
 };
+
+/// The memory an LZMA_Alone encoder at `level` holds for a source of
+/// `source_size` bytes (unknown_size allowed), as far as it is ever touched.
+/// liblzma allocates its match finder for the whole dictionary
+/// (lzma_raw_encoder_memusage: 93 MiB at preset 6), but a source smaller
+/// than the dictionary only reaches the start of the window and of the
+/// binary tree, about 9 bytes per input byte (1 for the window, 8 for the
+/// tree), the rest staying untouched and so out of the resident set; the
+/// hash table and the coder's state are hashed into all over and counted
+/// whole. 0 for a level outside 0..9 (the encoder refuses it).
+inline std::size_t lzma_alone_encoder_memory(int level, std::uint64_t source_size) {
+    lzma_options_lzma options{};
+    if (level < 0 || level > 9 || lzma_lzma_preset(&options, static_cast<std::uint32_t>(level))) return 0;
+    const lzma_filter filters[2] = {{LZMA_FILTER_LZMA1, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
+    const std::uint64_t full = lzma_raw_encoder_memusage(filters);
+    if (full == UINT64_MAX) return 0;
+    const std::uint64_t dict = options.dict_size;
+    const std::uint64_t used = std::min<std::uint64_t>(source_size, dict);
+    const std::uint64_t untouched = std::min<std::uint64_t>(9 * (dict - used), full - full / 8);
+    return static_cast<std::size_t>(full - untouched);
+}
 
 /// LZMA_Alone from a preset (0..9, as `lzma -0` .. `lzma -9`): 5 property
 /// bytes, u64 size "unknown", LZMA1 data with an end marker. See the file
@@ -2423,6 +2496,14 @@ struct lzma {
     struct options {
         int level = 6;  ///< preset 0..9, as `lzma -0` .. `lzma -9`; 6 is the tool's default
     };
+
+    /// What one encoder holds for `source_size` bytes: liblzma's match
+    /// finder for the preset's dictionary (93 MiB at 6), less the part of
+    /// the window a smaller source never touches (see
+    /// detail::lzma_alone_encoder_memory).
+    static std::size_t encoder_memory(const options& opts, std::uint64_t source_size, unsigned /*threads*/) {
+        return detail::lzma_alone_encoder_memory(opts.level, source_size);
+    }
 
     /// Writes one LZMA_Alone stream.
     /// @throws fitstream::error (lzma_category(), LZMA_OPTIONS_ERROR) from the
@@ -3001,7 +3082,19 @@ static_assert(check_decodable_codec<none>());
 // decompression context. Only this header includes <zstd.h>.
 
 
+// ZSTD_getCParams and ZSTD_estimate*Size (the encoders' memory) are in
+// libzstd's static-linking section, exported by the shared library since
+// 1.4; zstd.h guards that section on its own, so it is reached even when
+// the stable part was included before.
+#ifndef ZSTD_STATIC_LINKING_ONLY
+#define ZSTD_STATIC_LINKING_ONLY
+#define FITSTREAM_DEFINED_ZSTD_STATIC_LINKING_ONLY
+#endif
 #include <zstd.h>
+#ifdef FITSTREAM_DEFINED_ZSTD_STATIC_LINKING_ONLY
+#undef ZSTD_STATIC_LINKING_ONLY
+#undef FITSTREAM_DEFINED_ZSTD_STATIC_LINKING_ONLY
+#endif
 #include <zstd_errors.h>
 
 #include <algorithm>
@@ -3068,6 +3161,26 @@ struct zstd_threading {
         return static_cast<int>(std::min(wanted, 64u));
     }
 };
+
+/// The memory a zstd_compressor at `level` holds for `source_size` bytes
+/// (ZSTD_CONTENTSIZE_UNKNOWN allowed) with `workers` libzstd workers:
+/// libzstd's own estimate of a single-threaded stream, plus, with workers,
+/// a context and an input and output job buffer for each worker and two
+/// more jobs' buffers in its pool (measured with ZSTD_sizeof_CCtx on
+/// libzstd 1.5: 22, 32 and 60 MiB for 1, 2 and 4 workers at level 3).
+inline std::size_t zstd_compressor_memory(int level, std::uint64_t source_size, int workers) {
+    const ZSTD_compressionParameters params =
+        ZSTD_getCParams(level, source_size == ZSTD_CONTENTSIZE_UNKNOWN ? 0 : source_size, 0);
+    std::size_t total = ZSTD_estimateCStreamSize_usingCParams(params);
+    if (ZSTD_isError(total)) total = 0;
+    if (workers > 0) {
+        std::size_t job = ZSTD_estimateCCtxSize_usingCParams(params);
+        if (ZSTD_isError(job)) job = 0;
+        job += 2 * zstd_threading::job_size;
+        total += (static_cast<std::size_t>(workers) + 2) * job;
+    }
+    return total;
+}
 
 /// libzstd's name for a source size: ZSTD_CONTENTSIZE_UNKNOWN for unknown_size.
 inline std::uint64_t zstd_content_size(std::uint64_t source_size) noexcept {
@@ -3224,6 +3337,22 @@ struct zstd {
         /// uses workers only when this asks for them.
         int workers = 0;
     };
+
+    /// What one encoder holds (libzstd's contexts and, with workers, their
+    /// job buffers; see detail::zstd_compressor_memory).
+    static std::size_t encoder_memory(const options& opts, std::uint64_t source_size, unsigned threads) {
+        const std::uint64_t size = detail::zstd_content_size(source_size);
+        return detail::zstd_compressor_memory(opts.level, size,
+                                              detail::zstd_threading::workers(size, threads, opts.workers));
+    }
+    /// Workers a source keeps busy: one per job of 4 MiB, at most `most`;
+    /// 1 at or below one job (no workers then).
+    static unsigned encoder_threads(const options& /*opts*/, std::uint64_t source_size, unsigned most) {
+        if (source_size == unknown_size) return most;
+        if (source_size <= detail::zstd_threading::threshold) return 1;
+        const std::uint64_t jobs = (source_size - 1) / detail::zstd_threading::job_size + 1;
+        return static_cast<unsigned>(std::min<std::uint64_t>(jobs, most));
+    }
 
     /// One frame. A source over 4 MiB, or of unknown size, is compressed by
     /// libzstd's own worker threads in 4 MiB jobs (see
@@ -4002,6 +4131,10 @@ private:
 struct codec_interface {
     virtual ~codec_interface() = default;
     virtual std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const = 0;
+    /// What one encoder holds (see fitstream::encoder_memory).
+    virtual std::size_t encoder_memory(std::uint64_t source_size, unsigned threads) const = 0;
+    /// Threads an encoder can keep busy, 1..most (see fitstream::encoder_threads).
+    virtual unsigned encoder_threads(std::uint64_t source_size, unsigned most) const = 0;
     virtual bool has_segments() const noexcept = 0;
     /// Null for a codec without `segments`.
     virtual std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const = 0;
@@ -4013,6 +4146,12 @@ public:
     explicit codec_model(const typename Codec::options& options) : options_(options) {}
     std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const override {
         return std::make_unique<encoder_model<Codec>>(options_, source_size, threads);
+    }
+    std::size_t encoder_memory(std::uint64_t source_size, unsigned threads) const override {
+        return fitstream::encoder_memory<Codec>(options_, source_size, threads);
+    }
+    unsigned encoder_threads(std::uint64_t source_size, unsigned most) const override {
+        return fitstream::encoder_threads<Codec>(options_, source_size, most);
     }
     bool has_segments() const noexcept override { return has_segments_v<Codec>; }
     std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const override {
@@ -4035,6 +4174,14 @@ struct codec_binding {
     /// A fresh encoder; `threads`: how many threads it may use of its own (1: none).
     std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const {
         return codec->make_encoder(source_size, threads);
+    }
+    /// Bytes one encoder holds for `source_size` with `threads` threads.
+    std::size_t encoder_memory(std::uint64_t source_size, unsigned threads) const {
+        return codec->encoder_memory(source_size, threads);
+    }
+    /// Threads (1..most) an encoder can keep busy on `source_size` bytes.
+    unsigned encoder_threads(std::uint64_t source_size, unsigned most) const {
+        return codec->encoder_threads(source_size, most);
     }
     /// True when the codec has `segments` (make_segmenter() gives one).
     bool segmented() const noexcept { return codec->has_segments(); }
@@ -6982,8 +7129,17 @@ private:
 // The calling thread writes a whole-image job's chunks as they come. For a
 // segmented image it writes the container's header, folds each segment's
 // summary with add() and writes its bytes, in segment order, then the
-// trailer, hashing the stored bytes as they pass (they must be hashed in
-// order).
+// trailer. The stored bytes must be hashed in order: with workers, a
+// hashing thread of its own (detail/parallel/ordered_hasher.hpp) does it
+// while the calling thread writes the same buffers, so the writing thread
+// only writes; with one thread the calling thread hashes them.
+//
+// Threads: the scheduler runs at most as many jobs at once as there are
+// cores (and -j), and a job whose encoder runs threads of its own (zstd's
+// workers) counts as that many: -j N never computes on more than N
+// threads, nor on more threads than cores. The encoder's memory counts
+// against the budget while the job runs (lzma's match finder, zstd's
+// contexts); at least one job always runs, whatever the budget.
 //
 // Two output strategies: with workers, a job's chunks are queued under the
 // memory budget, and a whole-image job that has filled its share waits for
@@ -6992,6 +7148,172 @@ private:
 // chunk is written as soon as it is full. That is the sequential writer,
 // and the reference the parallel runs must match byte for byte.
 
+// ---- begin <fitstream/detail/parallel/cores.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// How many cores this process may run on: the CPUs of its affinity mask
+// (taskset, cpusets), else std::thread::hardware_concurrency(). Threads
+// beyond that only take turns.
+
+#include <thread>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+namespace fitstream {
+namespace detail {
+
+inline unsigned available_cores() noexcept {
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+        const int n = CPU_COUNT(&set);
+        if (n > 0) return static_cast<unsigned>(n);
+    }
+#endif
+    const unsigned n = std::thread::hardware_concurrency();
+    return n > 0 ? n : 1;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/parallel/cores.hpp> ----
+// ---- begin <fitstream/detail/parallel/ordered_hasher.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Hashes one image's stored bytes, in order, on a thread of its own, while
+// the calling thread writes them: sha256, sha1 and md5 are sequential, so
+// this moves them off the writing thread rather than splitting them.
+//
+// The calling thread begin()s an image with its hashers, feed()s buffers in
+// order (shared: it writes the same bytes meanwhile) and finish()es it,
+// which waits for the queue to drain and writes the digests. At most
+// `depth` buffers wait, so the hashing thread holds at most depth + 1
+// buffers; feed() blocks beyond that.
+
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+class ordered_hasher {
+public:
+    using buffer = std::shared_ptr<const std::vector<char>>;
+
+    explicit ordered_hasher(std::size_t depth = 2) : depth_(depth < 1 ? 1 : depth) {}
+    ordered_hasher(const ordered_hasher&) = delete;
+    ordered_hasher& operator=(const ordered_hasher&) = delete;
+    ~ordered_hasher() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        work_cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    // Starts an image (the previous one finish()ed). Starts the thread on
+    // first use. @throws std::system_error when it cannot start
+    void begin(std::vector<std::unique_ptr<hasher_interface>> hashers) {
+        if (!thread_.joinable()) thread_ = std::thread([this] { main(); });
+        std::lock_guard<std::mutex> lock(mutex_);
+        hashers_ = std::move(hashers);
+        error_ = nullptr;
+    }
+
+    // Queues the next bytes; waits while `depth` buffers are queued.
+    void feed(buffer bytes) {
+        if (!bytes || bytes->empty()) return;
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_cv_.wait(lock, [&] { return queue_.size() < depth_; });
+        queue_.push_back(std::move(bytes));
+        work_cv_.notify_one();
+    }
+
+    // Waits for every queued buffer, then writes each digest in turn to
+    // `out`, advancing by its size. @throws what a hasher threw
+    template <class DigestSizes>
+    void finish(std::uint8_t* out, const DigestSizes& sizes) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+        auto hashers = std::move(hashers_);
+        hashers_.clear();
+        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+        lock.unlock();
+        std::size_t at = 0;
+        for (std::size_t k = 0; k < hashers.size(); ++k) {
+            hashers[k]->final(out + at);
+            at += sizes[k];
+        }
+    }
+
+    // Time the hashing thread spent hashing, in nanoseconds (for benches).
+    std::uint64_t busy_ns() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return busy_ns_;
+    }
+
+private:
+    void main() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            if (stop_) return;
+            buffer bytes = std::move(queue_.front());
+            queue_.pop_front();
+            busy_ = true;
+            const bool failed = error_ != nullptr;
+            lock.unlock();
+            const auto start = std::chrono::steady_clock::now();
+            std::exception_ptr error;
+            if (!failed) {
+                try {
+                    for (auto& h : hashers_) h->update(bytes->data(), bytes->size());
+                } catch (...) {
+                    error = std::current_exception();
+                }
+            }
+            const auto spent = std::chrono::steady_clock::now() - start;
+            bytes.reset();
+            lock.lock();
+            busy_ns_ += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count());
+            if (error && !error_) error_ = error;
+            busy_ = false;
+            done_cv_.notify_all();
+        }
+    }
+
+    const std::size_t depth_;
+    mutable std::mutex mutex_;
+    std::condition_variable work_cv_;  // the thread: a buffer or stop
+    std::condition_variable done_cv_;  // the caller: room in the queue, or drained
+    std::deque<buffer> queue_;
+    // Touched by the thread only while it is busy_; by the caller only
+    // while it is not (begin() and finish() run with the queue drained).
+    std::vector<std::unique_ptr<hasher_interface>> hashers_;
+    std::exception_ptr error_;
+    bool busy_ = false;
+    bool stop_ = false;
+    std::uint64_t busy_ns_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/parallel/ordered_hasher.hpp> ----
 // ---- begin <fitstream/detail/parallel/scheduler.hpp> ----
 // SPDX-License-Identifier: MIT
 
@@ -7037,6 +7359,16 @@ private:
 // consuming exactly its output, so it always progresses and the scheduler
 // cannot deadlock, whatever the budget.
 //
+// Threads. At most `cores` jobs run at once, whatever the number of
+// workers: a worker past that waits for a running job to finish. A job
+// that can keep more than one thread busy (an encoder with threads of its
+// own) says so in `threads_wanted`; it is given what is free when it
+// starts, at least one and at most that, in `threads`, and counts as that
+// many running jobs until it is done. (Jobs without those members count
+// as one.) So the threads computing never outnumber the cores, with any
+// -j. A job blocked for budget keeps its share: it was taken in order, so
+// the head, which always progresses, was taken before it.
+//
 // Errors. A job that throws records its exception and no later job starts;
 // the consumer meets it (results::next() or wait() rethrows it) when it
 // reaches that job, so the first failure in order is the one reported. A
@@ -7052,6 +7384,7 @@ private:
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -7065,6 +7398,13 @@ struct scheduler_stopped {};
 // The Item of jobs that stream nothing.
 struct no_item {};
 
+// Whether a job type says how many threads it can keep busy.
+template <class, class = void>
+struct has_thread_share : std::false_type {};
+template <class J>
+struct has_thread_share<J, std::void_t<decltype(std::declval<J&>().threads_wanted = 1u),
+                                       decltype(std::declval<J&>().threads = 1u)>> : std::true_type {};
+
 template <class Job, class Item = no_item>
 class scheduler {
     struct slot;
@@ -7074,8 +7414,11 @@ public:
     // @param budget what jobs may hold in flight, in the caller's units
     // @param job_cost what each taken job holds until consumed, besides
     //        what it reserves (its bookkeeping)
-    scheduler(unsigned threads, std::size_t budget, std::size_t job_cost = 0)
-        : threads_(std::max(1u, threads)), budget_(budget), job_cost_(job_cost) {}
+    // @param cores the most threads computing at once (see Threads above;
+    //        0: as many as `threads`)
+    scheduler(unsigned threads, std::size_t budget, std::size_t job_cost = 0, unsigned cores = 0)
+        : threads_(std::max(1u, threads)), budget_(budget), job_cost_(job_cost),
+          cores_(cores == 0 ? threads_ : cores) {}
 
     scheduler(const scheduler&) = delete;
     scheduler& operator=(const scheduler&) = delete;
@@ -7217,6 +7560,12 @@ public:
         return peak_in_flight_;
     }
 
+    // The most threads ever given to running jobs at once (at most `cores`).
+    unsigned peak_running() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return peak_running_;
+    }
+
 private:
     struct queued_item {
         Item item;
@@ -7231,6 +7580,7 @@ private:
         std::vector<queued_item> items;
         std::size_t next_item = 0;    // the first not yet taken
         std::size_t outstanding = 0;  // items acquired and not yet taken
+        unsigned threads = 0;         // its share of the cores while it runs
         bool done = false;
         std::exception_ptr error;
     };
@@ -7276,11 +7626,20 @@ private:
             }
             const bool head = slots_.empty();
             // Nothing in flight: any job may start, however large.
-            if (head || in_flight_ == 0 || in_flight_ + pending_->reserved + job_cost_ <= budget_) {
+            if (running_ < cores_ &&
+                (head || in_flight_ == 0 || in_flight_ + pending_->reserved + job_cost_ <= budget_)) {
                 // The job itself counts until it is consumed: thousands of
                 // tiny jobs must not hide their bookkeeping.
                 pending_->charged = job_cost_;
                 charge(pending_->reserved + job_cost_);
+                unsigned share = 1;
+                if constexpr (has_thread_share<Job>::value) {
+                    share = std::max(1u, std::min(pending_->job.threads_wanted, cores_ - running_));
+                    pending_->job.threads = share;
+                }
+                pending_->threads = share;
+                running_ += share;
+                peak_running_ = std::max(peak_running_, running_);
                 slot* s = pending_.get();
                 slots_.push_back(std::move(pending_));
                 work_cv_.notify_one();  // another worker may take the next one
@@ -7319,6 +7678,8 @@ private:
                 }
                 std::lock_guard<std::mutex> lock(mutex_);
                 s->done = true;
+                running_ -= std::min(running_, s->threads);
+                s->threads = 0;
                 release(s->reserved);
                 s->reserved = 0;
                 ready_cv_.notify_all();
@@ -7365,6 +7726,7 @@ private:
     const unsigned threads_;
     const std::size_t budget_;
     const std::size_t job_cost_;
+    const unsigned cores_;
 
     mutable std::mutex mutex_;
     std::condition_variable work_cv_;   // workers: a job may be taken
@@ -7374,6 +7736,8 @@ private:
     std::unique_ptr<slot> pending_;            // described, waiting for budget
     std::size_t in_flight_ = 0;
     std::size_t peak_in_flight_ = 0;
+    unsigned running_ = 0;  // threads given to jobs taken and not done
+    unsigned peak_running_ = 0;
     bool exhausted_ = false;  // describe() said there are no more jobs
     bool stop_ = false;
     bool failed_ = false;
@@ -7469,6 +7833,60 @@ private:
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/sign/cipher_stream.hpp> ----
+// ---- begin <fitstream/detail/write/image_list.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// The images the writer's pipeline streams, however the caller holds them:
+// a tree's vector of images, or a compact plan (plan.hpp) that keeps no
+// image object per image and makes one only for the images in flight.
+
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+class image_list {
+public:
+    virtual ~image_list() = default;
+    virtual std::size_t size() const = 0;
+    /// Image `index` with what the pipeline reads of it: its name, data
+    /// source, codec, hashes and cipher (other fields may be left empty).
+    /// Valid while the returned pointer is held.
+    virtual std::shared_ptr<const image> at(std::size_t index) const = 0;
+    /// Whether any image's codec cuts it into segments (more workers than
+    /// images are useful then).
+    virtual bool any_segmented() const {
+        for (std::size_t i = 0; i < size(); ++i)
+            if (at(i)->codec().segmented()) return true;
+        return false;
+    }
+};
+
+/// A tree's images, referred to, not copied.
+class tree_image_list final : public image_list {
+public:
+    explicit tree_image_list(const std::vector<image>& images) : images_(images) {}
+    std::size_t size() const override { return images_.size(); }
+    std::shared_ptr<const image> at(std::size_t index) const override {
+        // Aliasing constructor: points into the vector and owns nothing.
+        return std::shared_ptr<const image>(std::shared_ptr<const image>(), &images_[index]);
+    }
+    bool any_segmented() const override {
+        for (const auto& img : images_)
+            if (img.codec().segmented()) return true;
+        return false;
+    }
+
+private:
+    const std::vector<image>& images_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/image_list.hpp> ----
 
 #include <fcntl.h>
 
@@ -7483,11 +7901,6 @@ private:
 
 namespace fitstream {
 namespace detail {
-
-// Images at least this large pass the thread count to their encoder (zstd
-// runs workers of its own); smaller ones gain nothing from it and would
-// each start a thread pool.
-inline constexpr std::uint64_t encoder_threads_threshold = 8u << 20;
 
 // What one queued job costs besides its data (the job, its vectors, the
 // allocator's overhead), counted against the memory budget.
@@ -7517,12 +7930,18 @@ struct segmented_image {
 // One job: a whole image, or one segment of an image.
 struct image_job {
     std::size_t image = 0;
+    std::shared_ptr<const fitstream::image> img;  // what the image list made of it, for this job
     std::shared_ptr<segmented_image> state;  // segment jobs only
     std::uint64_t segment = 0;
     bool first = true;
     bool last = true;
     std::uint64_t begin = 0;  // segment jobs: input range
     std::uint64_t size = 0;
+    // Threads its encoder can keep busy (zstd's workers), and what the
+    // scheduler gave it (detail/parallel/scheduler.hpp): the encoder runs
+    // that many, so the threads computing never outnumber the cores.
+    unsigned threads_wanted = 1;
+    unsigned threads = 1;
     std::vector<std::uint8_t> digests;  // whole-image jobs: every digest, in image::hashes() order
     segment_output segment_out;         // segment jobs: the encoded segment
 };
@@ -7554,21 +7973,25 @@ inline std::vector<std::uint8_t> digest_space(const image& img) {
 // Describes the jobs of a tree's images in tree order, one at a time.
 class image_job_list {
 public:
-    image_job_list(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes,
-                   std::size_t chunk_size)
-        : images_(images), sizes_(sizes), chunk_size_(chunk_size) {}
+    // @param cores the most threads one job's encoder may be given
+    image_job_list(const image_list& images, const std::vector<std::uint64_t>& sizes, std::size_t chunk_size,
+                   unsigned cores = 1)
+        : images_(images), sizes_(sizes), chunk_size_(chunk_size), cores_(cores < 1 ? 1 : cores) {}
 
     bool empty() const { return next_image_ >= images_.size(); }
 
     // Fills `job` with the next job and `reserved` with the memory it holds
-    // while it runs; false when there is none. Throws when the image's codec
+    // while it runs (its buffers and its encoder's memory, for as many
+    // threads as it wants); false when there is none. Throws when the image's codec
     // cannot segment it: nothing after it runs then.
     bool next(image_job& job, std::size_t& reserved) {
         if (empty()) return false;
         const std::size_t i = next_image_;
-        const image& img = images_[i];
+        if (next_segment_ == 0) current_image_ = images_.at(i);
+        const image& img = *current_image_;
         const std::uint64_t size = sizes_[i];
         job.image = i;
+        job.img = current_image_;
         reserved = 0;
         if (next_segment_ == 0) {
             current_.reset();
@@ -7602,18 +8025,25 @@ public:
                 ++next_segment_;
             }
         } else {
-            // The input buffer a compressing job reads a file into.
+            // The input buffer a compressing job reads a file into, and
+            // its encoder (lzma's match finder is 93 MiB at preset 6).
             if (img.data.is_file() && img.compression() != "none")
                 reserved = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size + 1));
+            if (img.compression() != "none" || img.cipher()) {
+                job.threads_wanted = img.codec().encoder_threads(size, cores_);
+                reserved += img.codec().encoder_memory(size, job.threads_wanted);
+            }
             ++next_image_;
         }
         return true;
     }
 
 private:
-    const std::vector<image>& images_;
+    const image_list& images_;
     const std::vector<std::uint64_t>& sizes_;
     const std::size_t chunk_size_;
+    const unsigned cores_;
+    std::shared_ptr<const image> current_image_;  // the image whose jobs are being made
     std::size_t next_image_ = 0;
     std::uint64_t next_segment_ = 0;
     std::shared_ptr<segmented_image> current_;
@@ -7622,9 +8052,10 @@ private:
 // Runs jobs; one per thread, so its buffers serve every job it runs.
 class image_job_runner {
 public:
-    image_job_runner(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
-                     std::size_t chunk_size)
-        : images_(images), sizes_(sizes), threads_(threads), chunk_size_(chunk_size) {}
+    image_job_runner(const std::vector<std::uint64_t>& sizes, unsigned threads, std::size_t chunk_size)
+        : sizes_(sizes), chunk_size_(chunk_size) {
+        (void)threads;  // a job's encoder gets the threads the scheduler gave it (image_job::threads)
+    }
 
     void run(image_job& job, chunk_output& out) {
         if (job.state)
@@ -7648,7 +8079,7 @@ private:
     }
 
     void run_segment(image_job& job) {
-        const image& img = images_[job.image];
+        const image& img = *job.img;
         segmented_image& state = *job.state;
         const auto dict = static_cast<std::size_t>(std::min<std::uint64_t>(state.dictionary_size, job.begin));
         const auto size = static_cast<std::size_t>(job.size);
@@ -7682,7 +8113,7 @@ private:
     }
 
     void run_whole(image_job& job, chunk_output& out) {
-        const image& img = images_[job.image];
+        const image& img = *job.img;
         const std::uint64_t planned = sizes_[job.image];
         source_reader reader(img.data);
         reader.expect_size(planned);
@@ -7729,8 +8160,9 @@ private:
                 }
             }
         } else {
-            const unsigned threads = planned >= encoder_threads_threshold ? threads_ : 1;
-            const auto encoder = img.codec().make_encoder(planned, threads);
+            // What the scheduler gave it (1 on the calling thread): zstd's
+            // bytes are the same for any number of workers from 1 up.
+            const auto encoder = img.codec().make_encoder(planned, std::max(1u, job.threads));
             // Small images get a small buffer; incompressible data that
             // comes out larger simply continues in the next one.
             const auto out_capacity = static_cast<std::size_t>(
@@ -7824,9 +8256,7 @@ private:
         }
     }
 
-    const std::vector<image>& images_;
     const std::vector<std::uint64_t>& sizes_;
-    const unsigned threads_;
     const std::size_t chunk_size_;
     std::unique_ptr<char[]> input_;  // a file's bytes on their way to the codec
     std::size_t input_capacity_ = 0;
@@ -7841,6 +8271,7 @@ private:
 // ---- end <fitstream/detail/write/image_jobs.hpp> ----
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -7867,11 +8298,19 @@ class pipeline {
 public:
     // @param images the tree's images; `sizes` their planned sizes
     // @param threads worker threads (1: everything on the calling thread)
-    // @param budget bytes of input and stored data held in flight
-    pipeline(const std::vector<image>& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
-             std::size_t budget, std::size_t chunk_size)
+    // @param budget bytes of input and stored data held in flight, and of
+    //        the encoders' memory
+    // @param cores the most threads computing at once (0: the cores this
+    //        process may run on); never more than `threads`
+    pipeline(const image_list& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
+             std::size_t budget, std::size_t chunk_size, unsigned cores = 0)
         : images_(images), sizes_(sizes), threads_(std::max(1u, threads)),
-          budget_(std::max(budget, chunk_size)), chunk_size_(chunk_size) {}
+          budget_(std::max(budget, chunk_size)), chunk_size_(chunk_size),
+          cores_(std::min(threads_, cores == 0 ? available_cores() : cores)) {}
+
+    // Benches only: hash segmented images on the writing thread, as before
+    // the hashing thread existed.
+    void hash_on_writer(bool on) { hash_on_writer_ = on; }
 
     // Runs every job, feeding `consumer` on the calling thread in tree
     // order. Rethrows the first failure in tree order after every worker
@@ -7885,6 +8324,19 @@ public:
     // The most bytes ever held in flight (for tests of the budget); 0 with
     // one thread.
     std::size_t peak_in_flight() const { return peak_in_flight_; }
+
+    // The most threads computing at once (for tests of -j); 1 with one
+    // thread.
+    unsigned peak_running() const { return peak_running_; }
+
+    // Where the time went (for benches), in nanoseconds: the calling
+    // thread's work on results (writing, and hashing when it does it, not
+    // its waits), and the hashing thread's.
+    struct stage_times {
+        std::uint64_t writer_ns = 0;
+        std::uint64_t hasher_ns = 0;
+    };
+    stage_times times() const { return times_; }
 
 private:
     using image_scheduler = scheduler<image_job, image_chunk>;
@@ -7960,18 +8412,24 @@ private:
     };
 
     unsigned worker_count() const {
-        // Whole images are one job each: no more workers than images.
-        bool segmented = false;
-        for (const auto& img : images_) segmented = segmented || img.codec().segmented();
-        return segmented ? threads_ : static_cast<unsigned>(std::min<std::size_t>(threads_, images_.size()));
+        // No more than can compute at once; whole images are one job
+        // each: no more workers than images.
+        return images_.any_segmented() ? cores_ : static_cast<unsigned>(std::min<std::size_t>(cores_, images_.size()));
+    }
+
+    // Adds the time since `start` to the calling thread's work.
+    void writer_time(std::chrono::steady_clock::time_point start) {
+        times_.writer_ns += static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
     }
 
     void run_parallel() {
-        image_job_list jobs(images_, sizes_, chunk_size_);
-        image_scheduler work(worker_count(), budget_, image_job_cost);
+        image_job_list jobs(images_, sizes_, chunk_size_, cores_);
+        image_scheduler work(worker_count(), budget_, image_job_cost, cores_);
+        if (!hash_on_writer_) hasher_ = std::make_unique<ordered_hasher>();
         work.run([&](image_job& job, std::size_t& reserved) { return jobs.next(job, reserved); },
                      [&] {
-                         return [&, runner = image_job_runner(images_, sizes_, threads_, chunk_size_)](
+                         return [&, runner = image_job_runner(sizes_, threads_, chunk_size_)](
                                     image_job& job, image_scheduler::worker& w) mutable {
                              queued_output out(w);
                              runner.run(job, out);
@@ -7982,20 +8440,29 @@ private:
                      [&](image_job& job, image_scheduler::results& results) {
                          if (job.state) {
                              results.wait();
+                             const auto start = std::chrono::steady_clock::now();
                              segment_done(job);
+                             writer_time(start);
                              return;
                          }
                          consumer_->begin_image(job.image);
                          image_chunk chunk;
-                         while (results.next(chunk)) consumer_->stored(chunk.data, chunk.size, chunk.input_done);
+                         while (results.next(chunk)) {
+                             const auto start = std::chrono::steady_clock::now();
+                             consumer_->stored(chunk.data, chunk.size, chunk.input_done);
+                             writer_time(start);
+                         }
                          whole_done(job);
                      });
         peak_in_flight_ = work.peak_in_flight();
+        peak_running_ = work.peak_running();
+        if (hasher_) times_.hasher_ns = hasher_->busy_ns();
+        hasher_.reset();
     }
 
     void run_inline() {
         image_job_list jobs(images_, sizes_, chunk_size_);
-        image_job_runner runner(images_, sizes_, threads_, chunk_size_);
+        image_job_runner runner(sizes_, threads_, chunk_size_);
         direct_output out(*consumer_);
         image_job job;
         std::size_t reserved = 0;
@@ -8012,50 +8479,74 @@ private:
 
     void whole_done(image_job& job) { consumer_->end_image(job.image, job.digests.data(), sizes_[job.image]); }
 
-    // Stored bytes of a segmented image: hashed here, in order.
-    void emit_segmented(const char* data, std::size_t size, std::uint64_t input_done) {
-        if (size == 0) return;
-        for (auto& h : segment_hashers_) h->update(data, size);
-        consumer_->stored(data, size, input_done);
+    // Stored bytes of a segmented image, in order: handed to the hashing
+    // thread (shared, not copied) and written meanwhile, or hashed here.
+    void emit_segmented(std::vector<char>&& bytes, std::uint64_t input_done) {
+        if (bytes.empty()) return;
+        if (hasher_) {
+            auto shared = std::make_shared<const std::vector<char>>(std::move(bytes));
+            hasher_->feed(shared);
+            consumer_->stored(shared->data(), shared->size(), input_done);
+            return;
+        }
+        for (auto& h : segment_hashers_) h->update(bytes.data(), bytes.size());
+        consumer_->stored(bytes.data(), bytes.size(), input_done);
     }
 
     void segment_done(image_job& job) {
-        const image& img = images_[job.image];
+        const image& img = *job.img;
         segmenter_interface& segmenter = *job.state->segmenter;
-        std::vector<char> frame;
         if (job.first) {
             consumer_->begin_image(job.image);
-            segment_hashers_.clear();
-            for (const auto& h : img.hashes()) segment_hashers_.push_back(h.make());
+            std::vector<std::unique_ptr<hasher_interface>> hashers;
+            for (const auto& h : img.hashes()) hashers.push_back(h.make());
+            if (hasher_)
+                hasher_->begin(std::move(hashers));
+            else
+                segment_hashers_ = std::move(hashers);
+            std::vector<char> frame;
             segmenter.header(frame);
-            emit_segmented(frame.data(), frame.size(), 0);
+            emit_segmented(std::move(frame), 0);
         }
         segmenter.add(job.segment_out);
-        emit_segmented(job.segment_out.bytes.data(), job.segment_out.bytes.size(), job.begin + job.size);
+        emit_segmented(std::move(job.segment_out.bytes), job.begin + job.size);
         job.segment_out = {};
         if (!job.last) return;
-        frame.clear();
+        std::vector<char> frame;
         segmenter.trailer(frame);
-        emit_segmented(frame.data(), frame.size(), sizes_[job.image]);
+        emit_segmented(std::move(frame), sizes_[job.image]);
         std::vector<std::uint8_t> digests = digest_space(img);
-        std::size_t at = 0;
-        for (std::size_t k = 0; k < segment_hashers_.size(); ++k) {
-            segment_hashers_[k]->final(digests.data() + at);
-            at += img.hashes()[k].digest_size;
+        std::vector<std::size_t> digest_sizes;
+        for (const auto& h : img.hashes()) digest_sizes.push_back(h.digest_size);
+        if (hasher_) {
+            hasher_->finish(digests.data(), digest_sizes);
+        } else {
+            std::size_t at = 0;
+            for (std::size_t k = 0; k < segment_hashers_.size(); ++k) {
+                segment_hashers_[k]->final(digests.data() + at);
+                at += digest_sizes[k];
+            }
+            segment_hashers_.clear();
         }
-        segment_hashers_.clear();
         consumer_->end_image(job.image, digests.data(), sizes_[job.image]);
     }
 
-    const std::vector<image>& images_;
+    const image_list& images_;
     const std::vector<std::uint64_t>& sizes_;
     const unsigned threads_;
     const std::size_t budget_;
     const std::size_t chunk_size_;
+    const unsigned cores_;
     pipeline_consumer* consumer_ = nullptr;
     std::size_t peak_in_flight_ = 0;
+    unsigned peak_running_ = 1;
+    bool hash_on_writer_ = false;
+    stage_times times_;
 
-    // Calling thread only: the hashes of the segmented image being written.
+    // With workers: hashes segmented images in order, beside the writing.
+    std::unique_ptr<ordered_hasher> hasher_;
+    // Otherwise, calling thread only: the hashes of the segmented image
+    // being written.
     std::vector<std::unique_ptr<hasher_interface>> segment_hashers_;
 };
 
@@ -9180,7 +9671,8 @@ inline write_result write_structured(const tree& fit, structure st, sink& out, c
     detail::signing_stage signing(st, fit, detail::writer_threads(options));
     detail::placing_consumer consumer(fit, place, options, plan.input_total(), &signing);
     {
-        detail::pipeline work(fit.images, plan.sizes(), detail::writer_threads(options), options.memory_budget,
+        const detail::tree_image_list images(fit.images);
+        detail::pipeline work(images, plan.sizes(), detail::writer_threads(options), options.memory_budget,
                               options.chunk_size);
         work.run(consumer);
         consumer.result.peak_buffered = work.peak_in_flight();

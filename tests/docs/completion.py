@@ -57,7 +57,7 @@ def main():
             "fitpack list --": ["--help", "--json"],
             "fitpack extract --": ["--help", "--output", "--raw"],
             "fitpack -f c.its --": ["--allow-compression-mismatch", "--compress-images", "--external",
-                                    "--help", "--include", "--jobs", "--output", "--pin-file", "--sign-algo", "--verbose"],
+                                    "--help", "--include", "--jobs", "--memory-budget", "--output", "--pin-file", "--sign-algo", "--verbose"],
             "fitpack mkimage --comp": ["--compress-images"],
             "fitpack sign --com": ["--comment", "--complete"],  # --complete: not in sign --help
             "fitpack sign image.fit --key-dir sub --sign-": ["--sign-algo", "--sign-command", "--sign-command-input",

@@ -32,6 +32,15 @@
 ///         // Returns the encoder to its initial state.
 ///         void close();
 ///     };
+///     // Optional: the memory one encoder holds for a source of `source_size`
+///     // bytes (unknown_size allowed) compressed with `threads` threads of
+///     // its own; the writer counts it against write_options::memory_budget.
+///     // Without it an encoder counts as 0 bytes (a few KiB of state).
+///     static std::size_t encoder_memory(const options&, std::uint64_t source_size, unsigned threads);
+///     // Optional, with the three-argument constructor: how many threads the
+///     // encoder can keep busy for this source, at most `most` (at least 1).
+///     // The writer gives it that many of its own -j, no more.
+///     static unsigned encoder_threads(const options&, std::uint64_t source_size, unsigned most);
 ///     // Optional for writing; a reader needs it. The inverse SymmetricFilter:
 ///     class decoder {
 ///     public:
@@ -101,6 +110,7 @@
 
 #include <boost/mp11/utility.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string_view>
@@ -158,7 +168,48 @@ template <class C>
 struct has_decoder_impl<C, std::void_t<typename C::decoder>>
     : std::bool_constant<is_symmetric_decoder<typename C::decoder>::value> {};
 
+template <class, class = void>
+struct has_encoder_memory : std::false_type {};
+template <class C>
+struct has_encoder_memory<C, std::enable_if_t<std::is_convertible_v<
+                                 decltype(C::encoder_memory(std::declval<const typename C::options&>(),
+                                                            std::uint64_t{}, 1u)),
+                                 std::size_t>>> : std::true_type {};
+
+template <class, class = void>
+struct has_encoder_threads : std::false_type {};
+template <class C>
+struct has_encoder_threads<C, std::enable_if_t<std::is_convertible_v<
+                                  decltype(C::encoder_threads(std::declval<const typename C::options&>(),
+                                                              std::uint64_t{}, 1u)),
+                                  unsigned>>> : std::true_type {};
+
 }  // namespace detail
+
+/// What one encoder of codec `C` holds for a source of `source_size` bytes
+/// compressed with `threads` threads of its own: `C::encoder_memory` when
+/// the codec says, else 0.
+template <class C>
+std::size_t encoder_memory(const typename C::options& options, std::uint64_t source_size, unsigned threads) {
+    if constexpr (detail::has_encoder_memory<C>::value)
+        return C::encoder_memory(options, source_size, threads);
+    else
+        return (void)options, (void)source_size, (void)threads, std::size_t{0};
+}
+
+/// How many threads an encoder of codec `C` can keep busy on a source of
+/// `source_size` bytes, at most `most`: `C::encoder_threads` when the codec
+/// says and its encoder takes a thread count, else 1.
+template <class C>
+unsigned encoder_threads(const typename C::options& options, std::uint64_t source_size, unsigned most) {
+    if constexpr (detail::has_encoder_threads<C>::value &&
+                  std::is_constructible_v<typename C::encoder, const typename C::options&, std::uint64_t, unsigned>) {
+        const unsigned n = C::encoder_threads(options, source_size, most);
+        return n < 1 ? 1 : (n > most && most > 0 ? most : n);
+    } else {
+        return (void)options, (void)source_size, (void)most, 1u;
+    }
+}
 
 /// True when `C` models the Codec concept described in this file.
 template <class C>

@@ -36,6 +36,14 @@ struct lzma {
         int level = 6;  ///< preset 0..9, as `lzma -0` .. `lzma -9`; 6 is the tool's default
     };
 
+    /// What one encoder holds for `source_size` bytes: liblzma's match
+    /// finder for the preset's dictionary (93 MiB at 6), less the part of
+    /// the window a smaller source never touches (see
+    /// detail::lzma_alone_encoder_memory).
+    static std::size_t encoder_memory(const options& opts, std::uint64_t source_size, unsigned /*threads*/) {
+        return detail::lzma_alone_encoder_memory(opts.level, source_size);
+    }
+
     /// Writes one LZMA_Alone stream.
     /// @throws fitstream::error (lzma_category(), LZMA_OPTIONS_ERROR) from the
     ///         constructor for a level outside 0..9; (lzma_category()) when

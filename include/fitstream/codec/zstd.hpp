@@ -34,6 +34,22 @@ struct zstd {
         int workers = 0;
     };
 
+    /// What one encoder holds (libzstd's contexts and, with workers, their
+    /// job buffers; see detail::zstd_compressor_memory).
+    static std::size_t encoder_memory(const options& opts, std::uint64_t source_size, unsigned threads) {
+        const std::uint64_t size = detail::zstd_content_size(source_size);
+        return detail::zstd_compressor_memory(opts.level, size,
+                                              detail::zstd_threading::workers(size, threads, opts.workers));
+    }
+    /// Workers a source keeps busy: one per job of 4 MiB, at most `most`;
+    /// 1 at or below one job (no workers then).
+    static unsigned encoder_threads(const options& /*opts*/, std::uint64_t source_size, unsigned most) {
+        if (source_size == unknown_size) return most;
+        if (source_size <= detail::zstd_threading::threshold) return 1;
+        const std::uint64_t jobs = (source_size - 1) / detail::zstd_threading::job_size + 1;
+        return static_cast<unsigned>(std::min<std::uint64_t>(jobs, most));
+    }
+
     /// One frame. A source over 4 MiB, or of unknown size, is compressed by
     /// libzstd's own worker threads in 4 MiB jobs (see
     /// detail::zstd_threading for why these numbers): `threads` of them, at

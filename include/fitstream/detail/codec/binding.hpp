@@ -97,6 +97,10 @@ private:
 struct codec_interface {
     virtual ~codec_interface() = default;
     virtual std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const = 0;
+    /// What one encoder holds (see fitstream::encoder_memory).
+    virtual std::size_t encoder_memory(std::uint64_t source_size, unsigned threads) const = 0;
+    /// Threads an encoder can keep busy, 1..most (see fitstream::encoder_threads).
+    virtual unsigned encoder_threads(std::uint64_t source_size, unsigned most) const = 0;
     virtual bool has_segments() const noexcept = 0;
     /// Null for a codec without `segments`.
     virtual std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const = 0;
@@ -108,6 +112,12 @@ public:
     explicit codec_model(const typename Codec::options& options) : options_(options) {}
     std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const override {
         return std::make_unique<encoder_model<Codec>>(options_, source_size, threads);
+    }
+    std::size_t encoder_memory(std::uint64_t source_size, unsigned threads) const override {
+        return fitstream::encoder_memory<Codec>(options_, source_size, threads);
+    }
+    unsigned encoder_threads(std::uint64_t source_size, unsigned most) const override {
+        return fitstream::encoder_threads<Codec>(options_, source_size, most);
     }
     bool has_segments() const noexcept override { return has_segments_v<Codec>; }
     std::unique_ptr<segmenter_interface> make_segmenter(std::uint64_t source_size) const override {
@@ -130,6 +140,14 @@ struct codec_binding {
     /// A fresh encoder; `threads`: how many threads it may use of its own (1: none).
     std::unique_ptr<encoder_interface> make_encoder(std::uint64_t source_size, unsigned threads) const {
         return codec->make_encoder(source_size, threads);
+    }
+    /// Bytes one encoder holds for `source_size` with `threads` threads.
+    std::size_t encoder_memory(std::uint64_t source_size, unsigned threads) const {
+        return codec->encoder_memory(source_size, threads);
+    }
+    /// Threads (1..most) an encoder can keep busy on `source_size` bytes.
+    unsigned encoder_threads(std::uint64_t source_size, unsigned most) const {
+        return codec->encoder_threads(source_size, most);
     }
     /// True when the codec has `segments` (make_segmenter() gives one).
     bool segmented() const noexcept { return codec->has_segments(); }

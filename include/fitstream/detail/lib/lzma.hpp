@@ -23,6 +23,7 @@
 
 #include <lzma.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -95,6 +96,27 @@ protected:
 
     lzma_stream stream_ = LZMA_STREAM_INIT;
 };
+
+/// The memory an LZMA_Alone encoder at `level` holds for a source of
+/// `source_size` bytes (unknown_size allowed), as far as it is ever touched.
+/// liblzma allocates its match finder for the whole dictionary
+/// (lzma_raw_encoder_memusage: 93 MiB at preset 6), but a source smaller
+/// than the dictionary only reaches the start of the window and of the
+/// binary tree, about 9 bytes per input byte (1 for the window, 8 for the
+/// tree), the rest staying untouched and so out of the resident set; the
+/// hash table and the coder's state are hashed into all over and counted
+/// whole. 0 for a level outside 0..9 (the encoder refuses it).
+inline std::size_t lzma_alone_encoder_memory(int level, std::uint64_t source_size) {
+    lzma_options_lzma options{};
+    if (level < 0 || level > 9 || lzma_lzma_preset(&options, static_cast<std::uint32_t>(level))) return 0;
+    const lzma_filter filters[2] = {{LZMA_FILTER_LZMA1, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
+    const std::uint64_t full = lzma_raw_encoder_memusage(filters);
+    if (full == UINT64_MAX) return 0;
+    const std::uint64_t dict = options.dict_size;
+    const std::uint64_t used = std::min<std::uint64_t>(source_size, dict);
+    const std::uint64_t untouched = std::min<std::uint64_t>(9 * (dict - used), full - full / 8);
+    return static_cast<std::size_t>(full - untouched);
+}
 
 /// LZMA_Alone from a preset (0..9, as `lzma -0` .. `lzma -9`): 5 property
 /// bytes, u64 size "unknown", LZMA1 data with an end marker. See the file

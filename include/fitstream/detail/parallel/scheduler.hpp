@@ -43,6 +43,16 @@
 // consuming exactly its output, so it always progresses and the scheduler
 // cannot deadlock, whatever the budget.
 //
+// Threads. At most `cores` jobs run at once, whatever the number of
+// workers: a worker past that waits for a running job to finish. A job
+// that can keep more than one thread busy (an encoder with threads of its
+// own) says so in `threads_wanted`; it is given what is free when it
+// starts, at least one and at most that, in `threads`, and counts as that
+// many running jobs until it is done. (Jobs without those members count
+// as one.) So the threads computing never outnumber the cores, with any
+// -j. A job blocked for budget keeps its share: it was taken in order, so
+// the head, which always progresses, was taken before it.
+//
 // Errors. A job that throws records its exception and no later job starts;
 // the consumer meets it (results::next() or wait() rethrows it) when it
 // reaches that job, so the first failure in order is the one reported. A
@@ -58,6 +68,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -71,6 +82,13 @@ struct scheduler_stopped {};
 // The Item of jobs that stream nothing.
 struct no_item {};
 
+// Whether a job type says how many threads it can keep busy.
+template <class, class = void>
+struct has_thread_share : std::false_type {};
+template <class J>
+struct has_thread_share<J, std::void_t<decltype(std::declval<J&>().threads_wanted = 1u),
+                                       decltype(std::declval<J&>().threads = 1u)>> : std::true_type {};
+
 template <class Job, class Item = no_item>
 class scheduler {
     struct slot;
@@ -80,8 +98,11 @@ public:
     // @param budget what jobs may hold in flight, in the caller's units
     // @param job_cost what each taken job holds until consumed, besides
     //        what it reserves (its bookkeeping)
-    scheduler(unsigned threads, std::size_t budget, std::size_t job_cost = 0)
-        : threads_(std::max(1u, threads)), budget_(budget), job_cost_(job_cost) {}
+    // @param cores the most threads computing at once (see Threads above;
+    //        0: as many as `threads`)
+    scheduler(unsigned threads, std::size_t budget, std::size_t job_cost = 0, unsigned cores = 0)
+        : threads_(std::max(1u, threads)), budget_(budget), job_cost_(job_cost),
+          cores_(cores == 0 ? threads_ : cores) {}
 
     scheduler(const scheduler&) = delete;
     scheduler& operator=(const scheduler&) = delete;
@@ -223,6 +244,12 @@ public:
         return peak_in_flight_;
     }
 
+    // The most threads ever given to running jobs at once (at most `cores`).
+    unsigned peak_running() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return peak_running_;
+    }
+
 private:
     struct queued_item {
         Item item;
@@ -237,6 +264,7 @@ private:
         std::vector<queued_item> items;
         std::size_t next_item = 0;    // the first not yet taken
         std::size_t outstanding = 0;  // items acquired and not yet taken
+        unsigned threads = 0;         // its share of the cores while it runs
         bool done = false;
         std::exception_ptr error;
     };
@@ -282,11 +310,20 @@ private:
             }
             const bool head = slots_.empty();
             // Nothing in flight: any job may start, however large.
-            if (head || in_flight_ == 0 || in_flight_ + pending_->reserved + job_cost_ <= budget_) {
+            if (running_ < cores_ &&
+                (head || in_flight_ == 0 || in_flight_ + pending_->reserved + job_cost_ <= budget_)) {
                 // The job itself counts until it is consumed: thousands of
                 // tiny jobs must not hide their bookkeeping.
                 pending_->charged = job_cost_;
                 charge(pending_->reserved + job_cost_);
+                unsigned share = 1;
+                if constexpr (has_thread_share<Job>::value) {
+                    share = std::max(1u, std::min(pending_->job.threads_wanted, cores_ - running_));
+                    pending_->job.threads = share;
+                }
+                pending_->threads = share;
+                running_ += share;
+                peak_running_ = std::max(peak_running_, running_);
                 slot* s = pending_.get();
                 slots_.push_back(std::move(pending_));
                 work_cv_.notify_one();  // another worker may take the next one
@@ -325,6 +362,8 @@ private:
                 }
                 std::lock_guard<std::mutex> lock(mutex_);
                 s->done = true;
+                running_ -= std::min(running_, s->threads);
+                s->threads = 0;
                 release(s->reserved);
                 s->reserved = 0;
                 ready_cv_.notify_all();
@@ -371,6 +410,7 @@ private:
     const unsigned threads_;
     const std::size_t budget_;
     const std::size_t job_cost_;
+    const unsigned cores_;
 
     mutable std::mutex mutex_;
     std::condition_variable work_cv_;   // workers: a job may be taken
@@ -380,6 +420,8 @@ private:
     std::unique_ptr<slot> pending_;            // described, waiting for budget
     std::size_t in_flight_ = 0;
     std::size_t peak_in_flight_ = 0;
+    unsigned running_ = 0;  // threads given to jobs taken and not done
+    unsigned peak_running_ = 0;
     bool exhausted_ = false;  // describe() said there are no more jobs
     bool stop_ = false;
     bool failed_ = false;

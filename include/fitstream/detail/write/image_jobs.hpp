@@ -40,11 +40,6 @@
 namespace fitstream {
 namespace detail {
 
-// Images at least this large pass the thread count to their encoder (zstd
-// runs workers of its own); smaller ones gain nothing from it and would
-// each start a thread pool.
-inline constexpr std::uint64_t encoder_threads_threshold = 8u << 20;
-
 // What one queued job costs besides its data (the job, its vectors, the
 // allocator's overhead), counted against the memory budget.
 inline constexpr std::size_t image_job_cost = 512;
@@ -80,6 +75,11 @@ struct image_job {
     bool last = true;
     std::uint64_t begin = 0;  // segment jobs: input range
     std::uint64_t size = 0;
+    // Threads its encoder can keep busy (zstd's workers), and what the
+    // scheduler gave it (detail/parallel/scheduler.hpp): the encoder runs
+    // that many, so the threads computing never outnumber the cores.
+    unsigned threads_wanted = 1;
+    unsigned threads = 1;
     std::vector<std::uint8_t> digests;  // whole-image jobs: every digest, in image::hashes() order
     segment_output segment_out;         // segment jobs: the encoded segment
 };
@@ -111,13 +111,16 @@ inline std::vector<std::uint8_t> digest_space(const image& img) {
 // Describes the jobs of a tree's images in tree order, one at a time.
 class image_job_list {
 public:
-    image_job_list(const image_list& images, const std::vector<std::uint64_t>& sizes, std::size_t chunk_size)
-        : images_(images), sizes_(sizes), chunk_size_(chunk_size) {}
+    // @param cores the most threads one job's encoder may be given
+    image_job_list(const image_list& images, const std::vector<std::uint64_t>& sizes, std::size_t chunk_size,
+                   unsigned cores = 1)
+        : images_(images), sizes_(sizes), chunk_size_(chunk_size), cores_(cores < 1 ? 1 : cores) {}
 
     bool empty() const { return next_image_ >= images_.size(); }
 
     // Fills `job` with the next job and `reserved` with the memory it holds
-    // while it runs; false when there is none. Throws when the image's codec
+    // while it runs (its buffers and its encoder's memory, for as many
+    // threads as it wants); false when there is none. Throws when the image's codec
     // cannot segment it: nothing after it runs then.
     bool next(image_job& job, std::size_t& reserved) {
         if (empty()) return false;
@@ -160,9 +163,14 @@ public:
                 ++next_segment_;
             }
         } else {
-            // The input buffer a compressing job reads a file into.
+            // The input buffer a compressing job reads a file into, and
+            // its encoder (lzma's match finder is 93 MiB at preset 6).
             if (img.data.is_file() && img.compression() != "none")
                 reserved = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size + 1));
+            if (img.compression() != "none" || img.cipher()) {
+                job.threads_wanted = img.codec().encoder_threads(size, cores_);
+                reserved += img.codec().encoder_memory(size, job.threads_wanted);
+            }
             ++next_image_;
         }
         return true;
@@ -172,6 +180,7 @@ private:
     const image_list& images_;
     const std::vector<std::uint64_t>& sizes_;
     const std::size_t chunk_size_;
+    const unsigned cores_;
     std::shared_ptr<const image> current_image_;  // the image whose jobs are being made
     std::size_t next_image_ = 0;
     std::uint64_t next_segment_ = 0;
@@ -182,7 +191,9 @@ private:
 class image_job_runner {
 public:
     image_job_runner(const std::vector<std::uint64_t>& sizes, unsigned threads, std::size_t chunk_size)
-        : sizes_(sizes), threads_(threads), chunk_size_(chunk_size) {}
+        : sizes_(sizes), chunk_size_(chunk_size) {
+        (void)threads;  // a job's encoder gets the threads the scheduler gave it (image_job::threads)
+    }
 
     void run(image_job& job, chunk_output& out) {
         if (job.state)
@@ -287,8 +298,9 @@ private:
                 }
             }
         } else {
-            const unsigned threads = planned >= encoder_threads_threshold ? threads_ : 1;
-            const auto encoder = img.codec().make_encoder(planned, threads);
+            // What the scheduler gave it (1 on the calling thread): zstd's
+            // bytes are the same for any number of workers from 1 up.
+            const auto encoder = img.codec().make_encoder(planned, std::max(1u, job.threads));
             // Small images get a small buffer; incompressible data that
             // comes out larger simply continues in the next one.
             const auto out_capacity = static_cast<std::size_t>(
@@ -383,7 +395,6 @@ private:
     }
 
     const std::vector<std::uint64_t>& sizes_;
-    const unsigned threads_;
     const std::size_t chunk_size_;
     std::unique_ptr<char[]> input_;  // a file's bytes on their way to the codec
     std::size_t input_capacity_ = 0;

@@ -8,8 +8,17 @@
 // The calling thread writes a whole-image job's chunks as they come. For a
 // segmented image it writes the container's header, folds each segment's
 // summary with add() and writes its bytes, in segment order, then the
-// trailer, hashing the stored bytes as they pass (they must be hashed in
-// order).
+// trailer. The stored bytes must be hashed in order: with workers, a
+// hashing thread of its own (detail/parallel/ordered_hasher.hpp) does it
+// while the calling thread writes the same buffers, so the writing thread
+// only writes; with one thread the calling thread hashes them.
+//
+// Threads: the scheduler runs at most as many jobs at once as there are
+// cores (and -j), and a job whose encoder runs threads of its own (zstd's
+// workers) counts as that many: -j N never computes on more than N
+// threads, nor on more threads than cores. The encoder's memory counts
+// against the budget while the job runs (lzma's match finder, zstd's
+// contexts); at least one job always runs, whatever the budget.
 //
 // Two output strategies: with workers, a job's chunks are queued under the
 // memory budget, and a whole-image job that has filled its share waits for
@@ -18,12 +27,15 @@
 // chunk is written as soon as it is full. That is the sequential writer,
 // and the reference the parallel runs must match byte for byte.
 
+#include <fitstream/detail/parallel/cores.hpp>
+#include <fitstream/detail/parallel/ordered_hasher.hpp>
 #include <fitstream/detail/parallel/scheduler.hpp>
 #include <fitstream/detail/write/image_jobs.hpp>
 #include <fitstream/detail/write/image_list.hpp>
 #include <fitstream/tree.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -50,11 +62,19 @@ class pipeline {
 public:
     // @param images the tree's images; `sizes` their planned sizes
     // @param threads worker threads (1: everything on the calling thread)
-    // @param budget bytes of input and stored data held in flight
+    // @param budget bytes of input and stored data held in flight, and of
+    //        the encoders' memory
+    // @param cores the most threads computing at once (0: the cores this
+    //        process may run on); never more than `threads`
     pipeline(const image_list& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
-             std::size_t budget, std::size_t chunk_size)
+             std::size_t budget, std::size_t chunk_size, unsigned cores = 0)
         : images_(images), sizes_(sizes), threads_(std::max(1u, threads)),
-          budget_(std::max(budget, chunk_size)), chunk_size_(chunk_size) {}
+          budget_(std::max(budget, chunk_size)), chunk_size_(chunk_size),
+          cores_(std::min(threads_, cores == 0 ? available_cores() : cores)) {}
+
+    // Benches only: hash segmented images on the writing thread, as before
+    // the hashing thread existed.
+    void hash_on_writer(bool on) { hash_on_writer_ = on; }
 
     // Runs every job, feeding `consumer` on the calling thread in tree
     // order. Rethrows the first failure in tree order after every worker
@@ -68,6 +88,19 @@ public:
     // The most bytes ever held in flight (for tests of the budget); 0 with
     // one thread.
     std::size_t peak_in_flight() const { return peak_in_flight_; }
+
+    // The most threads computing at once (for tests of -j); 1 with one
+    // thread.
+    unsigned peak_running() const { return peak_running_; }
+
+    // Where the time went (for benches), in nanoseconds: the calling
+    // thread's work on results (writing, and hashing when it does it, not
+    // its waits), and the hashing thread's.
+    struct stage_times {
+        std::uint64_t writer_ns = 0;
+        std::uint64_t hasher_ns = 0;
+    };
+    stage_times times() const { return times_; }
 
 private:
     using image_scheduler = scheduler<image_job, image_chunk>;
@@ -143,13 +176,21 @@ private:
     };
 
     unsigned worker_count() const {
-        // Whole images are one job each: no more workers than images.
-        return images_.any_segmented() ? threads_ : static_cast<unsigned>(std::min<std::size_t>(threads_, images_.size()));
+        // No more than can compute at once; whole images are one job
+        // each: no more workers than images.
+        return images_.any_segmented() ? cores_ : static_cast<unsigned>(std::min<std::size_t>(cores_, images_.size()));
+    }
+
+    // Adds the time since `start` to the calling thread's work.
+    void writer_time(std::chrono::steady_clock::time_point start) {
+        times_.writer_ns += static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
     }
 
     void run_parallel() {
-        image_job_list jobs(images_, sizes_, chunk_size_);
-        image_scheduler work(worker_count(), budget_, image_job_cost);
+        image_job_list jobs(images_, sizes_, chunk_size_, cores_);
+        image_scheduler work(worker_count(), budget_, image_job_cost, cores_);
+        if (!hash_on_writer_) hasher_ = std::make_unique<ordered_hasher>();
         work.run([&](image_job& job, std::size_t& reserved) { return jobs.next(job, reserved); },
                      [&] {
                          return [&, runner = image_job_runner(sizes_, threads_, chunk_size_)](
@@ -163,15 +204,24 @@ private:
                      [&](image_job& job, image_scheduler::results& results) {
                          if (job.state) {
                              results.wait();
+                             const auto start = std::chrono::steady_clock::now();
                              segment_done(job);
+                             writer_time(start);
                              return;
                          }
                          consumer_->begin_image(job.image);
                          image_chunk chunk;
-                         while (results.next(chunk)) consumer_->stored(chunk.data, chunk.size, chunk.input_done);
+                         while (results.next(chunk)) {
+                             const auto start = std::chrono::steady_clock::now();
+                             consumer_->stored(chunk.data, chunk.size, chunk.input_done);
+                             writer_time(start);
+                         }
                          whole_done(job);
                      });
         peak_in_flight_ = work.peak_in_flight();
+        peak_running_ = work.peak_running();
+        if (hasher_) times_.hasher_ns = hasher_->busy_ns();
+        hasher_.reset();
     }
 
     void run_inline() {
@@ -193,38 +243,55 @@ private:
 
     void whole_done(image_job& job) { consumer_->end_image(job.image, job.digests.data(), sizes_[job.image]); }
 
-    // Stored bytes of a segmented image: hashed here, in order.
-    void emit_segmented(const char* data, std::size_t size, std::uint64_t input_done) {
-        if (size == 0) return;
-        for (auto& h : segment_hashers_) h->update(data, size);
-        consumer_->stored(data, size, input_done);
+    // Stored bytes of a segmented image, in order: handed to the hashing
+    // thread (shared, not copied) and written meanwhile, or hashed here.
+    void emit_segmented(std::vector<char>&& bytes, std::uint64_t input_done) {
+        if (bytes.empty()) return;
+        if (hasher_) {
+            auto shared = std::make_shared<const std::vector<char>>(std::move(bytes));
+            hasher_->feed(shared);
+            consumer_->stored(shared->data(), shared->size(), input_done);
+            return;
+        }
+        for (auto& h : segment_hashers_) h->update(bytes.data(), bytes.size());
+        consumer_->stored(bytes.data(), bytes.size(), input_done);
     }
 
     void segment_done(image_job& job) {
         const image& img = *job.img;
         segmenter_interface& segmenter = *job.state->segmenter;
-        std::vector<char> frame;
         if (job.first) {
             consumer_->begin_image(job.image);
-            segment_hashers_.clear();
-            for (const auto& h : img.hashes()) segment_hashers_.push_back(h.make());
+            std::vector<std::unique_ptr<hasher_interface>> hashers;
+            for (const auto& h : img.hashes()) hashers.push_back(h.make());
+            if (hasher_)
+                hasher_->begin(std::move(hashers));
+            else
+                segment_hashers_ = std::move(hashers);
+            std::vector<char> frame;
             segmenter.header(frame);
-            emit_segmented(frame.data(), frame.size(), 0);
+            emit_segmented(std::move(frame), 0);
         }
         segmenter.add(job.segment_out);
-        emit_segmented(job.segment_out.bytes.data(), job.segment_out.bytes.size(), job.begin + job.size);
+        emit_segmented(std::move(job.segment_out.bytes), job.begin + job.size);
         job.segment_out = {};
         if (!job.last) return;
-        frame.clear();
+        std::vector<char> frame;
         segmenter.trailer(frame);
-        emit_segmented(frame.data(), frame.size(), sizes_[job.image]);
+        emit_segmented(std::move(frame), sizes_[job.image]);
         std::vector<std::uint8_t> digests = digest_space(img);
-        std::size_t at = 0;
-        for (std::size_t k = 0; k < segment_hashers_.size(); ++k) {
-            segment_hashers_[k]->final(digests.data() + at);
-            at += img.hashes()[k].digest_size;
+        std::vector<std::size_t> digest_sizes;
+        for (const auto& h : img.hashes()) digest_sizes.push_back(h.digest_size);
+        if (hasher_) {
+            hasher_->finish(digests.data(), digest_sizes);
+        } else {
+            std::size_t at = 0;
+            for (std::size_t k = 0; k < segment_hashers_.size(); ++k) {
+                segment_hashers_[k]->final(digests.data() + at);
+                at += digest_sizes[k];
+            }
+            segment_hashers_.clear();
         }
-        segment_hashers_.clear();
         consumer_->end_image(job.image, digests.data(), sizes_[job.image]);
     }
 
@@ -233,10 +300,17 @@ private:
     const unsigned threads_;
     const std::size_t budget_;
     const std::size_t chunk_size_;
+    const unsigned cores_;
     pipeline_consumer* consumer_ = nullptr;
     std::size_t peak_in_flight_ = 0;
+    unsigned peak_running_ = 1;
+    bool hash_on_writer_ = false;
+    stage_times times_;
 
-    // Calling thread only: the hashes of the segmented image being written.
+    // With workers: hashes segmented images in order, beside the writing.
+    std::unique_ptr<ordered_hasher> hasher_;
+    // Otherwise, calling thread only: the hashes of the segmented image
+    // being written.
     std::vector<std::unique_ptr<hasher_interface>> segment_hashers_;
 };
 
