@@ -166,14 +166,17 @@ inline void add_pack_options(CLI::App& app, pack_arguments& a) {
                    "core, here " + std::to_string(std::max(1u, std::thread::hardware_concurrency())) +
                        "). The output is the same for every N. No more threads compute at once than there are "
                        "cores, a large zstd image's workers included. Work ahead of the image being written holds "
-                       "at most --memory-budget (default " + std::to_string(fitstream::default_memory_budget >> 20) +
-                       " MiB) of buffered data and codec state")
+                       "at most --memory-budget of buffered data and codec state (default: " +
+                       std::to_string(fitstream::default_memory_budget >> 20) +
+                       " MiB of buffered data, and the codec state the threads' encoders need)")
         ->check(thread_count(4096));
     app.add_option("--memory-budget", a.memory_budget,
-                   "Hold at most SIZE bytes (K, M or G suffix) of buffered data and codec state at once (default " +
+                   "Hold at most SIZE bytes (K, M or G suffix) of buffered data and codec state at once: an lzma "
+                   "encoder holds up to 93 MiB at the default level (about 21 MiB for a small DTB), so a small SIZE "
+                   "compresses lzma images one at a time. One image always runs, whatever SIZE. Default: " +
                        std::to_string(fitstream::default_memory_budget >> 20) +
-                       "M): an lzma encoder holds up to 93 MiB at the default level (about 21 MiB for a small DTB), "
-                       "so a small SIZE compresses lzma images one at a time. One image always runs, whatever SIZE")
+                       " MiB of buffered data, and the codec state the threads' encoders need (lzma with -j 2: "
+                       "about 150 MiB)")
         ->check(memory_size("--memory-budget"));
     app.add_option("dtbs", a.dtbs, "Devicetree blobs; only .dtb files make configurations");
     add_signing_options(app, a.signing);

@@ -42,7 +42,8 @@ struct write_progress {
     std::size_t images_total = 0;   ///< images in the tree
 };
 
-/// The default write_options::memory_budget: 16 MiB.
+/// The buffered data an automatic write_options::memory_budget (0, the
+/// default) allows: 16 MiB.
 inline constexpr std::size_t default_memory_budget = 16u << 20;
 
 /// How write_fit() works.
@@ -65,7 +66,16 @@ struct write_options {
     /// (chunk_size, or a codec segment and its dictionary), a window of at
     /// most 64 KiB for its encoder's output, and its codec's state.
     /// write_result::peak_buffered reports what was used.
-    std::size_t memory_budget = default_memory_budget;
+    ///
+    /// A budget given (non-zero) also bounds the codecs' state: each
+    /// running encoder's memory (lzma's match finder, up to 93 MiB at its
+    /// default level; zstd's contexts and workers) counts against it, and
+    /// at least one image always runs, so a small budget compresses lzma
+    /// images one at a time. 0, the default, is automatic: 16 MiB
+    /// (default_memory_budget) of buffered data, and as much codec state as
+    /// the threads' encoders need (two lzma encoders with two threads: a
+    /// peak of about 150 MiB), so nothing waits for memory.
+    std::size_t memory_budget = 0;
     /// Called after each image has been stored, in tree order, on the
     /// calling thread.
     std::function<void(const image&, const image_result&)> on_image;

@@ -190,11 +190,13 @@ struct is_error_code_enum<fitstream::errc> : true_type {};
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace fitstream {
 namespace detail {
@@ -426,6 +428,23 @@ inline std::string read_file_bounded(const std::string& path, std::uint64_t limi
     if (fd < 0) throw_os_error(errno, path, "cannot read " + what);
     const unique_fd owned(fd);
     return read_bounded(fd, path, limit, what, sensitive);
+}
+
+/// An unnamed temporary file in $TMPDIR (or /tmp) that vanishes on close.
+inline unique_fd create_anonymous_temporary() {
+    const char* env = std::getenv("TMPDIR");
+    const std::string dir = env && *env ? env : "/tmp";
+#ifdef O_TMPFILE
+    const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) return unique_fd(fd);
+#endif
+    std::string pattern = dir + "/fitstream-XXXXXX";
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    const int fallback = ::mkstemp(name.data());
+    if (fallback < 0) throw_os_error(errno, dir, "cannot create a temporary file");
+    ::unlink(name.data());
+    return unique_fd(fallback);
 }
 
 }  // namespace detail
@@ -6091,6 +6110,8 @@ private:
 
 namespace fitstream {
 
+class fit_plan;  // <fitstream/plan.hpp>
+
 /// One node under /images: metadata, the data source, a codec and hashes.
 class image {
 public:
@@ -6173,6 +6194,7 @@ public:
     const std::vector<detail::hash_binding>& hashes() const noexcept { return hashes_; }
 
 private:
+    friend class fit_plan;  // keeps images as records and makes them again
     detail::codec_binding codec_;
     std::vector<detail::hash_binding> hashes_;
     std::shared_ptr<const cipher_key> cipher_;
@@ -6638,23 +6660,6 @@ inline unique_fd connect_to_socket(const std::string& path) {
     return owned;
 }
 
-/// An unnamed temporary file in $TMPDIR (or /tmp) that vanishes on close.
-inline unique_fd create_anonymous_temporary() {
-    const char* env = std::getenv("TMPDIR");
-    const std::string dir = env && *env ? env : "/tmp";
-#ifdef O_TMPFILE
-    const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0) return unique_fd(fd);
-#endif
-    std::string pattern = dir + "/fitstream-XXXXXX";
-    std::vector<char> name(pattern.begin(), pattern.end());
-    name.push_back('\0');
-    const int fallback = ::mkstemp(name.data());
-    if (fallback < 0) throw_os_error(errno, dir, "cannot create a temporary file");
-    ::unlink(name.data());
-    return unique_fd(fallback);
-}
-
 /// Copies `size` bytes from the start of `from` to the current position of `to`.
 inline void copy_file_contents(int from, int to, std::uint64_t size, const std::string& to_name) {
     off_t offset = 0;
@@ -7031,13 +7036,19 @@ public:
     //         falls inside the structure
     void place_data_area(std::vector<char>& blob) {
         if (embedded_) return;
-        const std::uint64_t padded = align_up(blob.size(), std::max<std::uint64_t>(4, align_));
+        place_data_area(blob.size());
+        fdt_set_totalsize(blob.data(), static_cast<std::uint32_t>(structure_size_));
+    }
+
+    // The same for a structure of `size` bytes that is not in memory.
+    void place_data_area(std::uint64_t size) {
+        if (embedded_) return;
+        const std::uint64_t padded = align_up(size, std::max<std::uint64_t>(4, align_));
         if (padded > max_embedded_size)
             throw error(errc::limit_exceeded, "align",
                         "alignment " + std::to_string(align_) + " pads the FIT structure to " +
                             std::to_string(padded) + " bytes, past the " + std::to_string(max_embedded_size) +
                             " bytes libfdt (and so U-Boot) can read");
-        fdt_set_totalsize(blob.data(), static_cast<std::uint32_t>(padded));
         structure_size_ = padded;
         data_base_ = padded;
         if (options_.position) {
@@ -7060,15 +7071,25 @@ public:
     // @param structure_size the structure's size (after place_data_area())
     // @throws errc::limit_exceeded naming `output`, or the source's errors
     void plan_sizes(const tree& fit, std::uint64_t structure_size, const std::string& output) {
+        plan_sizes(fit.images.size(), [&](const auto& visit) {
+            for (const auto& img : fit.images) visit(img);
+        }, structure_size, output);
+    }
+
+    // The same for `count` images that `for_each_image(visit)` passes to
+    // `visit`, in order.
+    template <class ForEachImage>
+    void plan_sizes(std::size_t count, ForEachImage&& for_each_image, std::uint64_t structure_size,
+                    const std::string& output) {
         sizes_.clear();
-        sizes_.reserve(fit.images.size());
+        sizes_.reserve(count);
         input_total_ = 0;
         std::uint64_t known = embedded_ ? structure_size : (options_.position ? data_base_ : 0);
-        for (const auto& img : fit.images) {
+        for_each_image([&](const image& img) {
             sizes_.push_back(source_size(img.data));
             input_total_ += sizes_.back();
             if (img.compression() == "none") known += align_up(sizes_.back(), align_);
-        }
+        });
         if (embedded_ ? known > max_embedded_size : known > max_cell_value + 1)
             throw error(errc::limit_exceeded, output,
                         std::to_string(known) + " bytes exceed what a FIT can address (" +
@@ -7974,9 +7995,12 @@ inline std::vector<std::uint8_t> digest_space(const image& img) {
 class image_job_list {
 public:
     // @param cores the most threads one job's encoder may be given
+    // @param count_codec_state whether an encoder's memory counts against
+    //        the budget (write_options::memory_budget given)
     image_job_list(const image_list& images, const std::vector<std::uint64_t>& sizes, std::size_t chunk_size,
-                   unsigned cores = 1)
-        : images_(images), sizes_(sizes), chunk_size_(chunk_size), cores_(cores < 1 ? 1 : cores) {}
+                   unsigned cores = 1, bool count_codec_state = true)
+        : images_(images), sizes_(sizes), chunk_size_(chunk_size), cores_(cores < 1 ? 1 : cores),
+          count_codec_state_(count_codec_state) {}
 
     bool empty() const { return next_image_ >= images_.size(); }
 
@@ -8031,7 +8055,7 @@ public:
                 reserved = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size + 1));
             if (img.compression() != "none" || img.cipher()) {
                 job.threads_wanted = img.codec().encoder_threads(size, cores_);
-                reserved += img.codec().encoder_memory(size, job.threads_wanted);
+                if (count_codec_state_) reserved += img.codec().encoder_memory(size, job.threads_wanted);
             }
             ++next_image_;
         }
@@ -8043,6 +8067,7 @@ private:
     const std::vector<std::uint64_t>& sizes_;
     const std::size_t chunk_size_;
     const unsigned cores_;
+    const bool count_codec_state_;
     std::shared_ptr<const image> current_image_;  // the image whose jobs are being made
     std::size_t next_image_ = 0;
     std::uint64_t next_segment_ = 0;
@@ -8269,6 +8294,92 @@ private:
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/write/image_jobs.hpp> ----
+// ---- begin <fitstream/write_options.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// How write_fit() works (write_options) and what it reports (write_result,
+/// write_progress).
+
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace fitstream {
+
+/// What happened to one image.
+struct image_result {
+    std::uint64_t input_size = 0;   ///< bytes read from the source
+    std::uint64_t stored_size = 0;  ///< bytes stored (after compression)
+    std::uint64_t file_offset = 0;  ///< where the stored bytes start in the FIT file
+};
+
+/// What write_fit() produced.
+struct write_result {
+    std::uint64_t total_size = 0;      ///< size of the FIT file
+    std::uint64_t structure_size = 0;  ///< the FDT's totalsize (embedded: including the data)
+    std::vector<image_result> images;  ///< one per image, in tree order
+    /// The most bytes the workers held in flight at once (input read ahead
+    /// and stored bytes not yet written), to compare with
+    /// write_options::memory_budget; 0 with one thread.
+    std::size_t peak_buffered = 0;
+};
+
+/// How far write_fit() has got, for a progress display.
+struct write_progress {
+    std::uint64_t input_done = 0;   ///< input bytes whose stored bytes are in the output
+    std::uint64_t input_total = 0;  ///< input bytes of every image
+    std::uint64_t stored_done = 0;  ///< stored bytes written so far
+    std::size_t images_done = 0;    ///< images complete
+    std::size_t images_total = 0;   ///< images in the tree
+};
+
+/// The buffered data an automatic write_options::memory_budget (0, the
+/// default) allows: 16 MiB.
+inline constexpr std::size_t default_memory_budget = 16u << 20;
+
+/// How write_fit() works.
+struct write_options {
+    layout_options layout;               ///< embedded or external, alignment, position
+    std::size_t chunk_size = 1u << 20;   ///< bytes read (and produced) per step
+    /// Worker threads that compress and hash payloads while the calling
+    /// thread writes them in tree order; 0: one per core
+    /// (std::thread::hardware_concurrency()). 1 runs everything on the
+    /// calling thread, one image after the other. The output is the same
+    /// bytes for every value.
+    unsigned threads = 0;
+    /// Bytes the workers may hold in flight: input read ahead for segments,
+    /// compressed bytes waiting to be written, and a few hundred bytes of
+    /// bookkeeping per queued image. Work ahead of the image being written
+    /// stops when it is used up. The job being written may always proceed,
+    /// so the budget can be passed by about one job's needs (two chunks, or
+    /// one codec segment's input and output), and a budget smaller than that
+    /// acts as that. Besides it, each worker holds one input buffer
+    /// (chunk_size, or a codec segment and its dictionary), a window of at
+    /// most 64 KiB for its encoder's output, and its codec's state.
+    /// write_result::peak_buffered reports what was used.
+    ///
+    /// A budget given (non-zero) also bounds the codecs' state: each
+    /// running encoder's memory (lzma's match finder, up to 93 MiB at its
+    /// default level; zstd's contexts and workers) counts against it, and
+    /// at least one image always runs, so a small budget compresses lzma
+    /// images one at a time. 0, the default, is automatic: 16 MiB
+    /// (default_memory_budget) of buffered data, and as much codec state as
+    /// the threads' encoders need (two lzma encoders with two threads: a
+    /// peak of about 150 MiB), so nothing waits for memory.
+    std::size_t memory_budget = 0;
+    /// Called after each image has been stored, in tree order, on the
+    /// calling thread.
+    std::function<void(const image&, const image_result&)> on_image;
+    /// Called on the calling thread whenever stored bytes have been
+    /// written (often: throttle what it displays) and after each image.
+    std::function<void(const write_progress&)> on_progress;
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/write_options.hpp> ----
 
 #include <algorithm>
 #include <chrono>
@@ -8305,7 +8416,8 @@ public:
     pipeline(const image_list& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
              std::size_t budget, std::size_t chunk_size, unsigned cores = 0)
         : images_(images), sizes_(sizes), threads_(std::max(1u, threads)),
-          budget_(std::max(budget, chunk_size)), chunk_size_(chunk_size),
+          budget_(std::max(budget == 0 ? default_memory_budget : budget, chunk_size)),
+          count_codec_state_(budget != 0), chunk_size_(chunk_size),
           cores_(std::min(threads_, cores == 0 ? available_cores() : cores)) {}
 
     // Benches only: hash segmented images on the writing thread, as before
@@ -8424,7 +8536,7 @@ private:
     }
 
     void run_parallel() {
-        image_job_list jobs(images_, sizes_, chunk_size_, cores_);
+        image_job_list jobs(images_, sizes_, chunk_size_, cores_, count_codec_state_);
         image_scheduler work(worker_count(), budget_, image_job_cost, cores_);
         if (!hash_on_writer_) hasher_ = std::make_unique<ordered_hasher>();
         work.run([&](image_job& job, std::size_t& reserved) { return jobs.next(job, reserved); },
@@ -8535,6 +8647,7 @@ private:
     const std::vector<std::uint64_t>& sizes_;
     const unsigned threads_;
     const std::size_t budget_;
+    const bool count_codec_state_;  // a budget was given: encoders' memory counts against it
     const std::size_t chunk_size_;
     const unsigned cores_;
     pipeline_consumer* consumer_ = nullptr;
@@ -8771,6 +8884,7 @@ private:
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8846,7 +8960,8 @@ inline signature_slot prepare_signature(const signature_spec& spec, const std::s
 }
 
 /// The properties every signature node has; `value` is left to the caller.
-inline void write_signature_properties(fdt_builder& fdt, const signature_spec& spec, const tree& fit) {
+template <class Fdt>
+void write_signature_properties(Fdt& fdt, const signature_spec& spec, const tree& fit) {
     fdt.property_string("algo", spec.algo);
     if (!spec.key_name_hint.empty()) fdt.property_string("key-name-hint", spec.key_name_hint);
     if (const char* padding = padding_name(spec.padding)) fdt.property_string("padding", padding);
@@ -8860,10 +8975,20 @@ inline void write_signature_properties(fdt_builder& fdt, const signature_spec& s
     if (const auto t = spec.timestamp ? spec.timestamp : fit.timestamp) fdt.property_u32("timestamp", *t);
 }
 
-inline void write_image_node(fdt_builder& fdt, const image& img, int address_cells, data_layout layout,
-                             bool absolute, image_slots& slots, const tree& fit, std::size_t index,
-                             key_cache& keys, std::vector<signature_slot>& signatures) {
-    fdt.begin_node(img.name);
+/// The root node's properties.
+template <class Fdt>
+void write_root_properties(Fdt& fdt, const std::string& description, const std::optional<std::uint32_t>& timestamp,
+                           int address_cells) {
+    fdt.property_string("description", description);
+    if (timestamp) fdt.property_u32("timestamp", *timestamp);
+    fdt.property_u32("#address-cells", static_cast<std::uint32_t>(address_cells));
+}
+
+/// An image node's properties, placeholders, hash nodes and cipher node:
+/// everything but its signature nodes.
+template <class Fdt>
+void write_image_body(Fdt& fdt, const image& img, int address_cells, data_layout layout, bool absolute,
+                      image_slots& slots) {
     fdt.property_string("description", img.description.empty() ? img.name : img.description);
     fdt.property_string("type", img.type);
     if (!img.arch.empty()) fdt.property_string("arch", img.arch);
@@ -8898,7 +9023,14 @@ inline void write_image_node(fdt_builder& fdt, const image& img, int address_cel
         if (!key->iv_in_fit()) fdt.property_string("iv-name-hint", key->iv_name_hint());
         fdt.end_node();
     }
-    n = 0;
+}
+
+inline void write_image_node(fdt_builder& fdt, const image& img, int address_cells, data_layout layout,
+                             bool absolute, image_slots& slots, const tree& fit, std::size_t index,
+                             key_cache& keys, std::vector<signature_slot>& signatures) {
+    fdt.begin_node(img.name);
+    write_image_body(fdt, img, address_cells, layout, absolute, slots);
+    int n = 0;
     for (const auto& spec : img.signatures) {
         const std::string name = "signature-" + std::to_string(++n);
         auto slot = prepare_signature(spec, "/images/" + img.name + "/" + name, keys);
@@ -8992,9 +9124,9 @@ inline void check_hashed_node_count(const tree& fit, const configuration& conf, 
                     "verifies at most " + std::to_string(max_hashed_nodes) + " per configuration");
 }
 
-inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
-                                     std::vector<signature_slot>& signatures) {
-    fdt.begin_node(conf.name);
+/// A configuration node's properties: everything but its signature nodes.
+template <class Fdt>
+void write_configuration_properties(Fdt& fdt, const configuration& conf) {
     fdt.property_string("description", conf.description.empty() ? conf.name : conf.description);
     // The board's compatible belongs here, not in the fdt image node: U-Boot
     // matches configurations by it and cannot open a compressed fdt to look.
@@ -9003,6 +9135,12 @@ inline void write_configuration_node(fdt_builder& fdt, const configuration& conf
     if (!conf.fdt.empty()) fdt.property_strings("fdt", conf.fdt);
     if (!conf.ramdisk.empty()) fdt.property_string("ramdisk", conf.ramdisk);
     if (!conf.loadables.empty()) fdt.property_strings("loadables", conf.loadables);
+}
+
+inline void write_configuration_node(fdt_builder& fdt, const configuration& conf, const tree& fit, key_cache& keys,
+                                     std::vector<signature_slot>& signatures) {
+    fdt.begin_node(conf.name);
+    write_configuration_properties(fdt, conf);
     int n = 0;
     for (const auto& spec : conf.signatures) {
         const std::string name = "signature-" + std::to_string(++n);
@@ -9041,9 +9179,7 @@ inline structure build_structure(const tree& fit, const layout_options& options)
                            std::vector<signature_slot>& signatures) {
         image_slots scratch;
         fdt.begin_node("");
-        fdt.property_string("description", fit.description);
-        if (fit.timestamp) fdt.property_u32("timestamp", *fit.timestamp);
-        fdt.property_u32("#address-cells", static_cast<std::uint32_t>(fit.address_cells));
+        write_root_properties(fdt, fit.description, fit.timestamp, fit.address_cells);
 
         fdt.begin_node("images");
         for (std::size_t i = 0; i < fit.images.size(); ++i) {
@@ -9505,6 +9641,1068 @@ private:
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/write/signer.hpp> ----
+// ---- begin <fitstream/detail/write/streaming.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// The writer for a plan without signatures: the structure is produced in
+// order and written out as it is produced, so memory holds neither the
+// plan's records nor the structure whole, however many images there are.
+//
+// A measuring pass over the plan gives the structure's size (where the
+// external data area starts) and its strings block. Then, as the pipeline
+// hands over each image in tree order, its node is produced with every
+// value known (size, offset, digests), and written: for external data to
+// its place in the structure, for embedded data around the payload, which
+// went straight to its final place while it streamed (only the `data`
+// property's length is filled in once the size is known). The
+// configurations, the strings block and the header come last. The bytes
+// are those the held-structure writer makes (build_structure()) for the
+// same tree.
+//
+// Signatures need the structure held (their regions are hashed from it):
+// a plan with signatures goes through the tree writer (see writer.hpp).
+
+// ---- begin <fitstream/detail/write/fdt_stream.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// A devicetree produced in order and handed out as it is produced: the
+// same bytes libfdt's sequential writer (fdt_builder) makes for the same
+// calls, without the whole tree in memory. Used in two passes: one that
+// only measures (the structure's size and its strings block, which come
+// before any payload is placed), then one that emits, holding only the
+// bytes not yet taken (a node or so) and the strings block (the few dozen
+// property names a FIT uses).
+//
+// What libfdt decides is reproduced, not guessed: where the structure block
+// starts is asked of libfdt itself; a property name's offset follows
+// fdt_find_add_string_() (a name is looked up as the first match in the
+// strings table as it is at that moment, whole or as the tail of a longer
+// name, and a new name goes in front of those already there), and
+// fdt_finish() adds the final table's size to each offset.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+class fdt_stream {
+public:
+    /// Measuring: counts bytes and collects the strings block.
+    fdt_stream() = default;
+    /// Emitting: `strings` is the block the measuring pass collected.
+    explicit fdt_stream(std::string strings) : measuring_(false), final_strings_(std::move(strings)) {}
+
+    /// Where libfdt starts the structure block: after the header and the
+    /// empty reserve map.
+    static std::size_t struct_begin() {
+        alignas(8) char probe[256];
+        fdt_check(fdt_create(probe, sizeof probe), "fdt_create");
+        fdt_check(fdt_finish_reservemap(probe), "reserve map");
+        return fdt_off_dt_struct(probe);
+    }
+
+    /// The header and reserve map of a finished tree whose structure block
+    /// is `struct_size` bytes and whose strings block is `strings_size`.
+    static std::vector<char> header(std::uint64_t struct_size, std::uint64_t strings_size) {
+        // An empty tree finished by libfdt (fdt_finish() sets the magic and
+        // the last compatible version), then given the real sizes.
+        alignas(8) char probe[256];
+        fdt_check(fdt_create(probe, sizeof probe), "fdt_create");
+        fdt_check(fdt_finish_reservemap(probe), "reserve map");
+        fdt_check(fdt_finish(probe), "finish");
+        const std::uint32_t begin = fdt_off_dt_struct(probe);
+        fdt_set_size_dt_struct(probe, static_cast<std::uint32_t>(struct_size));
+        fdt_set_off_dt_strings(probe, static_cast<std::uint32_t>(begin + struct_size));
+        fdt_set_size_dt_strings(probe, static_cast<std::uint32_t>(strings_size));
+        fdt_set_totalsize(probe, static_cast<std::uint32_t>(begin + struct_size + strings_size));
+        return std::vector<char>(probe, probe + begin);
+    }
+
+    void begin_node(const std::string& name) {
+        tag(FDT_BEGIN_NODE);
+        bytes(name.c_str(), name.size() + 1);
+    }
+    void end_node() { tag(FDT_END_NODE); }
+    /// The FDT_END tag that closes the structure block.
+    void end() { tag(FDT_END); }
+
+    void property(const std::string& name, const void* value, std::size_t size) {
+        property_header(name, size);
+        bytes(value, size);
+    }
+    void property_string(const std::string& name, std::string_view value) {
+        property_header(name, value.size() + 1);
+        bytes(value.data(), value.size(), /*pad_after=*/false);
+        bytes("", 1);
+    }
+    void property_strings(const std::string& name, const std::vector<std::string>& values) {
+        std::size_t size = 0;
+        for (const auto& v : values) size += v.size() + 1;
+        property_header(name, size);
+        for (const auto& v : values) bytes(v.c_str(), v.size() + 1, /*pad_after=*/false);
+        pad();
+    }
+    void property_u32(const std::string& name, std::uint32_t value) {
+        char be[4];
+        fdt32_st(be, value);
+        property(name, be, sizeof be);
+    }
+    void property_cells(const std::string& name, std::uint64_t value, int cells) {
+        if (cells == 1) return property_u32(name, static_cast<std::uint32_t>(value));
+        char be[8];
+        fdt64_st(be, value);
+        property(name, be, sizeof be);
+    }
+    /// A zero-filled value of `size` bytes; returns its position (see
+    /// position()), to patch() while it is still pending.
+    std::uint64_t placeholder(const std::string& name, std::size_t size) {
+        property_header(name, size);
+        const std::uint64_t at = position();
+        zeros(size);
+        return at;
+    }
+
+    /// The structure block's bytes so far, with payloads spliced in (see
+    /// splice()), counted from the start of the blob.
+    std::uint64_t position() const noexcept { return struct_begin_ + struct_size_; }
+    std::uint64_t struct_size() const noexcept { return struct_size_; }
+
+    /// Overwrites pending bytes at `at` (a position()).
+    void patch(std::uint64_t at, const void* data, std::size_t size) {
+        if (measuring_) return;
+        if (at < pending_at_ || at + size > pending_at_ + pending_.size())
+            throw std::logic_error("fitstream: patching bytes already written");
+        std::memcpy(pending_.data() + (at - pending_at_), data, size);
+    }
+    /// The bytes not taken yet, starting at position pending_position().
+    std::string_view pending() const noexcept { return pending_; }
+    std::uint64_t pending_position() const noexcept { return pending_at_; }
+    /// Forgets the pending bytes: the caller has written them.
+    void take() {
+        pending_at_ += pending_.size();
+        pending_.clear();
+    }
+    /// `size` bytes (an embedded payload, padded to 4) stand at the end of
+    /// the pending bytes, written by the caller: position() moves past them.
+    /// Call it with nothing pending.
+    void splice(std::uint64_t size) {
+        struct_size_ += size;
+        pending_at_ += size;
+    }
+
+    /// The strings block: after measuring, what an emitting pass needs.
+    const std::string& strings() const noexcept { return measuring_ ? table_ : final_strings_; }
+
+private:
+    void tag(std::uint32_t t) {
+        char be[4];
+        fdt32_st(be, t);
+        bytes(be, 4, false);
+    }
+    void property_header(const std::string& name, std::size_t size) {
+        if (size > static_cast<std::size_t>(INT32_MAX / 2))
+            throw error(errc::limit_exceeded, name, "property too large for libfdt");
+        tag(FDT_PROP);
+        char be[8];
+        fdt32_st(be, static_cast<std::uint32_t>(size));
+        fdt32_st(be + 4, name_offset(name));
+        bytes(be, 8, false);
+    }
+    // Appends `size` bytes, then zeros to the next 4-byte boundary.
+    void bytes(const void* data, std::size_t size, bool pad_after = true) {
+        if (!measuring_) pending_.append(static_cast<const char*>(data), size);
+        struct_size_ += size;
+        if (pad_after) pad();
+    }
+    void zeros(std::size_t size) {
+        if (!measuring_) pending_.append(size, '\0');
+        struct_size_ += size;
+        pad();
+    }
+    void pad() {
+        const std::size_t gap = (4 - struct_size_ % 4) % 4;
+        if (!measuring_) pending_.append(gap, '\0');
+        struct_size_ += gap;
+    }
+
+    // fdt_find_add_string_(): the first match in the table as it stands,
+    // else the name goes in front. The offset is then made final, as
+    // fdt_finish() does, by adding the final table's size.
+    std::uint32_t name_offset(const std::string& name) {
+        for (const auto& [known, offset] : cache_)
+            if (known == name) return finish_offset(offset);
+        const std::string_view terminated(name.c_str(), name.size() + 1);
+        std::int64_t offset = 0;
+        const std::size_t found = table_.find(terminated);
+        if (found != std::string::npos) {
+            offset = static_cast<std::int64_t>(found) - static_cast<std::int64_t>(table_.size());
+        } else {
+            table_.insert(0, terminated.data(), terminated.size());
+            cache_.clear();  // a name may now match inside the new one first
+            offset = -static_cast<std::int64_t>(table_.size());
+        }
+        cache_.emplace_back(name, offset);
+        return finish_offset(offset);
+    }
+    std::uint32_t finish_offset(std::int64_t offset) const {
+        return measuring_ ? 0 : static_cast<std::uint32_t>(static_cast<std::int64_t>(final_strings_.size()) + offset);
+    }
+
+    bool measuring_ = true;
+    std::string final_strings_;
+    std::string table_;  // the strings table as libfdt holds it while writing
+    std::vector<std::pair<std::string, std::int64_t>> cache_;  // offsets found since the table last grew
+    std::uint64_t struct_begin_ = struct_begin();
+    std::uint64_t struct_size_ = 0;
+    std::string pending_;
+    std::uint64_t pending_at_ = struct_begin_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/fdt_stream.hpp> ----
+// ---- begin <fitstream/plan.hpp> ----
+// SPDX-License-Identifier: MIT
+
+/// @file
+/// A FIT to write, held compactly: what a `tree` holds, for a million
+/// devicetrees in tens of MiB instead of GiB.
+///
+/// Images and configurations are added one at a time, as the same
+/// `image` and `configuration` values a tree holds, and are then kept as
+/// records in a log that stays in memory for its last MiB and goes to an
+/// anonymous temporary file before that (paths, descriptions and compatible
+/// strings are read back, in order, when the FIT is written). What stays
+/// resident per node is its name (configurations refer to images by name,
+/// and names must be unique) and a few bytes of index; codecs, hash lists
+/// and cipher keys are shared tables. write_fit() on a plan streams the FIT
+/// structure out as it produces it, so neither the plan nor the structure
+/// is ever held whole; the bytes are those write_fit() writes for the same
+/// tree.
+///
+/// @code
+/// fitstream::fit_plan plan;
+/// plan.description = "Linux with devicetrees";
+/// fitstream::image kernel("kernel", "kernel_noload", fitstream::source::file("Image"));
+/// kernel.compress_with<fitstream::codec::gzip>().add_hash<fitstream::hash::sha256>();
+/// plan.add(std::move(kernel));
+/// ...
+/// fitstream::write_fit(plan, "image.fit");
+/// @endcode
+
+// ---- begin <fitstream/detail/plan/name_table.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// Node names by index, and the index of a name: the one per-node string a
+// fit_plan keeps in memory (configurations refer to images by name, and
+// names must be unique). Each name costs its bytes, a 4-byte offset and a
+// slot of an open-addressing table of indices (at most half full): about
+// 25 bytes for "fdt-123456", against some 100 for a std::string in a
+// std::unordered_map.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+class name_table {
+public:
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    std::size_t size() const noexcept { return ends_.size(); }
+
+    std::string_view operator[](std::size_t i) const noexcept {
+        const std::uint32_t begin = i == 0 ? 0 : ends_[i - 1];
+        return std::string_view(bytes_).substr(begin, ends_[i] - begin);
+    }
+
+    /// The index of `name`, or npos.
+    std::size_t find(std::string_view name) const noexcept {
+        if (slots_.empty()) return npos;
+        for (std::size_t at = hash(name) & mask(); slots_[at] != empty; at = (at + 1) & mask())
+            if ((*this)[slots_[at]] == name) return slots_[at];
+        return npos;
+    }
+
+    /// Adds `name` as index size(); false (and nothing added) when it is
+    /// already in.
+    bool insert(std::string_view name) {
+        if (find(name) != npos) return false;
+        if (bytes_.size() + name.size() > UINT32_MAX || size() >= UINT32_MAX / 2)
+            throw std::length_error("fitstream: more node names than a plan can hold");
+        bytes_.append(name.data(), name.size());
+        ends_.push_back(static_cast<std::uint32_t>(bytes_.size()));
+        if ((size() + 1) * 2 > slots_.size()) grow();
+        else place(static_cast<std::uint32_t>(size() - 1));
+        return true;
+    }
+
+private:
+    static constexpr std::uint32_t empty = UINT32_MAX;
+    static std::size_t hash(std::string_view s) noexcept { return std::hash<std::string_view>{}(s); }
+    std::size_t mask() const noexcept { return slots_.size() - 1; }
+
+    void place(std::uint32_t index) {
+        std::size_t at = hash((*this)[index]) & mask();
+        while (slots_[at] != empty) at = (at + 1) & mask();
+        slots_[at] = index;
+    }
+    void grow() {
+        slots_.assign(slots_.empty() ? 64 : slots_.size() * 2, empty);
+        for (std::uint32_t i = 0; i < size(); ++i) place(i);
+    }
+
+    std::string bytes_;                // every name, one after the other
+    std::vector<std::uint32_t> ends_;  // where name i ends in bytes_
+    std::vector<std::uint32_t> slots_;  // indices, by hash; a power of two long
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/plan/name_table.hpp> ----
+// ---- begin <fitstream/detail/plan/record_log.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// An append-only log of serialized records (the images and configurations
+// of a fit_plan): the last MiB in memory, everything before it in an
+// anonymous temporary file, read back in order by cursors of their own.
+// With a million DTBs the paths, descriptions and compatible strings are
+// hundreds of MiB; the writer needs each of them once or twice, in order,
+// so they need not stay resident.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+class record_log {
+public:
+    record_log() = default;
+    record_log(const record_log&) = delete;
+    record_log& operator=(const record_log&) = delete;
+    record_log(record_log&&) noexcept = default;
+    record_log& operator=(record_log&&) noexcept = default;
+
+    /// Bytes kept in memory before they go to the temporary file.
+    static constexpr std::size_t memory_size = 1u << 20;
+
+    std::uint64_t size() const noexcept { return spilled_ + tail_.size(); }
+
+    /// Appends `bytes`; returns the offset where they start.
+    std::uint64_t append(std::string_view bytes) {
+        const std::uint64_t at = size();
+        if (tail_.size() + bytes.size() > memory_size && !tail_.empty()) spill();
+        if (bytes.size() > memory_size) {
+            write_out(bytes.data(), bytes.size());
+        } else {
+            tail_.append(bytes.data(), bytes.size());
+        }
+        return at;
+    }
+
+    /// Copies `n` bytes from `offset` (which must be within size()).
+    void read(std::uint64_t offset, char* out, std::size_t n) const {
+        if (offset < spilled_) {
+            const auto from_file = static_cast<std::size_t>(std::min<std::uint64_t>(n, spilled_ - offset));
+            pread_exact(file_.get(), out, from_file, offset, "fitstream plan (temporary file)");
+            out += from_file;
+            offset += from_file;
+            n -= from_file;
+        }
+        if (n > 0) std::memcpy(out, tail_.data() + (offset - spilled_), n);
+    }
+
+    /// Reads the log in order from an offset, a buffer at a time.
+    class cursor {
+    public:
+        explicit cursor(const record_log& log, std::uint64_t from = 0) : log_(&log), next_(from) {}
+
+        std::uint64_t offset() const noexcept { return next_ - (end_ - at_); }
+        bool at_end() const noexcept { return offset() >= log_->size(); }
+
+        void read(char* out, std::size_t n) {
+            while (n > 0) {
+                if (at_ == end_) fill();
+                const std::size_t take = std::min(n, end_ - at_);
+                std::memcpy(out, buffer_.data() + at_, take);
+                at_ += take;
+                out += take;
+                n -= take;
+            }
+        }
+        std::uint64_t read_varint() {
+            std::uint64_t value = 0;
+            for (int shift = 0; shift < 64; shift += 7) {
+                char c;
+                read(&c, 1);
+                value |= std::uint64_t(static_cast<unsigned char>(c) & 0x7f) << shift;
+                if (!(static_cast<unsigned char>(c) & 0x80)) return value;
+            }
+            throw error(errc::invalid_input, "fitstream plan", "corrupt record");
+        }
+        std::string read_string() {
+            std::string s(static_cast<std::size_t>(read_varint()), '\0');
+            read(s.data(), s.size());
+            return s;
+        }
+
+    private:
+        static constexpr std::size_t step = 64 * 1024;
+        void fill() {
+            const std::uint64_t left = log_->size() - next_;
+            if (left == 0) throw error(errc::invalid_input, "fitstream plan", "record past the end of the log");
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, step));
+            buffer_.resize(step);
+            log_->read(next_, buffer_.data(), n);
+            next_ += n;
+            at_ = 0;
+            end_ = n;
+        }
+        const record_log* log_;
+        std::uint64_t next_;  // log offset of the byte after the buffer
+        std::vector<char> buffer_;
+        std::size_t at_ = 0, end_ = 0;
+    };
+
+private:
+    void spill() {
+        write_out(tail_.data(), tail_.size());
+        tail_.clear();
+    }
+    void write_out(const char* data, std::size_t n) {
+        if (!file_) file_ = create_anonymous_temporary();
+        pwrite_all(file_.get(), data, n, spilled_, "fitstream plan (temporary file)");
+        spilled_ += n;
+    }
+
+    unique_fd file_;
+    std::uint64_t spilled_ = 0;  // bytes in the file, the log's first
+    std::string tail_;           // the bytes after them
+};
+
+/// Builds one record: varints and length-prefixed strings.
+class record_builder {
+public:
+    record_builder& varint(std::uint64_t value) {
+        do {
+            char c = static_cast<char>(value & 0x7f);
+            value >>= 7;
+            if (value) c = static_cast<char>(c | 0x80);
+            bytes_.push_back(c);
+        } while (value);
+        return *this;
+    }
+    record_builder& string(std::string_view s) {
+        varint(s.size());
+        bytes_.append(s.data(), s.size());
+        return *this;
+    }
+    std::string_view bytes() const noexcept { return bytes_; }
+    void clear() noexcept { bytes_.clear(); }
+
+private:
+    std::string bytes_;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/plan/record_log.hpp> ----
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fitstream {
+
+class fit_plan {
+public:
+    std::string description;                 ///< root `description`
+    std::optional<std::uint32_t> timestamp;  ///< root `timestamp`
+    int address_cells = 1;                   ///< 1 or 2: the size of `load`/`entry`
+    std::string default_configuration;       ///< /configurations/default; empty for none
+
+    fit_plan() = default;
+    fit_plan(fit_plan&&) noexcept = default;
+    fit_plan& operator=(fit_plan&&) noexcept = default;
+
+    /// The plan of a whole tree (the tree is validated first).
+    /// @throws fitstream::error as tree::validate()
+    explicit fit_plan(const tree& fit) : description(fit.description), timestamp(fit.timestamp),
+                                         address_cells(fit.address_cells),
+                                         default_configuration(fit.default_configuration) {
+        fit.validate();
+        for (const auto& img : fit.images) add(img);
+        for (const auto& conf : fit.configurations) add(conf);
+    }
+
+    /// Adds an image after those added so far; returns its index.
+    /// @throws fitstream::error (errc::invalid_argument) as tree::validate()
+    ///         would for it: a bad or duplicate name, no type, a NUL in a string
+    std::size_t add(const image& img) {
+        const std::string where = "/images/" + img.name;
+        detail::check_node_name(img.name, "/images");
+        if (img.type.empty()) throw error(errc::invalid_argument, where, "image has no type");
+        for (const auto* s : {&img.type, &img.description, &img.arch, &img.os}) detail::check_string(*s, where);
+        if (image_names_.find(img.name) != detail::name_table::npos)
+            throw error(errc::invalid_argument, where, "duplicate image name");
+        for (const auto& addr : {img.load, img.entry})
+            if (addr && *addr > max_cell_value && wide_address_image_.empty()) wide_address_image_ = where;
+
+        detail::record_builder& r = scratch_;
+        r.clear();
+        r.string(img.type).string(img.description).string(img.arch).string(img.os);
+        r.varint((img.load ? 1u : 0u) | (img.entry ? 2u : 0u));
+        if (img.load) r.varint(*img.load);
+        if (img.entry) r.varint(*img.entry);
+        if (img.data.is_file()) {
+            r.varint(img.data.range_length() ? 1 : 0).string(img.data.name());
+            if (img.data.range_length()) r.varint(img.data.offset()).varint(*img.data.range_length());
+        } else {
+            r.varint(2).varint(memory_sources_.size());
+            memory_sources_.push_back(img.data);
+        }
+        r.varint(intern(codecs_, img.codec(), [](const auto& a, const auto& b) {
+            return a.fit_name == b.fit_name && a.codec == b.codec;
+        }));
+        r.varint(intern(hash_lists_, img.hashes(), [](const auto& a, const auto& b) {
+            if (a.size() != b.size()) return false;
+            for (std::size_t i = 0; i < a.size(); ++i)
+                if (a[i].fit_name != b[i].fit_name || a[i].make != b[i].make) return false;
+            return true;
+        }));
+        r.varint(intern(ciphers_, img.cipher(), [](const auto& a, const auto& b) { return a == b; }));
+        r.varint(side_table(image_signatures_, img.signatures));
+        index_record(image_offsets_, images_, image_names_.size());
+        images_.append(r.bytes());
+        image_names_.insert(img.name);
+        any_segmented_ = any_segmented_ || img.codec().segmented();
+        any_signature_ = any_signature_ || !img.signatures.empty();
+        return image_names_.size() - 1;
+    }
+
+    /// Adds a configuration after those added so far; returns its index.
+    /// The images it names may be added later: they are looked up when the
+    /// plan is written (see check_references()).
+    /// @throws fitstream::error (errc::invalid_argument) as tree::validate()
+    std::size_t add(const configuration& conf) {
+        const std::string where = "/configurations/" + conf.name;
+        detail::check_node_name(conf.name, "/configurations");
+        if (configuration_names_.find(conf.name) != detail::name_table::npos)
+            throw error(errc::invalid_argument, where, "duplicate configuration name");
+        detail::check_string(conf.description, where);
+        for (const auto& c : conf.compatible) {
+            detail::check_string(c, where);
+            if (c.empty()) throw error(errc::invalid_argument, where, "empty compatible string");
+        }
+
+        detail::record_builder& r = scratch_;
+        r.clear();
+        r.string(conf.description);
+        write_list(r, conf.compatible);
+        r.string(conf.kernel);
+        write_list(r, conf.fdt);
+        r.string(conf.ramdisk);
+        write_list(r, conf.loadables);
+        r.varint(side_table(configuration_signatures_, conf.signatures));
+        index_record(configuration_offsets_, configurations_, configuration_names_.size());
+        configurations_.append(r.bytes());
+        configuration_names_.insert(conf.name);
+        any_signature_ = any_signature_ || !conf.signatures.empty();
+        return configuration_names_.size() - 1;
+    }
+
+    std::size_t image_count() const noexcept { return image_names_.size(); }
+    std::size_t configuration_count() const noexcept { return configuration_names_.size(); }
+    std::string_view image_name(std::size_t i) const noexcept { return image_names_[i]; }
+    std::string_view configuration_name(std::size_t i) const noexcept { return configuration_names_[i]; }
+    /// The index of the image or configuration of that name; npos when none.
+    std::size_t find_image(std::string_view name) const noexcept { return image_names_.find(name); }
+    std::size_t find_configuration(std::string_view name) const noexcept { return configuration_names_.find(name); }
+    static constexpr std::size_t npos = detail::name_table::npos;
+
+    /// Stores image `index` (already added) compressed with `Codec` instead.
+    template <class Codec>
+    void compress_image_with(std::size_t index) {
+        image probe("x", "x", source::memory_view(nullptr, 0, "x"));
+        probe.compress_with<Codec>();
+        codec_overrides_[index] = intern(codecs_, probe.codec(), [](const auto& a, const auto& b) {
+            return a.fit_name == b.fit_name && a.codec == b.codec;
+        });
+        any_segmented_ = any_segmented_ || probe.codec().segmented();
+    }
+
+    /// The path of the first image whose load or entry address needs 64
+    /// bits ("/images/NAME"); empty when none does.
+    const std::string& wide_address_image() const noexcept { return wide_address_image_; }
+
+    /// Whether any image or configuration has a signature.
+    bool has_signatures() const noexcept { return any_signature_; }
+    /// Whether any image's codec cuts it into segments.
+    bool any_segmented() const noexcept { return any_segmented_; }
+
+    /// Image `index` as added (read back from the log: prefer a cursor to
+    /// go through them all).
+    image image_at(std::size_t index) const {
+        image_cursor c(*this, index);
+        return c.next();
+    }
+    configuration configuration_at(std::size_t index) const {
+        configuration_cursor c(*this, index);
+        return c.next();
+    }
+
+    /// Reads the images back in order, from `first`.
+    class image_cursor {
+    public:
+        explicit image_cursor(const fit_plan& plan, std::size_t first = 0)
+            : plan_(&plan), at_(plan.images_, skip_to(plan.images_, plan.image_offsets_, first)),
+              index_(first & ~(index_stride - 1)) {
+            while (index_ < first) next();
+        }
+        std::size_t index() const noexcept { return index_; }
+        bool done() const noexcept { return index_ >= plan_->image_count(); }
+        image next() {
+            std::string type = at_.read_string();
+            image img(std::string(plan_->image_name(index_)), std::move(type), source::memory_view(nullptr, 0, ""));
+            img.description = at_.read_string();
+            img.arch = at_.read_string();
+            img.os = at_.read_string();
+            const std::uint64_t addresses = at_.read_varint();
+            if (addresses & 1) img.load = at_.read_varint();
+            if (addresses & 2) img.entry = at_.read_varint();
+            const std::uint64_t kind = at_.read_varint();
+            if (kind == 2) {
+                img.data = plan_->memory_sources_[static_cast<std::size_t>(at_.read_varint())];
+            } else {
+                std::string path = at_.read_string();
+                if (kind == 1) {
+                    const std::uint64_t offset = at_.read_varint();
+                    img.data = source::file_range(std::move(path), offset, at_.read_varint());
+                } else {
+                    img.data = source::file(std::move(path));
+                }
+            }
+            std::size_t codec = static_cast<std::size_t>(at_.read_varint());
+            if (const auto o = plan_->codec_overrides_.find(index_); o != plan_->codec_overrides_.end()) codec = o->second;
+            const auto hashes = static_cast<std::size_t>(at_.read_varint());
+            const auto cipher = static_cast<std::size_t>(at_.read_varint());
+            plan_->restore_payload(img, codec, hashes, cipher);
+            if (const auto s = static_cast<std::size_t>(at_.read_varint())) img.signatures = plan_->image_signatures_[s - 1];
+            ++index_;
+            return img;
+        }
+
+    private:
+        const fit_plan* plan_;
+        detail::record_log::cursor at_;
+        std::size_t index_;
+    };
+
+    class configuration_cursor {
+    public:
+        explicit configuration_cursor(const fit_plan& plan, std::size_t first = 0)
+            : plan_(&plan),
+              at_(plan.configurations_, skip_to(plan.configurations_, plan.configuration_offsets_, first)),
+              index_(first & ~(index_stride - 1)) {
+            while (index_ < first) next();
+        }
+        std::size_t index() const noexcept { return index_; }
+        bool done() const noexcept { return index_ >= plan_->configuration_count(); }
+        configuration next() {
+            configuration conf;
+            conf.name = std::string(plan_->configuration_name(index_));
+            conf.description = at_.read_string();
+            read_list(conf.compatible);
+            conf.kernel = at_.read_string();
+            read_list(conf.fdt);
+            conf.ramdisk = at_.read_string();
+            read_list(conf.loadables);
+            if (const auto s = static_cast<std::size_t>(at_.read_varint()))
+                conf.signatures = plan_->configuration_signatures_[s - 1];
+            ++index_;
+            return conf;
+        }
+
+    private:
+        void read_list(std::vector<std::string>& out) {
+            out.resize(static_cast<std::size_t>(at_.read_varint()));
+            for (auto& s : out) s = at_.read_string();
+        }
+        const fit_plan* plan_;
+        detail::record_log::cursor at_;
+        std::size_t index_;
+    };
+
+    /// The whole tree (for what needs one: signing, an image tree source).
+    tree to_tree() const {
+        tree fit;
+        fit.description = description;
+        fit.timestamp = timestamp;
+        fit.address_cells = address_cells;
+        fit.default_configuration = default_configuration;
+        fit.images.reserve(image_count());
+        for (image_cursor c(*this); !c.done();) fit.images.push_back(c.next());
+        fit.configurations.reserve(configuration_count());
+        for (configuration_cursor c(*this); !c.done();) {
+            fit.configurations.push_back(c.next());
+            check_references(fit.configurations.back());
+        }
+        return fit;
+    }
+
+    /// Throws what tree::validate() would for a configuration naming an
+    /// image the plan does not have.
+    void check_references(const configuration& conf) const {
+        const auto check_ref = [&](const std::string& ref, const char* what) {
+            if (find_image(ref) == npos)
+                throw error(errc::invalid_argument, "/configurations/" + conf.name,
+                            std::string(what) + " '" + ref + "' is not an image");
+        };
+        if (!conf.kernel.empty()) check_ref(conf.kernel, "kernel");
+        if (!conf.ramdisk.empty()) check_ref(conf.ramdisk, "ramdisk");
+        for (const auto& f : conf.fdt) check_ref(f, "fdt");
+        for (const auto& l : conf.loadables) check_ref(l, "loadable");
+    }
+
+    /// Throws what tree::validate() would for the root: bad address cells,
+    /// an address that needs two of them, a NUL in the description, a
+    /// default that is not a configuration. (Images and configurations are
+    /// checked as they are added, their references with check_references()
+    /// when the plan is written, and by to_tree().)
+    void validate() const {
+        if (address_cells != 1 && address_cells != 2)
+            throw error(errc::invalid_argument, "#address-cells", "must be 1 or 2");
+        detail::check_string(description, "/description");
+        if (address_cells == 1 && !wide_address_image_.empty())
+            throw error(errc::invalid_argument, wide_address_image_,
+                        "load/entry address needs 64 bits: use two address cells");
+        if (!default_configuration.empty() && find_configuration(default_configuration) == npos)
+            throw error(errc::invalid_argument, "/configurations/default",
+                        "'" + default_configuration + "' is not a configuration");
+    }
+
+private:
+    void restore_payload(image& img, std::size_t codec, std::size_t hashes, std::size_t cipher) const {
+        img.codec_ = codecs_[codec];
+        img.hashes_ = hash_lists_[hashes];
+        img.cipher_ = ciphers_[cipher];
+    }
+
+    // Every index_stride-th record's offset is kept; reading record i
+    // starts at the one before it.
+    static constexpr std::size_t index_stride = 32;
+
+    static void index_record(std::vector<std::uint64_t>& offsets, const detail::record_log& log, std::size_t index) {
+        if (index % index_stride == 0) offsets.push_back(log.size());
+    }
+    static std::uint64_t skip_to(const detail::record_log& log, const std::vector<std::uint64_t>& offsets,
+                                 std::size_t first) {
+        const std::size_t slot = first / index_stride;
+        return slot < offsets.size() ? offsets[slot] : log.size();
+    }
+
+    template <class T, class Equal>
+    static std::size_t intern(std::vector<T>& table, const T& value, Equal equal) {
+        for (std::size_t i = 0; i < table.size(); ++i)
+            if (equal(table[i], value)) return i;
+        table.push_back(value);
+        return table.size() - 1;
+    }
+    // 0: none; else 1 + its index in `table`.
+    static std::size_t side_table(std::vector<std::vector<signature_spec>>& table,
+                                  const std::vector<signature_spec>& specs) {
+        if (specs.empty()) return 0;
+        table.push_back(specs);
+        return table.size();
+    }
+    static void write_list(detail::record_builder& r, const std::vector<std::string>& list) {
+        r.varint(list.size());
+        for (const auto& s : list) r.string(s);
+    }
+
+    detail::record_log images_, configurations_;
+    std::vector<std::uint64_t> image_offsets_, configuration_offsets_;
+    detail::name_table image_names_, configuration_names_;
+    std::vector<detail::codec_binding> codecs_;
+    std::vector<std::vector<detail::hash_binding>> hash_lists_;
+    std::vector<std::shared_ptr<const cipher_key>> ciphers_{nullptr};  // 0: none
+    std::vector<source> memory_sources_;
+    std::vector<std::vector<signature_spec>> image_signatures_, configuration_signatures_;
+    std::map<std::size_t, std::size_t> codec_overrides_;  // image index -> codecs_ index
+    std::string wide_address_image_;  // the first image whose load or entry needs 64 bits
+    bool any_segmented_ = false;
+    bool any_signature_ = false;
+    detail::record_builder scratch_;
+};
+
+}  // namespace fitstream
+// ---- end <fitstream/plan.hpp> ----
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+// Closes /images and produces /configurations and the end of the tree;
+// `between(fdt)` after each configuration node.
+template <class Between>
+void write_configurations(fdt_stream& fdt, const fit_plan& plan, Between&& between) {
+    fdt.end_node();  // images
+    fdt.begin_node("configurations");
+    if (!plan.default_configuration.empty()) fdt.property_string("default", plan.default_configuration);
+    for (fit_plan::configuration_cursor c(plan); !c.done();) {
+        const configuration conf = c.next();
+        plan.check_references(conf);  // in the measuring pass, before anything is written
+        fdt.begin_node(conf.name);
+        write_configuration_properties(fdt, conf);
+        fdt.end_node();
+        between(fdt);
+    }
+    fdt.end_node();
+    fdt.end_node();
+    fdt.end();
+}
+
+// A plan's images for the pipeline, made one at a time as it asks for them
+// (in order: a cursor reads on from the last).
+class plan_image_list final : public image_list {
+public:
+    explicit plan_image_list(const fit_plan& plan) : plan_(plan), cursor_(plan) {}
+    std::size_t size() const override { return plan_.image_count(); }
+    std::shared_ptr<const image> at(std::size_t index) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (index < cursor_.index()) cursor_ = fit_plan::image_cursor(plan_, index);
+        while (cursor_.index() < index) cursor_.next();
+        return std::make_shared<const image>(cursor_.next());
+    }
+    bool any_segmented() const override { return plan_.any_segmented(); }
+
+private:
+    const fit_plan& plan_;
+    mutable std::mutex mutex_;
+    mutable fit_plan::image_cursor cursor_;
+};
+
+// The measuring pass: the same calls the streaming_consumer makes, in the
+// same order, into a measuring fdt_stream.
+inline fdt_stream measure_structure(const fit_plan& plan, const layout_options& layout) {
+    fdt_stream fdt;
+    fdt.begin_node("");
+    write_root_properties(fdt, plan.description, plan.timestamp, plan.address_cells);
+    fdt.begin_node("images");
+    image_slots slots;
+    for (fit_plan::image_cursor c(plan); !c.done();) {
+        const image img = c.next();
+        slots.hash_value_at.clear();
+        fdt.begin_node(img.name);
+        write_image_body(fdt, img, plan.address_cells, layout.layout, layout.position.has_value(), slots);
+        fdt.end_node();
+    }
+    write_configurations(fdt, plan, [](fdt_stream&) {});
+    return fdt;
+}
+
+// Takes each image from the pipeline to its place, produces its node and
+// writes it; reports results, on_image and on_progress. Runs on the
+// calling thread, in tree order.
+class streaming_consumer final : public pipeline_consumer {
+public:
+    streaming_consumer(const fit_plan& plan, sink& out, const layout_plan& layout, const layout_options& options,
+                       std::string strings, std::uint64_t structure_size, const write_options& write)
+        : plan_(plan), out_(out), layout_(layout), options_(options), write_(write), fdt_(std::move(strings)),
+          cursor_(plan), structure_size_(structure_size) {
+        result.images.reserve(plan.image_count());
+        progress_.input_total = layout.input_total();
+        progress_.images_total = plan.image_count();
+        fdt_.begin_node("");
+        write_root_properties(fdt_, plan.description, plan.timestamp, plan.address_cells);
+        fdt_.begin_node("images");
+    }
+
+    write_result result;
+
+    void begin_image(std::size_t index) override {
+        img_ = cursor_.next();
+        (void)index;
+        slots_.hash_value_at.clear();
+        fdt_.begin_node(img_.name);
+        write_image_body(fdt_, img_, plan_.address_cells, options_.layout, options_.position.has_value(), slots_);
+        fdt_.end_node();
+        // Embedded: the payload goes where the `data` value starts, in the
+        // file as it will be, with every earlier payload spliced in.
+        at_ = layout_.place(img_, layout_.embedded() ? slots_.data_end - shift_ : 0, structure_size_, shift_);
+        stored_ = 0;
+    }
+
+    void stored(const char* data, std::size_t size, std::uint64_t input_done) override {
+        if (size > at_.limit - stored_)
+            throw error(errc::limit_exceeded, at_.limit_what,
+                        "more than " + std::to_string(at_.limit) + " bytes stored, past what the FIT's 32-bit "
+                        "cells can address");
+        out_.write_at(at_.file_offset + stored_, data, size);
+        stored_ += size;
+        progress_.stored_done += size;
+        if (write_.on_progress) {
+            write_progress now = progress_;
+            now.input_done += input_done;
+            write_.on_progress(now);
+        }
+    }
+
+    void end_image(std::size_t, const std::uint8_t* digests, std::uint64_t input_size) override {
+        std::size_t at = 0;
+        for (std::size_t k = 0; k < slots_.hash_value_at.size(); ++k) {
+            const std::size_t size = img_.hashes()[k].digest_size;
+            fdt_.patch(slots_.hash_value_at[k], digests + at, size);
+            at += size;
+        }
+        if (slots_.unciphered_size_at != 0) fdt_.patch(slots_.unciphered_size_at, digests + at, 4);
+        char be[4];
+        fdt32_st(be, static_cast<std::uint32_t>(stored_));  // store() keeps it within a cell
+        if (layout_.embedded()) {
+            fdt_.patch(slots_.data_end - 8, be, 4);  // the `data` property's length
+            // The node up to the data, the payload (written), the rest.
+            const std::string_view node = fdt_.pending();
+            const std::size_t head = static_cast<std::size_t>(slots_.data_end - fdt_.pending_position());
+            out_.write_at(fdt_.pending_position(), node.data(), head);
+            const std::uint64_t padded = align_up(stored_, 4);
+            out_.write_at(slots_.data_end + padded, node.data() + head, node.size() - head);
+            fdt_.take();
+            fdt_.splice(padded);
+        } else {
+            fdt_.patch(slots_.data_size_at, be, 4);
+            fdt32_st(be, static_cast<std::uint32_t>(layout_.data_offset(shift_)));
+            fdt_.patch(slots_.data_offset_at, be, 4);
+            write_pending();
+        }
+        const image_result done{input_size, stored_, at_.file_offset};
+        shift_ += layout_.advance(stored_);
+        result.images.push_back(done);
+        progress_.input_done += input_size;
+        ++progress_.images_done;
+        if (write_.on_image) write_.on_image(img_, done);
+        if (write_.on_progress) write_.on_progress(progress_);
+    }
+
+    // After the last image: the configurations, the strings block and the
+    // header, whose totalsize is `totalsize` when given (external data: the
+    // structure padded to the data area) or the FDT's own size. Returns the
+    // FDT's own size.
+    std::uint64_t finish(std::optional<std::uint64_t> totalsize) {
+        write_configurations(fdt_, plan_, [this](fdt_stream&) {
+            if (fdt_.pending().size() >= flush_size) write_pending();
+        });
+        write_pending();
+        const std::string& strings = fdt_.strings();
+        out_.write_at(fdt_.position(), strings.data(), strings.size());
+        std::vector<char> header = fdt_stream::header(fdt_.struct_size(), strings.size());
+        if (totalsize) fdt_set_totalsize(header.data(), static_cast<std::uint32_t>(*totalsize));
+        out_.write_at(0, header.data(), header.size());
+        return fdt_.position() + strings.size();
+    }
+
+    std::uint64_t shift() const noexcept { return shift_; }
+
+private:
+    static constexpr std::size_t flush_size = 64 * 1024;
+
+    void write_pending() {
+        const std::string_view bytes = fdt_.pending();
+        out_.write_at(fdt_.pending_position(), bytes.data(), bytes.size());
+        fdt_.take();
+    }
+    const fit_plan& plan_;
+    sink& out_;
+    const layout_plan& layout_;
+    const layout_options& options_;
+    const write_options& write_;
+    fdt_stream fdt_;
+    fit_plan::image_cursor cursor_;
+    image img_{"", "none", source::memory_view(nullptr, 0, "")};
+    image_slots slots_;
+    image_place at_;
+    std::uint64_t stored_ = 0;
+    std::uint64_t shift_ = 0;  // embedded: payload bytes spliced so far; external: data area used
+    const std::uint64_t structure_size_;  // without payloads
+    write_progress progress_;
+};
+
+// Writes `plan` (which has no signatures) to `out`, streaming the structure.
+inline write_result write_streamed(const fit_plan& plan, sink& out, const write_options& options, unsigned threads) {
+    plan.validate();
+    check_layout_options(options.layout);
+
+    // Measure: the structure's size without payloads, and its strings.
+    const fdt_stream measure = measure_structure(plan, options.layout);
+    const std::uint64_t structure_size = fdt_stream::struct_begin() + measure.struct_size() + measure.strings().size();
+
+    layout_plan layout(options.layout);
+    layout.place_data_area(structure_size);
+    layout.plan_sizes(plan.image_count(), [&](const auto& visit) {
+        for (fit_plan::image_cursor c(plan); !c.done();) visit(c.next());
+    }, structure_size, out.name());
+
+    streaming_consumer consumer(plan, out, layout, options.layout, measure.strings(), structure_size, options);
+    {
+        const plan_image_list images(plan);
+        pipeline work(images, layout.sizes(), threads, options.memory_budget, options.chunk_size);
+        work.run(consumer);
+        consumer.result.peak_buffered = work.peak_in_flight();
+    }
+    const std::uint64_t fdt_size =
+        consumer.finish(layout.embedded() ? std::nullopt : std::optional<std::uint64_t>(layout.padded_structure_size()));
+    write_result result = std::move(consumer.result);
+    if (layout.embedded()) {
+        result.structure_size = fdt_size;
+        result.total_size = fdt_size;
+    } else {
+        if (fdt_size != structure_size)
+            throw std::logic_error("fitstream: the structure written differs in size from the one measured");
+        result.structure_size = layout.padded_structure_size();
+        result.total_size = layout.data_base() + consumer.shift();
+    }
+    out.commit(result.total_size);
+    return result;
+}
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/streaming.hpp> ----
 
 #include <sys/stat.h>
 
@@ -9517,65 +10715,6 @@ private:
 #include <vector>
 
 namespace fitstream {
-
-/// What happened to one image.
-struct image_result {
-    std::uint64_t input_size = 0;   ///< bytes read from the source
-    std::uint64_t stored_size = 0;  ///< bytes stored (after compression)
-    std::uint64_t file_offset = 0;  ///< where the stored bytes start in the FIT file
-};
-
-/// What write_fit() produced.
-struct write_result {
-    std::uint64_t total_size = 0;      ///< size of the FIT file
-    std::uint64_t structure_size = 0;  ///< the FDT's totalsize (embedded: including the data)
-    std::vector<image_result> images;  ///< one per image, in tree order
-    /// The most bytes the workers held in flight at once (input read ahead
-    /// and stored bytes not yet written), to compare with
-    /// write_options::memory_budget; 0 with one thread.
-    std::size_t peak_buffered = 0;
-};
-
-/// How far write_fit() has got, for a progress display.
-struct write_progress {
-    std::uint64_t input_done = 0;   ///< input bytes whose stored bytes are in the output
-    std::uint64_t input_total = 0;  ///< input bytes of every image
-    std::uint64_t stored_done = 0;  ///< stored bytes written so far
-    std::size_t images_done = 0;    ///< images complete
-    std::size_t images_total = 0;   ///< images in the tree
-};
-
-/// The default write_options::memory_budget: 16 MiB.
-inline constexpr std::size_t default_memory_budget = 16u << 20;
-
-/// How write_fit() works.
-struct write_options {
-    layout_options layout;               ///< embedded or external, alignment, position
-    std::size_t chunk_size = 1u << 20;   ///< bytes read (and produced) per step
-    /// Worker threads that compress and hash payloads while the calling
-    /// thread writes them in tree order; 0: one per core
-    /// (std::thread::hardware_concurrency()). 1 runs everything on the
-    /// calling thread, one image after the other. The output is the same
-    /// bytes for every value.
-    unsigned threads = 0;
-    /// Bytes the workers may hold in flight: input read ahead for segments,
-    /// compressed bytes waiting to be written, and a few hundred bytes of
-    /// bookkeeping per queued image. Work ahead of the image being written
-    /// stops when it is used up. The job being written may always proceed,
-    /// so the budget can be passed by about one job's needs (two chunks, or
-    /// one codec segment's input and output), and a budget smaller than that
-    /// acts as that. Besides it, each worker holds one input buffer
-    /// (chunk_size, or a codec segment and its dictionary), a window of at
-    /// most 64 KiB for its encoder's output, and its codec's state.
-    /// write_result::peak_buffered reports what was used.
-    std::size_t memory_budget = default_memory_budget;
-    /// Called after each image has been stored, in tree order, on the
-    /// calling thread.
-    std::function<void(const image&, const image_result&)> on_image;
-    /// Called on the calling thread whenever stored bytes have been
-    /// written (often: throttle what it displays) and after each image.
-    std::function<void(const write_progress&)> on_progress;
-};
 
 namespace detail {
 
@@ -9696,9 +10835,37 @@ inline write_result write_structured(const tree& fit, structure st, sink& out, c
 
 }  // namespace detail
 
+namespace detail {
+
+inline bool has_signatures(const tree& fit) {
+    for (const auto& img : fit.images)
+        if (!img.signatures.empty()) return true;
+    for (const auto& conf : fit.configurations)
+        if (!conf.signatures.empty()) return true;
+    return false;
+}
+
+}  // namespace detail
+
 inline write_result write_fit(const tree& fit, sink& out, const write_options& options) {
     if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
-    return detail::write_structured(fit, detail::build_structure(fit, options.layout), out, options);
+    // Signatures are made over regions of the structure held in memory;
+    // everything else streams (the same bytes either way).
+    if (detail::has_signatures(fit))
+        return detail::write_structured(fit, detail::build_structure(fit, options.layout), out, options);
+    return detail::write_streamed(fit_plan(fit), out, options, detail::writer_threads(options));
+}
+
+/// Writes `plan` as write_fit() writes the tree it holds (the same bytes).
+/// Without signatures, memory holds neither the plan's records nor the
+/// structure whole: each node is produced when its image has been stored,
+/// and written out. A plan with signatures is made a tree first (the
+/// signed regions are hashed from the structure held in memory).
+/// @throws fitstream::error as write_fit() for a tree
+inline write_result write_fit(const fit_plan& plan, sink& out, const write_options& options = {}) {
+    if (options.chunk_size == 0) throw error(errc::invalid_argument, "chunk_size", "must be at least 1 byte");
+    if (plan.has_signatures()) return write_fit(plan.to_tree(), out, options);
+    return detail::write_streamed(plan, out, options, detail::writer_threads(options));
 }
 
 namespace detail {
@@ -9718,6 +10885,20 @@ inline void refuse_overwriting_inputs(const tree& fit, const std::string& path) 
 }
 
 }  // namespace detail
+
+/// Writes `plan` atomically to the file at `path` (see file_sink).
+/// @throws fitstream::error as the other overload, and errc::invalid_argument
+///         when `path` is one of the plan's input files.
+inline write_result write_fit(const fit_plan& plan, const std::string& path, const write_options& options = {}) {
+    detail::refuse_overwriting_inputs(path, [&](const auto& visit) {
+        for (fit_plan::image_cursor c(plan); !c.done();) {
+            const image img = c.next();
+            if (img.data.is_file()) visit(img.data.name());
+        }
+    });
+    file_sink out(path);
+    return write_fit(plan, out, options);
+}
 
 /// Writes `fit` atomically to the file at `path` (see file_sink).
 /// @throws fitstream::error as the other overload, and errc::invalid_argument
@@ -13557,12 +14738,80 @@ inline std::string read_cmd_file(const std::string& cmd_file, const std::string&
 // ---- begin <fitstream/detail/kbuild/dedup.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// Identical payloads stored once: files are matched by SHA-256 and then
-// compared byte for byte, so a hash collision can never merge two
-// different files.
+// Identical payloads stored once: files are bucketed by a cheap content key
+// (their size and CRC-32) and then compared byte for byte, so a key that
+// two different files share can never merge them. The key only has to
+// make false candidates rare: a CRC-32 (libdeflate's, carry-less multiply)
+// costs a fraction of the SHA-256 it replaces, and the DTBs are keyed
+// whether or not any is a duplicate (docs/bench/stages.md).
 
+// ---- begin <fitstream/detail/plan/hashed_index.hpp> ----
+// SPDX-License-Identifier: MIT
 
-#include <array>
+// Indices looked up by a 64-bit hash of something kept elsewhere (a path
+// in a plan's records, a file's content): 12 bytes a slot, at most half
+// full, and no copy of the keys. A match of the hash is confirmed by the caller (the records hold
+// the key), so a collision never merges two keys.
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+namespace fitstream {
+namespace detail {
+
+class hashed_index {
+public:
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    /// The first index added with `hash` for which `matches(index)`, or npos.
+    template <class Matches>
+    std::size_t find(std::size_t hash, Matches&& matches) const {
+        if (slots_.empty()) return npos;
+        const auto tag = static_cast<std::uint32_t>(hash >> 32);
+        const auto low = static_cast<std::uint32_t>(hash);
+        for (std::size_t at = hash & mask(); slots_[at].index != empty; at = (at + 1) & mask())
+            if (slots_[at].tag == tag && slots_[at].low == low && matches(slots_[at].index)) return slots_[at].index;
+        return npos;
+    }
+
+    void insert(std::size_t index, std::size_t hash) {
+        if (index >= empty) throw std::length_error("fitstream: too many entries for an index");
+        if ((count_ + 1) * 2 > slots_.size()) grow();
+        put({static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(hash >> 32)}, hash);
+        ++count_;
+    }
+
+private:
+    static constexpr std::uint32_t empty = UINT32_MAX;
+    struct slot {
+        std::uint32_t index = empty;
+        std::uint32_t tag = 0;   // the hash's high half
+        std::uint32_t low = 0;   // the hash's low half: where it goes when the table grows
+    };
+    std::size_t mask() const noexcept { return slots_.size() - 1; }
+    void put(slot s, std::size_t hash) {
+        s.low = static_cast<std::uint32_t>(hash);
+        std::size_t at = hash & mask();
+        while (slots_[at].index != empty) at = (at + 1) & mask();
+        slots_[at] = s;
+    }
+    void grow() {
+        std::vector<slot> old(slots_.empty() ? 64 : slots_.size() * 2);
+        old.swap(slots_);
+        for (const slot& s : old)
+            if (s.index != empty) put(s, (std::size_t(s.tag) << 32) | s.low);
+    }
+
+    std::vector<slot> slots_;
+    std::size_t count_ = 0;
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/plan/hashed_index.hpp> ----
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -13573,25 +14822,29 @@ inline std::string read_cmd_file(const std::string& cmd_file, const std::string&
 namespace fitstream {
 namespace detail {
 
-using digest = std::array<std::uint8_t, hash::sha256::digest_size>;
+// The size in the high 32 bits, the CRC-32 in the low ones: files of
+// different sizes below 4 GiB never share a key.
+using content_key = std::uint64_t;
 
-inline digest digest_of(const void* data, std::size_t size) {
-    hash::sha256 h;
-    h.update(data, size);
-    return h.final();
+inline content_key make_content_key(std::uint64_t size, std::uint32_t crc) { return (size << 32) ^ crc; }
+
+inline content_key content_key_of(const void* data, std::size_t size) {
+    return make_content_key(size, deflate_crc32(0, data, size));
 }
 
-// A loadable may be large: it is hashed in chunks, not read whole.
-inline digest digest_of_file(const std::string& path) {
-    hash::sha256 h;
+// A loadable may be large: it is keyed in chunks, not read whole.
+inline content_key content_key_of_file(const std::string& path) {
     auto fd = open_for_reading(path);
     std::vector<char> buffer(1u << 20);
+    std::uint64_t size = 0;
+    std::uint32_t crc = 0;
     for (;;) {
         const std::size_t n = read_up_to(fd.get(), buffer.data(), buffer.size(), path);
-        h.update(buffer.data(), n);
+        crc = deflate_crc32(crc, buffer.data(), n);
+        size += n;
         if (n < buffer.size()) break;
     }
-    return h.final();
+    return make_content_key(size, crc);
 }
 
 // True when two files hold the same bytes (compared, not hashed).
@@ -13608,25 +14861,24 @@ inline bool same_file_contents(const std::string& a, const std::string& b) {
     }
 }
 
-// Devicetree images by content. The table holds image indices keyed by
-// the digest's first 64 bits (with 100,000 DTBs, whole digests and paths
-// per entry would cost MiB); candidates are then compared byte for byte.
+// Devicetree images by content. The table holds image indices by content
+// key (with 100,000 DTBs, paths per entry would cost MiB); candidates are
+// then compared byte for byte.
 class fdt_dedup {
 public:
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
-    void reserve(std::size_t n) { by_prefix_.reserve(n); }
-
-    // The image already holding `path`'s bytes, or npos. `stored_path(i)`
-    // is the file image i is made from.
+    // The image already holding `path`'s bytes (or made from `path`
+    // itself), or npos. `stored_path(i)` is the file image i is made from.
     template <class StoredPath>
-    std::size_t find(const digest& d, const std::string& path, const StoredPath& stored_path) const {
-        const auto [begin, end] = by_prefix_.equal_range(prefix(d));
-        for (auto it = begin; it != end; ++it)
-            if (same_file_contents(stored_path(it->second), path)) return it->second;
-        return npos;
+    std::size_t find(content_key key, const std::string& path, const StoredPath& stored_path) const {
+        return by_key_.find(static_cast<std::size_t>(key),
+                            [&](std::size_t i) {
+                                const std::string stored = stored_path(i);
+                                return stored == path || same_file_contents(stored, path);
+                            });
     }
-    void add(const digest& d, std::size_t image) { by_prefix_.emplace(prefix(d), image); }
+    void add(content_key key, std::size_t image) { by_key_.insert(image, static_cast<std::size_t>(key)); }
 
     // A file found to duplicate an image: listed again, it maps to the
     // image without being compared again.
@@ -13637,13 +14889,7 @@ public:
     void add_alias(const std::string& path, std::size_t image) { aliases_.emplace(path, image); }
 
 private:
-    static std::uint64_t prefix(const digest& d) {
-        std::uint64_t p = 0;
-        std::memcpy(&p, d.data(), sizeof p);
-        return p;
-    }
-
-    std::unordered_multimap<std::uint64_t, std::size_t> by_prefix_;
+    hashed_index by_key_;  // 24 bytes an image: with a million DTBs, a multimap's nodes would be 50 MiB
     std::unordered_map<std::string, std::size_t> aliases_;
 };
 
@@ -13655,15 +14901,15 @@ class loadable_dedup {
 public:
     // The image name of a loadable already holding `path`'s bytes with the
     // same `kind`, or empty.
-    std::string find(const digest& d, const std::string& path, const std::string& kind) const {
-        const auto it = by_key_.find(key_of(d, kind));
+    std::string find(content_key key, const std::string& path, const std::string& kind) const {
+        const auto it = by_key_.find(key_of(key, kind));
         if (it == by_key_.end()) return {};
         for (const auto& candidate : it->second)
             if (same_file_contents(candidate.path, path)) return candidate.image;
         return {};
     }
-    void add(const digest& d, const std::string& kind, std::string path, std::string image) {
-        by_key_[key_of(d, kind)].push_back({std::move(path), std::move(image)});
+    void add(content_key key, const std::string& kind, std::string path, std::string image) {
+        by_key_[key_of(key, kind)].push_back({std::move(path), std::move(image)});
     }
 
 private:
@@ -13671,8 +14917,8 @@ private:
         std::string path;
         std::string image;
     };
-    static std::string key_of(const digest& d, const std::string& kind) {
-        return std::string(reinterpret_cast<const char*>(d.data()), d.size()) + kind;
+    static std::string key_of(content_key key, const std::string& kind) {
+        return std::string(reinterpret_cast<const char*>(&key), sizeof key) + kind;
     }
 
     std::unordered_map<std::string, std::vector<stored>> by_key_;
@@ -13684,16 +14930,11 @@ private:
 // ---- begin <fitstream/detail/kbuild/naming.hpp> ----
 // SPDX-License-Identifier: MIT
 
-// Names of the configurations made from DTB files, and which configuration
-// `/configurations/default` names.
+// Names of the configurations made from DTB files.
 
 
-#include <algorithm>
 #include <cstddef>
-#include <set>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 namespace fitstream {
 namespace detail {
@@ -13718,52 +14959,6 @@ inline std::string configuration_stem(bool by_basename, std::size_t index, const
     return "conf-" + sanitise_node_name(base_name(source));
 }
 
-// Names the configurations marked `automatic` (the others were named by
-// the caller, and must be unique); `source(i)` is the DTB configuration
-// i was made from. A name already taken gets `-2`, `-3`, ...
-template <class Source>
-void name_configurations(std::vector<configuration>& confs, const std::vector<bool>& automatic, bool by_basename,
-                         const Source& source) {
-    std::set<std::string> used;
-    for (std::size_t i = 0; i < confs.size(); ++i)
-        if (!automatic[i] && !used.insert(confs[i].name).second)
-            throw error(errc::invalid_argument, "/configurations/" + confs[i].name, "configuration named twice");
-    // Per stem, the suffix to try next: names are only ever added, so
-    // those below it stay taken, and many DTBs of the same file name are
-    // named in linear time, not by rescanning from "-2" each time.
-    std::unordered_map<std::string, int> next_suffix;
-    for (std::size_t i = 0; i < confs.size(); ++i) {
-        if (!automatic[i]) continue;
-        const std::string stem = configuration_stem(by_basename, i, source(i));
-        std::string name = stem;
-        if (used.count(name)) {
-            int& n = next_suffix.try_emplace(stem, 2).first->second;
-            do name = stem + "-" + std::to_string(n++);
-            while (used.count(name));
-        }
-        used.insert(name);
-        confs[i].name = std::move(name);
-    }
-}
-
-// The configuration `want` names: by name, by the DTB file it was made
-// from (as given, then by base name), then by compatible string; empty
-// `want` is the first configuration.
-template <class Source>
-std::string resolve_default(const std::vector<configuration>& confs, const std::string& want, const Source& source) {
-    if (want.empty()) return confs.empty() ? std::string() : confs.front().name;
-    for (const auto& c : confs)
-        if (c.name == want) return c.name;
-    for (std::size_t i = 0; i < confs.size(); ++i)
-        if (source(i) == want) return confs[i].name;
-    for (std::size_t i = 0; i < confs.size(); ++i)
-        if (base_name(source(i)) == want) return confs[i].name;
-    for (const auto& c : confs)
-        if (std::find(c.compatible.begin(), c.compatible.end(), want) != c.compatible.end()) return c.name;
-    throw error(errc::invalid_argument, "default configuration",
-                "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
-}
-
 }  // namespace detail
 }  // namespace fitstream
 // ---- end <fitstream/detail/kbuild/naming.hpp> ----
@@ -13785,16 +14980,16 @@ namespace fitstream {
 namespace detail {
 
 // What reading a devicetree file tells: its model and compatible, and its
-// digest when deduplicating.
+// content key when deduplicating.
 struct dtb_inspection {
     dtb_info info;
-    std::optional<digest> sha;
+    std::optional<content_key> key;
 };
 
 // Checks (fdt_check_full) and inspects a devicetree file's bytes.
-inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::string& path, bool with_digest) {
+inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::string& path, bool with_key) {
     dtb_inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
-    if (with_digest) out.sha = digest_of(bytes.data(), bytes.size());
+    if (with_key) out.key = content_key_of(bytes.data(), bytes.size());
     return out;
 }
 
@@ -13804,7 +14999,7 @@ inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::str
 // file that fails is left out: the caller reads it again in list order, so
 // its error comes where it would without threads. Read-ahead only saves
 // time, so when no thread can be started the caller reads every file itself.
-inline void read_ahead(const std::string* first, const std::string* last, unsigned threads, bool with_digest,
+inline void read_ahead(const std::string* first, const std::string* last, unsigned threads, bool with_key,
                        std::unordered_map<std::string, dtb_inspection>& out) {
     out.clear();
     const auto count = static_cast<std::size_t>(last - first);
@@ -13829,7 +15024,7 @@ inline void read_ahead(const std::string* first, const std::string* last, unsign
                 return [&](read_job& job, scheduler<read_job>::worker&) {
                     const std::string& path = first[job.index];
                     try {
-                        job.result = inspect_dtb_bytes(read_dtb_file(path), path, with_digest);
+                        job.result = inspect_dtb_bytes(read_dtb_file(path), path, with_key);
                     } catch (...) {
                         // Met again, in order, by the caller.
                     }
@@ -13911,6 +15106,7 @@ private:
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -13977,6 +15173,9 @@ struct kernel_fit_options {
     /// tree (0: one per core). The tree and any error are the same for
     /// every count: results are used, and errors reported, in list order.
     unsigned threads = 1;
+    /// Fill kernel_fit_report::files_read (every path read, kept in memory:
+    /// with a million DTBs, tens of MiB). Off, it stays empty.
+    bool report_files_read = true;
     /// `.dtbo` files in the DTB list become fdt images (no configuration of
     /// their own) instead of being skipped.
     bool pack_overlays = false;
@@ -13998,6 +15197,17 @@ struct kernel_fit_report {
     /// explicitly: U-Boot cannot apply them (see make_kernel_fit()).
     std::vector<std::string> compressed_overlays;
     std::uint64_t bytes_deduplicated = 0;  ///< their total size (before compression)
+    /// The files not stored because an image holds their bytes, once each
+    /// (kept whether or not files_read is).
+    std::vector<std::string> deduplicated_files;
+    /// A configuration whose DTB has no root compatible: U-Boot can pick it
+    /// only by name or as the default.
+    struct without_compatible {
+        std::string configuration;  ///< its node name
+        std::string dtb;            ///< the file its (base) devicetree image is stored from
+        std::string description;    ///< its description (the DTB's model)
+    };
+    std::vector<without_compatible> configurations_without_compatible;
 };
 
 namespace detail {
@@ -14008,36 +15218,52 @@ inline void apply_codec_and_hashes(image& img, const std::string& compression,
     for (const auto& h : hashes) visit_hash(h, [&](auto tag) { img.add_hash<typename decltype(tag)::type>(); });
 }
 
-// Builds the tree for make_kernel_fit(), one input at a time.
+// Builds the plan for plan_kernel_fit(), one input at a time. Each image
+// and configuration goes into the plan as soon as it is complete, so
+// nothing per DTB stays in memory here beyond a few bytes of index: a
+// configuration is named when it is added (explicit names are reserved
+// first), every configuration's kernel, ramdisk and loadables are known
+// before the DTBs (the loadables are read and named first, and added
+// after them, in tree order), and the default is resolved as the
+// configurations go by.
 class kernel_fit_assembler {
 public:
     kernel_fit_assembler(const kernel_fit_options& options, kernel_fit_report& report)
         : options_(options), report_(report) {
-        fit.description = options.name + " with devicetree set";
-        fit.timestamp = options.timestamp;
+        plan.description = options.name + " with devicetree set";
+        plan.timestamp = options.timestamp;
+        // The root comes first in the tree, and so do its errors.
+        check_string(plan.description, "/description");
+        for (const auto& spec : options.configurations) {
+            if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
+            if (!explicit_names_.insert(spec.name).second)
+                throw error(errc::invalid_argument, "/configurations/" + spec.name, "configuration named twice");
+        }
     }
 
-    tree fit;
+    fit_plan plan;
 
     void add_kernel(const std::string& path) {
         note_read(path);
-        image& k = fit.images.emplace_back("kernel", options_.load ? "kernel" : "kernel_noload", source::file(path));
+        image k("kernel", options_.load ? "kernel" : "kernel_noload", source::file(path));
         k.description = options_.name;
         k.arch = options_.arch;
         k.os = options_.os;
         k.load = options_.load.value_or(0);
         k.entry = options_.entry ? options_.entry : k.load;
         apply_codec_and_hashes(k, options_.kernel_compression.value_or(options_.compression), options_.hashes);
+        add_image(k);
         kernel_ = "kernel";
     }
 
     void add_ramdisk(const std::string& path) {
         note_read(path);
-        image& r = fit.images.emplace_back("ramdisk", "ramdisk", source::file(path));
+        image r("ramdisk", "ramdisk", source::file(path));
         r.description = "Ramdisk";
         r.arch = options_.arch;
         r.os = options_.os;
         apply_codec_and_hashes(r, options_.ramdisk_compression, options_.hashes);
+        add_image(r);
         ramdisk_ = "ramdisk";
     }
 
@@ -14048,7 +15274,7 @@ public:
         read_ahead(first, last, threads, options_.deduplicate, prefetched_);
     }
 
-    // A DTB from the list: one configuration, named later.
+    // A DTB from the list: one configuration.
     void add_dtb_configuration(const std::string& dtb) {
         dtb_inspection in = inspect(dtb);
         std::vector<std::string> files{dtb};
@@ -14063,11 +15289,11 @@ public:
         conf.compatible = std::move(in.info.compatible);
         for (std::size_t i = 0; i < files.size(); ++i)
             conf.fdt.push_back(files[i] == dtb ? fdt_image(files[i], &in) : fdt_image(files[i], nullptr, i > 0));
-        add_configuration(std::move(conf), dtb, /*automatic=*/true);
+        conf.name = automatic_name(dtb);
+        add_configuration(std::move(conf), dtb);
     }
 
     void add_explicit_configuration(const configuration_spec& spec) {
-        if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
         if (spec.base.empty()) throw error(errc::invalid_argument, spec.name, "configuration has no base DTB");
         dtb_inspection in = inspect(spec.base);
         configuration conf;
@@ -14076,7 +15302,7 @@ public:
         conf.compatible = std::move(in.info.compatible);
         conf.fdt.push_back(fdt_image(spec.base, &in));
         for (const auto& overlay : spec.overlays) conf.fdt.push_back(fdt_image(overlay, nullptr, /*as_overlay=*/true));
-        add_configuration(std::move(conf), spec.base, /*automatic=*/false);
+        add_configuration(std::move(conf), spec.base);
     }
 
     // Stores a devicetree (DTB or overlay) once; returns its image name.
@@ -14087,35 +15313,74 @@ public:
     std::string fdt_image(const std::string& path, const dtb_inspection* known = nullptr, bool as_overlay = false) {
         const std::size_t index = fdt_image_index(path, known);
         if (as_overlay || has_suffix(path, ".dtbo")) overlays_.push_back(index);
-        return fit.images[index].name;
+        return std::string(plan.image_name(index));
     }
 
     std::size_t fdt_image_index(const std::string& path, const dtb_inspection* known) {
-        if (const auto i = fdt_paths_.find(path); i != fdt_paths_.npos) return i;
-        if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return i;
-        const std::optional<digest> sha = known ? known->sha : inspect(path).sha;
+        const auto stored_path = [this](std::size_t i) { return plan.image_at(i).data.name(); };
+        // A file listed again maps to its image. Deduplicating, it is found
+        // by its content like any file with the same bytes (one table, not
+        // two: with a million DTBs each is tens of MiB); otherwise by path.
+        std::size_t path_hash = 0;
         if (options_.deduplicate) {
-            const std::size_t existing =
-                fdt_dedup_.find(*sha, path, [this](std::size_t i) -> const std::string& { return fit.images[i].data.name(); });
+            if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return i;
+        } else {
+            path_hash = std::hash<std::string>{}(path);
+            if (const auto i = fdt_paths_.find(path_hash, [&](std::size_t i) { return stored_path(i) == path; });
+                i != fdt_paths_.npos)
+                return i;
+        }
+        const std::optional<content_key> key = known ? known->key : inspect(path).key;
+        if (options_.deduplicate) {
+            const std::size_t existing = fdt_dedup_.find(*key, path, stored_path);
             if (existing != fdt_dedup_.npos) {
+                if (stored_path(existing) == path) return existing;  // listed again: no duplicate
                 count_duplicate(path);
                 fdt_dedup_.add_alias(path, existing);
                 return existing;
             }
         }
-        std::string name = "fdt-" + std::to_string(++fdt_count_);
-        image& f = fit.images.emplace_back(name, "flat_dt", source::file(path));
+        image f("fdt-" + std::to_string(++fdt_count_), "flat_dt", source::file(path));
         f.description = base_name(path);
         f.arch = options_.arch;
         apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
-        const std::size_t index = fit.images.size() - 1;
-        fdt_paths_.insert(index);
-        if (options_.deduplicate) fdt_dedup_.add(*sha, index);
+        const std::size_t index = add_image(f);
+        if (options_.deduplicate)
+            fdt_dedup_.add(*key, index);
+        else
+            fdt_paths_.insert(index, path_hash);
         return index;
     }
 
-    void add_loadable(const loadable_spec& spec) {
-        note_read(spec.path);
+    // Reads the loadables and names them (their names are in every
+    // configuration); add_loadables() adds their images after the DTBs.
+    void prepare_loadables() {
+        for (const auto& spec : options_.loadables) prepare_loadable(spec);
+    }
+    void add_loadables() {
+        for (auto& [path, img] : pending_loadables_) {
+            note_read(path);
+            if (img) add_image(*img);
+        }
+        pending_loadables_.clear();
+    }
+
+    // Sets the address cells and the default; stores overlays uncompressed.
+    fit_plan finish() {
+        store_overlays_uncompressed();
+        plan.address_cells = options_.address_cells != 0 ? options_.address_cells : (wide_address_ ? 2 : 1);
+        plan.default_configuration = resolve_default();
+        return std::move(plan);
+    }
+
+private:
+    std::size_t add_image(const image& img) {
+        for (const auto& a : {img.load, img.entry})
+            if (a && *a > max_cell_value) wide_address_ = true;
+        return plan.add(img);
+    }
+
+    void prepare_loadable(const loadable_spec& spec) {
         const std::string arch = spec.arch.empty() ? options_.arch : spec.arch;
         if (options_.deduplicate && spec.name.empty()) {
             // Only images that would be written identically may be merged.
@@ -14123,19 +15388,20 @@ public:
                                      spec.compression + "\n" + (spec.load ? std::to_string(*spec.load) : "-") +
                                      "\n" + (spec.entry ? std::to_string(*spec.entry) : "-") + "\n" +
                                      spec.description;
-            const digest d = digest_of_file(spec.path);
-            const std::string existing = loadable_dedup_.find(d, spec.path, kind);
+            const content_key key = content_key_of_file(spec.path);
+            const std::string existing = loadable_dedup_.find(key, spec.path, kind);
             if (!existing.empty()) {
                 count_duplicate(spec.path);
                 if (std::find(loadables_.begin(), loadables_.end(), existing) == loadables_.end())
                     loadables_.push_back(existing);
+                pending_loadables_.emplace_back(spec.path, std::nullopt);
                 return;
             }
-            loadable_dedup_.add(d, kind, spec.path, next_loadable_name());
+            loadable_dedup_.add(key, kind, spec.path, next_loadable_name());
         }
         const std::string name = spec.name.empty() ? next_loadable_name() : spec.name;
         if (spec.name.empty()) ++loadable_count_;
-        image& l = fit.images.emplace_back(name, spec.type, source::file(spec.path));
+        image l(name, spec.type, source::file(spec.path));
         l.description = spec.description.empty() ? base_name(spec.path) : spec.description;
         l.arch = arch;
         l.os = spec.os;
@@ -14143,56 +15409,9 @@ public:
         l.entry = spec.entry ? spec.entry : spec.load;
         apply_codec_and_hashes(l, spec.compression, options_.hashes);
         loadables_.push_back(name);
+        pending_loadables_.emplace_back(spec.path, std::move(l));
     }
 
-    // Room for what `dtbs` and `options` add, so that the image and
-    // configuration vectors (hundreds of bytes an element) do not grow by
-    // doubling: with 100,000 DTBs that is tens of MiB of slack and copying.
-    void reserve(const std::vector<std::string>& dtbs, const kernel_fit_options& options) {
-        std::size_t confs = options.configurations.size(), fdts = 0;
-        for (const auto& path : dtbs) {
-            if (has_suffix(path, ".dtb")) ++confs;
-            else if (!options.pack_overlays || !has_suffix(path, ".dtbo")) continue;
-            ++fdts;
-        }
-        for (const auto& spec : options.configurations) fdts += 1 + spec.overlays.size();
-        fit.images.reserve(2 + fdts + options.loadables.size());
-        fit.configurations.reserve(confs);
-        sources_.reserve(confs);
-        automatic_.reserve(confs);
-        files_seen_.reserve(2 + fdts + options.loadables.size());
-        fdt_paths_.reserve(fdts);
-        if (options.deduplicate) fdt_dedup_.reserve(fdts);
-    }
-
-    // Names the configurations, links kernel/ramdisk/loadables, sets the
-    // address cells and the default.
-    tree finish() {
-        store_overlays_uncompressed();
-        const auto source = [this](std::size_t conf) -> const std::string& {
-            return report_.files_read[sources_[conf]];
-        };
-        name_configurations(fit.configurations, automatic_, options_.naming == conf_naming::basename, source);
-        for (auto& conf : fit.configurations) {
-            conf.kernel = kernel_;
-            conf.ramdisk = ramdisk_;
-            conf.loadables = loadables_;
-        }
-        if (options_.address_cells != 0) {
-            fit.address_cells = options_.address_cells;
-        } else {
-            fit.address_cells = 1;
-            for (const auto& img : fit.images)
-                for (const auto& a : {img.load, img.entry})
-                    if (a && *a > max_cell_value) fit.address_cells = 2;
-        }
-        fit.default_configuration = resolve_default(fit.configurations, options_.default_configuration, source);
-        // Many DTBs with the same bytes leave reserved images unused.
-        if (fit.images.capacity() - fit.images.size() > fit.images.size() / 4) fit.images.shrink_to_fit();
-        return std::move(fit);
-    }
-
-private:
     // U-Boot decompresses a configuration's base devicetree but applies
     // each overlay straight from the FIT: boot_get_fdt_fit() loads overlays
     // with FIT_LOAD_IGNORED, for which fit_image_load() skips decompression,
@@ -14201,29 +15420,32 @@ private:
     // are therefore stored uncompressed, unless fdt_compression asks for a
     // codec explicitly: then they keep it and the report names them.
     void store_overlays_uncompressed() {
+        if (overlays_.empty()) return;
         // Each image once, in tree order (a -D tree lists shared overlays
         // in many configurations).
         std::sort(overlays_.begin(), overlays_.end());
         overlays_.erase(std::unique(overlays_.begin(), overlays_.end()), overlays_.end());
         for (const std::size_t i : overlays_) {
-            image& img = fit.images[i];
-            if (img.compression() == "none") continue;
+            if (fdt_codec() == "none") continue;
             if (options_.fdt_compression)
-                report_.compressed_overlays.push_back(img.name);
+                report_.compressed_overlays.emplace_back(plan.image_name(i));
             else
-                img.compress_with<codec::none>();
+                plan.compress_image_with<codec::none>(i);
         }
         std::vector<std::size_t>().swap(overlays_);
     }
+    // Every devicetree image has this codec (overlays until stored otherwise).
+    const std::string& fdt_codec() const { return options_.fdt_compression ? *options_.fdt_compression : options_.compression; }
 
     void note_read(const std::string& path) {
+        if (!options_.report_files_read) return;
         if (files_seen_.find(path) != files_seen_.npos) return;
         report_.files_read.push_back(path);
         files_seen_.insert(report_.files_read.size() - 1);
     }
 
     // Reads and checks a devicetree (fdt_check_full): its model and
-    // compatible, and its digest when deduplicating. Nothing is kept: a
+    // compatible, and its content key when deduplicating. Nothing is kept: a
     // file is stored once (fdt_image), and one listed twice is read twice.
     dtb_inspection inspect(const std::string& path) {
         if (const auto it = prefetched_.find(path); it != prefetched_.end()) {
@@ -14240,57 +15462,104 @@ private:
     // `path` was not stored because an image holds its bytes already.
     void count_duplicate(const std::string& path) {
         ++report_.images_deduplicated;
+        report_.deduplicated_files.push_back(path);
         const auto fd = open_for_reading(path);
         report_.bytes_deduplicated += file_size(fd.get(), path);
     }
 
     std::string next_loadable_name() const { return "loadable-" + std::to_string(loadable_count_ + 1); }
 
-    // `source`: the DTB the configuration is made from, read (and so
-    // noted in the report) just before.
-    void add_configuration(configuration conf, const std::string& source, bool automatic) {
-        fit.configurations.push_back(std::move(conf));
-        sources_.push_back(files_seen_.find(source));
-        automatic_.push_back(automatic);
+    // The name of the next configuration made from DTB `source`: its stem
+    // (see configuration_stem()), or with `-2`, `-3`, ... when taken by a
+    // configuration named before or by an explicit one.
+    std::string automatic_name(const std::string& source) {
+        const std::string stem =
+            configuration_stem(options_.naming == conf_naming::basename, plan.configuration_count(), source);
+        std::string name = stem;
+        if (name_taken(name)) {
+            int& n = next_suffix_.try_emplace(stem, 2).first->second;
+            do name = stem + "-" + std::to_string(n++);
+            while (name_taken(name));
+        }
+        return name;
+    }
+    bool name_taken(const std::string& name) const {
+        return plan.find_configuration(name) != fit_plan::npos || explicit_names_.count(name) != 0;
+    }
+
+    // `source`: the DTB the configuration is made from. The candidates for
+    // the default are noted as configurations go by (see resolve_default()).
+    void add_configuration(configuration conf, const std::string& source) {
+        conf.kernel = kernel_;
+        conf.ramdisk = ramdisk_;
+        conf.loadables = loadables_;
+        const std::string& want = options_.default_configuration;
+        if (!want.empty()) {
+            const std::size_t index = plan.configuration_count();
+            if (default_by_source_ == fit_plan::npos && source == want) default_by_source_ = index;
+            if (default_by_base_name_ == fit_plan::npos && base_name(source) == want) default_by_base_name_ = index;
+            if (default_by_compatible_ == fit_plan::npos &&
+                std::find(conf.compatible.begin(), conf.compatible.end(), want) != conf.compatible.end())
+                default_by_compatible_ = index;
+        }
+        if (conf.compatible.empty() && !conf.fdt.empty())
+            report_.configurations_without_compatible.push_back(
+                {conf.name, plan.image_at(plan.find_image(conf.fdt.front())).data.name(), conf.description});
+        plan.add(conf);
+    }
+
+    // The configuration `default_configuration` names: by name, by the DTB
+    // file it was made from (as given, then by base name), then by
+    // compatible string; empty: the first configuration.
+    std::string resolve_default() const {
+        const std::string& want = options_.default_configuration;
+        if (want.empty()) return plan.configuration_count() ? std::string(plan.configuration_name(0)) : std::string();
+        if (plan.find_configuration(want) != fit_plan::npos) return want;
+        for (const std::size_t i : {default_by_source_, default_by_base_name_, default_by_compatible_})
+            if (i != fit_plan::npos) return std::string(plan.configuration_name(i));
+        throw error(errc::invalid_argument, "default configuration",
+                    "'" + want + "' is neither a configuration, a DTB it was made from, nor a compatible string of one");
     }
 
     struct file_read_at {
         const kernel_fit_report* report;
         const std::string& operator()(std::size_t i) const { return report->files_read[i]; }
     };
-    struct image_source_at {
-        const tree* fit;
-        const std::string& operator()(std::size_t i) const { return fit->images[i].data.name(); }
-    };
 
-    // With 100,000 DTBs every per-file table costs MiB: paths are kept once
-    // (in the report and the images) and the tables hold indices.
     const kernel_fit_options& options_;
     kernel_fit_report& report_;
-    string_index<file_read_at> files_seen_{file_read_at{&report_}};     // report_.files_read
-    string_index<image_source_at> fdt_paths_{image_source_at{&fit}};  // fdt images, by file
+    string_index<file_read_at> files_seen_{file_read_at{&report_}};  // report_.files_read
+    hashed_index fdt_paths_;  // not deduplicating: fdt images, by file (confirmed against the plan)
     fdt_dedup fdt_dedup_;
     loadable_dedup loadable_dedup_;
-    std::vector<std::size_t> sources_;  // per configuration: the DTB it was made from, in report_.files_read
     std::unordered_map<std::string, dtb_inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed
-    std::vector<bool> automatic_;  // per configuration: named by `naming`
     std::vector<std::size_t> overlays_;  // fdt images applied as overlays (indices; repeats possible)
+    std::set<std::string> explicit_names_;
+    std::unordered_map<std::string, int> next_suffix_;  // per stem that clashed: the suffix to try next
+    std::size_t default_by_source_ = fit_plan::npos;
+    std::size_t default_by_base_name_ = fit_plan::npos;
+    std::size_t default_by_compatible_ = fit_plan::npos;
     std::vector<std::string> loadables_;
+    std::vector<std::pair<std::string, std::optional<image>>> pending_loadables_;  // path, image (none: a duplicate)
     std::string kernel_, ramdisk_;
     int fdt_count_ = 0;
     int loadable_count_ = 0;
+    bool wide_address_ = false;
 };
 
 }  // namespace detail
 
-/// Builds the tree for a kernel, an optional ramdisk and a list of DTBs.
+/// Plans the FIT for a kernel, an optional ramdisk and a list of DTBs,
+/// read one path at a time from `next_dtb` (false: the list is done), as a
+/// fit_plan: with a million DTBs it stays tens of MiB (see plan.hpp), and
+/// write_fit() streams it.
 ///
 /// Only files ending in `.dtb` make configurations, as with make_fit.py;
 /// with `options.pack_overlays`, `.dtbo` files become fdt images without a
 /// configuration of their own; every other file is passed to `skipped`
 /// (when set) and left out. A file listed twice is stored once; with
 /// `options.deduplicate` (the default), so is any file whose bytes equal an
-/// earlier one's (SHA-256, then compared byte for byte). Images are
+/// earlier one's (same size and CRC-32, then compared byte for byte). Images are
 /// numbered `fdt-1`, `fdt-2`, ... densely in the order first met.
 ///
 /// With `options.decompose_dtbs` (make_fit.py -D), each DTB's Kbuild
@@ -14319,37 +15588,37 @@ private:
 ///         codec or hash name, a default that matches nothing, a
 ///         configuration named twice, or nothing to pack (no kernel and no
 ///         devicetree).
-inline tree make_kernel_fit(const kernel_fit_options& options, const std::string& kernel, const std::string& ramdisk,
-                            const std::vector<std::string>& dtbs,
-                            const std::function<void(const std::string&)>& skipped = {},
-                            kernel_fit_report* report = nullptr) {
+inline fit_plan plan_kernel_fit(const kernel_fit_options& options, const std::string& kernel,
+                                const std::string& ramdisk, const std::function<bool(std::string&)>& next_dtb,
+                                const std::function<void(const std::string&)>& skipped = {},
+                                kernel_fit_report* report = nullptr) {
     if (options.address_cells != 0 && options.address_cells != 1 && options.address_cells != 2)
         throw error(errc::invalid_argument, "#address-cells", "must be 1 or 2");
     kernel_fit_report local;
     kernel_fit_report& r = report ? *report : local;
     r = {};
     detail::kernel_fit_assembler fit(options, r);
-    fit.reserve(dtbs, options);
     if (!kernel.empty()) fit.add_kernel(kernel);
     if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
+    fit.prepare_loadables();
     const unsigned threads =
         options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     // Windows of the list are read ahead on the threads, so what is held
-    // ahead stays bounded with 100,000 DTBs.
+    // ahead stays bounded with a million DTBs.
     constexpr std::size_t window = 512;
     bool any_dtb = false;
-    for (std::size_t begin = 0; begin < dtbs.size(); begin += window) {
-        const std::size_t end = std::min(dtbs.size(), begin + window);
+    std::vector<std::string> paths, devicetrees;
+    for (bool more = true; more;) {
+        paths.clear();
+        for (std::string path; paths.size() < window && (more = next_dtb(path));) paths.push_back(std::move(path));
         if (threads > 1) {
-            std::vector<std::string> devicetrees;
-            for (std::size_t i = begin; i < end; ++i)
-                if (detail::has_suffix(dtbs[i], ".dtb") ||
-                    (options.pack_overlays && detail::has_suffix(dtbs[i], ".dtbo")))
-                    devicetrees.push_back(dtbs[i]);
+            devicetrees.clear();
+            for (const auto& path : paths)
+                if (detail::has_suffix(path, ".dtb") || (options.pack_overlays && detail::has_suffix(path, ".dtbo")))
+                    devicetrees.push_back(path);
             fit.prefetch(devicetrees.data(), devicetrees.data() + devicetrees.size(), threads);
         }
-        for (std::size_t i = begin; i < end; ++i) {
-            const std::string& path = dtbs[i];
+        for (const auto& path : paths) {
             if (detail::has_suffix(path, ".dtb")) {
                 fit.add_dtb_configuration(path);
                 any_dtb = true;
@@ -14368,8 +15637,34 @@ inline tree make_kernel_fit(const kernel_fit_options& options, const std::string
     }
     if (kernel.empty() && !any_dtb)
         throw error(errc::invalid_argument, "kernel", "nothing to pack: no kernel and no devicetree");
-    for (const auto& spec : options.loadables) fit.add_loadable(spec);
+    fit.add_loadables();
     return fit.finish();
+}
+
+/// plan_kernel_fit() over a list of DTBs held in memory.
+inline fit_plan plan_kernel_fit(const kernel_fit_options& options, const std::string& kernel,
+                                const std::string& ramdisk, const std::vector<std::string>& dtbs,
+                                const std::function<void(const std::string&)>& skipped = {},
+                                kernel_fit_report* report = nullptr) {
+    std::size_t next = 0;
+    return plan_kernel_fit(
+        options, kernel, ramdisk,
+        [&](std::string& path) {
+            if (next == dtbs.size()) return false;
+            path = dtbs[next++];
+            return true;
+        },
+        skipped, report);
+}
+
+/// The same FIT as plan_kernel_fit(), as a tree (every image and
+/// configuration in memory: for a few thousand DTBs, or to change it
+/// before writing).
+inline tree make_kernel_fit(const kernel_fit_options& options, const std::string& kernel, const std::string& ramdisk,
+                            const std::vector<std::string>& dtbs,
+                            const std::function<void(const std::string&)>& skipped = {},
+                            kernel_fit_report* report = nullptr) {
+    return plan_kernel_fit(options, kernel, ramdisk, dtbs, skipped, report).to_tree();
 }
 
 }  // namespace fitstream

@@ -169,6 +169,8 @@ public:
         : options_(options), report_(report) {
         plan.description = options.name + " with devicetree set";
         plan.timestamp = options.timestamp;
+        // The root comes first in the tree, and so do its errors.
+        check_string(plan.description, "/description");
         for (const auto& spec : options.configurations) {
             if (spec.name.empty()) throw error(errc::invalid_argument, "configuration", "has no name");
             if (!explicit_names_.insert(spec.name).second)
@@ -252,16 +254,24 @@ public:
     }
 
     std::size_t fdt_image_index(const std::string& path, const dtb_inspection* known) {
-        const std::size_t path_hash = std::hash<std::string>{}(path);
         const auto stored_path = [this](std::size_t i) { return plan.image_at(i).data.name(); };
-        if (const auto i = fdt_paths_.find(path_hash, [&](std::size_t i) { return stored_path(i) == path; });
-            i != fdt_paths_.npos)
-            return i;
-        if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return i;
+        // A file listed again maps to its image. Deduplicating, it is found
+        // by its content like any file with the same bytes (one table, not
+        // two: with a million DTBs each is tens of MiB); otherwise by path.
+        std::size_t path_hash = 0;
+        if (options_.deduplicate) {
+            if (const auto i = fdt_dedup_.alias_of(path); i != fdt_dedup_.npos) return i;
+        } else {
+            path_hash = std::hash<std::string>{}(path);
+            if (const auto i = fdt_paths_.find(path_hash, [&](std::size_t i) { return stored_path(i) == path; });
+                i != fdt_paths_.npos)
+                return i;
+        }
         const std::optional<content_key> key = known ? known->key : inspect(path).key;
         if (options_.deduplicate) {
             const std::size_t existing = fdt_dedup_.find(*key, path, stored_path);
             if (existing != fdt_dedup_.npos) {
+                if (stored_path(existing) == path) return existing;  // listed again: no duplicate
                 count_duplicate(path);
                 fdt_dedup_.add_alias(path, existing);
                 return existing;
@@ -272,8 +282,10 @@ public:
         f.arch = options_.arch;
         apply_codec_and_hashes(f, options_.fdt_compression.value_or(options_.compression), options_.hashes);
         const std::size_t index = add_image(f);
-        fdt_paths_.insert(index, path_hash);
-        if (options_.deduplicate) fdt_dedup_.add(*key, index);
+        if (options_.deduplicate)
+            fdt_dedup_.add(*key, index);
+        else
+            fdt_paths_.insert(index, path_hash);
         return index;
     }
 
@@ -454,7 +466,7 @@ private:
     const kernel_fit_options& options_;
     kernel_fit_report& report_;
     string_index<file_read_at> files_seen_{file_read_at{&report_}};  // report_.files_read
-    hashed_index fdt_paths_;  // fdt images, by file (confirmed against the plan)
+    hashed_index fdt_paths_;  // not deduplicating: fdt images, by file (confirmed against the plan)
     fdt_dedup fdt_dedup_;
     loadable_dedup loadable_dedup_;
     std::unordered_map<std::string, dtb_inspection> prefetched_;  // this window's, read ahead, not yet inspect()ed

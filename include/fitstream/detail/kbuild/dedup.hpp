@@ -68,12 +68,15 @@ class fdt_dedup {
 public:
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
-    // The image already holding `path`'s bytes, or npos. `stored_path(i)`
-    // is the file image i is made from.
+    // The image already holding `path`'s bytes (or made from `path`
+    // itself), or npos. `stored_path(i)` is the file image i is made from.
     template <class StoredPath>
     std::size_t find(content_key key, const std::string& path, const StoredPath& stored_path) const {
         return by_key_.find(static_cast<std::size_t>(key),
-                            [&](std::size_t i) { return same_file_contents(stored_path(i), path); });
+                            [&](std::size_t i) {
+                                const std::string stored = stored_path(i);
+                                return stored == path || same_file_contents(stored, path);
+                            });
     }
     void add(content_key key, std::size_t image) { by_key_.insert(image, static_cast<std::size_t>(key)); }
 

@@ -112,9 +112,12 @@ inline std::vector<std::uint8_t> digest_space(const image& img) {
 class image_job_list {
 public:
     // @param cores the most threads one job's encoder may be given
+    // @param count_codec_state whether an encoder's memory counts against
+    //        the budget (write_options::memory_budget given)
     image_job_list(const image_list& images, const std::vector<std::uint64_t>& sizes, std::size_t chunk_size,
-                   unsigned cores = 1)
-        : images_(images), sizes_(sizes), chunk_size_(chunk_size), cores_(cores < 1 ? 1 : cores) {}
+                   unsigned cores = 1, bool count_codec_state = true)
+        : images_(images), sizes_(sizes), chunk_size_(chunk_size), cores_(cores < 1 ? 1 : cores),
+          count_codec_state_(count_codec_state) {}
 
     bool empty() const { return next_image_ >= images_.size(); }
 
@@ -169,7 +172,7 @@ public:
                 reserved = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size + 1));
             if (img.compression() != "none" || img.cipher()) {
                 job.threads_wanted = img.codec().encoder_threads(size, cores_);
-                reserved += img.codec().encoder_memory(size, job.threads_wanted);
+                if (count_codec_state_) reserved += img.codec().encoder_memory(size, job.threads_wanted);
             }
             ++next_image_;
         }
@@ -181,6 +184,7 @@ private:
     const std::vector<std::uint64_t>& sizes_;
     const std::size_t chunk_size_;
     const unsigned cores_;
+    const bool count_codec_state_;
     std::shared_ptr<const image> current_image_;  // the image whose jobs are being made
     std::size_t next_image_ = 0;
     std::uint64_t next_segment_ = 0;

@@ -33,6 +33,7 @@
 #include <fitstream/detail/write/image_jobs.hpp>
 #include <fitstream/detail/write/image_list.hpp>
 #include <fitstream/tree.hpp>
+#include <fitstream/write_options.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -69,7 +70,8 @@ public:
     pipeline(const image_list& images, const std::vector<std::uint64_t>& sizes, unsigned threads,
              std::size_t budget, std::size_t chunk_size, unsigned cores = 0)
         : images_(images), sizes_(sizes), threads_(std::max(1u, threads)),
-          budget_(std::max(budget, chunk_size)), chunk_size_(chunk_size),
+          budget_(std::max(budget == 0 ? default_memory_budget : budget, chunk_size)),
+          count_codec_state_(budget != 0), chunk_size_(chunk_size),
           cores_(std::min(threads_, cores == 0 ? available_cores() : cores)) {}
 
     // Benches only: hash segmented images on the writing thread, as before
@@ -188,7 +190,7 @@ private:
     }
 
     void run_parallel() {
-        image_job_list jobs(images_, sizes_, chunk_size_, cores_);
+        image_job_list jobs(images_, sizes_, chunk_size_, cores_, count_codec_state_);
         image_scheduler work(worker_count(), budget_, image_job_cost, cores_);
         if (!hash_on_writer_) hasher_ = std::make_unique<ordered_hasher>();
         work.run([&](image_job& job, std::size_t& reserved) { return jobs.next(job, reserved); },
@@ -299,6 +301,7 @@ private:
     const std::vector<std::uint64_t>& sizes_;
     const unsigned threads_;
     const std::size_t budget_;
+    const bool count_codec_state_;  // a budget was given: encoders' memory counts against it
     const std::size_t chunk_size_;
     const unsigned cores_;
     pipeline_consumer* consumer_ = nullptr;
