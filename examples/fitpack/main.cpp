@@ -133,6 +133,7 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
     fitpack::warn_compressed_overlays(plan, report);
 
     // Write.
+    write.image_results = false;  // 24 MiB with a million DTBs; -v reports each image as it is stored
     std::uint64_t input_total = 0;
     fitpack::progress_line progress;
     if (progress.enabled())

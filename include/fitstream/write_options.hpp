@@ -26,7 +26,7 @@ struct image_result {
 struct write_result {
     std::uint64_t total_size = 0;      ///< size of the FIT file
     std::uint64_t structure_size = 0;  ///< the FDT's totalsize (embedded: including the data)
-    std::vector<image_result> images;  ///< one per image, in tree order
+    std::vector<image_result> images;  ///< one per image, in tree order (empty without write_options::image_results)
     /// The most bytes the workers held in flight at once (input read ahead
     /// and stored bytes not yet written), to compare with
     /// write_options::memory_budget; 0 with one thread.
@@ -76,6 +76,9 @@ struct write_options {
     /// the threads' encoders need (two lzma encoders with two threads: a
     /// peak of about 150 MiB), so nothing waits for memory.
     std::size_t memory_budget = 0;
+    /// Fill write_result::images (24 bytes an image: with a million images,
+    /// 24 MiB; on_image sees each result either way).
+    bool image_results = true;
     /// Called after each image has been stored, in tree order, on the
     /// calling thread.
     std::function<void(const image&, const image_result&)> on_image;

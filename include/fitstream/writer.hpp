@@ -57,7 +57,7 @@ public:
     placing_consumer(const tree& fit, placement& place, const write_options& options, std::uint64_t input_total,
                      signing_stage* signing = nullptr)
         : fit_(fit), place_(place), options_(options), signing_(signing) {
-        result.images.reserve(fit.images.size());
+        if (options.image_results) result.images.reserve(fit.images.size());
         progress_.input_total = input_total;
         progress_.images_total = fit.images.size();
     }
@@ -81,7 +81,7 @@ public:
         const image_result done{input_size, place_.stored_size(), place_.file_offset()};
         place_.end(img, index, digests);
         if (signing_) signing_->image_placed(index);
-        result.images.push_back(done);
+        if (options_.image_results) result.images.push_back(done);
         progress_.input_done += input_size;
         ++progress_.images_done;
         if (options_.on_image) options_.on_image(img, done);

@@ -110,7 +110,7 @@ public:
                        std::string strings, std::uint64_t structure_size, const write_options& write)
         : plan_(plan), out_(out), layout_(layout), options_(options), write_(write), fdt_(std::move(strings)),
           cursor_(plan), structure_size_(structure_size) {
-        result.images.reserve(plan.image_count());
+        if (write.image_results) result.images.reserve(plan.image_count());
         progress_.input_total = layout.input_total();
         progress_.images_total = plan.image_count();
         fdt_.begin_node("");
@@ -176,7 +176,7 @@ public:
         }
         const image_result done{input_size, stored_, at_.file_offset};
         shift_ += layout_.advance(stored_);
-        result.images.push_back(done);
+        if (write_.image_results) result.images.push_back(done);
         progress_.input_done += input_size;
         ++progress_.images_done;
         if (write_.on_image) write_.on_image(img_, done);
