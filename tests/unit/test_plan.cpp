@@ -541,3 +541,36 @@ BOOST_AUTO_TEST_CASE(plan_kernel_fit_writes_what_make_kernel_fit_writes) {
         }
     }
 }
+
+BOOST_AUTO_TEST_CASE(the_root_is_checked_when_the_plan_is_written) {
+    using namespace fitstream;
+    temp_dir dir;
+    const fs::path path = dir / "out.fit";
+    const std::string bytes = "abcd";
+    fit_plan plan;
+    image img("kernel", "kernel", source::memory(std::vector<char>(bytes.begin(), bytes.end()), "kernel"));
+    img.load = 0x1'0000'0000ull;  // needs two address cells
+    plan.add(img);
+    configuration conf;
+    conf.name = "conf-1";
+    conf.kernel = "kernel";
+    plan.add(conf);
+    BOOST_TEST(plan.wide_address_image() == "/images/kernel");
+
+    const error wide = error_of([&] { write_fit(plan, path.string()); });
+    BOOST_TEST(has(wide.what(), "/images/kernel"), wide.what());
+    BOOST_TEST(has(wide.what(), "two address cells"), wide.what());
+    BOOST_TEST(!fs::exists(path));
+
+    plan.address_cells = 2;
+    plan.default_configuration = "conf-9";
+    const error no_default = error_of([&] { write_fit(plan, path.string()); });
+    BOOST_TEST(has(no_default.what(), "'conf-9' is not a configuration"), no_default.what());
+    BOOST_TEST(!fs::exists(path));
+
+    plan.default_configuration = "conf-1";
+    write_fit(plan, path.string());
+    BOOST_TEST(fs::exists(path));
+    reader r(path.string());
+    BOOST_TEST(r.default_configuration() == "conf-1");
+}
