@@ -53,6 +53,8 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
     std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last-first
     app.parse(args);
     fitpack::check_combinations(a);
+    // Usage errors before a million DTBs are read.
+    if (!a.signing.signing()) fitpack::refuse_signing_options_without_key(a.signing);
     fitstream::kernel_fit_options options = fitpack::kernel_fit_options_of(a);
     fitstream::write_options write = fitpack::write_options_of(a);
     // The DTBs are read and checked on the same threads that will compress them.
@@ -96,19 +98,17 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
 
     // Plan the signing: specs added, key and DTB checked before any write.
     // Signing needs the whole tree (the signed regions are hashed from the
-    // structure held in memory); the plan is made again from it.
+    // structure held in memory): a signed FIT is written from it.
     std::vector<std::string> key_files;
     fitpack::signing_plan signing;
+    std::optional<fitstream::tree> signed_fit;
     if (a.signing.signing()) {
-        fitstream::tree fit = plan.to_tree();
-        signing = fitpack::apply_signing(a.signing, fit);
-        for (const auto& img : fit.images)
+        signed_fit = plan.to_tree();
+        signing = fitpack::apply_signing(a.signing, *signed_fit);
+        for (const auto& img : signed_fit->images)
             for (const auto& sig : img.signatures) key_files.push_back(sig.key_file);
-        for (const auto& conf : fit.configurations)
+        for (const auto& conf : signed_fit->configurations)
             for (const auto& sig : conf.signatures) key_files.push_back(sig.key_file);
-        plan = fitstream::fit_plan(fit);
-    } else {
-        fitpack::refuse_signing_options_without_key(a.signing);
     }
     // No output may be a file read (a DTB, a response file, a --files-from
     // list, the key) or another output; the key DTB is read and rewritten.
@@ -153,7 +153,8 @@ int pack(CLI::App& app, const std::vector<std::string>& raw_args) {
 #endif
     fitstream::write_result result;
     try {
-        result = fitpack::write_fit_to(a.output, plan, write, sync);
+        result = signed_fit ? fitpack::write_fit_to(a.output, *signed_fit, write, sync)
+                            : fitpack::write_fit_to(a.output, plan, write, sync);
     } catch (...) {
         progress.clear();  // the error message gets a line of its own
         throw;

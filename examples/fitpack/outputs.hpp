@@ -103,8 +103,10 @@ fitstream::write_result write_output(const std::string& output, Write&& write, c
 /// Writes the FIT to a file (atomically) or, for "-", to standard output.
 /// The caller has checked that the output is none of the inputs
 /// (refuse_clashing_files()).
-inline fitstream::write_result write_fit_to(const std::string& output, const fitstream::fit_plan& fit,
-                                            const fitstream::write_options& options, fitstream::file_sync sync) {
+/// `Fit`: a fitstream::tree or fitstream::fit_plan.
+template <class Fit>
+fitstream::write_result write_fit_to(const std::string& output, const Fit& fit, const fitstream::write_options& options,
+                                     fitstream::file_sync sync) {
     return write_output(
         output, [&](fitstream::sink& out) { return fitstream::write_fit(fit, out, options); },
         {&options.layout, "-B/--align", sync});

@@ -39,6 +39,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -71,10 +72,10 @@ public:
     std::size_t add(const image& img) {
         const std::string where = "/images/" + img.name;
         detail::check_node_name(img.name, "/images");
-        if (img.type.empty()) throw error(errc::invalid_argument, where, "image has no type");
-        for (const auto* s : {&img.type, &img.description, &img.arch, &img.os}) detail::check_string(*s, where);
         if (image_names_.find(img.name) != detail::name_table::npos)
             throw error(errc::invalid_argument, where, "duplicate image name");
+        if (img.type.empty()) throw error(errc::invalid_argument, where, "image has no type");
+        for (const auto* s : {&img.type, &img.description, &img.arch, &img.os}) detail::check_string(*s, where);
         for (const auto& addr : {img.load, img.entry})
             if (addr && *addr > max_cell_value && wide_address_image_.empty()) wide_address_image_ = where;
 
@@ -91,16 +92,14 @@ public:
             r.varint(2).varint(memory_sources_.size());
             memory_sources_.push_back(img.data);
         }
-        r.varint(intern(codecs_, img.codec(), [](const auto& a, const auto& b) {
-            return a.fit_name == b.fit_name && a.codec == b.codec;
-        }));
+        r.varint(intern_codec(img.codec()));
         r.varint(intern(hash_lists_, img.hashes(), [](const auto& a, const auto& b) {
             if (a.size() != b.size()) return false;
             for (std::size_t i = 0; i < a.size(); ++i)
                 if (a[i].fit_name != b[i].fit_name || a[i].make != b[i].make) return false;
             return true;
         }));
-        r.varint(intern(ciphers_, img.cipher(), [](const auto& a, const auto& b) { return a == b; }));
+        r.varint(intern_cipher(img.cipher()));
         r.varint(side_table(image_signatures_, img.signatures));
         index_record(image_offsets_, images_, image_names_.size());
         images_.append(r.bytes());
@@ -151,13 +150,15 @@ public:
     static constexpr std::size_t npos = detail::name_table::npos;
 
     /// Stores image `index` (already added) compressed with `Codec` instead.
+    /// @throws fitstream::error (errc::invalid_argument) for an index past the images
     template <class Codec>
     void compress_image_with(std::size_t index) {
+        if (index >= image_count())
+            throw error(errc::invalid_argument, "compress_image_with",
+                        "no image " + std::to_string(index) + " in a plan of " + std::to_string(image_count()));
         image probe("x", "x", source::memory_view(nullptr, 0, "x"));
         probe.compress_with<Codec>();
-        codec_overrides_[index] = intern(codecs_, probe.codec(), [](const auto& a, const auto& b) {
-            return a.fit_name == b.fit_name && a.codec == b.codec;
-        });
+        codec_overrides_[index] = intern_codec(probe.codec());
         any_segmented_ = any_segmented_ || probe.codec().segmented();
     }
 
@@ -331,6 +332,22 @@ private:
         return slot < offsets.size() ? offsets[slot] : log.size();
     }
 
+    // Codecs and cipher keys by identity: images share one object, or each
+    // has its own (compress_with(options), encrypt_with(spec)); either way
+    // adding an image looks one up in constant time.
+    std::size_t intern_codec(const detail::codec_binding& codec) {
+        const auto [at, added] = codec_index_.try_emplace(codec.codec.get(), codecs_.size());
+        if (added) codecs_.push_back(codec);
+        return at->second;
+    }
+    std::size_t intern_cipher(const std::shared_ptr<const cipher_key>& key) {
+        if (!key) return 0;
+        const auto [at, added] = cipher_index_.try_emplace(key.get(), ciphers_.size());
+        if (added) ciphers_.push_back(key);
+        return at->second;
+    }
+
+    // Hash lists by value: a few distinct ones, however many images.
     template <class T, class Equal>
     static std::size_t intern(std::vector<T>& table, const T& value, Equal equal) {
         for (std::size_t i = 0; i < table.size(); ++i)
@@ -354,6 +371,8 @@ private:
     std::vector<std::uint64_t> image_offsets_, configuration_offsets_;
     detail::name_table image_names_, configuration_names_;
     std::vector<detail::codec_binding> codecs_;
+    std::unordered_map<const void*, std::size_t> codec_index_;   // codecs_ by codec object
+    std::unordered_map<const void*, std::size_t> cipher_index_;  // ciphers_ by key object
     std::vector<std::vector<detail::hash_binding>> hash_lists_;
     std::vector<std::shared_ptr<const cipher_key>> ciphers_{nullptr};  // 0: none
     std::vector<source> memory_sources_;

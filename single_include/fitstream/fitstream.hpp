@@ -441,7 +441,7 @@ inline unique_fd create_anonymous_temporary() {
     std::string pattern = dir + "/fitstream-XXXXXX";
     std::vector<char> name(pattern.begin(), pattern.end());
     name.push_back('\0');
-    const int fallback = ::mkstemp(name.data());
+    const int fallback = ::mkostemp(name.data(), O_CLOEXEC);
     if (fallback < 0) throw_os_error(errno, dir, "cannot create a temporary file");
     ::unlink(name.data());
     return unique_fd(fallback);
@@ -8320,7 +8320,7 @@ struct image_result {
 struct write_result {
     std::uint64_t total_size = 0;      ///< size of the FIT file
     std::uint64_t structure_size = 0;  ///< the FDT's totalsize (embedded: including the data)
-    std::vector<image_result> images;  ///< one per image, in tree order
+    std::vector<image_result> images;  ///< one per image, in tree order (empty without write_options::image_results)
     /// The most bytes the workers held in flight at once (input read ahead
     /// and stored bytes not yet written), to compare with
     /// write_options::memory_budget; 0 with one thread.
@@ -8365,11 +8365,16 @@ struct write_options {
     /// running encoder's memory (lzma's match finder, up to 93 MiB at its
     /// default level; zstd's contexts and workers) counts against it, and
     /// at least one image always runs, so a small budget compresses lzma
-    /// images one at a time. 0, the default, is automatic: 16 MiB
+    /// images one at a time. Codecs that cut images into segments (gzip,
+    /// lz4, lzo, bzip2) keep their state per worker outside it: bzip2's is
+    /// about 7.6 MiB, the others' under 1 MiB. 0, the default, is automatic: 16 MiB
     /// (default_memory_budget) of buffered data, and as much codec state as
     /// the threads' encoders need (two lzma encoders with two threads: a
     /// peak of about 150 MiB), so nothing waits for memory.
     std::size_t memory_budget = 0;
+    /// Fill write_result::images (24 bytes an image: with a million images,
+    /// 24 MiB; on_image sees each result either way).
+    bool image_results = true;
     /// Called after each image has been stored, in tree order, on the
     /// calling thread.
     std::function<void(const image&, const image_result&)> on_image;
@@ -10137,6 +10142,7 @@ private:
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -10169,10 +10175,10 @@ public:
     std::size_t add(const image& img) {
         const std::string where = "/images/" + img.name;
         detail::check_node_name(img.name, "/images");
-        if (img.type.empty()) throw error(errc::invalid_argument, where, "image has no type");
-        for (const auto* s : {&img.type, &img.description, &img.arch, &img.os}) detail::check_string(*s, where);
         if (image_names_.find(img.name) != detail::name_table::npos)
             throw error(errc::invalid_argument, where, "duplicate image name");
+        if (img.type.empty()) throw error(errc::invalid_argument, where, "image has no type");
+        for (const auto* s : {&img.type, &img.description, &img.arch, &img.os}) detail::check_string(*s, where);
         for (const auto& addr : {img.load, img.entry})
             if (addr && *addr > max_cell_value && wide_address_image_.empty()) wide_address_image_ = where;
 
@@ -10189,16 +10195,14 @@ public:
             r.varint(2).varint(memory_sources_.size());
             memory_sources_.push_back(img.data);
         }
-        r.varint(intern(codecs_, img.codec(), [](const auto& a, const auto& b) {
-            return a.fit_name == b.fit_name && a.codec == b.codec;
-        }));
+        r.varint(intern_codec(img.codec()));
         r.varint(intern(hash_lists_, img.hashes(), [](const auto& a, const auto& b) {
             if (a.size() != b.size()) return false;
             for (std::size_t i = 0; i < a.size(); ++i)
                 if (a[i].fit_name != b[i].fit_name || a[i].make != b[i].make) return false;
             return true;
         }));
-        r.varint(intern(ciphers_, img.cipher(), [](const auto& a, const auto& b) { return a == b; }));
+        r.varint(intern_cipher(img.cipher()));
         r.varint(side_table(image_signatures_, img.signatures));
         index_record(image_offsets_, images_, image_names_.size());
         images_.append(r.bytes());
@@ -10249,13 +10253,15 @@ public:
     static constexpr std::size_t npos = detail::name_table::npos;
 
     /// Stores image `index` (already added) compressed with `Codec` instead.
+    /// @throws fitstream::error (errc::invalid_argument) for an index past the images
     template <class Codec>
     void compress_image_with(std::size_t index) {
+        if (index >= image_count())
+            throw error(errc::invalid_argument, "compress_image_with",
+                        "no image " + std::to_string(index) + " in a plan of " + std::to_string(image_count()));
         image probe("x", "x", source::memory_view(nullptr, 0, "x"));
         probe.compress_with<Codec>();
-        codec_overrides_[index] = intern(codecs_, probe.codec(), [](const auto& a, const auto& b) {
-            return a.fit_name == b.fit_name && a.codec == b.codec;
-        });
+        codec_overrides_[index] = intern_codec(probe.codec());
         any_segmented_ = any_segmented_ || probe.codec().segmented();
     }
 
@@ -10429,6 +10435,22 @@ private:
         return slot < offsets.size() ? offsets[slot] : log.size();
     }
 
+    // Codecs and cipher keys by identity: images share one object, or each
+    // has its own (compress_with(options), encrypt_with(spec)); either way
+    // adding an image looks one up in constant time.
+    std::size_t intern_codec(const detail::codec_binding& codec) {
+        const auto [at, added] = codec_index_.try_emplace(codec.codec.get(), codecs_.size());
+        if (added) codecs_.push_back(codec);
+        return at->second;
+    }
+    std::size_t intern_cipher(const std::shared_ptr<const cipher_key>& key) {
+        if (!key) return 0;
+        const auto [at, added] = cipher_index_.try_emplace(key.get(), ciphers_.size());
+        if (added) ciphers_.push_back(key);
+        return at->second;
+    }
+
+    // Hash lists by value: a few distinct ones, however many images.
     template <class T, class Equal>
     static std::size_t intern(std::vector<T>& table, const T& value, Equal equal) {
         for (std::size_t i = 0; i < table.size(); ++i)
@@ -10452,6 +10474,8 @@ private:
     std::vector<std::uint64_t> image_offsets_, configuration_offsets_;
     detail::name_table image_names_, configuration_names_;
     std::vector<detail::codec_binding> codecs_;
+    std::unordered_map<const void*, std::size_t> codec_index_;   // codecs_ by codec object
+    std::unordered_map<const void*, std::size_t> cipher_index_;  // ciphers_ by key object
     std::vector<std::vector<detail::hash_binding>> hash_lists_;
     std::vector<std::shared_ptr<const cipher_key>> ciphers_{nullptr};  // 0: none
     std::vector<source> memory_sources_;
@@ -10528,7 +10552,7 @@ inline fdt_stream measure_structure(const fit_plan& plan, const layout_options& 
     image_slots slots;
     for (fit_plan::image_cursor c(plan); !c.done();) {
         const image img = c.next();
-        slots.hash_value_at.clear();
+        slots = image_slots{};
         fdt.begin_node(img.name);
         write_image_body(fdt, img, plan.address_cells, layout.layout, layout.position.has_value(), slots);
         fdt.end_node();
@@ -10546,7 +10570,7 @@ public:
                        std::string strings, std::uint64_t structure_size, const write_options& write)
         : plan_(plan), out_(out), layout_(layout), options_(options), write_(write), fdt_(std::move(strings)),
           cursor_(plan), structure_size_(structure_size) {
-        result.images.reserve(plan.image_count());
+        if (write.image_results) result.images.reserve(plan.image_count());
         progress_.input_total = layout.input_total();
         progress_.images_total = plan.image_count();
         fdt_.begin_node("");
@@ -10559,7 +10583,7 @@ public:
     void begin_image(std::size_t index) override {
         img_ = cursor_.next();
         (void)index;
-        slots_.hash_value_at.clear();
+        slots_ = image_slots{};
         fdt_.begin_node(img_.name);
         write_image_body(fdt_, img_, plan_.address_cells, options_.layout, options_.position.has_value(), slots_);
         fdt_.end_node();
@@ -10612,7 +10636,7 @@ public:
         }
         const image_result done{input_size, stored_, at_.file_offset};
         shift_ += layout_.advance(stored_);
-        result.images.push_back(done);
+        if (write_.image_results) result.images.push_back(done);
         progress_.input_done += input_size;
         ++progress_.images_done;
         if (write_.on_image) write_.on_image(img_, done);
@@ -10688,6 +10712,8 @@ inline write_result write_streamed(const fit_plan& plan, sink& out, const write_
         consumer.finish(layout.embedded() ? std::nullopt : std::optional<std::uint64_t>(layout.padded_structure_size()));
     write_result result = std::move(consumer.result);
     if (layout.embedded()) {
+        if (fdt_size != structure_size + consumer.shift())
+            throw std::logic_error("fitstream: the structure written differs in size from the one measured");
         result.structure_size = fdt_size;
         result.total_size = fdt_size;
     } else {
@@ -10731,7 +10757,7 @@ public:
     placing_consumer(const tree& fit, placement& place, const write_options& options, std::uint64_t input_total,
                      signing_stage* signing = nullptr)
         : fit_(fit), place_(place), options_(options), signing_(signing) {
-        result.images.reserve(fit.images.size());
+        if (options.image_results) result.images.reserve(fit.images.size());
         progress_.input_total = input_total;
         progress_.images_total = fit.images.size();
     }
@@ -10755,7 +10781,7 @@ public:
         const image_result done{input_size, place_.stored_size(), place_.file_offset()};
         place_.end(img, index, digests);
         if (signing_) signing_->image_placed(index);
-        result.images.push_back(done);
+        if (options_.image_results) result.images.push_back(done);
         progress_.input_done += input_size;
         ++progress_.images_done;
         if (options_.on_image) options_.on_image(img, done);
@@ -14767,7 +14793,7 @@ public:
 
     /// The first index added with `hash` for which `matches(index)`, or npos.
     template <class Matches>
-    std::size_t find(std::size_t hash, Matches&& matches) const {
+    std::size_t find(std::uint64_t hash, Matches&& matches) const {
         if (slots_.empty()) return npos;
         const auto tag = static_cast<std::uint32_t>(hash >> 32);
         const auto low = static_cast<std::uint32_t>(hash);
@@ -14776,7 +14802,7 @@ public:
         return npos;
     }
 
-    void insert(std::size_t index, std::size_t hash) {
+    void insert(std::size_t index, std::uint64_t hash) {
         if (index >= empty) throw std::length_error("fitstream: too many entries for an index");
         if ((count_ + 1) * 2 > slots_.size()) grow();
         put({static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(hash >> 32)}, hash);
@@ -14791,7 +14817,7 @@ private:
         std::uint32_t low = 0;   // the hash's low half: where it goes when the table grows
     };
     std::size_t mask() const noexcept { return slots_.size() - 1; }
-    void put(slot s, std::size_t hash) {
+    void put(slot s, std::uint64_t hash) {
         s.low = static_cast<std::uint32_t>(hash);
         std::size_t at = hash & mask();
         while (slots_[at].index != empty) at = (at + 1) & mask();
@@ -14801,7 +14827,7 @@ private:
         std::vector<slot> old(slots_.empty() ? 64 : slots_.size() * 2);
         old.swap(slots_);
         for (const slot& s : old)
-            if (s.index != empty) put(s, (std::size_t(s.tag) << 32) | s.low);
+            if (s.index != empty) put(s, (std::uint64_t(s.tag) << 32) | s.low);
     }
 
     std::vector<slot> slots_;
@@ -14872,13 +14898,13 @@ public:
     // itself), or npos. `stored_path(i)` is the file image i is made from.
     template <class StoredPath>
     std::size_t find(content_key key, const std::string& path, const StoredPath& stored_path) const {
-        return by_key_.find(static_cast<std::size_t>(key),
+        return by_key_.find(key,
                             [&](std::size_t i) {
                                 const std::string stored = stored_path(i);
                                 return stored == path || same_file_contents(stored, path);
                             });
     }
-    void add(content_key key, std::size_t image) { by_key_.insert(image, static_cast<std::size_t>(key)); }
+    void add(content_key key, std::size_t image) { by_key_.insert(image, key); }
 
     // A file found to duplicate an image: listed again, it maps to the
     // image without being compared again.

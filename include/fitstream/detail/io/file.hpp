@@ -263,7 +263,7 @@ inline unique_fd create_anonymous_temporary() {
     std::string pattern = dir + "/fitstream-XXXXXX";
     std::vector<char> name(pattern.begin(), pattern.end());
     name.push_back('\0');
-    const int fallback = ::mkstemp(name.data());
+    const int fallback = ::mkostemp(name.data(), O_CLOEXEC);
     if (fallback < 0) throw_os_error(errno, dir, "cannot create a temporary file");
     ::unlink(name.data());
     return unique_fd(fallback);

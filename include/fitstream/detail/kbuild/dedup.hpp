@@ -72,13 +72,13 @@ public:
     // itself), or npos. `stored_path(i)` is the file image i is made from.
     template <class StoredPath>
     std::size_t find(content_key key, const std::string& path, const StoredPath& stored_path) const {
-        return by_key_.find(static_cast<std::size_t>(key),
+        return by_key_.find(key,
                             [&](std::size_t i) {
                                 const std::string stored = stored_path(i);
                                 return stored == path || same_file_contents(stored, path);
                             });
     }
-    void add(content_key key, std::size_t image) { by_key_.insert(image, static_cast<std::size_t>(key)); }
+    void add(content_key key, std::size_t image) { by_key_.insert(image, key); }
 
     // A file found to duplicate an image: listed again, it maps to the
     // image without being compared again.

@@ -20,7 +20,7 @@ public:
 
     /// The first index added with `hash` for which `matches(index)`, or npos.
     template <class Matches>
-    std::size_t find(std::size_t hash, Matches&& matches) const {
+    std::size_t find(std::uint64_t hash, Matches&& matches) const {
         if (slots_.empty()) return npos;
         const auto tag = static_cast<std::uint32_t>(hash >> 32);
         const auto low = static_cast<std::uint32_t>(hash);
@@ -29,7 +29,7 @@ public:
         return npos;
     }
 
-    void insert(std::size_t index, std::size_t hash) {
+    void insert(std::size_t index, std::uint64_t hash) {
         if (index >= empty) throw std::length_error("fitstream: too many entries for an index");
         if ((count_ + 1) * 2 > slots_.size()) grow();
         put({static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(hash >> 32)}, hash);
@@ -44,7 +44,7 @@ private:
         std::uint32_t low = 0;   // the hash's low half: where it goes when the table grows
     };
     std::size_t mask() const noexcept { return slots_.size() - 1; }
-    void put(slot s, std::size_t hash) {
+    void put(slot s, std::uint64_t hash) {
         s.low = static_cast<std::uint32_t>(hash);
         std::size_t at = hash & mask();
         while (slots_[at].index != empty) at = (at + 1) & mask();
@@ -54,7 +54,7 @@ private:
         std::vector<slot> old(slots_.empty() ? 64 : slots_.size() * 2);
         old.swap(slots_);
         for (const slot& s : old)
-            if (s.index != empty) put(s, (std::size_t(s.tag) << 32) | s.low);
+            if (s.index != empty) put(s, (std::uint64_t(s.tag) << 32) | s.low);
     }
 
     std::vector<slot> slots_;

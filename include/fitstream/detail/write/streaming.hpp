@@ -92,7 +92,7 @@ inline fdt_stream measure_structure(const fit_plan& plan, const layout_options& 
     image_slots slots;
     for (fit_plan::image_cursor c(plan); !c.done();) {
         const image img = c.next();
-        slots.hash_value_at.clear();
+        slots = image_slots{};
         fdt.begin_node(img.name);
         write_image_body(fdt, img, plan.address_cells, layout.layout, layout.position.has_value(), slots);
         fdt.end_node();
@@ -123,7 +123,7 @@ public:
     void begin_image(std::size_t index) override {
         img_ = cursor_.next();
         (void)index;
-        slots_.hash_value_at.clear();
+        slots_ = image_slots{};
         fdt_.begin_node(img_.name);
         write_image_body(fdt_, img_, plan_.address_cells, options_.layout, options_.position.has_value(), slots_);
         fdt_.end_node();
@@ -252,6 +252,8 @@ inline write_result write_streamed(const fit_plan& plan, sink& out, const write_
         consumer.finish(layout.embedded() ? std::nullopt : std::optional<std::uint64_t>(layout.padded_structure_size()));
     write_result result = std::move(consumer.result);
     if (layout.embedded()) {
+        if (fdt_size != structure_size + consumer.shift())
+            throw std::logic_error("fitstream: the structure written differs in size from the one measured");
         result.structure_size = fdt_size;
         result.total_size = fdt_size;
     } else {
