@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -573,4 +574,45 @@ BOOST_AUTO_TEST_CASE(the_root_is_checked_when_the_plan_is_written) {
     BOOST_TEST(fs::exists(path));
     reader r(path.string());
     BOOST_TEST(r.default_configuration() == "conf-1");
+}
+
+BOOST_AUTO_TEST_CASE(an_encrypted_image_before_plain_ones_is_written_as_the_tree_writer_writes_it) {
+    // Each image's placeholders are its own: an encrypted image's
+    // data-size-unciphered slot must not carry over to the plain image
+    // after it (which then failed with "patching bytes already written").
+    using namespace fitstream;
+    temp_dir dir;
+    const std::string key(16, '\x5a'), iv(16, '\x3c');
+    {
+        std::ofstream(dir / "aes-key.bin", std::ios::binary) << key;
+        std::ofstream(dir / "aes-iv.bin", std::ios::binary) << iv;
+    }
+    const cipher_spec spec{"aes128", "aes-key", "aes-iv", dir.path().string()};
+    tree fit;
+    fit.description = "encrypted then plain";
+    for (int i = 0; i < 3; ++i) {
+        const std::string bytes = fitstream_test::kernel_like_payload(3000 + static_cast<std::size_t>(i) * 7, i + 1);
+        image& img = fit.images.emplace_back("img-" + std::to_string(i), "firmware",
+                                             source::memory(std::vector<char>(bytes.begin(), bytes.end()),
+                                                            "mem-" + std::to_string(i)));
+        img.add_hash<hash::sha256>();
+        if (i == 0) img.encrypt_with(spec);
+    }
+    configuration conf;
+    conf.name = "conf-1";
+    conf.loadables = {"img-0", "img-1", "img-2"};
+    fit.configurations.push_back(conf);
+    for (const auto layout : {data_layout::embedded, data_layout::external}) {
+        BOOST_TEST_CONTEXT((layout == data_layout::embedded ? "embedded" : "external")) {
+            write_options o;
+            o.layout.layout = layout;
+            o.threads = 2;
+            const std::string held = structured_bytes(fit, dir / "held.fit", o);
+            const std::string streamed = plan_bytes(fit_plan(fit), dir / "streamed.fit", o);
+            BOOST_TEST(streamed.size() == held.size());
+            BOOST_TEST((streamed == held), hex_dump_diff(streamed, held));
+            fitstream::reader r((dir / "streamed.fit").string());
+            BOOST_TEST(r.images().size() == 3u);
+        }
+    }
 }
