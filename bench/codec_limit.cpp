@@ -23,9 +23,9 @@
 //   in order (it also hashes any later ones already done): the best an
 //   ordered hashing stage can do, with no thread set aside for it;
 // - any other codec gets one task per file, read in 1 MiB chunks and hashed
-//   as it is stored, and the encoder of a file of 8 MiB or more is offered
-//   all N threads (zstd's workers use them; others ignore them), as the
-//   writer does (detail::encoder_threads_threshold).
+//   as it is stored, and its encoder is given the threads its codec says it
+//   can keep busy, up to N (zstd: one worker per 4 MiB job), as the writer
+//   does (codec_binding::encoder_threads()).
 // The biggest tasks go first, so the kernel does not finish last. With -o,
 // every stored byte is also written to OUT (in whatever order the threads
 // finish: a floor on the cost of writing them, not a FIT), so the limit pays
@@ -227,7 +227,7 @@ std::uint64_t encode_whole(const fitstream::image& img, const std::string& path,
     fitstream::detail::source_reader reader(src);
     const std::uint64_t size = reader.size();
     auto encoder =
-        img.codec().make_encoder(size, size >= fitstream::detail::encoder_threads_threshold ? threads : 1);
+        img.codec().make_encoder(size, img.codec().encoder_threads(size, threads));
     hasher_list hashers = make_hashers(img);
     std::uint64_t stored = 0;
     const auto emit = [&](const char* data, std::size_t n) {
