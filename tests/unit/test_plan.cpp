@@ -11,6 +11,9 @@
 
 #include "support.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -615,4 +618,42 @@ BOOST_AUTO_TEST_CASE(an_encrypted_image_before_plain_ones_is_written_as_the_tree
             BOOST_TEST(r.images().size() == 3u);
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(many_small_segmented_images_do_not_hold_a_file_open_each) {
+    // Encoded segments of small images wait for the writing thread; each
+    // used to keep its file open until written, and with tens of thousands
+    // of tiny DTBs compressed with gzip the process ran out of descriptors.
+    // Here the limit is made small instead.
+    using namespace fitstream;
+    temp_dir dir;
+    tree fit;
+    fit.description = "many small gzip images";
+    for (int i = 0; i < 400; ++i) {
+        const std::string path = (dir / ("blob-" + std::to_string(i) + ".bin")).string();
+        std::ofstream(path, std::ios::binary) << fitstream_test::kernel_like_payload(300, i + 1);
+        fit.images.emplace_back("img-" + std::to_string(i), "firmware", source::file(path))
+            .compress_with<codec::gzip>()
+            .add_hash<hash::sha256>();
+    }
+    struct rlimit saved {};
+    BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    struct rlimit low = saved;
+    low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 48);
+    BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    std::string failure;
+    for (const unsigned threads : {2u, 4u}) {
+        write_options o;
+        o.threads = threads;
+        o.layout.layout = data_layout::external;
+        try {
+            write_fit(fit, (dir / "many.fit").string(), o);
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+    }
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    BOOST_TEST(failure.empty(), failure);
+    fitstream::reader r((dir / "many.fit").string());
+    BOOST_TEST(r.images().size() == 400u);
 }
