@@ -7150,10 +7150,11 @@ private:
 // The calling thread writes a whole-image job's chunks as they come. For a
 // segmented image it writes the container's header, folds each segment's
 // summary with add() and writes its bytes, in segment order, then the
-// trailer. The stored bytes must be hashed in order: with workers, a
-// hashing thread of its own (detail/parallel/ordered_hasher.hpp) does it
-// while the calling thread writes the same buffers, so the writing thread
-// only writes; with one thread the calling thread hashes them.
+// trailer. The stored bytes must be hashed in order: with workers, an
+// image of hash_thread_segments or more is hashed by a thread of its own
+// (detail/parallel/ordered_hasher.hpp) while the calling thread writes the
+// same buffers, so the writing thread only writes; smaller images, and
+// every image with one thread, are hashed by the calling thread.
 //
 // Threads: the scheduler runs at most as many jobs at once as there are
 // cores (and -j), and a job whose encoder runs threads of its own (zstd's
