@@ -7009,6 +7009,15 @@ struct image_place {
     std::uint64_t file_offset = 0;
     std::uint64_t limit = 0;  // most stored bytes the 32-bit cells can address
     std::string limit_what;   // names the value for the limit's message
+
+    // Refuses `size` more bytes after `stored`.
+    // @throws errc::limit_exceeded past what the cells can address
+    void check_room(std::uint64_t stored, std::size_t size) const {
+        if (size > limit - stored)
+            throw error(errc::limit_exceeded, limit_what,
+                        "more than " + std::to_string(limit) + " bytes stored, past what the FIT's 32-bit "
+                        "cells can address");
+    }
 };
 
 class layout_plan {
@@ -9267,10 +9276,7 @@ public:
     // @throws errc::limit_exceeded past what its cells can address; the
     //         sink's errors
     void store(const char* data, std::size_t size) {
-        if (size > at_.limit - stored_)
-            throw error(errc::limit_exceeded, at_.limit_what,
-                        "more than " + std::to_string(at_.limit) + " bytes stored, past what the FIT's 32-bit "
-                        "cells can address");
+        at_.check_room(stored_, size);
         out_.write_at(at_.file_offset + stored_, data, size);
         stored_ += size;
     }
@@ -10611,10 +10617,7 @@ public:
     }
 
     void stored(const char* data, std::size_t size, std::uint64_t input_done) override {
-        if (size > at_.limit - stored_)
-            throw error(errc::limit_exceeded, at_.limit_what,
-                        "more than " + std::to_string(at_.limit) + " bytes stored, past what the FIT's 32-bit "
-                        "cells can address");
+        at_.check_room(stored_, size);
         out_.write_at(at_.file_offset + stored_, data, size);
         stored_ += size;
         progress_.stored_done += size;

@@ -33,6 +33,15 @@ struct image_place {
     std::uint64_t file_offset = 0;
     std::uint64_t limit = 0;  // most stored bytes the 32-bit cells can address
     std::string limit_what;   // names the value for the limit's message
+
+    // Refuses `size` more bytes after `stored`.
+    // @throws errc::limit_exceeded past what the cells can address
+    void check_room(std::uint64_t stored, std::size_t size) const {
+        if (size > limit - stored)
+            throw error(errc::limit_exceeded, limit_what,
+                        "more than " + std::to_string(limit) + " bytes stored, past what the FIT's 32-bit "
+                        "cells can address");
+    }
 };
 
 class layout_plan {

@@ -134,10 +134,7 @@ public:
     }
 
     void stored(const char* data, std::size_t size, std::uint64_t input_done) override {
-        if (size > at_.limit - stored_)
-            throw error(errc::limit_exceeded, at_.limit_what,
-                        "more than " + std::to_string(at_.limit) + " bytes stored, past what the FIT's 32-bit "
-                        "cells can address");
+        at_.check_room(stored_, size);
         out_.write_at(at_.file_offset + stored_, data, size);
         stored_ += size;
         progress_.stored_done += size;
