@@ -10525,6 +10525,25 @@ private:
 namespace fitstream {
 namespace detail {
 
+// The measuring pass and the emitting one make the same calls in the same
+// order (the sizes measured are the sizes written): these three are them.
+
+// Opens the root (with its properties) and /images.
+inline void open_images(fdt_stream& fdt, const fit_plan& plan) {
+    fdt.begin_node("");
+    write_root_properties(fdt, plan.description, plan.timestamp, plan.address_cells);
+    fdt.begin_node("images");
+}
+
+// One image's node, whole; `slots` gets its placeholders.
+inline void write_plan_image(fdt_stream& fdt, const fit_plan& plan, const layout_options& layout, const image& img,
+                             image_slots& slots) {
+    slots = image_slots{};
+    fdt.begin_node(img.name);
+    write_image_body(fdt, img, plan.address_cells, layout.layout, layout.position.has_value(), slots);
+    fdt.end_node();
+}
+
 // Closes /images and produces /configurations and the end of the tree;
 // `between(fdt)` after each configuration node.
 template <class Between>
@@ -10569,17 +10588,9 @@ private:
 // same order, into a measuring fdt_stream.
 inline fdt_stream measure_structure(const fit_plan& plan, const layout_options& layout) {
     fdt_stream fdt;
-    fdt.begin_node("");
-    write_root_properties(fdt, plan.description, plan.timestamp, plan.address_cells);
-    fdt.begin_node("images");
+    open_images(fdt, plan);
     image_slots slots;
-    for (fit_plan::image_cursor c(plan); !c.done();) {
-        const image img = c.next();
-        slots = image_slots{};
-        fdt.begin_node(img.name);
-        write_image_body(fdt, img, plan.address_cells, layout.layout, layout.position.has_value(), slots);
-        fdt.end_node();
-    }
+    for (fit_plan::image_cursor c(plan); !c.done();) write_plan_image(fdt, plan, layout, c.next(), slots);
     write_configurations(fdt, plan, [](fdt_stream&) {});
     return fdt;
 }
@@ -10596,9 +10607,7 @@ public:
         if (write.image_results) result.images.reserve(plan.image_count());
         progress_.input_total = layout.input_total();
         progress_.images_total = plan.image_count();
-        fdt_.begin_node("");
-        write_root_properties(fdt_, plan.description, plan.timestamp, plan.address_cells);
-        fdt_.begin_node("images");
+        open_images(fdt_, plan);
     }
 
     write_result result;
@@ -10606,10 +10615,7 @@ public:
     void begin_image(std::size_t index) override {
         img_ = cursor_.next();
         (void)index;
-        slots_ = image_slots{};
-        fdt_.begin_node(img_.name);
-        write_image_body(fdt_, img_, plan_.address_cells, options_.layout, options_.position.has_value(), slots_);
-        fdt_.end_node();
+        write_plan_image(fdt_, plan_, options_, img_, slots_);
         // Embedded: the payload goes where the `data` value starts, in the
         // file as it will be, with every earlier payload spliced in.
         at_ = layout_.place(img_, layout_.embedded() ? slots_.data_end - shift_ : 0, structure_size_, shift_);
