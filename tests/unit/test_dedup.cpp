@@ -5,7 +5,6 @@
 #define BOOST_TEST_MODULE fitstream dedup
 #include <boost/test/unit_test.hpp>
 
-#include <fitstream/detail/kbuild/dedup.hpp>
 #include <fitstream/fitstream.hpp>
 
 #include "support.hpp"
