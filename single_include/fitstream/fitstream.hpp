@@ -15045,6 +15045,15 @@ inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::str
     return out;
 }
 
+// The threads that read ahead for `requested` (kernel_fit_options::threads,
+// 0: one per core). Reading and checking DTBs is computing once the page
+// cache is warm, so like the writer's pipeline it takes no more threads than
+// the cores this process may run on: `-j 8` on two cores reads on two.
+inline unsigned read_ahead_threads(unsigned requested) noexcept {
+    const unsigned cores = available_cores();
+    return requested == 0 ? cores : std::min(requested, cores);
+}
+
 // Reads and inspects [first, last) on `threads` worker threads (the
 // writer's scheduler) into `out` (keyed by path): with 1,500 DTBs, reading
 // them and fdt_check_full are most of the time spent outside the codecs. A
@@ -15160,7 +15169,6 @@ private:
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -15222,8 +15230,10 @@ struct kernel_fit_options {
     /// Identical bytes are stored once, whatever the file names.
     bool deduplicate = true;
     /// Threads that read and check the DTB list ahead of assembling the
-    /// tree (0: one per core). The tree and any error are the same for
-    /// every count: results are used, and errors reported, in list order.
+    /// tree (0: one per core), never more than the cores this process may
+    /// run on (detail::available_cores()). The tree and any error are the
+    /// same for every count: results are used, and errors reported, in list
+    /// order.
     unsigned threads = 1;
     /// Fill kernel_fit_report::files_read (every path read, kept in memory:
     /// with a million DTBs, tens of MiB). Off, it stays empty.
@@ -15653,8 +15663,7 @@ inline fit_plan plan_kernel_fit(const kernel_fit_options& options, const std::st
     if (!kernel.empty()) fit.add_kernel(kernel);
     if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
     fit.prepare_loadables();
-    const unsigned threads =
-        options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = detail::read_ahead_threads(options.threads);
     // Windows of the list are read ahead on the threads, so what is held
     // ahead stays bounded with a million DTBs.
     constexpr std::size_t window = 512;

@@ -17,6 +17,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace {
 
 using fitstream_test::kernel_like_payload;
@@ -164,3 +168,29 @@ BOOST_AUTO_TEST_CASE(segmented_images_hashed_beside_the_writer_give_the_same_dig
         }
     }
 }
+
+#if defined(__linux__) && defined(CPU_COUNT)
+BOOST_AUTO_TEST_CASE(dtb_read_ahead_takes_no_more_threads_than_the_cores) {
+    // plan_kernel_fit()'s read-ahead, like the pipeline, is capped at the
+    // cores of the affinity mask: restricted to one CPU, `-j 8` reads on one
+    // thread (that is, in order, without read-ahead).
+    cpu_set_t saved;
+    CPU_ZERO(&saved);
+    BOOST_REQUIRE(::sched_getaffinity(0, sizeof saved, &saved) == 0);
+    const unsigned cores = static_cast<unsigned>(CPU_COUNT(&saved));
+    BOOST_TEST(fitstream::detail::read_ahead_threads(0) == cores);
+    BOOST_TEST(fitstream::detail::read_ahead_threads(1) == 1u);
+    BOOST_TEST(fitstream::detail::read_ahead_threads(cores + 7) == cores);
+
+    int first = 0;
+    while (!CPU_ISSET(first, &saved)) ++first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    BOOST_REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);
+    const unsigned on_one[] = {fitstream::detail::read_ahead_threads(0), fitstream::detail::read_ahead_threads(8)};
+    BOOST_REQUIRE(::sched_setaffinity(0, sizeof saved, &saved) == 0);
+    BOOST_TEST(on_one[0] == 1u);
+    BOOST_TEST(on_one[1] == 1u);
+}
+#endif

@@ -45,7 +45,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -107,8 +106,10 @@ struct kernel_fit_options {
     /// Identical bytes are stored once, whatever the file names.
     bool deduplicate = true;
     /// Threads that read and check the DTB list ahead of assembling the
-    /// tree (0: one per core). The tree and any error are the same for
-    /// every count: results are used, and errors reported, in list order.
+    /// tree (0: one per core), never more than the cores this process may
+    /// run on (detail::available_cores()). The tree and any error are the
+    /// same for every count: results are used, and errors reported, in list
+    /// order.
     unsigned threads = 1;
     /// Fill kernel_fit_report::files_read (every path read, kept in memory:
     /// with a million DTBs, tens of MiB). Off, it stays empty.
@@ -538,8 +539,7 @@ inline fit_plan plan_kernel_fit(const kernel_fit_options& options, const std::st
     if (!kernel.empty()) fit.add_kernel(kernel);
     if (!ramdisk.empty()) fit.add_ramdisk(ramdisk);
     fit.prepare_loadables();
-    const unsigned threads =
-        options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = detail::read_ahead_threads(options.threads);
     // Windows of the list are read ahead on the threads, so what is held
     // ahead stays bounded with a million DTBs.
     constexpr std::size_t window = 512;

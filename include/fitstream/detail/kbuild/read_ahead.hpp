@@ -6,6 +6,7 @@
 
 #include <fitstream/detail/io/file.hpp>
 #include <fitstream/detail/kbuild/dedup.hpp>
+#include <fitstream/detail/parallel/cores.hpp>
 #include <fitstream/detail/parallel/scheduler.hpp>
 #include <fitstream/input/dtb.hpp>
 
@@ -31,6 +32,15 @@ inline dtb_inspection inspect_dtb_bytes(const std::string& bytes, const std::str
     dtb_inspection out{inspect_dtb(bytes.data(), bytes.size(), path), std::nullopt};
     if (with_key) out.key = content_key_of(bytes.data(), bytes.size());
     return out;
+}
+
+// The threads that read ahead for `requested` (kernel_fit_options::threads,
+// 0: one per core). Reading and checking DTBs is computing once the page
+// cache is warm, so like the writer's pipeline it takes no more threads than
+// the cores this process may run on: `-j 8` on two cores reads on two.
+inline unsigned read_ahead_threads(unsigned requested) noexcept {
+    const unsigned cores = available_cores();
+    return requested == 0 ? cores : std::min(requested, cores);
 }
 
 // Reads and inspects [first, last) on `threads` worker threads (the
