@@ -8728,6 +8728,44 @@ private:
 // where placeholder values sit, so the writer can fill them in once the
 // payloads have streamed past.
 
+// ---- begin <fitstream/detail/write/fdt_numbers.hpp> ----
+// SPDX-License-Identifier: MIT
+
+// The number-valued properties both structure writers offer (fdt_builder,
+// which holds the blob, and fdt_stream, which writes it as it goes), in terms
+// of the writer's own property(name, value, size): a CRTP base, so the
+// big-endian encoding is written once.
+
+
+#include <cstdint>
+#include <string>
+
+namespace fitstream {
+namespace detail {
+
+template <class Writer>
+class fdt_number_properties {
+public:
+    void property_u32(const std::string& name, std::uint32_t value) {
+        char be[4];
+        fdt32_st(be, value);
+        writer().property(name, be, sizeof be);
+    }
+    /// A value of `cells` 32-bit cells (1 or 2), big-endian, high cell first.
+    void property_cells(const std::string& name, std::uint64_t value, int cells) {
+        if (cells == 1) return property_u32(name, static_cast<std::uint32_t>(value));
+        char be[8];
+        fdt64_st(be, value);  // big-endian: the high cell first
+        writer().property(name, be, sizeof be);
+    }
+
+private:
+    Writer& writer() { return static_cast<Writer&>(*this); }
+};
+
+}  // namespace detail
+}  // namespace fitstream
+// ---- end <fitstream/detail/write/fdt_numbers.hpp> ----
 
 #include <algorithm>
 #include <cstddef>
@@ -8749,7 +8787,7 @@ namespace detail {
 /// builder start at the exact size: no buffer is copied, zero-filled twice
 /// or left with slack, which for 100,000 DTBs is tens of MiB. Should the
 /// measure ever fall short, the buffer still doubles on FDT_ERR_NOSPACE.
-class fdt_builder {
+class fdt_builder : public fdt_number_properties<fdt_builder> {
 public:
     explicit fdt_builder(std::size_t initial_size = 4096) : buffer_(std::max(initial_size, min_size)) {
         fdt_check(fdt_create(buffer_.data(), static_cast<int>(buffer_.size())), "fdt_create");
@@ -8796,18 +8834,6 @@ public:
             joined += '\0';
         }
         property(name, joined.data(), joined.size());
-    }
-    void property_u32(const std::string& name, std::uint32_t value) {
-        char be[4];
-        fdt32_st(be, value);
-        property(name, be, sizeof be);
-    }
-    /// A value of `cells` 32-bit cells (1 or 2), big-endian, high cell first.
-    void property_cells(const std::string& name, std::uint64_t value, int cells) {
-        if (cells == 1) return property_u32(name, static_cast<std::uint32_t>(value));
-        char be[8];
-        fdt64_st(be, value);  // big-endian: the high cell first
-        property(name, be, sizeof be);
     }
 
     /// Writes a zero-filled property of `size` bytes and returns the offset
@@ -9721,7 +9747,7 @@ private:
 namespace fitstream {
 namespace detail {
 
-class fdt_stream {
+class fdt_stream : public fdt_number_properties<fdt_stream> {
 public:
     /// Measuring: counts bytes and collects the strings block.
     fdt_stream() = default;
@@ -9777,17 +9803,6 @@ public:
         property_header(name, size);
         for (const auto& v : values) bytes(v.c_str(), v.size() + 1, /*pad_after=*/false);
         pad();
-    }
-    void property_u32(const std::string& name, std::uint32_t value) {
-        char be[4];
-        fdt32_st(be, value);
-        property(name, be, sizeof be);
-    }
-    void property_cells(const std::string& name, std::uint64_t value, int cells) {
-        if (cells == 1) return property_u32(name, static_cast<std::uint32_t>(value));
-        char be[8];
-        fdt64_st(be, value);
-        property(name, be, sizeof be);
     }
     /// A zero-filled value of `size` bytes; returns its position (see
     /// position()), to patch() while it is still pending.

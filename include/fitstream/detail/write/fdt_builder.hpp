@@ -6,6 +6,7 @@
 // payloads have streamed past.
 
 #include <fitstream/detail/lib/libfdt.hpp>
+#include <fitstream/detail/write/fdt_numbers.hpp>
 #include <fitstream/error.hpp>
 
 #include <algorithm>
@@ -28,7 +29,7 @@ namespace detail {
 /// builder start at the exact size: no buffer is copied, zero-filled twice
 /// or left with slack, which for 100,000 DTBs is tens of MiB. Should the
 /// measure ever fall short, the buffer still doubles on FDT_ERR_NOSPACE.
-class fdt_builder {
+class fdt_builder : public fdt_number_properties<fdt_builder> {
 public:
     explicit fdt_builder(std::size_t initial_size = 4096) : buffer_(std::max(initial_size, min_size)) {
         fdt_check(fdt_create(buffer_.data(), static_cast<int>(buffer_.size())), "fdt_create");
@@ -75,18 +76,6 @@ public:
             joined += '\0';
         }
         property(name, joined.data(), joined.size());
-    }
-    void property_u32(const std::string& name, std::uint32_t value) {
-        char be[4];
-        fdt32_st(be, value);
-        property(name, be, sizeof be);
-    }
-    /// A value of `cells` 32-bit cells (1 or 2), big-endian, high cell first.
-    void property_cells(const std::string& name, std::uint64_t value, int cells) {
-        if (cells == 1) return property_u32(name, static_cast<std::uint32_t>(value));
-        char be[8];
-        fdt64_st(be, value);  // big-endian: the high cell first
-        property(name, be, sizeof be);
     }
 
     /// Writes a zero-filled property of `size` bytes and returns the offset

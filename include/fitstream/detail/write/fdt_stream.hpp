@@ -17,6 +17,7 @@
 // fdt_finish() adds the final table's size to each offset.
 
 #include <fitstream/detail/lib/libfdt.hpp>
+#include <fitstream/detail/write/fdt_numbers.hpp>
 #include <fitstream/error.hpp>
 
 #include <cstddef>
@@ -31,7 +32,7 @@
 namespace fitstream {
 namespace detail {
 
-class fdt_stream {
+class fdt_stream : public fdt_number_properties<fdt_stream> {
 public:
     /// Measuring: counts bytes and collects the strings block.
     fdt_stream() = default;
@@ -87,17 +88,6 @@ public:
         property_header(name, size);
         for (const auto& v : values) bytes(v.c_str(), v.size() + 1, /*pad_after=*/false);
         pad();
-    }
-    void property_u32(const std::string& name, std::uint32_t value) {
-        char be[4];
-        fdt32_st(be, value);
-        property(name, be, sizeof be);
-    }
-    void property_cells(const std::string& name, std::uint64_t value, int cells) {
-        if (cells == 1) return property_u32(name, static_cast<std::uint32_t>(value));
-        char be[8];
-        fdt64_st(be, value);
-        property(name, be, sizeof be);
     }
     /// A zero-filled value of `size` bytes; returns its position (see
     /// position()), to patch() while it is still pending.
