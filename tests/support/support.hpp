@@ -271,6 +271,18 @@ inline run_result fitpack_ok(const std::vector<std::string>& args, const fitpack
 /// Whether `text` contains `part`.
 inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+/// The `Error` that `action` throws; fails the test when it throws none.
+template <class Error, class Action>
+Error thrown_by(Action&& action) {
+    try {
+        action();
+    } catch (const Error& e) {
+        return e;
+    }
+    BOOST_FAIL("no exception of the expected type thrown");
+    throw std::logic_error("unreachable");
+}
+
 /// `a` followed by `b`, for building command lines
 /// (`using fitstream_test::operator+;`).
 inline std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {

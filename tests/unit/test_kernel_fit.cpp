@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 using fitstream_test::compile_dts;
 using fitstream_test::data_dir;
 using fitstream_test::temp_dir;
+using fitstream_test::thrown_by;
 using fitstream_test::write_file;
 
 /// A kernel and DTBs compiled into a fresh directory.
@@ -68,18 +69,6 @@ const fitstream::image& image_named(const fitstream::tree& fit, const std::strin
     for (const auto& img : fit.images)
         if (img.name == name) return img;
     throw std::runtime_error("no image " + name);
-}
-
-/// The fitstream::error `action` throws; fails the test when it throws none.
-template <class Action>
-fitstream::error error_of(Action&& action) {
-    try {
-        action();
-    } catch (const fitstream::error& e) {
-        return e;
-    }
-    BOOST_FAIL("no fitstream::error thrown");
-    throw std::logic_error("unreachable");
 }
 
 using strings = std::vector<std::string>;
@@ -230,13 +219,13 @@ BOOST_AUTO_TEST_CASE(a_composite_dtb_is_decomposed_from_its_kbuild_cmd_file) {
 
     // fdtoverlay without '-i': an error naming the command file.
     write_file(cmd, "savedcmd_wombat-flash.dtb := ./scripts/dtc/fdtoverlay -o wombat-flash.dtb\n");
-    const auto no_i = error_of([&] { fitstream::make_kernel_fit(options, in.kernel, "", {composite}); });
+    const auto no_i = thrown_by<fitstream::error>([&] { fitstream::make_kernel_fit(options, in.kernel, "", {composite}); });
     BOOST_TEST(no_i.subject() == cmd);
     BOOST_TEST(no_i.code() == make_error_code(fitstream::errc::invalid_input));
 
     // No command file: an error naming it and the DTB that needed it.
     fs::remove(cmd);
-    const auto missing = error_of([&] { fitstream::make_kernel_fit(options, in.kernel, "", {composite}); });
+    const auto missing = thrown_by<fitstream::error>([&] { fitstream::make_kernel_fit(options, in.kernel, "", {composite}); });
     BOOST_TEST(missing.subject() == cmd);
     BOOST_TEST(missing.reason().find(composite) != std::string::npos, missing.reason());
     BOOST_TEST(missing.code() == std::error_code(ENOENT, std::generic_category()));
@@ -259,7 +248,7 @@ BOOST_AUTO_TEST_CASE(configurations_are_named_by_sequence_or_basename) {
                (strings{"conf-acme-rk3399-sbc.dtb-2", "conf-board_1_v2.dtb", "conf-acme-rk3399-sbc.dtb"}));
     // Two explicit configurations of the same name.
     options.configurations.push_back({"conf-acme-rk3399-sbc.dtb", in.imx, {}});
-    const auto twice = error_of([&] { fitstream::make_kernel_fit(options, in.kernel, "", {}); });
+    const auto twice = thrown_by<fitstream::error>([&] { fitstream::make_kernel_fit(options, in.kernel, "", {}); });
     BOOST_TEST(twice.subject() == "/configurations/conf-acme-rk3399-sbc.dtb");
 }
 
@@ -276,7 +265,7 @@ BOOST_AUTO_TEST_CASE(the_default_is_found_by_name_file_or_compatible) {
     BOOST_TEST(default_for(in.imx) == "conf-2");                          // the file as given
     BOOST_TEST(default_for("globex-imx8mp-som-devkit.dtb") == "conf-2");  // its base name
     BOOST_TEST(default_for("rockchip,rk3399") == "conf-1");               // a compatible string
-    const auto none = error_of([&] { default_for("no,such-board"); });
+    const auto none = thrown_by<fitstream::error>([&] { default_for("no,such-board"); });
     BOOST_TEST(none.subject() == "default configuration");
     BOOST_TEST(none.code() == make_error_code(fitstream::errc::invalid_argument));
     BOOST_TEST(none.reason().find("no,such-board") != std::string::npos);
@@ -285,21 +274,21 @@ BOOST_AUTO_TEST_CASE(the_default_is_found_by_name_file_or_compatible) {
 BOOST_AUTO_TEST_CASE(errors_name_the_file) {
     inputs in;
     const std::string gone = (in.dir / "gone.dtb").string();
-    const auto missing = error_of([&] { fitstream::make_kernel_fit(base_options(), in.kernel, "", {in.sbc, gone}); });
+    const auto missing = thrown_by<fitstream::error>([&] { fitstream::make_kernel_fit(base_options(), in.kernel, "", {in.sbc, gone}); });
     BOOST_TEST(missing.subject() == gone);
     BOOST_TEST(missing.code() == std::error_code(ENOENT, std::generic_category()));
 
     const std::string junk = (in.dir / "junk.dtb").string();
     write_file(junk, std::string(256, 'x'));
-    const auto invalid = error_of([&] { fitstream::make_kernel_fit(base_options(), in.kernel, "", {junk}); });
+    const auto invalid = thrown_by<fitstream::error>([&] { fitstream::make_kernel_fit(base_options(), in.kernel, "", {junk}); });
     BOOST_TEST(invalid.subject() == junk);
 
-    const auto nothing = error_of([&] { fitstream::make_kernel_fit(base_options(), "", "", {}); });
+    const auto nothing = thrown_by<fitstream::error>([&] { fitstream::make_kernel_fit(base_options(), "", "", {}); });
     BOOST_TEST(nothing.reason().find("nothing to pack") != std::string::npos);
 
     auto bad_codec = base_options();
     bad_codec.compression = "xz";
-    const auto codec = error_of([&] { fitstream::make_kernel_fit(bad_codec, in.kernel, "", {in.sbc}); });
+    const auto codec = thrown_by<fitstream::error>([&] { fitstream::make_kernel_fit(bad_codec, in.kernel, "", {in.sbc}); });
     BOOST_TEST(codec.code() == make_error_code(fitstream::errc::unsupported));
 }
 

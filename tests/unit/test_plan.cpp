@@ -25,24 +25,12 @@ namespace {
 namespace fs = std::filesystem;
 using fitstream_test::compile_dts;
 using fitstream_test::data_dir;
+using fitstream_test::has;
 using fitstream_test::read_file;
 using fitstream_test::temp_dir;
+using fitstream_test::thrown_by;
 using fitstream_test::write_file;
 using strings = std::vector<std::string>;
-
-/// The fitstream::error `action` throws; fails the test when it throws none.
-template <class Action>
-fitstream::error error_of(Action&& action) {
-    try {
-        action();
-    } catch (const fitstream::error& e) {
-        return e;
-    }
-    BOOST_FAIL("no fitstream::error thrown");
-    throw std::logic_error("unreachable");
-}
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 /// One call sequence for fdt_builder and fdt_stream: `between` runs at a
 /// few points (the stream's bytes are taken there); returns the
@@ -399,10 +387,10 @@ BOOST_AUTO_TEST_CASE(a_plan_past_the_spill_point_reads_back_what_was_added) {
     BOOST_TEST(n == count + 1);
 
     // Duplicates are refused as the tree refuses them.
-    const error dup_image = error_of([&] { plan.add(image_number(123)); });
+    const error dup_image = thrown_by<fitstream::error>([&] { plan.add(image_number(123)); });
     BOOST_TEST(has(dup_image.what(), "duplicate image name"));
     BOOST_TEST(has(dup_image.what(), "/images/fdt-124"));
-    const error dup_conf = error_of([&] { plan.add(configuration_number(5)); });
+    const error dup_conf = thrown_by<fitstream::error>([&] { plan.add(configuration_number(5)); });
     BOOST_TEST(has(dup_conf.what(), "duplicate configuration name"));
     BOOST_TEST(plan.image_count() == count);
     BOOST_TEST(plan.configuration_count() == count + 1);
@@ -435,13 +423,13 @@ BOOST_AUTO_TEST_CASE(a_missing_image_fails_the_write_and_nothing_is_committed) {
     broken.fdt = {"fdt-1", "fdt-9"};
     plan.add(broken);  // accepted: fdt-9 might come later
     const fs::path path = dir / "out.fit";
-    const error e = error_of([&] { write_fit(plan, path.string()); });
+    const error e = thrown_by<fitstream::error>([&] { write_fit(plan, path.string()); });
     BOOST_TEST(has(e.what(), "/configurations/conf-2"), e.what());
     BOOST_TEST(has(e.what(), "is not an image"), e.what());
     BOOST_TEST(has(e.what(), "fdt-9"), e.what());
     BOOST_TEST(!fs::exists(path));
     BOOST_TEST(fs::is_empty(dir.path()));
-    const error t = error_of([&] { plan.to_tree(); });
+    const error t = thrown_by<fitstream::error>([&] { plan.to_tree(); });
     BOOST_TEST(has(t.what(), "/configurations/conf-2"));
 }
 
@@ -561,14 +549,14 @@ BOOST_AUTO_TEST_CASE(the_root_is_checked_when_the_plan_is_written) {
     plan.add(conf);
     BOOST_TEST(plan.wide_address_image() == "/images/kernel");
 
-    const error wide = error_of([&] { write_fit(plan, path.string()); });
+    const error wide = thrown_by<fitstream::error>([&] { write_fit(plan, path.string()); });
     BOOST_TEST(has(wide.what(), "/images/kernel"), wide.what());
     BOOST_TEST(has(wide.what(), "two address cells"), wide.what());
     BOOST_TEST(!fs::exists(path));
 
     plan.address_cells = 2;
     plan.default_configuration = "conf-9";
-    const error no_default = error_of([&] { write_fit(plan, path.string()); });
+    const error no_default = thrown_by<fitstream::error>([&] { write_fit(plan, path.string()); });
     BOOST_TEST(has(no_default.what(), "'conf-9' is not a configuration"), no_default.what());
     BOOST_TEST(!fs::exists(path));
 
