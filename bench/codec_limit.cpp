@@ -49,7 +49,7 @@
 #include <fitstream/input/source.hpp>
 #include <fitstream/tree.hpp>
 
-#include <CLI/CLI.hpp>
+#include "bench_args.hpp"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -369,16 +369,5 @@ int main(int argc, char** argv) {
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     CLI::App app{"The codec limit: FILEs through CODEC and the hashes on N threads, no FIT work", "codec_limit"};
-    arguments a;
-    try {
-        parse(app, argc, argv, a);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    }
-    try {
-        return run(a);
-    } catch (const std::exception& e) {
-        std::cerr << "codec_limit: " << e.what() << "\n";
-        return 1;
-    }
+    return bench::parse_and_run<arguments>(app, argc, argv, parse, run);
 }

@@ -49,7 +49,7 @@
 #include <fitstream/tree.hpp>
 #include <fitstream/writer.hpp>
 
-#include <CLI/CLI.hpp>
+#include "bench_args.hpp"
 
 #include <fcntl.h>
 #include <time.h>
@@ -385,16 +385,5 @@ int run(const arguments& a) {
 
 int main(int argc, char** argv) {
     CLI::App app{"What each stage of a fitpack run costs on one thread", "stages"};
-    arguments a;
-    try {
-        parse(app, argc, argv, a);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    }
-    try {
-        return run(a);
-    } catch (const std::exception& e) {
-        std::cerr << "stages: " << e.what() << "\n";
-        return 1;
-    }
+    return bench::parse_and_run<arguments>(app, argc, argv, parse, run);
 }
