@@ -49,6 +49,8 @@
 #include <fitstream/input/source.hpp>
 #include <fitstream/tree.hpp>
 
+#include "bench_args.hpp"
+
 #include <malloc.h>
 #include <unistd.h>
 
@@ -57,7 +59,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -81,68 +82,50 @@ struct arguments {
     bool fsync = true;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-    std::cerr << "codec_limit: " << why << "\n"
-              << "usage: codec_limit -c CODEC [-j N] [--hash ALGOS|none] [--files-from LIST] [-o OUT [--no-fsync]] [FILE...]\n";
-    std::exit(2);
-}
+// Reads the command line into `a`. Files named on it and files listed by
+// --files-from keep the order they were given in. Throws CLI::ParseError.
+void parse(CLI::App& app, int argc, char** argv, arguments& a) {
+    // Given twice, a value replaces the first (--hash and the files add up).
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.add_option("-c,--compress", a.codec, "Codec, by its FIT name (as fitpack -c)")->type_name("CODEC")->required();
+    app.add_option("-j,--jobs", a.threads, "Threads (default, or 0: every core)")->type_name("N");
+    // Repeatable, as fitpack's: the lists add up.
+    app.add_option("--hash", a.hashes,
+                   "Hash algorithms of what is stored, comma-separated, or none (repeatable: the lists add up)")
+        ->type_name("ALGOS|none")
+        ->delimiter(',')
+        ->allow_extra_args(false)
+        ->default_str("sha256");
+    app.add_option("-o,--output", a.output, "Write every stored byte to OUT (fsynced unless --no-fsync)")->type_name("OUT");
+    app.add_flag_callback("--no-fsync", [&a] { a.fsync = false; }, "With -o: do not fsync OUT");
+    std::vector<std::string> lists, named;
+    CLI::Option* from = app.add_option("--files-from", lists, "Read input files from LIST, one a line")
+                            ->type_name("LIST")
+                            ->allow_extra_args(false)
+                            ->check(CLI::ExistingFile);
+    CLI::Option* files = app.add_option("FILE", named, "Input files")->type_name("");
+    app.parse(argc, argv);
 
-std::vector<std::string> split_commas(const std::string& list) {
-    std::vector<std::string> out;
-    std::size_t at = 0;
-    for (;;) {
-        const std::size_t comma = list.find(',', at);
-        const std::string item = list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-        if (!item.empty()) out.push_back(item);
-        if (comma == std::string::npos) return out;
-        at = comma + 1;
-    }
-}
-
-arguments parse(int argc, char** argv) {
-    arguments a;
-    bool hash_given = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) usage(arg + " needs a value");
-            return argv[++i];
-        };
-        if (arg == "-c" || arg == "--compress") {
-            a.codec = value();
-        } else if (arg == "-j" || arg == "--jobs") {
-            const std::string n = value();
-            if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos) usage("-j " + n + ": not a number");
-            a.threads = static_cast<unsigned>(std::stoul(n));
-        } else if (arg == "--hash") {
-            // Repeatable, as fitpack's: the lists add up.
-            if (!hash_given) a.hashes.clear();
-            hash_given = true;
-            for (auto& h : split_commas(value())) a.hashes.push_back(std::move(h));
-        } else if (arg == "-o" || arg == "--output") {
-            a.output = value();
-        } else if (arg == "--no-fsync") {
-            a.fsync = false;
-        } else if (arg == "--files-from") {
-            const std::string list = value();
-            std::ifstream in(list);
-            if (!in) usage(list + ": cannot open");
-            for (std::string line; std::getline(in, line);)
-                if (!line.empty()) a.files.push_back(line);
-        } else if (!arg.empty() && arg[0] == '-') {
-            usage("unknown option " + arg);
-        } else {
-            a.files.push_back(arg);
+    std::size_t next_list = 0, next_file = 0;
+    for (const CLI::Option* opt : app.parse_order()) {
+        if (opt == files) {
+            a.files.push_back(named[next_file++]);
+            continue;
         }
+        if (opt != from) continue;
+        const std::string& list = lists[next_list++];
+        std::ifstream in(list);
+        if (!in) throw CLI::ValidationError("--files-from", list + ": cannot open");
+        for (std::string line; std::getline(in, line);)
+            if (!line.empty()) a.files.push_back(line);
     }
-    if (a.codec.empty()) usage("-c CODEC is required");
-    if (a.files.empty()) usage("no input files");
-    if (a.hashes.empty()) usage("--hash needs an algorithm name or 'none'");
+    if (a.files.empty()) throw CLI::RequiredError("An input file (FILE or --files-from)");
+    a.hashes.erase(std::remove(a.hashes.begin(), a.hashes.end(), std::string()), a.hashes.end());
+    if (a.hashes.empty()) throw CLI::ValidationError("--hash", "needs an algorithm name or 'none'");
     if (a.hashes == std::vector<std::string>{"none"}) a.hashes.clear();
-    for (const auto& h : a.hashes)
-        if (h == "none") usage("--hash none cannot be combined with an algorithm");
+    if (std::find(a.hashes.begin(), a.hashes.end(), "none") != a.hashes.end())
+        throw CLI::ValidationError("--hash", "none cannot be combined with an algorithm");
     if (a.threads == 0) a.threads = std::max(1u, std::thread::hardware_concurrency());
-    return a;
 }
 
 using hasher_list = std::vector<std::unique_ptr<fitstream::detail::hasher_interface>>;
@@ -385,10 +368,6 @@ int main(int argc, char** argv) {
     // freed memory stays mapped.
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    try {
-        return run(parse(argc, argv));
-    } catch (const std::exception& e) {
-        std::cerr << "codec_limit: " << e.what() << "\n";
-        return 1;
-    }
+    CLI::App app{"The codec limit: FILEs through CODEC and the hashes on N threads, no FIT work", "codec_limit"};
+    return bench::parse_and_run<arguments>(app, argc, argv, parse, run);
 }

@@ -16,6 +16,8 @@
 
 #include <fitstream/fitstream.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -163,15 +165,21 @@ void bench(const std::string& name, const std::vector<char>& payload, const std:
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: hash_stage PAYLOAD [OUT] [RUNS] [CODECS]\n");
-        return 2;
-    }
-    std::ifstream in(argv[1], std::ios::binary);
+    CLI::App app{"The writing thread's busy time for segmented images, hashes on it or on the hashing thread",
+                 "hash_stage"};
+    std::string payload_path;
+    std::string out = "/tmp/hash_stage.out";
+    int runs = 5;
+    std::string codecs = "gzip,lz4";
+    app.add_option("PAYLOAD", payload_path, "The payload (a kernel Image)")->required()->check(CLI::ExistingFile);
+    app.add_option("OUT", out, "Scratch output file (removed at the end)")->capture_default_str();
+    app.add_option_function<int>(
+           "RUNS", [&runs](const int& n) { runs = std::max(1, n); }, "Best of RUNS (at least 1)")
+        ->default_str(std::to_string(runs));
+    app.add_option("CODECS", codecs, "Codecs to run: gzip, lz4 or both (gzip,lz4)")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    std::ifstream in(payload_path, std::ios::binary);
     const std::vector<char> payload((std::istreambuf_iterator<char>(in)), {});
-    const std::string out = argc > 2 ? argv[2] : "/tmp/hash_stage.out";
-    const int runs = argc > 3 ? std::max(1, std::atoi(argv[3])) : 5;
-    const std::string codecs = argc > 4 ? argv[4] : "gzip,lz4";
     std::printf("hash_stage: %u cores available\n", fitstream::detail::available_cores());
     if (codecs.find("gzip") != std::string::npos) bench<fitstream::codec::gzip>("gzip", payload, out, runs);
 #ifndef FITSTREAM_NO_LZ4

@@ -4,7 +4,7 @@
 // library's own code: the figures the per-stage projection for more cores
 // (docs/bench/stages.md) is made from, measured rather than guessed.
 //
-//   stages --workload DIR [--list FILE] [--list-only] [-c CODEC,...] [--repeat N] [--scratch FILE]
+//   stages --workload DIR [--list FILE] [--list-only] [-c CODEC,...] [--repeat N] [--scratch FILE] [--overlap N]
 //
 // DIR is the bench's workload (bench/gen: DIR/Image and DIR/dtbs.list);
 // --list takes the DTBs from another list (bench/rss-dtbs.sh's tiny ones),
@@ -49,6 +49,8 @@
 #include <fitstream/tree.hpp>
 #include <fitstream/writer.hpp>
 
+#include "bench_args.hpp"
+
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +60,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iomanip>
@@ -81,52 +82,33 @@ struct arguments {
     unsigned overlap = 0;     // >0: the overlap experiment on this many threads, then stop
 };
 
-[[noreturn]] void usage(const std::string& why) {
-    std::cerr << "stages: " << why << "\n"
-              << "usage: stages --workload DIR [--list FILE] [--list-only] [-c CODEC,...] [--repeat N] [--scratch FILE]\n";
-    std::exit(2);
-}
-
-std::vector<std::string> split_commas(const std::string& list) {
-    std::vector<std::string> out;
-    std::size_t at = 0;
-    for (;;) {
-        const std::size_t comma = list.find(',', at);
-        const std::string item = list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-        if (!item.empty()) out.push_back(item);
-        if (comma == std::string::npos) return out;
-        at = comma + 1;
-    }
-}
-
-arguments parse(int argc, char** argv) {
-    arguments a;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) usage(arg + " needs a value");
-            return argv[++i];
-        };
-        if (arg == "--workload") {
-            a.workload = value();
-        } else if (arg == "-c" || arg == "--compress") {
-            a.codecs = split_commas(value());
-        } else if (arg == "--repeat") {
-            a.repeat = std::max(1, std::atoi(value().c_str()));
-        } else if (arg == "--scratch") {
-            a.scratch = value();
-        } else if (arg == "--list") {
-            a.list = value();
-        } else if (arg == "--list-only") {
-            a.list_only = true;
-        } else if (arg == "--overlap") {
-            a.overlap = static_cast<unsigned>(std::max(1, std::atoi(value().c_str())));
-        } else {
-            usage("unknown argument " + arg);
-        }
-    }
-    if (a.workload.empty()) usage("--workload DIR is required");
-    return a;
+// Reads the command line into `a`. Throws CLI::ParseError.
+void parse(CLI::App& app, int argc, char** argv, arguments& a) {
+    // Given twice, a value replaces the first (-c's list too).
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.add_option("--workload", a.workload, "The bench's workload (bench/gen): DIR/Image and DIR/dtbs.list")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    app.add_option("--list", a.list, "Take the DTBs from this list instead of DIR/dtbs.list")->check(CLI::ExistingFile);
+    app.add_flag("--list-only", a.list_only, "Stop after the DTB list's stages (up to make_kernel_fit)");
+    // Each -c is parsed as it comes, so the last list replaces the others.
+    app.add_option("-c,--compress", a.codecs, "Codecs, comma-separated")
+        ->type_name("CODEC,...")
+        ->delimiter(',')
+        ->allow_extra_args(false)
+        ->trigger_on_parse()
+        ->capture_default_str();
+    app.add_option_function<int>(
+           "--repeat", [&a](const int& n) { a.repeat = std::max(1, n); }, "Best of N runs (at least 1)")
+        ->type_name("N")
+        ->default_str(std::to_string(a.repeat));
+    app.add_option("--scratch", a.scratch, "The write stages' output file (removed at the end)")->type_name("FILE")->capture_default_str();
+    app.add_option_function<int>(
+        "--overlap", [&a](const int& n) { a.overlap = static_cast<unsigned>(std::max(1, n)); },
+        "Only the overlap experiment, on N threads (at least 1)")
+        ->type_name("N");
+    app.parse(argc, argv);
+    a.codecs.erase(std::remove(a.codecs.begin(), a.codecs.end(), std::string()), a.codecs.end());
 }
 
 // Seconds of wall-clock time and of CPU time (every thread of the process):
@@ -402,10 +384,6 @@ int run(const arguments& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        return run(parse(argc, argv));
-    } catch (const std::exception& e) {
-        std::cerr << "stages: " << e.what() << "\n";
-        return 1;
-    }
+    CLI::App app{"What each stage of a fitpack run costs on one thread", "stages"};
+    return bench::parse_and_run<arguments>(app, argc, argv, parse, run);
 }
