@@ -65,9 +65,6 @@ public:
     public:
         explicit cursor(const record_log& log, std::uint64_t from = 0) : log_(&log), next_(from) {}
 
-        std::uint64_t offset() const noexcept { return next_ - (end_ - at_); }
-        bool at_end() const noexcept { return offset() >= log_->size(); }
-
         void read(char* out, std::size_t n) {
             while (n > 0) {
                 if (at_ == end_) fill();
